@@ -1,0 +1,1 @@
+"""Imports every module that registers a built-in worker skill."""

@@ -1,0 +1,1 @@
+"""Eval sets, metrics, the model arena (Bradley–Terry leaderboards) and its reports."""

@@ -1,0 +1,1 @@
+"""Safety layer: desensitization for external backends, tamper-evident audit log, resilience."""

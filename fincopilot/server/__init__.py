@@ -1,0 +1,1 @@
+"""Advisor interfaces: OpenAI-compatible API, web chat page, terminal chat."""

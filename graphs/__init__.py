@@ -1,0 +1,1 @@
+"""LangGraph graphs: the advisor copilot (plan → parallel steps → synthesize → compliance gate)."""

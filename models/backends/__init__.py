@@ -1,0 +1,1 @@
+"""Backend kinds, one file each: `transformers`, `openai`, `vllm`, `scripted`."""

@@ -1,0 +1,194 @@
+"""The backend protocol: chat messages in; text, parsed object, usage, latency and backend id out."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
+
+from pydantic import BaseModel, Field, ValidationError
+
+from fincopilot.config import BackendSpec
+from fincopilot.errors import StructuredOutputError
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class Message(BaseModel):
+    """One chat message."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class Completion(BaseModel):
+    """What every backend returns for one prompt."""
+
+    text: str
+    parsed: Any | None = Field(None, description="the validated pydantic object when a schema was given")
+    usage: Usage = Field(default_factory=Usage)
+    latency_s: float = 0.0
+    backend_id: str
+    model: str = ""
+    finish_reason: str | None = None
+
+
+def messages(*pairs: tuple[str, str] | str, system: str | None = None) -> list[Message]:
+    """Shorthand: `messages("hi")` or `messages(("user", "hi"), ("assistant", "hello"), system="...")`."""
+    out = [Message(role="system", content=system)] if system else []
+    for p in pairs:
+        role, content = ("user", p) if isinstance(p, str) else p
+        out.append(Message(role=role, content=content))  # type: ignore[arg-type]
+    return out
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """The protocol every backend implements (see `BaseBackend` for the shared parts)."""
+
+    id: str
+    spec: BackendSpec
+
+    def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        schema: type[BaseModel] | None = None,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+    ) -> Completion: ...
+
+    def complete_batch(
+        self,
+        batch: Sequence[Sequence[Message]],
+        *,
+        schema: type[BaseModel] | None = None,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+    ) -> list[Completion]: ...
+
+    def stream(
+        self, messages: Sequence[Message], *, max_tokens: int = 256, temperature: float = 0.0
+    ) -> Iterator[str]: ...
+
+
+class BaseBackend:
+    """Shared behaviour: schema parsing into typed errors, default batch and stream.
+
+    A backend kind subclasses this, sets `kind`, and implements `_generate` (and, if it
+    can do better than the defaults, `_generate_batch` and `stream`).
+    """
+
+    kind: str = ""
+
+    def __init__(self, spec: BackendSpec):
+        self.spec = spec
+        self.id = spec.id
+
+    # --- to implement -------------------------------------------------------------------
+    def _generate(
+        self, messages: Sequence[Message], schema: type[BaseModel] | None, max_tokens: int, temperature: float
+    ) -> tuple[str, Usage, str | None]:
+        """Return (text, usage, finish_reason). With a schema, constrain output to it if the backend can."""
+        raise NotImplementedError
+
+    def _generate_batch(
+        self,
+        batch: Sequence[Sequence[Message]],
+        schema: type[BaseModel] | None,
+        max_tokens: int,
+        temperature: float,
+    ) -> list[tuple[str, Usage, str | None]]:
+        return [self._generate(m, schema, max_tokens, temperature) for m in batch]
+
+    # --- public -------------------------------------------------------------------------
+    def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        schema: type[BaseModel] | None = None,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+    ) -> Completion:
+        start = time.perf_counter()
+        text, usage, finish = self._generate(list(messages), schema, max_tokens, temperature)
+        return self._finish(text, usage, finish, schema, time.perf_counter() - start)
+
+    def complete_batch(
+        self,
+        batch: Sequence[Sequence[Message]],
+        *,
+        schema: type[BaseModel] | None = None,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+    ) -> list[Completion]:
+        if not batch:
+            return []
+        start = time.perf_counter()
+        results = self._generate_batch([list(m) for m in batch], schema, max_tokens, temperature)
+        per_item = (time.perf_counter() - start) / len(results)
+        return [self._finish(t, u, f, schema, per_item) for t, u, f in results]
+
+    def stream(
+        self, messages: Sequence[Message], *, max_tokens: int = 256, temperature: float = 0.0
+    ) -> Iterator[str]:
+        yield self.complete(messages, max_tokens=max_tokens, temperature=temperature).text
+
+    def close(self) -> None:
+        """Release resources (servers, GPU memory); the default holds none."""
+
+    # --- helpers ------------------------------------------------------------------------
+    def _finish(
+        self,
+        text: str,
+        usage: Usage,
+        finish: str | None,
+        schema: type[BaseModel] | None,
+        latency_s: float,
+    ) -> Completion:
+        parsed = parse_structured(text, schema, backend_id=self.id) if schema is not None else None
+        return Completion(
+            text=text,
+            parsed=parsed,
+            usage=usage,
+            latency_s=latency_s,
+            backend_id=self.id,
+            model=self.spec.model,
+            finish_reason=finish,
+        )
+
+
+def parse_structured(text: str, schema: type[T], *, backend_id: str | None = None) -> T:
+    """Parse `text` as JSON and validate it against `schema`; raise StructuredOutputError otherwise."""
+    stripped = text.strip()
+    if stripped.startswith("```"):
+        stripped = stripped.strip("`")
+        stripped = stripped[stripped.find("{") :] if "{" in stripped else stripped
+    try:
+        data = json.loads(stripped)
+    except json.JSONDecodeError as err:
+        raise StructuredOutputError(
+            f"backend {backend_id!r} returned text that is not JSON ({err.msg} at char {err.pos}): "
+            f"{text[:120]!r}",
+            backend_id=backend_id,
+            raw=text,
+        ) from None
+    try:
+        return schema.model_validate(data)
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in err.errors()[:5])
+        raise StructuredOutputError(
+            f"backend {backend_id!r} returned JSON that does not match {schema.__name__}: {problems}",
+            backend_id=backend_id,
+            raw=text,
+        ) from None
