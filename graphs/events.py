@@ -1,0 +1,32 @@
+"""The events a copilot run emits, in order, for interfaces to show progress.
+
+plan → step_start / step_finish (per step, possibly interleaved) → token* → answer → compliance
+→ (held → review) ; `error` may end a run at any point.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+EventType = Literal[
+    "request",      # data: {text}
+    "plan",         # data: {steps: [...], source: "planner" | "repaired" | "fallback" | "direct", reason}
+    "step_start",   # data: {id, skill, args}
+    "step_finish",  # data: {id, skill, ok, output | error, backend, latency_s}
+    "token",        # data: {text}  (answer tokens as they are generated)
+    "answer",       # data: {text, citations: [{n, step_id}], numbers_checked, unsupported_numbers}
+    "compliance",   # data: {passed, violations: [...]}
+    "held",         # data: {thread_id, reason}  (waiting for human review)
+    "review",       # data: {decision: approve|edit|reject, reviewer, text?}
+    "error",        # data: {message}
+    "done",         # data: {status: answered|held|rejected|failed}
+]
+
+
+class Event(BaseModel):
+    type: EventType
+    request_id: str
+    thread_id: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
