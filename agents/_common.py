@@ -1,0 +1,49 @@
+"""Helpers shared by the built-in workers: fencing untrusted text, sentence splitting, input checks."""
+
+from __future__ import annotations
+
+import re
+
+from fincopilot.errors import InputError
+
+MAX_TEXT = 20_000
+# A sentence ends at . ! ? only when no digit follows (so 7.88% and 1,234.5 stay whole).
+_SENT_EN = re.compile(r".+?(?:[.!?](?=\s|$)|[。！？]|\n|$)", re.S)
+
+
+def fence(text: str, label: str) -> str:
+    """Wrap untrusted text (a report, a client's words) in a clearly delimited block for a prompt."""
+    try:
+        from fincopilot.safety.injection import fence_untrusted
+    except ImportError:  # the safety module is optional for the workers; fall back to plain delimiters
+        marker = label.upper().replace(" ", "_")
+        return f"<<<{marker}\n{text.replace('<<<', '‹‹‹').replace('>>>', '›››')}\n{marker}>>>"
+    return fence_untrusted(text, label)
+
+
+def check_text(text: str | None, what: str = "text", max_len: int = MAX_TEXT) -> str:
+    """Reject empty or oversized input with a clear error."""
+    if text is None or not isinstance(text, str) or not text.strip():
+        raise InputError(f"{what} is empty")
+    if len(text) > max_len:
+        raise InputError(f"{what} is too long ({len(text):,} characters; at most {max_len:,})")
+    return text
+
+
+def sentences(text: str) -> list[str]:
+    """Split English or Chinese text into sentences (decimal points do not end a sentence)."""
+    out = []
+    for m in _SENT_EN.finditer(text):
+        s = m.group(0).strip()
+        if s:
+            out.append(s)
+    return out
+
+
+def is_chinese(text: str) -> bool:
+    cjk = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
+    return cjk > max(10, len(text) // 10)
+
+
+def join_sentences(parts: list[str], chinese: bool) -> str:
+    return ("" if chinese else " ").join(p.strip() for p in parts if p.strip())

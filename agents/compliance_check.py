@@ -1,0 +1,117 @@
+"""`compliance_check`: rules before anything else, a small model only as an optional second opinion.
+
+`check_rules(text, client, product)` is the rules-only check (the arena's classical baseline): pattern
+rules in English and Chinese for guaranteed returns and misleading claims, the risk-disclosure rule for
+recommendations, PII detection, and, when a client and a product are given, the suitability rules.
+
+With `assist=True` the routed model may flag further guaranteed-return or misleading-claim phrases; a
+validator keeps a flag only if its quote occurs verbatim in the text, and such flags carry rule
+CMP-LLM-001 so reviewers can tell them apart from rule hits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from fincopilot.agents._common import check_text, fence
+from fincopilot.agents.skills import SkillContext, skill
+from fincopilot.errors import BackendError, InputError
+from fincopilot.log import get_logger
+from fincopilot.models.base import Message
+from fincopilot.tools.compliance_rules import (
+    CATEGORIES,
+    MAX_TEXT,
+    ComplianceResult,
+    Violation,
+    disclosure_violations,
+    pattern_violations,
+    pii_violations,
+    suitability_result_violations,
+)
+
+log = get_logger(__name__)
+
+__all__ = ["CATEGORIES", "ComplianceArgs", "ComplianceResult", "Violation", "check_rules", "compliance_check"]
+
+
+class ComplianceArgs(BaseModel):
+    text: str = Field(description="the outgoing text (e.g. a recommendation) to check")
+    client: str | None = Field(None, description="client id or name, to check suitability")
+    product: str | None = Field(None, description="product code, to check suitability")
+    assist: bool = Field(False, description="also ask the small model for phrases the rules missed")
+
+
+def _run_rules(text: str, client: str | None, product: str | None,
+               suitability: Callable[[str, str], object] | None) -> ComplianceResult:
+    text = check_text(text, "text to check", MAX_TEXT)
+    if (client is None) != (product is None):
+        raise InputError("give both client and product to check suitability (or neither)")
+    violations: list[Violation] = []
+    violations += pattern_violations(text)
+    violations += disclosure_violations(text)
+    violations += pii_violations(text)
+    if client is not None and product is not None:
+        if suitability is None:
+            from fincopilot.tools.suitability import SuitabilityArgs, suitability_check
+
+            result = suitability_check(SuitabilityArgs(client=client, product=product))
+        else:
+            result = suitability(client, product)
+        violations += suitability_result_violations(text, result)
+    return ComplianceResult(passed=not violations, violations=violations)
+
+
+def check_rules(text: str, client: str | None = None, product: str | None = None) -> ComplianceResult:
+    """Rules only, no model: every category, both languages."""
+    return _run_rules(text, client, product, None)
+
+
+class _Flag(BaseModel):
+    category: Literal["guaranteed_return", "misleading_claim"]
+    quote: str = Field(max_length=200)
+
+
+class _Flags(BaseModel):
+    flags: list[_Flag] = Field(default_factory=list, max_length=5)
+
+
+SYSTEM = ("You are a compliance officer at a bank. Find phrases in the advisor's text that promise or guarantee "
+          "returns (guaranteed_return) or make misleading performance claims (misleading_claim). Quote each "
+          "phrase exactly. If there are none, return an empty list. Answer with JSON.")
+
+
+def model_flags(text: str, ctx: SkillContext, already: list[Violation]) -> list[Violation]:
+    """The model's extra flags that survive validation (verbatim quote, not already flagged)."""
+    try:
+        out = ctx.complete([Message(role="system", content=SYSTEM),
+                            Message(role="user", content=fence(text, "advisor text"))], schema=_Flags, max_tokens=120)
+        flags = out.parsed.flags if isinstance(out.parsed, _Flags) else _Flags.model_validate_json(out.text).flags
+    except (BackendError, ValueError) as err:
+        log.warning("compliance_model_failed", error=str(err)[:300])
+        return []
+    found = []
+    for f in flags:
+        quote = f.quote.strip()
+        if len(quote) < 4 or quote not in text or any(quote in v.span or v.span in quote for v in already):
+            continue
+        found.append(Violation(category=f.category, rule="CMP-LLM-001", span=quote,
+                               reason="flagged by the compliance model; needs human review"))
+    return found
+
+
+@skill(name="compliance_check", args=ComplianceArgs, output=ComplianceResult, tools=("suitability_check",),
+       description="Check outgoing text for guaranteed returns, misleading claims, missing risk disclosure, "
+                   "unsuitable products and personal data (English and Chinese).")
+def compliance_check(args: ComplianceArgs, ctx: SkillContext) -> ComplianceResult:
+    def suitability(client: str, product: str):
+        return ctx.call_tool("suitability_check", {"client": client, "product": product})
+
+    result = _run_rules(args.text, args.client, args.product, suitability)
+    if args.assist:
+        extra = model_flags(args.text, ctx, result.violations)
+        if extra:
+            result = ComplianceResult(passed=False, violations=[*result.violations, *extra])
+    return result

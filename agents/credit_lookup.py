@@ -1,0 +1,105 @@
+"""`credit_lookup`: resolve a client, fetch the bureau record, score it with the scorecard.
+
+Numbers come only from the scorecard tool. The routed small model may phrase a one-sentence
+explanation; a validator rejects it unless every number in it appears in the facts it was given
+(otherwise a deterministic template explanation is used).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from fincopilot.agents._common import fence
+from fincopilot.agents.skills import SkillContext, skill
+from fincopilot.errors import BackendError
+from fincopilot.log import get_logger
+from fincopilot.models.base import Message
+
+log = get_logger(__name__)
+
+
+class CreditLookupArgs(BaseModel):
+    client: str = Field(description="client id like C-1042, or the client's full name")
+    explain: bool = Field(True, description="let the small model phrase a short explanation (numbers stay checked)")
+
+
+class ReasonCode(BaseModel):
+    attribute: str
+    value: str
+    description: str
+
+
+class CreditResult(BaseModel):
+    client_id: str
+    client_name: str
+    score: int = Field(description="scorecard points: 600 at 50:1 good:bad odds, +20 doubles the odds")
+    pd: float = Field(description="probability of default")
+    grade: str = Field(description="rating grade A (best) .. G")
+    reason_codes: list[ReasonCode]
+    model_version: str
+    sources: list[str]
+    explanation: str = ""
+    explanation_method: Literal["llm", "template"] = "template"
+
+
+class _Explanation(BaseModel):
+    explanation: str = Field(max_length=400)
+
+
+SYSTEM = ("You are a credit analyst assistant at a bank. In one or two sentences, explain a client's credit "
+          "score to the client's advisor. Use only the facts given; do not add any number that is not in the "
+          "facts. Answer with JSON: {\"explanation\": \"...\"}.")
+
+
+def facts_text(result: CreditResult) -> str:
+    reasons = "; ".join(r.description for r in result.reason_codes) or "no adverse factors"
+    return (f"Client {result.client_name} ({result.client_id}). Score {result.score}. "
+            f"Probability of default {result.pd:.2%}. Grade {result.grade}. Main adverse factors: {reasons}.")
+
+
+def template_explanation(result: CreditResult) -> str:
+    top = ", ".join(r.attribute.replace("_", " ") for r in result.reason_codes[:2])
+    tail = f" The main factors lowering the score: {top}." if top else ""
+    return (f"{result.client_name} scores {result.score} points (grade {result.grade}), an estimated "
+            f"{result.pd:.2%} probability of default.{tail}")
+
+
+def explain(result: CreditResult, ctx: SkillContext) -> tuple[str, str]:
+    """(explanation, method): the model's sentence if it passes the number check, else the template."""
+    from fincopilot.tools.numbers import unsupported_numbers
+
+    facts = facts_text(result)
+    messages = [Message(role="system", content=SYSTEM),
+                Message(role="user", content=fence(facts, "credit facts") + "\nExplain this score briefly.")]
+    try:
+        out = ctx.complete(messages, schema=_Explanation, max_tokens=80)
+        text = (out.parsed.explanation if out.parsed is not None else out.text).strip()
+    except BackendError as err:
+        log.warning("credit_explanation_failed", error=str(err))
+        return template_explanation(result), "template"
+    if len(text) < 20 or unsupported_numbers(text, [facts, template_explanation(result)]):
+        log.info("credit_explanation_rejected", text=text[:200])
+        return template_explanation(result), "template"
+    return text, "llm"
+
+
+@skill(name="credit_lookup", args=CreditLookupArgs, output=CreditResult,
+       tools=("client_lookup", "credit_score"),
+       description="Credit check of a client (id or name): scorecard score, PD, rating grade and reason codes.")
+def credit_lookup(args: CreditLookupArgs, ctx: SkillContext) -> CreditResult:
+    client = ctx.call_tool("client_lookup", {"client": args.client})
+    scored = ctx.call_tool("credit_score", {"client_id": client.client_id})
+    result = CreditResult(
+        client_id=client.client_id, client_name=client.name_en, score=scored.score, pd=scored.pd, grade=scored.grade,
+        reason_codes=[ReasonCode(attribute=r.attribute, value=r.value, description=r.description)
+                      for r in scored.reason_codes],
+        model_version=scored.model_version,
+        sources=[f"clients:{client.client_id}", *scored.sources],
+    )
+    if args.explain:
+        result.explanation, result.explanation_method = explain(result, ctx)
+    else:
+        result.explanation = template_explanation(result)
+    return result

@@ -1,0 +1,195 @@
+"""`report_summary`: summarize a research report without inventing numbers.
+
+1. The report comes from the database (by product, and date: latest by default) or is given as text.
+2. The routed small model writes a summary with structured output (`summary`, `key_figures`).
+3. A validator checks every number against the report (`tools.numbers.unsupported_numbers`): sentences
+   and key figures with unsupported numbers are dropped (repair); if too little is left, or the model
+   failed, the worker falls back to `extractive_summary` (sentences copied from the report).
+4. The result carries its numeric faithfulness and any number that is still unsupported, so nothing
+   unsupported is ever returned silently.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from fincopilot.agents._common import check_text, fence, is_chinese, join_sentences, sentences
+from fincopilot.agents.skills import SkillContext, skill
+from fincopilot.errors import BackendError, InputError
+from fincopilot.log import get_logger
+from fincopilot.models.base import Message
+
+log = get_logger(__name__)
+
+MAX_PROMPT_CHARS = 2400   # the embedded model is small and slow: give it the report's first ~700 tokens
+MIN_SUMMARY_CHARS = 40
+
+KEYWORDS = (
+    "yield", "duration", "default", "nav", "net asset", "return", "fee", "spread", "rating", "volatility",
+    "drawdown", "coupon", "knock", "maturity", "risk level",
+    "收益率", "久期", "违约", "净值", "费率", "利差", "评级", "波动率", "回撤", "票息", "敲", "风险等级",
+)
+
+
+class ReportSummaryArgs(BaseModel):
+    product: str | None = Field(None, description="product code like HY-7 (its report is looked up)")
+    date: str | None = Field(None, description="report date YYYY-MM-DD; default: the latest report")
+    text: str | None = Field(None, description="a report text to summarize instead of a stored report")
+    use_model: bool = Field(True, description="False: extractive summary only (no model call)")
+
+
+class SummaryResult(BaseModel):
+    product: str | None
+    report_id: str | None
+    report_date: str | None
+    summary: str
+    key_figures: list[str]
+    unsupported_numbers: list[str] = Field(description="numbers in the returned text that the source does not "
+                                                       "support (empty unless a check failed)")
+    faithfulness: float = Field(description="share of the summary's numbers found in the source (1.0 = all)")
+    method: Literal["llm", "extractive"]
+    sources: list[str]
+    dropped: list[str] = Field(default_factory=list, description="model sentences removed by the number check")
+
+
+class LlmSummary(BaseModel):
+    """What the model must return."""
+
+    summary: str = Field(description="3 sentences: the main facts and figures of the report")
+    key_figures: list[str] = Field(default_factory=list, max_length=6,
+                                   description="short 'label: value' items copied from the report")
+
+
+SYSTEM_EN = ("You summarize fund research reports for bank advisors. Write 3 short sentences with the most "
+             "important facts. Copy every number exactly as it appears in the report; never compute or invent "
+             "numbers. List up to 5 key figures as 'label: value'. Answer with JSON.")
+SYSTEM_ZH = ("你为银行理财顾问总结基金研究报告。用3句话写出最重要的事实。所有数字必须与报告原文完全一致，不得计算或编造数字。"
+             "列出最多5个关键数据，格式为“名称：数值”。用JSON回答。")
+
+
+# --------------------------------------------------------------------------------------------- extractive
+
+def _score_sentence(s: str) -> float:
+    from fincopilot.tools.numbers import extract_numbers
+
+    low = s.lower()
+    return len(extract_numbers(s)) + 1.5 * sum(1 for k in KEYWORDS if k in low)
+
+
+def extractive_summary(report_text: str, max_sentences: int = 4) -> str:
+    """The report's most informative sentences (most figures and key terms), in their original order.
+
+    Every sentence is copied verbatim, so every number in the summary is in the report.
+    """
+    text = check_text(report_text, "report text")
+    sents = sentences(text)
+    if len(sents) <= max_sentences:
+        return join_sentences(sents, is_chinese(text))
+    ranked = sorted(range(len(sents)), key=lambda i: (-_score_sentence(sents[i]), i))[:max_sentences]
+    return join_sentences([sents[i] for i in sorted(ranked)], is_chinese(text))
+
+
+_CLAUSE = re.compile(r"[^,;，；。.!?！？\n]*\d[^,;，；。!?！？\n]*")
+
+
+def extractive_key_figures(report_text: str, limit: int = 6) -> list[str]:
+    """Short clauses of the report that carry a key figure, verbatim."""
+    from fincopilot.tools.numbers import extract_numbers
+
+    out: list[str] = []
+    for sent in sentences(report_text):
+        low = sent.lower()
+        if not any(k in low for k in KEYWORDS):
+            continue
+        for m in _CLAUSE.finditer(sent):
+            clause = m.group(0).strip(" .")
+            if extract_numbers(clause) and any(k in clause.lower() for k in KEYWORDS) and 8 <= len(clause) <= 140:
+                out.append(clause)
+                break
+        if len(out) >= limit:
+            break
+    return out
+
+
+# --------------------------------------------------------------------------------------------- model path
+
+def _messages(source: str) -> list[Message]:
+    zh = is_chinese(source)
+    body = source if len(source) <= MAX_PROMPT_CHARS else source[:MAX_PROMPT_CHARS] + " …"
+    ask = "请总结这份报告。" if zh else "Summarize this report."
+    return [Message(role="system", content=SYSTEM_ZH if zh else SYSTEM_EN),
+            Message(role="user", content=fence(body, "report") + "\n" + ask)]
+
+
+def repair(summary: str, key_figures: list[str], source: str) -> tuple[str, list[str], list[str]]:
+    """Drop sentences and key figures whose numbers the source does not support.
+
+    Returns (summary, key_figures, dropped).
+    """
+    from fincopilot.tools.numbers import unsupported_numbers
+
+    kept, dropped = [], []
+    for s in sentences(summary):
+        (dropped if unsupported_numbers(s, [source]) else kept).append(s)
+    figures = []
+    for f in key_figures:
+        f = f.strip()
+        if not f or len(f) > 160:
+            continue
+        (dropped if unsupported_numbers(f, [source]) else figures).append(f)
+    return join_sentences(kept, is_chinese(summary)), figures[:6], dropped
+
+
+def summarize_text(source: str, ctx: SkillContext | None, *, use_model: bool = True
+                   ) -> tuple[str, list[str], str, list[str]]:
+    """(summary, key_figures, method, dropped) for a report text."""
+    dropped: list[str] = []
+    if use_model and ctx is not None:
+        try:
+            out = ctx.complete(_messages(source), schema=LlmSummary, max_tokens=160)
+            parsed = out.parsed if isinstance(out.parsed, LlmSummary) else LlmSummary.model_validate_json(out.text)
+            summary, figures, dropped = repair(parsed.summary, parsed.key_figures, source)
+            if dropped:
+                log.info("summary_repaired", dropped=len(dropped))
+            if len(summary) >= MIN_SUMMARY_CHARS:
+                return summary, figures or extractive_key_figures(source), "llm", dropped
+            log.info("summary_fallback_extractive", reason="too little left after the number check")
+        except (BackendError, ValueError) as err:  # ValueError: pydantic validation of the model's JSON
+            log.warning("summary_model_failed", error=str(err)[:300])
+    return extractive_summary(source), extractive_key_figures(source), "extractive", dropped
+
+
+@skill(name="report_summary", args=ReportSummaryArgs, output=SummaryResult, tools=("report_lookup",),
+       description="Summarize a product's research report (latest by default, or on a date) or a given text; "
+                   "every number is checked against the report.")
+def report_summary(args: ReportSummaryArgs, ctx: SkillContext) -> SummaryResult:
+    from fincopilot.tools.numbers import numeric_faithfulness, unsupported_numbers
+
+    product = report_id = report_date = None
+    sources: list[str] = []
+    if args.text is not None:
+        source = check_text(args.text, "report text")
+        product = args.product
+        sources = ["input:text"]
+    elif args.product:
+        rep = ctx.call_tool("report_lookup", {"product": args.product, "date": args.date})
+        source = f"{rep.title}\n\n{rep.body}"
+        product, report_id, report_date = rep.product_code, rep.report_id, rep.report_date.isoformat()
+        sources = list(rep.sources)
+    else:
+        raise InputError("report_summary needs a product code (e.g. HY-7) or a report text")
+    summary, figures, method, dropped = summarize_text(source, ctx, use_model=args.use_model)
+    # The final gate: whatever path produced it, report any number the source does not support.
+    bad = unsupported_numbers("\n".join([summary, *figures]), [source])
+    if bad and method == "llm":
+        summary, figures, method = extractive_summary(source), extractive_key_figures(source), "extractive"
+        bad = unsupported_numbers("\n".join([summary, *figures]), [source])
+    return SummaryResult(
+        product=product, report_id=report_id, report_date=report_date, summary=summary, key_figures=figures,
+        unsupported_numbers=[m.text for m in bad], faithfulness=numeric_faithfulness(summary, [source]),
+        method=method, sources=sources, dropped=dropped,
+    )
+
