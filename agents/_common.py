@@ -47,3 +47,27 @@ def is_chinese(text: str) -> bool:
 
 def join_sentences(parts: list[str], chinese: bool) -> str:
     return ("" if chinese else " ").join(p.strip() for p in parts if p.strip())
+
+
+_END = ("." , "!", "?", "。", "！", "？")
+
+
+def tidy_generated(text: str) -> str:
+    """Clean a small model's prose: drop a trailing fragment cut off by the length limit and repeated sentences."""
+    parts = sentences(text.strip())
+    if len(parts) > 1 and not parts[-1].endswith(_END):
+        parts = parts[:-1]
+    seen: set[str] = set()
+    kept = []
+    for p in parts:
+        key = re.sub(r"\W+", " ", p.lower()).strip()
+        if key and key not in seen:
+            seen.add(key)
+            kept.append(p)
+    return join_sentences(kept, is_chinese(text))
+
+
+def repetitive(text: str) -> bool:
+    """True when most words repeat (a degenerate generation loop)."""
+    words = re.findall(r"\w+", text.lower())
+    return len(words) >= 12 and len(set(words)) / len(words) < 0.45

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from fincopilot.agents._common import fence
+from fincopilot.agents._common import fence, repetitive, tidy_generated
 from fincopilot.agents.skills import SkillContext, skill
 from fincopilot.errors import BackendError
 from fincopilot.log import get_logger
@@ -45,7 +45,7 @@ class CreditResult(BaseModel):
 
 
 class _Explanation(BaseModel):
-    explanation: str = Field(max_length=400)
+    explanation: str = Field(max_length=240)
 
 
 SYSTEM = ("You are a credit analyst assistant at a bank. In one or two sentences, explain a client's credit "
@@ -74,12 +74,15 @@ def explain(result: CreditResult, ctx: SkillContext) -> tuple[str, str]:
     messages = [Message(role="system", content=SYSTEM),
                 Message(role="user", content=fence(facts, "credit facts") + "\nExplain this score briefly.")]
     try:
-        out = ctx.complete(messages, schema=_Explanation, max_tokens=80)
-        text = (out.parsed.explanation if out.parsed is not None else out.text).strip()
+        out = ctx.complete(messages, schema=_Explanation, max_tokens=96)
+        text = tidy_generated(out.parsed.explanation if out.parsed is not None else out.text)
     except BackendError as err:
         log.warning("credit_explanation_failed", error=str(err))
         return template_explanation(result), "template"
-    if len(text) < 20 or unsupported_numbers(text, [facts, template_explanation(result)]):
+    # The explanation must be about this score: it names the score or the grade.
+    on_topic = str(result.score) in text or f"grade {result.grade.lower()}" in text.lower()
+    if (len(text) < 20 or not on_topic or repetitive(text)
+            or unsupported_numbers(text, [facts, template_explanation(result)])):
         log.info("credit_explanation_rejected", text=text[:200])
         return template_explanation(result), "template"
     return text, "llm"

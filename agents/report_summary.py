@@ -12,11 +12,19 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from fincopilot.agents._common import check_text, fence, is_chinese, join_sentences, sentences
+from fincopilot.agents._common import (
+    check_text,
+    fence,
+    is_chinese,
+    join_sentences,
+    repetitive,
+    sentences,
+    tidy_generated,
+)
 from fincopilot.agents.skills import SkillContext, skill
 from fincopilot.errors import BackendError, InputError
 from fincopilot.log import get_logger
@@ -26,6 +34,8 @@ log = get_logger(__name__)
 
 MAX_PROMPT_CHARS = 2400   # the embedded model is small and slow: give it the report's first ~700 tokens
 MIN_SUMMARY_CHARS = 40
+MIN_FIGURES = 2
+MAX_TOKENS = 240
 
 KEYWORDS = (
     "yield", "duration", "default", "nav", "net asset", "return", "fee", "spread", "rating", "volatility",
@@ -58,16 +68,17 @@ class SummaryResult(BaseModel):
 class LlmSummary(BaseModel):
     """What the model must return."""
 
-    summary: str = Field(description="3 sentences: the main facts and figures of the report")
-    key_figures: list[str] = Field(default_factory=list, max_length=6,
-                                   description="short 'label: value' items copied from the report")
+    # Explicit bounds: the constrained decoder needs the longest valid answer to fit max_tokens.
+    summary: str = Field(max_length=360, description="2-3 sentences: the main facts and figures of the report")
+    key_figures: list[Annotated[str, Field(max_length=60)]] = Field(
+        default_factory=list, max_length=3, description="short 'label: value' items copied from the report")
 
 
-SYSTEM_EN = ("You summarize fund research reports for bank advisors. Write 3 short sentences with the most "
+SYSTEM_EN = ("You summarize fund research reports for bank advisors. Write 2 or 3 short sentences with the most "
              "important facts. Copy every number exactly as it appears in the report; never compute or invent "
-             "numbers. List up to 5 key figures as 'label: value'. Answer with JSON.")
-SYSTEM_ZH = ("你为银行理财顾问总结基金研究报告。用3句话写出最重要的事实。所有数字必须与报告原文完全一致，不得计算或编造数字。"
-             "列出最多5个关键数据，格式为“名称：数值”。用JSON回答。")
+             "numbers. List up to 3 key figures as 'label: value'. Answer with JSON.")
+SYSTEM_ZH = ("你为银行理财顾问总结基金研究报告。用2到3句话写出最重要的事实。所有数字必须与报告原文完全一致，不得计算或编造数字。"
+             "列出最多3个关键数据，格式为“名称：数值”。用JSON回答。")
 
 
 # --------------------------------------------------------------------------------------------- extractive
@@ -132,7 +143,7 @@ def repair(summary: str, key_figures: list[str], source: str) -> tuple[str, list
     from fincopilot.tools.numbers import unsupported_numbers
 
     kept, dropped = [], []
-    for s in sentences(summary):
+    for s in sentences(tidy_generated(summary)):
         (dropped if unsupported_numbers(s, [source]) else kept).append(s)
     figures = []
     for f in key_figures:
@@ -143,20 +154,28 @@ def repair(summary: str, key_figures: list[str], source: str) -> tuple[str, list
     return join_sentences(kept, is_chinese(summary)), figures[:6], dropped
 
 
+def acceptable(summary: str) -> bool:
+    """Enough of a summary to keep: some length, at least two of the report's figures, no generation loop."""
+    from fincopilot.tools.numbers import extract_numbers
+
+    return (len(summary) >= MIN_SUMMARY_CHARS and len(extract_numbers(summary)) >= MIN_FIGURES
+            and not repetitive(summary))
+
+
 def summarize_text(source: str, ctx: SkillContext | None, *, use_model: bool = True
                    ) -> tuple[str, list[str], str, list[str]]:
     """(summary, key_figures, method, dropped) for a report text."""
     dropped: list[str] = []
     if use_model and ctx is not None:
         try:
-            out = ctx.complete(_messages(source), schema=LlmSummary, max_tokens=160)
+            out = ctx.complete(_messages(source), schema=LlmSummary, max_tokens=MAX_TOKENS)
             parsed = out.parsed if isinstance(out.parsed, LlmSummary) else LlmSummary.model_validate_json(out.text)
             summary, figures, dropped = repair(parsed.summary, parsed.key_figures, source)
             if dropped:
                 log.info("summary_repaired", dropped=len(dropped))
-            if len(summary) >= MIN_SUMMARY_CHARS:
+            if acceptable(summary):
                 return summary, figures or extractive_key_figures(source), "llm", dropped
-            log.info("summary_fallback_extractive", reason="too little left after the number check")
+            log.info("summary_fallback_extractive", reason="too little left after the checks", text=summary[:200])
         except (BackendError, ValueError) as err:  # ValueError: pydantic validation of the model's JSON
             log.warning("summary_model_failed", error=str(err)[:300])
     return extractive_summary(source), extractive_key_figures(source), "extractive", dropped

@@ -69,9 +69,13 @@ class SkillContext:
         """Call a registered tool; only tools on this skill's allowlist are reachable."""
         from fincopilot.tools.registry import get_tool
 
-        if name not in self.allowed_tools:
-            raise InputError(f"skill {self.skill!r} may not call tool {name!r} (allowed: {list(self.allowed_tools)})")
         from fincopilot.safety import audit
+
+        if name not in self.allowed_tools:
+            # audited: an out-of-allowlist request is what a prompt injection looks like from here
+            audit.record("tool_denied", request_id=self.request_id, skill=self.skill, tool=str(name)[:200],
+                         allowed=list(self.allowed_tools))
+            raise InputError(f"skill {self.skill!r} may not call tool {name!r} (allowed: {list(self.allowed_tools)})")
 
         result = get_tool(name)(args)
         audit.record("tool_call", request_id=self.request_id, skill=self.skill, tool=name,

@@ -60,6 +60,17 @@ class OverflowPolicy(BaseModel):
     queue_timeout_s: float = Field(60.0, gt=0)
 
 
+class ResiliencePolicy(BaseModel):
+    """Circuit breaker and retry back-off shared by all backends (timeouts and retry counts are per backend)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    breaker_failures: int = Field(3, ge=1, description="consecutive failures that open a backend's circuit")
+    breaker_cooldown_s: float = Field(30.0, gt=0, description="seconds before an open circuit lets a trial call through")
+    retry_base_s: float = Field(0.2, ge=0, description="first retry back-off ceiling (doubles per retry, full jitter)")
+    retry_cap_s: float = Field(5.0, ge=0, description="largest retry back-off ceiling")
+
+
 class Settings(BaseModel):
     """The whole configuration file."""
 
@@ -69,6 +80,7 @@ class Settings(BaseModel):
     backends: list[BackendSpec]
     routing: dict[str, SkillPolicy] = Field(default_factory=dict)
     overflow: OverflowPolicy = Field(default_factory=OverflowPolicy)
+    resilience: ResiliencePolicy = Field(default_factory=ResiliencePolicy)
 
     @field_validator("backends")
     @classmethod
@@ -97,8 +109,10 @@ class Settings(BaseModel):
         for spec in self.backends:
             if spec.id == backend_id:
                 return spec
+        skipped = _ADAPTER_PROBLEMS.get(backend_id)  # a fine-tuned adapter found but not usable: say why
         raise UnknownBackendError(
             f"unknown backend {backend_id!r}; configured backends: {', '.join(b.id for b in self.backends)}"
+            + (f" (adapter {backend_id!r} was found but skipped: {skipped})" if skipped else "")
         )
 
     def policy(self, skill: str) -> SkillPolicy:
@@ -159,5 +173,84 @@ def use_config(path: str | os.PathLike[str] | None) -> None:
 
 
 def settings() -> Settings:
-    """The process-wide settings (cached; honours `use_config` and `FINCOPILOT_CONFIG`)."""
-    return _cached(_explicit_path, os.environ.get("FINCOPILOT_CONFIG"))
+    """The process-wide settings (cached; honours `use_config` and `FINCOPILOT_CONFIG`).
+
+    Fine-tuned LoRA adapters in `home()/adapters/*/card.json` are merged in as extra backends
+    (`<base>+<skill>-lora`, see `adapter_backends`); the merge is redone only when a card changes.
+    """
+    base = _cached(_explicit_path, os.environ.get("FINCOPILOT_CONFIG"))
+    return _with_adapters(base)
+
+
+# --- fine-tuned adapters as backends (H5) -----------------------------------------------------
+# Written by `fincopilot finetune`; each folder holds a peft adapter and a card.json naming its base.
+
+_ADAPTER_PROBLEMS: dict[str, str] = {}
+_ADAPTER_CACHE: dict[str, Any] = {"base": None, "key": None, "merged": None}
+
+
+def adapters_dir() -> Path:
+    """Where `fincopilot finetune` writes adapters by default: `home()/adapters`."""
+    from fincopilot.paths import home
+
+    return home() / "adapters"
+
+
+def adapter_backends(base: Settings, folder: Path | None = None) -> tuple[list[BackendSpec], dict[str, str]]:
+    """Backend specs for the adapters under `folder`, and the reasons others were skipped.
+
+    A card names `backend_id`, `base_backend` and `base_model`; the adapter becomes a backend of the
+    base's kind and model with `adapter` set to its folder. Skipped (never fatal, so one bad card
+    cannot break every command): an unreadable card, a base that is not configured, a base whose
+    model differs from the one the adapter was trained on, an id the config already defines.
+    """
+    import json
+
+    folder = folder if folder is not None else adapters_dir()
+    specs: list[BackendSpec] = []
+    problems: dict[str, str] = {}
+    known = {b.id: b for b in base.backends}
+    for card_path in sorted(folder.glob("*/card.json")) if folder.is_dir() else []:
+        name = card_path.parent.name
+        try:
+            card = json.loads(card_path.read_text(encoding="utf-8"))
+            backend_id, base_id, base_model = card["backend_id"], card["base_backend"], card["base_model"]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            problems[name] = f"unreadable card {card_path}: {err!r}"
+            continue
+        if backend_id in known:
+            problems[backend_id] = f"the config already defines a backend {backend_id!r}"
+            continue
+        parent = known.get(base_id)
+        if parent is None:
+            problems[backend_id] = f"its base backend {base_id!r} is not configured"
+            continue
+        if parent.model != base_model:
+            problems[backend_id] = (
+                f"it was trained on model {base_model!r} but backend {base_id!r} now runs {parent.model!r}"
+            )
+            continue
+        try:
+            specs.append(
+                BackendSpec.model_validate(
+                    {**parent.model_dump(), "id": backend_id, "adapter": str(card_path.parent)}
+                )
+            )
+        except ValidationError as err:
+            problems[backend_id] = _format_validation_error(str(card_path), err)
+    return specs, problems
+
+
+def _with_adapters(base: Settings) -> Settings:
+    folder = adapters_dir()
+    cards = sorted(folder.glob("*/card.json")) if folder.is_dir() else []
+    key = tuple((str(p), p.stat().st_mtime_ns) for p in cards)
+    cache = _ADAPTER_CACHE
+    if cache["base"] is base and cache["key"] == key:
+        return cache["merged"]
+    specs, problems = adapter_backends(base, folder)
+    merged = base.model_copy(update={"backends": [*base.backends, *specs]}) if specs else base
+    _ADAPTER_PROBLEMS.clear()
+    _ADAPTER_PROBLEMS.update(problems)
+    cache.update(base=base, key=key, merged=merged)
+    return merged

@@ -91,6 +91,14 @@ class BaseBackend:
 
     kind: str = ""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Residency guard: every backend class's complete/complete_batch/stream desensitize personal data
+        # when the spec says `external`, however the instance was obtained (fincopilot.safety.desensitize).
+        super().__init_subclass__(**kwargs)
+        from fincopilot.safety.desensitize import guard_backend_class
+
+        guard_backend_class(cls)
+
     def __init__(self, spec: BackendSpec):
         self.spec = spec
         self.id = spec.id
@@ -166,6 +174,15 @@ class BaseBackend:
             model=self.spec.model,
             finish_reason=finish,
         )
+
+
+def _guard_base() -> None:
+    from fincopilot.safety.desensitize import guard_backend_class
+
+    guard_backend_class(BaseBackend)
+
+
+_guard_base()
 
 
 def parse_structured(text: str, schema: type[T], *, backend_id: str | None = None) -> T:

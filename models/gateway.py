@@ -1,27 +1,76 @@
 """The gateway: every model call goes through here.
 
-It asks the router for the skill's chain and tries each backend in order until one answers.
+For a skill it asks the router for the chain of backends (best first) and then, per backend:
+
+- residency: a backend the skill's policy does not allow is skipped; an `external` backend is always
+  desensitized (structurally, by the backend guard — see `fincopilot.safety.desensitize`), with one
+  pseudonym map per request so the same client gets the same token in every call;
+- circuit breaker: a backend whose circuit is open is skipped until its cool-down ends;
+- concurrency: each backend has `max_concurrency` slots; when they are all busy the request overflows to
+  the next eligible backend (`overflow.mode = "overflow"`), or waits in a bounded queue
+  (`"queue"`, or when every backend in the chain is saturated); a full queue or a queue timeout is a
+  clear BackendUnavailable;
+- timeout: `timeout_s` is enforced here (the call runs in a worker thread), even for backends that ignore it;
+- retries: transient errors are retried `max_retries` times with exponential backoff and full jitter;
+  schema errors, timeouts and refusals fail over to the next backend instead.
+
+Every choice is audited: a `route` event (backend, reason, chain, residency) before each call and a
+`backend_error` event for each failure, so no request is lost silently: it completes through failover
+or ends with a recorded BackendError naming every backend's failure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from pydantic import BaseModel
 
-from fincopilot.errors import BackendError
-from fincopilot.log import get_logger
+from fincopilot.config import BackendSpec, Settings
+from fincopilot.errors import (
+    BackendError,
+    BackendTimeout,
+    BackendUnavailable,
+    FinCopilotError,
+    InputError,
+    StructuredOutputError,
+)
+from fincopilot.log import current_request_id, get_logger
 from fincopilot.models.base import Completion, Message
 from fincopilot.models.registry import get_backend
 from fincopilot.models.router import Router, default_router
+from fincopilot.safety import audit
+from fincopilot.safety.desensitize import ensure_protected, pseudonym_scope
+from fincopilot.safety.injection import scan_messages
+from fincopilot.safety.resilience import BackendHealth, HealthRegistry, backoff_delay, call_with_timeout, shared_health
 
 log = get_logger(__name__)
 
+# Kinds whose client already retries transient HTTP errors itself (the openai client does): the gateway does
+# not multiply those retries.
+_SELF_RETRYING_KINDS = frozenset({"openai"})
+
+
+class _Failed(Exception):
+    """Internal: one backend is done for this request (already recorded); try the next."""
+
+    def __init__(self, summary: str, unavailable: bool):
+        super().__init__(summary)
+        self.summary = summary
+        self.unavailable = unavailable
+
 
 class Gateway:
-    def __init__(self, router: Router | None = None):
-        self.router = router or default_router()
+    """Routes each model call, enforcing residency, limits, timeouts, retries and failover; audits every choice."""
 
+    def __init__(self, router: Router | None = None, *, health: HealthRegistry | None = None,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.router = router or default_router()
+        self.health = health or shared_health()
+        self._sleep = sleep
+
+    # --- public ---------------------------------------------------------------------------------
     def complete(
         self,
         skill: str,
@@ -32,17 +81,182 @@ class Gateway:
         temperature: float = 0.0,
         request_id: str | None = None,
     ) -> Completion:
+        """Answer `messages` with the best available backend for `skill`; BackendError when none can."""
+        if not messages:
+            raise InputError(f"no messages to send for skill {skill!r}")
+        rid = request_id or current_request_id()
+        # untrusted text (fenced by the workers) is checked on every call; hits are audited, not fatal:
+        # the allowlist in SkillContext.call_tool is what stops an injected tool call.
+        scan_messages(messages, request_id=rid, skill=skill)
+        cfg = self.router.config
         decision = self.router.route(skill)
-        log.info("route", skill=skill, chain=decision.chain, reason=decision.reason)
+        allowed = cfg.policy(skill).residency
+        chain: list[BackendSpec] = []
         failures: list[str] = []
+        all_unavailable = True
         for backend_id in decision.chain:
             try:
-                backend = get_backend(backend_id, self.router.config)
-                return backend.complete(messages, schema=schema, max_tokens=max_tokens, temperature=temperature)
-            except BackendError as err:
-                log.warning("backend_failed", skill=skill, backend=backend_id, error=str(err))
+                spec = cfg.backend(backend_id)
+            except FinCopilotError as err:
                 failures.append(f"{backend_id}: {err}")
-        raise BackendError(f"every backend for skill {skill!r} failed: " + " | ".join(failures))
+                audit.record("backend_error", request_id=rid, skill=skill, backend=backend_id, error_type="config",
+                             error=str(err))
+                continue
+            if spec.residency not in allowed:
+                failures.append(f"{backend_id}: residency {spec.residency!r} not allowed for {skill!r}")
+                continue
+            chain.append(spec)
+        log.info("route", skill=skill, chain=[s.id for s in chain], reason=decision.reason)
+
+        def call(spec: BackendSpec, health: BackendHealth, reason: str) -> Completion:
+            return self._call_backend(spec, health, cfg, skill, rid, decision.reason, [s.id for s in chain], reason,
+                                      lambda b: b.complete(messages, schema=schema, max_tokens=max_tokens,
+                                                           temperature=temperature))
+
+        with pseudonym_scope(rid):
+            saturated: list[tuple[BackendSpec, BackendHealth]] = []
+            previous: str | None = None
+            for i, spec in enumerate(chain):
+                health = self._health(spec, cfg)
+                if health.breaker.state == "open":
+                    msg = f"circuit open (retry in {health.breaker.retry_in():.1f} s)"
+                    failures.append(f"{spec.id}: {msg}")
+                    audit.record("backend_error", request_id=rid, skill=skill, backend=spec.id,
+                                 error_type="circuit_open", error=msg)
+                    previous = f"{spec.id} circuit open"
+                    continue
+                later = any(self._health(s, cfg).breaker.state != "open" for s in chain[i + 1:])
+                if not health.limiter.try_acquire():
+                    if cfg.overflow.mode == "overflow" and later:
+                        saturated.append((spec, health))
+                        previous = f"{spec.id} saturated ({health.limiter.active}/{health.limiter.limit} busy)"
+                        log.info("overflow", skill=skill, backend=spec.id)
+                        continue
+                    try:
+                        self._queue(health, spec, cfg, skill, rid)
+                    except BackendUnavailable as err:
+                        if cfg.overflow.mode == "queue":
+                            raise
+                        failures.append(f"{spec.id}: {err}")
+                        continue
+                if not health.breaker.allow():  # half-open and another trial is already out
+                    health.limiter.release()
+                    failures.append(f"{spec.id}: circuit half-open, trial in progress")
+                    continue
+                reason = self._reason(i, previous)
+                try:
+                    return call(spec, health, reason)
+                except _Failed as failed:
+                    failures.append(f"{spec.id}: {failed.summary}")
+                    all_unavailable &= failed.unavailable
+                    previous = f"{spec.id} failed"
+            # every backend was saturated (or failed after some were): wait for the preferred saturated one
+            for spec, health in saturated:
+                self._queue(health, spec, cfg, skill, rid)
+                if not health.breaker.allow():
+                    health.limiter.release()
+                    continue
+                try:
+                    return call(spec, health, "queued: every backend in the chain was saturated")
+                except _Failed as failed:
+                    failures.append(f"{spec.id}: {failed.summary}")
+                    all_unavailable &= failed.unavailable
+        detail = " | ".join(failures) or "the routing chain is empty"
+        audit.record("backend_error", request_id=rid, skill=skill, backend=None, error_type="exhausted",
+                     error=f"every backend for skill {skill!r} failed", failures=failures)
+        error_cls = BackendUnavailable if all_unavailable else BackendError
+        raise error_cls(f"every backend for skill {skill!r} failed: {detail}")
+
+    def status(self) -> dict[str, dict[str, object]]:
+        """Breaker state and busy/waiting slots per backend (for status pages and `models list`)."""
+        return self.health.snapshot()
+
+    # --- internals ------------------------------------------------------------------------------------
+    def _health(self, spec: BackendSpec, cfg: Settings) -> BackendHealth:
+        r = cfg.resilience
+        return self.health.get(spec.id, spec.max_concurrency, cfg.overflow.queue_size, r.breaker_failures,
+                               r.breaker_cooldown_s)
+
+    @staticmethod
+    def _reason(index: int, previous: str | None) -> str:
+        if index == 0 or previous is None:
+            return "first choice in the routing chain"
+        if "saturated" in previous:
+            return f"overflow: {previous}"
+        return f"failover: {previous}"
+
+    def _queue(self, health: BackendHealth, spec: BackendSpec, cfg: Settings, skill: str, rid: str | None) -> None:
+        try:
+            health.limiter.acquire(cfg.overflow.queue_timeout_s, name=spec.id)
+        except BackendUnavailable as err:
+            audit.record("backend_error", request_id=rid, skill=skill, backend=spec.id, error_type="queue",
+                         error=str(err))
+            raise
+
+    def _call_backend(self, spec: BackendSpec, health: BackendHealth, cfg: Settings, skill: str, rid: str | None,
+                      router_reason: str, chain: list[str], reason: str,
+                      invoke: Callable[[Any], Completion]) -> Completion:
+        """Call one backend (slot already held) with timeout and retries. Raises _Failed when it is done."""
+        audit.record("route", request_id=rid, skill=skill, backend=spec.id, residency=spec.residency,
+                     desensitized=spec.residency == "external", reason=reason, router_reason=router_reason,
+                     chain=chain)
+        try:
+            backend = ensure_protected(get_backend(spec.id, cfg))
+        except Exception as err:  # noqa: BLE001 - a backend that cannot even be built is a failed backend
+            health.limiter.release()
+            health.breaker.failure()
+            self._record_error(rid, skill, spec.id, 0, err)
+            raise _Failed(str(err), unavailable=True) from None
+        retries = 0 if spec.kind in _SELF_RETRYING_KINDS else spec.max_retries
+        last: BaseException | None = None
+        for attempt in range(retries + 1):
+            if attempt:
+                self._sleep(backoff_delay(attempt - 1, base_s=cfg.resilience.retry_base_s,
+                                          cap_s=cfg.resilience.retry_cap_s))
+                if not health.breaker.allow():
+                    break
+                try:
+                    health.limiter.acquire(cfg.overflow.queue_timeout_s, name=spec.id)
+                except BackendUnavailable as err:
+                    last = err
+                    break
+            start = time.perf_counter()
+            try:
+                result = call_with_timeout(lambda: invoke(backend), spec.timeout_s, name=spec.id,
+                                           on_done=health.limiter.release)
+            except StructuredOutputError as err:
+                # the backend is healthy, its answer did not fit the schema: another backend may do better
+                health.breaker.success()
+                self._record_error(rid, skill, spec.id, attempt, err)
+                raise _Failed(str(err), unavailable=False) from None
+            except (BackendTimeout, BackendUnavailable) as err:
+                health.breaker.failure()
+                self._record_error(rid, skill, spec.id, attempt, err, elapsed=time.perf_counter() - start)
+                raise _Failed(str(err), unavailable=True) from None
+            except FinCopilotError as err:
+                health.breaker.failure()
+                self._record_error(rid, skill, spec.id, attempt, err)
+                last = err
+                if not isinstance(err, BackendError):
+                    break  # configuration or input problems do not get better by retrying
+                continue
+            except Exception as err:  # noqa: BLE001 - a dying backend may raise anything; never lose the request
+                health.breaker.failure()
+                self._record_error(rid, skill, spec.id, attempt, err)
+                last = err
+                continue
+            health.breaker.success()
+            log.info("backend_ok", skill=skill, backend=spec.id, attempt=attempt, latency_s=result.latency_s)
+            return result
+        summary = f"{type(last).__name__}: {last}" if last is not None else "circuit opened during retries"
+        raise _Failed(summary, unavailable=isinstance(last, BackendUnavailable))
+
+    @staticmethod
+    def _record_error(rid: str | None, skill: str, backend_id: str, attempt: int, err: BaseException,
+                      **extra: Any) -> None:
+        log.warning("backend_failed", skill=skill, backend=backend_id, attempt=attempt, error=str(err))
+        audit.record("backend_error", request_id=rid, skill=skill, backend=backend_id, attempt=attempt,
+                     error_type=type(err).__name__, error=str(err)[:2000], **extra)
 
 
 _default: Gateway | None = None

@@ -61,8 +61,10 @@ def list_kinds() -> list[str]:
 
 
 def build_backend(spec: BackendSpec) -> BaseBackend:
-    """A fresh backend instance for `spec` (not cached)."""
-    return _load_kind(spec.kind)(spec)
+    """A fresh backend instance for `spec` (not cached). External backends are always desensitized."""
+    from fincopilot.safety.desensitize import ensure_protected
+
+    return ensure_protected(_load_kind(spec.kind)(spec))
 
 
 def get_backend(backend_id: str, config: Settings | None = None) -> BaseBackend:
@@ -79,6 +81,9 @@ def get_backend(backend_id: str, config: Settings | None = None) -> BaseBackend:
 
 def register_instance(backend: BaseBackend) -> None:
     """Put a ready instance in the cache (tests, and adapters built at run time)."""
+    from fincopilot.safety.desensitize import ensure_protected
+
+    backend = ensure_protected(backend)
     with _LOCK:
         _INSTANCES[backend.id] = backend
 

@@ -30,8 +30,8 @@ class Assessment(BaseModel):
     risk_level: Literal["low", "medium", "high"]
     action: Literal["buy", "hold", "sell", "review"]
     figures: list[Figure] = Field(min_length=1, max_length=2)
-    tags: list[list[Tag]] = Field(max_length=2)
-    rationale: str = Field(min_length=1, max_length=60)
+    tags: list[Annotated[list[Tag], Field(max_length=2)]] = Field(max_length=2)
+    rationale: str = Field(min_length=1, max_length=48)
     confidence: int = Field(ge=0, le=100)
 
 
@@ -74,8 +74,8 @@ def test_structured_output_always_parses_and_validates(smollm2):
     assert len(PROMPTS) >= 20
     batch = [messages(p, system=SYSTEM) for p in PROMPTS]
     results: list[Completion] = []
-    for start in range(0, len(batch), 8):  # batches of 8 keep the padding overhead low on 2 cores
-        results += smollm2.complete_batch(batch[start : start + 8], schema=Assessment, max_tokens=160)
+    for start in range(0, len(batch), 12):  # two real batches (left padding, one grammar matcher per row)
+        results += smollm2.complete_batch(batch[start : start + 12], schema=Assessment, max_tokens=120)
     assert len(results) == len(PROMPTS)
     for prompt, done in zip(PROMPTS, results):
         assert isinstance(done.parsed, Assessment), prompt
@@ -122,7 +122,7 @@ def test_length_limit_before_json_closes_is_a_typed_error(smollm2):
     """With the default caps switched off an unbounded string can outrun max_tokens: a typed error."""
     spec = smollm2.spec.model_copy(update={"id": "smollm2-uncapped", "options": {"max_string_length": 0}})
     uncapped = TransformersBackend(spec)
-    with pytest.raises(StructuredOutputError, match="max_tokens=3 before the JSON object closed"):
+    with pytest.raises(StructuredOutputError, match="before the JSON object closed"):
         uncapped.complete(messages("Write a long essay about bonds."), schema=FreeText, max_tokens=3)
 
 

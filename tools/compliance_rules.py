@@ -63,7 +63,7 @@ _EN_NEG_BEFORE = re.compile(r"\b(?:not|no|never|without|cannot|nor|isn't|aren't|
 _ZH_NEG_BEFORE = re.compile(r"(?:不|非|无|未|没有|没|并非|绝非|不是|不能|不会)[^。；！？\n]{0,2}$")
 
 _I = re.IGNORECASE
-RULES: tuple[PatternRule, ...] = (
+_RULE_LIST: tuple[PatternRule, ...] = (
     # ---- guaranteed_return, English
     PatternRule("CMP-GR-001", "guaranteed_return", "en", re.compile(
         rf"\bguarantee[sd]?\b{_gap(40)}\b(?:returns?|yields?|income|profits?|gains?|payouts?|interest|"
@@ -123,6 +123,10 @@ RULES: tuple[PatternRule, ...] = (
         rf"(?:过往|历史|过去的?)业绩{_zgap(4)}(?:保证|代表|预示|说明|证明)(?:了)?(?:未来|今后|以后)"),
         "以过往业绩暗示未来收益 (presents past performance as a guide to the future)"),
 )
+# Past-performance rules first: "past performance guarantees gains" is a misleading claim, not a promise.
+_FIRST = ("CMP-MC-003", "CMP-MC-104")
+RULES: tuple[PatternRule, ...] = (tuple(r for r in _RULE_LIST if r.id in _FIRST)
+                                  + tuple(r for r in _RULE_LIST if r.id not in _FIRST))
 
 # ---- recommendation and risk disclosure
 RECOMMENDATION = (

@@ -28,6 +28,9 @@ log = get_logger(__name__)
 MAX_REF_LEN = 200
 CLIENT_ID = re.compile(r"\bC-\d{4,6}\b", re.IGNORECASE)
 PRODUCT_CODE = re.compile(r"\b[A-Z]{2,4}-\d{1,3}\b", re.IGNORECASE)
+# Quotes, semicolons and SQL comments: such a reference is matched literally only (never searched inside),
+# so an injection attempt that happens to contain a real id or name still finds nothing.
+SQL_LIKE = re.compile(r"['\";`\\]|--|/\*|\*/")
 
 SCHEMA = """
 CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
@@ -289,12 +292,12 @@ def get_client(ref: str, *, path: Path | str | None = None) -> Client:
         else:
             rows = _rows(con, f"SELECT {_CLIENT_COLS} FROM clients WHERE lower(name_en) = lower(?) OR name_zh = ?",
                          [text, text])
-            if not rows:
+            if not rows and not SQL_LIKE.search(text):
                 ids = sorted({m.upper() for m in CLIENT_ID.findall(text)})
                 if ids:
                     rows = _rows(con, f"SELECT {_CLIENT_COLS} FROM clients WHERE upper(client_id) IN "
                                       f"({', '.join('?' for _ in ids)})", ids)
-            if not rows:
+            if not rows and not SQL_LIKE.search(text):
                 # A full name written inside free text ("... for Zhang Min ..."), still a bound parameter.
                 rows = _rows(con, f"SELECT {_CLIENT_COLS} FROM clients WHERE "
                                   "strpos(lower(?), lower(name_en)) > 0 OR strpos(?, name_zh) > 0", [text, text])
@@ -329,7 +332,7 @@ def get_product(ref: str, *, path: Path | str | None = None) -> Product:
     with connect(path) as con:
         rows = _rows(con, f"SELECT {_PRODUCT_COLS} FROM products WHERE upper(code) = upper(?) OR "
                           "lower(name_en) = lower(?) OR name_zh = ?", [text, text, text])
-        if not rows:
+        if not rows and not SQL_LIKE.search(text):
             codes = sorted({m.upper() for m in PRODUCT_CODE.findall(text)})
             if codes:
                 rows = _rows(con, f"SELECT {_PRODUCT_COLS} FROM products WHERE upper(code) IN "

@@ -17,14 +17,18 @@ lookup tables and cross-validated metrics).
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import logging
 import math
 import threading
 import time
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -153,16 +157,29 @@ class VarTable:
     missing_points: float            # unseen category / missing value
     missing_woe: float
 
+    @cached_property
+    def _lookup(self) -> dict[str, int]:
+        return {cat: i for i, group in enumerate(self.groups) for cat in group}
+
     def bin_index(self, values: np.ndarray) -> np.ndarray:
-        """Bin of each value; -1 for missing or unseen values."""
+        """Bin of each value (array in, array out); -1 for missing or unseen values."""
         if self.numeric:
             x = np.asarray(values, dtype=float)
             idx = np.searchsorted(np.asarray(self.splits, dtype=float), x, side="right")
             return np.where(np.isnan(x), -1, idx)
-        lookup = {cat: i for i, group in enumerate(self.groups) for cat in group}
         import pandas as pd
 
-        return pd.Series(values, dtype=object).map(lookup).fillna(-1).to_numpy(dtype=np.int64)
+        return pd.Series(values, dtype=object).map(self._lookup).fillna(-1).to_numpy(dtype=np.int64)
+
+    def bin_of(self, value: Any) -> int:
+        """Bin of one value (the scalar path: no arrays); -1 for missing or unseen values."""
+        if self.numeric:
+            try:
+                x = float(value)
+            except (TypeError, ValueError):
+                return -1
+            return -1 if math.isnan(x) else bisect.bisect_right(self.splits, x)
+        return self._lookup.get(str(value), -1)
 
     def best_points(self) -> float:
         return max(self.points)
@@ -216,7 +233,7 @@ class ScorecardModel:
         adverse: list[ReasonCode] = []
         for t in self.tables:
             value = attributes[t.name]
-            i = int(t.bin_index(np.asarray([value], dtype=float if t.numeric else object))[0])
+            i = t.bin_of(value)
             pts = t.points[i] if i >= 0 else t.missing_points
             woe = t.woe[i] if i >= 0 else t.missing_woe
             total += pts
@@ -287,6 +304,16 @@ def ks_statistic(y: np.ndarray, p: np.ndarray) -> float:
     return float(np.max(tpr - fpr))
 
 
+@contextmanager
+def _quiet_warnings() -> Iterator[None]:
+    # optbinning 1.0 triggers pandas deprecation warnings on every fit; they are not ours to fix.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module=r"optbinning(\.|$)")
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        yield
+
+
 def cross_validate(params: Mapping[str, Any] = PARAMS, *, progress: bool = False) -> dict[str, Any]:
     """Stratified k-fold CV of the whole pipeline (binning included): AUC, KS and Brier per fold and mean."""
     from sklearn.metrics import brier_score_loss, roc_auc_score
@@ -305,7 +332,8 @@ def cross_validate(params: Mapping[str, Any] = PARAMS, *, progress: bool = False
         task = bar.add_task("cross-validating scorecard", total=params["cv_folds"])
     try:
         for train_idx, test_idx in folds.split(X, y):
-            sc = _build(params).fit(X.iloc[train_idx], y[train_idx])
+            with _quiet_warnings():
+                sc = _build(params).fit(X.iloc[train_idx], y[train_idx])
             p = sc.predict_proba(X.iloc[test_idx])[:, 1]
             rows.append({"auc": float(roc_auc_score(y[test_idx], p)), "ks": ks_statistic(y[test_idx], p),
                          "brier": float(brier_score_loss(y[test_idx], p))})
@@ -359,8 +387,9 @@ def train(params: Mapping[str, Any] | None = None, *, progress: bool = False) ->
     version = model_version(params)
     metrics = cross_validate(params, progress=progress)
     X, y = load_dataset()
-    sc = _build(params).fit(X, y)
-    card = _export(sc, version, params, metrics)
+    with _quiet_warnings():
+        sc = _build(params).fit(X, y)
+        card = _export(sc, version, params, metrics)
     out = models_dir() / version
     out.mkdir(parents=True, exist_ok=True)
     joblib.dump(sc, out / "scorecard.joblib")

@@ -260,6 +260,14 @@ class TransformersBackend(BaseBackend):
         return kwargs
 
     # --- generation ---------------------------------------------------------------------
+    def complete(self, messages, **kwargs):  # noqa: D102 - load first so latency_s measures generation only
+        self.loaded
+        return super().complete(messages, **kwargs)
+
+    def complete_batch(self, batch, **kwargs):  # noqa: D102
+        self.loaded
+        return super().complete_batch(batch, **kwargs)
+
     def _generate(self, messages, schema, max_tokens, temperature):
         return self._generate_batch([messages], schema, max_tokens, temperature)[0]
 

@@ -1,0 +1,58 @@
+"""`fincopilot audit verify` and `fincopilot audit show REQUEST_ID`."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    audit_app = typer.Typer(help="The tamper-evident audit log (hash-chained DuckDB).", no_args_is_help=True)
+
+    @audit_app.command("verify")
+    def verify_cmd(
+        as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    ) -> None:
+        """Walk the hash chain: OK with the row count, or the first edited, deleted or reordered row (exit 1)."""
+        from fincopilot.safety import audit
+
+        report = audit.verify()
+        if as_json:
+            typer.echo(report.model_dump_json())
+        elif report.ok:
+            head = f", head {report.head_hash[:16]}…" if report.head_hash else ""
+            typer.echo(f"OK: {report.count} rows, hash chain intact{head} ({audit.audit_path()})")
+        else:
+            typer.echo(f"TAMPERED at row {report.first_bad_seq}: {report.problem} "
+                       f"({report.count} rows verified before it)")
+        if not report.ok:
+            raise typer.Exit(1)
+
+    @audit_app.command("show")
+    def show_cmd(
+        request_id: Annotated[str, typer.Argument(help="The request id (e.g. req-1a2b3c4d5e6f).")],
+        as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON.")] = False,
+    ) -> None:
+        """Print a request's full trail: request, plan, steps, tool calls, routes, compliance, review."""
+        from fincopilot.safety import audit
+
+        trail = audit.trail(request_id)
+        if as_json:
+            typer.echo(json.dumps([r.model_dump() for r in trail], ensure_ascii=False, indent=2))
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"audit trail of {request_id}", show_lines=False)
+        table.add_column("seq", justify="right")
+        table.add_column("time (UTC)")
+        table.add_column("event", style="bold")
+        table.add_column("details", overflow="fold")
+        for row in trail:
+            details = json.dumps(row.payload, ensure_ascii=False, separators=(", ", "="))
+            table.add_row(str(row.seq), row.ts[11:23], row.event, details[:400])
+        Console().print(table)
+
+    app.add_typer(audit_app, name="audit")

@@ -1,0 +1,615 @@
+"""`fincopilot finetune`: train a LoRA adapter for one skill's worker model, evaluate it, register it.
+
+    fincopilot finetune --skill planner --base smollm2-135m
+
+1. builds the skill's corpus (`models/corpus.py`: train split, domain data, teacher labels, or `--data`);
+2. trains a peft LoRA adapter on a private copy of the base model (H1's `load_base(fresh=True)`),
+   loss on the completion tokens only, AdamW with warm-up and linear decay, deterministic seeds;
+   Rich progress shows step and loss; a checkpoint (adapter, optimizer, scheduler, RNG state) is
+   written every `save_every` steps and `--resume` continues from the last one;
+3. scores base and adapter on the skill's **held-out** items through the real transformers backend
+   (constrained decoding, exactly as in production);
+4. writes `adapter_model.safetensors` + `adapter_config.json` (peft), `card.json`, `README.md`
+   (model card) and `loss.png` to `home()/adapters/<base>+<skill>-lora/` (or `--out`).
+
+The folder's card makes the adapter a backend, `<base>+<skill>-lora`, that the router and arena use
+like any other (see `fincopilot.config.adapter_backends`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import time
+import warnings
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from pydantic import BaseModel, Field
+
+from fincopilot.config import BackendSpec, adapters_dir, settings
+from fincopilot.errors import BackendError, ConfigError, InputError
+from fincopilot.log import get_logger
+from fincopilot.models.corpus import Corpus, Example, SkillTask, build_corpus, check_targets, skill_task
+
+log = get_logger(__name__)
+
+CARD_VERSION = 1
+DEFAULT_TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+class Hyperparameters(BaseModel):
+    """LoRA and optimizer settings (all recorded in the card)."""
+
+    rank: int = Field(16, ge=1, le=256)
+    alpha: int = Field(32, ge=1)
+    dropout: float = Field(0.0, ge=0, lt=1)
+    target_modules: list[str] = Field(default_factory=lambda: list(DEFAULT_TARGET_MODULES))
+    learning_rate: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    warmup_steps: int = Field(2, ge=0)
+    batch_size: int = Field(4, ge=1)
+    epochs: float = Field(2.0, gt=0)
+    max_steps: int | None = Field(None, ge=1, description="stop after this many optimizer steps")
+    max_seq_len: int = Field(1024, ge=16)
+    seed: int = 0
+    save_every: int = Field(10, ge=1)
+
+
+class FinetuneOptions(BaseModel):
+    """Everything one `finetune` run needs."""
+
+    skill: str
+    base: str
+    data: Path | None = None
+    teacher: str | None = None
+    out: Path | None = None
+    resume: bool = True
+    evaluate: bool = True
+    eval_limit: int | None = Field(None, ge=1, description="score only the first N held-out items")
+    eval_batch_size: int = Field(4, ge=1)
+    hyper: Hyperparameters = Field(default_factory=Hyperparameters)
+
+
+class HeldoutScores(BaseModel):
+    split: str = "heldout"
+    items: int
+    dataset_version: str | None = None
+    headline: str
+    scores: dict[str, dict[str, float]] = Field(description="backend id → metric → value")
+    seconds: float
+
+
+class AdapterCard(BaseModel):
+    """`card.json`: what the adapter is, what it was trained on, how well it does."""
+
+    card_version: int = CARD_VERSION
+    backend_id: str
+    skill: str
+    base_backend: str
+    base_model: str
+    data_hash: str
+    dataset_version: str | None = None
+    corpus_sources: dict[str, int]
+    examples: int
+    hyperparameters: Hyperparameters
+    steps: int
+    epochs_done: float
+    train_seconds: float
+    final_loss: float | None
+    loss_curve: list[tuple[int, float]]
+    heldout: HeldoutScores | None = None
+    command: str
+    created_at: str
+    versions: dict[str, str]
+
+
+class FinetuneResult(BaseModel):
+    out: Path
+    card: AdapterCard
+    resumed_from: int | None = None
+
+
+def adapter_backend_id(base: str, skill: str) -> str:
+    """`smollm2-135m` + `planner` → `smollm2-135m+planner-lora`."""
+    return f"{base}+{skill}-lora"
+
+
+# --- bases and adapters --------------------------------------------------------------------------
+
+
+def resolve_base(base: str) -> BackendSpec:
+    """The base backend's spec; it must exist, be a transformers backend and carry no adapter."""
+    spec = settings().backend(base)  # UnknownBackendError names the configured ids
+    if spec.kind != "transformers":
+        raise ConfigError(
+            f"backend {base!r} is a {spec.kind!r} backend; LoRA fine-tuning needs a local 'transformers' base "
+            f"(its weights are trained here)"
+        )
+    if spec.adapter is not None:
+        raise ConfigError(f"backend {base!r} already carries an adapter ({spec.adapter}); fine-tune its base instead")
+    return spec
+
+
+def load_card(folder: Path) -> AdapterCard:
+    """Read `folder/card.json`; ConfigError when missing or malformed."""
+    path = Path(folder) / "card.json"
+    if not path.is_file():
+        raise ConfigError(f"no adapter card at {path}")
+    try:
+        return AdapterCard.model_validate_json(path.read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise ConfigError(f"adapter card {path} is malformed: {str(err)[:300]}") from None
+
+
+def check_adapter_base(adapter: Path, spec: BackendSpec) -> None:
+    """Refuse an adapter trained on another model than `spec.model` (card.json, else adapter_config.json).
+
+    peft only notices a wrong base when tensor shapes differ; two checkpoints of one architecture load
+    silently and give nonsense. So the base recorded at training time must match.
+    """
+    from fincopilot.models.backends.transformers import resolve_model_ref
+
+    adapter = Path(adapter)
+    config_path = adapter / "adapter_config.json"
+    if not config_path.is_file():
+        raise ConfigError(f"LoRA adapter not found: {adapter} (expected a peft folder with adapter_config.json)")
+    card_path = adapter / "card.json"
+    source, key = (card_path, "base_model") if card_path.is_file() else (config_path, "base_model_name_or_path")
+    try:
+        data = json.loads(source.read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise ConfigError(f"{source} is not valid JSON: {err}") from None
+    recorded = data.get(key) if isinstance(data, dict) else None
+    if not recorded:
+        return  # nothing recorded: peft's own shape checks are all we have
+    accepted = {spec.model}
+    try:
+        folder, gguf = resolve_model_ref(spec.model)
+        accepted |= {folder, str(Path(folder) / gguf) if gguf else folder}
+    except ConfigError:
+        pass
+    if recorded not in accepted:
+        raise ConfigError(
+            f"adapter {adapter} was trained on base model {recorded!r}, but backend {spec.id!r} runs "
+            f"{spec.model!r}; fine-tune it again on this base or point it at the right backend"
+        )
+
+
+# --- training ------------------------------------------------------------------------------------
+
+
+def _seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _tokenize(examples: Sequence[Example], tokenizer: Any, max_len: int) -> list[tuple[list[int], int]]:
+    """(ids, prompt_length) per example: the production chat prompt, then the completion and EOS."""
+    from fincopilot.models.backends.transformers import chat_prompt
+
+    rows = []
+    for ex in examples:
+        prompt = tokenizer(chat_prompt(tokenizer, ex.messages), add_special_tokens=False)["input_ids"]
+        completion = tokenizer(ex.completion, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        if len(prompt) + len(completion) > max_len:
+            raise InputError(
+                f"example {ex.id!r} is {len(prompt) + len(completion)} tokens, over max_seq_len={max_len}; "
+                f"raise --max-seq-len or shorten it"
+            )
+        rows.append((prompt + completion, len(prompt)))
+    return rows
+
+
+def _collate(rows: Sequence[tuple[list[int], int]], pad_id: int) -> dict[str, Any]:
+    """Right-padded batch; labels are -100 on the prompt and padding, so only completions are learned."""
+    import torch
+
+    width = max(len(ids) for ids, _ in rows)
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(rows), width), dtype=torch.long)
+    labels = torch.full((len(rows), width), -100, dtype=torch.long)
+    for i, (ids, prompt_len) in enumerate(rows):
+        input_ids[i, : len(ids)] = torch.tensor(ids)
+        attention[i, : len(ids)] = 1
+        labels[i, prompt_len : len(ids)] = torch.tensor(ids[prompt_len:])
+    return {"input_ids": input_ids, "attention_mask": attention, "labels": labels}
+
+
+def _batches_for_epoch(n: int, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+    order = list(range(n))
+    random.Random(seed * 1_000_003 + epoch).shuffle(order)  # same order on resume
+    return [order[i : i + batch_size] for i in range(0, n, batch_size)]
+
+
+def _checkpoints(out: Path) -> list[Path]:
+    root = out / "checkpoints"
+    if not root.is_dir():
+        return []
+    return sorted((p for p in root.glob("step-*") if (p / "state.json").is_file()), key=lambda p: p.name)
+
+
+def _run_fingerprint(opts: FinetuneOptions, spec: BackendSpec, corpus: Corpus) -> dict[str, Any]:
+    hp = opts.hyper.model_dump(exclude={"max_steps", "save_every", "epochs"})
+    return {"base_model": spec.model, "skill": opts.skill, "data_hash": corpus.data_hash, "hyper": hp}
+
+
+def train_adapter(
+    opts: FinetuneOptions, spec: BackendSpec, corpus: Corpus, out: Path, *, task: SkillTask | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train (or resume) the LoRA adapter and save it to `out`; returns the training record."""
+    import torch
+    from peft import LoraConfig, get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from fincopilot.models.backends.transformers import load_base
+
+    hp = opts.hyper
+    task = task or skill_task(opts.skill)
+    fingerprint = _run_fingerprint(opts, spec, corpus)
+    out.mkdir(parents=True, exist_ok=True)
+    resume_from: Path | None = None
+    existing = _checkpoints(out)
+    if existing and opts.resume:
+        state = json.loads((existing[-1] / "state.json").read_text(encoding="utf-8"))
+        if state.get("fingerprint") != fingerprint:
+            changed = [k for k in fingerprint if state.get("fingerprint", {}).get(k) != fingerprint[k]]
+            raise InputError(
+                f"the checkpoint in {existing[-1]} is from a different run (changed: {', '.join(changed)}); "
+                f"pass --no-resume to start over, or another --out"
+            )
+        resume_from = existing[-1]
+    elif existing:
+        shutil.rmtree(out / "checkpoints")
+
+    _seed_everything(hp.seed)
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")  # transformers 5 deprecation noise
+    model, tokenizer = load_base(spec.model, fresh=True)  # a private copy: the shared base stays untouched
+    rows = _tokenize(corpus.examples, tokenizer, hp.max_seq_len)
+    check_targets(corpus.examples, task, tokenizer, model.config.vocab_size)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    lora = LoraConfig(
+        r=hp.rank, lora_alpha=hp.alpha, lora_dropout=hp.dropout, target_modules=hp.target_modules,
+        bias="none", task_type="CAUSAL_LM",
+    )
+    try:
+        peft_model = get_peft_model(model, lora)
+    except ValueError as err:
+        raise ConfigError(f"cannot put LoRA on {spec.model!r}: {err}") from None
+    params = [p for p in peft_model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=hp.learning_rate, weight_decay=hp.weight_decay)
+    steps_per_epoch = math.ceil(len(rows) / hp.batch_size)
+    total = math.ceil(steps_per_epoch * hp.epochs)
+    if hp.max_steps is not None:
+        total = min(total, hp.max_steps)
+
+    def lr_lambda(step: int) -> float:
+        if step < hp.warmup_steps:
+            return (step + 1) / (hp.warmup_steps + 1)
+        return max(0.05, 1.0 - (step - hp.warmup_steps) / max(1, total - hp.warmup_steps))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
+    step, losses, seconds = 0, [], 0.0
+    resumed_step: int | None = None
+    if resume_from is not None:
+        from safetensors.torch import load_file
+
+        set_peft_model_state_dict(peft_model, load_file(str(resume_from / "adapter_model.safetensors")))
+        blob = torch.load(resume_from / "optimizer.pt", weights_only=False)
+        optimizer.load_state_dict(blob["optimizer"])
+        scheduler.load_state_dict(blob["scheduler"])
+        torch.set_rng_state(blob["torch_rng"])
+        state = json.loads((resume_from / "state.json").read_text(encoding="utf-8"))
+        step, losses, seconds = state["step"], [tuple(x) for x in state["losses"]], state["seconds"]
+        resumed_step = step
+        log.info("finetune_resume", checkpoint=str(resume_from), step=step)
+
+    def save_checkpoint(at: int) -> None:
+        from safetensors.torch import save_file
+
+        folder = out / "checkpoints" / f"step-{at:06d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.contiguous() for k, v in get_peft_model_state_dict(peft_model).items()},
+                  str(folder / "adapter_model.safetensors"))
+        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                    "torch_rng": torch.get_rng_state()}, folder / "optimizer.pt")
+        tmp = folder / "state.json.tmp"  # written last and renamed: a half-written checkpoint is never "latest"
+        tmp.write_text(json.dumps({"step": at, "losses": losses, "seconds": seconds, "total": total,
+                                   "fingerprint": fingerprint}), encoding="utf-8")
+        tmp.replace(folder / "state.json")
+        for old in _checkpoints(out)[:-2]:  # keep the last two
+            shutil.rmtree(old, ignore_errors=True)
+
+    peft_model.train()
+    started = time.perf_counter()
+    columns = [TextColumn("[bold]finetune {task.fields[skill]}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("step loss {task.fields[loss]}"), TimeElapsedColumn()]
+    with Progress(*columns, disable=not progress, transient=False) as bar:
+        task_id = bar.add_task("train", total=total, completed=step, skill=opts.skill,
+                               loss=f"{losses[-1][1]:.3f}" if losses else "-")
+        while step < total:
+            epoch, index = divmod(step, steps_per_epoch)
+            batch_ids = _batches_for_epoch(len(rows), hp.batch_size, hp.seed, epoch)[index]
+            batch = _collate([rows[i] for i in batch_ids], pad_id)
+            loss = peft_model(**batch).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                raise BackendError(f"training diverged at step {step} (loss {value}); lower --lr")
+            losses.append((step, round(value, 5)))
+            bar.update(task_id, completed=step, loss=f"{value:.3f}")
+            log.info("finetune_step", step=step, total=total, loss=round(value, 4))
+            if step % hp.save_every == 0 or step == total:
+                seconds_now = seconds + time.perf_counter() - started
+                seconds, started = seconds_now, time.perf_counter()
+                save_checkpoint(step)
+    seconds += time.perf_counter() - started
+    # peft records the base's local folder; record the config `model` string instead, so the card and the
+    # adapter_config both name the base the way the config does (checked by check_adapter_base)
+    peft_model.peft_config["default"].base_model_name_or_path = spec.model
+    peft_model.save_pretrained(str(out), save_embedding_layers=False)
+    return {"steps": step, "epochs_done": round(step / steps_per_epoch, 3), "seconds": round(seconds, 1),
+            "losses": losses, "resumed_from": resumed_step}
+
+
+# --- evaluation ----------------------------------------------------------------------------------
+
+
+def _outputs(backend: Any, task: SkillTask, items: Sequence[Any], batch_size: int) -> list[BaseModel | None]:
+    """Parsed outputs per item through the backend's constrained decoding; None where it failed."""
+    schema = task.schema()
+    out: list[BaseModel | None] = []
+    for i in range(0, len(items), batch_size):
+        chunk = items[i : i + batch_size]
+        prompts = [task.prompt(item.input) for item in chunk]
+        try:
+            out += [c.parsed for c in backend.complete_batch(prompts, schema=schema, max_tokens=task.max_tokens)]
+        except BackendError:  # one bad row fails the batch: retry one by one
+            for p in prompts:
+                try:
+                    out.append(backend.complete(p, schema=schema, max_tokens=task.max_tokens).parsed)
+                except BackendError as err:
+                    log.warning("heldout_item_failed", backend=backend.id, error=str(err)[:200])
+                    out.append(None)
+    return out
+
+
+def evaluate_heldout(
+    task: SkillTask, backends: Sequence[Any], *, limit: int | None = None, batch_size: int = 4,
+    progress: bool = True,
+) -> HeldoutScores:
+    """Score each backend on the skill's held-out items with the task's metrics."""
+    from rich.progress import Progress
+
+    from fincopilot.evals.datasets import dataset_version, load_items
+
+    items = load_items(task.skill, "heldout")
+    if limit:
+        items = items[:limit]
+    if not items:
+        raise InputError(f"skill {task.skill!r} has no held-out items to evaluate on")
+    started = time.perf_counter()
+    scores: dict[str, dict[str, float]] = {}
+    with Progress(disable=not progress) as bar:
+        tid = bar.add_task(f"held-out {task.skill}", total=len(backends))
+        for backend in backends:
+            outputs = _outputs(backend, task, items, batch_size)
+            scores[backend.id] = {k: round(v, 4) for k, v in task.score(items, outputs).items()}
+            bar.advance(tid)
+    try:
+        version = dataset_version(task.skill)
+    except Exception:  # noqa: BLE001
+        version = None
+    return HeldoutScores(items=len(items), dataset_version=version, headline=task.headline, scores=scores,
+                         seconds=round(time.perf_counter() - started, 1))
+
+
+# --- card ----------------------------------------------------------------------------------------
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in ("fincopilot", "torch", "transformers", "peft"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return found
+
+
+def plot_loss(losses: Sequence[tuple[int, float]], path: Path, title: str) -> None:
+    """The training loss curve as a PNG (matplotlib, no display)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.2), dpi=110)
+    if losses:
+        xs, ys = zip(*losses)
+        ax.plot(xs, ys, marker="." if len(xs) < 60 else None, linewidth=1.2)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("loss (completion tokens)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def scores_table(heldout: HeldoutScores) -> str:
+    """Markdown table: one row per backend, one column per metric."""
+    metrics = list(next(iter(heldout.scores.values())).keys())
+    lines = ["| backend | " + " | ".join(metrics) + " |", "|---|" + "---:|" * len(metrics)]
+    for backend, row in heldout.scores.items():
+        lines.append(f"| {backend} | " + " | ".join(f"{row[m]:.3f}" for m in metrics) + " |")
+    return "\n".join(lines)
+
+
+def model_card(card: AdapterCard) -> str:
+    """README.md for the adapter folder (Hugging Face model-card layout)."""
+    hp = card.hyperparameters
+    held = card.heldout
+    lines = [
+        "---",
+        f"base_model: {card.base_model}",
+        "library_name: peft",
+        "tags: [lora, fincopilot, " + card.skill + "]",
+        "---",
+        "",
+        f"# {card.backend_id}",
+        "",
+        f"A LoRA adapter for FinCopilot's `{card.skill}` skill on base backend `{card.base_backend}` "
+        f"(`{card.base_model}`), trained by `fincopilot finetune`. It registers as backend "
+        f"`{card.backend_id}` when this folder sits in `$FINCOPILOT_HOME/adapters/`.",
+        "",
+        "## Training data",
+        f"- {card.examples} examples ({', '.join(f'{k}: {v}' for k, v in card.corpus_sources.items())}), "
+        f"data hash `{card.data_hash}`" + (f", eval-set version `{card.dataset_version}`" if card.dataset_version else ""),
+        "- prompts are the production prompts of the skill; targets are the exact JSON the constrained decoder emits",
+        "",
+        "## Hyperparameters",
+        f"- LoRA rank {hp.rank}, alpha {hp.alpha}, dropout {hp.dropout}, modules {', '.join(hp.target_modules)}",
+        f"- AdamW lr {hp.learning_rate}, weight decay {hp.weight_decay}, warm-up {hp.warmup_steps} steps, "
+        f"linear decay; batch {hp.batch_size}; max sequence {hp.max_seq_len}; seed {hp.seed}",
+        f"- {card.steps} steps ({card.epochs_done} epochs) in {card.train_seconds:.0f} s; final loss "
+        f"{card.final_loss if card.final_loss is not None else '-'}",
+        "",
+        "![training loss](loss.png)",
+        "",
+        "## Held-out scores",
+    ]
+    if held is None:
+        lines.append("Not evaluated (run with evaluation on, or use `fincopilot arena run --split heldout`).")
+    else:
+        lines += [f"{held.items} held-out items of the `{card.skill}` eval set, constrained decoding, "
+                  f"greedy ({held.seconds:.0f} s). Headline metric: `{held.headline}`.", "", scores_table(held)]
+    lines += ["", "## Reproduce", "", "```", card.command, "```", ""]
+    return "\n".join(lines)
+
+
+# --- the whole step ------------------------------------------------------------------------------
+
+
+def finetune(opts: FinetuneOptions, *, command: str | None = None, progress: bool = True) -> FinetuneResult:
+    """Corpus → LoRA training → held-out scores → adapter folder with card. See the module docstring."""
+    spec = resolve_base(opts.base)
+    task = skill_task(opts.skill)
+    if opts.teacher is not None:
+        settings().backend(opts.teacher)  # fail before training on an unknown teacher
+    corpus = build_corpus(opts.skill, data=opts.data, teacher=opts.teacher, task=task)
+    backend_id = adapter_backend_id(opts.base, opts.skill)
+    out = Path(opts.out) if opts.out is not None else adapters_dir() / backend_id
+    log.info("finetune_start", skill=opts.skill, base=opts.base, examples=len(corpus.examples),
+             data_hash=corpus.data_hash, out=str(out))
+    (out / "card.json").unlink(missing_ok=True)  # an unfinished adapter must not register as a backend
+    record = train_adapter(opts, spec, corpus, out, task=task, progress=progress)
+    plot_loss(record["losses"], out / "loss.png", f"{backend_id}: training loss")
+    check_adapter_base(out, spec)
+
+    heldout = None
+    if opts.evaluate:
+        from fincopilot.models.registry import build_backend
+
+        base_backend = build_backend(spec)
+        tuned = build_backend(spec.model_copy(update={"id": backend_id, "adapter": str(out)}))
+        try:
+            heldout = evaluate_heldout(task, [base_backend, tuned], limit=opts.eval_limit,
+                                       batch_size=opts.eval_batch_size, progress=progress)
+        finally:
+            tuned.close()
+    card = AdapterCard(
+        backend_id=backend_id, skill=opts.skill, base_backend=opts.base, base_model=spec.model,
+        data_hash=corpus.data_hash, dataset_version=corpus.dataset_version, corpus_sources=corpus.sources,
+        examples=len(corpus.examples), hyperparameters=opts.hyper, steps=record["steps"],
+        epochs_done=record["epochs_done"], train_seconds=record["seconds"],
+        final_loss=record["losses"][-1][1] if record["losses"] else None, loss_curve=record["losses"],
+        heldout=heldout, command=command or _command_line(opts),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"), versions=_versions(),
+    )
+    (out / "README.md").write_text(model_card(card), encoding="utf-8")
+    tmp = out / "card.json.tmp"
+    tmp.write_text(card.model_dump_json(indent=2), encoding="utf-8")
+    tmp.replace(out / "card.json")  # last: the card's presence means "a finished adapter"
+    log.info("finetune_done", out=str(out), steps=card.steps, seconds=card.train_seconds)
+    return FinetuneResult(out=out, card=card, resumed_from=record["resumed_from"])
+
+
+def _command_line(opts: FinetuneOptions) -> str:
+    hp, defaults = opts.hyper, Hyperparameters()
+    parts = ["fincopilot", "finetune", "--skill", opts.skill, "--base", opts.base]
+    if opts.data:
+        parts += ["--data", str(opts.data)]
+    if opts.teacher:
+        parts += ["--teacher", opts.teacher]
+    for flag, value, default in (("--epochs", hp.epochs, defaults.epochs), ("--max-steps", hp.max_steps, None),
+                                 ("--lr", hp.learning_rate, defaults.learning_rate), ("--rank", hp.rank, defaults.rank),
+                                 ("--batch-size", hp.batch_size, defaults.batch_size), ("--seed", hp.seed, defaults.seed),
+                                 ("--eval-limit", opts.eval_limit, None)):
+        if value is not None and value != default:
+            parts += [flag, str(value)]
+    return " ".join(parts)
+
+
+# --- CLI -----------------------------------------------------------------------------------------
+
+
+def register(app: typer.Typer) -> None:
+    """Add `fincopilot finetune` to the root CLI."""
+
+    @app.command("finetune")
+    def finetune_cmd(
+        skill: Annotated[str, typer.Option("--skill", help="skill to fine-tune: planner, compliance_check")],
+        base: Annotated[str, typer.Option("--base", help="base backend id (a transformers backend)")] = "smollm2-135m",
+        data: Annotated[Optional[Path], typer.Option("--data", help="JSONL corpus instead of the built one")] = None,
+        teacher: Annotated[Optional[str], typer.Option("--teacher", help="backend that labels unlabelled inputs")] = None,
+        epochs: Annotated[float, typer.Option("--epochs", min=0.01)] = Hyperparameters().epochs,
+        max_steps: Annotated[Optional[int], typer.Option("--max-steps", min=1, help="stop after N steps")] = None,
+        out: Annotated[Optional[Path], typer.Option("--out", help="adapter folder (default home()/adapters/<id>)")] = None,
+        resume: Annotated[bool, typer.Option("--resume/--no-resume", help="continue from the last checkpoint")] = True,
+        lr: Annotated[float, typer.Option("--lr", min=0.0)] = Hyperparameters().learning_rate,
+        rank: Annotated[int, typer.Option("--rank", min=1)] = Hyperparameters().rank,
+        batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = Hyperparameters().batch_size,
+        seed: Annotated[int, typer.Option("--seed")] = 0,
+        save_every: Annotated[int, typer.Option("--save-every", min=1, help="checkpoint every N steps")] = 10,
+        evaluate: Annotated[bool, typer.Option("--eval/--no-eval", help="score base vs adapter on held-out items")] = True,
+        eval_limit: Annotated[Optional[int], typer.Option("--eval-limit", min=1)] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="print the card as JSON")] = False,
+    ) -> None:
+        """Fine-tune a LoRA adapter for SKILL on BASE; it registers as backend BASE+SKILL-lora."""
+        hyper = Hyperparameters(epochs=epochs, max_steps=max_steps, learning_rate=lr, rank=rank, alpha=2 * rank,
+                                batch_size=batch_size, seed=seed, save_every=save_every)
+        opts = FinetuneOptions(skill=skill, base=base, data=data, teacher=teacher, out=out, resume=resume,
+                               evaluate=evaluate, eval_limit=eval_limit, hyper=hyper)
+        result = finetune(opts, progress=not as_json)
+        card = result.card
+        if as_json:
+            typer.echo(card.model_dump_json(indent=2))
+            return
+        from rich.console import Console
+
+        console = Console()
+        console.print(f"adapter [bold]{card.backend_id}[/] → {result.out}")
+        console.print(f"{card.examples} examples (data {card.data_hash}), {card.steps} steps in "
+                      f"{card.train_seconds:.0f} s, final loss {card.final_loss}")
+        if result.resumed_from:
+            console.print(f"resumed from step {result.resumed_from}")
+        if card.heldout is not None:
+            console.print(scores_table(card.heldout))

@@ -1,0 +1,223 @@
+"""Fine-tuning without the model: corpus files, base checks, adapter discovery, cards, metrics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from fincopilot.config import BackendSpec, adapter_backends, settings, use_config
+from fincopilot.errors import ConfigError, InputError, NotFoundError, UnknownBackendError
+from fincopilot.models.corpus import SkillTask, corpus_hash, load_corpus_file, render_target, skill_task
+
+
+def _flags_task() -> SkillTask:
+    from fincopilot.agents.compliance_check import _Flags
+
+    return SkillTask(
+        skill="compliance_check",
+        prompt=lambda inp: [{"role": "user", "content": inp["text"]}],  # type: ignore[list-item,dict-item]
+        schema=lambda: _Flags,
+        target=lambda inp, ref: _Flags.model_validate(ref) if ref else None,
+        score=lambda items, outs: {},
+    )
+
+
+def _write(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+# --- corpus files ---------------------------------------------------------------------------------
+
+
+def test_corpus_file_reads_chat_and_item_lines(tmp_path):
+    task = skill_task("compliance_check")
+    path = _write(tmp_path / "c.jsonl", [
+        json.dumps({"messages": [{"role": "user", "content": "hi"}], "completion": '{"flags": []}'}),
+        "",
+        json.dumps({"id": "x1", "input": {"text": "This fund is guaranteed to return 8% a year."}, "reference": {}}),
+    ])
+    examples = load_corpus_file(path, task)
+    assert [e.source for e in examples] == ["file", "file"]
+    assert examples[1].id == "x1"
+    # the item line went through the production prompt and was labelled by the rules
+    assert examples[1].messages[0].role == "system"
+    assert "guaranteed_return" in examples[1].completion
+    assert json.loads(examples[1].completion)["flags"][0]["quote"] in "This fund is guaranteed to return 8% a year."
+
+
+@pytest.mark.parametrize(
+    ("lines", "needle"),
+    [
+        (['{"messages": [{"role": "user", "content": "a"}], "completion": "x"}', "{not json"], "line 2: not valid JSON"),
+        (['{"prompt": "a", "answer": "b"}'], "line 1: needs either 'messages' and 'completion'"),
+        (['{"messages": [{"role": "robot", "content": "a"}], "completion": "x"}'], "line 1: messages.0.role"),
+        (['{"messages": [], "completion": "x"}'], "line 1: messages"),
+        (['{"messages": [{"role": "user", "content": "a"}], "completion": ""}'], "line 1: completion"),
+        (['[1, 2]'], "line 1: expected a JSON object"),
+        (['{"input": {"text": "a"}, "reference": {}, "split": "heldout"}'], "line 1: held-out items must not"),
+        (['{"input": {}, "reference": {}}'], "line 1"),
+    ],
+)
+def test_malformed_corpus_names_the_line(tmp_path, lines, needle):
+    path = _write(tmp_path / "bad.jsonl", lines)
+    with pytest.raises(InputError) as err:
+        load_corpus_file(path, skill_task("compliance_check"))
+    assert str(path) in str(err.value)
+    assert needle in str(err.value)
+
+
+def test_empty_or_missing_corpus_is_refused(tmp_path):
+    empty = _write(tmp_path / "empty.jsonl", ["", "  "])
+    with pytest.raises(InputError, match="has no examples"):
+        load_corpus_file(empty, skill_task("compliance_check"))
+    with pytest.raises(InputError, match="corpus file not found"):
+        load_corpus_file(tmp_path / "nope.jsonl", skill_task("compliance_check"))
+
+
+def test_unknown_skill_names_supported_ones():
+    with pytest.raises(NotFoundError, match="supported skills: .*planner"):
+        skill_task("astrology")
+
+
+def test_render_target_matches_the_grammar_separators():
+    from fincopilot.agents.compliance_check import _Flag, _Flags
+
+    obj = _Flags(flags=[_Flag(category="misleading_claim", quote="稳赚不赔")])
+    assert render_target(obj) == '{"flags": [{"category": "misleading_claim", "quote": "稳赚不赔"}]}'
+
+
+def test_corpus_hash_depends_on_content_and_order(tmp_path):
+    task = skill_task("compliance_check")
+    path = _write(tmp_path / "c.jsonl", [
+        json.dumps({"messages": [{"role": "user", "content": t}], "completion": '{"flags": []}'}) for t in "ab"
+    ])
+    examples = load_corpus_file(path, task)
+    assert corpus_hash(examples) == corpus_hash(list(examples))
+    assert corpus_hash(examples) != corpus_hash(examples[::-1])
+    assert len(corpus_hash(examples)) == 16
+
+
+# --- bases ------------------------------------------------------------------------------------------
+
+
+def test_unknown_base_is_refused():
+    from fincopilot.models.finetune import resolve_base
+
+    with pytest.raises(UnknownBackendError, match="unknown backend 'gpt-17'.*smollm2-135m"):
+        resolve_base("gpt-17")
+
+
+def test_non_transformers_base_is_refused(tmp_path):
+    from fincopilot.models.finetune import resolve_base
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        'default_backend = "fake"\n[[backends]]\nid = "fake"\nkind = "scripted"\nmodel = "scripted"\n', encoding="utf-8"
+    )
+    use_config(cfg)
+    with pytest.raises(ConfigError, match="'scripted' backend; LoRA fine-tuning needs a local 'transformers' base"):
+        resolve_base("fake")
+
+
+def test_cli_reports_unknown_base_as_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from fincopilot.cli import app
+
+    result = CliRunner().invoke(app, ["finetune", "--skill", "planner", "--base", "nope", "--no-eval"])
+    assert isinstance(result.exception, UnknownBackendError)
+    assert "unknown backend 'nope'" in str(result.exception)
+
+
+# --- adapter discovery and base matching -------------------------------------------------------------
+
+
+def _fake_adapter(folder: Path, *, base_model: str = "embedded:smollm2-135m", base: str = "smollm2-135m",
+                  skill: str = "planner") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": base_model}), encoding="utf-8")
+    card = {"backend_id": f"{base}+{skill}-lora", "base_backend": base, "base_model": base_model, "skill": skill}
+    (folder / "card.json").write_text(json.dumps(card), encoding="utf-8")
+    return folder
+
+
+def test_adapters_in_home_register_as_backends(isolated_home):
+    assert [b.id for b in settings().backends] == ["smollm2-135m"]
+    folder = _fake_adapter(isolated_home / "adapters" / "smollm2-135m+planner-lora")
+    spec = settings().backend("smollm2-135m+planner-lora")  # picked up without a restart
+    base = settings().backend("smollm2-135m")
+    assert spec.adapter == str(folder)
+    assert (spec.kind, spec.model, spec.max_concurrency) == (base.kind, base.model, base.max_concurrency)
+    assert base.adapter is None
+
+
+def test_adapter_with_mismatched_base_is_skipped_with_reason(isolated_home):
+    _fake_adapter(isolated_home / "adapters" / "smollm2-135m+planner-lora", base_model="/models/qwen.gguf")
+    with pytest.raises(UnknownBackendError, match="trained on model '/models/qwen.gguf'.*runs 'embedded:smollm2-135m'"):
+        settings().backend("smollm2-135m+planner-lora")
+    _fake_adapter(isolated_home / "adapters" / "other+planner-lora", base="other")
+    specs, problems = adapter_backends(settings())
+    assert specs == []
+    assert "base backend 'other' is not configured" in problems["other+planner-lora"]
+
+
+def test_broken_card_does_not_break_settings(isolated_home):
+    folder = isolated_home / "adapters" / "junk"
+    folder.mkdir(parents=True)
+    (folder / "card.json").write_text("{oops", encoding="utf-8")
+    assert [b.id for b in settings().backends] == ["smollm2-135m"]
+
+
+def test_check_adapter_base_refuses_a_different_model(tmp_path):
+    from fincopilot.models.finetune import check_adapter_base
+
+    spec = BackendSpec(id="smollm2-135m", kind="transformers", model="embedded:smollm2-135m")
+    good = _fake_adapter(tmp_path / "good")
+    check_adapter_base(good, spec)  # same base: accepted
+    bad = _fake_adapter(tmp_path / "bad", base_model="HuggingFaceTB/SmolLM2-360M-Instruct")
+    with pytest.raises(ConfigError, match="trained on base model 'HuggingFaceTB/SmolLM2-360M-Instruct'"):
+        check_adapter_base(bad, spec)
+    (bad / "card.json").unlink()  # without a card, peft's adapter_config is checked
+    with pytest.raises(ConfigError, match="SmolLM2-360M"):
+        check_adapter_base(bad, spec)
+    with pytest.raises(ConfigError, match="LoRA adapter not found"):
+        check_adapter_base(tmp_path / "missing", spec)
+
+
+# --- metrics and card ------------------------------------------------------------------------------
+
+
+def test_compliance_metrics_count_categories_with_verbatim_quotes():
+    from fincopilot.agents.compliance_check import _Flag, _Flags
+
+    task = skill_task("compliance_check")
+    items = [
+        SimpleNamespace(input={"text": "Guaranteed 8% a year."}, reference={"violations": [{"category": "guaranteed_return"}]}),
+        SimpleNamespace(input={"text": "A balanced fund."}, reference={"violations": []}),
+    ]
+    perfect = [_Flags(flags=[_Flag(category="guaranteed_return", quote="Guaranteed 8%")]), _Flags()]
+    assert task.score(items, perfect)["category_f1"] == 1.0
+    invented = [_Flags(flags=[_Flag(category="guaranteed_return", quote="not in the text")]), None]
+    assert task.score(items, invented)["category_recall"] == 0.0
+
+
+def test_model_card_has_scores_and_command(tmp_path):
+    from fincopilot.models.finetune import AdapterCard, HeldoutScores, Hyperparameters, model_card, plot_loss
+
+    held = HeldoutScores(items=10, headline="skill_set_f1", seconds=12.0,
+                         scores={"smollm2-135m": {"skill_set_f1": 0.4}, "smollm2-135m+planner-lora": {"skill_set_f1": 0.8}})
+    card = AdapterCard(backend_id="smollm2-135m+planner-lora", skill="planner", base_backend="smollm2-135m",
+                       base_model="embedded:smollm2-135m", data_hash="abc", corpus_sources={"train_split": 3},
+                       examples=3, hyperparameters=Hyperparameters(), steps=2, epochs_done=1.0, train_seconds=3.0,
+                       final_loss=0.5, loss_curve=[(1, 1.0), (2, 0.5)], heldout=held,
+                       command="fincopilot finetune --skill planner --base smollm2-135m", created_at="now", versions={})
+    text = model_card(card)
+    assert "| smollm2-135m+planner-lora | 0.800 |" in text
+    assert "fincopilot finetune --skill planner --base smollm2-135m" in text
+    assert "base_model: embedded:smollm2-135m" in text
+    plot_loss(card.loss_curve, tmp_path / "loss.png", "t")
+    assert (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,130 @@
+"""report_summary: every number in a summary is traceable to the report, whatever the model writes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from fincopilot.agents.report_summary import extractive_key_figures, extractive_summary, repair
+from fincopilot.agents.skills import SkillContext, get_skill
+from fincopilot.errors import InputError, NotFoundError
+from fincopilot.tools import data
+from fincopilot.tools.numbers import extract_numbers, numeric_faithfulness, unsupported_numbers
+
+
+@pytest.fixture(scope="module")
+def db_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("summary") / "bank.duckdb"
+    data.init_db(path)
+    return path
+
+
+@pytest.fixture
+def db(db_file, monkeypatch):
+    monkeypatch.setenv("FINCOPILOT_DB", str(db_file))
+    return db_file
+
+
+class BackendGateway:
+    """Sends every call of a skill to one backend (the real embedded model, or a scripted fake)."""
+
+    def __init__(self, backend):
+        self.backend = backend
+
+    def complete(self, skill, messages, *, schema=None, max_tokens=256, temperature=0.0, request_id=None):
+        return self.backend.complete(messages, schema=schema, max_tokens=max_tokens, temperature=temperature)
+
+
+def scripted_fake(reply):
+    from fincopilot.models.backends.scripted import ScriptedBackend
+
+    return BackendGateway(ScriptedBackend.from_function("scripted-fake", lambda messages, schema: reply))
+
+
+def run(args, gateway=None):
+    s = get_skill("report_summary")
+    return s.run(args, SkillContext(skill=s.name, allowed_tools=s.tools, gateway=gateway))
+
+
+def _source(result) -> str:
+    rep = data.get_report(report_id=result.report_id)
+    return f"{rep.title}\n\n{rep.body}"
+
+
+def test_extractive_summaries_of_every_latest_report_are_faithful(db):
+    for product in data.list_products():
+        for lang in ("en", "zh"):
+            rep = data.get_report(product.code, language=lang)
+            summary = extractive_summary(rep.body)
+            assert len(summary) > 80 and len(extract_numbers(summary)) >= 3, rep.report_id
+            assert unsupported_numbers(summary, [rep.body]) == [], rep.report_id
+            figures = extractive_key_figures(rep.body)
+            assert figures and all(f in rep.body for f in figures)
+
+
+def test_repair_drops_sentences_with_invented_numbers():
+    source = "The yield to maturity was 7.88%. Duration was 3.7 years. Fees are 0.65% a year."
+    summary, figures, dropped = repair(
+        "The yield was 7.88%. Duration rose to 4.1 years. Fees are 0.65%.", ["YTM: 7.88%", "AUM: 9.9 billion"], source)
+    assert summary == "The yield was 7.88%. Fees are 0.65%."
+    assert figures == ["YTM: 7.88%"] and set(dropped) == {"Duration rose to 4.1 years.", "AUM: 9.9 billion"}
+
+
+def test_hallucinating_model_is_repaired(db):
+    reply = json.dumps({"summary": "HY-7's yield to maturity was 7.88% with a duration of 3.7 years. "
+                                   "It will return 12.5% next year. Fees are 0.65% per year.",
+                        "key_figures": ["YTM: 7.88%", "Expected return: 12.5%"]})
+    result = run({"product": "HY-7"}, scripted_fake(reply))
+    assert result.method == "llm" and "12.5" not in result.summary and "7.88%" in result.summary
+    assert result.unsupported_numbers == [] and result.faithfulness == 1.0
+    assert any("12.5%" in d for d in result.dropped) and result.key_figures == ["YTM: 7.88%"]
+    assert result.report_id == "RPT-HY-7-20260930-EN" and result.sources == ["reports:RPT-HY-7-20260930-EN"]
+
+
+@pytest.mark.parametrize("reply", [
+    "not json at all",
+    json.dumps({"summary": "It returned 99.9% and yields 42.0% with 17 defaults.", "key_figures": []}),
+    json.dumps({"summary": "A fund.", "key_figures": []}),
+])
+def test_unusable_model_output_falls_back_to_extractive(db, reply):
+    result = run({"product": "HY-7", "date": "2026-08-14"}, scripted_fake(reply))
+    assert result.method == "extractive" and result.report_date == "2026-08-14"
+    assert result.unsupported_numbers == [] and result.faithfulness == 1.0
+    assert unsupported_numbers(result.summary, [_source(result)]) == []
+
+
+def test_given_text_and_bad_arguments(db):
+    text = data.get_report("SN-5").body
+    result = run({"text": text, "use_model": False})
+    assert result.report_id is None and result.sources == ["input:text"] and result.method == "extractive"
+    assert numeric_faithfulness(result.summary, [text]) == 1.0
+    with pytest.raises(InputError):
+        run({"text": "   "})
+    with pytest.raises(InputError, match="needs a product"):
+        run({})
+    with pytest.raises(NotFoundError):
+        run({"product": "ZZ-99"})
+
+
+def test_cli_summarize_json(db):
+    from fincopilot.cli import app
+
+    out = CliRunner().invoke(app, ["summarize", "--product", "HY-7", "--extractive", "--json"])
+    assert out.exit_code == 0, out.output
+    payload = json.loads(out.stdout)
+    assert payload["report_id"] == "RPT-HY-7-20260930-EN" and payload["method"] == "extractive"
+    assert payload["unsupported_numbers"] == [] and payload["faithfulness"] == 1.0 and payload["key_figures"]
+    bad = CliRunner().invoke(app, ["summarize"])
+    assert bad.exit_code != 0
+
+
+@pytest.mark.model
+def test_real_model_summary_never_contains_unsupported_numbers(db, smollm2):
+    result = run({"product": "MM-1"}, BackendGateway(smollm2))
+    source = _source(result)
+    assert result.method in ("llm", "extractive")
+    assert unsupported_numbers("\n".join([result.summary, *result.key_figures]), [source]) == []
+    assert result.unsupported_numbers == [] and result.faithfulness == 1.0
+    assert len(extract_numbers(result.summary)) >= 2
