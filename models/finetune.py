@@ -391,14 +391,16 @@ def _outputs(backend: Any, task: SkillTask, items: Sequence[Any], batch_size: in
 
 def evaluate_heldout(
     task: SkillTask, backends: Sequence[Any], *, limit: int | None = None, batch_size: int = 4,
-    progress: bool = True,
+    progress: bool = True, items: Sequence[Any] | None = None,
 ) -> HeldoutScores:
-    """Score each backend on the skill's held-out items with the task's metrics."""
+    """Score each backend on the skill's held-out items (or `items`) with the task's metrics."""
     from rich.progress import Progress
 
-    from fincopilot.evals.datasets import dataset_version, load_items
+    if items is None:
+        from fincopilot.evals.datasets import load_items
 
-    items = load_items(task.skill, "heldout")
+        items = load_items(task.skill, "heldout")
+    items = list(items)
     if limit:
         items = items[:limit]
     if not items:
@@ -412,8 +414,10 @@ def evaluate_heldout(
             scores[backend.id] = {k: round(v, 4) for k, v in task.score(items, outputs).items()}
             bar.advance(tid)
     try:
+        from fincopilot.evals.datasets import dataset_version
+
         version = dataset_version(task.skill)
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - informative only (custom items have no dataset)
         version = None
     return HeldoutScores(items=len(items), dataset_version=version, headline=task.headline, scores=scores,
                          seconds=round(time.perf_counter() - started, 1))

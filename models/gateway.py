@@ -125,20 +125,13 @@ class Gateway:
                                  error_type="circuit_open", error=msg)
                     previous = f"{spec.id} circuit open"
                     continue
-                later = any(self._health(s, cfg).breaker.state != "open" for s in chain[i + 1:])
                 if not health.limiter.try_acquire():
-                    if cfg.overflow.mode == "overflow" and later:
+                    if cfg.overflow.mode == "overflow":
                         saturated.append((spec, health))
                         previous = f"{spec.id} saturated ({health.limiter.active}/{health.limiter.limit} busy)"
                         log.info("overflow", skill=skill, backend=spec.id)
                         continue
-                    try:
-                        self._queue(health, spec, cfg, skill, rid)
-                    except BackendUnavailable as err:
-                        if cfg.overflow.mode == "queue":
-                            raise
-                        failures.append(f"{spec.id}: {err}")
-                        continue
+                    self._queue(health, spec, cfg, skill, rid)  # queue mode: wait here; a full queue raises
                 if not health.breaker.allow():  # half-open and another trial is already out
                     health.limiter.release()
                     failures.append(f"{spec.id}: circuit half-open, trial in progress")
@@ -152,7 +145,11 @@ class Gateway:
                     previous = f"{spec.id} failed"
             # every backend was saturated (or failed after some were): wait for the preferred saturated one
             for spec, health in saturated:
-                self._queue(health, spec, cfg, skill, rid)
+                try:
+                    self._queue(health, spec, cfg, skill, rid)
+                except BackendUnavailable as err:
+                    failures.append(f"{spec.id}: {err}")
+                    continue
                 if not health.breaker.allow():
                     health.limiter.release()
                     continue

@@ -109,3 +109,17 @@ def test_cli_risk_train_json(isolated_home):
     payload = json.loads(out.stdout)
     assert payload["metrics"]["cv_auc"] >= 0.77 and payload["version"] == sc.model_version()
     assert (isolated_home / "models" / "scorecard" / payload["version"] / "model.json").exists()
+
+
+def test_dictionary_encoded_columns_score_the_same(trained):
+    result, _ = trained
+    model = sc.ScorecardModel(json.loads((sc.Path(result.path) / "model.json").read_text()))
+    X, _ = sc.load_dataset()
+    encoded = X.copy()
+    for f in sc.CATEGORICAL:
+        encoded[f] = encoded[f].astype("category")
+    encoded.loc[0, "purpose"] = None  # a missing value scores as the missing bin on both paths
+    plain = X.copy()
+    plain.loc[0, "purpose"] = None
+    assert np.allclose(model.score_columns(encoded)[0], model.score_columns(plain)[0])
+    assert np.allclose(model.score_columns(encoded)[1], model.score_columns(plain)[1])

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from fincopilot.errors import InputError, NotFoundError
+from fincopilot.errors import FinCopilotError, InputError, NotFoundError
 from fincopilot.log import get_logger
 from fincopilot.paths import db_path
 from fincopilot.tools.registry import tool
@@ -169,8 +169,6 @@ def connect(path: Path | str | None = None, *, read_only: bool = True) -> Iterat
 
     The default database is created on first use; a database given by path must exist.
     """
-    import duckdb
-
     p = _resolve(path)
     if not p.exists():
         if path is None:
@@ -178,11 +176,20 @@ def connect(path: Path | str | None = None, *, read_only: bool = True) -> Iterat
             init_db(p)
         else:
             raise NotFoundError(f"no database at {p}; create it with `fincopilot data init --db {p}`")
-    con = duckdb.connect(str(p), read_only=read_only)
+    con = _open(p, read_only=read_only)
     try:
         yield con
     finally:
         con.close()
+
+
+def _open(p: Path, *, read_only: bool):
+    import duckdb
+
+    try:
+        return duckdb.connect(str(p), read_only=read_only)
+    except duckdb.IOException as err:  # e.g. another process holds the write lock
+        raise FinCopilotError(f"cannot open the database {p}: {str(err).splitlines()[0]}") from None
 
 
 def _rows(con, sql: str, params: list[Any] | tuple[Any, ...] = ()) -> list[dict[str, Any]]:
@@ -214,7 +221,7 @@ def init_db(path: Path | str | None = None, *, force: bool = False) -> InitResul
     tables = datagen.build_tables()
     digest = _content_hash(tables)
     with _init_lock:
-        con = duckdb.connect(str(p))
+        con = _open(p, read_only=False)
         try:
             have = {r[0] for r in con.execute(
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
@@ -301,6 +308,9 @@ def get_client(ref: str, *, path: Path | str | None = None) -> Client:
                 # A full name written inside free text ("... for Zhang Min ..."), still a bound parameter.
                 rows = _rows(con, f"SELECT {_CLIENT_COLS} FROM clients WHERE "
                                   "strpos(lower(?), lower(name_en)) > 0 OR strpos(?, name_zh) > 0", [text, text])
+                # English names must appear as whole words ("Li Na" is not inside "Li Nan").
+                rows = [r for r in rows if r["name_zh"] in text or re.search(
+                    rf"(?<![A-Za-z]){re.escape(r['name_en'])}(?![A-Za-z])", text, re.IGNORECASE)]
     if len(rows) > 1:
         raise InputError(f"client reference {text!r} is ambiguous: "
                          + ", ".join(f"{r['client_id']} ({r['name_en']})" for r in rows[:10]))

@@ -169,6 +169,11 @@ class VarTable:
             return np.where(np.isnan(x), -1, idx)
         import pandas as pd
 
+        if isinstance(getattr(values, "dtype", None), pd.CategoricalDtype):
+            # Dictionary-encoded column: look up each distinct category once, then gather by code.
+            cat = pd.Categorical(values)
+            per_category = np.array([self._lookup.get(str(c), -1) for c in cat.categories] + [-1], dtype=np.int64)
+            return per_category[cat.codes]  # code -1 (missing) → the trailing -1
         return pd.Series(values, dtype=object).map(self._lookup).fillna(-1).to_numpy(dtype=np.int64)
 
     def bin_of(self, value: Any) -> int:
@@ -215,7 +220,7 @@ class ScorecardModel:
         for t in self.tables:
             if t.name not in columns:
                 raise InputError(f"missing attribute {t.name!r} for credit scoring")
-            idx = t.bin_index(np.asarray(columns[t.name]))
+            idx = t.bin_index(columns[t.name])
             pts = np.append(np.asarray(t.points), t.missing_points)    # index -1 → the missing bin
             woe = np.append(np.asarray(t.woe), t.missing_woe)
             points += pts[idx]

@@ -42,7 +42,8 @@ _MAX_TOKEN_LEN = max(len(v) for v in LABELS.values()) + 10
 class Pseudonymizer:
     """Maps personal-data values to typed tokens and back; one per request (thread-safe)."""
 
-    def __init__(self, known_names: Iterable[str] | None = None):
+    def __init__(self, known_names: Iterable[str] | None = None, request_id: str | None = None):
+        self.request_id = request_id
         self.known_names = tuple(known_names) if known_names is not None else known_client_names()
         self._lock = threading.Lock()
         self._token_of: dict[tuple[str, str], str] = {}
@@ -129,7 +130,7 @@ def pseudonym_scope(request_id: str | None) -> Iterator[Pseudonymizer]:
         with _by_request_lock:
             p = _by_request.get(request_id)
             if p is None:
-                p = _by_request[request_id] = Pseudonymizer()
+                p = _by_request[request_id] = Pseudonymizer(request_id=request_id)
                 while len(_by_request) > _MAX_SCOPES:
                     _by_request.popitem(last=False)
             else:
@@ -159,7 +160,7 @@ def _audit(backend: Any, p: Pseudonymizer, before: dict[str, int], calls: int) -
     from fincopilot.safety import audit
 
     delta = {k: v - before.get(k, 0) for k, v in p.replaced.items() if v - before.get(k, 0)}
-    audit.record("desensitize", backend=getattr(backend, "id", "?"), residency="external", messages=calls,
+    audit.record("desensitize", request_id=p.request_id, backend=getattr(backend, "id", "?"), residency="external", messages=calls,
                  replaced=delta)
 
 

@@ -330,21 +330,34 @@ class TransformersBackend(BaseBackend):
     def stream(
         self, messages: Sequence[Message], *, max_tokens: int = 256, temperature: float = 0.0
     ) -> Iterator[str]:
-        """Yield text pieces as they are generated (generation runs in a worker thread)."""
+        """Yield text pieces as they are generated (generation runs in a worker thread).
+
+        Closing the iterator early (a client that disconnects) stops generation at the next token.
+        """
         import torch
-        from transformers import TextIteratorStreamer
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
         state = self.loaded
         inputs = self._inputs([list(messages)])
         streamer = TextIteratorStreamer(
             state.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=self.spec.timeout_s
         )
+        cancelled = threading.Event()
         errors: list[BaseException] = []
+
+        class _Cancelled(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs):  # type: ignore[override]
+                return torch.full((input_ids.shape[0],), cancelled.is_set(), dtype=torch.bool)
 
         def run() -> None:
             try:
                 with state.lock, torch.inference_mode():
-                    state.model.generate(**inputs, **self._gen_kwargs(max_tokens, temperature), streamer=streamer)
+                    state.model.generate(
+                        **inputs,
+                        **self._gen_kwargs(max_tokens, temperature),
+                        streamer=streamer,
+                        stopping_criteria=StoppingCriteriaList([_Cancelled()]),
+                    )
             except BaseException as err:  # surfaced to the consumer below
                 errors.append(err)
                 streamer.end()
@@ -361,6 +374,8 @@ class TransformersBackend(BaseBackend):
             raise BackendTimeout(
                 f"backend {self.id!r} produced nothing for timeout_s={self.spec.timeout_s:g}", backend_id=self.id
             ) from None
+        finally:
+            cancelled.set()
         worker.join()
         if errors:
             raise BackendError(f"backend {self.id!r}: generation failed: {errors[0]}", backend_id=self.id)
