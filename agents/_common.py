@@ -13,12 +13,16 @@ _SENT_EN = re.compile(r".+?(?:[.!?](?=\s|$)|[。！？]|\n|$)", re.S)
 
 def fence(text: str, label: str) -> str:
     """Wrap untrusted text (a report, a client's words) in a clearly delimited block for a prompt."""
-    try:
-        from fincopilot.safety.injection import fence_untrusted
-    except ImportError:  # the safety module is optional for the workers; fall back to plain delimiters
-        marker = label.upper().replace(" ", "_")
-        return f"<<<{marker}\n{text.replace('<<<', '‹‹‹').replace('>>>', '›››')}\n{marker}>>>"
+    from fincopilot.safety.injection import fence_untrusted
+
     return fence_untrusted(text, label)
+
+
+def flag_injection(text: str, label: str, request_id: str | None, skill: str) -> list[str]:
+    """Audit (and return) prompt-injection patterns in untrusted text; the text stays fenced either way."""
+    from fincopilot.safety.injection import check_untrusted
+
+    return check_untrusted(text, label, request_id=request_id, skill=skill)
 
 
 def check_text(text: str | None, what: str = "text", max_len: int = MAX_TEXT) -> str:

@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from fincopilot.agents._common import check_text, fence
+from fincopilot.agents._common import check_text, fence, flag_injection
 from fincopilot.agents.skills import SkillContext, skill
 from fincopilot.errors import BackendError, InputError
 from fincopilot.log import get_logger
@@ -85,6 +85,7 @@ SYSTEM = ("You are a compliance officer at a bank. Find phrases in the advisor's
 
 def model_flags(text: str, ctx: SkillContext, already: list[Violation]) -> list[Violation]:
     """The model's extra flags that survive validation (verbatim quote, not already flagged)."""
+    flag_injection(text, "advisor text", ctx.request_id, ctx.skill)
     try:
         out = ctx.complete([Message(role="system", content=SYSTEM),
                             Message(role="user", content=fence(text, "advisor text"))], schema=_Flags, max_tokens=120)

@@ -7,6 +7,7 @@ explanation; a validator rejects it unless every number in it appears in the fac
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -81,7 +82,9 @@ def explain(result: CreditResult, ctx: SkillContext) -> tuple[str, str]:
         return template_explanation(result), "template"
     # The explanation must be about this score: it names the score or the grade.
     on_topic = str(result.score) in text or f"grade {result.grade.lower()}" in text.lower()
-    if (len(text) < 20 or not on_topic or repetitive(text)
+    # Grades are letters, so the number check cannot see a wrong one: every grade named must be the real one.
+    wrong_grade = any(g.upper() != result.grade for g in re.findall(r"\bgrade\s+([A-G])\b", text, re.IGNORECASE))
+    if (len(text) < 20 or not on_topic or wrong_grade or repetitive(text)
             or unsupported_numbers(text, [facts, template_explanation(result)])):
         log.info("credit_explanation_rejected", text=text[:200])
         return template_explanation(result), "template"

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from fincopilot.agents._common import (
     check_text,
     fence,
+    flag_injection,
     is_chinese,
     join_sentences,
     repetitive,
@@ -167,6 +168,7 @@ def summarize_text(source: str, ctx: SkillContext | None, *, use_model: bool = T
     """(summary, key_figures, method, dropped) for a report text."""
     dropped: list[str] = []
     if use_model and ctx is not None:
+        flag_injection(source, "report", ctx.request_id, ctx.skill)
         try:
             out = ctx.complete(_messages(source), schema=LlmSummary, max_tokens=MAX_TOKENS)
             parsed = out.parsed if isinstance(out.parsed, LlmSummary) else LlmSummary.model_validate_json(out.text)

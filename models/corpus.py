@@ -217,9 +217,11 @@ def render_target(obj: BaseModel) -> str:
 
     xgrammar with `any_whitespace=False` (see models/structured.py) writes `", "` and `": "` as
     separators and the schema's property order, and passes non-ASCII characters through; so does
-    this. Training on the same bytes keeps the adapter's output on the grammar's path.
+    this. Training on the same bytes keeps the adapter's output on the grammar's path. `None` values
+    are left out (optional fields may be omitted; the production few-shot examples omit them too),
+    which keeps completions short; `check_targets` confirms the grammar accepts the result.
     """
-    return json.dumps(obj.model_dump(mode="json"), ensure_ascii=False)
+    return json.dumps(obj.model_dump(mode="json", exclude_none=True), ensure_ascii=False)
 
 
 def corpus_hash(examples: Sequence[Example]) -> str:

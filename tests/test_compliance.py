@@ -132,16 +132,27 @@ def test_clean_texts_pass(lang):
         assert result.passed, (text, result)
 
 
-@pytest.mark.parametrize(("text", "lang"), [
-    ("I recommend HY-9 for this client; risks include credit and default risk and you may lose money.", "en"),
-    ("建议该客户买入HY-9。投资有风险，可能出现亏损。", "zh"),
-])
-def test_suitability_fires_with_client_and_product(db, text, lang):
-    bad = check_rules(text, client="C-1042", product="HY-9")  # R4 product, risk profile 3
-    assert [v.category for v in bad.violations] == ["suitability"]
-    assert bad.violations[0].rule == "SUIT-001" and bad.violations[0].span == "HY-9"
-    ok = check_rules(text.replace("HY-9", "HY-7"), client="C-1042", product="HY-7")
-    assert ok.passed, ok
+SUITABILITY_TEXTS = {
+    "en": "I recommend {code} for this client; risks include credit and market risk and you may lose money.",
+    "zh": "建议该客户买入{code}。投资有风险，可能出现亏损。",
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize(("code", "rules"), [("HY-9", {"SUIT-001"}), ("EQ-13", {"SUIT-001"}),
+                                             ("SN-7", {"SUIT-001", "SUIT-006"})])
+def test_suitability_fires_with_client_and_product(db, lang, code, rules):
+    text = SUITABILITY_TEXTS[lang].format(code=code)
+    bad = check_rules(text, client="C-1042", product=code)  # risk profile 3; R4/R5 products
+    assert {v.category for v in bad.violations} == {"suitability"}
+    assert {v.rule for v in bad.violations} == rules and all(v.span == code for v in bad.violations)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("code", ["HY-7", "IG-3", "MM-1"])
+def test_suitability_silent_for_suitable_products(db, lang, code):
+    result = check_rules(SUITABILITY_TEXTS[lang].format(code=code), client="C-1042", product=code)
+    assert result.passed, result
 
 
 def test_suitability_rules_cover_age_horizon_concentration_and_income(db):

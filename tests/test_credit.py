@@ -76,6 +76,10 @@ def test_model_explanation_is_kept_only_when_its_numbers_check_out(home):
     invented = json.dumps({"explanation": f"Zhang Min scores {base.score}, so a loan of 250,000 at 3.1% is fine."})
     rejected = run({"client": "C-1042"}, scripted_fake(invented))
     assert rejected.explanation_method == "template" and "250,000" not in rejected.explanation
+    wrong = "A" if base.grade != "A" else "B"
+    mislabelled = run({"client": "C-1042"}, scripted_fake(json.dumps(
+        {"explanation": f"Zhang Min scores {base.score}, which is grade {wrong}."})))
+    assert mislabelled.explanation_method == "template"
     broken = run({"client": "C-1042"}, scripted_fake("{not json"))
     assert broken.explanation_method == "template" and broken.score == base.score
 

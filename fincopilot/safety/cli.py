@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
         table.add_column("event", style="bold")
         table.add_column("details", overflow="fold")
         for row in trail:
-            details = json.dumps(row.payload, ensure_ascii=False, separators=(", ", "="))
+            details = "  ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in row.payload.items())
             table.add_row(str(row.seq), row.ts[11:23], row.event, details[:400])
         Console().print(table)
 

@@ -172,27 +172,63 @@ _ACCOUNT_KEYWORD = re.compile(
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
+_WORD = re.compile(r"[A-Za-z]+(?:['’.\-][A-Za-z]+)*")
+_POSSESSIVE = re.compile(r"['’]s$", re.IGNORECASE)
+
+
 @lru_cache(maxsize=64)
-def _name_pattern(names: tuple[str, ...]) -> re.Pattern[str] | None:
-    """One alternation for all known names: ASCII names case-insensitive with flexible spaces and both
-    orders of a two-part name; CJK names as plain substrings (no word boundaries in Chinese)."""
-    alternatives: set[str] = set()
+def _name_index(names: tuple[str, ...]) -> tuple[frozenset[str], int, tuple[str, ...]]:
+    """Known names prepared for matching: ASCII names as folded word sequences (both orders of a two-part
+    name), with the longest sequence length; CJK names as plain strings, longest first.
+
+    Word-window lookups in a set cost the same for 10 names or 10,000 (a regex alternation of all names
+    was about 10x slower on the 600 names of the demo database)."""
+    ascii_keys: set[str] = set()
+    cjk: set[str] = set()
+    longest = 1
     for raw in names:
         name = " ".join(_normalize(raw).split())
         if len(name) < 2:
             continue
         if _CJK.search(name):
-            alternatives.add(re.escape(name.replace(" ", "")))
+            cjk.add(name.replace(" ", ""))
             continue
-        parts = name.split(" ")
-        variants = [parts] + ([parts[::-1]] if len(parts) == 2 else [])
-        for p in variants:
-            alternatives.add(r"(?<![A-Za-z])" + r"\s+".join(re.escape(x) for x in p) + r"(?![A-Za-z])")
-    if not alternatives:
-        return None
-    # longest first so "Zhang Weiming" wins over "Zhang Wei"
-    ordered = sorted(alternatives, key=len, reverse=True)
-    return re.compile("|".join(ordered), re.IGNORECASE)
+        words = [w.casefold() for w in _WORD.findall(name)]
+        if not words:
+            continue
+        longest = max(longest, len(words))
+        ascii_keys.add(" ".join(words))
+        if len(words) == 2:
+            ascii_keys.add(f"{words[1]} {words[0]}")
+    return frozenset(ascii_keys), longest, tuple(sorted(cjk, key=len, reverse=True))
+
+
+def _name_spans(norm: str, names: tuple[str, ...]) -> list[tuple[int, int]]:
+    keys, longest, cjk = _name_index(names)
+    spans: list[tuple[int, int]] = []
+    if keys:
+        words = list(_WORD.finditer(norm))
+        for i in range(len(words)):
+            for k in range(min(longest, len(words) - i), 0, -1):
+                group = words[i:i + k]
+                # the words of a name are separated by whitespace only
+                if any(norm[a.end():b.start()].strip() for a, b in zip(group, group[1:])):
+                    continue
+                folded = [w.group(0).casefold() for w in group]
+                end = group[-1].end()
+                if " ".join(folded) not in keys:
+                    stripped = _POSSESSIVE.sub("", folded[-1])
+                    if stripped == folded[-1] or " ".join([*folded[:-1], stripped]) not in keys:
+                        continue
+                    end -= len(folded[-1]) - len(stripped)
+                spans.append((group[0].start(), end))
+                break
+    for name in cjk:
+        pos = norm.find(name)
+        while pos != -1:
+            spans.append((pos, pos + len(name)))
+            pos = norm.find(name, pos + len(name))
+    return spans
 
 
 def _candidates(text: str, names: tuple[str, ...]) -> list[PiiMatch]:
@@ -227,10 +263,8 @@ def _candidates(text: str, names: tuple[str, ...]) -> list[PiiMatch]:
             digits = sum(c.isdigit() for c in m.group(0))
             if 7 <= digits <= 15:
                 add("phone", m.start(), m.end())
-    pattern = _name_pattern(names)
-    if pattern is not None:
-        for m in pattern.finditer(norm):
-            add("name", m.start(), m.end())
+    for start, end in _name_spans(norm, names):
+        add("name", start, end)
     return out
 
 

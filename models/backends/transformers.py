@@ -293,6 +293,8 @@ class TransformersBackend(BaseBackend):
             # take (tokens <= UTF-8 bytes), so the JSON always closes. Greedy runs usually stop far earlier.
             budget = max(max_tokens, max_json_chars(json_schema, unbounded=0, bytes_per_char=4) + 4)
         kwargs = self._gen_kwargs(budget, temperature)
+        # timeout_s is per request: a batch of n may take as long as n requests one after another
+        kwargs["max_time"] = self.spec.timeout_s * len(batch)
         if schema is not None:
             compiled = state.grammar.compile(json_schema)
             kwargs["logits_processor"] = [state.grammar.logits_processor(compiled, len(batch))]
@@ -314,9 +316,11 @@ class TransformersBackend(BaseBackend):
                 finish = "stop"
             elif len(new) >= budget:
                 finish = "length"
-            elif elapsed >= self.spec.timeout_s:
+            elif elapsed >= kwargs["max_time"]:
                 raise BackendTimeout(
-                    f"backend {self.id!r} did not finish within timeout_s={self.spec.timeout_s:g}", backend_id=self.id
+                    f"backend {self.id!r} did not finish within timeout_s={self.spec.timeout_s:g}"
+                    + (f" per request ({len(batch)} in the batch)" if len(batch) > 1 else ""),
+                    backend_id=self.id,
                 )
             else:
                 finish = "length"

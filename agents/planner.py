@@ -1,0 +1,530 @@
+"""The planner: an advisor's request → a validated plan (a DAG of skill steps), or a direct answer.
+
+1. `planner_schema()` is built from the skill registry: a plan's step is a union over the registered skills,
+   each with `skill` as a Literal and its own (bounded) argument model, so constrained decoding (xgrammar)
+   can only produce plans that name registered skills with well-typed arguments.
+2. `validate_plan()` checks what a schema cannot: unique ids, dependencies that exist and point backwards,
+   no self-reference or cycle, arguments valid for the skill, and references to a dependency's output
+   (`"$1.grade"`) that name a real field of that skill's output model. `"$answer"` (the advisor's final
+   answer) may only be used by a `compliance_check` step, which the compliance gate runs after synthesis.
+3. `plan_request()` asks the backend the router assigns to `planner`; problems (validation, grounding: an
+   argument the request never mentions, coverage: a skill the request clearly asks for but the plan lacks)
+   are fed back for at most `max_repairs` rounds; then a deterministic fallback planner (intent rules in
+   English and Chinese + client-id / product-code extraction) produces the plan and the reason is logged.
+   A request that needs no skill gets a direct answer instead of a forced plan.
+"""
+
+from __future__ import annotations
+
+import graphlib
+import json
+import re
+from collections.abc import Iterable, Sequence
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+from pydantic import BaseModel, Field, ValidationError, create_model
+
+from fincopilot.errors import BackendError, InputError, PlanValidationError
+from fincopilot.log import get_logger
+from fincopilot.models.base import Message
+
+log = get_logger(__name__)
+
+MAX_STEPS = 6
+MAX_REQUEST_CHARS = 4000
+ARG_MAX_CHARS = 48          # plan arguments are ids, codes and short phrases; long text stays out of plans
+PLANNER_MAX_TOKENS = 200
+ANSWER_REF = "$answer"
+_REF = re.compile(r"^\$(\d+)\.([A-Za-z_][A-Za-z0-9_]*)$")
+
+
+# ---------------------------------------------------------------------------------------------- models
+class PlanStep(BaseModel):
+    """One step: run `skill` with `args` after the steps in `depends_on` finished."""
+
+    id: int = Field(description="step number, 1-based; [n] citations in the answer refer to it")
+    skill: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    depends_on: list[int] = Field(default_factory=list)
+
+
+class Plan(BaseModel):
+    """A DAG of skill steps, or (no steps) a direct answer."""
+
+    steps: list[PlanStep] = Field(default_factory=list)
+    direct_answer: str | None = None
+
+    def step(self, step_id: int) -> PlanStep:
+        for s in self.steps:
+            if s.id == step_id:
+                return s
+        raise KeyError(step_id)
+
+    def plan_json(self) -> dict[str, Any]:
+        """The public plan shape: {"steps": [{"id", "skill", "args", "depends_on"}]}."""
+        return {"steps": [s.model_dump() for s in self.steps]}
+
+
+class PlanOutcome(BaseModel):
+    """What `plan_request` returns: the plan, where it came from, and what went wrong on the way."""
+
+    plan: Plan
+    source: Literal["planner", "repaired", "fallback", "direct"]
+    valid_before_repair: bool
+    problems: list[str] = Field(default_factory=list, description="problems of the model's rejected attempts")
+    reason: str = ""
+    backend: str | None = None
+    rounds: int = 0
+
+
+# ---------------------------------------------------------------------------------------------- schema
+def _is_str_like(annotation: Any) -> tuple[bool, bool]:
+    """(is a string field, allows None)."""
+    if annotation is str:
+        return True, False
+    if get_origin(annotation) in (Union, getattr(__import__("types"), "UnionType", Union)):
+        parts = get_args(annotation)
+        non_none = [p for p in parts if p is not type(None)]
+        if len(non_none) == 1 and non_none[0] is str:
+            return True, type(None) in parts
+    return False, False
+
+
+def _planner_args_model(skill) -> type[BaseModel]:
+    """The skill's arguments as the planner may write them: string fields (bounded), and required others.
+
+    Optional non-string fields (tuning switches like `use_model`) stay at their defaults: they are the
+    worker's business, and leaving them out keeps the grammar small enough for a 135M model.
+    """
+    fields: dict[str, Any] = {}
+    for name, info in skill.args.model_fields.items():
+        is_str, optional = _is_str_like(info.annotation)
+        desc = info.description
+        if is_str:
+            bounded = Annotated[str, Field(max_length=ARG_MAX_CHARS, description=desc)]
+            if optional or not info.is_required():
+                fields[name] = (bounded | None, None)
+            else:
+                fields[name] = (bounded, ...)
+        elif info.is_required():
+            fields[name] = (info.annotation, Field(..., description=desc))
+    return create_model(f"{_camel(skill.name)}PlanArgs", **fields)
+
+
+def _camel(name: str) -> str:
+    return "".join(p.capitalize() for p in re.split(r"[^A-Za-z0-9]+", name) if p)
+
+
+_SCHEMA_CACHE: dict[tuple[str, ...], type[BaseModel]] = {}
+
+
+def planner_schema() -> type[BaseModel]:
+    """The pydantic model the planner's output is constrained to, built from the current skill registry."""
+    from fincopilot.agents.skills import list_skills
+
+    skills = list_skills()
+    key = tuple(f"{s.name}:{id(s.args)}" for s in skills)
+    if key in _SCHEMA_CACHE:
+        return _SCHEMA_CACHE[key]
+    step_id = Annotated[int, Field(ge=1, le=MAX_STEPS)]
+    variants = []
+    for s in skills:
+        variants.append(create_model(
+            f"{_camel(s.name)}Step",
+            id=(step_id, ...),
+            skill=(Literal[s.name], ...),  # type: ignore[valid-type]
+            args=(_planner_args_model(s), ...),
+            depends_on=(list[step_id], Field(default_factory=list, max_length=MAX_STEPS - 1)),
+        ))
+    step_union = Union[tuple(variants)] if len(variants) > 1 else variants[0]  # type: ignore[valid-type]
+    model = create_model("PlannerOutput", steps=(list[step_union], Field(default_factory=list,  # type: ignore
+                                                                          max_length=MAX_STEPS)))
+    _SCHEMA_CACHE[key] = model
+    return model
+
+
+# ---------------------------------------------------------------------------------------------- prompt
+_SYSTEM = """You plan the work for a bank advisor's request. Answer with JSON: {{"steps": [...]}}.
+Each step: {{"id": n, "skill": name, "args": {{...}}, "depends_on": [ids of earlier steps it needs]}}.
+Skills:
+{skills}
+Rules: use only ids and codes written in the request. Steps that do not need each other have no depends_on.
+A compliance_check of the advisor's answer uses "text": "$answer" and depends on every other step.
+If the request needs no skill (a greeting, a general question), answer {{"steps": []}}."""
+
+_EXAMPLES: list[tuple[str, dict[str, Any]]] = [
+    ("Client C-2001 asks about GB-1: check her credit and summarize the latest GB-1 report; keep it compliant.",
+     {"steps": [
+         {"id": 1, "skill": "credit_lookup", "args": {"client": "C-2001"}, "depends_on": []},
+         {"id": 2, "skill": "report_summary", "args": {"product": "GB-1"}, "depends_on": []},
+         {"id": 3, "skill": "compliance_check",
+          "args": {"text": "$answer", "client": "C-2001", "product": "GB-1"}, "depends_on": [1, 2]}]}),
+    ("总结一下EQ-10的最新研报", {"steps": [
+        {"id": 1, "skill": "report_summary", "args": {"product": "EQ-10"}, "depends_on": []}]}),
+]
+
+
+def _skill_lines() -> str:
+    from fincopilot.agents.skills import list_skills
+
+    lines = []
+    for s in list_skills():
+        args = ", ".join(_planner_args_model(s).model_fields)
+        lines.append(f"- {s.name}({args}): {s.description}")
+    return "\n".join(lines)
+
+
+def planner_messages(request: str, context: Sequence[str] = ()) -> list[Message]:
+    """The planner prompt (system with skill descriptions, two few-shot examples, the request).
+
+    `context`: earlier user turns of the conversation (most recent last), so follow-ups can refer to them.
+    """
+    msgs = [Message(role="system", content=_SYSTEM.format(skills=_skill_lines()))]
+    from fincopilot.agents.skills import list_skills
+
+    known = {s.name for s in list_skills()}
+    for text, plan in _EXAMPLES:
+        if all(st["skill"] in known for st in plan["steps"]):
+            msgs.append(Message(role="user", content=text))
+            msgs.append(Message(role="assistant", content=json.dumps(plan, ensure_ascii=False)))
+    body = request if not context else "Earlier in this conversation: " + " | ".join(context[-3:]) + "\nNow: " + request
+    msgs.append(Message(role="user", content=body))
+    return msgs
+
+
+def _repair_messages(request: str, context: Sequence[str], previous: str, problems: list[str]) -> list[Message]:
+    msgs = planner_messages(request, context)
+    msgs.append(Message(role="assistant", content=previous[:1500]))
+    msgs.append(Message(role="user", content="That plan has problems:\n- " + "\n- ".join(problems[:6])
+                        + "\nWrite the corrected plan for the same request."))
+    return msgs
+
+
+# ---------------------------------------------------------------------------------------------- validation
+def _as_plan(plan: Plan | dict[str, Any] | BaseModel) -> Plan:
+    if isinstance(plan, Plan):
+        return plan
+    if isinstance(plan, BaseModel):
+        plan = plan.model_dump()
+    try:
+        return Plan.model_validate(plan)
+    except ValidationError as err:
+        problems = [f"{'.'.join(map(str, e['loc'])) or '(plan)'}: {e['msg']}" for e in err.errors()[:8]]
+        raise PlanValidationError(problems) from None
+
+
+def _references(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for v in value:
+            yield from _references(v)
+
+
+def validate_plan(plan: Plan | dict[str, Any]) -> list[str]:
+    """Every problem of `plan`, each naming the step and what is wrong ([] when the plan is valid)."""
+    from fincopilot.agents.skills import list_skills
+
+    try:
+        p = _as_plan(plan)
+    except PlanValidationError as err:
+        return err.problems
+    registry = {s.name: s for s in list_skills()}
+    problems: list[str] = []
+    if not p.steps:
+        return [] if p.direct_answer else ["the plan has no steps and no direct answer"]
+    if len(p.steps) > MAX_STEPS:
+        problems.append(f"the plan has {len(p.steps)} steps; at most {MAX_STEPS} are allowed")
+    ids = [s.id for s in p.steps]
+    seen: set[int] = set()
+    for i in ids:
+        if i in seen:
+            problems.append(f"step id {i} is used more than once")
+        seen.add(i)
+    if any(i < 1 for i in ids):
+        problems.append("step ids must be positive integers")
+    position = {s.id: n for n, s in enumerate(p.steps)}
+    by_id = {s.id: s for s in p.steps}
+    for n, step in enumerate(p.steps):
+        where = f"step {step.id} ({step.skill})"
+        for d in step.depends_on:
+            if d == step.id:
+                problems.append(f"{where} depends on itself")
+            elif d not in position:
+                problems.append(f"{where} depends on step {d}, which does not exist")
+            elif position[d] > n:
+                problems.append(f"{where} depends on step {d}, which comes later; dependencies must point to "
+                                f"earlier steps")
+        if len(set(step.depends_on)) != len(step.depends_on):
+            problems.append(f"{where} lists a dependency twice")
+        skill = registry.get(step.skill)
+        if skill is None:
+            problems.append(f"step {step.id}: unknown skill {step.skill!r}; registered skills: "
+                            f"{', '.join(sorted(registry))}")
+            continue
+        problems += _check_args(step, skill, by_id, registry)
+    problems += _cycles(p)
+    return problems
+
+
+def _check_args(step: PlanStep, skill, by_id: dict[int, PlanStep], registry: dict[str, Any]) -> list[str]:
+    where = f"step {step.id} ({step.skill})"
+    out: list[str] = []
+    fields = skill.args.model_fields
+    unknown = [k for k in step.args if k not in fields]
+    if unknown:
+        out.append(f"{where}: unknown argument(s) {', '.join(map(repr, unknown))} (expected: {', '.join(fields)})")
+    referenced: set[str] = set()
+    for key, value in step.args.items():
+        for text in _references(value):
+            if text == ANSWER_REF:
+                referenced.add(key)
+                if step.skill != "compliance_check":
+                    out.append(f"{where}: only a compliance_check step may use {ANSWER_REF} (argument {key!r})")
+                continue
+            if not text.startswith("$"):
+                continue
+            referenced.add(key)
+            m = _REF.match(text)
+            if not m:
+                out.append(f"{where}: argument {key!r} = {text!r} is not a reference like \"$1.grade\"")
+                continue
+            dep, field = int(m.group(1)), m.group(2)
+            if dep not in by_id:
+                out.append(f"{where}: argument {key!r} references step {dep}, which does not exist")
+                continue
+            if dep not in step.depends_on:
+                out.append(f"{where}: argument {key!r} references step {dep} but the step does not depend on it "
+                           f"(add {dep} to depends_on)")
+            dep_skill = registry.get(by_id[dep].skill)
+            if dep_skill is not None and field not in dep_skill.output.model_fields:
+                out.append(f"{where}: argument {key!r} references {text!r}, but {dep_skill.name}'s output has no "
+                           f"field {field!r} (fields: {', '.join(dep_skill.output.model_fields)})")
+    known_args = {k: v for k, v in step.args.items() if k in fields}
+    try:
+        skill.args.model_validate(known_args)
+    except ValidationError as err:
+        for e in err.errors():
+            loc = e["loc"][0] if e["loc"] else None
+            if loc in referenced and e["type"] != "missing":
+                continue  # checked as a reference above; its value is only known at run time
+            name = ".".join(map(str, e["loc"])) or "(args)"
+            out.append(f"{where}: argument {name}: {e['msg']}")
+    except Exception as err:  # noqa: BLE001 - a developer's validator may raise anything
+        out.append(f"{where}: arguments rejected: {err}")
+    return out
+
+
+def _cycles(p: Plan) -> list[str]:
+    graph = {s.id: {d for d in s.depends_on if d != s.id} for s in p.steps}
+    try:
+        tuple(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as err:
+        cycle = err.args[1] if len(err.args) > 1 else []
+        return [f"the dependencies form a cycle: {' → '.join(map(str, cycle))}"]
+    return []
+
+
+def ensure_valid(plan: Plan | dict[str, Any]) -> Plan:
+    """The plan, or PlanValidationError listing every problem."""
+    problems = validate_plan(plan)
+    if problems:
+        raise PlanValidationError(problems)
+    return _as_plan(plan)
+
+
+# ---------------------------------------------------------------------------------------------- intents
+CLIENT_ID = re.compile(r"(?<![A-Za-z0-9-])C-\d{3,6}(?!\d)", re.I)
+PRODUCT_CODE = re.compile(r"(?<![A-Za-z0-9-])([A-Z]{2,3}-\d{1,2})(?![0-9])")
+
+INTENTS: dict[str, re.Pattern[str]] = {
+    "credit_lookup": re.compile(
+        r"credit|scor(?:e|ing)|\bPD\b|default (?:risk|prob)|rating|creditworth|bureau|信用|评分|征信|违约|资信|评级",
+        re.I),
+    "report_summary": re.compile(
+        r"report|summar|research|brief|outlook|latest news|研报|报告|总结|摘要|概要|概述|研究", re.I),
+    "compliance_check": re.compile(
+        r"complian|suitab|appropriate|regulat|disclos|合规|适当性|适合|合适|监管|风险提示", re.I),
+}
+_RECOMMEND = re.compile(r"recommend|wants?\b|buy|invest|subscribe|pitch|推荐|想买|购买|申购|配置|投资", re.I)
+
+
+class Intents(BaseModel):
+    """What the rules see in a request: the skills it asks for and the ids/codes it names."""
+
+    skills: list[str]
+    clients: list[str]
+    products: list[str]
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    out: list[str] = []
+    for i in items:
+        if i not in out:
+            out.append(i)
+    return out
+
+
+def classify(request: str, context: Sequence[str] = ()) -> Intents:
+    """Intent rules (English and Chinese) and entity extraction; entities fall back to earlier turns."""
+    from fincopilot.agents.skills import list_skills
+
+    registered = {s.name for s in list_skills()}
+    clients = _unique(c.upper() for c in CLIENT_ID.findall(request))
+    products = _unique(p.upper() for p in PRODUCT_CODE.findall(request))
+    if not clients:
+        products = [p for p in products if not p.startswith("C-")]
+    skills = [name for name, pat in INTENTS.items() if name in registered and pat.search(request)]
+    # a recommendation to a client about a product is checked for compliance even when not asked
+    if (clients and products and _RECOMMEND.search(request) and "compliance_check" in registered
+            and "compliance_check" not in skills):
+        skills.append("compliance_check")
+    if not skills and (clients or products):  # bare entity: "C-1042?" / "HY-7"
+        if clients and "credit_lookup" in registered:
+            skills.append("credit_lookup")
+        if products and "report_summary" in registered:
+            skills.append("report_summary")
+    if skills and context and not (clients or products):  # a follow-up ("and his credit?") names earlier entities
+        earlier = " ".join(context)
+        clients = _unique(c.upper() for c in CLIENT_ID.findall(earlier))[-1:]
+        products = _unique(p.upper() for p in PRODUCT_CODE.findall(earlier))[-1:]
+    return Intents(skills=skills, clients=clients, products=products)
+
+
+_NEEDS = {"credit_lookup": "client id (like C-1042)", "report_summary": "product code (like HY-7)"}
+
+
+def fallback_plan(request: str, context: Sequence[str] = ()) -> tuple[Plan, str]:
+    """The deterministic plan for `request` (rules, no model) and a note on what it did."""
+    it = classify(request, context)
+    steps: list[PlanStep] = []
+    missing: list[str] = []
+    for skill in it.skills:
+        if skill == "credit_lookup":
+            if not it.clients:
+                missing.append(_NEEDS[skill])
+            for c in it.clients[:3]:
+                steps.append(PlanStep(id=len(steps) + 1, skill=skill, args={"client": c}))
+        elif skill == "report_summary":
+            if not it.products:
+                missing.append(_NEEDS[skill])
+            for p in it.products[:3]:
+                steps.append(PlanStep(id=len(steps) + 1, skill=skill, args={"product": p}))
+    if "compliance_check" in it.skills and steps:
+        args: dict[str, Any] = {"text": ANSWER_REF}
+        if it.clients and it.products:
+            args.update(client=it.clients[0], product=it.products[0])
+        steps.append(PlanStep(id=len(steps) + 1, skill="compliance_check", args=args,
+                              depends_on=[s.id for s in steps]))
+    if steps:
+        return Plan(steps=steps[:MAX_STEPS]), f"rules matched {', '.join(it.skills)}"
+    if missing:
+        return (Plan(direct_answer=f"Which one? To do that I need a {' and a '.join(_unique(missing))}."),
+                f"the request asks for {', '.join(it.skills)} but names no {' or '.join(missing)}")
+    return Plan(direct_answer=""), "no skill needed"
+
+
+# ---------------------------------------------------------------------------------------------- planning
+def _grounding(plan: Plan, request: str, context: Sequence[str]) -> list[str]:
+    """Arguments must come from the conversation: an id or code the advisor never wrote is invented."""
+    seen = (request + " " + " ".join(context)).upper()
+    out = []
+    for s in plan.steps:
+        for key in ("client", "product"):
+            v = s.args.get(key)
+            if isinstance(v, str) and v and not v.startswith("$") and v.upper() not in seen:
+                out.append(f"step {s.id} ({s.skill}): {key} {v!r} does not appear in the request")
+    return out
+
+
+def _coverage(plan: Plan, intents: Intents) -> list[str]:
+    have = {s.skill for s in plan.steps}
+    out = []
+    for skill in intents.skills:
+        if skill not in have and not (skill == "credit_lookup" and not intents.clients) and not (
+                skill == "report_summary" and not intents.products):
+            out.append(f"the request asks for {skill} but the plan has no {skill} step")
+    return out
+
+
+def _from_model(parsed: Any, text: str) -> Plan:
+    data = parsed.model_dump() if isinstance(parsed, BaseModel) else json.loads(text)
+    # the constrained schema writes every optional argument; drop the nulls (= "use the default")
+    for st in data.get("steps", []):
+        if isinstance(st.get("args"), dict):
+            st["args"] = {k: v for k, v in st["args"].items() if v is not None}
+    return _as_plan(data)
+
+
+def review_plan(plan: Plan, request: str, context: Sequence[str] = (), intents: Intents | None = None) -> list[str]:
+    """validate_plan plus the request-level checks (grounding and coverage) used in the repair loop."""
+    problems = validate_plan(plan)
+    if problems:
+        return problems
+    intents = intents or classify(request, context)
+    return _grounding(plan, request, context) + _coverage(plan, intents)
+
+
+def check_request(request: str) -> str:
+    if not isinstance(request, str) or not request.strip():
+        raise InputError("the request is empty")
+    if len(request) > MAX_REQUEST_CHARS:
+        raise InputError(f"the request is too long ({len(request):,} characters; at most {MAX_REQUEST_CHARS:,})")
+    return request.strip()
+
+
+def plan_request(request: str, *, gateway=None, max_repairs: int = 2, context: Sequence[str] = (),
+                 request_id: str | None = None, use_model: bool = True) -> PlanOutcome:
+    """Plan `request` with the routed planner backend, repairing or falling back as needed (see module doc)."""
+    request = check_request(request)
+    intents = classify(request, context)
+    problems_seen: list[str] = []
+    backend: str | None = None
+    rounds = 0
+    if use_model:
+        from fincopilot.models.gateway import default_gateway
+
+        gw = gateway or default_gateway()
+        msgs = planner_messages(request, context)
+        for attempt in range(max_repairs + 1):
+            rounds += 1
+            try:
+                out = gw.complete("planner", msgs, schema=planner_schema(), max_tokens=PLANNER_MAX_TOKENS,
+                                  request_id=request_id)
+                backend = out.backend_id
+                plan = _from_model(out.parsed, out.text)
+                raw = out.text
+                problems = review_plan(plan, request, context, intents) if plan.steps else []
+            except (BackendError, PlanValidationError, ValueError) as err:
+                # malformed or truncated output is a failed round, never a crash
+                problems = getattr(err, "problems", None) or [f"the planner output was unusable: {err}"[:300]]
+                raw, plan = getattr(err, "raw", "") or "", None
+                if isinstance(err, BackendError) and not getattr(err, "raw", ""):
+                    problems_seen += problems
+                    break  # no backend could answer at all: repairing will not help
+            if plan is not None and not problems:
+                if not plan.steps:
+                    if intents.skills:  # the model declined but the request clearly asks for work
+                        problems = ["the request asks for " + ", ".join(intents.skills) + " but the plan is empty"]
+                    else:
+                        break  # no skill needed: a direct answer (below)
+                else:
+                    source = "planner" if attempt == 0 else "repaired"
+                    log.info("plan_ok", source=source, rounds=rounds, backend=backend)
+                    return PlanOutcome(plan=plan, source=source, valid_before_repair=attempt == 0,
+                                       problems=problems_seen, backend=backend, rounds=rounds,
+                                       reason="model plan valid" if attempt == 0 else
+                                       f"model plan valid after {attempt} repair round(s)")
+            problems_seen += problems
+            if attempt < max_repairs:
+                msgs = _repair_messages(request, context, raw or "{}", problems)
+    plan, note = fallback_plan(request, context)
+    if plan.steps:
+        reason = (f"fallback planner: {note}" + (f"; the model plan was rejected: {problems_seen[0]}"
+                                                 if problems_seen else ""))
+        log.info("plan_fallback", reason=reason, problems=problems_seen[:6])
+        return PlanOutcome(plan=plan, source="fallback", valid_before_repair=False, problems=problems_seen,
+                           reason=reason, backend=backend, rounds=rounds)
+    log.info("plan_direct", reason=note)
+    return PlanOutcome(plan=plan, source="direct", valid_before_repair=not problems_seen, problems=problems_seen,
+                       reason=note, backend=backend, rounds=rounds)

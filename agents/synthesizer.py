@@ -1,0 +1,235 @@
+"""The synthesizer: step outputs → the advisor's answer, with [n] citations and every number checked in code.
+
+1. The routed `synthesizer` backend writes 2-3 sentences from the fenced step outputs, citing them as [n]
+   (n = the step id).
+2. Checks, in code: the answer cites only steps that succeeded; every number in it appears in a CITED step's
+   output (`tools.numbers.unsupported_numbers`); it is not empty or a generation loop. A sentence that fails
+   is dropped (repair); if too little is left, the answer is assembled from the step outputs by a
+   deterministic template (every sentence cites its step, every number is copied from it).
+3. Whatever path produced it, the final text is checked once more; anything unsupported is reported in
+   `unsupported_numbers` and `flagged`, never sent silently.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from fincopilot.errors import BackendError
+from fincopilot.log import get_logger
+from fincopilot.models.base import Message
+
+log = get_logger(__name__)
+
+MAX_TOKENS = 140
+_CITE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+
+
+class Citation(BaseModel):
+    n: int
+    step_id: int
+
+
+class Answer(BaseModel):
+    text: str
+    citations: list[Citation] = Field(default_factory=list)
+    numbers_checked: int = 0
+    unsupported_numbers: list[str] = Field(default_factory=list)
+    method: Literal["llm", "repaired", "template", "direct"] = "template"
+    flagged: bool = False
+    backend: str | None = None
+    notes: list[str] = Field(default_factory=list, description="why a model answer was repaired or replaced")
+
+
+class _Draft(BaseModel):
+    answer: str = Field(max_length=420)
+
+
+# --------------------------------------------------------------------------------------------- citable text
+def step_text(skill: str, output: Mapping[str, Any]) -> str:
+    """The text of one step's output a synthesizer may cite (and the numbers it may use)."""
+    o = dict(output)
+    if skill == "credit_lookup" and "score" in o:
+        pd = o.get("pd")
+        pd_txt = f"{pd:.2%}" if isinstance(pd, (int, float)) else str(pd)
+        reasons = "; ".join(r.get("description", "") for r in o.get("reason_codes", [])[:3])
+        return (f"{o.get('client_name')} ({o.get('client_id')}): credit score {o.get('score')}, grade "
+                f"{o.get('grade')}, probability of default {pd_txt}."
+                + (f" Main factors: {reasons}." if reasons else "")
+                + (f" {o['explanation']}" if o.get("explanation") else ""))
+    if skill == "report_summary" and "summary" in o:
+        figures = "; ".join(o.get("key_figures", []))
+        head = f"{o.get('product') or 'Report'} report {o.get('report_id') or ''} ({o.get('report_date') or 'given text'})"
+        return f"{head.strip()}: {o['summary']}" + (f" Key figures: {figures}." if figures else "")
+    if skill == "compliance_check" and "passed" in o:
+        if o["passed"]:
+            return "Compliance check passed."
+        return "Compliance check failed: " + "; ".join(
+            f"{v.get('category')} ({v.get('rule')}): {v.get('reason')}" for v in o.get("violations", []))
+    return json.dumps(o, ensure_ascii=False, default=str)[:1500]
+
+
+def _sources(skill: str, output: Mapping[str, Any]) -> list[str]:
+    return [step_text(skill, output), json.dumps(dict(output), ensure_ascii=False, default=str)]
+
+
+# --------------------------------------------------------------------------------------------- template
+def template_answer(request: str, steps: Sequence[Mapping[str, Any]], results: Mapping[str, Mapping[str, Any]],
+                    recommendation: tuple[str, str] | None = None) -> str:
+    """A deterministic answer: one cited sentence per finished step, numbers copied from the outputs."""
+    parts: list[str] = []
+    for st in steps:
+        r = results.get(str(st["id"]))
+        if r is None or st["skill"] == "compliance_check":
+            continue
+        n = st["id"]
+        if not r.get("ok"):
+            parts.append(f"Step {n} ({st['skill']}) failed: {r.get('error', 'unknown error')}.")
+            continue
+        o = r.get("output") or {}
+        if st["skill"] == "credit_lookup" and "score" in o:
+            parts.append(f"{o['client_name']} ({o['client_id']}) has a credit score of {o['score']}, grade "
+                         f"{o['grade']}, with an estimated probability of default of {o['pd']:.2%} [{n}].")
+        elif st["skill"] == "report_summary" and "summary" in o:
+            when = f" of {o['report_date']}" if o.get("report_date") else ""
+            name = f"The {o['product']} report{when}" if o.get("product") else "The report"
+            parts.append(f"{name} in brief: {o['summary']} [{n}]")
+        else:
+            parts.append(f"{st['skill']}: {step_text(st['skill'], o)} [{n}]")
+    if recommendation:
+        client, product = recommendation
+        cited = "".join(f"[{st['id']}]" for st in steps if st["skill"] != "compliance_check"
+                        and (results.get(str(st["id"])) or {}).get("ok"))
+        parts.append(f"Draft recommendation: {product} may be considered for {client}, subject to the suitability "
+                     f"check {cited}. Investment involves risk: {product} may lose value and returns are not "
+                     f"guaranteed.")
+    return " ".join(parts) if parts else "No step produced a result, so there is nothing to report."
+
+
+# --------------------------------------------------------------------------------------------- checks
+def citations(text: str) -> list[int]:
+    out: list[int] = []
+    for m in _CITE.finditer(text):
+        for n in re.split(r"\s*,\s*", m.group(1)):
+            if int(n) not in out:
+                out.append(int(n))
+    return out
+
+
+def check_answer(text: str, sources_by_step: Mapping[int, list[str]]) -> tuple[list[str], list[str]]:
+    """(problems, unsupported numbers) of `text`: bad citations, numbers not in a cited step's output."""
+    from fincopilot.tools.numbers import unsupported_numbers
+
+    cited = citations(text)
+    problems = [f"cites [{n}], which is not a finished step" for n in cited if n not in sources_by_step]
+    pool = [s for n in cited if n in sources_by_step for s in sources_by_step[n]]
+    bad = [m.text for m in unsupported_numbers(text, pool)]
+    if bad:
+        problems.append(f"numbers not found in the cited step outputs: {', '.join(bad)}")
+    return problems, bad
+
+
+def _repair(text: str, sources_by_step: Mapping[int, list[str]]) -> str:
+    """Keep only the sentences that cite a finished step and whose numbers that step supports."""
+    from fincopilot.agents._common import join_sentences, sentences, tidy_generated
+
+    kept = []
+    for s in sentences(tidy_generated(text)):
+        cited = citations(s)
+        if cited and not check_answer(s, sources_by_step)[0]:
+            kept.append(s)
+    return join_sentences(kept, False)
+
+
+# --------------------------------------------------------------------------------------------- main
+SYSTEM = ("You are a bank advisor's assistant. Write the advisor a short answer (2 or 3 sentences) using only the "
+          "facts below. After each fact write its source number in brackets, like [1]. Copy numbers exactly; "
+          "never invent a number. Answer with JSON: {\"answer\": \"...\"}.")
+
+
+def synthesize(request: str, steps: Sequence[Mapping[str, Any]], results: Mapping[str, Mapping[str, Any]], *,
+               gateway=None, request_id: str | None = None, use_model: bool = True,
+               recommendation: tuple[str, str] | None = None) -> Answer:
+    """The cited, number-checked answer to `request` from the finished steps (see module doc)."""
+    from fincopilot.agents._common import fence, repetitive
+
+    by_step = {int(st["id"]): st for st in steps}
+    sources = {int(k): _sources(by_step[int(k)]["skill"], r["output"]) for k, r in results.items()
+               if r.get("ok") and int(k) in by_step and by_step[int(k)]["skill"] != "compliance_check"}
+    notes: list[str] = []
+    backend = None
+    text, method = "", "template"
+    if use_model and sources:
+        from fincopilot.models.gateway import default_gateway
+
+        facts = "\n".join(f"[{n}] {src[0]}" for n, src in sorted(sources.items()))
+        msgs = [Message(role="system", content=SYSTEM),
+                Message(role="user", content=fence(facts, "step outputs") + "\nAdvisor's request: " + request)]
+        try:
+            out = (gateway or default_gateway()).complete("synthesizer", msgs, schema=_Draft, max_tokens=MAX_TOKENS,
+                                                          request_id=request_id)
+            backend = out.backend_id
+            draft = (out.parsed.answer if isinstance(out.parsed, _Draft) else out.text).strip()
+            problems, _ = check_answer(draft, sources)
+            if not citations(draft):
+                problems.append("cites no step")
+            if repetitive(draft) or len(draft) < 30:
+                problems.append("too short or repetitive")
+            if not problems:
+                text, method = draft, "llm"
+            else:
+                notes += problems
+                repaired = _repair(draft, sources)
+                if len(repaired) >= 40 and set(citations(repaired)) >= set(sources):
+                    text, method = repaired, "repaired"
+        except (BackendError, ValueError) as err:
+            notes.append(f"model answer failed: {err}"[:300])
+    if not text:
+        text, method = template_answer(request, steps, results, recommendation), "template"
+        if notes:
+            log.info("answer_template", reasons=notes[:4])
+    elif recommendation:
+        # the model's prose never replaces the disclosure a recommendation needs
+        client, product = recommendation
+        text += (f" Draft recommendation: {product} may be considered for {client}, subject to the suitability "
+                 f"check. Investment involves risk: {product} may lose value and returns are not guaranteed.")
+    problems, bad = check_answer(text, sources)
+    from fincopilot.tools.numbers import extract_numbers
+
+    return Answer(text=text, citations=[Citation(n=n, step_id=n) for n in citations(text)],
+                  numbers_checked=len(extract_numbers(text)), unsupported_numbers=bad, method=method,
+                  flagged=bool(problems), backend=backend, notes=notes)
+
+
+DIRECT_SYSTEM = ("You are a friendly assistant for bank advisors. Reply in one or two short sentences. Do not give "
+                 "numbers, prices or product advice; say which tasks you can help with.")
+
+
+def direct_answer(request: str, prepared: str | None, *, gateway=None, request_id: str | None = None,
+                  use_model: bool = True) -> Answer:
+    """The reply to a request that needs no skill (a greeting, a general question, a missing id)."""
+    from fincopilot.agents._common import repetitive, tidy_generated
+    from fincopilot.agents.skills import list_skills
+    from fincopilot.tools.numbers import unsupported_numbers
+
+    if prepared:
+        return Answer(text=prepared, method="direct")
+    offer = ("I can help with: " + "; ".join(f"{s.name} ({s.description.rstrip('.')})" for s in list_skills())
+             + ". Name a client id (like C-1042) or a product code (like HY-7).")
+    if use_model:
+        from fincopilot.models.gateway import default_gateway
+
+        msgs = [Message(role="system", content=DIRECT_SYSTEM), Message(role="user", content=request)]
+        try:
+            out = (gateway or default_gateway()).complete("synthesizer", msgs, max_tokens=60, request_id=request_id)
+            text = tidy_generated(out.text)
+            # a direct answer has no sources, so it may contain no number at all
+            if text and not repetitive(text) and not unsupported_numbers(text, [request]):
+                return Answer(text=f"{text} {offer}", method="direct", backend=out.backend_id)
+        except BackendError as err:
+            log.info("direct_answer_model_failed", error=str(err)[:200])
+    return Answer(text=f"Hello! {offer}", method="direct")

@@ -1,0 +1,51 @@
+"""The advisor graph's state: small, typed, and plain data (it is checkpointed to SQLite between steps)."""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, TypedDict
+
+
+def merge_results(old: dict[str, dict[str, Any]] | None, new: dict[str, dict[str, Any]] | None
+                  ) -> dict[str, dict[str, Any]]:
+    """Step results from parallel branches merge by step id; `None` clears them (a new request on the thread)."""
+    if new is None:
+        return {}
+    return {**(old or {}), **new}
+
+
+class StepResult(TypedDict, total=False):
+    id: int
+    skill: str
+    args: dict[str, Any]
+    ok: bool
+    output: dict[str, Any]
+    error: str
+    backend: str | None
+    latency_s: float
+    attempts: int
+    started_at: float   # time.time(), so interfaces (and the overlap test) can draw a timeline
+    finished_at: float
+
+
+class AdvisorState(TypedDict, total=False):
+    """One conversation thread. Per-request fields are reset by each new request; `turns` accumulates."""
+
+    request: str
+    request_id: str
+    plan: dict[str, Any] | None            # {"steps": [...], "direct_answer", "source", "reason", "problems"}
+    results: Annotated[dict[str, StepResult], merge_results]   # by str(step id)
+    answer: dict[str, Any] | None          # agents.synthesizer.Answer as a dict
+    compliance: dict[str, Any] | None      # {"passed", "violations", "client", "product"}
+    review: dict[str, Any] | None          # the human decision, when there was one
+    status: str                            # running | answered | held | rejected | failed
+    turns: Annotated[list[dict[str, Any]], operator.add]   # the conversation so far
+
+
+class StepTask(TypedDict):
+    """What the dispatcher sends to one parallel `run_step` branch."""
+
+    step: dict[str, Any]
+    args: dict[str, Any]
+    request_id: str
+    blocked_by: list[int]
