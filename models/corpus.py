@@ -114,11 +114,18 @@ def _planner_task() -> SkillTask:
             return None
         return schema().model_validate(plan)
 
+    def _as_plan(obj: BaseModel) -> Any:
+        return planner._from_model(obj, "")  # the production conversion (drops null arguments)
+
     def accept(obj: BaseModel) -> bool:
         return not planner.validate_plan(_as_plan(obj))
 
-    def _as_plan(obj: BaseModel) -> Any:
-        return planner.Plan.model_validate(obj.model_dump(mode="json"))
+    def valid_first_try(plan: Any, request: str) -> bool:
+        # what plan_request counts as valid before repair: review_plan passes, or an empty plan for a
+        # request that asks for no skill
+        if not plan.steps:
+            return not planner.classify(request).skills
+        return not planner.review_plan(plan, request)
 
     def score(items: Sequence[Any], outputs: Sequence[BaseModel | None]) -> dict[str, float]:
         valid, f1s, exact = [], [], []
@@ -130,7 +137,7 @@ def _planner_task() -> SkillTask:
                 exact.append(0.0)
                 continue
             plan = _as_plan(out)
-            valid.append(0.0 if planner.validate_plan(plan) else 1.0)
+            valid.append(1.0 if valid_first_try(plan, item.input["request"]) else 0.0)
             got = {step.skill for step in plan.steps}
             f1s.append(_f1(got, gold))
             exact.append(1.0 if got == gold else 0.0)

@@ -9,14 +9,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Literal
 
 import pytest
+from pydantic import BaseModel
 
 from fincopilot.config import BackendSpec, settings
 from fincopilot.errors import ConfigError, InputError
 from fincopilot.models.base import Message
+from fincopilot.models.corpus import SkillTask
 
 pytestmark = pytest.mark.model
+
+# long enough (> 32 tokens) that the shared-prefix path of training is exercised
+SYSTEM = ("You are a compliance officer at a bank. Flag every phrase in the advisor's text that promises or "
+          "guarantees a return. Quote each phrase exactly as written. If there is none, return an empty list. "
+          "Answer with JSON.")
 
 TEXTS = [
     ("This fund is guaranteed to return 8% a year.", "guaranteed_return", "guaranteed to return 8%"),
@@ -31,7 +39,7 @@ def _corpus(path: Path) -> Path:
     for text, category, quote in TEXTS:
         flags = [{"category": category, "quote": quote}] if category else []
         lines.append(json.dumps({
-            "messages": [{"role": "system", "content": "Flag guaranteed returns. Answer with JSON."},
+            "messages": [{"role": "system", "content": SYSTEM},
                          {"role": "user", "content": text}],
             "completion": json.dumps({"flags": flags}, ensure_ascii=False),
         }, ensure_ascii=False))
@@ -87,7 +95,7 @@ def test_adapter_loads_through_the_backend_and_changes_outputs(tiny):
     base_spec = settings().backend("smollm2-135m")
     base = build_backend(base_spec)
     tuned = build_backend(base_spec.model_copy(update={"id": "tuned", "adapter": str(result.out)}))
-    prompt = [Message(role="system", content="Flag guaranteed returns. Answer with JSON."),
+    prompt = [Message(role="system", content=SYSTEM),
               Message(role="user", content=TEXTS[0][0])]
     tok = base.loaded.tokenizer
     ids = tok(chat_prompt(tok, prompt), return_tensors="pt", add_special_tokens=False)
@@ -97,12 +105,30 @@ def test_adapter_loads_through_the_backend_and_changes_outputs(tiny):
     assert (a - b).abs().max().item() > 1e-2
     # the shared base is untouched by training and by the adapter backend
     assert not any("lora" in name for name, _ in base.loaded.model.named_parameters())
-    from fincopilot.agents.compliance_check import _Flags
-
-    out_base = base.complete(prompt, schema=_Flags, max_tokens=60)
-    out_tuned = tuned.complete(prompt, schema=_Flags, max_tokens=60)
-    assert isinstance(out_tuned.parsed, _Flags) and isinstance(out_base.parsed, _Flags)
+    # and greedy text differs (short, unconstrained: the point is that generation goes through the adapter)
+    said = {b.id: b.complete(prompt, max_tokens=12).text for b in (base, tuned)}
+    assert said["smollm2-135m"] != said["tuned"], said
     tuned.close()
+
+
+def test_shared_prefix_loss_equals_the_full_forward(tiny):
+    import torch
+    from peft import PeftModel
+
+    from fincopilot.models.backends.transformers import load_base
+    from fincopilot.models.corpus import load_corpus_file, skill_task
+    from fincopilot.models.finetune import _tokenize, batch_loss, shared_prefix_len
+
+    opts, result = tiny
+    model, tok = load_base("embedded:smollm2-135m", fresh=True)
+    model = PeftModel.from_pretrained(model, str(result.out))
+    rows = _tokenize(load_corpus_file(opts.data, skill_task("compliance_check")), tok, 256)
+    prefix = shared_prefix_len(rows)
+    assert prefix >= 32
+    with torch.no_grad():
+        full = batch_loss(model, rows, tok.pad_token_id, 0)
+        shared = batch_loss(model, rows, tok.pad_token_id, prefix)
+    assert float(shared) == pytest.approx(float(full), abs=1e-4)
 
 
 def test_resume_continues_from_the_checkpoint(tiny, tmp_path):
@@ -159,9 +185,20 @@ def test_heldout_evaluation_scores_base_and_adapter(tiny):
     _, result = tiny
     spec = settings().backend("smollm2-135m")
     backends = [build_backend(spec), build_backend(spec.model_copy(update={"id": "tuned", "adapter": str(result.out)}))]
+    class Verdict(BaseModel):  # tightly bounded, so two greedy answers stay short on a shared CPU
+        category: Literal["guaranteed_return", "none"]
+
+    base_task = skill_task("compliance_check")
+    task = SkillTask(
+        skill="compliance_check", prompt=base_task.prompt, schema=lambda: Verdict, target=lambda i, r: None,
+        max_tokens=16,
+        score=lambda items, outs: {"accuracy": sum(
+            (o is not None and o.category == (it.reference["violations"][0]["category"] if it.reference["violations"]
+                                              else "none")) for it, o in zip(items, outs)) / len(items)},
+    )
     items = [SimpleNamespace(input={"text": t}, reference={"violations": [{"category": c}] if c else []})
              for t, c, _ in TEXTS[:2]]
-    held = evaluate_heldout(skill_task("compliance_check"), backends, items=items, progress=False)
+    held = evaluate_heldout(task, backends, items=items, progress=False)
     assert set(held.scores) == {"smollm2-135m", "tuned"} and held.items == 2
     for row in held.scores.values():
-        assert 0.0 <= row["category_f1"] <= 1.0
+        assert 0.0 <= row["accuracy"] <= 1.0

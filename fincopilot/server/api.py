@@ -180,8 +180,9 @@ class _RunPool:
         with self._lock:
             self._busy.discard(thread_id)
 
-    async def iterate(self, factory: Callable[[], Iterable[Event]], thread_id: str) -> AsyncIterator[Event | None]:
-        """Yield the run's events; `None` every KEEPALIVE_S seconds of silence. Releases `thread_id` at the end."""
+    def start(self, factory: Callable[[], Iterable[Event]], thread_id: str) -> AsyncIterator[Event | None]:
+        """Start the run now (in a worker thread) and return its events; `None` every KEEPALIVE_S seconds
+        of silence. The worker releases `thread_id` when the run ends, whether or not anyone still listens."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
 
@@ -201,18 +202,26 @@ class _RunPool:
                 self.release(thread_id)
                 put(("end", None))
 
-        loop.run_in_executor(self.executor, work)
-        while True:
-            try:
-                kind, item = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
-            except TimeoutError:
-                yield None
-                continue
-            if kind == "end":
-                return
-            if kind == "error":
-                raise item
-            yield item
+        try:
+            loop.run_in_executor(self.executor, work)
+        except RuntimeError:
+            self.release(thread_id)
+            raise ApiError(503, "the server is shutting down", type="server_error", code="shutting_down") from None
+
+        async def events() -> AsyncIterator[Event | None]:
+            while True:
+                try:
+                    kind, item = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                except TimeoutError:
+                    yield None
+                    continue
+                if kind == "end":
+                    return
+                if kind == "error":
+                    raise item
+                yield item
+
+        return events()
 
     def shutdown(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
@@ -500,7 +509,7 @@ def create_app(
         threads_index.claim(thread_id, key.key_id, key.name, body.model, text)
         request_id = new_request_id()
         pool.claim(thread_id)
-        events = pool.iterate(lambda: runner.run(text, thread_id=thread_id, request_id=request_id), thread_id)
+        events = pool.start(lambda: runner.run(text, thread_id=thread_id, request_id=request_id), thread_id)
         completion_id = "chatcmpl-" + uuid.uuid4().hex[:24]
         created = int(time.time())
         headers = {"X-FinCopilot-Thread": thread_id, "X-Request-Id": request_id}
@@ -617,7 +626,7 @@ def create_app(
         threads_index.claim(thread_id, key.key_id, key.name, body.model, text)
         request_id = new_request_id()
         pool.claim(thread_id)
-        events = pool.iterate(lambda: runner.run(text, thread_id=thread_id, request_id=request_id), thread_id)
+        events = pool.start(lambda: runner.run(text, thread_id=thread_id, request_id=request_id), thread_id)
         return event_stream(events, key.role, {"thread_id": thread_id, "request_id": request_id})
 
     @app.get("/api/threads")
@@ -685,7 +694,7 @@ def create_app(
                      reviewer=key.identity, reviewer_role=key.role, asked_by=asked_by)
         review_obj = _review_object(body.decision, key.identity, body.text)
         pool.claim(thread_id)
-        events = pool.iterate(lambda: runner.resume(thread_id, review_obj), thread_id)
+        events = pool.start(lambda: runner.resume(thread_id, review_obj), thread_id)
         if "text/event-stream" in request.headers.get("accept", ""):
             return event_stream(events, key.role, {"thread_id": thread_id})
         out: list[dict[str, Any]] = []

@@ -1,0 +1,209 @@
+"""`CopilotRunner`: the one entry point the CLI, the HTTP server, the web page and the terminal chat use.
+
+    runner = CopilotRunner()                       # checkpoints in home()/checkpoints.sqlite
+    for event in runner.run("Client C-1042 wants HY-7 ...", thread_id="t1"):
+        print(event.type, event.data)
+    runner.resume("t1", Review(decision="approve", reviewer="alice"))   # when the run ended `held`
+
+A thread is a conversation: later requests on the same thread see earlier turns. State is checkpointed to
+SQLite after every step (LangGraph's SqliteSaver), so a held answer can be reviewed after a restart.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from fincopilot.errors import FinCopilotError, InputError, NotFoundError
+from fincopilot.graphs.events import Event
+from fincopilot.log import get_logger, new_request_id, request_context
+from fincopilot.safety import audit
+
+log = get_logger(__name__)
+
+MAX_THREAD_ID = 128
+
+
+class Review(BaseModel):
+    """A human decision on a held answer."""
+
+    decision: Literal["approve", "edit", "reject"]
+    reviewer: str = Field(min_length=1, max_length=120)
+    text: str | None = Field(None, max_length=20_000, description="the edited answer (decision 'edit')")
+
+    @model_validator(mode="after")
+    def _edit_has_text(self) -> Review:
+        if self.decision == "edit" and not (self.text or "").strip():
+            raise ValueError("an 'edit' review needs the edited answer text")
+        return self
+
+
+class ThreadView(BaseModel):
+    """A conversation as the interfaces show it."""
+
+    thread_id: str
+    status: str = Field(description="new | running | answered | held | rejected | failed")
+    turns: list[dict[str, Any]] = Field(default_factory=list)
+    held: dict[str, Any] | None = Field(None, description="what waits for review (answer, violations)")
+
+
+def _check_thread_id(thread_id: str) -> str:
+    if not isinstance(thread_id, str) or not thread_id.strip() or len(thread_id) > MAX_THREAD_ID:
+        raise InputError(f"thread id must be 1-{MAX_THREAD_ID} characters")
+    if any(ch in thread_id for ch in "\x00\n\r"):
+        raise InputError("thread id contains control characters")
+    return thread_id
+
+
+class CopilotRunner:
+    """Runs the advisor graph with a persistent SQLite checkpointer; thread-safe across threads."""
+
+    def __init__(self, checkpoint_path: Path | None = None, gateway=None, *, use_model: bool = True,
+                 step_timeout_s: float | None = None, step_retries: int | None = None, graph_builder=None):
+        from langgraph.checkpoint.sqlite import SqliteSaver
+
+        from fincopilot.graphs import advisor
+        from fincopilot.paths import home
+
+        self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else home() / "checkpoints.sqlite"
+        self.checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(str(self.checkpoint_path), check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")  # readers (thread views) never block a running graph
+        self.saver = SqliteSaver(self._conn)
+        self.saver.setup()
+        build = graph_builder or advisor.build_advisor_graph
+        kwargs: dict[str, Any] = {"checkpointer": self.saver, "use_model": use_model}
+        if step_timeout_s is not None:
+            kwargs["step_timeout_s"] = step_timeout_s
+        if step_retries is not None:
+            kwargs["step_retries"] = step_retries
+        self.graph = build(gateway, **kwargs)
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    # --- public ---------------------------------------------------------------------------------
+    def run(self, text: str, *, thread_id: str | None = None, request_id: str | None = None) -> Iterator[Event]:
+        """Stream the events of one request until `done` (status answered | held | rejected | failed)."""
+        from fincopilot.agents.planner import check_request
+
+        thread_id = _check_thread_id(thread_id) if thread_id is not None else "t-" + uuid.uuid4().hex[:12]
+        rid = request_id or new_request_id()
+        text = check_request(text)
+        lock = self._lock(thread_id)
+        if not lock.acquire(blocking=False):
+            raise InputError(f"thread {thread_id!r} is already running a request")
+        try:
+            with request_context(rid, thread_id=thread_id):
+                if self._is_held(thread_id):
+                    raise InputError(f"thread {thread_id!r} has an answer waiting for review; resume it first")
+                audit.record("request", request_id=rid, thread_id=thread_id, text=text)
+                yield Event(type="request", request_id=rid, thread_id=thread_id, data={"text": text})
+                inputs = {"request": text, "request_id": rid, "plan": None, "results": None, "answer": None,
+                          "compliance": None, "review": None, "status": "running"}
+                yield from self._stream(inputs, thread_id, rid)
+        finally:
+            lock.release()
+
+    def resume(self, thread_id: str, review: Review) -> Iterator[Event]:
+        """Continue a held thread with a human decision (works in a new process: state is in SQLite)."""
+        from langgraph.types import Command
+
+        _check_thread_id(thread_id)
+        review = review if isinstance(review, Review) else Review.model_validate(review)
+        lock = self._lock(thread_id)
+        if not lock.acquire(blocking=False):
+            raise InputError(f"thread {thread_id!r} is already running")
+        try:
+            state = self.graph.get_state(self._config(thread_id))
+            if not state.values:
+                raise NotFoundError(f"unknown thread {thread_id!r}")
+            if not self._is_held(thread_id):
+                raise InputError(f"thread {thread_id!r} has no answer waiting for review "
+                                 f"(status {state.values.get('status', 'unknown')})")
+            rid = state.values.get("request_id") or new_request_id()
+            with request_context(rid, thread_id=thread_id):
+                yield from self._stream(Command(resume=review.model_dump()), thread_id, rid)
+        finally:
+            lock.release()
+
+    def thread(self, thread_id: str) -> ThreadView:
+        """The conversation so far and what (if anything) waits for review."""
+        _check_thread_id(thread_id)
+        state = self.graph.get_state(self._config(thread_id))
+        if not state.values:
+            raise NotFoundError(f"unknown thread {thread_id!r}")
+        held = self._held_payload(state)
+        turns = list(state.values.get("turns", []))
+        status = "held" if held is not None else state.values.get("status", "new")
+        if held is not None:  # show the pending request too
+            turns.append({"role": "user", "content": state.values.get("request", ""),
+                          "request_id": state.values.get("request_id")})
+        return ThreadView(thread_id=thread_id, status=status, turns=turns, held=held)
+
+    def threads(self) -> list[str]:
+        """Every thread id in the checkpoint file (oldest first)."""
+        rows = self._conn.execute(
+            "SELECT thread_id, MIN(rowid) FROM checkpoints GROUP BY thread_id ORDER BY MIN(rowid)").fetchall()
+        return [r[0] for r in rows]
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # --- internals ------------------------------------------------------------------------------
+    @staticmethod
+    def _config(thread_id: str) -> dict[str, Any]:
+        return {"configurable": {"thread_id": thread_id}}
+
+    def _lock(self, thread_id: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(thread_id, threading.Lock())
+
+    @staticmethod
+    def _held_payload(state) -> dict[str, Any] | None:
+        for task in state.tasks or ():
+            for intr in getattr(task, "interrupts", ()) or ():
+                return dict(intr.value) if isinstance(intr.value, dict) else {"value": intr.value}
+        return None
+
+    def _is_held(self, thread_id: str) -> bool:
+        state = self.graph.get_state(self._config(thread_id))
+        return bool(state.values) and self._held_payload(state) is not None
+
+    def _stream(self, inputs: Any, thread_id: str, rid: str) -> Iterator[Event]:
+        config = self._config(thread_id)
+        try:
+            for mode, chunk in self.graph.stream(inputs, config, stream_mode=["custom", "updates"]):
+                if mode == "custom" and isinstance(chunk, dict) and "type" in chunk:
+                    data = dict(chunk.get("data", {}))
+                    if chunk["type"] == "held":
+                        data.setdefault("thread_id", thread_id)
+                    yield Event(type=chunk["type"], request_id=rid, thread_id=thread_id, data=data)
+        except FinCopilotError as err:
+            yield from self._fail(rid, thread_id, str(err))
+            return
+        except Exception as err:  # noqa: BLE001 - the interfaces get an error event, the log the traceback
+            log.exception("run_failed", thread_id=thread_id)
+            yield from self._fail(rid, thread_id, f"internal error: {type(err).__name__}: {err}")
+            return
+        state = self.graph.get_state(config)
+        status = "held" if self._held_payload(state) is not None else state.values.get("status", "failed")
+        data: dict[str, Any] = {"status": status}
+        if status == "held":
+            data["how_to_review"] = (f"fincopilot review {thread_id} --approve | --reject | --edit TEXT "
+                                     f"(or POST /threads/{thread_id}/review)")
+        yield Event(type="done", request_id=rid, thread_id=thread_id, data=data)
+
+    def _fail(self, rid: str, thread_id: str, message: str) -> Iterator[Event]:
+        audit.record("error", request_id=rid, thread_id=thread_id, message=message[:2000])
+        try:  # record the failure in the thread so a later request starts clean
+            self.graph.update_state(self._config(thread_id), {"status": "failed"}, as_node="finalize")
+        except Exception:  # noqa: BLE001 - the failure is already reported; the thread state is best effort
+            log.warning("could_not_mark_failed", thread_id=thread_id)
+        yield Event(type="error", request_id=rid, thread_id=thread_id, data={"message": message})
+        yield Event(type="done", request_id=rid, thread_id=thread_id, data={"status": "failed"})
