@@ -30,9 +30,10 @@ from fincopilot.models.base import Message
 
 log = get_logger(__name__)
 
-MAX_STEPS = 6
+MAX_STEPS = 6               # what validate_plan accepts
+SCHEMA_MAX_STEPS = 4        # what the grammar lets a model write: short plans keep a 135M model's output short
 MAX_REQUEST_CHARS = 4000
-ARG_MAX_CHARS = 48          # plan arguments are ids, codes and short phrases; long text stays out of plans
+ARG_MAX_CHARS = 24          # plan arguments are ids, codes and short phrases; long text stays out of plans
 PLANNER_MAX_TOKENS = 200
 ANSWER_REF = "$answer"
 _REF = re.compile(r"^\$(\d+)\.([A-Za-z_][A-Za-z0-9_]*)$")
@@ -99,7 +100,11 @@ def _planner_args_model(skill) -> type[BaseModel]:
     fields: dict[str, Any] = {}
     for name, info in skill.args.model_fields.items():
         is_str, optional = _is_str_like(info.annotation)
-        desc = info.description
+        desc = None  # descriptions are in the prompt; the grammar only needs the shape
+        hidden = (info.json_schema_extra or {}).get("planner") is False if isinstance(info.json_schema_extra, dict) \
+            else False
+        if not info.is_required() and (hidden or name == "text"):
+            continue  # free text (a report to summarize) is given by an interface, not written by the planner
         if is_str:
             bounded = Annotated[str, Field(max_length=ARG_MAX_CHARS, description=desc)]
             if optional or not info.is_required():
@@ -126,7 +131,7 @@ def planner_schema() -> type[BaseModel]:
     key = tuple(f"{s.name}:{id(s.args)}" for s in skills)
     if key in _SCHEMA_CACHE:
         return _SCHEMA_CACHE[key]
-    step_id = Annotated[int, Field(ge=1, le=MAX_STEPS)]
+    step_id = Annotated[int, Field(ge=1, le=SCHEMA_MAX_STEPS)]
     variants = []
     for s in skills:
         variants.append(create_model(
@@ -134,11 +139,11 @@ def planner_schema() -> type[BaseModel]:
             id=(step_id, ...),
             skill=(Literal[s.name], ...),  # type: ignore[valid-type]
             args=(_planner_args_model(s), ...),
-            depends_on=(list[step_id], Field(default_factory=list, max_length=MAX_STEPS - 1)),
+            depends_on=(list[step_id], Field(default_factory=list, max_length=SCHEMA_MAX_STEPS - 1)),
         ))
     step_union = Union[tuple(variants)] if len(variants) > 1 else variants[0]  # type: ignore[valid-type]
     model = create_model("PlannerOutput", steps=(list[step_union], Field(default_factory=list,  # type: ignore
-                                                                          max_length=MAX_STEPS)))
+                                                                          max_length=SCHEMA_MAX_STEPS)))
     _SCHEMA_CACHE[key] = model
     return model
 
@@ -410,12 +415,16 @@ def fallback_plan(request: str, context: Sequence[str] = ()) -> tuple[Plan, str]
                 missing.append(_NEEDS[skill])
             for p in it.products[:3]:
                 steps.append(PlanStep(id=len(steps) + 1, skill=skill, args={"product": p}))
-    if "compliance_check" in it.skills and steps:
+    if "compliance_check" in it.skills:
+        # the gate checks the final answer; alone (no facts to gather) it checks the drafted recommendation
         args: dict[str, Any] = {"text": ANSWER_REF}
         if it.clients and it.products:
             args.update(client=it.clients[0], product=it.products[0])
-        steps.append(PlanStep(id=len(steps) + 1, skill="compliance_check", args=args,
-                              depends_on=[s.id for s in steps]))
+        if steps or len(args) == 3:
+            steps.append(PlanStep(id=len(steps) + 1, skill="compliance_check", args=args,
+                                  depends_on=[s.id for s in steps]))
+        else:
+            missing.append("client id and a product code (like C-1042 and HY-7)")
     if steps:
         return Plan(steps=steps[:MAX_STEPS]), f"rules matched {', '.join(it.skills)}"
     if missing:
@@ -473,58 +482,128 @@ def check_request(request: str) -> str:
     return request.strip()
 
 
+class _Planning:
+    """One request's way through the rounds: model attempt → problems → repair prompt → … → outcome."""
+
+    def __init__(self, request: str, context: Sequence[str], max_repairs: int):
+        self.request = check_request(request)
+        self.context = list(context)
+        self.intents = classify(self.request, self.context)
+        self.max_repairs = max_repairs
+        self.msgs = planner_messages(self.request, self.context)
+        self.problems: list[str] = []
+        self.backend: str | None = None
+        self.rounds = 0
+        self.outcome: PlanOutcome | None = None
+        self.gave_up = False
+
+    def judge(self, result: Any) -> None:
+        """Take one round's result (a Completion or the error it raised); set `outcome` or the repair prompt."""
+        attempt = self.rounds
+        self.rounds += 1
+        plan, raw = None, ""
+        if isinstance(result, BaseException):
+            err = result
+            problems = getattr(err, "problems", None) or [f"the planner output was unusable: {err}"[:300]]
+            raw = getattr(err, "raw", "") or ""
+            if isinstance(err, BackendError) and not raw:
+                self.problems += problems
+                self.gave_up = True  # no backend could answer at all: repairing will not help
+                return
+        else:
+            self.backend = result.backend_id
+            raw = result.text
+            try:
+                plan = _from_model(result.parsed, result.text)
+                problems = review_plan(plan, self.request, self.context, self.intents) if plan.steps else []
+            except (PlanValidationError, ValueError) as err:
+                # malformed output is a failed round, never a crash
+                problems = getattr(err, "problems", None) or [f"the planner output was unusable: {err}"[:300]]
+                plan = None
+        if plan is not None and not problems:
+            if not plan.steps:
+                if self.intents.skills:  # the model declined, but the request clearly asks for work
+                    problems = ["the request asks for " + ", ".join(self.intents.skills) + " but the plan is empty"]
+                else:
+                    self.gave_up = True  # no skill needed: a direct answer
+                    return
+            else:
+                source = "planner" if attempt == 0 else "repaired"
+                self.outcome = PlanOutcome(
+                    plan=plan, source=source, valid_before_repair=attempt == 0, problems=self.problems,
+                    backend=self.backend, rounds=self.rounds,
+                    reason="model plan valid" if attempt == 0 else f"model plan valid after {attempt} repair round(s)")
+                log.info("plan_ok", source=source, rounds=self.rounds, backend=self.backend)
+                return
+        self.problems += problems
+        if attempt >= self.max_repairs:
+            self.gave_up = True
+        else:
+            self.msgs = _repair_messages(self.request, self.context, raw or "{}", problems)
+
+    @property
+    def pending(self) -> bool:
+        return self.outcome is None and not self.gave_up
+
+    def finish(self) -> PlanOutcome:
+        if self.outcome is not None:
+            return self.outcome
+        plan, note = fallback_plan(self.request, self.context)
+        if plan.steps:
+            reason = (f"fallback planner: {note}"
+                      + (f"; the model plan was rejected: {self.problems[0]}" if self.problems else ""))
+            log.info("plan_fallback", reason=reason, problems=self.problems[:6])
+            return PlanOutcome(plan=plan, source="fallback", valid_before_repair=False, problems=self.problems,
+                               reason=reason, backend=self.backend, rounds=self.rounds)
+        log.info("plan_direct", reason=note)
+        return PlanOutcome(plan=plan, source="direct", valid_before_repair=not self.problems, problems=self.problems,
+                           reason=note, backend=self.backend, rounds=self.rounds)
+
+
 def plan_request(request: str, *, gateway=None, max_repairs: int = 2, context: Sequence[str] = (),
                  request_id: str | None = None, use_model: bool = True) -> PlanOutcome:
     """Plan `request` with the routed planner backend, repairing or falling back as needed (see module doc)."""
-    request = check_request(request)
-    intents = classify(request, context)
-    problems_seen: list[str] = []
-    backend: str | None = None
-    rounds = 0
+    job = _Planning(request, context, max_repairs)
     if use_model:
         from fincopilot.models.gateway import default_gateway
 
         gw = gateway or default_gateway()
-        msgs = planner_messages(request, context)
-        for attempt in range(max_repairs + 1):
-            rounds += 1
+        while job.pending:
             try:
-                out = gw.complete("planner", msgs, schema=planner_schema(), max_tokens=PLANNER_MAX_TOKENS,
-                                  request_id=request_id)
-                backend = out.backend_id
-                plan = _from_model(out.parsed, out.text)
-                raw = out.text
-                problems = review_plan(plan, request, context, intents) if plan.steps else []
-            except (BackendError, PlanValidationError, ValueError) as err:
-                # malformed or truncated output is a failed round, never a crash
-                problems = getattr(err, "problems", None) or [f"the planner output was unusable: {err}"[:300]]
-                raw, plan = getattr(err, "raw", "") or "", None
-                if isinstance(err, BackendError) and not getattr(err, "raw", ""):
-                    problems_seen += problems
-                    break  # no backend could answer at all: repairing will not help
-            if plan is not None and not problems:
-                if not plan.steps:
-                    if intents.skills:  # the model declined but the request clearly asks for work
-                        problems = ["the request asks for " + ", ".join(intents.skills) + " but the plan is empty"]
-                    else:
-                        break  # no skill needed: a direct answer (below)
-                else:
-                    source = "planner" if attempt == 0 else "repaired"
-                    log.info("plan_ok", source=source, rounds=rounds, backend=backend)
-                    return PlanOutcome(plan=plan, source=source, valid_before_repair=attempt == 0,
-                                       problems=problems_seen, backend=backend, rounds=rounds,
-                                       reason="model plan valid" if attempt == 0 else
-                                       f"model plan valid after {attempt} repair round(s)")
-            problems_seen += problems
-            if attempt < max_repairs:
-                msgs = _repair_messages(request, context, raw or "{}", problems)
-    plan, note = fallback_plan(request, context)
-    if plan.steps:
-        reason = (f"fallback planner: {note}" + (f"; the model plan was rejected: {problems_seen[0]}"
-                                                 if problems_seen else ""))
-        log.info("plan_fallback", reason=reason, problems=problems_seen[:6])
-        return PlanOutcome(plan=plan, source="fallback", valid_before_repair=False, problems=problems_seen,
-                           reason=reason, backend=backend, rounds=rounds)
-    log.info("plan_direct", reason=note)
-    return PlanOutcome(plan=plan, source="direct", valid_before_repair=not problems_seen, problems=problems_seen,
-                       reason=note, backend=backend, rounds=rounds)
+                result: Any = gw.complete("planner", job.msgs, schema=planner_schema(),
+                                          max_tokens=PLANNER_MAX_TOKENS, request_id=request_id)
+            except BackendError as err:
+                result = err
+            job.judge(result)
+    return job.finish()
+
+
+def plan_batch(requests: Sequence[str], *, backend=None, gateway=None, max_repairs: int = 2,
+               use_model: bool = True) -> list[PlanOutcome]:
+    """Plan many requests; with `backend` (a Backend instance) every round is ONE batched generation.
+
+    For evaluations and tests: batching keeps the embedded model's cost down. Without `backend` each
+    request goes through the gateway like `plan_request`.
+    """
+    jobs = [_Planning(r, (), max_repairs) for r in requests]
+    if not use_model:
+        return [j.finish() for j in jobs]
+    if backend is None:
+        return [plan_request(r, gateway=gateway, max_repairs=max_repairs) for r in requests]
+    while True:
+        todo = [j for j in jobs if j.pending]
+        if not todo:
+            break
+        try:
+            results: list[Any] = backend.complete_batch([j.msgs for j in todo], schema=planner_schema(),
+                                                        max_tokens=PLANNER_MAX_TOKENS)
+        except BackendError:
+            results = []
+            for j in todo:  # one bad item fails the batch: retry one by one to find it
+                try:
+                    results.append(backend.complete(j.msgs, schema=planner_schema(), max_tokens=PLANNER_MAX_TOKENS))
+                except BackendError as err:
+                    results.append(err)
+        for j, res in zip(todo, results):
+            j.judge(res)
+    return [j.finish() for j in jobs]

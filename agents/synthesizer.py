@@ -175,8 +175,9 @@ def synthesize(request: str, steps: Sequence[Mapping[str, Any]], results: Mappin
             backend = out.backend_id
             draft = (out.parsed.answer if isinstance(out.parsed, _Draft) else out.text).strip()
             problems, _ = check_answer(draft, sources)
-            if not citations(draft):
-                problems.append("cites no step")
+            missing = sorted(set(sources) - set(citations(draft)))
+            if missing:
+                problems.append(f"does not cite step(s) {missing}")
             if repetitive(draft) or len(draft) < 30:
                 problems.append("too short or repetitive")
             if not problems:
@@ -218,7 +219,8 @@ def direct_answer(request: str, prepared: str | None, *, gateway=None, request_i
 
     if prepared:
         return Answer(text=prepared, method="direct")
-    offer = ("I can help with: " + "; ".join(f"{s.name} ({s.description.rstrip('.')})" for s in list_skills())
+    # skill names only: descriptions quote risky phrases ("guaranteed returns") the compliance gate would flag
+    offer = ("I can run these skills for you: " + ", ".join(s.name for s in list_skills())
              + ". Name a client id (like C-1042) or a product code (like HY-7).")
     if use_model:
         from fincopilot.models.gateway import default_gateway

@@ -21,7 +21,7 @@ from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send, interrupt
 
-from fincopilot.errors import BackendError, FinCopilotError, InputError
+from fincopilot.errors import BackendError, FinCopilotError
 from fincopilot.graphs.state import AdvisorState, StepTask
 from fincopilot.log import get_logger
 from fincopilot.safety import audit
@@ -150,7 +150,8 @@ def build_advisor_graph(gateway=None, *, checkpointer=None, use_model: bool = Tr
         result["latency_s"] = round(result["finished_at"] - started, 3)
         result["backend"] = result["backend"] or ("tools" if result.get("ok") else None)
         payload = {"id": sid, "skill": name, "ok": result["ok"], "backend": result["backend"],
-                   "latency_s": result["latency_s"], "attempts": result["attempts"]}
+                   "latency_s": result["latency_s"], "attempts": result["attempts"],
+                   "started_at": started, "finished_at": result["finished_at"]}
         payload.update({"output": result["output"]} if result["ok"] else {"error": result["error"]})
         _emit("step_finish", **payload)
         audit.record("step_finish", request_id=rid, step=sid, skill=name, ok=result["ok"],

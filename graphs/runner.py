@@ -196,7 +196,7 @@ class CopilotRunner:
         data: dict[str, Any] = {"status": status}
         if status == "held":
             data["how_to_review"] = (f"fincopilot review {thread_id} --approve | --reject | --edit TEXT "
-                                     f"(or POST /threads/{thread_id}/review)")
+                                     f"(or POST /api/threads/{thread_id}/review)")
         yield Event(type="done", request_id=rid, thread_id=thread_id, data=data)
 
     def _fail(self, rid: str, thread_id: str, message: str) -> Iterator[Event]:

@@ -112,7 +112,12 @@ def _planner_task() -> SkillTask:
         plan = ref.get("plan")
         if plan is None:
             return None
-        return schema().model_validate(plan)
+        try:
+            return schema().model_validate(plan)
+        except ValidationError as err:
+            # e.g. an argument longer than the planner grammar allows: the decoder could never emit it
+            log.warning("reference_outside_schema", request=str(inp.get("request"))[:80], error=str(err)[:200])
+            return None
 
     def _as_plan(obj: BaseModel) -> Any:
         return planner._from_model(obj, "")  # the production conversion (drops null arguments)
@@ -148,10 +153,82 @@ def _planner_task() -> SkillTask:
             "skill_set_exact": sum(exact) / n,
         }
 
+    def domain() -> list[tuple[str, dict[str, Any], BaseModel]]:
+        out = []
+        for i, (request, plan) in enumerate(planner_domain_requests()):
+            # keep only requests whose gold skills the production intent rules agree with, so the
+            # label never contradicts the coverage check that decides validity
+            if {st["skill"] for st in plan["steps"]} == set(planner.classify(request).skills):
+                out.append((f"domain-{i:03d}", {"request": request}, schema().model_validate(plan)))
+        return out
+
     return SkillTask(
         skill="planner", prompt=prompt, schema=schema, target=target, score=score, accept=accept,
-        max_tokens=getattr(planner, "PLANNER_MAX_TOKENS", 256), headline="skill_set_f1",
+        max_tokens=getattr(planner, "PLANNER_MAX_TOKENS", 256), headline="skill_set_f1", domain=domain,
     )
+
+
+# Request templates over the domain's client ids and product codes, labelled by construction with the
+# production conventions: credit steps, then summaries, then a compliance check of "$answer" that
+# depends on every earlier step (with client and product when both are named).
+_PLANNER_TEMPLATES: list[tuple[tuple[str, ...], str]] = [
+    (("credit_lookup",), "Check the credit of client {c}."),
+    (("credit_lookup",), "What is {c}'s credit score and PD?"),
+    (("credit_lookup",), "Pull the bureau rating for {c}, please."),
+    (("credit_lookup",), "客户{c}的信用评分是多少？"),
+    (("credit_lookup",), "查一下{c}的征信和违约概率"),
+    (("report_summary",), "Summarize the latest {p} report."),
+    (("report_summary",), "Give me a brief on the newest {p} research."),
+    (("report_summary",), "What does the latest research report on {p} say? Short summary please."),
+    (("report_summary",), "总结一下{p}的最新研报"),
+    (("report_summary",), "{p}最近的报告讲了什么？给我一个摘要"),
+    (("credit_lookup", "report_summary"), "Client {c} is looking at {p}: check the credit and summarize the {p} report."),
+    (("credit_lookup", "report_summary"), "Score {c} and give me a summary of the latest {p} report."),
+    (("credit_lookup", "report_summary"), "查一下客户{c}的信用，再总结{p}的最新报告"),
+    (("credit_lookup", "report_summary", "compliance_check"),
+     "Client {c} wants the {p} fund: check credit, summarize the latest {p} report, make my recommendation compliant."),
+    (("credit_lookup", "report_summary", "compliance_check"),
+     "Before I pitch {p} to {c}, run a credit check, summarize the {p} research and check suitability."),
+    (("credit_lookup", "report_summary", "compliance_check"),
+     "客户{c}想买{p}：查一下信用，总结{p}最新研报，并确保我的推荐合规。"),
+    (("report_summary", "compliance_check"), "Summarize the {p} report and make sure my write-up is compliant."),
+    (("report_summary", "compliance_check"), "总结{p}的研报，并做合规检查"),
+    (("credit_lookup", "compliance_check"), "Check {c}'s credit and keep my note to the client compliant."),
+    ((), "Good morning!"),
+    ((), "Thanks, that is all for today."),
+    ((), "你好"),
+]
+
+
+def planner_domain_requests(
+    clients: Sequence[str] | None = None, products: Sequence[str] | None = None, per_template: int = 2
+) -> list[tuple[str, dict[str, Any]]]:
+    """(request, gold plan) pairs from the templates, filled with ids in the domain's formats.
+
+    The ids are fixed (not read from the DuckDB file) so the corpus, and its hash, do not depend on
+    whether `fincopilot data init` has run; the planner only has to copy them from the request.
+    """
+    clients = list(clients or ["C-1042", "C-1007", "C-1019", "C-1115", "C-1033", "C-1090"])
+    products = list(products or ["HY-7", "GB-1", "EQ-10", "MM-2", "BF-3"])
+    out = []
+    k = 0
+    for skills, template in _PLANNER_TEMPLATES:
+        for _ in range(per_template if skills else 1):
+            c, p = clients[k % len(clients)], products[(k * 3) % len(products)]
+            k += 1
+            steps: list[dict[str, Any]] = []
+            if "credit_lookup" in skills:
+                steps.append({"id": len(steps) + 1, "skill": "credit_lookup", "args": {"client": c}, "depends_on": []})
+            if "report_summary" in skills:
+                steps.append({"id": len(steps) + 1, "skill": "report_summary", "args": {"product": p}, "depends_on": []})
+            if "compliance_check" in skills:
+                args: dict[str, Any] = {"text": "$answer"}
+                if "{c}" in template and "{p}" in template:
+                    args.update(client=c, product=p)
+                steps.append({"id": len(steps) + 1, "skill": "compliance_check", "args": args,
+                              "depends_on": [st["id"] for st in steps]})
+            out.append((template.format(c=c, p=p), {"steps": steps}))
+    return out
 
 
 # compliance_check (the model's second-opinion flags) ---------------------------------------------

@@ -331,14 +331,15 @@ def train_adapter(
     params = [p for p in peft_model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=hp.learning_rate, weight_decay=hp.weight_decay)
     steps_per_epoch = math.ceil(len(rows) / hp.batch_size)
-    total = math.ceil(steps_per_epoch * hp.epochs)
-    if hp.max_steps is not None:
-        total = min(total, hp.max_steps)
+    # the schedule spans the epochs; --max-steps only stops early, so a run stopped at step k and resumed
+    # with a larger --max-steps follows exactly the same learning-rate curve as an uninterrupted one
+    scheduled = math.ceil(steps_per_epoch * hp.epochs)
+    total = min(scheduled, hp.max_steps) if hp.max_steps is not None else scheduled
 
     def lr_lambda(step: int) -> float:
         if step < hp.warmup_steps:
             return (step + 1) / (hp.warmup_steps + 1)
-        return max(0.05, 1.0 - (step - hp.warmup_steps) / max(1, total - hp.warmup_steps))
+        return max(0.05, 1.0 - (step - hp.warmup_steps) / max(1, scheduled - hp.warmup_steps))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
     step, losses, seconds = 0, [], 0.0

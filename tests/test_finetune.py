@@ -221,3 +221,59 @@ def test_model_card_has_scores_and_command(tmp_path):
     assert "base_model: embedded:smollm2-135m" in text
     plot_loss(card.loss_curve, tmp_path / "loss.png", "t")
     assert (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --- the planner corpus --------------------------------------------------------------------------------
+
+
+def test_planner_corpus_never_contains_heldout_items():
+    from fincopilot.evals.datasets import load_items
+    from fincopilot.models.corpus import build_corpus
+
+    corpus = build_corpus("planner")
+    heldout = {i.id for i in load_items("planner", "heldout")}
+    train = {i.id for i in load_items("planner", "train")}
+    from_split = {e.id for e in corpus.examples if e.source == "train_split"}
+    assert from_split and from_split <= train and not from_split & heldout
+    heldout_requests = {i.input["request"] for i in load_items("planner", "heldout")}
+    assert not any(e.messages[-1].content in heldout_requests for e in corpus.examples if e.source == "train_split")
+    assert corpus.sources["domain"] > 0 and corpus.dataset_version
+    # the prompt is the production prompt, the target parses as the production schema
+    from fincopilot.agents.planner import planner_messages, planner_schema
+
+    ex = corpus.examples[0]
+    assert ex.messages == planner_messages(ex.messages[-1].content)
+    planner_schema().model_validate_json(ex.completion)
+    assert build_corpus("planner").data_hash == corpus.data_hash  # deterministic
+
+
+def test_planner_domain_examples_agree_with_the_production_checks():
+    from fincopilot.agents import planner
+    from fincopilot.models.corpus import planner_domain_requests
+
+    pairs = planner_domain_requests()
+    assert len(pairs) > 30
+    for request, plan in pairs:
+        assert {s["skill"] for s in plan["steps"]} == set(planner.classify(request).skills), request
+        if plan["steps"]:
+            assert planner.review_plan(planner._as_plan(plan), request) == [], request
+
+
+def test_planner_metrics():
+    from fincopilot.agents.planner import planner_schema
+
+    task = skill_task("planner")
+    item = SimpleNamespace(input={"request": "Check the credit of client C-1042 and summarize the HY-7 report."},
+                           reference={"skills": ["credit_lookup", "report_summary"], "plan": {}})
+    half = planner_schema().model_validate(
+        {"steps": [{"id": 1, "skill": "credit_lookup", "args": {"client": "C-1042"}, "depends_on": []}]})
+    full = planner_schema().model_validate({"steps": [
+        {"id": 1, "skill": "credit_lookup", "args": {"client": "C-1042"}, "depends_on": []},
+        {"id": 2, "skill": "report_summary", "args": {"product": "HY-7"}, "depends_on": []}]})
+    invented = planner_schema().model_validate(
+        {"steps": [{"id": 1, "skill": "credit_lookup", "args": {"client": "C-9999"}, "depends_on": []},
+                   {"id": 2, "skill": "report_summary", "args": {"product": "HY-7"}, "depends_on": []}]})
+    s = task.score([item] * 4, [full, half, invented, None])
+    assert s["skill_set_f1"] == pytest.approx((1 + 2 / 3 + 1 + 0) / 4)
+    assert s["validity_before_repair"] == pytest.approx(1 / 4)  # half misses a step, invented fails grounding
+    assert s["skill_set_exact"] == pytest.approx(2 / 4)

@@ -149,12 +149,12 @@ def test_resume_refuses_a_checkpoint_from_other_data(tiny, tmp_path):
     from fincopilot.models.finetune import finetune
 
     opts, _ = tiny
-    finetune(_opts(opts.data, tmp_path / "a", max_steps=2), progress=False)
+    finetune(_opts(opts.data, tmp_path / "a", max_steps=1, save_every=1), progress=False)
     other = tmp_path / "other.jsonl"
     other.write_text("\n".join(opts.data.read_text().splitlines()[:3]) + "\n", encoding="utf-8")
     with pytest.raises(InputError, match="different run .*data_hash.*--no-resume"):
-        finetune(_opts(other, tmp_path / "a", max_steps=2), progress=False)
-    fresh = finetune(_opts(other, tmp_path / "a", max_steps=2).model_copy(update={"resume": False}), progress=False)
+        finetune(_opts(other, tmp_path / "a", max_steps=1), progress=False)
+    fresh = finetune(_opts(other, tmp_path / "a", max_steps=1).model_copy(update={"resume": False}), progress=False)
     assert fresh.resumed_from is None and fresh.card.examples == 3
 
 

@@ -10,16 +10,16 @@ import pytest
 from pydantic import BaseModel, Field, StringConstraints
 
 from fincopilot.config import BackendSpec
-from fincopilot.errors import BackendTimeout, ConfigError, StructuredOutputError
+from fincopilot.errors import BackendTimeout, ConfigError, InputError, StructuredOutputError
 from fincopilot.models.backends.transformers import TransformersBackend, resolve_model_ref
 from fincopilot.models.base import Completion, messages
 from fincopilot.models.registry import build_backend
 
-Tag = Annotated[str, StringConstraints(min_length=1, max_length=16)]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=12)]
 
 
 class Figure(BaseModel):
-    name: str = Field(min_length=1, max_length=24)
+    name: str = Field(min_length=1, max_length=16)
     value: float = Field(ge=-1_000_000, le=1_000_000)
     unit: Literal["%", "bp", "CNY", "USD", "none"]
 
@@ -27,18 +27,18 @@ class Figure(BaseModel):
 class Assessment(BaseModel):
     """Enums, nested lists (of objects and of lists), bounded strings and bounded numbers."""
 
-    risk_level: Literal["low", "medium", "high"]
+    risk: Literal["low", "medium", "high"]
     action: Literal["buy", "hold", "sell", "review"]
     figures: list[Figure] = Field(min_length=1, max_length=2)
     tags: list[Annotated[list[Tag], Field(max_length=2)]] = Field(max_length=2)
-    rationale: str = Field(min_length=1, max_length=48)
+    why: str = Field(min_length=1, max_length=40)
     confidence: int = Field(ge=0, le=100)
 
 
 SYSTEM = (
-    "You are a financial analyst. Reply with one JSON object with the keys risk_level (low|medium|high), "
+    "You are a financial analyst. Reply with one JSON object: risk (low|medium|high), "
     "action (buy|hold|sell|review), figures (list of {name, value, unit}), tags (list of lists of short words), "
-    "rationale (one short sentence) and confidence (0-100)."
+    "why (one short sentence) and confidence (0-100)."
 )
 
 PROMPTS = [
@@ -73,9 +73,8 @@ PROMPTS = [
 def test_structured_output_always_parses_and_validates(smollm2):
     assert len(PROMPTS) >= 20
     batch = [messages(p, system=SYSTEM) for p in PROMPTS]
-    results: list[Completion] = []
-    for start in range(0, len(batch), 12):  # two real batches (left padding, one grammar matcher per row)
-        results += smollm2.complete_batch(batch[start : start + 12], schema=Assessment, max_tokens=120)
+    # one real batch: left padding, one grammar matcher per row
+    results: list[Completion] = smollm2.complete_batch(batch, schema=Assessment, max_tokens=100)
     assert len(results) == len(PROMPTS)
     for prompt, done in zip(PROMPTS, results):
         assert isinstance(done.parsed, Assessment), prompt
@@ -179,3 +178,11 @@ def test_resolve_model_ref(tmp_path):
         resolve_model_ref(str(tmp_path / "missing.gguf"))
     with pytest.raises(ConfigError, match="model folder not found"):
         resolve_model_ref("./no/such/folder")
+
+
+@pytest.mark.model
+def test_empty_and_oversized_input_are_clear_errors(smollm2):
+    with pytest.raises(InputError, match="no messages"):
+        smollm2.complete([], max_tokens=4)
+    with pytest.raises(InputError, match=r"beyond the model's context of 8192 tokens"):
+        smollm2.complete(messages("bond " * 9000), max_tokens=4)

@@ -27,6 +27,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any, Literal, Protocol
 
@@ -402,11 +403,17 @@ def create_app(
     """Build the server. Without `runners`, `fincopilot-advisor` is the real CopilotRunner (built lazily)."""
     from fincopilot.safety import audit
 
-    app = FastAPI(title="FinCopilot", version=__version__, docs_url="/docs", redoc_url=None)
     models = _LazyRunners(runners)
     key_store = keys or KeyStore()
     threads_index = index or ThreadIndex(key_store.path)
     pool = _RunPool(max_workers)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        pool.shutdown()
+
+    app = FastAPI(title="FinCopilot", version=__version__, docs_url="/docs", redoc_url=None, lifespan=lifespan)
     app.state.keys, app.state.index, app.state.pool, app.state.models = key_store, threads_index, pool, models
     static_dir = resources.files("fincopilot").joinpath("server/static")
 
@@ -424,10 +431,6 @@ def create_app(
         first = err.errors()[0] if err.errors() else {"loc": (), "msg": "invalid request"}
         where = ".".join(str(p) for p in first["loc"])
         return await _api_error(request, ApiError(400, f"invalid {where}: {first['msg']}"))
-
-    @app.on_event("shutdown")
-    async def _shutdown() -> None:
-        pool.shutdown()
 
     # --- auth --------------------------------------------------------------------------------------
     def caller(request: Request) -> ApiKey:
@@ -668,6 +671,7 @@ def create_app(
                 "title": owner.get("title"), "can_review": can_review}
 
     @app.post("/api/threads/{thread_id}/review")
+    @app.post("/threads/{thread_id}/review", include_in_schema=False)  # the path the runner's held event names
     async def review(thread_id: str, request: Request, key: ApiKey = Depends(caller)) -> Response:
         body: ReviewRequest = _parse_body(await request.body(), ReviewRequest)
         owner = visible(key, thread_id)

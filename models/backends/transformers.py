@@ -30,7 +30,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from fincopilot.config import BackendSpec
-from fincopilot.errors import BackendError, BackendTimeout, ConfigError
+from fincopilot.errors import BackendError, BackendTimeout, ConfigError, InputError
 from fincopilot.log import get_logger
 from fincopilot.models.base import BaseBackend, Message, Usage
 from fincopilot.models.registry import register_kind
@@ -245,6 +245,14 @@ class TransformersBackend(BaseBackend):
         prompts = [chat_prompt(tok, m) for m in batch]
         return tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
 
+    def _check_context(self, prompt_tokens: int, budget: int) -> None:
+        context = getattr(self.loaded.model.config, "max_position_embeddings", None)
+        if context and prompt_tokens + budget > context:
+            raise InputError(
+                f"backend {self.id!r}: the prompt has {prompt_tokens} tokens and up to {budget} more may be "
+                f"generated, beyond the model's context of {context} tokens; shorten the input"
+            )
+
     def _gen_kwargs(self, max_tokens: int, temperature: float) -> dict[str, Any]:
         state = self.loaded
         kwargs: dict[str, Any] = {
@@ -282,6 +290,8 @@ class TransformersBackend(BaseBackend):
 
         if max_tokens < 1:
             raise ConfigError(f"max_tokens must be at least 1, got {max_tokens}")
+        if any(not msgs for msgs in batch):
+            raise InputError("a conversation with no messages was sent to the model")
         state = self.loaded
         inputs = self._inputs(batch)
         budget = max_tokens
@@ -292,6 +302,7 @@ class TransformersBackend(BaseBackend):
             # A half-written object is worthless: allow as many tokens as the longest valid answer can
             # take (tokens <= UTF-8 bytes), so the JSON always closes. Greedy runs usually stop far earlier.
             budget = max(max_tokens, max_json_chars(json_schema, unbounded=0, bytes_per_char=4) + 4)
+        self._check_context(inputs["input_ids"].shape[1], budget)
         kwargs = self._gen_kwargs(budget, temperature)
         # timeout_s is per request: a batch of n may take as long as n requests one after another
         kwargs["max_time"] = self.spec.timeout_s * len(batch)
@@ -341,8 +352,11 @@ class TransformersBackend(BaseBackend):
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
+        if not messages:
+            raise InputError("a conversation with no messages was sent to the model")
         state = self.loaded
         inputs = self._inputs([list(messages)])
+        self._check_context(inputs["input_ids"].shape[1], max_tokens)
         streamer = TextIteratorStreamer(
             state.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=self.spec.timeout_s
         )

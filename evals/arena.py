@@ -1,0 +1,656 @@
+"""The model arena: run candidates (backends and classical baselines) on a skill's eval set, score every item,
+turn the per-item results into pairwise battles and Bradley–Terry ratings, and store everything in DuckDB.
+
+- A backend candidate runs the real worker (or planner) through a `Gateway` whose router pins every call
+  to that backend, so the measurement includes the worker's prompts, validators and fallbacks.
+- Baselines (`baseline:keyword` planner rules, `baseline:template` credit explanation, `baseline:extractive`
+  summary, `baseline:rules` compliance) need no model: an LLM must beat them to earn its place.
+- Cache: every item result is keyed by (candidate, model version/adapter, skill, dataset version, input
+  hash); a re-run reads the cache and makes no model call. Pairwise judgments are cached the same way.
+- Determinism: temperature 0, `--seed` picks the items under `--limit` and seeds the bootstrap, and run ids
+  are a hash of the run's parameters, so identical runs give identical tables (latency aside).
+
+Tables in `home()/arena.duckdb`: runs, results, ratings, cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from fincopilot.errors import FinCopilotError, InputError, NotFoundError
+from fincopilot.evals.bradley_terry import Battle, Rating, battles_from_scores, ratings_with_ci
+from fincopilot.evals.datasets import EvalItem, Split, dataset_version, load_items
+from fincopilot.evals.metrics import ItemScore, aggregate, score_item
+from fincopilot.log import get_logger
+
+log = get_logger(__name__)
+
+BASELINES: dict[str, str] = {
+    "planner": "baseline:keyword",
+    "credit_lookup": "baseline:template",
+    "report_summary": "baseline:extractive",
+    "compliance_check": "baseline:rules",
+}
+SKILLS = tuple(BASELINES)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id VARCHAR PRIMARY KEY, skill VARCHAR, dataset VARCHAR, dataset_version VARCHAR, split VARCHAR,
+    seed INTEGER, item_limit INTEGER, candidates VARCHAR, judge VARCHAR, n_items INTEGER, created_at VARCHAR,
+    model_calls INTEGER);
+CREATE TABLE IF NOT EXISTS results (
+    run_id VARCHAR, candidate VARCHAR, item_id VARCHAR, output VARCHAR, score DOUBLE, metrics VARCHAR,
+    latency_s DOUBLE, prompt_tokens INTEGER, completion_tokens INTEGER, cost DOUBLE, error VARCHAR,
+    cached BOOLEAN, cache_key VARCHAR);
+CREATE TABLE IF NOT EXISTS ratings (
+    run_id VARCHAR, method VARCHAR, model VARCHAR, rating DOUBLE, ci_low DOUBLE, ci_high DOUBLE,
+    battles INTEGER, wins DOUBLE);
+CREATE TABLE IF NOT EXISTS cache (
+    cache_key VARCHAR PRIMARY KEY, candidate VARCHAR, model_version VARCHAR, skill VARCHAR,
+    dataset_version VARCHAR, input_hash VARCHAR, output VARCHAR, latency_s DOUBLE, prompt_tokens INTEGER,
+    completion_tokens INTEGER, cost DOUBLE, error VARCHAR, created_at VARCHAR);
+"""
+
+
+def arena_db_path() -> Path:
+    from fincopilot.paths import home
+
+    return home() / "arena.duckdb"
+
+
+def connect(path: Path | None = None):
+    import duckdb
+
+    con = duckdb.connect(str(path or arena_db_path()))
+    con.execute(SCHEMA)
+    return con
+
+
+def _hash(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+
+
+# ================================================================================================ candidates
+class CallMeter:
+    """Counts model calls, tokens and cost of one item (the gateway reports every completion here)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+        self.cost = 0.0
+        self.model_latency_s = 0.0
+
+
+class _MeteredGateway:
+    """Wraps a Gateway: same `complete`, plus per-thread accounting of calls, tokens and cost."""
+
+    def __init__(self, gateway, cost_per_1k: float):
+        self._gw = gateway
+        self._cost = cost_per_1k
+        self._local = threading.local()
+        self.router = gateway.router
+
+    def meter(self) -> CallMeter:
+        m = getattr(self._local, "meter", None)
+        if m is None:
+            m = self._local.meter = CallMeter()
+        return m
+
+    def reset(self) -> CallMeter:
+        self._local.meter = CallMeter()
+        return self._local.meter
+
+    def complete(self, skill, messages, **kw):
+        result = self._gw.complete(skill, messages, **kw)
+        m = self.meter()
+        m.calls += 1
+        m.prompt_tokens += result.usage.prompt_tokens
+        m.completion_tokens += result.usage.completion_tokens
+        m.cost += (result.usage.prompt_tokens + result.usage.completion_tokens) / 1000 * self._cost
+        m.model_latency_s += result.latency_s
+        return result
+
+    def __getattr__(self, name):
+        return getattr(self._gw, name)
+
+
+class Candidate:
+    """Something that can answer a skill's eval items: a backend (through a pinned gateway) or a baseline."""
+
+    def __init__(self, name: str, skill: str, config=None, gateway_factory: Callable[[str], Any] | None = None):
+        self.name = name
+        self.skill = skill
+        self.is_baseline = name.startswith("baseline:")
+        self.cost_per_1k = 0.0
+        self.residency = "local"
+        self.max_concurrency = 8
+        self._gateway = None
+        if self.is_baseline:
+            if BASELINES.get(skill) != name:
+                known = BASELINES.get(skill)
+                raise InputError(f"{name!r} is not a baseline for skill {skill!r}"
+                                 + (f" (its baseline is {known!r})" if known else " (it has none)"))
+            self.version = "code:" + _hash(inspect.getsource(_BASELINE_FNS[name]))[:12]
+        else:
+            from fincopilot.config import settings
+
+            cfg = config or settings()
+            spec = cfg.backend(name)  # UnknownBackendError names the configured ids
+            self.cost_per_1k = spec.cost_per_1k_tokens
+            self.residency = spec.residency
+            self.max_concurrency = spec.max_concurrency
+            self.version = _backend_version(spec)
+            if gateway_factory is not None:
+                gw = gateway_factory(name)
+            else:
+                from fincopilot.models.gateway import Gateway
+                from fincopilot.models.router import PinnedRouter
+                from fincopilot.safety.resilience import HealthRegistry
+
+                gw = Gateway(router=PinnedRouter(name, cfg), health=HealthRegistry())
+            self._gateway = _MeteredGateway(gw, self.cost_per_1k)
+
+    def run(self, item: EvalItem) -> tuple[dict[str, Any], CallMeter]:
+        """The candidate's output for one item (a JSON-able dict) and what its model calls cost."""
+        if self.is_baseline:
+            return _BASELINE_FNS[self.name](item), CallMeter()
+        meter = self._gateway.reset()
+        return _run_backend(self.skill, item, self._gateway), meter
+
+
+def _backend_version(spec) -> str:
+    """Changes whenever what answers changes: kind, model, adapter (and its card), options."""
+    parts: dict[str, Any] = {"kind": spec.kind, "model": spec.model, "adapter": spec.adapter,
+                             "options": spec.options}
+    if spec.adapter:
+        card = Path(spec.adapter) / "card.json"
+        parts["card"] = _hash(card.read_text(encoding="utf-8")) if card.is_file() else None
+    return _hash(parts)[:16]
+
+
+def _report_source(product: str, date: str | None) -> tuple[str, str]:
+    from fincopilot.tools.data import get_report
+
+    rep = get_report(product, date)
+    return f"{rep.title}\n\n{rep.body}", rep.report_id
+
+
+# --- baselines ---------------------------------------------------------------------------------------------
+def _baseline_keyword(item: EvalItem) -> dict[str, Any]:
+    from fincopilot.agents.planner import fallback_plan, validate_plan
+
+    plan, note = fallback_plan(item.input["request"])
+    valid = not validate_plan(plan) if plan.steps else True
+    return {"plan": plan.plan_json(), "source": "rules", "valid_before_repair": valid, "reason": note}
+
+
+def _baseline_template(item: EvalItem) -> dict[str, Any]:
+    from fincopilot.agents.credit_lookup import credit_lookup as skill_obj
+    from fincopilot.agents.skills import SkillContext
+
+    ctx = SkillContext(skill="credit_lookup", allowed_tools=skill_obj.tools)
+    out = skill_obj.run({"client": item.input["client"], "explain": False}, ctx)
+    return out.model_dump(mode="json")
+
+
+def _baseline_extractive(item: EvalItem) -> dict[str, Any]:
+    from fincopilot.agents.report_summary import extractive_key_figures, extractive_summary
+
+    source, report_id = _report_source(item.input["product"], item.input.get("date"))
+    return {"summary": extractive_summary(source), "key_figures": extractive_key_figures(source),
+            "method": "extractive", "report_id": report_id}
+
+
+def _baseline_rules(item: EvalItem) -> dict[str, Any]:
+    from fincopilot.agents.compliance_check import check_rules
+
+    i = item.input
+    return check_rules(i["text"], i.get("client"), i.get("product")).model_dump(mode="json")
+
+
+_BASELINE_FNS: dict[str, Callable[[EvalItem], dict[str, Any]]] = {
+    "baseline:keyword": _baseline_keyword,
+    "baseline:template": _baseline_template,
+    "baseline:extractive": _baseline_extractive,
+    "baseline:rules": _baseline_rules,
+}
+
+
+# --- backends -----------------------------------------------------------------------------------------------
+def _run_backend(skill: str, item: EvalItem, gateway) -> dict[str, Any]:
+    if skill == "planner":
+        from fincopilot.agents.planner import plan_request
+
+        outcome = plan_request(item.input["request"], gateway=gateway)
+        # score the model's own plan: a plan that only the rule fallback produced does not count for the model
+        model_plan = outcome.plan.plan_json() if outcome.source != "fallback" else {"steps": []}
+        return {"plan": model_plan, "source": outcome.source, "valid_before_repair": outcome.valid_before_repair,
+                "problems": outcome.problems[:4], "rounds": outcome.rounds}
+    from fincopilot.agents.skills import SkillContext, get_skill
+
+    sk = get_skill(skill)
+    args = dict(item.input)
+    if skill == "credit_lookup":
+        args["explain"] = True
+    elif skill == "compliance_check":
+        args["assist"] = True  # rules alone would make every backend identical to baseline:rules
+    ctx = SkillContext(skill=skill, allowed_tools=sk.tools, gateway=gateway, request_id=f"arena-{item.id}")
+    return sk.run(args, ctx).model_dump(mode="json")
+
+
+# ================================================================================================ runs
+class CandidateSummary(BaseModel):
+    candidate: str
+    items: int
+    score: float
+    metrics: dict[str, float]
+    errors: int
+    p50_latency_s: float
+    p95_latency_s: float
+    mean_tokens: float
+    cost_per_item: float
+    cost_per_1k_tokens: float
+    residency: str
+    rating: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+
+class ArenaRun(BaseModel):
+    run_id: str
+    skill: str
+    dataset_version: str
+    split: str
+    seed: int
+    judge: str | None
+    n_items: int
+    model_calls: int = Field(description="model calls made by this run (0 when everything came from the cache)")
+    candidates: list[CandidateSummary]
+    ratings: list[Rating]
+    judge_ratings: list[Rating] = Field(default_factory=list)
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    import numpy as np
+
+    return float(np.percentile(values, q)) if values else 0.0
+
+
+def _select(items: list[EvalItem], limit: int | None, seed: int) -> list[EvalItem]:
+    if limit is None or limit >= len(items):
+        return items
+    if limit < 1:
+        raise InputError("--limit must be at least 1")
+    chosen = random.Random(f"arena:{seed}").sample(items, limit)
+    return sorted(chosen, key=lambda i: i.id)
+
+
+def run_arena(skill: str, candidates: Sequence[str], *, dataset: str | Path | None = None, split: Split = "heldout",
+              limit: int | None = None, seed: int = 0, judge: str | None = None, workers: int = 2,
+              db: Path | None = None, progress: bool = True, config=None,
+              gateway_factory: Callable[[str], Any] | None = None, bootstrap_rounds: int = 200) -> ArenaRun:
+    """Run `candidates` on `skill`'s eval set and store results, ratings and the run in DuckDB."""
+    names = [c.strip() for c in candidates if c and c.strip()]
+    if not names:
+        raise InputError("give at least one candidate (--backends a,b or a baseline like baseline:rules)")
+    if len(set(names)) != len(names):
+        raise InputError(f"a candidate is listed twice: {', '.join(names)}")
+    if skill not in SKILLS and dataset is None:
+        raise NotFoundError(f"no built-in eval set for skill {skill!r}; give --dataset PATH "
+                            f"(built-in: {', '.join(SKILLS)})")
+    items = _select(load_items(skill, split, dataset), limit, seed)
+    if not items:
+        raise InputError(f"the {split!r} split of the {skill!r} eval set is empty")
+    version = dataset_version(skill, dataset)
+    cands = [Candidate(n, skill, config, gateway_factory) for n in names]
+    run_params = {"skill": skill, "dataset": str(dataset or ""), "version": version, "split": split, "seed": seed,
+                  "items": [i.id for i in items], "candidates": names, "judge": judge,
+                  "versions": [c.version for c in cands]}
+    run_id = f"{skill}-{_hash(run_params)[:10]}"
+    sources = _sources(skill, items)
+
+    con = connect(db)
+    try:
+        results: dict[str, dict[str, dict[str, Any]]] = {c.name: {} for c in cands}
+        model_calls = 0
+        todo: list[tuple[Candidate, EvalItem, str]] = []
+        for c in cands:
+            for it in items:
+                key = _hash({"c": c.name, "v": c.version, "skill": skill, "dv": version, "in": it.input})[:32]
+                row = con.execute("SELECT output, latency_s, prompt_tokens, completion_tokens, cost, error FROM cache "
+                                  "WHERE cache_key = ?", [key]).fetchone()
+                if row is not None:
+                    results[c.name][it.id] = {"output": json.loads(row[0]), "latency_s": row[1],
+                                              "prompt_tokens": row[2], "completion_tokens": row[3], "cost": row[4],
+                                              "error": row[5], "cached": True, "cache_key": key}
+                else:
+                    todo.append((c, it, key))
+        with _progress(progress) as bar:
+            tasks = {c.name: bar.add_task(f"{skill} · {c.name}", total=len(items),
+                                          completed=len(results[c.name])) for c in cands}
+            for c in cands:
+                mine = [(it, key) for cc, it, key in todo if cc is c]
+                if not mine:
+                    continue
+                n_workers = max(1, min(workers, c.max_concurrency))
+                with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="arena") as pool:
+                    futures = {pool.submit(_run_one, c, it): (it, key) for it, key in mine}
+                    for fut in as_completed(futures):
+                        it, key = futures[fut]
+                        rec = fut.result()
+                        model_calls += rec.pop("calls")
+                        rec.update(cached=False, cache_key=key)
+                        results[c.name][it.id] = rec
+                        con.execute("INSERT OR REPLACE INTO cache VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                                    [key, c.name, c.version, skill, version, _hash(it.input)[:16],
+                                     json.dumps(rec["output"], ensure_ascii=False, sort_keys=True), rec["latency_s"],
+                                     rec["prompt_tokens"], rec["completion_tokens"], rec["cost"], rec["error"],
+                                     _now()])
+                        bar.advance(tasks[c.name])
+
+        # --- score
+        per_item: dict[str, dict[str, float]] = {it.id: {} for it in items}
+        summaries: list[CandidateSummary] = []
+        rows = []
+        for c in cands:
+            scores: list[ItemScore] = []
+            lat, toks, costs, errors = [], [], [], 0
+            for it in items:
+                rec = results[c.name][it.id]
+                if rec["error"]:
+                    s = ItemScore(score=0.0, metrics={"error": 1.0})
+                    errors += 1
+                else:
+                    s = score_item(skill, it.reference, rec["output"], sources.get(it.id))
+                scores.append(s)
+                per_item[it.id][c.name] = s.score
+                lat.append(rec["latency_s"])
+                toks.append(rec["prompt_tokens"] + rec["completion_tokens"])
+                costs.append(rec["cost"])
+                rows.append([run_id, c.name, it.id, json.dumps(rec["output"], ensure_ascii=False, sort_keys=True),
+                             s.score, json.dumps(s.metrics, sort_keys=True), rec["latency_s"], rec["prompt_tokens"],
+                             rec["completion_tokens"], rec["cost"], rec["error"], rec["cached"], rec["cache_key"]])
+            agg = aggregate(skill, scores)
+            summaries.append(CandidateSummary(
+                candidate=c.name, items=len(items), score=agg.pop("score"), metrics=agg, errors=errors,
+                p50_latency_s=_percentile(lat, 50), p95_latency_s=_percentile(lat, 95),
+                mean_tokens=sum(toks) / len(toks), cost_per_item=sum(costs) / len(costs),
+                cost_per_1k_tokens=c.cost_per_1k, residency=c.residency))
+
+        # --- ratings: battles from metric scores always; from the judge too when one is given
+        battles = battles_from_scores(per_item)
+        ratings = ratings_with_ci(battles, rounds=bootstrap_rounds, seed=seed) if len(cands) > 1 else []
+        judge_ratings: list[Rating] = []
+        if judge and len(cands) > 1:
+            jb, calls = judge_battles(skill, items, results, judge, con, config=config,
+                                      gateway_factory=gateway_factory, progress=progress)
+            model_calls += calls
+            judge_ratings = ratings_with_ci(jb, rounds=bootstrap_rounds, seed=seed)
+        by_model = {r.model: r for r in (judge_ratings or ratings)}
+        for s in summaries:
+            if s.candidate in by_model:
+                r = by_model[s.candidate]
+                s.rating, s.ci_low, s.ci_high = r.rating, r.ci_low, r.ci_high
+
+        # --- store (replace a previous run with the same parameters)
+        con.execute("BEGIN")
+        for table in ("runs", "results", "ratings"):
+            con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+        con.execute("INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    [run_id, skill, str(dataset or ""), version, split, seed, limit, json.dumps(names), judge,
+                     len(items), _now(), model_calls])
+        con.executemany("INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        for method, rs in (("metric", ratings), ("judge", judge_ratings)):
+            if rs:
+                con.executemany("INSERT INTO ratings VALUES (?,?,?,?,?,?,?,?)",
+                                [[run_id, method, r.model, r.rating, r.ci_low, r.ci_high, r.battles, r.wins]
+                                 for r in rs])
+        con.execute("COMMIT")
+    finally:
+        con.close()
+    log.info("arena_run", run_id=run_id, skill=skill, items=len(items), model_calls=model_calls)
+    return ArenaRun(run_id=run_id, skill=skill, dataset_version=version, split=split, seed=seed, judge=judge,
+                    n_items=len(items), model_calls=model_calls,
+                    candidates=sorted(summaries, key=lambda s: (-s.score, s.candidate)), ratings=ratings,
+                    judge_ratings=judge_ratings)
+
+
+def _run_one(c: Candidate, it: EvalItem) -> dict[str, Any]:
+    start = time.perf_counter()
+    error = None
+    output: dict[str, Any] = {}
+    meter = CallMeter()
+    try:
+        output, meter = c.run(it)
+    except FinCopilotError as err:
+        error = f"{type(err).__name__}: {err}"[:500]
+    except Exception as err:  # noqa: BLE001 - one broken item must not end the run; it scores 0
+        error = f"{type(err).__name__}: {err}"[:500]
+        log.warning("arena_item_crashed", candidate=c.name, item=it.id, error=error)
+    return {"output": output, "latency_s": time.perf_counter() - start, "prompt_tokens": meter.prompt_tokens,
+            "completion_tokens": meter.completion_tokens, "cost": meter.cost, "error": error, "calls": meter.calls}
+
+
+def _sources(skill: str, items: list[EvalItem]) -> dict[str, str]:
+    """The text a summary must be faithful to (the report), per item."""
+    if skill != "report_summary":
+        return {}
+    out = {}
+    for it in items:
+        try:
+            out[it.id] = _report_source(it.input["product"], it.input.get("date"))[0]
+        except FinCopilotError:
+            continue
+    return out
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+class _NoProgress:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def add_task(self, *a, **k):
+        return 0
+
+    def advance(self, *a, **k):
+        pass
+
+
+def _progress(enabled: bool):
+    if not enabled:
+        return _NoProgress()
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+
+
+# ================================================================================================ judge
+class JudgeVerdict(BaseModel):
+    winner: Literal["A", "B", "tie"]
+
+
+_JUDGE_SYSTEM = ("You compare two answers to the same task for a bank advisor. Prefer the answer that is correct, "
+                 "complete and states only facts supported by the input. Answer with JSON {\"winner\": \"A\"}, "
+                 "{\"winner\": \"B\"} or {\"winner\": \"tie\"}.")
+
+
+def render_output(skill: str, output: dict[str, Any]) -> str:
+    """The part of an output a judge should see (compact)."""
+    if skill == "planner":
+        return json.dumps(output.get("plan", {}), ensure_ascii=False)
+    if skill == "report_summary":
+        return output.get("summary", "") + ("\nKey figures: " + "; ".join(output.get("key_figures", []))
+                                            if output.get("key_figures") else "")
+    if skill == "credit_lookup":
+        return f"grade {output.get('grade')}, score {output.get('score')}. {output.get('explanation', '')}"
+    if skill == "compliance_check":
+        v = output.get("violations", [])
+        return "passed" if not v else "; ".join(f"{x.get('category')}: {x.get('span')}" for x in v)
+    return json.dumps(output, ensure_ascii=False)[:1500]
+
+
+def judge_battles(skill: str, items: Sequence[EvalItem], results: dict[str, dict[str, dict[str, Any]]], judge: str,
+                  con, *, config=None, gateway_factory=None, progress: bool = True) -> tuple[list[Battle], int]:
+    """Pairwise judgments with position swapping: each pair is judged as (A, B) and as (B, A); verdicts that
+    disagree once the swap is undone are ties. Returns the battles and the number of judge calls made."""
+    from fincopilot.models.base import Message
+
+    judge_cand = Candidate(judge, skill, config, gateway_factory)
+    names = sorted(results)
+    calls = 0
+    battles: list[Battle] = []
+    jobs = []
+    for it in items:
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                jobs.append((it, a, b))
+    with _progress(progress) as bar:
+        task = bar.add_task(f"judge {judge}", total=len(jobs))
+        for it, a, b in jobs:
+            ra, rb = results[a][it.id], results[b][it.id]
+            if ra["error"] or rb["error"]:
+                w = "tie" if ra["error"] and rb["error"] else ("b" if ra["error"] else "a")
+                battles.append(Battle(model_a=a, model_b=b, winner=w, item_id=it.id))
+                bar.advance(task)
+                continue
+            ta, tb = render_output(skill, ra["output"]), render_output(skill, rb["output"])
+            verdicts = []
+            for first, second in ((ta, tb), (tb, ta)):
+                prompt = (f"Task input: {json.dumps(it.input, ensure_ascii=False)[:1200]}\n\nAnswer A:\n{first[:1200]}"
+                          f"\n\nAnswer B:\n{second[:1200]}\n\nWhich answer is better?")
+                key = _hash({"judge": judge, "v": judge_cand.version, "skill": skill, "prompt": prompt})[:32]
+                row = con.execute("SELECT output FROM cache WHERE cache_key = ?", [key]).fetchone()
+                if row is not None:
+                    verdict = json.loads(row[0]).get("winner", "tie")
+                else:
+                    gw = judge_cand._gateway
+                    try:
+                        out = gw.complete("arena_judge", [Message(role="system", content=_JUDGE_SYSTEM),
+                                                          Message(role="user", content=prompt)],
+                                          schema=JudgeVerdict, max_tokens=12)
+                        verdict = out.parsed.winner if out.parsed is not None else "tie"
+                    except FinCopilotError as err:
+                        log.warning("judge_failed", judge=judge, item=it.id, error=str(err)[:200])
+                        verdict = "tie"
+                    calls += 1
+                    con.execute("INSERT OR REPLACE INTO cache VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                                [key, judge, judge_cand.version, "arena_judge", "", _hash(prompt)[:16],
+                                 json.dumps({"winner": verdict}), 0.0, 0, 0, 0.0, None, _now()])
+                verdicts.append(verdict)
+            first_order = {"A": "a", "B": "b", "tie": "tie"}[verdicts[0]]
+            swapped = {"A": "b", "B": "a", "tie": "tie"}[verdicts[1]]  # undo the swap
+            winner = first_order if first_order == swapped else "tie"
+            battles.append(Battle(model_a=a, model_b=b, winner=winner, item_id=it.id))
+            bar.advance(task)
+    return battles, calls
+
+
+# ================================================================================================ reading back
+def latest_runs(db: Path | None = None, skill: str | None = None) -> list[dict[str, Any]]:
+    """The most recent run per skill (or of one skill)."""
+    path = db or arena_db_path()
+    if not Path(path).is_file():
+        return []
+    con = connect(path)
+    try:
+        sql = ("SELECT run_id, skill, dataset_version, split, seed, item_limit, candidates, judge, n_items, created_at, "
+               "model_calls FROM runs")
+        params: list[Any] = []
+        if skill:
+            sql += " WHERE skill = ?"
+            params.append(skill)
+        sql += " ORDER BY created_at DESC, run_id"
+        rows = con.execute(sql, params).fetchall()
+    finally:
+        con.close()
+    cols = ["run_id", "skill", "dataset_version", "split", "seed", "limit", "candidates", "judge", "n_items",
+            "created_at", "model_calls"]
+    seen: set[str] = set()
+    out = []
+    for r in rows:
+        d = dict(zip(cols, r))
+        if d["skill"] in seen:
+            continue
+        seen.add(d["skill"])
+        d["candidates"] = json.loads(d["candidates"])
+        out.append(d)
+    return sorted(out, key=lambda d: d["skill"])
+
+
+def leaderboard(run_id: str, db: Path | None = None) -> list[CandidateSummary]:
+    """Per-candidate summary of a stored run (recomputed from the results table)."""
+    con = connect(db)
+    try:
+        skill = con.execute("SELECT skill FROM runs WHERE run_id = ?", [run_id]).fetchone()
+        if skill is None:
+            raise NotFoundError(f"no arena run {run_id!r}")
+        rows = con.execute("SELECT candidate, score, metrics, latency_s, prompt_tokens + completion_tokens, cost, "
+                           "error FROM results WHERE run_id = ? ORDER BY candidate, item_id", [run_id]).fetchall()
+        rat = con.execute("SELECT method, model, rating, ci_low, ci_high FROM ratings WHERE run_id = ?",
+                          [run_id]).fetchall()
+    finally:
+        con.close()
+    from fincopilot.config import settings
+
+    cfg = settings()
+    by: dict[str, list[tuple]] = {}
+    for r in rows:
+        by.setdefault(r[0], []).append(r)
+    ratings = {(m, model): (x, lo, hi) for m, model, x, lo, hi in rat}
+    method = "judge" if any(k[0] == "judge" for k in ratings) else "metric"
+    out = []
+    for cand, rs in by.items():
+        scores = [ItemScore(score=r[1], metrics=json.loads(r[2])) for r in rs]
+        agg = aggregate(skill[0], scores)
+        lat = [r[3] for r in rs]
+        try:
+            spec = cfg.backend(cand) if not cand.startswith("baseline:") else None
+        except FinCopilotError:
+            spec = None
+        rt = ratings.get((method, cand))
+        out.append(CandidateSummary(
+            candidate=cand, items=len(rs), score=agg.pop("score"), metrics=agg, errors=sum(1 for r in rs if r[6]),
+            p50_latency_s=_percentile(lat, 50), p95_latency_s=_percentile(lat, 95),
+            mean_tokens=sum(r[4] for r in rs) / len(rs), cost_per_item=sum(r[5] for r in rs) / len(rs),
+            cost_per_1k_tokens=spec.cost_per_1k_tokens if spec else 0.0,
+            residency=spec.residency if spec else "local",
+            rating=rt[0] if rt else None, ci_low=rt[1] if rt else None, ci_high=rt[2] if rt else None))
+    return sorted(out, key=lambda s: (-s.score, s.candidate))
+
+
+def promote(db: Path | None = None, path: Path | None = None, config=None):
+    """Write the routing table from the latest run of every skill; returns (table, file path)."""
+    from fincopilot.config import settings
+    from fincopilot.models.router import CandidateStats, new_table, route_for_skill, write_routing_table
+
+    cfg = config or settings()
+    runs = latest_runs(db)
+    if not runs:
+        raise NotFoundError("no arena results yet: run `fincopilot arena run --skill S --backends ...` first")
+    skills = {}
+    for run in runs:
+        stats = [CandidateStats(backend=s.candidate, score=s.score, p95_latency_s=s.p95_latency_s, items=s.items,
+                                errors=s.errors) for s in leaderboard(run["run_id"], db)]
+        skills[run["skill"]] = route_for_skill(run["skill"], stats, cfg, run_id=run["run_id"],
+                                               dataset_version=run["dataset_version"])
+    table = new_table(skills)
+    return table, write_routing_table(table, path)

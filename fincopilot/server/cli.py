@@ -1,0 +1,97 @@
+"""`fincopilot serve`, `fincopilot keys create|revoke|list`, `fincopilot chat`."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    keys_app = typer.Typer(help="API keys for the server (roles: advisor, compliance_officer).",
+                           no_args_is_help=True)
+    app.add_typer(keys_app, name="keys")
+
+    @app.command("serve")
+    def serve_cmd(
+        host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port (0: any free port).")] = 8000,
+        no_model: Annotated[bool, typer.Option("--no-model", help="Rules-only planner and template answers "
+                                                                   "(no model calls).")] = False,
+    ) -> None:
+        """Serve the OpenAI-compatible API (/v1), the web chat page (/) and its JSON API (/api)."""
+        import uvicorn
+
+        from fincopilot.server.api import DEFAULT_MODEL, create_app
+        from fincopilot.server.keys import KeyStore
+
+        keys = KeyStore()
+        runners = None
+        if no_model:
+            from fincopilot.graphs.runner import CopilotRunner
+
+            runners = {DEFAULT_MODEL: CopilotRunner(use_model=False)}
+        if not any(k.active for k in keys.list()):
+            typer.echo("note: no API keys yet; create one with `fincopilot keys create --role advisor`", err=True)
+        app_ = create_app(runners, keys=keys)
+        # The bound address (port 0 picks one) is printed by uvicorn: "Uvicorn running on http://HOST:PORT".
+        uvicorn.run(app_, host=host, port=port, log_level="info", access_log=False, timeout_graceful_shutdown=5)
+
+    @keys_app.command("create")
+    def keys_create(
+        role: Annotated[str, typer.Option("--role", help="advisor or compliance_officer")],
+        name: Annotated[Optional[str], typer.Option("--name", help="Who holds the key (shown in audits).")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
+    ) -> None:
+        """Create a key and print it once: only its hash is stored."""
+        from fincopilot.server.keys import KeyStore
+
+        record, plaintext = KeyStore().create(role, name)
+        if as_json:
+            typer.echo(json.dumps({**record.model_dump(), "key": plaintext}))
+            return
+        typer.echo(plaintext)
+        typer.echo(f"key id {record.key_id}, role {record.role}, name {record.name!r}. "
+                   "Store the key now: it is not shown again.", err=True)
+
+    @keys_app.command("revoke")
+    def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id (8 hex digits; see `keys list`).")]) -> None:
+        """Revoke a key; requests with it get 401 from now on."""
+        from fincopilot.server.keys import KeyStore
+
+        record = KeyStore().revoke(key_id)
+        typer.echo(f"revoked key {record.key_id} ({record.role}, {record.name}) at {record.revoked_at}")
+
+    @keys_app.command("list")
+    def keys_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False) -> None:
+        """List keys (ids, roles, names, dates; never the keys themselves)."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from fincopilot.server.keys import KeyStore
+
+        records = KeyStore().list()
+        if as_json:
+            for r in records:
+                typer.echo(r.model_dump_json())
+            return
+        table = Table("key id", "role", "name", "created", "last used", "status")
+        for r in records:
+            table.add_row(r.key_id, r.role, r.name, r.created_at, r.last_used_at or "-",
+                          "active" if r.active else f"revoked {r.revoked_at}")
+        Console().print(table if records else "no keys yet: `fincopilot keys create --role advisor`")
+
+    @app.command("chat")
+    def chat_cmd(
+        thread: Annotated[Optional[str], typer.Option("--thread", help="Continue this thread.")] = None,
+        no_model: Annotated[bool, typer.Option("--no-model", help="Rules-only planner and template answers.")] = False,
+        url: Annotated[Optional[str], typer.Option("--url", help="Talk to a running server instead "
+                                                                "(e.g. http://127.0.0.1:8000).")] = None,
+        key: Annotated[Optional[str], typer.Option("--key", envvar="FINCOPILOT_API_KEY",
+                                                   help="API key for --url (or $FINCOPILOT_API_KEY).")] = None,
+    ) -> None:
+        """Terminal chat: the plan and steps live as they run, then the cited answer. /help for commands."""
+        from fincopilot.server.chat import run_chat
+
+        run_chat(thread=thread, use_model=not no_model, url=url, key=key)

@@ -1,0 +1,215 @@
+"""CLI for the planner and the executor: `plan`, `ask`, `review`, `demo`.
+
+`plan --json` prints only the plan JSON on stdout (logs go to stderr); `ask` and `demo` show live progress
+of the steps (Rich, on stderr) and then the answer, its citations, the per-step trace and the compliance
+verdict.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Optional
+
+import typer
+
+DEMO_REQUEST = ("Client C-1042 wants the HY-7 bond fund: check credit, summarize the latest HY-7 report, "
+                "make my recommendation compliant")
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def _show_run(events, *, title: str = "", use_model_note: str = "") -> str:
+    """Render a stream of events live; return the final status."""
+    from rich.live import Live
+    from rich.markup import escape
+    from rich.panel import Panel
+    from rich.table import Table
+
+    out = _console()
+    err = _console(stderr=True)
+    steps: dict[int, dict] = {}
+    plan: dict = {}
+    answer: dict = {}
+    compliance: dict | None = None
+    status = "failed"
+    thread_id = None
+    how = ""
+    errors: list[str] = []
+
+    def progress_table() -> Table:
+        t = Table(title=title or "steps", expand=False)
+        for col in ("step", "skill", "args", "state", "backend", "latency"):
+            t.add_column(col)
+        for sid, s in sorted(steps.items()):
+            state = s.get("state", "waiting")
+            style = {"running": "yellow", "done": "green", "failed": "red"}.get(state, "dim")
+            t.add_row(str(sid), s["skill"], escape(json.dumps(s.get("args", {}), ensure_ascii=False))[:60],
+                      f"[{style}]{state}[/]", str(s.get("backend") or ""),
+                      f"{s['latency_s']:.2f} s" if "latency_s" in s else "")
+        return t
+
+    with Live(progress_table(), console=err, refresh_per_second=4, transient=False) as live:
+        for ev in events:
+            thread_id = ev.thread_id or thread_id
+            d = ev.data
+            if ev.type == "plan":
+                plan = d
+                for st in d.get("steps", []):
+                    steps[st["id"]] = {"skill": st["skill"], "args": st["args"]}
+                live.console.print(f"[bold]plan[/] ({d.get('source')}: {escape(d.get('reason', ''))})")
+            elif ev.type == "step_start":
+                steps.setdefault(d["id"], {"skill": d["skill"], "args": d.get("args", {})})["state"] = "running"
+            elif ev.type == "step_finish":
+                s = steps.setdefault(d["id"], {"skill": d["skill"]})
+                s.update(state="done" if d["ok"] else "failed", backend=d.get("backend"), latency_s=d["latency_s"],
+                         error=d.get("error"))
+            elif ev.type == "answer":
+                answer = d
+            elif ev.type == "compliance":
+                compliance = d
+            elif ev.type == "held":
+                how = d.get("reason", "")
+            elif ev.type == "error":
+                errors.append(d.get("message", ""))
+            elif ev.type == "done":
+                status = d.get("status", "failed")
+                how = d.get("how_to_review", how)
+            live.update(progress_table())
+
+    if plan:
+        out.print("[bold]Plan[/]")
+        out.print_json(json.dumps({"steps": plan.get("steps", [])}, ensure_ascii=False))
+    for e in errors:
+        out.print(f"[red]error:[/] {escape(e)}")
+    if answer:
+        out.print(Panel(escape(answer.get("text", "")), title=f"Answer ({answer.get('method')})", expand=False))
+        cites = answer.get("citations", [])
+        if cites:
+            out.print("[bold]Citations[/]: " + ", ".join(
+                f"[{c['n']}] step {c['step_id']} {steps.get(c['step_id'], {}).get('skill', '')}" for c in cites))
+        out.print(f"numbers checked: {answer.get('numbers_checked', 0)}; unsupported: "
+                  f"{answer.get('unsupported_numbers') or 'none'}")
+    if steps:
+        out.print("[bold]Trace[/]")
+        for sid, s in sorted(steps.items()):
+            extra = f"  error: {escape(str(s['error']))[:160]}" if s.get("error") else ""
+            lat = f"{s['latency_s']:.2f} s" if "latency_s" in s else "-"
+            out.print(f"  [{sid}] {s['skill']:<17} {s.get('state', 'not run'):<8} backend={s.get('backend') or '-'}"
+                      f"  latency={lat}{extra}")
+    if compliance is not None:
+        verdict = "[green]passed[/]" if compliance.get("passed") else "[red]failed[/]"
+        out.print(f"[bold]Compliance[/]: {verdict}")
+        for v in compliance.get("violations", []):
+            out.print(f"  - {v.get('category')} ({v.get('rule')}): {escape(str(v.get('reason')))}")
+    if status == "held":
+        out.print(f"[yellow bold]Held for human review[/] (thread {thread_id}). {escape(how)}")
+        out.print(f"Approve with: fincopilot review {thread_id} --approve --reviewer YOUR_NAME")
+    else:
+        out.print(f"status: [bold]{status}[/]" + (f" (thread {thread_id})" if thread_id else ""))
+    return status
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("plan")
+    def plan_cmd(
+        request: Annotated[str, typer.Argument(help="The advisor's request.")],
+        as_json: Annotated[bool, typer.Option("--json", help="Print only the validated plan JSON.")] = False,
+        no_model: Annotated[bool, typer.Option("--no-model", help="Rules-only planner (no model call).")] = False,
+        repairs: Annotated[int, typer.Option("--repairs", min=0, max=5, help="Repair rounds.")] = 2,
+    ) -> None:
+        """Turn a request into a validated plan (a DAG of skill steps)."""
+        from fincopilot.agents.planner import ensure_valid, plan_request
+        from fincopilot.log import request_context
+
+        with request_context() as rid:
+            outcome = plan_request(request, max_repairs=repairs, request_id=rid, use_model=not no_model)
+        plan = outcome.plan
+        if plan.steps:
+            ensure_valid(plan)  # never print an invalid plan
+        if as_json:
+            typer.echo(json.dumps(plan.plan_json(), ensure_ascii=False))
+            return
+        out = _console()
+        out.print(f"source: {outcome.source} ({outcome.reason})")
+        if outcome.problems:
+            out.print("rejected model attempts: " + "; ".join(outcome.problems[:4]))
+        if plan.steps:
+            out.print_json(json.dumps(plan.plan_json(), ensure_ascii=False))
+        else:
+            out.print("no skill needed: the copilot answers directly"
+                      + (f" ({plan.direct_answer})" if plan.direct_answer else ""))
+
+    @app.command("ask")
+    def ask_cmd(
+        request: Annotated[str, typer.Argument(help="The advisor's request.")],
+        thread: Annotated[Optional[str], typer.Option("--thread", help="Conversation thread id.")] = None,
+        no_model: Annotated[bool, typer.Option("--no-model", help="Rules-only planner and template answer.")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the events as JSON lines.")] = False,
+    ) -> None:
+        """Run the full copilot: plan, parallel steps, cited answer, compliance gate."""
+        from fincopilot.graphs.runner import CopilotRunner
+
+        runner = CopilotRunner(use_model=not no_model)
+        events = runner.run(request, thread_id=thread)
+        if as_json:
+            for ev in events:
+                typer.echo(ev.model_dump_json())
+            return
+        status = _show_run(events, title="ask")
+        if status == "failed":
+            raise typer.Exit(1)
+
+    @app.command("review")
+    def review_cmd(
+        thread: Annotated[str, typer.Argument(help="Thread id of the held answer.")],
+        approve: Annotated[bool, typer.Option("--approve")] = False,
+        reject: Annotated[bool, typer.Option("--reject")] = False,
+        edit: Annotated[Optional[str], typer.Option("--edit", help="Replace the answer with this text.")] = None,
+        reviewer: Annotated[str, typer.Option("--reviewer", help="Who decides (audited).")] = "cli",
+        show: Annotated[bool, typer.Option("--show", help="Only show what is held.")] = False,
+    ) -> None:
+        """Decide on an answer held by the compliance gate (works after a restart)."""
+        from fincopilot.errors import InputError
+        from fincopilot.graphs.runner import CopilotRunner, Review
+
+        runner = CopilotRunner()
+        if show:
+            view = runner.thread(thread)
+            typer.echo(json.dumps(view.model_dump(), ensure_ascii=False, indent=2, default=str))
+            return
+        chosen = [name for name, on in (("approve", approve), ("reject", reject), ("edit", edit is not None)) if on]
+        if len(chosen) != 1:
+            raise InputError("choose exactly one of --approve, --reject, --edit TEXT")
+        try:
+            review = Review(decision=chosen[0], reviewer=reviewer, text=edit)  # type: ignore[arg-type]
+        except ValueError as err:
+            raise InputError(f"invalid review: {err}") from None
+        _show_run(runner.resume(thread, review), title="review")
+
+    @app.command("demo")
+    def demo_cmd(
+        no_model: Annotated[bool, typer.Option("--no-model", help="Rules-only planner and template answer.")] = False,
+        thread: Annotated[Optional[str], typer.Option("--thread")] = None,
+    ) -> None:
+        """The main demo: one advisor request through the whole copilot on the embedded model."""
+        from fincopilot.graphs.runner import CopilotRunner
+        from fincopilot.paths import db_path
+
+        out = _console()
+        if not db_path().exists():
+            from fincopilot.tools.data import init_db
+
+            out.print(f"no database at {db_path()}: running `fincopilot data init` …")
+            res = init_db()
+            out.print(f"created {res.path} ({sum(res.counts.values())} rows)")
+        out.print(f"[bold]Advisor request[/]: {DEMO_REQUEST}")
+        out.print("[dim]Backends: the router's choice per skill (embedded SmolLM2-135M by default, on CPU: "
+                  "expect a minute or two).[/]")
+        runner = CopilotRunner(use_model=not no_model)
+        status = _show_run(runner.run(DEMO_REQUEST, thread_id=thread), title="demo")
+        if status == "failed":
+            raise typer.Exit(1)

@@ -1,0 +1,57 @@
+"""`fincopilot arena run | report | promote` through the real CLI; the HTML and PNG reports render."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.arena_helpers import use, write_config
+from fincopilot.cli import app
+from fincopilot.evals.report import pareto_front
+
+
+@pytest.fixture
+def fakes(tmp_path):
+    use(write_config(tmp_path))
+    yield
+    use(None)
+
+
+def test_pareto_front():
+    # (cost, score): b dominates c; a and b are on the front
+    assert pareto_front([(0.0, 0.5), (1.0, 0.9), (2.0, 0.8)]) == [0, 1]
+
+
+def test_cli_run_report_promote(fakes, tmp_path, isolated_home):
+    runner = CliRunner()
+    r = runner.invoke(app, ["arena", "run", "--skill", "compliance_check", "--backends", "fake-quiet,fake-noisy",
+                            "--split", "all", "--limit", "10", "--seed", "1"])
+    assert r.exit_code == 0, r.output
+    assert "baseline:rules" in r.output and "fake-noisy" in r.output  # the baseline joins by default
+    r = runner.invoke(app, ["arena", "run", "--skill", "planner", "--backends", "baseline:keyword", "--limit", "5"])
+    assert r.exit_code == 0, r.output
+    html, png, md = tmp_path / "r.html", tmp_path / "r.png", tmp_path / "r.md"
+    r = runner.invoke(app, ["arena", "report", "--html", str(html), "--png", str(png), "--markdown", str(md)])
+    assert r.exit_code == 0, r.output
+    page = html.read_text(encoding="utf-8")
+    assert "chart-compliance_check" in page and "chart-planner" in page
+    assert "Pareto frontier" in page and "score vs p95 latency" in page and "score vs cost" in page
+    assert "<script src=\"http" not in page and "Plotly.newPlot" in page  # plotly.js inlined: works offline
+    assert len(page) > 1_000_000
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    assert "| fake-quiet |" in md.read_text(encoding="utf-8")
+    r = runner.invoke(app, ["arena", "promote"])
+    assert r.exit_code == 0, r.output
+    table = json.loads((isolated_home / "routing.json").read_text(encoding="utf-8"))
+    assert table["skills"]["compliance_check"]["chain"][0] == "fake-quiet"
+    assert table["skills"]["planner"]["chain"] == []  # only a baseline ran: baselines are not backends
+
+
+def test_cli_errors_are_one_line(fakes):
+    runner = CliRunner()
+    r = runner.invoke(app, ["arena", "report"])
+    assert r.exit_code != 0 and "no arena results yet" in str(r.exception or r.output)
+    r = runner.invoke(app, ["arena", "run", "--skill", "planner", "--backends", "x", "--split", "test"])
+    assert r.exit_code != 0 and "unknown split" in str(r.exception or r.output)

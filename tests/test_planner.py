@@ -1,0 +1,273 @@
+"""Planner: plan validation, the registry-built schema, the rules fallback, the repair loop, `plan --json`.
+
+Model calls here go to a scripted FAKE backend (tests/graph_fakes.py); the real embedded model is exercised in
+tests/test_planner_model.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from fincopilot.agents.planner import (
+    ANSWER_REF,
+    Plan,
+    PlanStep,
+    classify,
+    ensure_valid,
+    fallback_plan,
+    plan_batch,
+    plan_request,
+    planner_messages,
+    planner_schema,
+    validate_plan,
+)
+from fincopilot.errors import InputError, PlanValidationError
+
+sys.path.insert(0, str(Path(__file__).parent))
+from graph_fakes import fake_gateway, planner_reply  # noqa: E402
+from planner_requests import REQUESTS  # noqa: E402
+
+
+def step(i, skill, args, deps=()):
+    return {"id": i, "skill": skill, "args": args, "depends_on": list(deps)}
+
+
+# ------------------------------------------------------------------------------------------ validate_plan
+def test_valid_plan_has_no_problems():
+    plan = {"steps": [step(1, "credit_lookup", {"client": "C-1042"}),
+                      step(2, "report_summary", {"product": "HY-7"}),
+                      step(3, "compliance_check", {"text": ANSWER_REF, "client": "C-1042", "product": "HY-7"},
+                           [1, 2])]}
+    assert validate_plan(plan) == []
+    assert ensure_valid(plan).steps[2].depends_on == [1, 2]
+
+
+def test_cycle_is_rejected_with_the_cycle_named():
+    plan = {"steps": [step(1, "credit_lookup", {"client": "C-1"}, [2]),
+                      step(2, "credit_lookup", {"client": "C-2"}, [1])]}
+    problems = validate_plan(plan)
+    assert any("cycle" in p and "1" in p and "2" in p for p in problems), problems
+    assert any("comes later" in p for p in problems), problems
+
+
+def test_self_reference_and_missing_dependency():
+    problems = validate_plan({"steps": [step(1, "credit_lookup", {"client": "C-1"}, [1, 7])]})
+    assert "step 1 (credit_lookup) depends on itself" in problems
+    assert "step 1 (credit_lookup) depends on step 7, which does not exist" in problems
+
+
+def test_unknown_skill_names_the_registered_ones():
+    problems = validate_plan({"steps": [step(1, "fx_quote", {"pair": "USD/CNY"})]})
+    assert len(problems) == 1
+    assert "unknown skill 'fx_quote'" in problems[0] and "credit_lookup" in problems[0]
+
+
+def test_bad_and_unknown_arguments():
+    problems = validate_plan({"steps": [step(1, "credit_lookup", {"client": 42, "colour": "red"}),
+                                        step(2, "compliance_check", {"client": "C-1"})]})
+    assert any("unknown argument(s) 'colour'" in p for p in problems), problems
+    assert any("step 1 (credit_lookup): argument client: Input should be a valid string" in p for p in problems)
+    assert any("step 2 (compliance_check): argument text: Field required" in p for p in problems), problems
+
+
+def test_duplicate_ids_and_empty_plan():
+    assert "step id 1 is used more than once" in validate_plan(
+        {"steps": [step(1, "credit_lookup", {"client": "C-1"}), step(1, "credit_lookup", {"client": "C-2"})]})
+    assert validate_plan({"steps": []}) == ["the plan has no steps and no direct answer"]
+    assert validate_plan({"steps": [], "direct_answer": "Hello"}) == []
+
+
+def test_malformed_plan_shapes_are_problems_not_crashes():
+    assert validate_plan({"steps": "nope"})[0].startswith("steps")
+    assert validate_plan({"steps": [{"skill": "credit_lookup"}]})[0].startswith("steps.0.id")
+    with pytest.raises(PlanValidationError) as err:
+        ensure_valid({"steps": [step(1, "nope", {})]})
+    assert err.value.problems and "unknown skill" in str(err.value)
+
+
+def test_output_references_are_checked_against_the_dependency_output_model():
+    ok = {"steps": [step(1, "credit_lookup", {"client": "C-1042"}),
+                    step(2, "credit_lookup", {"client": "$1.client_id"}, [1])]}
+    assert validate_plan(ok) == []
+    bad_field = {"steps": [step(1, "credit_lookup", {"client": "C-1042"}),
+                           step(2, "credit_lookup", {"client": "$1.rating"}, [1])]}
+    (problem,) = validate_plan(bad_field)
+    assert "output has no field 'rating'" in problem and "grade" in problem
+    not_a_dep = {"steps": [step(1, "credit_lookup", {"client": "C-1042"}),
+                           step(2, "credit_lookup", {"client": "$1.client_id"})]}
+    assert "does not depend on it" in validate_plan(not_a_dep)[0]
+    malformed = {"steps": [step(1, "credit_lookup", {"client": "$one"})]}
+    assert "is not a reference like" in validate_plan(malformed)[0]
+    answer_elsewhere = {"steps": [step(1, "credit_lookup", {"client": ANSWER_REF})]}
+    assert "only a compliance_check step may use $answer" in validate_plan(answer_elsewhere)[0]
+
+
+# ------------------------------------------------------------------------------------------ schema
+def test_schema_is_built_from_the_registry_and_rejects_unknown_skills():
+    from fincopilot.agents.skills import skill, unregister
+
+    schema = planner_schema()
+    good = {"steps": [step(1, "credit_lookup", {"client": "C-1042"}),
+                      step(2, "report_summary", {"product": "HY-7"})]}
+    assert [s.skill for s in schema.model_validate(good).steps] == ["credit_lookup", "report_summary"]
+    with pytest.raises(ValidationError):
+        schema.model_validate({"steps": [step(1, "fx_quote", {"pair": "USD/CNY"})]})
+    with pytest.raises(ValidationError):  # arguments are typed per skill
+        schema.model_validate({"steps": [step(1, "credit_lookup", {"product": "HY-7"})]})
+
+    class FxArgs(BaseModel):
+        pair: str
+
+    class FxQuote(BaseModel):
+        rate: float
+
+    @skill(name="fx_quote_test", args=FxArgs, output=FxQuote, description="FX quote.")
+    def fx(args, ctx):
+        return FxQuote(rate=7.1)
+
+    try:
+        extended = planner_schema()
+        assert extended is not schema
+        parsed = extended.model_validate({"steps": [step(1, "fx_quote_test", {"pair": "USD/CNY"})]})
+        assert parsed.steps[0].args.pair == "USD/CNY"
+        assert "fx_quote_test(pair)" in planner_messages("x")[0].content
+    finally:
+        unregister("fx_quote_test")
+    assert "fx_quote_test" not in json.dumps(planner_schema().model_json_schema())
+
+
+def test_schema_is_small_and_bounded_for_constrained_decoding():
+    from fincopilot.models.structured import bounded_json_schema, max_json_chars
+
+    schema = planner_schema().model_json_schema()
+    assert len(json.dumps(schema)) < 6000
+    assert max_json_chars(bounded_json_schema(schema), unbounded=10**9) < 5000  # every string/list is bounded
+
+
+# ------------------------------------------------------------------------------------------ rules fallback
+@pytest.mark.parametrize("request_text,wanted", REQUESTS)
+def test_fallback_plans_are_valid_and_cover_the_request(request_text, wanted):
+    plan, note = fallback_plan(request_text)
+    if wanted:
+        assert validate_plan(plan) == [], note
+        assert {s.skill for s in plan.steps} >= wanted
+    else:
+        assert plan.steps == []
+
+
+def test_classify_extracts_entities_in_chinese_text_and_uses_context():
+    it = classify("客户C-1042想买HY-7债券基金")
+    assert it.clients == ["C-1042"] and it.products == ["HY-7"] and "compliance_check" in it.skills
+    follow = classify("and summarize the report", context=["Client C-1042 wants HY-7"])
+    assert follow.products == ["HY-7"] and follow.skills == ["report_summary"]
+
+
+def test_missing_id_gets_a_clarifying_direct_answer():
+    plan, _ = fallback_plan("check the client's credit")
+    assert not plan.steps and "client id" in plan.direct_answer
+
+
+# ------------------------------------------------------------------------------------------ planner loop
+def test_planner_uses_the_model_plan_when_valid():
+    gw, backend = fake_gateway()
+    out = plan_request("Summarize the latest EQ-10 report", gateway=gw)
+    assert out.source == "planner" and out.valid_before_repair and out.backend == "fake-scripted"
+    assert [s.args for s in out.plan.steps] == [{"product": "EQ-10"}]
+    assert len(backend.calls) == 1
+
+
+def test_problems_are_fed_back_and_the_plan_repaired():
+    answers = iter([
+        # round 1: an invented client id and a missing report step
+        json.dumps({"steps": [step(1, "credit_lookup", {"client": "C-9999"})]}),
+    ])
+
+    def reply(messages, schema):
+        return next(answers, None) or planner_reply(messages, schema)
+
+    gw, backend = fake_gateway(reply)
+    out = plan_request("Check C-1042's credit and summarize the HY-7 report", gateway=gw)
+    assert out.source == "repaired" and not out.valid_before_repair and out.rounds == 2
+    assert any("'C-9999' does not appear in the request" in p for p in out.problems)
+    assert any("report_summary" in p for p in out.problems)
+    repair_prompt = backend.calls[1][-1].content
+    assert "C-9999" in repair_prompt and "problems" in repair_prompt
+    assert {s.skill for s in out.plan.steps} == {"credit_lookup", "report_summary"}
+
+
+def test_malformed_output_counts_as_a_failed_round_then_fallback():
+    gw, backend = fake_gateway(lambda m, s: "{not json")
+    out = plan_request("客户C-1042想买HY-7债券基金：查一下信用，总结最新的HY-7研报，并确保我的推荐合规", gateway=gw,
+                       max_repairs=2)
+    assert out.source == "fallback" and "fallback planner" in out.reason
+    assert validate_plan(out.plan) == []
+    assert [s.skill for s in out.plan.steps] == ["credit_lookup", "report_summary", "compliance_check"]
+
+
+def test_semantically_bad_model_plan_falls_back_after_bounded_repairs():
+    cyclic = json.dumps({"steps": [step(1, "credit_lookup", {"client": "C-1042"}, [2]),
+                                   step(2, "credit_lookup", {"client": "C-1042"}, [1])]})
+    gw, backend = fake_gateway(lambda m, s: cyclic)
+    out = plan_request("Credit check for C-1042", gateway=gw, max_repairs=1)
+    assert out.source == "fallback" and out.rounds == 2 and len(backend.calls) == 2
+    assert any("cycle" in p for p in out.problems)
+
+
+def test_greeting_gets_a_direct_answer_not_a_plan():
+    gw, _ = fake_gateway(lambda m, s: json.dumps({"steps": []}))
+    out = plan_request("Hello!", gateway=gw)
+    assert out.source == "direct" and out.plan.steps == []
+
+
+def test_hallucinated_plan_for_a_greeting_is_rejected():
+    gw, _ = fake_gateway(lambda m, s: json.dumps({"steps": [step(1, "credit_lookup", {"client": "C-1042"})]}))
+    out = plan_request("Hello!", gateway=gw, max_repairs=1)
+    assert out.source == "direct" and any("does not appear in the request" in p for p in out.problems)
+
+
+def test_bad_requests_are_clear_errors():
+    with pytest.raises(InputError, match="empty"):
+        plan_request("   ", use_model=False)
+    with pytest.raises(InputError, match="too long"):
+        plan_request("x" * 5000, use_model=False)
+
+
+def test_plan_batch_without_model_matches_rules():
+    outs = plan_batch([r for r, _ in REQUESTS], use_model=False)
+    assert all(validate_plan(o.plan) == [] for o in outs if o.plan.steps)
+
+
+def test_plan_model_round_trips_public_shape():
+    p = Plan(steps=[PlanStep(id=1, skill="credit_lookup", args={"client": "C-1"})])
+    assert p.plan_json() == {"steps": [{"id": 1, "skill": "credit_lookup", "args": {"client": "C-1"},
+                                        "depends_on": []}]}
+
+
+# ------------------------------------------------------------------------------------------ CLI
+def _cli(*args, home):
+    env = {**os.environ, "FINCOPILOT_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", "fincopilot.cli", *args], capture_output=True, text=True,
+                          env=env, timeout=300)
+
+
+def test_plan_json_stdout_is_only_the_plan(isolated_home):
+    res = _cli("plan", "Client C-1042 wants HY-7: check credit and summarize the HY-7 report", "--json",
+               "--no-model", home=isolated_home)
+    assert res.returncode == 0, res.stderr
+    data = json.loads(res.stdout)  # the whole stdout parses
+    assert set(data) == {"steps"}
+    assert [s["skill"] for s in data["steps"]][:2] == ["credit_lookup", "report_summary"]
+    assert all(set(s) == {"id", "skill", "args", "depends_on"} for s in data["steps"])
+
+
+def test_plan_cli_bad_input_is_one_line(isolated_home):
+    res = _cli("plan", "   ", "--json", "--no-model", home=isolated_home)
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr.strip().splitlines()[-1] == "error: the request is empty"

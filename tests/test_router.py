@@ -1,0 +1,138 @@
+"""The router: constraints from the skill policy, config pin, promoted table reloaded without restart,
+failover through the gateway when a backend errors. Backends are scripted FAKES (named as such)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from tests.arena_helpers import use, write_config
+from fincopilot.config import settings
+from fincopilot.models.base import Message
+from fincopilot.models.router import (
+    CandidateStats,
+    Router,
+    new_table,
+    route_for_skill,
+    routing_path,
+    write_routing_table,
+)
+
+EXTRA = """
+[[backends]]
+id = "fake-cloud"
+kind = "scripted"
+model = "scripted"
+residency = "external"
+cost_per_1k_tokens = 2.0
+options = { replies = ["cloud says hi"] }
+"""
+ROUTING = """
+[routing.report_summary]
+min_score = 0.5
+max_p95_latency_s = 10
+max_cost_per_1k_tokens = 1.0
+
+[routing.compliance_check]
+residency = ["local"]
+
+[routing.credit_lookup]
+pin = "fake-quiet"
+"""
+
+
+@pytest.fixture
+def cfg(tmp_path):
+    use(write_config(tmp_path, extra=EXTRA, routing=ROUTING))
+    yield settings()
+    use(None)
+
+
+def stats(**kw):
+    return [CandidateStats(backend=b, score=s, p95_latency_s=lat) for b, (s, lat) in kw.items()]
+
+
+def test_route_for_skill_applies_every_constraint(cfg):
+    route = route_for_skill("report_summary", [
+        CandidateStats(backend="fake-quiet", score=0.7, p95_latency_s=2.0),
+        CandidateStats(backend="fake-noisy", score=0.9, p95_latency_s=3.0),   # fine: cost 0.5 <= 1.0
+        CandidateStats(backend="fake-cloud", score=0.95, p95_latency_s=1.0),  # too expensive
+        CandidateStats(backend="smollm2-135m", score=0.8, p95_latency_s=30.0),  # too slow
+        CandidateStats(backend="fake-down", score=0.2, p95_latency_s=1.0),    # below min_score
+        CandidateStats(backend="baseline:extractive", score=0.99, p95_latency_s=0.1),
+        CandidateStats(backend="gone", score=1.0, p95_latency_s=0.1),
+    ], cfg, run_id="r1")
+    assert route.chain == ["fake-noisy", "fake-quiet"]
+    assert "cost 2.0/1k tokens > max 1.0" in route.excluded["fake-cloud"]
+    assert "p95 latency 30.00s > max 10" in route.excluded["smollm2-135m"]
+    assert "min_score 0.5" in route.excluded["fake-down"]
+    assert route.excluded["baseline:extractive"].startswith("classical baseline")
+    assert route.excluded["gone"] == "not a configured backend"
+    assert "baseline:extractive scores higher" in route.reason
+    residency = route_for_skill("compliance_check", [CandidateStats(backend="fake-cloud", score=1.0)], cfg)
+    assert residency.chain == [] and "residency 'external'" in residency.excluded["fake-cloud"]
+
+
+def test_pin_wins_and_default_applies_without_results(cfg):
+    router = Router()
+    write_routing_table(new_table({"credit_lookup": route_for_skill(
+        "credit_lookup", [CandidateStats(backend="fake-noisy", score=1.0)], cfg)}))
+    d = router.route("credit_lookup")
+    assert d.chain == ["fake-quiet"] and d.source == "pin"
+    d = router.route("planner")
+    assert d.source == "default" and d.chain[0] == "smollm2-135m" and "no arena results" in d.reason
+
+
+def test_promoted_table_reloads_without_restart(cfg):
+    router = Router()
+    assert router.route("report_summary").source == "default"
+    write_routing_table(new_table({"report_summary": route_for_skill(
+        "report_summary", [CandidateStats(backend="fake-quiet", score=0.6, p95_latency_s=1),
+                           CandidateStats(backend="fake-noisy", score=0.9, p95_latency_s=1)], cfg, run_id="r1")}))
+    d = router.route("report_summary")
+    assert d.chain == ["fake-noisy", "fake-quiet"] and d.source == "table" and "arena run r1" in d.reason
+    time.sleep(0.01)
+    write_routing_table(new_table({"report_summary": route_for_skill(
+        "report_summary", [CandidateStats(backend="fake-quiet", score=0.95, p95_latency_s=1),
+                           CandidateStats(backend="fake-noisy", score=0.9, p95_latency_s=1)], cfg, run_id="r2")}))
+    st = routing_path().stat()
+    os.utime(routing_path(), ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # coarse file systems
+    d = router.route("report_summary")  # same router object: no restart
+    assert d.chain == ["fake-quiet", "fake-noisy"] and "arena run r2" in d.reason
+
+
+def test_broken_table_falls_back_to_default_with_reason(cfg):
+    routing_path().write_text("{not json", encoding="utf-8")
+    d = Router().route("planner")
+    assert d.source == "default" and "unreadable" in d.reason
+
+
+def test_gateway_fails_over_along_the_promoted_chain(cfg):
+    from fincopilot.models.gateway import Gateway
+    from fincopilot.safety.resilience import HealthRegistry
+
+    write_routing_table(new_table({"planner": route_for_skill(
+        "planner", [CandidateStats(backend="fake-down", score=0.9), CandidateStats(backend="fake-quiet", score=0.8)],
+        cfg, run_id="r1")}))
+    gw = Gateway(router=Router(), health=HealthRegistry(), sleep=lambda s: None)
+    out = gw.complete("planner", [Message(role="user", content="hi")])
+    assert out.backend_id == "fake-quiet"
+
+
+def test_promote_from_arena_results_then_running_router_follows(cfg):
+    from fincopilot.evals.arena import promote, run_arena
+
+    router = Router()  # created before any results exist
+    assert router.route("compliance_check").source == "default"
+    run_arena("compliance_check", ["fake-noisy", "fake-quiet", "fake-cloud", "baseline:rules"], split="all",
+              progress=False, bootstrap_rounds=10)
+    table, path = promote()
+    assert path == routing_path()
+    route = table.skills["compliance_check"]
+    assert route.chain[:2] == ["fake-quiet", "fake-noisy"]
+    assert "residency" in route.excluded["fake-cloud"]
+    d = router.route("compliance_check")
+    assert d.chain[0] == "fake-quiet" and d.source == "table"
+    assert "fake-cloud" in d.excluded
