@@ -72,7 +72,7 @@ class FinetuneOptions(BaseModel):
     out: Path | None = None
     resume: bool = True
     evaluate: bool = True
-    eval_limit: int | None = Field(None, ge=1, description="score only the first N held-out items")
+    eval_limit: int | None = Field(None, ge=1, description="score N evenly spaced held-out items")
     eval_batch_size: int = Field(4, ge=1)
     hyper: Hyperparameters = Field(default_factory=Hyperparameters)
 
@@ -446,8 +446,9 @@ def evaluate_heldout(
 
         items = load_items(task.skill, "heldout")
     items = list(items)
-    if limit:
-        items = items[:limit]
+    if limit and limit < len(items):
+        # evenly spaced, so a limited run still covers every kind of item (the files group them by kind)
+        items = [items[(k * len(items)) // limit] for k in range(limit)]
     if not items:
         raise InputError(f"skill {task.skill!r} has no held-out items to evaluate on")
     started = time.perf_counter()
@@ -611,7 +612,8 @@ def _command_line(opts: FinetuneOptions) -> str:
     for flag, value, default in (("--epochs", hp.epochs, defaults.epochs), ("--max-steps", hp.max_steps, None),
                                  ("--lr", hp.learning_rate, defaults.learning_rate), ("--rank", hp.rank, defaults.rank),
                                  ("--batch-size", hp.batch_size, defaults.batch_size), ("--seed", hp.seed, defaults.seed),
-                                 ("--eval-limit", opts.eval_limit, None)):
+                                 ("--eval-limit", opts.eval_limit, None),
+                                 ("--eval-batch-size", opts.eval_batch_size, 4)):
         if value is not None and value != default:
             parts += [flag, str(value)]
     return " ".join(parts)
@@ -640,13 +642,15 @@ def register(app: typer.Typer) -> None:
         save_every: Annotated[int, typer.Option("--save-every", min=1, help="checkpoint every N steps")] = 10,
         evaluate: Annotated[bool, typer.Option("--eval/--no-eval", help="score base vs adapter on held-out items")] = True,
         eval_limit: Annotated[Optional[int], typer.Option("--eval-limit", min=1)] = None,
+        eval_batch_size: Annotated[int, typer.Option("--eval-batch-size", min=1, help="prompts per generate call")] = 4,
         as_json: Annotated[bool, typer.Option("--json", help="print the card as JSON")] = False,
     ) -> None:
         """Fine-tune a LoRA adapter for SKILL on BASE; it registers as backend BASE+SKILL-lora."""
         hyper = Hyperparameters(epochs=epochs, max_steps=max_steps, learning_rate=lr, rank=rank, alpha=2 * rank,
                                 batch_size=batch_size, seed=seed, save_every=save_every)
         opts = FinetuneOptions(skill=skill, base=base, data=data, teacher=teacher, out=out, resume=resume,
-                               evaluate=evaluate, eval_limit=eval_limit, hyper=hyper)
+                               evaluate=evaluate, eval_limit=eval_limit, eval_batch_size=eval_batch_size,
+                               hyper=hyper)
         result = finetune(opts, progress=not as_json)
         card = result.card
         if as_json:

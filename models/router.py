@@ -67,10 +67,18 @@ class RoutingTable(BaseModel):
     skills: dict[str, SkillRoute] = Field(default_factory=dict)
 
 
-def routing_path() -> Path:
-    from fincopilot.paths import home
+_PATH_CACHE: dict[tuple[str | None, str | None], Path] = {}
 
-    return Path(os.environ.get("FINCOPILOT_ROUTING", home() / "routing.json"))
+
+def routing_path() -> Path:
+    """`$FINCOPILOT_ROUTING`, else `home()/routing.json` (resolved once per environment: route() is hot)."""
+    key = (os.environ.get("FINCOPILOT_ROUTING"), os.environ.get("FINCOPILOT_HOME"))
+    path = _PATH_CACHE.get(key)
+    if path is None:
+        from fincopilot.paths import home
+
+        path = _PATH_CACHE[key] = Path(key[0]) if key[0] else home() / "routing.json"
+    return path
 
 
 def policy_exclusion(stats: CandidateStats, policy: SkillPolicy, cfg: Settings) -> str | None:

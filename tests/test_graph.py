@@ -281,3 +281,23 @@ def test_concurrent_threads_share_one_runner(home, tmp_path):
         assert evs[-1].data["status"] == "answered", (tid, evs[-1])
         assert all(e.thread_id == tid for e in evs)
     assert set(runner.threads()) == set(reqs)
+
+
+def test_internal_error_ends_the_run_as_failed_and_the_thread_recovers(home, tmp_path, monkeypatch):
+    import fincopilot.agents.synthesizer as synth
+
+    real = synth.synthesize
+
+    def broken(*a, **k):
+        raise RuntimeError("synthesizer exploded")
+
+    monkeypatch.setattr(synth, "synthesize", broken)
+    runner = CopilotRunner(tmp_path / "cp.sqlite", gateway=fake_gateway()[0])
+    evs = events_of(runner.run("credit of C-1042", thread_id="boom"))
+    assert [e.type for e in evs][-2:] == ["error", "done"]
+    assert "synthesizer exploded" in evs[-2].data["message"] and evs[-1].data["status"] == "failed"
+    assert runner.thread("boom").status == "failed"
+    monkeypatch.setattr(synth, "synthesize", real)
+    runner = CopilotRunner(tmp_path / "cp.sqlite", gateway=fake_gateway()[0])  # same file, working synthesizer
+    evs = events_of(runner.run("credit of C-1042", thread_id="boom"))
+    assert evs[-1].data["status"] == "answered"

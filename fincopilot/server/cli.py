@@ -78,8 +78,9 @@ def register(app: typer.Typer) -> None:
             return
         table = Table("key id", "role", "name", "created", "last used", "status")
         for r in records:
-            table.add_row(r.key_id, r.role, r.name, r.created_at, r.last_used_at or "-",
-                          "active" if r.active else f"revoked {r.revoked_at}")
+            table.add_row(r.key_id, r.role, r.name, r.created_at[:16].replace("T", " "),
+                          (r.last_used_at or "-")[:16].replace("T", " "),
+                          "active" if r.active else f"revoked {r.revoked_at[:16].replace('T', ' ')}")
         Console().print(table if records else "no keys yet: `fincopilot keys create --role advisor`")
 
     @app.command("chat")

@@ -24,7 +24,6 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from pydantic import BaseModel
 
 from fincopilot.config import BackendSpec
 from fincopilot.errors import BackendError, BackendTimeout, BackendUnavailable, ConfigError
