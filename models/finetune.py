@@ -362,7 +362,7 @@ def train_adapter(
 
         folder = out / "checkpoints" / f"step-{at:06d}"
         folder.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.contiguous() for k, v in get_peft_model_state_dict(peft_model).items()},
+        save_file({k: v.contiguous() for k, v in get_peft_model_state_dict(peft_model, save_embedding_layers=False).items()},
                   str(folder / "adapter_model.safetensors"))
         torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                     "torch_rng": torch.get_rng_state()}, folder / "optimizer.pt")
@@ -407,7 +407,9 @@ def train_adapter(
     # peft records the base's local folder; record the config `model` string instead, so the card and the
     # adapter_config both name the base the way the config does (checked by check_adapter_base)
     peft_model.peft_config["default"].base_model_name_or_path = spec.model
-    peft_model.save_pretrained(str(out), save_embedding_layers=False)
+    with warnings.catch_warnings():  # peft looks for a config.json next to a GGUF base and warns it has none
+        warnings.filterwarnings("ignore", message="Could not find a config file")
+        peft_model.save_pretrained(str(out), save_embedding_layers=False)
     return {"steps": step, "epochs_done": round(step / steps_per_epoch, 3), "seconds": round(seconds, 1),
             "losses": losses, "resumed_from": resumed_step}
 
@@ -415,11 +417,15 @@ def train_adapter(
 # --- evaluation ----------------------------------------------------------------------------------
 
 
-def _outputs(backend: Any, task: SkillTask, items: Sequence[Any], batch_size: int) -> list[BaseModel | None]:
+def _outputs(
+    backend: Any, task: SkillTask, items: Sequence[Any], batch_size: int, advance: Any = lambda n: None
+) -> list[BaseModel | None]:
     """Parsed outputs per item through the backend's constrained decoding; None where it failed."""
     schema = task.schema()
     out: list[BaseModel | None] = []
     for i in range(0, len(items), batch_size):
+        if i:
+            advance(batch_size)
         chunk = items[i : i + batch_size]
         prompts = [task.prompt(item.input) for item in chunk]
         try:
@@ -454,11 +460,11 @@ def evaluate_heldout(
     started = time.perf_counter()
     scores: dict[str, dict[str, float]] = {}
     with Progress(disable=not progress) as bar:
-        tid = bar.add_task(f"held-out {task.skill}", total=len(backends))
-        for backend in backends:
-            outputs = _outputs(backend, task, items, batch_size)
+        tid = bar.add_task(f"held-out {task.skill}", total=len(backends) * len(items))
+        for n, backend in enumerate(backends, start=1):
+            outputs = _outputs(backend, task, items, batch_size, lambda k: bar.advance(tid, k))
             scores[backend.id] = {k: round(v, 4) for k, v in task.score(items, outputs).items()}
-            bar.advance(tid)
+            bar.update(tid, completed=n * len(items))
     try:
         from fincopilot.evals.datasets import dataset_version
 

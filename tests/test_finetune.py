@@ -277,3 +277,21 @@ def test_planner_metrics():
     assert s["skill_set_f1"] == pytest.approx((1 + 2 / 3 + 1 + 0) / 4)
     assert s["validity_before_repair"] == pytest.approx(1 / 4)  # half misses a step, invented fails grounding
     assert s["skill_set_exact"] == pytest.approx(2 / 4)
+
+
+def test_heldout_scoring_with_a_scripted_fake_backend():
+    """Plumbing only (a scripted FAKE backend); the real model is scored in test_finetune_model.py."""
+    from fincopilot.evals.datasets import load_items
+    from fincopilot.models.backends.scripted import ScriptedBackend
+    from fincopilot.models.finetune import evaluate_heldout
+
+    credit_only = '{"steps": [{"id": 1, "skill": "credit_lookup", "args": {"client": "C-1042"}, "depends_on": []}]}'
+    fake = ScriptedBackend.from_function("fake-planner", lambda messages, schema: credit_only)
+    broken = ScriptedBackend.from_function("fake-broken", lambda messages, schema: "not json")
+    held = evaluate_heldout(skill_task("planner"), [fake, broken], limit=6, progress=False)
+    assert held.items == 6 and held.dataset_version
+    # evenly spaced: the limited sample is not just the first kind in the file
+    kinds = {i.metadata.get("kind") for i in load_items("planner", "heldout")[::6]}
+    assert len(kinds) > 1
+    assert 0 < held.scores["fake-planner"]["skill_set_f1"] < 1
+    assert held.scores["fake-broken"] == {"validity_before_repair": 0.0, "skill_set_f1": 0.0, "skill_set_exact": 0.0}
