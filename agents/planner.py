@@ -197,10 +197,17 @@ def planner_messages(request: str, context: Sequence[str] = ()) -> list[Message]
     return msgs
 
 
-def _repair_messages(request: str, context: Sequence[str], previous: str, problems: list[str]) -> list[Message]:
+def _repair_messages(request: str, context: Sequence[str], previous: str, problems: list[str],
+                     intents: Intents | None = None) -> list[Message]:
     msgs = planner_messages(request, context)
     msgs.append(Message(role="assistant", content=previous[:1500]))
-    msgs.append(Message(role="user", content="That plan has problems:\n- " + "\n- ".join(problems[:6])
+    named = []
+    if intents is not None and intents.clients:
+        named.append("clients " + ", ".join(intents.clients))
+    if intents is not None and intents.products:
+        named.append("products " + ", ".join(intents.products))
+    hint = f"\nThe request names: {'; '.join(named)}." if named else ""
+    msgs.append(Message(role="user", content="That plan has problems:\n- " + "\n- ".join(problems[:6]) + hint
                         + "\nWrite the corrected plan for the same request."))
     return msgs
 
@@ -539,7 +546,7 @@ class _Planning:
         if attempt >= self.max_repairs:
             self.gave_up = True
         else:
-            self.msgs = _repair_messages(self.request, self.context, raw or "{}", problems)
+            self.msgs = _repair_messages(self.request, self.context, raw or "{}", problems, self.intents)
 
     @property
     def pending(self) -> bool:
