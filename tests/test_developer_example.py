@@ -97,3 +97,11 @@ def test_langgraph_json_points_at_real_graph_factories(fresh_registry):
 
     assert {"plan", "run_step", "join", "synthesize", "compliance", "review", "finalize"} <= set(
         make_graph().get_graph().nodes)
+
+
+def test_readme_shows_the_same_example():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    m = re.search(r"<!-- example:developer -->\s*```python\n(.*?)```", readme, re.S)
+    assert m, "README.md lost its developer example"
+    assert m.group(1) == doc_snippet()
+    assert len(m.group(1).strip("\n").splitlines()) < 30
