@@ -192,7 +192,7 @@ def parse_structured(text: str, schema: type[T], *, backend_id: str | None = Non
         stripped = stripped.strip("`")
         stripped = stripped[stripped.find("{") :] if "{" in stripped else stripped
     try:
-        data = json.loads(stripped)
+        data = json.loads(stripped, strict=False)  # raw newlines inside strings are common in model output
     except json.JSONDecodeError as err:
         raise StructuredOutputError(
             f"backend {backend_id!r} returned text that is not JSON ({err.msg} at char {err.pos}): "
