@@ -18,7 +18,6 @@ from pathlib import Path
 
 import uvicorn
 
-sys.path.insert(0, str(Path(__file__).parent))
 from graph_fakes import fake_gateway, planner_reply  # noqa: E402
 
 DEMO = ("Client C-1042 wants the HY-7 bond fund: check credit, summarize the latest HY-7 report, "

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
 from server_fakes import FAKE_CONFIG, RISKY, LiveServer, fake_runner, prepare_home  # noqa: E402
 
 EXE = str(Path(sys.executable).with_name("fincopilot"))

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from skill_helpers import BackendGateway, run_skill, scripted_fake  # noqa: F401
 
 from fincopilot.agents.skills import SkillContext, get_skill
 from fincopilot.errors import InputError, NotFoundError
@@ -34,25 +35,8 @@ def home(domain_home, monkeypatch):
     return domain_home
 
 
-class BackendGateway:
-    """Sends every call of a skill to one backend (the real embedded model, or a scripted fake)."""
-
-    def __init__(self, backend):
-        self.backend = backend
-
-    def complete(self, skill, messages, *, schema=None, max_tokens=256, temperature=0.0, request_id=None):
-        return self.backend.complete(messages, schema=schema, max_tokens=max_tokens, temperature=temperature)
-
-
-def scripted_fake(reply):
-    from fincopilot.models.backends.scripted import ScriptedBackend
-
-    return BackendGateway(ScriptedBackend.from_function("scripted-fake", lambda messages, schema: reply))
-
-
 def run(args, gateway=None):
-    s = get_skill("credit_lookup")
-    return s.run(args, SkillContext(skill=s.name, allowed_tools=s.tools, gateway=gateway))
+    return run_skill("credit_lookup", args, gateway)
 
 
 def test_numbers_come_from_the_scorecard(home):

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).parent))
 from graph_fakes import fake_gateway  # noqa: E402
 from test_graph import guaranteed_reply  # noqa: E402
 

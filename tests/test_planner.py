@@ -30,7 +30,6 @@ from fincopilot.agents.planner import (
 )
 from fincopilot.errors import InputError, PlanValidationError
 
-sys.path.insert(0, str(Path(__file__).parent))
 from graph_fakes import fake_gateway, planner_reply  # noqa: E402
 from planner_requests import REQUESTS  # noqa: E402
 

@@ -11,7 +11,6 @@ import pytest
 
 from fincopilot.agents.planner import plan_batch, validate_plan
 
-sys.path.insert(0, str(Path(__file__).parent))
 from planner_requests import REQUESTS  # noqa: E402
 
 

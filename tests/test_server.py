@@ -16,7 +16,6 @@ import httpx
 import openai
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
 from server_fakes import DEMO, FAKE_CONFIG, RISKY, LiveServer, fake_runner, free_port, prepare_home, wait_for_http  # noqa: E402
 
 MODEL = "fincopilot-advisor"

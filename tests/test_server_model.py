@@ -9,7 +9,6 @@ from pathlib import Path
 import openai
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
 from server_fakes import LiveServer, prepare_home  # noqa: E402
 
 pytestmark = pytest.mark.model

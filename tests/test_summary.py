@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from skill_helpers import BackendGateway, run_skill, scripted_fake  # noqa: F401
 from typer.testing import CliRunner
 
 from fincopilot.agents.report_summary import extractive_key_figures, extractive_summary, repair
@@ -27,25 +28,8 @@ def db(db_file, monkeypatch):
     return db_file
 
 
-class BackendGateway:
-    """Sends every call of a skill to one backend (the real embedded model, or a scripted fake)."""
-
-    def __init__(self, backend):
-        self.backend = backend
-
-    def complete(self, skill, messages, *, schema=None, max_tokens=256, temperature=0.0, request_id=None):
-        return self.backend.complete(messages, schema=schema, max_tokens=max_tokens, temperature=temperature)
-
-
-def scripted_fake(reply):
-    from fincopilot.models.backends.scripted import ScriptedBackend
-
-    return BackendGateway(ScriptedBackend.from_function("scripted-fake", lambda messages, schema: reply))
-
-
 def run(args, gateway=None):
-    s = get_skill("report_summary")
-    return s.run(args, SkillContext(skill=s.name, allowed_tools=s.tools, gateway=gateway))
+    return run_skill("report_summary", args, gateway)
 
 
 def _source(result) -> str:

@@ -13,7 +13,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
 from server_fakes import DEMO, RISKY, LiveServer, fake_runner, prepare_home  # noqa: E402
 
 pytestmark = pytest.mark.browser
