@@ -31,7 +31,7 @@ KNOWN_NAMES = ["张伟", "王芳", "Zhang Wei", "Alice Morgan", "李娜", "Rober
 CORPUS: list[tuple[str, list[str]]] = [
     (f"Client C-1042 (Zhang Wei, ID {ID_A}) wants the HY-7 bond fund.", ["C-1042", "Zhang Wei", ID_A]),
     (f"客户张伟，身份证号{ID_B}，手机13800138000，想买HY-7债券基金。", ["张伟", ID_B, "13800138000"]),
-    (f"Please call Alice Morgan at (212) 555-0123 or email alice.morgan@example.com.",
+    ("Please call Alice Morgan at (212) 555-0123 or email alice.morgan@example.com.",
      ["Alice Morgan", "(212) 555-0123", "alice.morgan@example.com"]),
     (f"王芳的银行卡号是{CARD_A}，邮箱wangfang@163.com。", ["王芳", CARD_A, "wangfang@163.com"]),
     (f"Card {CARD_B[:4]} {CARD_B[4:8]} {CARD_B[8:12]} {CARD_B[12:]} was used by client C-2077.",
@@ -41,7 +41,7 @@ CORPUS: list[tuple[str, list[str]]] = [
     (f"Amex {CARD_C} belongs to robert.chen@bank.example.org, phone +44 20 7946 0958.",
      [CARD_C, "robert.chen@bank.example.org", "+44 20 7946 0958"]),
     ("请为客户张伟（C-1042）评估信用，手机号１３８００１３８０００。", ["张伟", "C-1042", "１３８００１３８０００"]),
-    (f"Summarize the latest HY-7 report for Zhang Wei; his number is 13912345678.", ["Zhang Wei", "13912345678"]),
+    ("Summarize the latest HY-7 report for Zhang Wei; his number is 13912345678.", ["Zhang Wei", "13912345678"]),
     (f"ID {ID_A} and ID {ID_B} belong to two different clients, C-1042 and C-2077.",
      [ID_A, ID_B, "C-1042", "C-2077"]),
     ("Alice Morgan wants a recommendation; reach her at alice.m+fin@mail.example.co.uk.",

@@ -8,9 +8,8 @@ import subprocess
 import sys
 
 import pytest
-from skill_helpers import BackendGateway, run_skill, scripted_fake  # noqa: F401
+from skill_helpers import BackendGateway, run_skill, scripted_fake
 
-from fincopilot.agents.skills import SkillContext, get_skill
 from fincopilot.errors import InputError, NotFoundError
 from fincopilot.tools import data
 from fincopilot.tools import scorecard as sc

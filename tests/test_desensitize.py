@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from fincopilot.config import BackendSpec
 from fincopilot.models.backends.openai import OpenAIBackend
 from fincopilot.models.backends.scripted import ScriptedBackend
-from fincopilot.models.base import BaseBackend, Completion, Message, Usage, messages
+from fincopilot.models.base import BaseBackend, Completion, Usage, messages
 from fincopilot.models.registry import build_backend, clear_instances, get_backend, register_kind
 from fincopilot.safety import audit
 from fincopilot.safety.desensitize import DesensitizingProxy, Pseudonymizer, _StreamRestorer, is_protected

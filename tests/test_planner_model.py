@@ -4,8 +4,6 @@ requests that need no skill. The first round is one batched generation to keep C
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import pytest
 

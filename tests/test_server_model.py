@@ -3,8 +3,6 @@ server on 127.0.0.1 → the real CopilotRunner with the built-in config (every m
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import openai
 import pytest

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from skill_helpers import BackendGateway, run_skill, scripted_fake  # noqa: F401
+from skill_helpers import BackendGateway, run_skill, scripted_fake
 from typer.testing import CliRunner
 
 from fincopilot.agents.report_summary import extractive_key_figures, extractive_summary, repair
-from fincopilot.agents.skills import SkillContext, get_skill
 from fincopilot.errors import InputError, NotFoundError
 from fincopilot.tools import data
 from fincopilot.tools.numbers import extract_numbers, numeric_faithfulness, unsupported_numbers

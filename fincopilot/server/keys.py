@@ -53,6 +53,15 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def open_server_db(path: Path | None = None) -> tuple[Path, sqlite3.Connection]:
+    """The server's SQLite file (default `home()/server.sqlite`), shared by keys and threads; WAL, autocommit."""
+    path = Path(path) if path else home() / "server.sqlite"
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA busy_timeout=5000")
+    return path, conn
+
+
 def hash_key(key: str) -> str:
     """SHA-256 hex digest of the full key."""
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
@@ -62,11 +71,8 @@ class KeyStore:
     """Create, verify, list and revoke API keys. Thread-safe; one SQLite file (default `home()/server.sqlite`)."""
 
     def __init__(self, path: Path | None = None):
-        self.path = Path(path) if path else home() / "server.sqlite"
+        self.path, self._conn = open_server_db(path)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA busy_timeout=5000")
         self._conn.execute(
             """CREATE TABLE IF NOT EXISTS api_keys (
                  key_id TEXT PRIMARY KEY, key_hash TEXT NOT NULL, role TEXT NOT NULL, name TEXT NOT NULL,

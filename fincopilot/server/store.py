@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
 from pydantic import BaseModel
 
-from fincopilot.paths import home
+from fincopilot.server.keys import open_server_db
 
 
 class ThreadOwner(BaseModel):
@@ -41,11 +40,8 @@ class ThreadIndex:
     """Thread ownership and the OpenAI conversation map (SQLite, default `home()/server.sqlite`)."""
 
     def __init__(self, path: Path | None = None):
-        self.path = Path(path) if path else home() / "server.sqlite"
+        self.path, self._conn = open_server_db(path)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA busy_timeout=5000")
         self._conn.execute(
             """CREATE TABLE IF NOT EXISTS thread_owners (
                  thread_id TEXT PRIMARY KEY, key_id TEXT NOT NULL, name TEXT NOT NULL, model TEXT NOT NULL,
