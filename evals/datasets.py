@@ -1,4 +1,4 @@
-"""Eval sets: one JSONL file per skill under `evals/datasets/`, versioned by content hash.
+"""Eval sets: one JSONL file per skill under `evals/sets/`, versioned by content hash.
 
 Each line is an `EvalItem{id, skill, input, reference, metadata, split}`. Files are produced by
 `python -m fincopilot.evals.build` (deterministic: the same domain data gives byte-identical files) and
@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from fincopilot.errors import InputError, NotFoundError
 
-DATASET_DIR = Path(__file__).resolve().parent / "datasets"
+DATASET_DIR = Path(__file__).resolve().parent / "sets"
 HELDOUT_FRACTION = 0.30
 Split = Literal["train", "heldout", "all"]
 SPLITS = ("train", "heldout", "all")

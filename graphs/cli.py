@@ -79,6 +79,8 @@ def _show_run(events, *, title: str = "", use_model_note: str = "") -> str:
                 status = d.get("status", "failed")
                 how = d.get("how_to_review", how)
             live.update(progress_table())
+    if not err.is_terminal:
+        err.line()  # a redirected Live leaves its last line open
 
     if plan:
         out.print("[bold]Plan[/]")
