@@ -300,3 +300,20 @@ def test_internal_error_ends_the_run_as_failed_and_the_thread_recovers(home, tmp
     runner = CopilotRunner(tmp_path / "cp.sqlite", gateway=fake_gateway()[0])  # same file, working synthesizer
     evs = events_of(runner.run("credit of C-1042", thread_id="boom"))
     assert evs[-1].data["status"] == "answered"
+
+
+def test_every_log_line_of_a_request_carries_its_request_id(home, tmp_path, capsys):
+    from fincopilot import log
+
+    log.configure("info", json=True)
+    try:
+        gw, _ = fake_gateway()
+        runner = CopilotRunner(tmp_path / "cp.sqlite", gateway=gw)
+        capsys.readouterr()
+        evs = events_of(runner.run(DEMO, thread_id="logs"))
+        lines = [json.loads(x) for x in capsys.readouterr().err.splitlines() if x.startswith("{")]
+    finally:
+        log.configure()
+    # parallel steps run in LangGraph's worker threads and the gateway's timeout threads: the id must follow
+    assert len(lines) >= 5 and {"route"} <= {x["event"] for x in lines}
+    assert {x.get("request_id") for x in lines} == {evs[0].request_id}
