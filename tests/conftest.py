@@ -87,3 +87,20 @@ def llama_server():
         except subprocess.TimeoutExpired:
             proc.kill()
         log_file.close()
+
+
+@pytest.fixture(scope="module")
+def db_file(tmp_path_factory):
+    """A domain DuckDB file made by `data init`, one per test module."""
+    from fincopilot.tools import data
+
+    path = tmp_path_factory.mktemp("domain") / "bank.duckdb"
+    data.init_db(path)
+    return path
+
+
+@pytest.fixture
+def db(db_file, monkeypatch):
+    """The module's database as the default database of this test."""
+    monkeypatch.setenv("FINCOPILOT_DB", str(db_file))
+    return db_file

@@ -93,19 +93,6 @@ CLEAN = {
 }
 
 
-@pytest.fixture(scope="module")
-def db_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("compliance") / "bank.duckdb"
-    data.init_db(path)
-    return path
-
-
-@pytest.fixture
-def db(db_file, monkeypatch):
-    monkeypatch.setenv("FINCOPILOT_DB", str(db_file))
-    return db_file
-
-
 def _cases():
     for (category, lang), texts in POSITIVE.items():
         for i, text in enumerate(texts):

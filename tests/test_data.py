@@ -25,20 +25,6 @@ INJECTIONS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def db_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("domain") / "bank.duckdb"
-    data.init_db(path)
-    return path
-
-
-@pytest.fixture
-def db(db_file, monkeypatch):
-    """The module's database as the default database of this test."""
-    monkeypatch.setenv("FINCOPILOT_DB", str(db_file))
-    return db_file
-
-
 def test_init_creates_every_table_and_the_demo_rows(db):
     with data.connect(db) as con:
         counts = {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in data.TABLES}

@@ -14,19 +14,6 @@ from fincopilot.tools import data
 from fincopilot.tools.numbers import extract_numbers, numeric_faithfulness, unsupported_numbers
 
 
-@pytest.fixture(scope="module")
-def db_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("summary") / "bank.duckdb"
-    data.init_db(path)
-    return path
-
-
-@pytest.fixture
-def db(db_file, monkeypatch):
-    monkeypatch.setenv("FINCOPILOT_DB", str(db_file))
-    return db_file
-
-
 def run(args, gateway=None):
     return run_skill("report_summary", args, gateway)
 
