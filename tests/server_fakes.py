@@ -9,7 +9,6 @@ the real compliance check fails, so the real graph holds it for review.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import threading
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import uvicorn
 
+from skill_helpers import prepare_home  # noqa: F401  (re-exported for the server tests)
 from graph_fakes import fake_gateway, planner_reply  # noqa: E402
 
 DEMO = ("Client C-1042 wants the HY-7 bond fund: check credit, summarize the latest HY-7 report, "
@@ -52,23 +52,6 @@ def fake_runner(checkpoint_path: Path, delay_s: float = 0.0):
     return CopilotRunner(checkpoint_path, gateway=gateway)
 
 
-def prepare_home(home: Path) -> Path:
-    """Create the domain database and train the scorecard in `home` (seconds; once per module)."""
-    old = os.environ.get("FINCOPILOT_HOME")
-    os.environ["FINCOPILOT_HOME"] = str(home)
-    try:
-        from fincopilot.agents.skills import SkillContext, get_skill
-        from fincopilot.tools.data import init_db
-
-        init_db()
-        s = get_skill("credit_lookup")
-        s.run({"client": "C-1042", "explain": False}, SkillContext(skill=s.name, allowed_tools=s.tools))
-    finally:
-        if old is None:
-            os.environ.pop("FINCOPILOT_HOME", None)
-        else:
-            os.environ["FINCOPILOT_HOME"] = old
-    return home
 
 
 def free_port() -> int:

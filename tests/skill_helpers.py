@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from fincopilot.agents.skills import SkillContext, get_skill
 
 
@@ -25,3 +28,21 @@ def scripted_fake(reply: str) -> BackendGateway:
 def run_skill(name: str, args, gateway=None):
     s = get_skill(name)
     return s.run(args, SkillContext(skill=s.name, allowed_tools=s.tools, gateway=gateway))
+
+
+def prepare_home(home: Path) -> Path:
+    """Create the domain database and train the scorecard in `home` (seconds; once per module)."""
+    old = os.environ.get("FINCOPILOT_HOME")
+    os.environ["FINCOPILOT_HOME"] = str(home)
+    try:
+        from fincopilot.tools.data import init_db
+
+        init_db()
+        s = get_skill("credit_lookup")
+        s.run({"client": "C-1042", "explain": False}, SkillContext(skill=s.name, allowed_tools=s.tools))
+    finally:
+        if old is None:
+            os.environ.pop("FINCOPILOT_HOME", None)
+        else:
+            os.environ["FINCOPILOT_HOME"] = old
+    return home

@@ -20,7 +20,8 @@ from pydantic import BaseModel, ValidationError
 from fincopilot.errors import InputError, NotFoundError
 from fincopilot.graphs.runner import CopilotRunner, Review
 
-from graph_fakes import fake_gateway, planner_reply  # noqa: E402
+from graph_fakes import fake_gateway, planner_reply
+from skill_helpers import prepare_home  # noqa: E402
 
 DEMO = ("Client C-1042 wants the HY-7 bond fund: check credit, summarize the latest HY-7 report, "
         "make my recommendation compliant")
@@ -29,23 +30,7 @@ DEMO = ("Client C-1042 wants the HY-7 bond fund: check credit, summarize the lat
 @pytest.fixture(scope="module")
 def shared_home(tmp_path_factory):
     """One home with the database and the trained scorecard for the whole module (training takes seconds)."""
-    home = tmp_path_factory.mktemp("graph-home")
-    old = os.environ.get("FINCOPILOT_HOME")
-    os.environ["FINCOPILOT_HOME"] = str(home)
-    try:
-        from fincopilot.tools.data import init_db
-
-        init_db()
-        from fincopilot.agents.skills import SkillContext, get_skill
-
-        s = get_skill("credit_lookup")  # trains and caches the scorecard
-        s.run({"client": "C-1042", "explain": False}, SkillContext(skill=s.name, allowed_tools=s.tools))
-    finally:
-        if old is None:
-            os.environ.pop("FINCOPILOT_HOME", None)
-        else:
-            os.environ["FINCOPILOT_HOME"] = old
-    return home
+    return prepare_home(tmp_path_factory.mktemp("graph-home"))
 
 
 @pytest.fixture
