@@ -320,6 +320,17 @@ class RunSummary(BaseModel):
                 "held_reason": self.held_reason}
 
 
+async def visible_events(events: AsyncIterator[Event | None], role: str) -> AsyncIterator[Event | None]:
+    """The run's events that `role` may see, in order; None passes through as a keep-alive tick."""
+    gate = ReleaseGate(role)
+    async for event in events:
+        if event is None:
+            yield None
+            continue
+        for ev in gate.feed(event):
+            yield ev
+
+
 def _cited_step(citation: dict[str, Any]) -> int | None:
     step = citation.get("step_id", citation.get("n"))
     try:
@@ -528,11 +539,10 @@ def create_app(
 
         if not body.stream:
             summary = RunSummary(thread_id=thread_id, request_id=request_id)
-            gate = ReleaseGate(key.role)
             try:
-                async for event in events:
-                    for released in gate.feed(event) if event is not None else ():
-                        summary.add(released)
+                async for ev in visible_events(events, key.role):
+                    if ev is not None:
+                        summary.add(ev)
             except FinCopilotError as err:
                 raise _from_fincopilot_error(err) from None
             if summary.status == "failed":
@@ -557,20 +567,18 @@ def create_app(
 
         async def sse() -> AsyncIterator[str]:
             summary = RunSummary(thread_id=thread_id, request_id=request_id)
-            gate = ReleaseGate(key.role)
             yield chunk({"role": "assistant", "content": ""}, fincopilot={"thread_id": thread_id})
             try:
-                async for event in events:
-                    if event is None:
+                async for ev in visible_events(events, key.role):
+                    if ev is None:
                         yield ": keep-alive\n\n"
                         continue
-                    for ev in gate.feed(event):
-                        summary.add(ev)
-                        if ev.type in PROGRESS_TYPES:
-                            yield chunk({"reasoning_content": progress_line(ev)},
-                                        fincopilot={"event": ev.model_dump(mode="json")})
-                        elif ev.type in ("compliance", "held"):
-                            yield chunk({}, fincopilot={"event": ev.model_dump(mode="json")})
+                    summary.add(ev)
+                    if ev.type in PROGRESS_TYPES:
+                        yield chunk({"reasoning_content": progress_line(ev)},
+                                    fincopilot={"event": ev.model_dump(mode="json")})
+                    elif ev.type in ("compliance", "held"):
+                        yield chunk({}, fincopilot={"event": ev.model_dump(mode="json")})
             except FinCopilotError as err:
                 summary.status, summary.error = "failed", str(err)
             if summary.status == "failed":
@@ -593,14 +601,12 @@ def create_app(
     def event_stream(events: AsyncIterator[Event | None], role: str, first: dict[str, Any]) -> StreamingResponse:
         async def sse() -> AsyncIterator[str]:
             yield f"event: start\ndata: {json.dumps(first)}\n\n"
-            gate = ReleaseGate(role)
             try:
-                async for event in events:
-                    if event is None:
+                async for ev in visible_events(events, role):
+                    if ev is None:
                         yield ": keep-alive\n\n"
                         continue
-                    for ev in gate.feed(event):
-                        yield f"event: {ev.type}\ndata: {ev.model_dump_json()}\n\n"
+                    yield f"event: {ev.type}\ndata: {ev.model_dump_json()}\n\n"
             except FinCopilotError as err:
                 body = {"type": "error", "request_id": first.get("request_id", ""), "data": {"message": str(err)}}
                 yield f"event: error\ndata: {json.dumps(body)}\n\n"
