@@ -35,6 +35,7 @@ from pydantic import BaseModel, Field
 from fincopilot.config import BackendSpec, adapters_dir, settings
 from fincopilot.errors import BackendError, ConfigError, InputError
 from fincopilot.log import get_logger
+from fincopilot.models.backends.transformers import check_adapter_base
 from fincopilot.models.corpus import Corpus, Example, SkillTask, build_corpus, check_targets, skill_task
 
 log = get_logger(__name__)
@@ -146,40 +147,6 @@ def load_card(folder: Path) -> AdapterCard:
         return AdapterCard.model_validate_json(path.read_text(encoding="utf-8"))
     except ValueError as err:
         raise ConfigError(f"adapter card {path} is malformed: {str(err)[:300]}") from None
-
-
-def check_adapter_base(adapter: Path, spec: BackendSpec) -> None:
-    """Refuse an adapter trained on another model than `spec.model` (card.json, else adapter_config.json).
-
-    peft only notices a wrong base when tensor shapes differ; two checkpoints of one architecture load
-    silently and give nonsense. So the base recorded at training time must match.
-    """
-    from fincopilot.models.backends.transformers import resolve_model_ref
-
-    adapter = Path(adapter)
-    config_path = adapter / "adapter_config.json"
-    if not config_path.is_file():
-        raise ConfigError(f"LoRA adapter not found: {adapter} (expected a peft folder with adapter_config.json)")
-    card_path = adapter / "card.json"
-    source, key = (card_path, "base_model") if card_path.is_file() else (config_path, "base_model_name_or_path")
-    try:
-        data = json.loads(source.read_text(encoding="utf-8"))
-    except ValueError as err:
-        raise ConfigError(f"{source} is not valid JSON: {err}") from None
-    recorded = data.get(key) if isinstance(data, dict) else None
-    if not recorded:
-        return  # nothing recorded: peft's own shape checks are all we have
-    accepted = {spec.model}
-    try:
-        folder, gguf = resolve_model_ref(spec.model)
-        accepted |= {folder, str(Path(folder) / gguf) if gguf else folder}
-    except ConfigError:
-        pass
-    if recorded not in accepted:
-        raise ConfigError(
-            f"adapter {adapter} was trained on base model {recorded!r}, but backend {spec.id!r} runs "
-            f"{spec.model!r}; fine-tune it again on this base or point it at the right backend"
-        )
 
 
 # --- training ------------------------------------------------------------------------------------

@@ -295,3 +295,13 @@ def test_heldout_scoring_with_a_scripted_fake_backend():
     assert len(kinds) > 1
     assert 0 < held.scores["fake-planner"]["skill_set_f1"] < 1
     assert held.scores["fake-broken"] == {"validity_before_repair": 0.0, "skill_set_f1": 0.0, "skill_set_exact": 0.0}
+
+
+def test_backend_refuses_a_configured_adapter_trained_on_another_base(tmp_path):
+    """An adapter named directly in a config file is checked too, before the base model is even loaded."""
+    from fincopilot.models.registry import build_backend
+
+    bad = _fake_adapter(tmp_path / "bad", base_model="HuggingFaceTB/SmolLM2-360M-Instruct")
+    spec = BackendSpec(id="custom-lora", kind="transformers", model="embedded:smollm2-135m", adapter=str(bad))
+    with pytest.raises(ConfigError, match="trained on base model 'HuggingFaceTB/SmolLM2-360M-Instruct'"):
+        build_backend(spec).loaded

@@ -20,6 +20,7 @@ import contextlib
 import copy
 import functools
 import importlib.util
+import json
 import os
 import threading
 import time
@@ -185,6 +186,38 @@ def load_base(model: str, *, fresh: bool = False, dtype: str = "float32") -> tup
     return base.model, base.tokenizer
 
 
+def check_adapter_base(adapter: Path, spec: BackendSpec) -> None:
+    """Refuse an adapter trained on another model than `spec.model` (card.json, else adapter_config.json).
+
+    peft only notices a wrong base when tensor shapes differ; two checkpoints of one architecture load
+    silently and give nonsense. So the base recorded at training time must match.
+    """
+    adapter = Path(adapter)
+    config_path = adapter / "adapter_config.json"
+    if not config_path.is_file():
+        raise ConfigError(f"LoRA adapter not found: {adapter} (expected a peft folder with adapter_config.json)")
+    card_path = adapter / "card.json"
+    source, key = (card_path, "base_model") if card_path.is_file() else (config_path, "base_model_name_or_path")
+    try:
+        data = json.loads(source.read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise ConfigError(f"{source} is not valid JSON: {err}") from None
+    recorded = data.get(key) if isinstance(data, dict) else None
+    if not recorded:
+        return  # nothing recorded: peft's own shape checks are all we have
+    accepted = {spec.model}
+    try:
+        folder, gguf = resolve_model_ref(spec.model)
+        accepted |= {folder, str(Path(folder) / gguf) if gguf else folder}
+    except ConfigError:
+        pass
+    if recorded not in accepted:
+        raise ConfigError(
+            f"adapter {adapter} was trained on base model {recorded!r}, but backend {spec.id!r} runs "
+            f"{spec.model!r}; fine-tune it again on this base or point it at the right backend"
+        )
+
+
 def _with_adapter(base: _Loaded, adapter: str) -> _Loaded:
     path = Path(adapter).expanduser()
     if not (path / "adapter_config.json").is_file():
@@ -236,6 +269,8 @@ class TransformersBackend(BaseBackend):
     def loaded(self) -> _Loaded:
         with self._state_lock:
             if self._state is None:
+                if self.spec.adapter:  # before loading: a wrong base is refused in milliseconds
+                    check_adapter_base(Path(self.spec.adapter).expanduser(), self.spec)
                 base = _loaded(self.spec.model, self._dtype)
                 self._state = _with_adapter(base, self.spec.adapter) if self.spec.adapter else base
             return self._state
