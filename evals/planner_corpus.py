@@ -244,5 +244,11 @@ def write_all(out_dir: Path = SETS_DIR) -> dict[str, int]:
     return counts
 
 
+def load_split_frames(split: str, out_dir: Path = SETS_DIR) -> set[str]:
+    """The sentence frames the committed `split` file was built from."""
+    path = out_dir / f"{split}.jsonl"
+    return {json.loads(line)["metadata"]["frame"] for line in path.read_text(encoding="utf-8").splitlines()}
+
+
 if __name__ == "__main__":
     print(write_all())

@@ -385,6 +385,39 @@ def train_adapter(
             "losses": losses, "resumed_from": resumed_step}
 
 
+# --- serving on llama.cpp ------------------------------------------------------------------------
+
+
+def export_gguf(adapter: Path, spec: BackendSpec, converter: Path, *, outtype: str = "f16") -> Path:
+    """Convert the peft adapter in `adapter` to `adapter/adapter.gguf` for the llama.cpp backend.
+
+    `converter` is llama.cpp's `convert_lora_to_gguf.py` (it ships in llama.cpp's sources, e.g. in the
+    llama-cpp-python sdist under `vendor/llama.cpp/`). It needs only the base model's config, which is
+    read from the base GGUF's metadata and written to a temporary folder: no hub access.
+    """
+    import subprocess
+    import sys
+    import tempfile
+
+    from transformers import AutoConfig
+
+    from fincopilot.models.backends.transformers import resolve_model_ref
+
+    converter = Path(converter)
+    if not converter.is_file():
+        raise ConfigError(f"llama.cpp converter not found: {converter} (convert_lora_to_gguf.py from llama.cpp)")
+    folder, gguf = resolve_model_ref(spec.model)
+    out = Path(adapter) / "adapter.gguf"
+    with tempfile.TemporaryDirectory() as base_dir:
+        AutoConfig.from_pretrained(folder, gguf_file=gguf).save_pretrained(base_dir)
+        done = subprocess.run([sys.executable, str(converter), str(adapter), "--base", base_dir, "--outfile",
+                               str(out), "--outtype", outtype], capture_output=True, text=True, check=False)
+    if done.returncode != 0 or not out.is_file():
+        raise BackendError(f"convert_lora_to_gguf failed ({done.returncode}): {done.stderr.strip()[-600:]}")
+    log.info("adapter_gguf", out=str(out), bytes=out.stat().st_size)
+    return out
+
+
 # --- evaluation ----------------------------------------------------------------------------------
 
 
