@@ -22,20 +22,22 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
+from fincopilot.models.base import Message
 from pydantic import BaseModel, Field, ValidationError, create_model
 
-from fincopilot.errors import BackendError, InputError, PlanValidationError
+from fincopilot.errors import BackendError, FinCopilotError, InputError, NotFoundError, PlanValidationError
 from fincopilot.log import get_logger
-from fincopilot.models.base import Message
 
 log = get_logger(__name__)
 
 MAX_STEPS = 6               # what validate_plan accepts
-SCHEMA_MAX_STEPS = 4        # what the grammar lets a model write: short plans keep a 135M model's output short
+SCHEMA_MAX_STEPS = 6        # what the grammar lets a model write (a comparison for a client takes 5 steps)
 MAX_REQUEST_CHARS = 4000
-ARG_MAX_CHARS = 24          # plan arguments are ids, codes and short phrases; long text stays out of plans
-PLANNER_MAX_TOKENS = 200
+ARG_MAX_CHARS = 60          # ids, codes and names ("Asia Investment Grade Bond Fund", "徐艳")
+TEXT_MAX_CHARS = 600        # a `text` argument: "$answer", "$quote" or a draft copied from the request
+PLANNER_MAX_TOKENS = 320
 ANSWER_REF = "$answer"
+QUOTE_REF = "$quote"        # the draft the advisor quoted in the request (resolved before the plan runs)
 _REF = re.compile(r"^\$(\d+)\.([A-Za-z_][A-Za-z0-9_]*)$")
 
 
@@ -70,12 +72,16 @@ class PlanOutcome(BaseModel):
     """What `plan_request` returns: the plan, where it came from, and what went wrong on the way."""
 
     plan: Plan
-    source: Literal["planner", "repaired", "fallback", "direct"]
+    source: Literal["model", "repaired", "rules"] = Field(
+        description="what produced the plan (or the direct answer): the model's first output, a repaired one, "
+                    "or the rules fallback")
+    ok: bool = Field(True, description="False only without rules, when the model gave no valid plan")
     valid_before_repair: bool
     problems: list[str] = Field(default_factory=list, description="problems of the model's rejected attempts")
     reason: str = ""
     backend: str | None = None
     rounds: int = 0
+    first_output: str | None = Field(None, description="the model's first raw output (for measuring it)")
 
 
 # ---------------------------------------------------------------------------------------------- schema
@@ -106,7 +112,8 @@ def _planner_args_model(skill) -> type[BaseModel]:
         if not info.is_required() and (hidden or name == "text"):
             continue  # free text (a report to summarize) is given by an interface, not written by the planner
         if is_str:
-            bounded = Annotated[str, Field(max_length=ARG_MAX_CHARS, description=desc)]
+            cap = TEXT_MAX_CHARS if name == "text" else ARG_MAX_CHARS
+            bounded = Annotated[str, Field(max_length=cap, description=desc)]
             if optional or not info.is_required():
                 fields[name] = (bounded | None, None)
             else:
@@ -153,9 +160,11 @@ _SYSTEM = """You plan the work for a bank advisor's request. Answer with JSON: {
 Each step: {{"id": n, "skill": name, "args": {{...}}, "depends_on": [ids of earlier steps it needs]}}.
 Skills:
 {skills}
-Rules: use only ids and codes written in the request. Steps that do not need each other have no depends_on.
-A compliance_check of the advisor's answer uses "text": "$answer" and depends on every other step.
-If the request needs no skill (a greeting, a general question), answer {{"steps": []}}."""
+Rules: write each client and product exactly as the request names it (an id like C-1042, a code like HY-7, or a
+name). One credit_lookup per client, one report_summary per product. To check the advisor's answer (a
+recommendation, a suitability question, a comparison for a client) add a compliance_check with "text": "$answer"
+(and the client and product; one per product) that depends on every earlier step. A quoted draft to check is
+"text": "$quote". Greetings and requests no skill can do: {{"steps": []}}."""
 
 _EXAMPLES: list[tuple[str, dict[str, Any]]] = [
     ("Client C-2001 asks about GB-1: check her credit and summarize the latest GB-1 report; keep it compliant.",
@@ -164,8 +173,8 @@ _EXAMPLES: list[tuple[str, dict[str, Any]]] = [
          {"id": 2, "skill": "report_summary", "args": {"product": "GB-1"}, "depends_on": []},
          {"id": 3, "skill": "compliance_check",
           "args": {"text": "$answer", "client": "C-2001", "product": "GB-1"}, "depends_on": [1, 2]}]}),
-    ("总结一下EQ-10的最新研报", {"steps": [
-        {"id": 1, "skill": "report_summary", "args": {"product": "EQ-10"}, "depends_on": []}]}),
+    ("这段话合规吗：“本基金保证收益”", {"steps": [
+        {"id": 1, "skill": "compliance_check", "args": {"text": "$quote"}, "depends_on": []}]}),
 ]
 
 
@@ -197,17 +206,10 @@ def planner_messages(request: str, context: Sequence[str] = ()) -> list[Message]
     return msgs
 
 
-def _repair_messages(request: str, context: Sequence[str], previous: str, problems: list[str],
-                     intents: Intents | None = None) -> list[Message]:
+def _repair_messages(request: str, context: Sequence[str], previous: str, problems: list[str]) -> list[Message]:
     msgs = planner_messages(request, context)
     msgs.append(Message(role="assistant", content=previous[:1500]))
-    named = []
-    if intents is not None and intents.clients:
-        named.append("clients " + ", ".join(intents.clients))
-    if intents is not None and intents.products:
-        named.append("products " + ", ".join(intents.products))
-    hint = f"\nThe request names: {'; '.join(named)}." if named else ""
-    msgs.append(Message(role="user", content="That plan has problems:\n- " + "\n- ".join(problems[:6]) + hint
+    msgs.append(Message(role="user", content="That plan has problems:\n- " + "\n- ".join(problems[:6])
                         + "\nWrite the corrected plan for the same request."))
     return msgs
 
@@ -289,10 +291,10 @@ def _check_args(step: PlanStep, skill, by_id: dict[int, PlanStep], registry: dic
     referenced: set[str] = set()
     for key, value in step.args.items():
         for text in _references(value):
-            if text == ANSWER_REF:
+            if text in (ANSWER_REF, QUOTE_REF):
                 referenced.add(key)
                 if step.skill != "compliance_check":
-                    out.append(f"{where}: only a compliance_check step may use {ANSWER_REF} (argument {key!r})")
+                    out.append(f"{where}: only a compliance_check step may use {text} (argument {key!r})")
                 continue
             if not text.startswith("$"):
                 continue
@@ -312,6 +314,9 @@ def _check_args(step: PlanStep, skill, by_id: dict[int, PlanStep], registry: dic
             if dep_skill is not None and field not in dep_skill.output.model_fields:
                 out.append(f"{where}: argument {key!r} references {text!r}, but {dep_skill.name}'s output has no "
                            f"field {field!r} (fields: {', '.join(dep_skill.output.model_fields)})")
+    for key, value in step.args.items():
+        if key not in referenced and isinstance(value, str):
+            out += _slot_type_problems(where, key, value)
     known_args = {k: v for k, v in step.args.items() if k in fields}
     try:
         skill.args.model_validate(known_args)
@@ -325,6 +330,18 @@ def _check_args(step: PlanStep, skill, by_id: dict[int, PlanStep], registry: dic
     except Exception as err:  # noqa: BLE001 - a developer's validator may raise anything
         out.append(f"{where}: arguments rejected: {err}")
     return out
+
+
+def _slot_type_problems(where: str, key: str, value: str) -> list[str]:
+    """A client id in a product slot (or a product code in a client slot) is a type error."""
+    text = value.strip()
+    if key == "product" and CLIENT_ID.fullmatch(text):
+        return [f"{where}: argument product = {value!r} is a client id, not a product (a code like HY-7 or a name)"]
+    if key == "client" and PRODUCT_CODE.fullmatch(text.upper()) and not CLIENT_ID.fullmatch(text):
+        return [f"{where}: argument client = {value!r} is a product code, not a client (an id like C-1042 or a name)"]
+    if key in ("client", "product") and not text:
+        return [f"{where}: argument {key} is empty"]
+    return []
 
 
 def _cycles(p: Plan) -> list[str]:
@@ -346,19 +363,20 @@ def ensure_valid(plan: Plan | dict[str, Any]) -> Plan:
 
 
 # ---------------------------------------------------------------------------------------------- intents
-CLIENT_ID = re.compile(r"(?<![A-Za-z0-9-])C-\d{3,6}(?!\d)", re.I)
+CLIENT_ID = re.compile(r"(?<![A-Za-z0-9-])C-\d{3,6}(?!\d)", re.IGNORECASE)
 PRODUCT_CODE = re.compile(r"(?<![A-Za-z0-9-])([A-Z]{2,3}-\d{1,2})(?![0-9])")
 
 INTENTS: dict[str, re.Pattern[str]] = {
     "credit_lookup": re.compile(
         r"credit|scor(?:e|ing)|\bPD\b|default (?:risk|prob)|rating|creditworth|bureau|信用|评分|征信|违约|资信|评级",
-        re.I),
+        re.IGNORECASE),
     "report_summary": re.compile(
-        r"report|summar|research|brief|outlook|latest news|研报|报告|总结|摘要|概要|概述|研究", re.I),
+        r"report|summar|research|brief|outlook|latest news|研报|报告|总结|摘要|概要|概述|研究", re.IGNORECASE),
     "compliance_check": re.compile(
-        r"complian|suitab|appropriate|regulat|disclos|合规|适当性|适合|合适|监管|风险提示", re.I),
+        r"complian|suitab|appropriate|regulat|disclos|draft|wording|ok to send|can i (?:send|post)|合规|适当性|适合|合适"
+        r"|监管|风险提示|能发|可以发|审一下|文案|有没有问题", re.IGNORECASE),
 }
-_RECOMMEND = re.compile(r"recommend|wants?\b|buy|invest|subscribe|pitch|推荐|想买|购买|申购|配置|投资", re.I)
+_RECOMMEND = re.compile(r"recommend|wants?\b|buy|invest|subscribe|pitch|推荐|想买|购买|申购|配置|投资", re.IGNORECASE)
 
 
 class Intents(BaseModel):
@@ -382,8 +400,9 @@ def classify(request: str, context: Sequence[str] = ()) -> Intents:
     from fincopilot.agents.skills import list_skills
 
     registered = {s.name for s in list_skills()}
-    clients = _unique(c.upper() for c in CLIENT_ID.findall(request))
-    products = _unique(p.upper() for p in PRODUCT_CODE.findall(request))
+    named_clients, named_products = _named_entities(request)
+    clients = _unique([c.upper() for c in CLIENT_ID.findall(request)] + named_clients)
+    products = _unique([p.upper() for p in PRODUCT_CODE.findall(request)] + named_products)
     if not clients:
         products = [p for p in products if not p.startswith("C-")]
     skills = [name for name, pat in INTENTS.items() if name in registered and pat.search(request)]
@@ -398,9 +417,28 @@ def classify(request: str, context: Sequence[str] = ()) -> Intents:
             skills.append("report_summary")
     if skills and context and not (clients or products):  # a follow-up ("and his credit?") names earlier entities
         earlier = " ".join(context)
-        clients = _unique(c.upper() for c in CLIENT_ID.findall(earlier))[-1:]
-        products = _unique(p.upper() for p in PRODUCT_CODE.findall(earlier))[-1:]
+        named_clients, named_products = _named_entities(earlier)
+        clients = _unique([c.upper() for c in CLIENT_ID.findall(earlier)] + named_clients)[-1:]
+        products = _unique([p.upper() for p in PRODUCT_CODE.findall(earlier)] + named_products)[-1:]
     return Intents(skills=skills, clients=clients, products=products)
+
+
+def _named_entities(text: str) -> tuple[list[str], list[str]]:
+    """Clients and products the text names by full name (domain database), as ids and codes."""
+    from fincopilot.tools import data
+
+    clients: list[str] = []
+    try:
+        clients.append(data.get_client(text[:data.MAX_REF_LEN]).client_id)
+    except FinCopilotError:
+        pass
+    try:
+        folded = text.casefold()
+        products = [p.code for p in data.list_products()
+                    if p.name_en.casefold() in folded or p.name_zh in text]
+    except FinCopilotError:
+        products = []
+    return clients, products
 
 
 _NEEDS = {"credit_lookup": "client id (like C-1042)", "report_summary": "product code (like HY-7)"}
@@ -422,16 +460,25 @@ def fallback_plan(request: str, context: Sequence[str] = ()) -> tuple[Plan, str]
                 missing.append(_NEEDS[skill])
             for p in it.products[:3]:
                 steps.append(PlanStep(id=len(steps) + 1, skill=skill, args={"product": p}))
-    if "compliance_check" in it.skills:
-        # the gate checks the final answer; alone (no facts to gather) it checks the drafted recommendation
-        args: dict[str, Any] = {"text": ANSWER_REF}
+    quote = quoted_text(request)
+    if quote is not None and "compliance_check" in it.skills:
+        # a quoted draft is checked as written (for the client and product when both are named)
+        args: dict[str, Any] = {"text": quote}
         if it.clients and it.products:
             args.update(client=it.clients[0], product=it.products[0])
-        if steps or len(args) == 3:
-            steps.append(PlanStep(id=len(steps) + 1, skill="compliance_check", args=args,
-                                  depends_on=[s.id for s in steps]))
-        else:
-            missing.append("client id and a product code (like C-1042 and HY-7)")
+        steps = [PlanStep(id=1, skill="compliance_check", args=args)]
+    elif "compliance_check" in it.skills:
+        # the gate checks the final answer (for the client, once per product); alone it checks the recommendation
+        earlier = [s.id for s in steps]
+        for p in it.products[:3] if it.clients else []:
+            steps.append(PlanStep(id=len(steps) + 1, skill="compliance_check", depends_on=earlier,
+                                  args={"text": ANSWER_REF, "client": it.clients[0], "product": p}))
+        if not it.clients or not it.products:
+            if steps:
+                steps.append(PlanStep(id=len(steps) + 1, skill="compliance_check", args={"text": ANSWER_REF},
+                                      depends_on=earlier))
+            else:
+                missing.append("client id and a product code (like C-1042 and HY-7)")
     if steps:
         return Plan(steps=steps[:MAX_STEPS]), f"rules matched {', '.join(it.skills)}"
     if missing:
@@ -440,27 +487,133 @@ def fallback_plan(request: str, context: Sequence[str] = ()) -> tuple[Plan, str]
     return Plan(direct_answer=""), "no skill needed"
 
 
-# ---------------------------------------------------------------------------------------------- planning
+# ---------------------------------------------------------------------------------------------- entities
+class Resolution(BaseModel):
+    """A client or product mention resolved through the domain database."""
+
+    value: str | None = Field(None, description="the client id or product code; None when unresolved")
+    candidates: list[str] = Field(default_factory=list, description="'ID (name)' when the mention is ambiguous")
+    problem: str | None = None
+
+
+def _norm_name(text: str) -> str:
+    text = re.sub(r"^(the|my client|client|客户)\s*", "", text.strip().lower())
+    text = re.sub(r"\b(fund|funds)\b|基金|产品", "", text)
+    return re.sub(r"[\s'\"“”.,，。:：()（）-]+", "", text)
+
+
+def resolve_client(mention: str) -> Resolution:
+    """An id stays as written (upper-cased); a name resolves to one client, candidates, or a problem."""
+    from fincopilot.tools import data
+
+    text = mention.strip()
+    if CLIENT_ID.fullmatch(text):
+        return Resolution(value=text.upper())
+    try:
+        return Resolution(value=data.get_client(text).client_id)
+    except NotFoundError:
+        hits = data.search_clients(text, limit=8) if len(text) >= 2 else []
+    except InputError:  # ambiguous: several clients have this name
+        hits = data.search_clients(text, limit=8)
+    if len(hits) == 1:
+        return Resolution(value=hits[0].client_id)
+    if hits:
+        return Resolution(candidates=[f"{c.client_id} ({c.name_en}, {c.name_zh})" for c in hits])
+    return Resolution(problem=f"no client is named {text!r}")
+
+
+def resolve_product(mention: str) -> Resolution:
+    """A code stays as written (upper-cased); a name resolves to one product, candidates, or a problem."""
+    from fincopilot.tools import data
+
+    text = mention.strip()
+    if PRODUCT_CODE.fullmatch(text.upper()):
+        return Resolution(value=text.upper())
+    try:
+        return Resolution(value=data.get_product(text).code)
+    except (NotFoundError, InputError):
+        pass
+    wanted = _norm_name(text)
+    products = data.list_products()
+    exact = [p for p in products if wanted in (_norm_name(p.name_en), _norm_name(p.name_zh))]
+    hits = exact or [p for p in products if wanted and any(
+        wanted in n or n in wanted for n in (_norm_name(p.name_en), _norm_name(p.name_zh)))]
+    if len(hits) == 1:
+        return Resolution(value=hits[0].code)
+    if hits:
+        return Resolution(candidates=[f"{p.code} ({p.name_en}, {p.name_zh})" for p in hits[:8]])
+    return Resolution(problem=f"no product is named {text!r}")
+
+
+_RESOLVERS = {"client": resolve_client, "product": resolve_product}
+_QUOTED = re.compile(r'"([^"]{8,})"|“([^”]{8,})”|「([^」]{8,})」|『([^』]{8,})』|‘([^’]{8,})’'
+                     r"|(?<![A-Za-z])'([^']{8,})'(?![A-Za-z])")
+
+
+def quoted_text(request: str) -> str | None:
+    """The longest quoted passage of the request (a draft to check), or None."""
+    spans = [next(g for g in m.groups() if g) for m in _QUOTED.finditer(request)]
+    return max(spans, key=len).strip() if spans else None
+
+
+def _collapse(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().casefold()
+
+
 def _grounding(plan: Plan, request: str, context: Sequence[str]) -> list[str]:
-    """Arguments must come from the conversation: an id or code the advisor never wrote is invented."""
-    seen = (request + " " + " ".join(context)).upper()
+    """Arguments must come from the conversation: an id, code, name or text the advisor never wrote is invented."""
+    seen = _collapse(request + " " + " ".join(context))
     out = []
     for s in plan.steps:
         for key in ("client", "product"):
             v = s.args.get(key)
-            if isinstance(v, str) and v and not v.startswith("$") and v.upper() not in seen:
+            if isinstance(v, str) and v.strip() and not v.startswith("$") and _collapse(v) not in seen:
                 out.append(f"step {s.id} ({s.skill}): {key} {v!r} does not appear in the request")
+        text = s.args.get("text")
+        if s.skill == "compliance_check" and isinstance(text, str) and text != ANSWER_REF:
+            if text == QUOTE_REF:
+                if quoted_text(request) is None:
+                    out.append(f"step {s.id} (compliance_check): text is {QUOTE_REF} but the request quotes no "
+                               f"text; use {ANSWER_REF} to check the answer")
+            elif _collapse(text) not in _collapse(request):
+                out.append(f"step {s.id} (compliance_check): text must be {ANSWER_REF}, {QUOTE_REF} or text that "
+                           f"occurs in the request")
     return out
 
 
-def _coverage(plan: Plan, intents: Intents) -> list[str]:
-    have = {s.skill for s in plan.steps}
-    out = []
-    for skill in intents.skills:
-        if skill not in have and not (skill == "credit_lookup" and not intents.clients) and not (
-                skill == "report_summary" and not intents.products):
-            out.append(f"the request asks for {skill} but the plan has no {skill} step")
-    return out
+def review_plan(plan: Plan, request: str, context: Sequence[str] = ()) -> list[str]:
+    """validate_plan plus the request-level check (grounding: arguments come from the conversation)."""
+    return validate_plan(plan) or _grounding(plan, request, context)
+
+
+def resolve_plan(plan: Plan, request: str) -> tuple[Plan, list[str], list[str]]:
+    """(the plan with ids, codes and the quoted text filled in, problems, clarifying questions).
+
+    Names resolve through the domain database; a name that fits several clients or products becomes a
+    question listing them; a name that fits none is a problem. `$quote` becomes the quoted draft.
+    """
+    steps, problems, questions = [], [], []
+    for s in plan.steps:
+        args = dict(s.args)
+        for key, resolve in _RESOLVERS.items():
+            v = args.get(key)
+            if not isinstance(v, str) or v.startswith("$"):
+                continue
+            try:
+                r = resolve(v)
+            except FinCopilotError as err:  # no domain database: the worker resolves the name itself
+                log.warning("plan_entity_unresolved", mention=v, error=str(err)[:200])
+                continue
+            if r.value:
+                args[key] = r.value
+            elif r.candidates:
+                questions.append(f"Which {key} do you mean by {v!r}: {'; '.join(r.candidates)}?")
+            else:
+                problems.append(f"step {s.id} ({s.skill}): {r.problem}")
+        if args.get("text") == QUOTE_REF:
+            args["text"] = quoted_text(request) or QUOTE_REF
+        steps.append(s.model_copy(update={"args": args}))
+    return Plan(steps=steps, direct_answer=plan.direct_answer), problems, _unique(questions)
 
 
 def _from_model(parsed: Any, text: str) -> Plan:
@@ -472,15 +625,6 @@ def _from_model(parsed: Any, text: str) -> Plan:
     return _as_plan(data)
 
 
-def review_plan(plan: Plan, request: str, context: Sequence[str] = (), intents: Intents | None = None) -> list[str]:
-    """validate_plan plus the request-level checks (grounding and coverage) used in the repair loop."""
-    problems = validate_plan(plan)
-    if problems:
-        return problems
-    intents = intents or classify(request, context)
-    return _grounding(plan, request, context) + _coverage(plan, intents)
-
-
 def check_request(request: str) -> str:
     if not isinstance(request, str) or not request.strip():
         raise InputError("the request is empty")
@@ -490,19 +634,44 @@ def check_request(request: str) -> str:
 
 
 class _Planning:
-    """One request's way through the rounds: model attempt → problems → repair prompt → … → outcome."""
+    """One request's way through the rounds: model attempt → problems → repair prompt → … → outcome.
 
-    def __init__(self, request: str, context: Sequence[str], max_repairs: int):
+    Repair runs only when feedback can change the output: not after a backend gave no output at all, not
+    for a name the request really contains but the database lacks (that gets a question), and not after a
+    round that repeats an earlier output (greedy decoding would repeat it again).
+    """
+
+    def __init__(self, request: str, context: Sequence[str], max_repairs: int, use_rules: bool = True):
         self.request = check_request(request)
         self.context = list(context)
-        self.intents = classify(self.request, self.context)
         self.max_repairs = max_repairs
+        self.use_rules = use_rules
         self.msgs = planner_messages(self.request, self.context)
         self.problems: list[str] = []
+        self.outputs: list[str] = []
         self.backend: str | None = None
         self.rounds = 0
         self.outcome: PlanOutcome | None = None
         self.gave_up = False
+
+    def _accept(self, plan: Plan, attempt: int) -> list[str]:
+        """Resolve the valid plan's names; set the outcome (a plan or a question), or return problems."""
+        resolved, unresolved, questions = resolve_plan(plan, self.request)
+        if not plan.steps:
+            resolved = Plan(direct_answer=plan.direct_answer or "")  # no skill needed: a direct answer
+        source = "model" if attempt == 0 else "repaired"
+        if questions or unresolved:
+            ask = " ".join(questions) if questions else (
+                "I could not find " + "; ".join(p.split(": ", 1)[-1].removeprefix("no ") for p in unresolved)
+                + ". Which one do you mean (an id like C-1042, a code like HY-7)?")
+            resolved, reason = Plan(direct_answer=ask), "the plan names an ambiguous or unknown client/product"
+        else:
+            reason = "model plan valid" if attempt == 0 else f"model plan valid after {attempt} repair round(s)"
+        self.outcome = PlanOutcome(plan=resolved, source=source, valid_before_repair=attempt == 0,
+                                   problems=self.problems, backend=self.backend, rounds=self.rounds,
+                                   reason=reason, first_output=self.outputs[0] if self.outputs else None)
+        log.info("plan_ok", source=source, rounds=self.rounds, backend=self.backend)
+        return []
 
     def judge(self, result: Any) -> None:
         """Take one round's result (a Completion or the error it raised); set `outcome` or the repair prompt."""
@@ -510,10 +679,9 @@ class _Planning:
         self.rounds += 1
         plan, raw = None, ""
         if isinstance(result, BaseException):
-            err = result
-            problems = getattr(err, "problems", None) or [f"the planner output was unusable: {err}"[:300]]
-            raw = getattr(err, "raw", "") or ""
-            if isinstance(err, BackendError) and not raw:
+            problems = getattr(result, "problems", None) or [f"the planner output was unusable: {result}"[:300]]
+            raw = getattr(result, "raw", "") or ""
+            if isinstance(result, BackendError) and not raw:
                 self.problems += problems
                 self.gave_up = True  # no backend could answer at all: repairing will not help
                 return
@@ -522,31 +690,21 @@ class _Planning:
             raw = result.text
             try:
                 plan = _from_model(result.parsed, result.text)
-                problems = review_plan(plan, self.request, self.context, self.intents) if plan.steps else []
+                problems = review_plan(plan, self.request, self.context) if plan.steps else []
             except (PlanValidationError, ValueError) as err:
                 # malformed output is a failed round, never a crash
                 problems = getattr(err, "problems", None) or [f"the planner output was unusable: {err}"[:300]]
                 plan = None
+        repeated = raw in self.outputs
+        self.outputs.append(raw)
         if plan is not None and not problems:
-            if not plan.steps:
-                if self.intents.skills:  # the model declined, but the request clearly asks for work
-                    problems = ["the request asks for " + ", ".join(self.intents.skills) + " but the plan is empty"]
-                else:
-                    self.gave_up = True  # no skill needed: a direct answer
-                    return
-            else:
-                source = "planner" if attempt == 0 else "repaired"
-                self.outcome = PlanOutcome(
-                    plan=plan, source=source, valid_before_repair=attempt == 0, problems=self.problems,
-                    backend=self.backend, rounds=self.rounds,
-                    reason="model plan valid" if attempt == 0 else f"model plan valid after {attempt} repair round(s)")
-                log.info("plan_ok", source=source, rounds=self.rounds, backend=self.backend)
-                return
+            self._accept(plan, attempt)
+            return
         self.problems += problems
-        if attempt >= self.max_repairs:
+        if attempt >= self.max_repairs or repeated:
             self.gave_up = True
         else:
-            self.msgs = _repair_messages(self.request, self.context, raw or "{}", problems, self.intents)
+            self.msgs = _repair_messages(self.request, self.context, raw or "{}", problems)
 
     @property
     def pending(self) -> bool:
@@ -555,22 +713,27 @@ class _Planning:
     def finish(self) -> PlanOutcome:
         if self.outcome is not None:
             return self.outcome
+        first = self.outputs[0] if self.outputs else None
+        if not self.use_rules:
+            return PlanOutcome(plan=Plan(), source="model", ok=False, valid_before_repair=False,
+                               problems=self.problems or ["the planner produced no plan"], backend=self.backend,
+                               rounds=self.rounds, reason="the model's plan is invalid", first_output=first)
         plan, note = fallback_plan(self.request, self.context)
-        if plan.steps:
-            reason = (f"fallback planner: {note}"
-                      + (f"; the model plan was rejected: {self.problems[0]}" if self.problems else ""))
-            log.info("plan_fallback", reason=reason, problems=self.problems[:6])
-            return PlanOutcome(plan=plan, source="fallback", valid_before_repair=False, problems=self.problems,
-                               reason=reason, backend=self.backend, rounds=self.rounds)
-        log.info("plan_direct", reason=note)
-        return PlanOutcome(plan=plan, source="direct", valid_before_repair=not self.problems, problems=self.problems,
-                           reason=note, backend=self.backend, rounds=self.rounds)
+        reason = f"rules: {note}" + (f"; the model plan was rejected: {self.problems[0]}" if self.problems else "")
+        log.info("plan_rules", reason=reason, problems=self.problems[:6])
+        return PlanOutcome(plan=plan, source="rules", valid_before_repair=False, problems=self.problems,
+                           reason=reason, backend=self.backend, rounds=self.rounds, first_output=first)
 
 
-def plan_request(request: str, *, gateway=None, max_repairs: int = 2, context: Sequence[str] = (),
-                 request_id: str | None = None, use_model: bool = True) -> PlanOutcome:
-    """Plan `request` with the routed planner backend, repairing or falling back as needed (see module doc)."""
-    job = _Planning(request, context, max_repairs)
+def plan_request(request: str, *, gateway=None, max_repairs: int = 1, context: Sequence[str] = (),
+                 request_id: str | None = None, use_model: bool = True, use_rules: bool = True) -> PlanOutcome:
+    """Plan `request` with the routed planner backend, repairing or falling back as needed (see module doc).
+
+    `use_rules=False`: the model alone; an invalid plan raises PlanValidationError naming the problems.
+    """
+    if not (use_model or use_rules):
+        raise InputError("planning needs the model or the rules (or both)")
+    job = _Planning(request, context, max_repairs, use_rules)
     if use_model:
         from fincopilot.models.gateway import default_gateway
 
@@ -582,35 +745,66 @@ def plan_request(request: str, *, gateway=None, max_repairs: int = 2, context: S
             except BackendError as err:
                 result = err
             job.judge(result)
-    return job.finish()
+    else:
+        job.gave_up = True
+    outcome = job.finish()
+    if not outcome.ok:
+        raise PlanValidationError(outcome.problems)
+    return outcome
 
 
-def plan_batch(requests: Sequence[str], *, backend=None, gateway=None, max_repairs: int = 2,
-               use_model: bool = True) -> list[PlanOutcome]:
+def _batch_round(backend, todo: list[_Planning]) -> list[Any]:
+    try:
+        return backend.complete_batch([j.msgs for j in todo], schema=planner_schema(), max_tokens=PLANNER_MAX_TOKENS)
+    except BackendError:
+        results: list[Any] = []
+        for j in todo:  # one bad item fails the batch: retry one by one to find it
+            try:
+                results.append(backend.complete(j.msgs, schema=planner_schema(), max_tokens=PLANNER_MAX_TOKENS))
+            except BackendError as err:
+                results.append(err)
+        return results
+
+
+def plan_batch(requests: Sequence[str], *, backend=None, gateway=None, max_repairs: int = 1,
+               use_model: bool = True, use_rules: bool = True,
+               contexts: Sequence[Sequence[str]] | None = None) -> list[PlanOutcome]:
     """Plan many requests; with `backend` (a Backend instance) every round is ONE batched generation.
 
     For evaluations and tests: batching keeps the embedded model's cost down. Without `backend` each
-    request goes through the gateway like `plan_request`.
+    request goes through the gateway like `plan_request`. With `use_rules=False` a failed request's
+    outcome has `ok=False` and its problems (nothing is raised).
     """
-    jobs = [_Planning(r, (), max_repairs) for r in requests]
+    contexts = contexts or [()] * len(requests)
+    jobs = [_Planning(r, c, max_repairs, use_rules) for r, c in zip(requests, contexts)]
     if not use_model:
+        for j in jobs:
+            j.gave_up = True
         return [j.finish() for j in jobs]
     if backend is None:
-        return [plan_request(r, gateway=gateway, max_repairs=max_repairs) for r in requests]
-    while True:
-        todo = [j for j in jobs if j.pending]
-        if not todo:
-            break
-        try:
-            results: list[Any] = backend.complete_batch([j.msgs for j in todo], schema=planner_schema(),
-                                                        max_tokens=PLANNER_MAX_TOKENS)
-        except BackendError:
-            results = []
-            for j in todo:  # one bad item fails the batch: retry one by one to find it
-                try:
-                    results.append(backend.complete(j.msgs, schema=planner_schema(), max_tokens=PLANNER_MAX_TOKENS))
-                except BackendError as err:
-                    results.append(err)
-        for j, res in zip(todo, results):
+        from fincopilot.models.gateway import default_gateway
+
+        backend = _GatewayAsBackend(gateway or default_gateway())
+    while todo := [j for j in jobs if j.pending]:
+        for j, res in zip(todo, _batch_round(backend, todo)):
             j.judge(res)
     return [j.finish() for j in jobs]
+
+
+class _GatewayAsBackend:
+    """The gateway's planner route, one request at a time, behind the batch interface."""
+
+    def __init__(self, gateway):
+        self.gateway = gateway
+
+    def complete(self, msgs, **kw):
+        return self.gateway.complete("planner", msgs, **kw)
+
+    def complete_batch(self, batch, **kw):
+        out: list[Any] = []
+        for msgs in batch:
+            try:
+                out.append(self.complete(msgs, **kw))
+            except BackendError as err:
+                out.append(err)
+        return out

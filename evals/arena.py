@@ -236,7 +236,7 @@ def _run_backend(skill: str, item: EvalItem, gateway) -> dict[str, Any]:
 
         outcome = plan_request(item.input["request"], gateway=gateway)
         # score the model's own plan: a plan that only the rule fallback produced does not count for the model
-        model_plan = outcome.plan.plan_json() if outcome.source != "fallback" else {"steps": []}
+        model_plan = outcome.plan.plan_json() if outcome.source != "rules" else {"steps": []}
         return {"plan": model_plan, "source": outcome.source, "valid_before_repair": outcome.valid_before_repair,
                 "problems": outcome.problems[:4], "rounds": outcome.rounds}
     from fincopilot.agents.skills import SkillContext, get_skill

@@ -82,7 +82,7 @@ def score_planner(reference: dict[str, Any], output: dict[str, Any]) -> ItemScor
     _, _, step_f1 = prf(got_steps, gold_steps)
     valid = float(bool(output.get("valid_before_repair")))
     return ItemScore(score=f1, metrics={"skill_f1": f1, "step_f1": step_f1, "valid_before_repair": valid,
-                                        "fallback": float(output.get("source") == "fallback")})
+                                        "fallback": float(output.get("source") == "rules")})
 
 
 def score_credit(reference: dict[str, Any], output: dict[str, Any]) -> ItemScore:

@@ -73,7 +73,7 @@ def _recommendation(plan: dict[str, Any], results: dict[str, Any]) -> tuple[str,
 
 def build_advisor_graph(gateway=None, *, checkpointer=None, use_model: bool = True,
                         step_timeout_s: float = STEP_TIMEOUT_S, step_retries: int = STEP_RETRIES,
-                        planner_repairs: int = 2):
+                        planner_repairs: int = 1):
     """Compile the advisor graph. `gateway`: the model gateway (None → the process default)."""
     from fincopilot.agents.planner import plan_request
     from fincopilot.agents.skills import SkillContext, get_skill

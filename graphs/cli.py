@@ -119,31 +119,44 @@ def register(app: typer.Typer) -> None:
     @app.command("plan")
     def plan_cmd(
         request: Annotated[str, typer.Argument(help="The advisor's request.")],
-        as_json: Annotated[bool, typer.Option("--json", help="Print only the validated plan JSON.")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="Print {steps, direct_answer, source, backend}.")] = False,
         no_model: Annotated[bool, typer.Option("--no-model", help="Rules-only planner (no model call).")] = False,
-        repairs: Annotated[int, typer.Option("--repairs", min=0, max=5, help="Repair rounds.")] = 2,
+        no_rules: Annotated[bool, typer.Option("--no-rules", help="The model alone: an invalid plan exits 1.")] = False,
+        repairs: Annotated[int, typer.Option("--repairs", min=0, max=5, help="Repair rounds.")] = 1,
     ) -> None:
-        """Turn a request into a validated plan (a DAG of skill steps)."""
+        """Turn a request into a validated plan (a DAG of skill steps), or a direct answer."""
+        from rich.markup import escape
+
         from fincopilot.agents.planner import ensure_valid, plan_request
+        from fincopilot.errors import PlanValidationError
         from fincopilot.log import request_context
 
-        with request_context() as rid:
-            outcome = plan_request(request, max_repairs=repairs, request_id=rid, use_model=not no_model)
+        if no_model and no_rules:
+            raise typer.BadParameter("--no-model and --no-rules leave nothing to plan with; drop one")
+        try:
+            with request_context() as rid:
+                outcome = plan_request(request, max_repairs=repairs, request_id=rid, use_model=not no_model,
+                                       use_rules=not no_rules)
+        except PlanValidationError as err:
+            typer.echo("the model's plan is invalid: " + "; ".join(err.problems[:8]), err=True)
+            raise typer.Exit(1) from None
         plan = outcome.plan
         if plan.steps:
             ensure_valid(plan)  # never print an invalid plan
         if as_json:
-            typer.echo(json.dumps(plan.plan_json(), ensure_ascii=False))
+            typer.echo(json.dumps({**plan.plan_json(), "direct_answer": plan.direct_answer, "source": outcome.source,
+                                   "backend": outcome.backend}, ensure_ascii=False))
             return
         out = _console()
-        out.print(f"source: {outcome.source} ({outcome.reason})")
+        out.print(f"source: {outcome.source} ({escape(outcome.reason)})"
+                  + (f", backend {outcome.backend}" if outcome.backend else ""))
         if outcome.problems:
-            out.print("rejected model attempts: " + "; ".join(outcome.problems[:4]))
+            out.print("rejected model attempts: " + escape("; ".join(outcome.problems[:4])))
         if plan.steps:
             out.print_json(json.dumps(plan.plan_json(), ensure_ascii=False))
         else:
             out.print("no skill needed: the copilot answers directly"
-                      + (f" ({plan.direct_answer})" if plan.direct_answer else ""))
+                      + (f" ({escape(plan.direct_answer)})" if plan.direct_answer else ""))
 
     @app.command("ask")
     def ask_cmd(

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 EventType = Literal[
     "request",      # data: {text}
-    "plan",         # data: {steps: [...], source: "planner" | "repaired" | "fallback" | "direct", reason}
+    "plan",         # data: {steps: [...], source: "model" | "repaired" | "rules", reason}
     "step_start",   # data: {id, skill, args}
     "step_finish",  # data: {id, skill, ok, output | error, backend, latency_s}
     "token",        # data: {text}  (answer tokens as they are generated)

@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from fincopilot.models.base import Message
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from fincopilot.errors import BackendError, InputError, NotFoundError
 from fincopilot.log import get_logger
-from fincopilot.models.base import Message
 
 log = get_logger(__name__)
 
@@ -79,7 +79,7 @@ class SkillTask:
     score: Callable[[Sequence[Any], Sequence[BaseModel | None]], dict[str, float]]
     max_tokens: int = 256
     accept: Callable[[BaseModel], bool] = lambda obj: True
-    domain: Callable[[], list[tuple[str, dict[str, Any], BaseModel]]] = lambda: []
+    domain: Callable[[], list[tuple[str, dict[str, Any], BaseModel]]] = list
     headline: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -106,7 +106,10 @@ def _planner_task() -> SkillTask:
         request = inp.get("request")
         if not isinstance(request, str) or not request.strip():
             raise InputError(f"a planner item needs input.request (a non-empty string), got {inp!r}")
-        return list(planner.planner_messages(request))
+        context = inp.get("context") or []
+        if not isinstance(context, list) or not all(isinstance(t, str) for t in context):
+            raise InputError(f"a planner item's input.context must be a list of earlier turns, got {context!r}")
+        return list(planner.planner_messages(request, context))
 
     def target(inp: dict[str, Any], ref: dict[str, Any]) -> BaseModel | None:
         plan = ref.get("plan")
@@ -125,12 +128,9 @@ def _planner_task() -> SkillTask:
     def accept(obj: BaseModel) -> bool:
         return not planner.validate_plan(_as_plan(obj))
 
-    def valid_first_try(plan: Any, request: str) -> bool:
-        # what plan_request counts as valid before repair: review_plan passes, or an empty plan for a
-        # request that asks for no skill
-        if not plan.steps:
-            return not planner.classify(request).skills
-        return not planner.review_plan(plan, request)
+    def valid_first_try(plan: Any, request: str, context: Sequence[str]) -> bool:
+        # what plan_request accepts without repair: review_plan passes (an empty plan is a direct answer)
+        return not plan.steps or not planner.review_plan(plan, request, context)
 
     def score(items: Sequence[Any], outputs: Sequence[BaseModel | None]) -> dict[str, float]:
         valid, f1s, exact = [], [], []
@@ -142,7 +142,7 @@ def _planner_task() -> SkillTask:
                 exact.append(0.0)
                 continue
             plan = _as_plan(out)
-            valid.append(1.0 if valid_first_try(plan, item.input["request"]) else 0.0)
+            valid.append(1.0 if valid_first_try(plan, item.input["request"], item.input.get("context") or []) else 0.0)
             got = {step.skill for step in plan.steps}
             f1s.append(_f1(got, gold))
             exact.append(1.0 if got == gold else 0.0)
@@ -154,81 +154,24 @@ def _planner_task() -> SkillTask:
         }
 
     def domain() -> list[tuple[str, dict[str, Any], BaseModel]]:
+        # the generated planner corpus's TRAIN split (evals/sets/planner/train.jsonl, written by
+        # `python -m fincopilot.evals.planner_corpus`); its validation and test frames never enter a corpus
+        from fincopilot.evals.datasets import DATASET_DIR
+
+        path = DATASET_DIR / "planner" / "train.jsonl"
+        if not path.is_file():
+            return []
         out = []
-        for i, (request, plan) in enumerate(planner_domain_requests()):
-            # keep only requests whose gold skills the production intent rules agree with, so the
-            # label never contradicts the coverage check that decides validity
-            if {st["skill"] for st in plan["steps"]} == set(planner.classify(request).skills):
-                out.append((f"domain-{i:03d}", {"request": request}, schema().model_validate(plan)))
+        for line in path.read_text(encoding="utf-8").splitlines():
+            item = json.loads(line)
+            if item.get("split") == "train":
+                out.append((item["id"], item["input"], schema().model_validate(item["reference"]["plan"])))
         return out
 
     return SkillTask(
         skill="planner", prompt=prompt, schema=schema, target=target, score=score, accept=accept,
         max_tokens=getattr(planner, "PLANNER_MAX_TOKENS", 256), headline="skill_set_f1", domain=domain,
     )
-
-
-# Request templates over the domain's client ids and product codes, labelled by construction with the
-# production conventions: credit steps, then summaries, then a compliance check of "$answer" that
-# depends on every earlier step (with client and product when both are named).
-_PLANNER_TEMPLATES: list[tuple[tuple[str, ...], str]] = [
-    (("credit_lookup",), "Check the credit of client {c}."),
-    (("credit_lookup",), "What is {c}'s credit score and PD?"),
-    (("credit_lookup",), "Pull the bureau rating for {c}, please."),
-    (("credit_lookup",), "客户{c}的信用评分是多少？"),
-    (("credit_lookup",), "查一下{c}的征信和违约概率"),
-    (("report_summary",), "Summarize the latest {p} report."),
-    (("report_summary",), "Give me a brief on the newest {p} research."),
-    (("report_summary",), "What does the latest research report on {p} say? Short summary please."),
-    (("report_summary",), "总结一下{p}的最新研报"),
-    (("report_summary",), "{p}最近的报告讲了什么？给我一个摘要"),
-    (("credit_lookup", "report_summary"), "Client {c} is looking at {p}: check the credit and summarize the {p} report."),
-    (("credit_lookup", "report_summary"), "Score {c} and give me a summary of the latest {p} report."),
-    (("credit_lookup", "report_summary"), "查一下客户{c}的信用，再总结{p}的最新报告"),
-    (("credit_lookup", "report_summary", "compliance_check"),
-     "Client {c} wants the {p} fund: check credit, summarize the latest {p} report, make my recommendation compliant."),
-    (("credit_lookup", "report_summary", "compliance_check"),
-     "Before I pitch {p} to {c}, run a credit check, summarize the {p} research and check suitability."),
-    (("credit_lookup", "report_summary", "compliance_check"),
-     "客户{c}想买{p}：查一下信用，总结{p}最新研报，并确保我的推荐合规。"),
-    (("report_summary", "compliance_check"), "Summarize the {p} report and make sure my write-up is compliant."),
-    (("report_summary", "compliance_check"), "总结{p}的研报，并做合规检查"),
-    (("credit_lookup", "compliance_check"), "Check {c}'s credit and keep my note to the client compliant."),
-    ((), "Good morning!"),
-    ((), "Thanks, that is all for today."),
-    ((), "你好"),
-]
-
-
-def planner_domain_requests(
-    clients: Sequence[str] | None = None, products: Sequence[str] | None = None, per_template: int = 2
-) -> list[tuple[str, dict[str, Any]]]:
-    """(request, gold plan) pairs from the templates, filled with ids in the domain's formats.
-
-    The ids are fixed (not read from the DuckDB file) so the corpus, and its hash, do not depend on
-    whether `fincopilot data init` has run; the planner only has to copy them from the request.
-    """
-    clients = list(clients or ["C-1042", "C-1007", "C-1019", "C-1115", "C-1033", "C-1090"])
-    products = list(products or ["HY-7", "GB-1", "EQ-10", "MM-2", "BF-3"])
-    out = []
-    k = 0
-    for skills, template in _PLANNER_TEMPLATES:
-        for _ in range(per_template if skills else 1):
-            c, p = clients[k % len(clients)], products[(k * 3) % len(products)]
-            k += 1
-            steps: list[dict[str, Any]] = []
-            if "credit_lookup" in skills:
-                steps.append({"id": len(steps) + 1, "skill": "credit_lookup", "args": {"client": c}, "depends_on": []})
-            if "report_summary" in skills:
-                steps.append({"id": len(steps) + 1, "skill": "report_summary", "args": {"product": p}, "depends_on": []})
-            if "compliance_check" in skills:
-                args: dict[str, Any] = {"text": "$answer"}
-                if "{c}" in template and "{p}" in template:
-                    args.update(client=c, product=p)
-                steps.append({"id": len(steps) + 1, "skill": "compliance_check", "args": args,
-                              "depends_on": [st["id"] for st in steps]})
-            out.append((template.format(c=c, p=p), {"steps": steps}))
-    return out
 
 
 # compliance_check (the model's second-opinion flags) ---------------------------------------------
@@ -472,7 +415,6 @@ def check_targets(examples: Sequence[Example], task: SkillTask, tokenizer: Any, 
     InputError names the first example that fails.
     """
     import xgrammar as xgr
-
     from fincopilot.models.structured import GrammarCompiler, fit_json_schema
 
     stop = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []

@@ -59,6 +59,8 @@ class Hyperparameters(BaseModel):
     max_steps: int | None = Field(None, ge=1, description="stop after this many optimizer steps")
     max_seq_len: int = Field(1024, ge=16)
     seed: int = 0
+    lora_layers: int | None = Field(None, ge=1, description="adapt only the top N transformer layers (the "
+                                    "backward pass stops below them: cheaper on a CPU); None = all layers")
     save_every: int = Field(10, ge=1)
     shared_prefix: bool = Field(True, description="run the prompt prefix all examples share once per step")
 
@@ -287,9 +289,11 @@ def train_adapter(
     rows = _tokenize(corpus.examples, tokenizer, hp.max_seq_len)
     check_targets(corpus.examples, task, tokenizer, model.config.vocab_size)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    n_layers = model.config.num_hidden_layers
+    layers = list(range(max(0, n_layers - hp.lora_layers), n_layers)) if hp.lora_layers else None
     lora = LoraConfig(
         r=hp.rank, lora_alpha=hp.alpha, lora_dropout=hp.dropout, target_modules=hp.target_modules,
-        bias="none", task_type="CAUSAL_LM",
+        bias="none", task_type="CAUSAL_LM", layers_to_transform=layers,
     )
     try:
         peft_model = get_peft_model(model, lora)
@@ -379,6 +383,39 @@ def train_adapter(
         peft_model.save_pretrained(str(out), save_embedding_layers=False)
     return {"steps": step, "epochs_done": round(step / steps_per_epoch, 3), "seconds": round(seconds, 1),
             "losses": losses, "resumed_from": resumed_step}
+
+
+# --- serving on llama.cpp ------------------------------------------------------------------------
+
+
+def export_gguf(adapter: Path, spec: BackendSpec, converter: Path, *, outtype: str = "f16") -> Path:
+    """Convert the peft adapter in `adapter` to `adapter/adapter.gguf` for the llama.cpp backend.
+
+    `converter` is llama.cpp's `convert_lora_to_gguf.py` (it ships in llama.cpp's sources, e.g. in the
+    llama-cpp-python sdist under `vendor/llama.cpp/`). It needs only the base model's config, which is
+    read from the base GGUF's metadata and written to a temporary folder: no hub access.
+    """
+    import subprocess
+    import sys
+    import tempfile
+
+    from transformers import AutoConfig
+
+    from fincopilot.models.backends.transformers import resolve_model_ref
+
+    converter = Path(converter)
+    if not converter.is_file():
+        raise ConfigError(f"llama.cpp converter not found: {converter} (convert_lora_to_gguf.py from llama.cpp)")
+    folder, gguf = resolve_model_ref(spec.model)
+    out = Path(adapter) / "adapter.gguf"
+    with tempfile.TemporaryDirectory() as base_dir:
+        AutoConfig.from_pretrained(folder, gguf_file=gguf).save_pretrained(base_dir)
+        done = subprocess.run([sys.executable, str(converter), str(adapter), "--base", base_dir, "--outfile",
+                               str(out), "--outtype", outtype], capture_output=True, text=True, check=False)
+    if done.returncode != 0 or not out.is_file():
+        raise BackendError(f"convert_lora_to_gguf failed ({done.returncode}): {done.stderr.strip()[-600:]}")
+    log.info("adapter_gguf", out=str(out), bytes=out.stat().st_size)
+    return out
 
 
 # --- evaluation ----------------------------------------------------------------------------------
@@ -509,7 +546,8 @@ def model_card(card: AdapterCard) -> str:
         "- prompts are the production prompts of the skill; targets are the exact JSON the constrained decoder emits",
         "",
         "## Hyperparameters",
-        f"- LoRA rank {hp.rank}, alpha {hp.alpha}, dropout {hp.dropout}, modules {', '.join(hp.target_modules)}",
+        f"- LoRA rank {hp.rank}, alpha {hp.alpha}, dropout {hp.dropout}, modules {', '.join(hp.target_modules)}"
+        + (f", top {hp.lora_layers} layers" if hp.lora_layers else ", all layers"),
         f"- AdamW lr {hp.learning_rate}, weight decay {hp.weight_decay}, warm-up {hp.warmup_steps} steps, "
         f"linear decay; batch {hp.batch_size}; max sequence {hp.max_seq_len}; seed {hp.seed}",
         f"- {card.steps} steps ({card.epochs_done} epochs) in {card.train_seconds:.0f} s; final loss "
@@ -585,6 +623,7 @@ def _command_line(opts: FinetuneOptions) -> str:
     for flag, value, default in (("--epochs", hp.epochs, defaults.epochs), ("--max-steps", hp.max_steps, None),
                                  ("--lr", hp.learning_rate, defaults.learning_rate), ("--rank", hp.rank, defaults.rank),
                                  ("--batch-size", hp.batch_size, defaults.batch_size), ("--seed", hp.seed, defaults.seed),
+                                 ("--lora-layers", hp.lora_layers, None),
                                  ("--eval-limit", opts.eval_limit, None),
                                  ("--eval-batch-size", opts.eval_batch_size, 4)):
         if value is not None and value != default:
@@ -612,6 +651,8 @@ def register(app: typer.Typer) -> None:
         rank: Annotated[int, typer.Option("--rank", min=1)] = Hyperparameters().rank,
         batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = Hyperparameters().batch_size,
         seed: Annotated[int, typer.Option("--seed")] = 0,
+        lora_layers: Annotated[Optional[int], typer.Option(
+            "--lora-layers", min=1, help="adapt only the top N layers (cheaper backward on a CPU)")] = None,
         save_every: Annotated[int, typer.Option("--save-every", min=1, help="checkpoint every N steps")] = 10,
         evaluate: Annotated[bool, typer.Option("--eval/--no-eval", help="score base vs adapter on held-out items")] = True,
         eval_limit: Annotated[Optional[int], typer.Option("--eval-limit", min=1)] = None,
@@ -620,7 +661,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Fine-tune a LoRA adapter for SKILL on BASE; it registers as backend BASE+SKILL-lora."""
         hyper = Hyperparameters(epochs=epochs, max_steps=max_steps, learning_rate=lr, rank=rank, alpha=2 * rank,
-                                batch_size=batch_size, seed=seed, save_every=save_every)
+                                batch_size=batch_size, seed=seed, save_every=save_every, lora_layers=lora_layers)
         opts = FinetuneOptions(skill=skill, base=base, data=data, teacher=teacher, out=out, resume=resume,
                                evaluate=evaluate, eval_limit=eval_limit, eval_batch_size=eval_batch_size,
                                hyper=hyper)

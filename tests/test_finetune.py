@@ -247,16 +247,15 @@ def test_planner_corpus_never_contains_heldout_items():
     assert build_corpus("planner").data_hash == corpus.data_hash  # deterministic
 
 
-def test_planner_domain_examples_agree_with_the_production_checks():
-    from fincopilot.agents import planner
-    from fincopilot.models.corpus import planner_domain_requests
+def test_planner_domain_examples_are_the_generated_train_split_only():
+    # the domain source is evals/sets/planner/train.jsonl; no validation or test frame enters a corpus
+    from fincopilot.evals.planner_corpus import load_split_frames
+    from fincopilot.models.corpus import skill_task
 
-    pairs = planner_domain_requests()
-    assert len(pairs) > 30
-    for request, plan in pairs:
-        assert {s["skill"] for s in plan["steps"]} == set(planner.classify(request).skills), request
-        if plan["steps"]:
-            assert planner.review_plan(planner._as_plan(plan), request) == [], request
+    examples = skill_task("planner").domain()
+    assert len(examples) > 1000 and all(item_id.startswith("planner-train-") for item_id, _, _ in examples)
+    held_out = load_split_frames("validation") | load_split_frames("test")
+    assert held_out and not held_out & load_split_frames("train")
 
 
 def test_planner_metrics():

@@ -12,10 +12,9 @@ import subprocess
 import sys
 
 import pytest
-from pydantic import BaseModel, ValidationError
-
 from fincopilot.agents.planner import (
     ANSWER_REF,
+    QUOTE_REF,
     Plan,
     PlanStep,
     classify,
@@ -25,12 +24,18 @@ from fincopilot.agents.planner import (
     plan_request,
     planner_messages,
     planner_schema,
+    resolve_client,
+    resolve_plan,
+    resolve_product,
+    review_plan,
     validate_plan,
 )
-from fincopilot.errors import InputError, PlanValidationError
+from fincopilot.tools import data
+from graph_fakes import fake_gateway, planner_reply
+from planner_requests import REQUESTS
+from pydantic import BaseModel, ValidationError
 
-from graph_fakes import fake_gateway, planner_reply  # noqa: E402
-from planner_requests import REQUESTS  # noqa: E402
+from fincopilot.errors import BackendError, InputError, PlanValidationError
 
 
 def step(i, skill, args, deps=()):
@@ -146,7 +151,7 @@ def test_schema_is_small_and_bounded_for_constrained_decoding():
 
     schema = planner_schema().model_json_schema()
     assert len(json.dumps(schema)) < 6000
-    assert max_json_chars(bounded_json_schema(schema), unbounded=10**9) < 5000  # every string/list is bounded
+    assert max_json_chars(bounded_json_schema(schema), unbounded=10**9) < 8000  # every string/list is bounded
 
 
 # ------------------------------------------------------------------------------------------ rules fallback
@@ -176,16 +181,22 @@ def test_missing_id_gets_a_clarifying_direct_answer():
 def test_planner_uses_the_model_plan_when_valid():
     gw, backend = fake_gateway()
     out = plan_request("Summarize the latest EQ-10 report", gateway=gw)
-    assert out.source == "planner" and out.valid_before_repair and out.backend == "fake-scripted"
+    assert out.source == "model" and out.valid_before_repair and out.backend == "fake-scripted"
     assert [s.args for s in out.plan.steps] == [{"product": "EQ-10"}]
     assert len(backend.calls) == 1
 
 
+def test_a_valid_model_plan_is_trusted_even_when_the_rules_disagree():
+    # the rules see credit AND report here; the model plans only the credit check: valid, so it is used
+    only_credit = json.dumps({"steps": [step(1, "credit_lookup", {"client": "C-1042"})]})
+    gw, backend = fake_gateway(lambda m, s: only_credit)
+    out = plan_request("Check C-1042's credit and summarize the HY-7 report", gateway=gw)
+    assert out.source == "model" and [s.skill for s in out.plan.steps] == ["credit_lookup"]
+    assert len(backend.calls) == 1 and out.problems == []
+
+
 def test_problems_are_fed_back_and_the_plan_repaired():
-    answers = iter([
-        # round 1: an invented client id and a missing report step
-        json.dumps({"steps": [step(1, "credit_lookup", {"client": "C-9999"})]}),
-    ])
+    answers = iter([json.dumps({"steps": [step(1, "credit_lookup", {"client": "C-9999"})]})])  # invented id
 
     def reply(messages, schema):
         return next(answers, None) or planner_reply(messages, schema)
@@ -194,40 +205,110 @@ def test_problems_are_fed_back_and_the_plan_repaired():
     out = plan_request("Check C-1042's credit and summarize the HY-7 report", gateway=gw)
     assert out.source == "repaired" and not out.valid_before_repair and out.rounds == 2
     assert any("'C-9999' does not appear in the request" in p for p in out.problems)
-    assert any("report_summary" in p for p in out.problems)
     repair_prompt = backend.calls[1][-1].content
     assert "C-9999" in repair_prompt and "problems" in repair_prompt
     assert {s.skill for s in out.plan.steps} == {"credit_lookup", "report_summary"}
 
 
-def test_malformed_output_counts_as_a_failed_round_then_fallback():
+def test_malformed_output_counts_as_a_failed_round_then_rules():
     gw, backend = fake_gateway(lambda m, s: "{not json")
     out = plan_request("客户C-1042想买HY-7债券基金：查一下信用，总结最新的HY-7研报，并确保我的推荐合规", gateway=gw,
                        max_repairs=2)
-    assert out.source == "fallback" and "fallback planner" in out.reason
+    assert out.source == "rules" and out.reason.startswith("rules:")
+    assert len(backend.calls) <= 2  # the repair repeats the first output: never a third generation
     assert validate_plan(out.plan) == []
     assert [s.skill for s in out.plan.steps] == ["credit_lookup", "report_summary", "compliance_check"]
 
 
-def test_semantically_bad_model_plan_falls_back_after_bounded_repairs():
+def test_a_repeated_round_stops_the_repairs():
     cyclic = json.dumps({"steps": [step(1, "credit_lookup", {"client": "C-1042"}, [2]),
                                    step(2, "credit_lookup", {"client": "C-1042"}, [1])]})
     gw, backend = fake_gateway(lambda m, s: cyclic)
-    out = plan_request("Credit check for C-1042", gateway=gw, max_repairs=1)
-    assert out.source == "fallback" and out.rounds == 2 and len(backend.calls) == 2
+    out = plan_request("Credit check for C-1042", gateway=gw, max_repairs=4)
+    assert out.source == "rules" and out.rounds == 2 and len(backend.calls) == 2  # one wasted generation
     assert any("cycle" in p for p in out.problems)
+
+
+def test_no_repair_when_the_backend_gave_no_output():
+    def down(messages, schema):
+        raise BackendError("connection refused")
+
+    gw, backend = fake_gateway(down)
+    out = plan_request("Credit check for C-1042", gateway=gw, max_repairs=3)
+    assert out.source == "rules" and out.rounds == 1
+
+
+def test_model_alone_raises_naming_the_problems():
+    gw, _ = fake_gateway(lambda m, s: json.dumps({"steps": [step(1, "report_summary", {"product": "C-1042"})]}))
+    with pytest.raises(PlanValidationError) as err:
+        plan_request("Summarize the report for C-1042", gateway=gw, use_rules=False, max_repairs=0)
+    assert any("is a client id, not a product" in p for p in err.value.problems)
 
 
 def test_greeting_gets_a_direct_answer_not_a_plan():
     gw, _ = fake_gateway(lambda m, s: json.dumps({"steps": []}))
     out = plan_request("Hello!", gateway=gw)
-    assert out.source == "direct" and out.plan.steps == []
+    assert out.source == "model" and out.plan.steps == []
 
 
 def test_hallucinated_plan_for_a_greeting_is_rejected():
     gw, _ = fake_gateway(lambda m, s: json.dumps({"steps": [step(1, "credit_lookup", {"client": "C-1042"})]}))
     out = plan_request("Hello!", gateway=gw, max_repairs=1)
-    assert out.source == "direct" and any("does not appear in the request" in p for p in out.problems)
+    assert out.source == "rules" and out.plan.steps == []
+    assert any("does not appear in the request" in p for p in out.problems)
+
+
+# ------------------------------------------------------------------------------------------ types, entities, text
+def test_client_id_in_a_product_slot_and_code_in_a_client_slot_are_type_errors():
+    problems = validate_plan({"steps": [step(1, "report_summary", {"product": "C-1042"}),
+                                        step(2, "credit_lookup", {"client": "HY-7"})]})
+    assert any("product = 'C-1042' is a client id, not a product" in p for p in problems), problems
+    assert any("client = 'HY-7' is a product code, not a client" in p for p in problems), problems
+
+
+def test_names_resolve_through_the_database(db):
+    client = data.get_client("C-1001")
+    product = data.get_product("HY-7")
+    request = f"Is the {product.name_en} suitable for {client.name_en}?"
+    plan = Plan.model_validate({"steps": [step(1, "compliance_check", {
+        "text": ANSWER_REF, "client": client.name_en, "product": product.name_en})]})
+    assert review_plan(plan, request) == []
+    resolved, problems, questions = resolve_plan(plan, request)
+    assert resolved.steps[0].args == {"text": ANSWER_REF, "client": "C-1001", "product": "HY-7"}
+    assert problems == [] and questions == []
+    assert resolve_product(product.name_zh).value == "HY-7"
+    assert resolve_client(client.name_zh).value == "C-1001"
+
+
+def test_an_ambiguous_name_becomes_a_question_listing_candidates(db):
+    gw, _ = fake_gateway(lambda m, s: json.dumps({"steps": [step(1, "report_summary", {"product": "High Yield"})]}))
+    out = plan_request("Summarize the High Yield report", gateway=gw)
+    assert out.source == "model" and not out.plan.steps
+    assert "HY-7" in out.plan.direct_answer and "HY-8" in out.plan.direct_answer
+
+
+def test_an_unknown_name_asks_instead_of_guessing(db):
+    gw, backend = fake_gateway(lambda m, s: json.dumps({"steps": [step(1, "credit_lookup", {"client": "Zorro X"})]}))
+    out = plan_request("What is Zorro X's credit score?", gateway=gw)
+    assert not out.plan.steps and "Zorro X" in out.plan.direct_answer and len(backend.calls) == 1
+
+
+def test_a_quoted_draft_goes_to_compliance_check_in_full():
+    draft = ("Dear client, this fund is guaranteed to return 8% a year with no risk at all; past results "
+             "prove it. Subscribe before Friday and tell your friends, the offer will not last.")
+    request = f'Is this OK to send to my client: "{draft}"'
+    plan = Plan.model_validate({"steps": [step(1, "compliance_check", {"text": QUOTE_REF})]})
+    assert review_plan(plan, request) == []
+    resolved, _, _ = resolve_plan(plan, request)
+    assert resolved.steps[0].args["text"] == draft and len(draft) > 150
+    literal = Plan.model_validate({"steps": [step(1, "compliance_check", {"text": draft[:60]})]})
+    assert review_plan(literal, request) == []
+    invented = Plan.model_validate({"steps": [step(1, "compliance_check", {"text": "All good, send it."})]})
+    assert any("occurs in the request" in p for p in review_plan(invented, request))
+    no_quote = Plan.model_validate({"steps": [step(1, "compliance_check", {"text": QUOTE_REF})]})
+    assert any("quotes no text" in p for p in review_plan(no_quote, "Check compliance of my pitch"))
+    rules, _ = fallback_plan(request)
+    assert rules.steps[0].args["text"] == draft
 
 
 def test_bad_requests_are_clear_errors():
@@ -260,7 +341,7 @@ def test_plan_json_stdout_is_only_the_plan(isolated_home):
                "--no-model", home=isolated_home)
     assert res.returncode == 0, res.stderr
     data = json.loads(res.stdout)  # the whole stdout parses
-    assert set(data) == {"steps"}
+    assert set(data) == {"steps", "direct_answer", "source", "backend"} and data["source"] == "rules"
     assert [s["skill"] for s in data["steps"]][:2] == ["credit_lookup", "report_summary"]
     assert all(set(s) == {"id", "skill", "args", "depends_on"} for s in data["steps"])
 

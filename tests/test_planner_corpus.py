@@ -1,0 +1,85 @@
+"""The planner corpus: template-disjoint splits, gold plans that the production checks accept, the hand-written set."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fincopilot.agents.planner import Plan, planner_schema, resolve_plan, review_plan
+from fincopilot.evals import planner_corpus as pc
+from fincopilot.evals.planner_eval import gold_plan, load_set, score_plan, wilson
+from fincopilot.models.corpus import render_target
+
+
+def test_test_and_validation_frames_are_never_seen_in_training():
+    train, validation, test = (pc.load_split_frames(s) for s in ("train", "validation", "test"))
+    assert train and validation and test
+    assert not train & test and not train & validation and not validation & test
+
+
+def test_every_kind_and_language_is_in_every_split():
+    kinds = {}
+    for split in ("train", "validation", "test"):
+        for item in load_set(split):
+            kinds.setdefault(split, set()).add((item["metadata"]["kind"], item["metadata"]["lang"]))
+    assert kinds["train"] == kinds["validation"] == kinds["test"]
+    assert len(kinds["test"]) >= 30  # 15+ kinds x 2 languages
+
+
+def test_committed_splits_are_what_the_generator_writes(tmp_path):
+    pc.write_all(tmp_path)
+    for split in ("train", "validation", "test"):
+        assert (tmp_path / f"{split}.jsonl").read_bytes() == (pc.SETS_DIR / f"{split}.jsonl").read_bytes(), split
+
+
+@pytest.mark.parametrize("split", ["validation", "test", "handwritten"])
+def test_gold_plans_pass_the_production_checks_and_resolve(split, db):
+    for item in load_set(split):
+        plan = Plan.model_validate(item["reference"]["plan"])
+        request, context = item["input"]["request"], item["input"].get("context") or []
+        assert review_plan(plan, request, context) == [] if plan.steps else True, item["id"]
+        _, problems, questions = resolve_plan(plan, request)
+        assert problems == [] and questions == [], item["id"]
+        planner_schema().model_validate(item["reference"]["plan"])  # a decoder could emit it
+
+
+def test_corpus_has_the_variety_the_planner_needs():
+    items = load_set("train")
+    kinds = {i["metadata"]["kind"] for i in items}
+    assert {"compare", "draft", "draft_suit", "followup_credit", "chitchat", "out_of_scope", "multi_summary"} <= kinds
+    assert {i["metadata"]["style"] for i in items} == {"formal", "casual", "terse", "typos"}
+    assert sum(bool(i["metadata"]["by_name"]) for i in items) > 300  # names, not only ids
+    compare = next(i for i in items if i["metadata"]["kind"] == "compare")
+    skills = [s["skill"] for s in compare["reference"]["plan"]["steps"]]
+    assert skills == ["credit_lookup", "report_summary", "report_summary", "compliance_check", "compliance_check"]
+
+
+def test_handwritten_set_is_apart_from_the_generator():
+    hand = load_set("handwritten")
+    assert len(hand) >= 40 and {i["metadata"]["lang"] for i in hand} == {"en", "zh"}
+    generated = {i["input"]["request"] for s in ("train", "validation", "test") for i in load_set(s)}
+    frames = set().union(*(pc.load_split_frames(s) for s in ("train", "validation", "test")))
+    assert not any(i["input"]["request"] in generated or i["input"]["request"] in frames for i in hand)
+
+
+def test_metrics_compare_resolved_arguments(db):
+    item = {"id": "x", "input": {"request": "Summarize the High Yield Bond Fund report"},
+            "reference": {"plan": {"steps": [{"id": 1, "skill": "report_summary",
+                                              "args": {"product": "High Yield Bond Fund"}}]}}}
+    gold = gold_plan(item)
+    assert gold.steps[0].args == {"product": "HY-7"}
+    right = Plan.model_validate({"steps": [{"id": 1, "skill": "report_summary", "args": {"product": "HY-7"}}]})
+    wrong = Plan.model_validate({"steps": [{"id": 1, "skill": "report_summary", "args": {"product": "HY-8"}}]})
+    assert score_plan(right, gold) == {"skill_set": True, "arguments": True}
+    assert score_plan(wrong, gold) == {"skill_set": True, "arguments": False}
+    assert score_plan(None, gold) == {"skill_set": False, "arguments": False}
+    lo, hi = wilson(18, 20)
+    assert 0.68 < lo < 0.7 and 0.97 < hi < 0.98
+
+
+def test_training_targets_are_the_decoders_bytes():
+    item = next(i for i in load_set("train") if i["metadata"]["kind"] == "recommend")
+    target = render_target(planner_schema().model_validate(item["reference"]["plan"]))
+    assert '"args": {"text": "$answer", "client": ' in target  # schema order, xgrammar's separators
+    assert Plan.model_validate(json.loads(target)).plan_json()["steps"][0]["skill"] == "credit_lookup"
