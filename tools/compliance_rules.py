@@ -23,6 +23,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from fincopilot.tools.textnorm import normalize
+
 Category = Literal["guaranteed_return", "misleading_claim", "missing_risk_disclosure", "suitability", "pii"]
 CATEGORIES: tuple[str, ...] = ("guaranteed_return", "misleading_claim", "missing_risk_disclosure", "suitability", "pii")
 MAX_TEXT = 20_000
@@ -175,17 +177,23 @@ def _sentence_at(text: str, start: int, end: int) -> str:
 
 
 def pattern_violations(text: str) -> list[Violation]:
-    """guaranteed_return and misleading_claim violations (both languages), one per rule and span."""
+    """guaranteed_return and misleading_claim violations (both languages), one per rule and span.
+
+    The patterns run on the normalized view (`tools.textnorm`); each span quotes the original text.
+    """
+    norm = normalize(text)
+    view = norm.text
     out: list[Violation] = []
     taken: list[tuple[int, int]] = []
     for rule in RULES:
-        for m in rule.pattern.finditer(text):
-            if _negated(text, m.start(), rule.language):
+        for m in rule.pattern.finditer(view):
+            if _negated(view, m.start(), rule.language):
                 continue
             if any(m.start() < e and s < m.end() for s, e in taken):
                 continue  # one violation per span (the first, most specific rule wins)
             taken.append((m.start(), m.end()))
-            out.append(Violation(category=rule.category, rule=rule.id, span=m.group(0), reason=rule.reason))  # type: ignore[arg-type]
+            out.append(Violation(category=rule.category, rule=rule.id, span=norm.original_text(m.start(), m.end()),  # type: ignore[arg-type]
+                                 reason=rule.reason))
     return out
 
 
@@ -203,6 +211,7 @@ def has_risk_disclosure(text: str) -> bool:
 
 
 def disclosure_violations(text: str) -> list[Violation]:
+    text = normalize(text).text
     rec = recommendation_span(text)
     if rec is None or has_risk_disclosure(text):
         return []
