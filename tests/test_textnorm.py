@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from fincopilot.tools.compliance_rules import pattern_violations
 from fincopilot.tools.textnorm import normalize
 
