@@ -14,8 +14,6 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
-
 from fincopilot.agents._common import (
     check_text,
     fence,
@@ -27,9 +25,11 @@ from fincopilot.agents._common import (
     tidy_generated,
 )
 from fincopilot.agents.skills import SkillContext, skill
+from fincopilot.models.base import Message
+from pydantic import BaseModel, Field
+
 from fincopilot.errors import BackendError, InputError
 from fincopilot.log import get_logger
-from fincopilot.models.base import Message
 
 log = get_logger(__name__)
 
@@ -167,8 +167,9 @@ def summarize_text(source: str, ctx: SkillContext | None, *, use_model: bool = T
                    ) -> tuple[str, list[str], str, list[str]]:
     """(summary, key_figures, method, dropped) for a report text."""
     dropped: list[str] = []
-    if use_model and ctx is not None:
+    if ctx is not None:  # audited whichever path runs: the gate holds answers built on flagged documents
         flag_injection(source, "report", ctx.request_id, ctx.skill)
+    if use_model and ctx is not None:
         try:
             out = ctx.complete(_messages(source), schema=LlmSummary, max_tokens=MAX_TOKENS)
             parsed = out.parsed if isinstance(out.parsed, LlmSummary) else LlmSummary.model_validate_json(out.text)

@@ -167,6 +167,19 @@ FAMILIES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
                              "购买{P}前请先评估风险承受能力。")),
 }
 
+# Clean factual sentences of the kind the copilot's answers are made of (credit lookups, report summaries).
+CLEAN_EN = ["{N} ({C}): credit score 585, grade B, probability of default {R}.",
+            "Main factors: loan duration (months): 36 scores 35 points below the best bin; credit history: existing.",
+            "Checking account status: no account [1].", "The report dated 2024-09-30 says the NAV fell {R} [2].",
+            "{P}'s yield to maturity was {R} at the end of the quarter [2].", "Suitability check: passed [3].",
+            "Savings: below 100 DM; purpose: car (new) [1].", "{N} has a solid credit profile [1].",
+            "Credit spreads widened and the fund's duration is 3.7 years [2].", "The fund size is 1.2 billion yuan."]
+CLEAN_ZH = ["{N}（{C}）：信用评分585，等级B，违约概率{R}。", "主要因素：贷款期限36个月，比最佳分箱低35分。",
+            "报告显示上季度净值下跌{R}[2]。", "{P}的到期收益率为{R}，久期3.7年[2]。", "适当性检查：通过[3]。",
+            "{N}的信用状况良好[1]。", "信用利差走阔，基金规模12亿元。"]
+NAMES = ["Zhang Min", "Olivia Brandt", "Li Wei", "Bob Wu", "Chen Jing"]
+CLIENTS = ["C-1042", "C-1300", "C-1500", "C-2001"]
+
 PHONES = ["13812345678", "139 8765 4321", "+86 138-1234-5678", "8613513854740", "139.8765.4321", "(021) 6234 5678"]
 EMAILS = ["li.na@example.com", "wang_jun88@mail.cn", "client.1042@bank.example", "zhou@corp.example.org"]
 IDS = ["11010519491231002X", "110101 1990 0307 1233", "440301-1985-0612-3456"]
@@ -231,7 +244,18 @@ def generate(seed: int = 7, per_template: int = 30) -> list[Example]:
                 if rng.random() < 0.1:
                     text = _disguise(rng, text)
                 out.append(Example(text, frozenset(labels), f"{fam}-{t_idx}", lang))
-    return out + _pii_examples(rng) + _disclosure_examples(rng)
+    return out + _pii_examples(rng) + _disclosure_examples(rng) + _clean_examples(rng)
+
+
+def _clean_examples(rng: random.Random) -> list[Example]:
+    out = []
+    for lang, templates in (("en", CLEAN_EN), ("zh", CLEAN_ZH)):
+        for t_idx, template in enumerate(templates):
+            for _ in range(12):
+                text = _fill(rng, template, lang == "zh").replace("{N}", rng.choice(NAMES))
+                out.append(Example(text.replace("{C}", rng.choice(CLIENTS)), frozenset(), f"clean-{lang}-{t_idx}",
+                                   lang))
+    return out
 
 
 def split_of(example: Example, val_share: float = 0.25) -> str:

@@ -33,6 +33,7 @@ log = get_logger(__name__)
 CORPUS_VERSION = "2"
 MAX_VAL_FPR = 0.03
 C_GRID = (1.0, 4.0, 16.0)
+MIN_THRESHOLD = 0.5  # never flag below even odds (class weights are balanced)
 _UNIT = re.compile(r".+?(?:[.!?;](?=\s|$)|[。！？；]|\n|$)", re.DOTALL)  # decimal points do not end a sentence
 
 
@@ -112,7 +113,7 @@ def _calibrate(probs: list[float], labels: list[int]) -> tuple[float, float, flo
     """(threshold, f1, fpr, recall) on validation: the lowest threshold with false-alarm rate <= MAX_VAL_FPR."""
     neg = sorted((p for p, y in zip(probs, labels) if not y), reverse=True)
     allowed = int(MAX_VAL_FPR * len(neg))   # at most this many validation negatives may reach the threshold
-    threshold = max(neg[allowed] + 1e-6 if allowed < len(neg) else 0.0, 0.05)
+    threshold = max(neg[allowed] + 1e-6 if allowed < len(neg) else 0.0, MIN_THRESHOLD)
     pred = [p >= threshold for p in probs]
     tp = sum(1 for p, y in zip(pred, labels) if p and y)
     fp = sum(1 for p, y in zip(pred, labels) if p and not y)
