@@ -14,12 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal
 
-from pydantic import BaseModel, Field
-
 from fincopilot.agents._common import check_text, fence, flag_injection
 from fincopilot.agents.skills import SkillContext, skill
-from fincopilot.errors import BackendError, InputError
-from fincopilot.log import get_logger
 from fincopilot.models.base import Message
 from fincopilot.tools.compliance_rules import (
     CATEGORIES,
@@ -31,10 +27,15 @@ from fincopilot.tools.compliance_rules import (
     pii_violations,
     suitability_result_violations,
 )
+from pydantic import BaseModel, Field
+
+from fincopilot.errors import BackendError, InputError
+from fincopilot.log import get_logger
 
 log = get_logger(__name__)
 
-__all__ = ["CATEGORIES", "ComplianceArgs", "ComplianceResult", "Violation", "check_rules", "compliance_check"]
+__all__ = ["CATEGORIES", "ComplianceArgs", "ComplianceResult", "Violation", "check_learned", "check_rules",
+           "compliance_check"]
 
 
 class ComplianceArgs(BaseModel):
@@ -42,6 +43,7 @@ class ComplianceArgs(BaseModel):
     client: str | None = Field(None, description="client id or name, to check suitability")
     product: str | None = Field(None, description="product code, to check suitability")
     assist: bool = Field(False, description="also ask the small model for phrases the rules missed")
+    learned: bool = Field(True, description="also run the learned classifier (char n-gram, calibrated threshold)")
 
 
 def _run_rules(text: str, client: str | None, product: str | None,
@@ -62,6 +64,37 @@ def _run_rules(text: str, client: str | None, product: str | None,
             result = suitability(client, product)
         violations += suitability_result_violations(text, result)
     return ComplianceResult(passed=not violations, violations=violations)
+
+
+_LEARNED_RULES = {"guaranteed_return": "CMP-ML-GR", "misleading_claim": "CMP-ML-MC",
+                  "missing_risk_disclosure": "CMP-ML-RD", "suitability": "CMP-ML-SU", "pii": "CMP-ML-PII"}
+
+
+def learned_violations(text: str, already: list[Violation]) -> list[Violation]:
+    """The learned classifier's flags in categories the rules did not already flag (spans quote the original)."""
+    from fincopilot.tools.compliance_model import load_model
+    from fincopilot.tools.textnorm import normalize
+
+    model = load_model()
+    norm = normalize(text)
+    seen = {v.category for v in already}
+    out = []
+    for flag in model.flags(text):
+        if flag.category in seen:
+            continue
+        threshold = model.models[flag.category].threshold
+        out.append(Violation(category=flag.category, rule=_LEARNED_RULES[flag.category],  # type: ignore[arg-type]
+                             span=norm.original_text(flag.start, flag.end).strip(),
+                             reason=f"learned classifier: p={flag.probability:.2f} >= calibrated threshold "
+                                    f"{threshold:.2f}; needs human review"))
+    return out
+
+
+def check_learned(text: str, client: str | None = None, product: str | None = None) -> ComplianceResult:
+    """Rules plus the learned classifier (the default path of the `compliance_check` skill), no LLM."""
+    result = _run_rules(text, client, product, None)
+    extra = learned_violations(text, result.violations)
+    return ComplianceResult(passed=not (result.violations or extra), violations=[*result.violations, *extra])
 
 
 def check_rules(text: str, client: str | None = None, product: str | None = None) -> ComplianceResult:
@@ -111,6 +144,10 @@ def compliance_check(args: ComplianceArgs, ctx: SkillContext) -> ComplianceResul
         return ctx.call_tool("suitability_check", {"client": client, "product": product})
 
     result = _run_rules(args.text, args.client, args.product, suitability)
+    if args.learned:
+        extra = learned_violations(args.text, result.violations)
+        if extra:
+            result = ComplianceResult(passed=False, violations=[*result.violations, *extra])
     if args.assist:
         extra = model_flags(args.text, ctx, result.violations)
         if extra:

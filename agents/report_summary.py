@@ -2,9 +2,11 @@
 
 1. The report comes from the database (by product, and date: latest by default) or is given as text.
 2. The routed small model writes a summary with structured output (`summary`, `key_figures`).
-3. A validator checks every number against the report (`tools.numbers.unsupported_numbers`): sentences
-   and key figures with unsupported numbers are dropped (repair); if too little is left, or the model
-   failed, the worker falls back to `extractive_summary` (sentences copied from the report).
+3. A validator checks every number WITH its claim (quantity, direction, period, unit) against the report
+   sentence it came from (`tools.claims.check_claims`): sentences and key figures with an unsupported claim
+   are dropped (repair, reasons kept in `dropped`); if too little is left, the text is degenerate (empty,
+   title only, a loop), or the model failed, the worker falls back to `extractive_summary` (sentences
+   copied from the report) and says why in `rejected`.
 4. The result carries its numeric faithfulness and any number that is still unsupported, so nothing
    unsupported is ever returned silently.
 """
@@ -13,8 +15,6 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Literal
-
-from pydantic import BaseModel, Field
 
 from fincopilot.agents._common import (
     check_text,
@@ -27,9 +27,12 @@ from fincopilot.agents._common import (
     tidy_generated,
 )
 from fincopilot.agents.skills import SkillContext, skill
+from fincopilot.models.base import Message
+from fincopilot.tools.claims import check_claims, degenerate_reason
+from pydantic import BaseModel, Field
+
 from fincopilot.errors import BackendError, InputError
 from fincopilot.log import get_logger
-from fincopilot.models.base import Message
 
 log = get_logger(__name__)
 
@@ -63,7 +66,9 @@ class SummaryResult(BaseModel):
     faithfulness: float = Field(description="share of the summary's numbers found in the source (1.0 = all)")
     method: Literal["llm", "extractive"]
     sources: list[str]
-    dropped: list[str] = Field(default_factory=list, description="model sentences removed by the number check")
+    dropped: list[str] = Field(default_factory=list, description="model sentences removed by the claim check")
+    rejected: list[str] = Field(default_factory=list, description="why the model's summary was not used "
+                                                                  "(unsupported claims, degenerate text)")
 
 
 class LlmSummary(BaseModel):
@@ -141,43 +146,56 @@ def repair(summary: str, key_figures: list[str], source: str) -> tuple[str, list
 
     Returns (summary, key_figures, dropped).
     """
-    from fincopilot.tools.numbers import unsupported_numbers
-
     kept, dropped = [], []
     for s in sentences(tidy_generated(summary)):
-        (dropped if unsupported_numbers(s, [source]) else kept).append(s)
+        report = check_claims(s, [source], check_degenerate=False)
+        (kept if report.ok else dropped).append(s)
+        if not report.ok:
+            log.info("summary_claim_dropped", sentence=s[:200], reasons=report.reasons[:4])
     figures = []
     for f in key_figures:
         f = f.strip()
         if not f or len(f) > 160:
             continue
-        (dropped if unsupported_numbers(f, [source]) else figures).append(f)
+        (figures if check_claims(f, [source], check_degenerate=False).ok else dropped).append(f)
     return join_sentences(kept, is_chinese(summary)), figures[:6], dropped
 
 
-def acceptable(summary: str) -> bool:
-    """Enough of a summary to keep: some length, at least two of the report's figures, no generation loop."""
+def rejection(summary: str, source: str) -> str | None:
+    """Why a (repaired) model summary cannot be kept, or None: degenerate, too short, too few figures."""
     from fincopilot.tools.numbers import extract_numbers
 
-    return (len(summary) >= MIN_SUMMARY_CHARS and len(extract_numbers(summary)) >= MIN_FIGURES
-            and not repetitive(summary))
+    why = degenerate_reason(summary, [source])
+    if why:
+        return why
+    if len(summary) < MIN_SUMMARY_CHARS or len(extract_numbers(summary)) < MIN_FIGURES or repetitive(summary):
+        return f"too little left after the claim check ({len(summary)} characters)"
+    return None
+
+
+def acceptable(summary: str, source: str = "") -> bool:
+    """Enough of a summary to keep (see `rejection`)."""
+    return rejection(summary, source) is None
 
 
 def summarize_text(source: str, ctx: SkillContext | None, *, use_model: bool = True
                    ) -> tuple[str, list[str], str, list[str]]:
     """(summary, key_figures, method, dropped) for a report text."""
     dropped: list[str] = []
-    if use_model and ctx is not None:
+    if ctx is not None:  # audited whichever path runs: the gate holds answers built on flagged documents
         flag_injection(source, "report", ctx.request_id, ctx.skill)
+    if use_model and ctx is not None:
         try:
             out = ctx.complete(_messages(source), schema=LlmSummary, max_tokens=MAX_TOKENS)
             parsed = out.parsed if isinstance(out.parsed, LlmSummary) else LlmSummary.model_validate_json(out.text)
             summary, figures, dropped = repair(parsed.summary, parsed.key_figures, source)
             if dropped:
                 log.info("summary_repaired", dropped=len(dropped))
-            if acceptable(summary):
+            why = rejection(summary, source)
+            if why is None:
                 return summary, figures or extractive_key_figures(source), "llm", dropped
-            log.info("summary_fallback_extractive", reason="too little left after the checks", text=summary[:200])
+            dropped = [*dropped, f"rejected: {why}"]
+            log.info("summary_fallback_extractive", reason=why, text=summary[:200])
         except (BackendError, ValueError) as err:  # ValueError: pydantic validation of the model's JSON
             log.warning("summary_model_failed", error=str(err)[:300])
     return extractive_summary(source), extractive_key_figures(source), "extractive", dropped
@@ -203,14 +221,17 @@ def report_summary(args: ReportSummaryArgs, ctx: SkillContext) -> SummaryResult:
     else:
         raise InputError("report_summary needs a product code (e.g. HY-7) or a report text")
     summary, figures, method, dropped = summarize_text(source, ctx, use_model=args.use_model)
-    # The final gate: whatever path produced it, report any number the source does not support.
-    bad = unsupported_numbers("\n".join([summary, *figures]), [source])
-    if bad and method == "llm":
+    rejected = [d.removeprefix("rejected: ") for d in dropped if d.startswith("rejected: ")]
+    dropped = [d for d in dropped if not d.startswith("rejected: ")]
+    # The final gate: whatever path produced it, every claim is checked against the report once more.
+    report = check_claims(summary, [source], check_degenerate=method == "llm")
+    if not report.ok and method == "llm":
+        rejected += report.reasons
         summary, figures, method = extractive_summary(source), extractive_key_figures(source), "extractive"
-        bad = unsupported_numbers("\n".join([summary, *figures]), [source])
+    bad = unsupported_numbers("\n".join([summary, *figures]), [source])
     return SummaryResult(
         product=product, report_id=report_id, report_date=report_date, summary=summary, key_figures=figures,
         unsupported_numbers=[m.text for m in bad], faithfulness=numeric_faithfulness(summary, [source]),
-        method=method, sources=sources, dropped=dropped,
+        method=method, sources=sources, dropped=dropped, rejected=rejected,
     )
 

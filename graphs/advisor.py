@@ -4,6 +4,10 @@
                   └──────────────── synthesize ←───────────┘
     synthesize → compliance ─┬─ passed ─────────────────→ finalize → END
                              └─ failed → review (interrupt: approve | edit | reject) → finalize
+                                         edit → compliance again (the edited text is what gets released)
+
+The gate holds an answer when the compliance check fails, when a number is unsupported, or when any text
+it was built on was flagged as a prompt-injection attempt (`injection_suspected` in the audit log).
 
 Nodes are plain functions over a small typed state (`graphs.state.AdvisorState`). Steps whose dependencies
 are done are dispatched together with LangGraph's `Send`, so they run concurrently in LangGraph's executor;
@@ -17,12 +21,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from fincopilot.graphs.state import AdvisorState, StepTask
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send, interrupt
 
 from fincopilot.errors import BackendError, FinCopilotError
-from fincopilot.graphs.state import AdvisorState, StepTask
 from fincopilot.log import get_logger
 from fincopilot.safety import audit
 
@@ -71,6 +75,25 @@ def _recommendation(plan: dict[str, Any], results: dict[str, Any]) -> tuple[str,
     return None
 
 
+def _injection_violations(request_id: str) -> list[dict[str, Any]]:
+    """A gate violation when any document or text behind this answer was flagged as an injection attempt."""
+    hits = audit.rows(request_id, event="injection_suspected")
+    if not hits:
+        return []
+    sources = sorted({str(h.payload.get("source", "?")) for h in hits})
+    patterns = sorted({p for h in hits for p in h.payload.get("patterns", [])})
+    return [{"category": "injection_suspected", "rule": "GATE-002", "span": ", ".join(sources)[:200],
+             "reason": f"the answer is built on text flagged as a prompt-injection attempt ({', '.join(patterns)}); "
+                       "a reviewer must check it"}]
+
+
+def _released_text(answer: dict[str, Any]) -> dict[str, Any]:
+    """The answer with fence markers and chat-template tokens removed: they never reach an advisor."""
+    from fincopilot.safety.injection import strip_markers
+
+    return {**answer, "text": strip_markers(answer.get("text", ""))}
+
+
 def build_advisor_graph(gateway=None, *, checkpointer=None, use_model: bool = True,
                         step_timeout_s: float = STEP_TIMEOUT_S, step_retries: int = STEP_RETRIES,
                         planner_repairs: int = 1):
@@ -78,6 +101,7 @@ def build_advisor_graph(gateway=None, *, checkpointer=None, use_model: bool = Tr
     from fincopilot.agents.planner import plan_request
     from fincopilot.agents.skills import SkillContext, get_skill
     from fincopilot.agents.synthesizer import direct_answer, synthesize
+
     from fincopilot.safety.resilience import call_with_timeout
 
     # --- plan -----------------------------------------------------------------------------------
@@ -172,10 +196,10 @@ def build_advisor_graph(gateway=None, *, checkpointer=None, use_model: bool = Tr
         else:
             ans = synthesize(state["request"], p["steps"], results, gateway=gateway, request_id=rid,
                              use_model=use_model, recommendation=_recommendation(p, results))
-        words = ans.text.split(" ")
+        data = _released_text(ans.model_dump())
+        words = data["text"].split(" ")
         for i, w in enumerate(words):  # tokens go out only after the number check passed
             _emit("token", text=w + (" " if i < len(words) - 1 else ""))
-        data = ans.model_dump()
         _emit("answer", **data)
         return {"answer": data}
 
@@ -200,7 +224,13 @@ def build_advisor_graph(gateway=None, *, checkpointer=None, use_model: bool = Tr
         except FinCopilotError as err:  # a check that cannot run must not let the answer through
             verdict = {"passed": False, "violations": [{"category": "check_error", "rule": "GATE-001",
                                                           "span": "", "reason": f"compliance check failed: {err}"}]}
-        if ans.get("flagged"):
+        edited = ans.get("method") == "edited"  # a reviewer's edit: the text itself is checked again
+        if not edited:
+            injected = _injection_violations(rid)
+            if injected:
+                verdict["passed"] = False
+                verdict["violations"] = [*verdict["violations"], *injected]
+        if ans.get("flagged") and not edited:
             verdict["passed"] = False
             verdict["violations"] = [*verdict["violations"], {
                 "category": "unsupported_number", "rule": "NUM-001", "span": ", ".join(ans["unsupported_numbers"]),
@@ -218,7 +248,7 @@ def build_advisor_graph(gateway=None, *, checkpointer=None, use_model: bool = Tr
             audit.record("step_finish", request_id=rid, step=gate["id"], skill="compliance_check", ok=True,
                          backend=res_d["backend"], latency_s=res_d["latency_s"])
         audit.record("compliance", request_id=rid, passed=verdict["passed"], violations=verdict["violations"],
-                     client=client, product=product)
+                     client=client, product=product, edited=edited)
         _emit("compliance", passed=verdict["passed"], violations=verdict["violations"])
         update["compliance"] = verdict
         if verdict["passed"]:
@@ -246,10 +276,13 @@ def build_advisor_graph(gateway=None, *, checkpointer=None, use_model: bool = Tr
         _emit("review", **rv.model_dump())
         if rv.decision == "approve":
             return {"review": rv.model_dump(), "status": "answered"}
-        if rv.decision == "edit":
-            return {"review": rv.model_dump(), "status": "answered",
-                    "answer": {**ans, "text": rv.text, "method": "edited", "edited_by": rv.reviewer}}
+        if rv.decision == "edit":  # back through the compliance gate before anything is released
+            edited = _released_text({**ans, "text": rv.text, "method": "edited", "edited_by": rv.reviewer})
+            return {"review": rv.model_dump(), "status": "edited", "answer": edited}
         return {"review": rv.model_dump(), "status": "rejected"}
+
+    def after_review(state: AdvisorState) -> str:
+        return "compliance" if state.get("status") == "edited" else "finalize"
 
     def finalize(state: AdvisorState) -> dict[str, Any]:
         rid, status = state["request_id"], state.get("status") or "answered"
@@ -280,7 +313,7 @@ def build_advisor_graph(gateway=None, *, checkpointer=None, use_model: bool = Tr
     g.add_conditional_edges("join", dispatch, ["run_step", "synthesize"])
     g.add_edge("synthesize", "compliance")
     g.add_conditional_edges("compliance", after_compliance, ["finalize", "review"])
-    g.add_edge("review", "finalize")
+    g.add_conditional_edges("review", after_review, ["compliance", "finalize"])
     g.add_edge("finalize", END)
     return g.compile(checkpointer=checkpointer)
 

@@ -38,7 +38,7 @@ class AdvisorState(TypedDict, total=False):
     answer: dict[str, Any] | None          # agents.synthesizer.Answer as a dict
     compliance: dict[str, Any] | None      # {"passed", "violations", "client", "product"}
     review: dict[str, Any] | None          # the human decision, when there was one
-    status: str                            # running | answered | held | rejected | failed
+    status: str                            # running | answered | held | edited | rejected | failed
     turns: Annotated[list[dict[str, Any]], operator.add]   # the conversation so far
 
 

@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from fincopilot.tools.textnorm import normalize
 from pydantic import BaseModel, Field
 
 Category = Literal["guaranteed_return", "misleading_claim", "missing_risk_disclosure", "suitability", "pii"]
@@ -167,34 +168,50 @@ def _negated(text: str, start: int, language: str) -> bool:
     return bool(_ZH_NEG_BEFORE.search(before))
 
 
-def _sentence_at(text: str, start: int, end: int) -> str:
+def _sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     for m in _SENTENCE.finditer(text):
         if m.start() <= start < m.end():
-            return m.group(0).strip()
-    return text[start:end]
+            return m.start(), m.end()
+    return start, end
+
+
+def _sentence_at(text: str, start: int, end: int) -> str:
+    s, e = _sentence_bounds(text, start, end)
+    return text[s:e].strip()
 
 
 def pattern_violations(text: str) -> list[Violation]:
-    """guaranteed_return and misleading_claim violations (both languages), one per rule and span."""
+    """guaranteed_return and misleading_claim violations (both languages), one per rule and span.
+
+    The patterns run on the normalized view (`tools.textnorm`); each span quotes the original text.
+    """
+    norm = normalize(text)
+    view = norm.text
     out: list[Violation] = []
     taken: list[tuple[int, int]] = []
     for rule in RULES:
-        for m in rule.pattern.finditer(text):
-            if _negated(text, m.start(), rule.language):
+        for m in rule.pattern.finditer(view):
+            if _negated(view, m.start(), rule.language):
                 continue
             if any(m.start() < e and s < m.end() for s, e in taken):
                 continue  # one violation per span (the first, most specific rule wins)
             taken.append((m.start(), m.end()))
-            out.append(Violation(category=rule.category, rule=rule.id, span=m.group(0), reason=rule.reason))  # type: ignore[arg-type]
+            out.append(Violation(category=rule.category, rule=rule.id, span=norm.original_text(m.start(), m.end()),  # type: ignore[arg-type]
+                                 reason=rule.reason))
     return out
 
 
 def recommendation_span(text: str) -> tuple[str, str] | None:
     """(language, sentence) of the first recommendation in the text, or None if it recommends nothing."""
+    found = _recommendation_bounds(text)
+    return None if found is None else (found[0], text[found[1]:found[2]].strip())
+
+
+def _recommendation_bounds(text: str) -> tuple[str, int, int] | None:
     for lang, pattern in zip(("en", "zh"), RECOMMENDATION):
         for m in pattern.finditer(text):
             if not _negated(text, m.start(), lang):
-                return lang, _sentence_at(text, m.start(), m.end())
+                return (lang, *_sentence_bounds(text, m.start(), m.end()))
     return None
 
 
@@ -203,10 +220,12 @@ def has_risk_disclosure(text: str) -> bool:
 
 
 def disclosure_violations(text: str) -> list[Violation]:
-    rec = recommendation_span(text)
-    if rec is None or has_risk_disclosure(text):
+    norm = normalize(text)
+    rec = _recommendation_bounds(norm.text)
+    if rec is None or has_risk_disclosure(norm.text):
         return []
-    lang, sentence = rec
+    lang, start, end = rec
+    sentence = norm.original_text(start, end).strip()
     reason = ("recommends a product without any risk disclosure" if lang == "en"
               else "推荐产品但未作风险提示 (recommends a product without any risk disclosure)")
     return [Violation(category="missing_risk_disclosure", rule=RD_RULES[lang], span=sentence, reason=reason)]

@@ -99,7 +99,26 @@ def check_untrusted(text: str, label: str, *, request_id: str | None = None, ski
     return found
 
 
-_FENCED = re.compile(r'<<<UNTRUSTED source="([^"\n]*)" id=([0-9a-f]{10})>>>\n(.*?)\n<<<END UNTRUSTED id=\2>>>', re.S)
+_FENCED = re.compile(r'<<<UNTRUSTED source="([^"\n]*)" id=([0-9a-f]{10})>>>\n(.*?)\n<<<END UNTRUSTED id=\2>>>', re.DOTALL)
+
+
+_MARKER_TEXT = re.compile(
+    r"<<<\s*(?:END\s+)?UNTRUSTED[^>\n]{0,200}>>>|[<‹]{3}\s*(?:END\s+)?UNTRUSTED[^>›\n]{0,200}[>›]{3}"
+    r"|<\|(?:im_start|im_end|system|user|assistant|endoftext)\|>|\[/?INST\]|<</?SYS>>",
+    re.IGNORECASE,
+)
+
+
+def strip_markers(text: str) -> str:
+    """`text` without fence markers (`<<<END UNTRUSTED id=…>>>`) and chat-template tokens (`<|im_start|>`).
+
+    Applied to every answer before it is checked and released: such markers are prompt plumbing and must
+    never reach an advisor (or a client) even when a model or an extractive copy reproduces them.
+    """
+    if not isinstance(text, str) or not text:
+        return text
+    cleaned = _MARKER_TEXT.sub(" ", text)
+    return re.sub(r"[ \t]{2,}", " ", cleaned).strip() if cleaned != text else text
 
 
 def fenced_blocks(text: str) -> list[tuple[str, str]]:

@@ -1,0 +1,110 @@
+"""The adversarial compliance split: disguised promises and hard clean texts, never used in training.
+
+`evaluate()` scores the rules alone (the baseline) and rules + the learned classifier (the default path) on
+`evals/sets/compliance_adversarial.jsonl`, per language: recall (a violating text is caught in its labelled
+category), false-alarm rate (a clean text gets any flag), and per-category F1 with 95% bootstrap intervals
+(1,000 item-level resamples, seeded).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+from fincopilot.agents.compliance_check import check_learned, check_rules
+from fincopilot.tools.compliance_rules import CATEGORIES
+from pydantic import BaseModel
+
+SET_PATH = Path(__file__).parent / "sets" / "compliance_adversarial.jsonl"
+SYSTEMS: dict[str, Callable[[str], set[str]]] = {
+    "rules": lambda text: {v.category for v in check_rules(text).violations},
+    "rules+learned": lambda text: {v.category for v in check_learned(text).violations},
+}
+
+
+class Interval(BaseModel):
+    value: float
+    low: float
+    high: float
+
+
+class LanguageScore(BaseModel):
+    recall: Interval
+    false_alarm_rate: Interval
+    positives: int
+    clean: int
+
+
+class SystemScore(BaseModel):
+    system: str
+    languages: dict[str, LanguageScore]
+    category_f1: dict[str, Interval]
+    misses: list[str]
+    false_alarms: list[str]
+
+
+def load_items(path: Path = SET_PATH) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _bootstrap(values: list, stat: Callable[[list], float], rounds: int = 1000, seed: int = 0) -> Interval:
+    rng = random.Random(seed)
+    samples = sorted(stat([rng.choice(values) for _ in values]) for _ in range(rounds)) if values else [0.0]
+    return Interval(value=stat(values) if values else 0.0, low=samples[int(0.025 * len(samples))],
+                    high=samples[min(len(samples) - 1, int(0.975 * len(samples)))])
+
+
+def _f1(pairs: list[tuple[bool, bool]]) -> float:
+    tp = sum(1 for g, p in pairs if g and p)
+    fp = sum(1 for g, p in pairs if p and not g)
+    fn = sum(1 for g, p in pairs if g and not p)
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
+def _mean(xs: list) -> float:
+    return sum(xs) / len(xs) if xs else 0.0
+
+
+def score(system: str, items: list[dict]) -> SystemScore:
+    predict = SYSTEMS[system]
+    predicted = [predict(item["text"]) for item in items]
+    languages = {}
+    for lang in sorted({i["lang"] for i in items}):
+        pos = [set(i["categories"]) <= p for i, p in zip(items, predicted) if i["lang"] == lang and i["categories"]]
+        clean = [bool(p) for i, p in zip(items, predicted) if i["lang"] == lang and not i["categories"]]
+        languages[lang] = LanguageScore(recall=_bootstrap(pos, _mean), false_alarm_rate=_bootstrap(clean, _mean),
+                                        positives=len(pos), clean=len(clean))
+    f1 = {c: _bootstrap([(c in i["categories"], c in p) for i, p in zip(items, predicted)], _f1)
+          for c in CATEGORIES if c != "suitability" or any(c in i["categories"] for i in items)}
+    misses = [i["id"] for i, p in zip(items, predicted) if i["categories"] and not set(i["categories"]) <= p]
+    alarms = [i["id"] for i, p in zip(items, predicted) if not i["categories"] and p]
+    return SystemScore(system=system, languages=languages, category_f1=f1, misses=misses, false_alarms=alarms)
+
+
+def evaluate(items: list[dict] | None = None) -> list[SystemScore]:
+    """The baseline and the default path on the adversarial split."""
+    items = items if items is not None else load_items()
+    return [score(name, items) for name in SYSTEMS]
+
+
+def markdown(scores: list[SystemScore]) -> str:
+    """A table people can read: recall and false alarms per language, then per-category F1."""
+    def iv(x: Interval) -> str:
+        return f"{x.value:.2f} [{x.low:.2f}, {x.high:.2f}]"
+
+    lines = ["| system | lang | recall [95% CI] | false alarms [95% CI] | positives / clean |", "|---|---|---|---|---|"]
+    for s in scores:
+        for lang, ls in s.languages.items():
+            lines.append(f"| {s.system} | {lang} | {iv(ls.recall)} | {iv(ls.false_alarm_rate)} | "
+                         f"{ls.positives} / {ls.clean} |")
+    cats = list(scores[0].category_f1)
+    lines += ["", "| system | " + " | ".join(cats) + " |", "|---|" + "---|" * len(cats)]
+    for s in scores:
+        lines.append(f"| {s.system} | " + " | ".join(iv(s.category_f1[c]) for c in cats) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m fincopilot.evals.compliance_adversarial
+    print(markdown(evaluate()))
