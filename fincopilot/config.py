@@ -48,6 +48,9 @@ class SkillPolicy(BaseModel):
     max_cost_per_1k_tokens: float | None = None
     residency: list[Residency] = Field(default_factory=lambda: ["local", "external"])
     pin: str | None = Field(None, description="always use this backend id for the skill")
+    external_failover: bool = Field(
+        False, description="after a local backend fails, may the call fail over to an external one? (opt-in: a "
+        "local outage alone must not send the skill's text off premises; overflow on saturation is unaffected)")
 
 
 class OverflowPolicy(BaseModel):
