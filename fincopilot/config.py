@@ -147,7 +147,13 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     file = Path(chosen)
     if not file.is_file():
         raise ConfigError(f"config file not found: {file}")
-    text = file.read_text(encoding="utf-8")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"config file {file} is not UTF-8 text (byte {err.start} is 0x{err.object[err.start]:02x}); "
+                          "expected TOML or YAML") from None
+    except OSError as err:
+        raise ConfigError(f"cannot read config file {file}: {err.strerror or err}") from None
     try:
         if file.suffix in (".yaml", ".yml"):
             data = yaml.safe_load(text) or {}
