@@ -24,7 +24,7 @@ MODEL = "fincopilot-advisor"
 class EchoRunner:
     """FAKE runner: answers every request with its own text at once (no graph, no model)."""
 
-    def run(self, text, *, thread_id=None, request_id=None):
+    def run(self, text, *, thread_id=None, request_id=None, principal=None):
         rid = request_id or "r"
         yield Event(type="answer", request_id=rid, thread_id=thread_id, data={"text": f"echo: {text}"})
         yield Event(type="compliance", request_id=rid, thread_id=thread_id, data={"passed": True})

@@ -41,6 +41,7 @@ from fincopilot import __version__
 from fincopilot.errors import BackendError, FinCopilotError, InputError, NotFoundError
 from fincopilot.graphs.events import Event
 from fincopilot.log import get_logger, new_request_id
+from fincopilot.principal import PermissionDenied, Principal, principal_of_key
 from fincopilot.server.keys import ApiKey, KeyStore
 from fincopilot.server.store import ThreadIndex, conversation_hash
 
@@ -61,7 +62,8 @@ GRAPH_DESCRIPTIONS = {
 class RunnerLike(Protocol):
     """What the server needs from a graph runner (`fincopilot.graphs.runner.CopilotRunner`)."""
 
-    def run(self, text: str, *, thread_id: str | None = None, request_id: str | None = None) -> Iterator[Event]: ...
+    def run(self, text: str, *, thread_id: str | None = None, request_id: str | None = None,
+            principal: Principal | None = None) -> Iterator[Event]: ...
     def resume(self, thread_id: str, review: Any) -> Iterator[Event]: ...
     def thread(self, thread_id: str) -> Any: ...
     def threads(self) -> list[str]: ...
@@ -81,6 +83,8 @@ class ApiError(Exception):
 
 
 def _from_fincopilot_error(err: FinCopilotError) -> ApiError:
+    if isinstance(err, PermissionDenied):
+        return ApiError(403, str(err), type="permission_error", code="client_not_in_book")
     if isinstance(err, NotFoundError):
         return ApiError(404, str(err), code="not_found")
     if isinstance(err, InputError):
@@ -583,7 +587,8 @@ def create_app(
         threads_index.claim(thread_id, key.key_id, key.name, body.model, text)
         request_id = new_request_id()
         pool.claim(thread_id)
-        events = pool.start(lambda: runner.run(text, thread_id=thread_id, request_id=request_id), thread_id)
+        events = pool.start(lambda: runner.run(text, thread_id=thread_id, request_id=request_id,
+                                               principal=principal_of_key(key)), thread_id)
         completion_id = "chatcmpl-" + uuid.uuid4().hex[:24]
         created = int(time.time())
         headers = {"X-FinCopilot-Thread": thread_id, "X-Request-Id": request_id}
@@ -695,7 +700,8 @@ def create_app(
         threads_index.claim(thread_id, key.key_id, key.name, body.model, text)
         request_id = new_request_id()
         pool.claim(thread_id)
-        events = pool.start(lambda: runner.run(text, thread_id=thread_id, request_id=request_id), thread_id)
+        events = pool.start(lambda: runner.run(text, thread_id=thread_id, request_id=request_id,
+                                               principal=principal_of_key(key)), thread_id)
         return event_stream(events, key.role, {"thread_id": thread_id, "request_id": request_id})
 
     @app.get("/api/threads")
