@@ -16,7 +16,7 @@ FINCOPILOT = str(Path(sys.executable).parent / "fincopilot")
 def run(*args: str | bytes, home: Path | str, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {**os.environ, "FINCOPILOT_HOME": str(home), **env}
     environ.pop("FINCOPILOT_CONFIG", None)
-    return subprocess.run([FINCOPILOT, *args], capture_output=True, text=True, errors="replace", env=environ,
+    return subprocess.run([FINCOPILOT, *args], check=False, capture_output=True, text=True, errors="replace", env=environ,
                           timeout=120)
 
 

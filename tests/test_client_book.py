@@ -8,12 +8,12 @@ from __future__ import annotations
 import httpx
 import openai
 import pytest
-
 from fincopilot.agents.skills import SkillContext, get_skill
+from fincopilot.tools import data
+from server_fakes import DEMO, LiveServer, fake_runner, prepare_home
+
 from fincopilot.principal import PermissionDenied, Principal, acting_as
 from fincopilot.safety import audit
-from fincopilot.tools import data
-from server_fakes import DEMO, LiveServer, fake_runner, prepare_home  # noqa: E402
 
 MODEL = "fincopilot-advisor"
 
@@ -69,7 +69,7 @@ def test_a_name_variant_of_the_owner_is_not_the_owner(book):
 
 
 def test_compliance_officer_and_operator_see_every_client(book):
-    owner, other, theirs = book
+    _, other, theirs = book
     for who in (Principal(id="key:olga", role="compliance_officer", name="Olga Officer"),
                 Principal(id="local:ops", role="operator", name="ops")):
         with acting_as(who):

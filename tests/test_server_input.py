@@ -12,11 +12,10 @@ import time
 
 import httpx
 import pytest
+from fincopilot.graphs.events import Event
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from fincopilot.graphs.events import Event
-from server_fakes import LiveServer  # noqa: E402
+from server_fakes import LiveServer
 
 MODEL = "fincopilot-advisor"
 
@@ -47,9 +46,9 @@ def live(tmp_path_factory):
 
     store = KeyStore(tmp_path_factory.mktemp("input-home") / "server.sqlite")
     _, token = store.create("advisor", "Ann Advisor")
-    with LiveServer(create_app({MODEL: EchoRunner()}, keys=store)) as server:
-        with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
-            yield server, http
+    with (LiveServer(create_app({MODEL: EchoRunner()}, keys=store)) as server,
+          httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as http):
+        yield server, http
 
 
 def _chat(**extra) -> dict:
@@ -63,8 +62,9 @@ def test_a_plain_request_still_works(live):
 
 def test_deeply_nested_json_under_the_size_limit_is_a_400(live):
     depth = 200_000
-    body = ('{"model": "%s", "messages": [{"role": "user", "content": "hi"}], "metadata": {"x": %s%s}}'
-            % (MODEL, "[" * depth, "]" * depth)).encode()
+    nested = "[" * depth + "]" * depth
+    body = f'{{"model": "{MODEL}", "messages": [{{"role": "user", "content": "hi"}}], "metadata": {{"x": {nested}}}}}'
+    body = body.encode()
     assert len(body) < 1_000_000
     resp = live[1].post("/v1/chat/completions", content=body, headers={"Content-Type": "application/json"})
     assert resp.status_code == 400

@@ -237,6 +237,9 @@ _DIGIT_RUN = re.compile(rf"(?<![0-9])[0-9]+(?:{_DIGIT_SEP}[0-9]+)+(?:(?:{_DIGIT_
 _DIGIT_GROUP = re.compile(r"[0-9]+|[Xx]")
 # Group lengths of card numbers written with separators, when the groups are part of a longer digit run.
 _CARD_SHAPES = frozenset({(4, 6, 4), (4, 6, 5), (5, 5, 6), (6, 13), (6, 12)})
+# Issuer prefixes of card networks (Visa, Mastercard, Amex, Discover, JCB, UnionPay): a Luhn-valid number with one
+# of these is a card however its digits are grouped, even inside a longer run of digit groups.
+_CARD_IIN = re.compile(r"4|5[1-5]|2(?:2[2-9][1-9]|[3-6][0-9]{2}|7[01][0-9]|720)|3[47]|35|6(?:011|2|4[4-9]|5)")
 _MOBILE = re.compile(r"(?:86)?1[3-9][0-9]{9}")
 
 
@@ -246,7 +249,8 @@ def _grouped_number_kind(digits: str, shape: tuple[int, ...], whole_run: bool) -
         return "id_card"
     if not digits.isdigit():
         return None
-    card_shaped = whole_run or shape in _CARD_SHAPES or (set(shape[:-1]) == {4} and 1 <= shape[-1] <= 4)
+    card_shaped = (whole_run or shape in _CARD_SHAPES or (set(shape[:-1]) == {4} and 1 <= shape[-1] <= 4)
+                   or (len(digits) >= 15 and _CARD_IIN.match(digits) is not None))
     if 13 <= len(digits) <= 19 and card_shaped and luhn_ok(digits):
         return "bank_card"
     if len(digits) in (11, 13) and _MOBILE.fullmatch(digits):
