@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from fincopilot.errors import InputError, NotFoundError
 from fincopilot.models.base import Completion, Message
+from fincopilot.principal import Principal, acting_as
 
 A = TypeVar("A", bound=BaseModel)
 O = TypeVar("O", bound=BaseModel)
@@ -32,7 +33,8 @@ class Skill:
 
     def run(self, args: BaseModel | dict[str, Any], ctx: SkillContext) -> BaseModel:
         parsed = args if isinstance(args, self.args) else self.args.model_validate(args)
-        return self.fn(parsed, ctx)
+        with acting_as(ctx.principal):  # the data layer checks every client read against it
+            return self.fn(parsed, ctx)
 
 
 @dataclass
@@ -44,6 +46,7 @@ class SkillContext:
     allowed_tools: tuple[str, ...] = ()
     gateway: Any = None  # fincopilot.models.gateway.Gateway; None → the process default
     trace: list[dict[str, Any]] = field(default_factory=list)
+    principal: Principal | None = None  # who the request runs for (server: the key's; CLI: the local operator)
 
     def complete(
         self,

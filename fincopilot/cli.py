@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from fincopilot import __version__
-from fincopilot.errors import FinCopilotError
+from fincopilot.errors import FinCopilotError, InputError
 
 # Modules with a `register(app)` function; each owns its subcommands.
 COMMAND_MODULES = (
@@ -65,9 +65,20 @@ for _name in COMMAND_MODULES:
     _module.register(app)
 
 
+def _check_arguments(argv: list[str]) -> None:
+    """Arguments the terminal could not decode as UTF-8 arrive with surrogate escapes: refuse them by name."""
+    for position, arg in enumerate(argv, start=1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = arg.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
+            raise InputError(f"argument {position} ('{shown}') is not valid UTF-8 text") from None
+
+
 def main() -> None:
     """Entry point: user-facing errors become one line on stderr and exit code 2."""
     try:
+        _check_arguments(sys.argv[1:])
         app()
     except FinCopilotError as err:
         typer.echo(f"error: {err}", err=True)

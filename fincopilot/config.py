@@ -48,6 +48,9 @@ class SkillPolicy(BaseModel):
     max_cost_per_1k_tokens: float | None = None
     residency: list[Residency] = Field(default_factory=lambda: ["local", "external"])
     pin: str | None = Field(None, description="always use this backend id for the skill")
+    external_failover: bool = Field(
+        False, description="after a local backend fails, may the call fail over to an external one? (opt-in: a "
+        "local outage alone must not send the skill's text off premises; overflow on saturation is unaffected)")
 
 
 class OverflowPolicy(BaseModel):
@@ -144,7 +147,13 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     file = Path(chosen)
     if not file.is_file():
         raise ConfigError(f"config file not found: {file}")
-    text = file.read_text(encoding="utf-8")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"config file {file} is not UTF-8 text (byte {err.start} is 0x{err.object[err.start]:02x}); "
+                          "expected TOML or YAML") from None
+    except OSError as err:
+        raise ConfigError(f"cannot read config file {file}: {err.strerror or err}") from None
     try:
         if file.suffix in (".yaml", ".yml"):
             data = yaml.safe_load(text) or {}

@@ -5,11 +5,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from fincopilot.errors import ConfigError
+
 
 def home() -> Path:
     """The state folder (database, audit log, checkpoints, routing table, adapters), created on demand."""
     path = Path(os.environ.get("FINCOPILOT_HOME", Path.home() / ".fincopilot")).expanduser()
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"cannot create the state folder {path} (FINCOPILOT_HOME): {err.strerror or err}; "
+                          "set FINCOPILOT_HOME to a writable folder") from None
     return path
 
 

@@ -28,6 +28,7 @@ from langgraph.types import Send, interrupt
 
 from fincopilot.errors import BackendError, FinCopilotError
 from fincopilot.log import get_logger
+from fincopilot.principal import Principal
 from fincopilot.safety import audit
 
 log = get_logger(__name__)
@@ -42,6 +43,11 @@ def _emit(type_: str, **data: Any) -> None:
     except RuntimeError:  # called outside a graph run (unit use of a node)
         return
     writer({"type": type_, "data": data})
+
+
+def _principal(data: dict[str, Any] | None) -> Principal | None:
+    """The request's principal from the (checkpointed, plain-data) state."""
+    return Principal.model_validate(data) if data else None
 
 
 def _is_gate_step(step: dict[str, Any]) -> bool:
@@ -133,7 +139,7 @@ def build_advisor_graph(gateway=None, *, checkpointer=None, use_model: bool = Tr
             failed = [d for d in s["depends_on"] if d in ids and not results[str(d)].get("ok")]
             args = {k: _resolve(v, results) for k, v in s["args"].items()}
             sends.append(Send("run_step", StepTask(step=s, args=args, request_id=state["request_id"],
-                                                   blocked_by=failed)))
+                                                   blocked_by=failed, principal=state.get("principal"))))
         return sends
 
     def run_step(task: StepTask) -> dict[str, Any]:
@@ -151,7 +157,8 @@ def build_advisor_graph(gateway=None, *, checkpointer=None, use_model: bool = Tr
             last: BaseException | None = None
             for attempt in range(step_retries + 1):
                 result["attempts"] = attempt + 1
-                ctx = SkillContext(skill=name, request_id=rid, allowed_tools=skill.tools, gateway=gateway)
+                ctx = SkillContext(skill=name, request_id=rid, allowed_tools=skill.tools, gateway=gateway,
+                                   principal=_principal(task.get("principal")))
                 try:
                     out = call_with_timeout(lambda: skill.run(task["args"], ctx), step_timeout_s,
                                             name=f"step {sid} ({name})")
@@ -217,7 +224,8 @@ def build_advisor_graph(gateway=None, *, checkpointer=None, use_model: bool = Tr
             _emit("step_start", id=gate["id"], skill=gate["skill"], args={**gate["args"], "text": "$answer"})
             audit.record("step_start", request_id=rid, step=gate["id"], skill=gate["skill"])
         skill = get_skill("compliance_check")
-        ctx = SkillContext(skill="compliance_check", request_id=rid, allowed_tools=skill.tools, gateway=gateway)
+        ctx = SkillContext(skill="compliance_check", request_id=rid, allowed_tools=skill.tools, gateway=gateway,
+                           principal=_principal(state.get("principal")))
         try:
             res = skill.run({"text": ans.get("text", ""), "client": client, "product": product}, ctx)
             verdict = res.model_dump(mode="json")

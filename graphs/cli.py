@@ -7,6 +7,7 @@ verdict.
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Annotated, Optional
 
@@ -52,6 +53,11 @@ def _show_run(events, *, title: str = "", use_model_note: str = "") -> str:
                       f"{s['latency_s']:.2f} s" if "latency_s" in s else "")
         return t
 
+    # the first event is taken before the live table is drawn: a run that cannot start (an unknown thread)
+    # fails with its error line alone, not under an empty table
+    events = iter(events)
+    first = next(events, None)
+    events = itertools.chain([first] if first is not None else [], events)
     with Live(progress_table(), console=err, refresh_per_second=4, transient=False) as live:
         for ev in events:
             thread_id = ev.thread_id or thread_id

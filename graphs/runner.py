@@ -23,6 +23,8 @@ from pydantic import BaseModel, Field, model_validator
 from fincopilot.errors import FinCopilotError, InputError, NotFoundError
 from fincopilot.graphs.events import Event
 from fincopilot.log import get_logger, new_request_id, request_context
+from fincopilot.principal import Principal, acting_as, local_operator
+from fincopilot.tools.data import check_client_mentions
 from fincopilot.safety import audit
 
 log = get_logger(__name__)
@@ -88,8 +90,10 @@ class CopilotRunner:
         self._locks_guard = threading.Lock()
 
     # --- public ---------------------------------------------------------------------------------
-    def run(self, text: str, *, thread_id: str | None = None, request_id: str | None = None) -> Iterator[Event]:
-        """Stream the events of one request until `done` (status answered | held | rejected | failed)."""
+    def run(self, text: str, *, thread_id: str | None = None, request_id: str | None = None,
+            principal: Principal | None = None) -> Iterator[Event]:
+        """Stream the events of one request until `done` (status answered | held | rejected | failed).
+        `principal`: who asks (default: the local operator); its skills see only the clients it may see."""
         from fincopilot.agents.planner import check_request
 
         thread_id = _check_thread_id(thread_id) if thread_id is not None else "t-" + uuid.uuid4().hex[:12]
@@ -102,10 +106,14 @@ class CopilotRunner:
             with request_context(rid, thread_id=thread_id):
                 if self._is_held(thread_id):
                     raise InputError(f"thread {thread_id!r} has an answer waiting for review; resume it first")
-                audit.record("request", request_id=rid, thread_id=thread_id, text=text)
+                principal = principal or local_operator()
+                audit.record("request", request_id=rid, thread_id=thread_id, text=text, principal=principal.id)
+                with acting_as(principal):
+                    check_client_mentions(text)  # another advisor's client: a clear, audited refusal first
                 yield Event(type="request", request_id=rid, thread_id=thread_id, data={"text": text})
                 inputs = {"request": text, "request_id": rid, "plan": None, "results": None, "answer": None,
-                          "compliance": None, "review": None, "status": "running"}
+                          "compliance": None, "review": None, "status": "running",
+                          "principal": principal.model_dump()}
                 yield from self._stream(inputs, thread_id, rid)
         finally:
             lock.release()

@@ -40,6 +40,7 @@ class AdvisorState(TypedDict, total=False):
     review: dict[str, Any] | None          # the human decision, when there was one
     status: str                            # running | answered | held | edited | rejected | failed
     turns: Annotated[list[dict[str, Any]], operator.add]   # the conversation so far
+    principal: dict[str, Any] | None       # fincopilot.principal.Principal of the current request
 
 
 class StepTask(TypedDict):
@@ -49,3 +50,4 @@ class StepTask(TypedDict):
     args: dict[str, Any]
     request_id: str
     blocked_by: list[int]
+    principal: dict[str, Any] | None

@@ -116,7 +116,10 @@ class Gateway:
         with pseudonym_scope(rid):
             saturated: list[tuple[BackendSpec, BackendHealth]] = []
             previous: str | None = None
+            local_failed = False
             for i, spec in enumerate(chain):
+                if local_failed and self._failover_blocked(spec, cfg, skill, rid, failures):
+                    continue
                 health = self._health(spec, cfg)
                 if health.breaker.state == "open":
                     msg = f"circuit open (retry in {health.breaker.retry_in():.1f} s)"
@@ -124,6 +127,7 @@ class Gateway:
                     audit.record("backend_error", request_id=rid, skill=skill, backend=spec.id,
                                  error_type="circuit_open", error=msg)
                     previous = f"{spec.id} circuit open"
+                    local_failed |= spec.residency == "local"
                     continue
                 if not health.limiter.try_acquire():
                     if cfg.overflow.mode == "overflow":
@@ -143,6 +147,7 @@ class Gateway:
                     failures.append(f"{spec.id}: {failed.summary}")
                     all_unavailable &= failed.unavailable
                     previous = f"{spec.id} failed"
+                    local_failed |= spec.residency == "local"
             # every backend was saturated (or failed after some were): wait for the preferred saturated one
             for spec, health in saturated:
                 try:
@@ -173,6 +178,19 @@ class Gateway:
         r = cfg.resilience
         return self.health.get(spec.id, spec.max_concurrency, cfg.overflow.queue_size, r.breaker_failures,
                                r.breaker_cooldown_s)
+
+    @staticmethod
+    def _failover_blocked(spec: BackendSpec, cfg: Settings, skill: str, rid: str | None, failures: list[str]) -> bool:
+        """After a local backend failed, an external one is skipped unless the skill opted in
+        (`external_failover = true`); either way the crossing is audited."""
+        if spec.residency != "external":
+            return False
+        allowed = cfg.policy(skill).external_failover
+        audit.record("residency_failover", request_id=rid, skill=skill, backend=spec.id, allowed=allowed,
+                     reason="a local backend failed" + ("" if allowed else "; external_failover is off for this skill"))
+        if not allowed:
+            failures.append(f"{spec.id}: external failover not enabled for {skill!r} (routing.{skill}.external_failover)")
+        return not allowed
 
     @staticmethod
     def _reason(index: int, previous: str | None) -> str:

@@ -21,6 +21,8 @@ from pydantic import BaseModel, Field
 from fincopilot.errors import FinCopilotError, InputError, NotFoundError
 from fincopilot.log import get_logger
 from fincopilot.paths import db_path
+from fincopilot.principal import PermissionDenied, current_principal
+from fincopilot.safety import audit
 from fincopilot.tools.registry import tool
 
 log = get_logger(__name__)
@@ -285,6 +287,54 @@ def _clean(ref: Any, what: str, max_len: int = MAX_REF_LEN) -> str:
     return text
 
 
+# --------------------------------------------------------------------------------------- client book
+def _deny(client: str, what: str) -> PermissionDenied:
+    p = current_principal()
+    assert p is not None
+    audit.record("access_denied", principal=p.id, principal_name=p.name, role=p.role, client=client, what=what)
+    return PermissionDenied(f"client {client} is not in your book ({p.name}): an advisor sees only the clients "
+                            "assigned to them; ask the client's advisor or a compliance officer")
+
+
+def _in_book(rows: list[dict[str, Any]], what: str) -> list[dict[str, Any]]:
+    """The rows of clients the current principal may see; PermissionDenied when it may see none of them."""
+    p = current_principal()
+    if p is None or p.sees_every_client:
+        return rows
+    mine = [r for r in rows if r.get("advisor") == p.name]
+    if rows and not mine:
+        raise _deny(rows[0]["client_id"] if len(rows) == 1 else "(matching reference)", what)
+    return mine
+
+
+def _check_book(con: Any, client_id: str, what: str) -> None:
+    """PermissionDenied unless the current principal may see `client_id`'s data."""
+    p = current_principal()
+    if p is None or p.sees_every_client:
+        return
+    rows = _rows(con, "SELECT client_id, advisor FROM clients WHERE upper(client_id) = upper(?)", [client_id])
+    _in_book(rows, what)
+
+
+def check_client_mentions(text: str, *, path: Path | str | None = None) -> None:
+    """PermissionDenied (audited) when `text` names, by id or full name, a client the current principal may not
+    see: a request about another advisor's client is refused up front with a clear message. (The reads
+    themselves are checked too; this only makes the refusal come first and plainly.)"""
+    p = current_principal()
+    if p is None or p.sees_every_client or not _resolve(path).exists():
+        return
+    ids = sorted({m.upper() for m in CLIENT_ID.findall(text)})
+    with connect(path) as con:
+        rows = _rows(con, "SELECT client_id, advisor FROM clients WHERE upper(client_id) IN "
+                          f"({', '.join('?' for _ in ids)})", ids) if ids else []
+        named = _rows(con, "SELECT client_id, advisor, name_en, name_zh FROM clients WHERE "
+                           "strpos(lower(?), lower(name_en)) > 0 OR strpos(?, name_zh) > 0", [text, text])
+    rows += [r for r in named if r["name_zh"] in text or re.search(
+        rf"(?<![A-Za-z]){re.escape(r['name_en'])}(?![A-Za-z])", text, re.IGNORECASE)]
+    for row in rows:
+        _in_book([row], "request")
+
+
 _CLIENT_COLS = ("client_id, name_en, name_zh, age, risk_profile, risk_profile_label, annual_income, horizon_years, "
                 "email, phone, advisor, kyc_date")
 
@@ -311,6 +361,7 @@ def get_client(ref: str, *, path: Path | str | None = None) -> Client:
                 # English names must appear as whole words ("Li Na" is not inside "Li Nan").
                 rows = [r for r in rows if r["name_zh"] in text or re.search(
                     rf"(?<![A-Za-z]){re.escape(r['name_en'])}(?![A-Za-z])", text, re.IGNORECASE)]
+    rows = _in_book(rows, "client profile")
     if len(rows) > 1:
         raise InputError(f"client reference {text!r} is ambiguous: "
                          + ", ".join(f"{r['client_id']} ({r['name_en']})" for r in rows[:10]))
@@ -325,10 +376,12 @@ def search_clients(query: str, *, limit: int = 20, path: Path | str | None = Non
     """Clients whose id or name contains `query` (case-insensitive)."""
     text = _clean(query, "search text")
     limit = max(1, min(int(limit), 200))
+    p = current_principal()
+    book, book_args = ("", []) if p is None or p.sees_every_client else (" AND advisor = ?", [p.name])
     with connect(path) as con:
-        rows = _rows(con, f"SELECT {_CLIENT_COLS} FROM clients WHERE strpos(lower(client_id), lower(?)) > 0 OR "
-                          "strpos(lower(name_en), lower(?)) > 0 OR strpos(name_zh, ?) > 0 ORDER BY client_id LIMIT ?",
-                     [text, text, text, limit])
+        rows = _rows(con, f"SELECT {_CLIENT_COLS} FROM clients WHERE (strpos(lower(client_id), lower(?)) > 0 OR "
+                          f"strpos(lower(name_en), lower(?)) > 0 OR strpos(name_zh, ?) > 0){book} "
+                          "ORDER BY client_id LIMIT ?", [text, text, text, *book_args, limit])
     return [Client(**r) for r in rows]
 
 
@@ -364,6 +417,7 @@ def get_holdings(client_id: str, *, path: Path | str | None = None) -> list[Hold
     """A client's holdings with each product's risk level."""
     cid = _clean(client_id, "client id")
     with connect(path) as con:
+        _check_book(con, cid, "holdings")
         rows = _rows(con, "SELECT h.client_id, h.product_code, h.units, h.market_value, h.cost_basis, h.as_of, "
                           "p.risk_level FROM holdings h JOIN products p ON p.code = h.product_code "
                           "WHERE upper(h.client_id) = upper(?) ORDER BY h.product_code", [cid])
@@ -373,6 +427,7 @@ def get_holdings(client_id: str, *, path: Path | str | None = None) -> list[Hold
 def get_transactions(client_id: str, *, path: Path | str | None = None) -> list[Transaction]:
     cid = _clean(client_id, "client id")
     with connect(path) as con:
+        _check_book(con, cid, "transactions")
         rows = _rows(con, "SELECT * FROM transactions WHERE upper(client_id) = upper(?) ORDER BY txn_date, txn_id",
                      [cid])
     return [Transaction(**r) for r in rows]
@@ -381,6 +436,7 @@ def get_transactions(client_id: str, *, path: Path | str | None = None) -> list[
 def get_advisor_notes(client_id: str, *, path: Path | str | None = None) -> list[AdvisorNote]:
     cid = _clean(client_id, "client id")
     with connect(path) as con:
+        _check_book(con, cid, "advisor notes")
         rows = _rows(con, "SELECT * FROM advisor_notes WHERE upper(client_id) = upper(?) ORDER BY note_date DESC",
                      [cid])
     return [AdvisorNote(**r) for r in rows]
@@ -390,6 +446,7 @@ def get_credit_record(client_id: str, *, path: Path | str | None = None) -> dict
     """The client's credit-bureau record: the 20 German-credit attributes (plus bureau date and source row)."""
     cid = _clean(client_id, "client id")
     with connect(path) as con:
+        _check_book(con, cid, "credit record")
         rows = _rows(con, "SELECT * FROM credit_records WHERE upper(client_id) = upper(?)", [cid])
     if not rows:
         raise NotFoundError(f"no credit record for client {cid!r}")

@@ -34,12 +34,14 @@ from typing import Any, Literal, Protocol
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from starlette.requests import ClientDisconnect
 
 from fincopilot import __version__
 from fincopilot.errors import BackendError, FinCopilotError, InputError, NotFoundError
 from fincopilot.graphs.events import Event
 from fincopilot.log import get_logger, new_request_id
+from fincopilot.principal import PermissionDenied, Principal, principal_of_key
 from fincopilot.server.keys import ApiKey, KeyStore
 from fincopilot.server.store import ThreadIndex, conversation_hash
 
@@ -48,6 +50,7 @@ log = get_logger(__name__)
 DEFAULT_MODEL = "fincopilot-advisor"
 MAX_MESSAGE_CHARS = 8000
 MAX_BODY_BYTES = 1_000_000
+MAX_JSON_DEPTH = 32
 THREAD_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 KEEPALIVE_S = 15.0
 PROGRESS_TYPES = ("plan", "step_start", "step_finish")
@@ -59,7 +62,8 @@ GRAPH_DESCRIPTIONS = {
 class RunnerLike(Protocol):
     """What the server needs from a graph runner (`fincopilot.graphs.runner.CopilotRunner`)."""
 
-    def run(self, text: str, *, thread_id: str | None = None, request_id: str | None = None) -> Iterator[Event]: ...
+    def run(self, text: str, *, thread_id: str | None = None, request_id: str | None = None,
+            principal: Principal | None = None) -> Iterator[Event]: ...
     def resume(self, thread_id: str, review: Any) -> Iterator[Event]: ...
     def thread(self, thread_id: str) -> Any: ...
     def threads(self) -> list[str]: ...
@@ -79,6 +83,8 @@ class ApiError(Exception):
 
 
 def _from_fincopilot_error(err: FinCopilotError) -> ApiError:
+    if isinstance(err, PermissionDenied):
+        return ApiError(403, str(err), type="permission_error", code="client_not_in_book")
     if isinstance(err, NotFoundError):
         return ApiError(404, str(err), code="not_found")
     if isinstance(err, InputError):
@@ -109,8 +115,26 @@ class ChatCompletionRequest(BaseModel):
     stream_options: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = None
     user: str | None = None
-    # Accepted and ignored: the graph decides its own decoding (max_tokens, temperature, tools, ...).
+    # Checked as OpenAI checks them, then ignored: the graph decides its own decoding. A value OpenAI would
+    # refuse is a 400 here too, never silently accepted.
+    n: int | None = Field(None, ge=1)
+    max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, ge=0, le=1)
+    presence_penalty: float | None = Field(None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(None, ge=-2, le=2)
+    seed: int | None = None
+    stop: str | list[str] | None = None
+    # Other OpenAI fields (tools, response_format, ...) are accepted and ignored.
     model_config = {"extra": "allow"}
+
+    @field_validator("n")
+    @classmethod
+    def _one_choice(cls, n: int | None) -> int | None:
+        if n not in (None, 1):
+            raise ValueError(f"n={n} is not supported: each request runs the copilot once and returns one choice")
+        return n
 
 
 class ChatRequest(BaseModel):
@@ -130,6 +154,8 @@ def _parse_body(raw: bytes, model: type[BaseModel]) -> Any:
                        code="body_too_large")
     if not raw.strip():
         raise ApiError(400, "request body is empty; send a JSON object", code="invalid_json")
+    if _nesting_depth(raw) > MAX_JSON_DEPTH:
+        raise ApiError(400, f"request body nests JSON deeper than {MAX_JSON_DEPTH} levels", code="invalid_json")
     try:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -138,10 +164,36 @@ def _parse_body(raw: bytes, model: type[BaseModel]) -> Any:
         raise ApiError(400, "request body must be a JSON object", code="invalid_json")
     try:
         return model.model_validate(data)
+    except RecursionError:
+        raise ApiError(400, "request body nests too deeply", code="invalid_json") from None
     except ValidationError as err:
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(body)"
         raise ApiError(400, f"invalid field {where}: {first['msg']}", param=where, code="invalid_request") from None
+
+
+_JSON_STRUCTURE = re.compile(rb'\\.|["\[\]{}]', re.DOTALL)
+
+
+def _nesting_depth(raw: bytes) -> int:
+    """The deepest `[`/`{` nesting in a JSON text (brackets inside strings do not count); checked before
+    parsing, so a deeply nested body is a clear 400, never a RecursionError."""
+    depth = deepest = 0
+    in_string = False
+    for m in _JSON_STRUCTURE.finditer(raw):
+        c = m.group(0)
+        if c[:1] == b"\\":  # an escape pair inside a string: skip both bytes
+            continue
+        if c == b'"':
+            in_string = not in_string
+        elif in_string:
+            continue
+        elif c in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
 
 
 def _check_text(text: str, what: str = "message") -> str:
@@ -424,7 +476,9 @@ def create_app(
         yield
         pool.shutdown()
 
-    app = FastAPI(title="FinCopilot", version=__version__, docs_url="/docs", redoc_url=None, lifespan=lifespan)
+    # No public /docs or /openapi.json: the schema maps the attack surface, so it is served only with a key.
+    app = FastAPI(title="FinCopilot", version=__version__, docs_url=None, redoc_url=None, openapi_url=None,
+                  lifespan=lifespan)
     app.state.keys, app.state.index, app.state.pool, app.state.models = key_store, threads_index, pool, models
     static_dir = resources.files("fincopilot").joinpath("server/static")
 
@@ -436,6 +490,12 @@ def create_app(
     @app.exception_handler(FinCopilotError)
     async def _fc_error(request: Request, err: FinCopilotError) -> JSONResponse:
         return await _api_error(request, _from_fincopilot_error(err))
+
+    @app.exception_handler(ClientDisconnect)
+    async def _client_gone(request: Request, _: ClientDisconnect) -> Response:
+        # the client hung up while sending its body: nothing to answer, nothing to trace
+        log.info("client_disconnected", path=request.url.path)
+        return Response(status_code=499)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, err: RequestValidationError) -> JSONResponse:
@@ -481,6 +541,10 @@ def create_app(
             raise ApiError(404, f"no static file {name!r}", code="not_found")
         return FileResponse(str(static_dir.joinpath(name)))
 
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi_schema(_: ApiKey = Depends(caller)) -> dict[str, Any]:
+        return app.openapi()
+
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
@@ -523,7 +587,8 @@ def create_app(
         threads_index.claim(thread_id, key.key_id, key.name, body.model, text)
         request_id = new_request_id()
         pool.claim(thread_id)
-        events = pool.start(lambda: runner.run(text, thread_id=thread_id, request_id=request_id), thread_id)
+        events = pool.start(lambda: runner.run(text, thread_id=thread_id, request_id=request_id,
+                                               principal=principal_of_key(key)), thread_id)
         completion_id = "chatcmpl-" + uuid.uuid4().hex[:24]
         created = int(time.time())
         headers = {"X-FinCopilot-Thread": thread_id, "X-Request-Id": request_id}
@@ -635,7 +700,8 @@ def create_app(
         threads_index.claim(thread_id, key.key_id, key.name, body.model, text)
         request_id = new_request_id()
         pool.claim(thread_id)
-        events = pool.start(lambda: runner.run(text, thread_id=thread_id, request_id=request_id), thread_id)
+        events = pool.start(lambda: runner.run(text, thread_id=thread_id, request_id=request_id,
+                                               principal=principal_of_key(key)), thread_id)
         return event_stream(events, key.role, {"thread_id": thread_id, "request_id": request_id})
 
     @app.get("/api/threads")
