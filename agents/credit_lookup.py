@@ -43,6 +43,8 @@ class CreditResult(BaseModel):
     sources: list[str]
     explanation: str = ""
     explanation_method: Literal["llm", "template"] = "template"
+    produced_by: str = Field("template",
+                             description="what wrote the explanation: a backend id, or 'template'")
 
 
 class _Explanation(BaseModel):
@@ -106,6 +108,8 @@ def credit_lookup(args: CreditLookupArgs, ctx: SkillContext) -> CreditResult:
     )
     if args.explain:
         result.explanation, result.explanation_method = explain(result, ctx)
+        if result.explanation_method == "llm":
+            result.produced_by = ctx.trace[-1]["backend"]
     else:
         result.explanation = template_explanation(result)
     return result
