@@ -45,8 +45,10 @@ def test_cli_run_report_promote(fakes, tmp_path, isolated_home):
     r = runner.invoke(app, ["arena", "promote"])
     assert r.exit_code == 0, r.output
     table = json.loads((isolated_home / "routing.json").read_text(encoding="utf-8"))
-    assert table["skills"]["compliance_check"]["chain"][0] == "fake-quiet"
-    assert table["skills"]["planner"]["chain"] == []  # only a baseline ran: baselines are not backends
+    # baselines are routable now (intended change): fake-quiet only ties the incumbent rules, so the rules stay
+    assert table["skills"]["compliance_check"]["chain"][:2] == ["baseline:rules", "fake-quiet"]
+    assert table["skills"]["planner"]["chain"] == ["baseline:keyword"]
+    assert "incumbent baseline:rules" in r.output and "kept" in r.output
 
 
 def test_cli_errors_are_one_line(fakes):
