@@ -1,11 +1,12 @@
 """Bradley–Terry ratings from pairwise battles, computed the way the LMSYS Chatbot Arena does, with the
 evidence checks LMSYS leaves to the reader.
 
-`compute_mle_elo` fits a logistic regression (scikit-learn, no intercept) on one row per battle with
-+log(BASE) in the first model's column and -log(BASE) in the second's; the coefficients, times SCALE and
-plus INIT_RATING, are the ratings on the familiar Elo scale (400 points = 10:1 odds). A tie counts as
-half a win for each side. Battles are summed into a win table first, and every pair is entered in both
-orientations; a very weak L2 penalty centres the ratings (they are identified only up to a constant).
+`compute_mle_elo` fits LMSYS's logistic regression (no intercept; +log(BASE) in the first model's column,
+-log(BASE) in the second's, every pair in both orientations weighted by the win table): the coefficients,
+times SCALE and plus INIT_RATING, are ratings on the Elo scale (400 points = 10:1 odds). A tie counts as
+half a win for each side; a very weak L2 penalty (scikit-learn's C = 1e4) centres the ratings, which are
+identified only up to a constant. The same objective is minimised by a k-dimensional Newton solver instead
+of scikit-learn (identical optimum, ~100× faster; tested against scikit-learn).
 
 When the maximum-likelihood ratings exist. They are finite only when the "beat" graph (an edge i→j when i
 has any win mass over j) is strongly connected (Zermelo 1929; Ford 1957). Otherwise the fit's numbers
@@ -78,26 +79,44 @@ def _win_table(ia: np.ndarray, ib: np.ndarray, pa: np.ndarray, k: int) -> np.nda
     return wins
 
 
-def _fit_table(wins: np.ndarray, scale: float, base: float, init_rating: float) -> np.ndarray:
-    """MLE (lightly ridged) ratings from a k×k win table; ≤ 2·k² regression rows whatever the battle count."""
-    from sklearn.linear_model import LogisticRegression
+def _objective(beta: np.ndarray, wins: np.ndarray, lb: float) -> float:
+    d = beta[:, None] - beta[None, :]
+    return float(np.sum(wins * np.logaddexp(0.0, -lb * d)) + beta @ beta / (4 * RIDGE_C))
 
+
+def _fit_table(wins: np.ndarray, scale: float, base: float, init_rating: float) -> np.ndarray:
+    """Ridged MLE ratings from a k×k win table by Newton's method with backtracking.
+
+    The objective is scikit-learn's `LogisticRegression(fit_intercept=False, C=RIDGE_C)` on the LMSYS design
+    (each pair in both orientations, weighted by wins) divided by 2C, so the solution is the same; solving
+    the k-dimensional problem directly is ~100× faster, which a 1,000-round bootstrap needs.
+    """
     k = len(wins)
-    rows_i, rows_j = np.nonzero(wins)
-    if len(rows_i) == 0:
+    if not wins.any():
         return np.full(k, init_rating)
     lb = math.log(base)
-    n = len(rows_i)
-    X = np.zeros((2 * n, k))
-    X[np.arange(n), rows_i] = lb
-    X[np.arange(n), rows_j] = -lb
-    X[n + np.arange(n), rows_j] = lb
-    X[n + np.arange(n), rows_i] = -lb
-    y = np.concatenate([np.ones(n), np.zeros(n)])
-    w = np.concatenate([wins[rows_i, rows_j], wins[rows_i, rows_j]])
-    lr = LogisticRegression(fit_intercept=False, C=RIDGE_C, tol=1e-8, max_iter=1000)
-    lr.fit(X, y, sample_weight=w)
-    return scale * lr.coef_[0] + init_rating
+    beta = np.zeros(k)
+    value = _objective(beta, wins, lb)
+    for _ in range(100):
+        d = beta[:, None] - beta[None, :]
+        s = 0.5 * (1 + np.tanh(-lb * d / 2))  # σ(−lb·d), overflow-free
+        g = wins * s
+        grad = -lb * (g.sum(axis=1) - g.sum(axis=0)) + beta / (2 * RIDGE_C)
+        h = wins * (lb * lb) * s * (1 - s)
+        h = h + h.T
+        hess = np.diag(h.sum(axis=1)) - h + np.eye(k) / (2 * RIDGE_C)
+        step = np.linalg.solve(hess, -grad)
+        t = 1.0
+        while t > 1e-8:
+            candidate = beta + t * step
+            new = _objective(candidate, wins, lb)
+            if new <= value + 1e-4 * t * (grad @ step):
+                break
+            t /= 2
+        beta, value = candidate, new
+        if np.max(np.abs(t * step)) < 1e-10:
+            break
+    return scale * beta + init_rating
 
 
 def compute_mle_elo(battles: Sequence[Battle], models: Sequence[str] | None = None, *, scale: float = SCALE,
