@@ -240,8 +240,8 @@ def _unbounded_rating(base: dict, position: str, i: int, wins: np.ndarray, posit
     """No finite MLE: say what the record against the other groups does support."""
     group = [j for j, p in enumerate(positions) if p == position]
     others = [j for j in range(len(wins)) if j not in group]
-    n_won = int(round(wins[np.ix_(group, others)].sum())) if others else 0
-    n_lost = int(round(wins[np.ix_(others, group)].sum())) if others else 0
+    n_won = round(float(wins[np.ix_(group, others)].sum())) if others else 0
+    n_lost = round(float(wins[np.ix_(others, group)].sum())) if others else 0
     if position == "undefeated":
         gap = margin_bound(n_won)
         return Rating(rating=None, ci_low=None, ci_high=None, status="undefeated", **base,

@@ -150,7 +150,8 @@ def score_compliance(reference: dict[str, Any], output: dict[str, Any]) -> ItemS
 
 
 def aggregate(skill: str, scores: Sequence[ItemScore]) -> dict[str, float]:
-    """Mean of every metric; compliance also gets micro-averaged precision/recall/F1 over all items."""
+    """Mean of every metric over the items that have it (so a fallback item, which carries only `fallback`,
+    does not lend the candidate its metrics); compliance also gets micro-averaged precision/recall/F1."""
     if not scores:
         return {"score": 0.0}
     out: dict[str, float] = {"score": sum(s.score for s in scores) / len(scores)}
@@ -158,7 +159,7 @@ def aggregate(skill: str, scores: Sequence[ItemScore]) -> dict[str, float]:
     for k in keys:
         vals = [s.metrics[k] for s in scores if k in s.metrics]
         out[k] = sum(vals) / len(vals)
-    if skill == "compliance_check":
+    if skill == "compliance_check" and any("tp" in s.metrics for s in scores):  # over the candidate's own outputs
         tp = sum(s.metrics.get("tp", 0) for s in scores)
         fp = sum(s.metrics.get("fp", 0) for s in scores)
         fn = sum(s.metrics.get("fn", 0) for s in scores)

@@ -19,8 +19,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from fincopilot.evals.arena import CandidateSummary, item_scores, latest_runs, leaderboard, stored_pairs
-from fincopilot.evals.paired import PairedDiff
 
+# open symbols of shrinking size: candidates at the same point stay visible (no text labels to overprint)
+SYMBOLS = ["circle-open", "square-open", "triangle-up-open", "diamond-open", "triangle-down-open", "cross-open",
+           "x-open", "hexagon-open"]
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
 
 
@@ -99,6 +101,7 @@ def decision(run: dict[str, Any], board: list[CandidateSummary]):
 
 def print_leaderboard(data, console=None) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     if console is None:
@@ -112,12 +115,13 @@ def print_leaderboard(data, console=None) -> None:
         for h in header:
             t.add_column(h, justify="left" if h in ("candidate", "BT rating [95% CI]") else "right")
         for r in rows:
-            t.add_row(*r)
+            t.add_row(*[escape(c) for c in r])  # "[open, open]" is text, not Rich markup
         console.print(t)
         for line in pair_lines(run):
-            console.print(f"  paired: {line}", highlight=False)
+            console.print(f"  paired: {line}", highlight=False, markup=False)
         route = decision(run, board)
-        console.print(f"  routing: {' → '.join(route.chain) or '(none)'} — {route.reason}", highlight=False)
+        console.print(f"  routing: {' → '.join(route.chain) or '(none)'} — {route.reason}", highlight=False,
+                      markup=False)
 
 
 def markdown_leaderboard(data) -> str:
@@ -217,14 +221,17 @@ def _scatter_traces(fig, board: list[CandidateSummary], col: int, xs: list[float
     import plotly.graph_objects as go
 
     for i, s in enumerate(board):
+        marker = {"size": max(8, 18 - 4 * i), "color": PALETTE[i % len(PALETTE)], "symbol": SYMBOLS[i % len(SYMBOLS)],
+                  "line": {"width": 2}}
         fig.add_trace(go.Scatter(x=[xs[i]], y=[s.score], mode="markers", name=s.candidate, legendgroup=s.candidate,
-                                 showlegend=first, marker={"size": 12, "color": PALETTE[i % len(PALETTE)]},
+                                 showlegend=first, marker=marker,
                                  hovertemplate=f"{html.escape(s.candidate)}<br>x=%{{x:.3g}}<br>score=%{{y:.3f}}"
                                                "<extra></extra>", cliponaxis=False), row=1, col=col)
     front = sorted(pareto_front(list(zip(xs, [s.score for s in board]))), key=lambda i: xs[i])
-    fig.add_trace(go.Scatter(x=[xs[i] for i in front], y=[board[i].score for i in front], mode="lines",
+    fig.add_trace(go.Scatter(x=[xs[i] for i in front], y=[board[i].score for i in front], mode="lines+markers",
                              name="Pareto frontier", legendgroup="pareto", showlegend=first,
-                             line={"dash": "dash", "color": "crimson"}, hoverinfo="skip"), row=1, col=col)
+                             line={"dash": "dash", "color": "crimson"}, marker={"symbol": "star", "size": 7},
+                             hoverinfo="skip"), row=1, col=col)
 
 
 def _curve_traces(fig, curve: CostQualityCurve | None, col: int) -> None:
@@ -271,12 +278,13 @@ def _skill_section(run: dict[str, Any], board: list[CandidateSummary], first: bo
     header, rows = table_rows(skill, board)
     route, curve = _skill_views(run, board)
     pairs = pair_lines(run)
-    parts = [f"<h2>{html.escape(skill)}</h2><p>run <code>{html.escape(run['run_id'])}</code>, "
+    intro = (f"<h2>{html.escape(skill)}</h2><p>run <code>{html.escape(run['run_id'])}</code>, "
              f"{run['n_items']} items ({html.escape(run['split'])}), dataset "
-             f"<code>{html.escape(run['dataset_version'])}</code>, seed {run['seed']}</p>", _html_table(header, rows),
-             "<p><b>Paired comparisons</b> (mean per-item score difference, 95% paired bootstrap interval):</p>",
-             "<ul class='ev'>" + "".join(f"<li>{html.escape(p)}</li>" for p in pairs) + "</ul>" if pairs else "",
-             f"<p><b>Routing</b>: {html.escape(' → '.join(route.chain) or '(none)')} — {html.escape(route.reason)}</p>"]
+             f"<code>{html.escape(run['dataset_version'])}</code>, seed {run['seed']}</p>")
+    evidence = ("<p><b>Paired comparisons</b> (mean per-item score difference, 95% paired bootstrap interval):</p>"
+                "<ul class='ev'>" + "".join(f"<li>{html.escape(p)}</li>" for p in pairs) + "</ul>") if pairs else ""
+    routing = f"<p><b>Routing</b>: {html.escape(' → '.join(route.chain) or '(none)')} — {html.escape(route.reason)}</p>"
+    parts = [intro, _html_table(header, rows), evidence, routing]
     if curve:
         parts.append(f"<p>Cost–quality curve: {html.escape(curve.cheap)} is the cheaper backend (by "
                      f"{curve.cost_basis}), {html.escape(curve.costly)} the costlier; the star is the chosen "
@@ -290,10 +298,10 @@ def write_html(data, path: Path) -> Path:
     """One self-contained HTML file: per skill the tables, evidence, routing decision and three charts."""
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>FinCopilot arena report</title>",
              f"<style>{_CSS}</style></head><body><h1>FinCopilot arena report</h1>",
-             "<p>Score = the skill's primary metric (docs/arena.md); an item a candidate answered through a fallback "
+             ("<p>Score = the skill's primary metric (docs/arena.md); an item a candidate answered through a fallback "
              "(rules, template, extractive) scores 0 for it and counts in its fallback rate. BT rating: "
              "Bradley–Terry on the Elo scale with item-level bootstrap 95% CIs, or why the data give none. "
-             "Pareto frontier: candidates no other beats on both score and the x axis.</p>"]
+             "Pareto frontier: candidates no other beats on both score and the x axis.</p>")]
     for i, (run, board) in enumerate(data):
         parts += _skill_section(run, board, i == 0)
     parts.append("</body></html>")
@@ -304,18 +312,25 @@ def write_html(data, path: Path) -> Path:
 
 
 # ------------------------------------------------------------------------------------------------ PNG
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "h"]
+
+
 def _png_scatter(ax, board: list[CandidateSummary], xs: list[float], xlabel: str, legend: bool) -> None:
+    """Hollow markers of different shapes and shrinking sizes: coincident candidates stay visible."""
+    front = set(pareto_front(list(zip(xs, [s.score for s in board]))))
     for i, s in enumerate(board):
-        ax.scatter([xs[i]], [s.score], s=60, zorder=3, color=PALETTE[i % len(PALETTE)], label=s.candidate)
-    front = sorted(pareto_front(list(zip(xs, [s.score for s in board]))), key=lambda i: xs[i])
-    ax.plot([xs[i] for i in front], [board[i].score for i in front], "--", color="crimson", zorder=2,
-            label="Pareto frontier")
+        ax.scatter([xs[i]], [s.score], s=max(50, 240 - 60 * i), zorder=3, marker=MARKERS[i % len(MARKERS)],
+                   facecolors="none", edgecolors=PALETTE[i % len(PALETTE)], linewidths=2, label=s.candidate)
+    order = sorted(front, key=lambda i: xs[i])
+    ax.plot([xs[i] for i in order], [board[i].score for i in order], "--", color="crimson", zorder=2,
+            marker="*", markersize=7, label="Pareto frontier")
     ax.set_ylim(-0.05, 1.1)
+    ax.margins(x=0.08)
     ax.set_xlabel(xlabel, fontsize=9)
     ax.set_ylabel("score", fontsize=9)
     ax.grid(alpha=0.3)
-    if legend:
-        ax.legend(fontsize=7, loc="lower right", framealpha=0.9)
+    if legend:  # below the axes, never over the points
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.2), ncol=3, frameon=False)
 
 
 def _png_curve(ax, curve: CostQualityCurve | None) -> None:
@@ -333,7 +348,7 @@ def _png_curve(ax, curve: CostQualityCurve | None) -> None:
     ax.set_xlabel(f"% of calls to {curve.costly}\n(rest: {curve.cheap})", fontsize=9)
     ax.set_ylabel("quality (mean score)", fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right", framealpha=0.9)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.3), ncol=2, frameon=False)
 
 
 def write_png(data, path: Path) -> Path:
@@ -344,7 +359,7 @@ def write_png(data, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     n = len(data)
-    fig, axes = plt.subplots(n, 3, figsize=(15, 4.2 * n), squeeze=False)
+    fig, axes = plt.subplots(n, 3, figsize=(15, 5.0 * n), squeeze=False, layout="constrained")
     for r, (run, board) in enumerate(data):
         _, curve = _skill_views(run, board)
         cost_label, cost_xs = cost_axis(board)
@@ -354,7 +369,6 @@ def write_png(data, path: Path) -> Path:
         axes[r][0].set_title(f"{run['skill']}: score vs p95 latency", fontsize=10)
         axes[r][1].set_title(f"{run['skill']}: score vs {cost_label.split(' (')[0]}", fontsize=10)
         axes[r][2].set_title(f"{run['skill']}: cost–quality (RouteLLM-style)", fontsize=10)
-    fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

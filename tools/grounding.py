@@ -38,7 +38,7 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
 
 # Words any explanation of a credit/report fact may use without a source saying them (function words,
 # hedges, and the generic vocabulary of scores and risk). Content nouns and adjectives are NOT here.
-GENERIC = frozenset("""
+_GENERIC_TEXT = """
 a an the this that these those it its is are was were be been being has have had do does did will would can could
 may might should shall must of in on at to for from by with as and or but not no nor so than then also only very
 more most less least much many some any each all both either neither such about above below between into over under
@@ -55,7 +55,8 @@ percentage bin best worst band range category explanation explain explains summa
 currently current now today still both total based base basis associated related contribute contributes
 contributing contribution impact impacts affect affects affected well better worse pd long longer short shorter
 large larger small smaller recent several weigh weighs weighed weighing weight heavily most largely partly place
-places put puts keep keeps pull pulls push pushes come comes came from account accounts""".split())
+places put puts keep keeps pull pulls push pushes come comes came from account accounts"""
+GENERIC = frozenset(_GENERIC_TEXT.split())
 
 
 def _stem(word: str) -> str:
