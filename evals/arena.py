@@ -368,43 +368,7 @@ def run_arena(skill: str, candidates: Sequence[str], *, dataset: str | Path | No
 
     con = connect(db)
     try:
-        results: dict[str, dict[str, dict[str, Any]]] = {c.name: {} for c in cands}
-        model_calls = 0
-        todo: list[tuple[Candidate, EvalItem, str]] = []
-        for c in cands:
-            for it in items:
-                key = _hash({"c": c.name, "v": c.version, "skill": skill, "dv": version, "in": it.input,
-                             "proto": OUTPUT_PROTOCOL})[:32]
-                row = con.execute("SELECT output, latency_s, prompt_tokens, completion_tokens, cost, error FROM cache "
-                                  "WHERE cache_key = ?", [key]).fetchone()
-                if row is not None:
-                    results[c.name][it.id] = {"output": json.loads(row[0]), "latency_s": row[1],
-                                              "prompt_tokens": row[2], "completion_tokens": row[3], "cost": row[4],
-                                              "error": row[5], "cached": True, "cache_key": key}
-                else:
-                    todo.append((c, it, key))
-        with _progress(progress) as bar:
-            tasks = {c.name: bar.add_task(f"{skill} · {c.name}", total=len(items),
-                                          completed=len(results[c.name])) for c in cands}
-            for c in cands:
-                mine = [(it, key) for cc, it, key in todo if cc is c]
-                if not mine:
-                    continue
-                n_workers = max(1, min(workers, c.max_concurrency))
-                with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="arena") as pool:
-                    futures = {pool.submit(_run_one, c, it): (it, key) for it, key in mine}
-                    for fut in as_completed(futures):
-                        it, key = futures[fut]
-                        rec = fut.result()
-                        model_calls += rec.pop("calls")
-                        rec.update(cached=False, cache_key=key)
-                        results[c.name][it.id] = rec
-                        con.execute("INSERT OR REPLACE INTO cache VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                                    [key, c.name, c.version, skill, version, _hash(it.input)[:16],
-                                     json.dumps(rec["output"], ensure_ascii=False, sort_keys=True), rec["latency_s"],
-                                     rec["prompt_tokens"], rec["completion_tokens"], rec["cost"], rec["error"],
-                                     _now()])
-                        bar.advance(tasks[c.name])
+        results, model_calls = _answers(cands, items, skill, version, con, workers, progress)
 
         # --- score: each candidate on its own output; a fallback's output is the candidate's failure
         per_item: dict[str, dict[str, float]] = {it.id: {} for it in items}
@@ -433,6 +397,49 @@ def run_arena(skill: str, candidates: Sequence[str], *, dataset: str | Path | No
                     n_items=len(items), model_calls=model_calls,
                     candidates=sorted(summaries, key=lambda s: (-s.score, s.candidate)), ratings=ratings,
                     judge_ratings=judge_ratings, pairs=pairs)
+
+
+def _answers(cands: list[Candidate], items: list[EvalItem], skill: str, version: str, con, workers: int,
+             progress: bool) -> tuple[dict[str, dict[str, dict[str, Any]]], int]:
+    """Every candidate's answer to every item: from the cache, else run (and cached). Returns the answers and
+    the number of model calls made."""
+    results: dict[str, dict[str, dict[str, Any]]] = {c.name: {} for c in cands}
+    model_calls = 0
+    todo: list[tuple[Candidate, EvalItem, str]] = []
+    for c in cands:
+        for it in items:
+            key = _hash({"c": c.name, "v": c.version, "skill": skill, "dv": version, "in": it.input,
+                         "proto": OUTPUT_PROTOCOL})[:32]
+            row = con.execute("SELECT output, latency_s, prompt_tokens, completion_tokens, cost, error FROM cache "
+                              "WHERE cache_key = ?", [key]).fetchone()
+            if row is not None:
+                results[c.name][it.id] = {"output": json.loads(row[0]), "latency_s": row[1],
+                                          "prompt_tokens": row[2], "completion_tokens": row[3], "cost": row[4],
+                                          "error": row[5], "cached": True, "cache_key": key}
+            else:
+                todo.append((c, it, key))
+    with _progress(progress) as bar:
+        tasks = {c.name: bar.add_task(f"{skill} · {c.name}", total=len(items),
+                                      completed=len(results[c.name])) for c in cands}
+        for c in cands:
+            mine = [(it, key) for cc, it, key in todo if cc is c]
+            if not mine:
+                continue
+            with ThreadPoolExecutor(max_workers=max(1, min(workers, c.max_concurrency)),
+                                    thread_name_prefix="arena") as pool:
+                futures = {pool.submit(_run_one, c, it): (it, key) for it, key in mine}
+                for fut in as_completed(futures):
+                    it, key = futures[fut]
+                    rec = fut.result()
+                    model_calls += rec.pop("calls")
+                    rec.update(cached=False, cache_key=key)
+                    results[c.name][it.id] = rec
+                    con.execute("INSERT OR REPLACE INTO cache VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                                [key, c.name, c.version, skill, version, _hash(it.input)[:16],
+                                 json.dumps(rec["output"], ensure_ascii=False, sort_keys=True), rec["latency_s"],
+                                 rec["prompt_tokens"], rec["completion_tokens"], rec["cost"], rec["error"], _now()])
+                    bar.advance(tasks[c.name])
+    return results, model_calls
 
 
 def _score_candidate(c: Candidate, skill: str, items: list[EvalItem], results: dict[str, dict[str, Any]],
@@ -604,8 +611,11 @@ def judge_battles(skill: str, items: Sequence[EvalItem], results: dict[str, dict
         task = bar.add_task(f"judge {judge}", total=len(jobs))
         for it, a, b in jobs:
             ra, rb = results[a][it.id], results[b][it.id]
-            if ra["error"] or rb["error"]:
-                w = "tie" if ra["error"] and rb["error"] else ("b" if ra["error"] else "a")
+            # an error or a fallback's output is the candidate's failure: the judge never sees it as its answer
+            fa = bool(ra["error"]) or is_fallback(a, ra["output"])
+            fb = bool(rb["error"]) or is_fallback(b, rb["output"])
+            if fa or fb:
+                w = "tie" if fa and fb else ("b" if fa else "a")
                 battles.append(Battle(model_a=a, model_b=b, winner=w, item_id=it.id))
                 bar.advance(task)
                 continue
