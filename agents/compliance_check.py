@@ -149,7 +149,10 @@ def compliance_check(args: ComplianceArgs, ctx: SkillContext) -> ComplianceResul
         if extra:
             result = ComplianceResult(passed=False, violations=[*result.violations, *extra])
     if args.assist:
+        calls = len(ctx.trace)
         extra = model_flags(args.text, ctx, result.violations)
         if extra:
             result = ComplianceResult(passed=False, violations=[*result.violations, *extra])
+        if len(ctx.trace) > calls:  # the model answered (its review counts even when it found nothing)
+            result.produced_by = ctx.trace[-1]["backend"]
     return result

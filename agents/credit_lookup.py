@@ -1,8 +1,9 @@
 """`credit_lookup`: resolve a client, fetch the bureau record, score it with the scorecard.
 
 Numbers come only from the scorecard tool. The routed small model may phrase a one-sentence
-explanation; a validator rejects it unless every number in it appears in the facts it was given
-(otherwise a deterministic template explanation is used).
+explanation; a validator rejects it unless every number in it appears in the facts it was given and
+every claim is grounded in them (`tools.grounding`: units, entities, attributes); otherwise a
+deterministic template explanation is used.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ class CreditResult(BaseModel):
     sources: list[str]
     explanation: str = ""
     explanation_method: Literal["llm", "template"] = "template"
+    produced_by: str = Field("template",
+                             description="what wrote the explanation: a backend id, or 'template'")
 
 
 class _Explanation(BaseModel):
@@ -69,6 +72,7 @@ def template_explanation(result: CreditResult) -> str:
 
 def explain(result: CreditResult, ctx: SkillContext) -> tuple[str, str]:
     """(explanation, method): the model's sentence if it passes the number check, else the template."""
+    from fincopilot.tools.grounding import ungrounded
     from fincopilot.tools.numbers import unsupported_numbers
 
     facts = facts_text(result)
@@ -84,9 +88,10 @@ def explain(result: CreditResult, ctx: SkillContext) -> tuple[str, str]:
     on_topic = str(result.score) in text or f"grade {result.grade.lower()}" in text.lower()
     # Grades are letters, so the number check cannot see a wrong one: every grade named must be the real one.
     wrong_grade = any(g.upper() != result.grade for g in re.findall(r"\bgrade\s+([A-G])\b", text, re.IGNORECASE))
+    sources = [facts, template_explanation(result)]
     if (len(text) < 20 or not on_topic or wrong_grade or repetitive(text)
-            or unsupported_numbers(text, [facts, template_explanation(result)])):
-        log.info("credit_explanation_rejected", text=text[:200])
+            or unsupported_numbers(text, sources) or ungrounded(text, sources)):
+        log.info("credit_explanation_rejected", text=text[:200], ungrounded=ungrounded(text, sources))
         return template_explanation(result), "template"
     return text, "llm"
 
@@ -106,6 +111,8 @@ def credit_lookup(args: CreditLookupArgs, ctx: SkillContext) -> CreditResult:
     )
     if args.explain:
         result.explanation, result.explanation_method = explain(result, ctx)
+        if result.explanation_method == "llm":
+            result.produced_by = ctx.trace[-1]["backend"]
     else:
         result.explanation = template_explanation(result)
     return result

@@ -65,6 +65,8 @@ class SummaryResult(BaseModel):
                                                        "support (empty unless a check failed)")
     faithfulness: float = Field(description="share of the summary's numbers found in the source (1.0 = all)")
     method: Literal["llm", "extractive"]
+    produced_by: str = Field("extractive",
+                             description="what wrote the summary: a backend id, or 'extractive'")
     sources: list[str]
     dropped: list[str] = Field(default_factory=list, description="model sentences removed by the claim check")
     rejected: list[str] = Field(default_factory=list, description="why the model's summary was not used "
@@ -233,5 +235,6 @@ def report_summary(args: ReportSummaryArgs, ctx: SkillContext) -> SummaryResult:
         product=product, report_id=report_id, report_date=report_date, summary=summary, key_figures=figures,
         unsupported_numbers=[m.text for m in bad], faithfulness=numeric_faithfulness(summary, [source]),
         method=method, sources=sources, dropped=dropped, rejected=rejected,
+        produced_by=ctx.trace[-1]["backend"] if method == "llm" else "extractive",
     )
 

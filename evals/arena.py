@@ -30,9 +30,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from fincopilot.errors import FinCopilotError, InputError, NotFoundError
-from fincopilot.evals.bradley_terry import Battle, Rating, battles_from_scores, ratings_with_ci
+from fincopilot.evals.bradley_terry import ROUNDS, Battle, Rating, battles_from_scores, ratings_with_ci
 from fincopilot.evals.datasets import EvalItem, Split, dataset_version, load_items
 from fincopilot.evals.metrics import ItemScore, aggregate, score_item
+from fincopilot.evals.paired import PairedDiff, all_pairs
 from fincopilot.log import get_logger
 
 log = get_logger(__name__)
@@ -44,6 +45,9 @@ BASELINES: dict[str, str] = {
     "compliance_check": "baseline:rules",
 }
 SKILLS = tuple(BASELINES)
+# Bumped when what a stored output means changes (2: outputs carry `produced_by`), so older cache entries,
+# which cannot tell the model's output from a fallback's, are never scored again.
+OUTPUT_PROTOCOL = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -57,6 +61,14 @@ CREATE TABLE IF NOT EXISTS results (
 CREATE TABLE IF NOT EXISTS ratings (
     run_id VARCHAR, method VARCHAR, model VARCHAR, rating DOUBLE, ci_low DOUBLE, ci_high DOUBLE,
     battles INTEGER, wins DOUBLE);
+CREATE TABLE IF NOT EXISTS pairs (
+    run_id VARCHAR, method VARCHAR, a VARCHAR, b VARCHAR, items INTEGER, decisive INTEGER, mean DOUBLE,
+    ci_low DOUBLE, ci_high DOUBLE, verdict VARCHAR);
+ALTER TABLE results ADD COLUMN IF NOT EXISTS produced_by VARCHAR;
+ALTER TABLE results ADD COLUMN IF NOT EXISTS fallback BOOLEAN;
+ALTER TABLE ratings ADD COLUMN IF NOT EXISTS decisive INTEGER;
+ALTER TABLE ratings ADD COLUMN IF NOT EXISTS status VARCHAR;
+ALTER TABLE ratings ADD COLUMN IF NOT EXISTS note VARCHAR;
 CREATE TABLE IF NOT EXISTS cache (
     cache_key VARCHAR PRIMARY KEY, candidate VARCHAR, model_version VARCHAR, skill VARCHAR,
     dataset_version VARCHAR, input_hash VARCHAR, output VARCHAR, latency_s DOUBLE, prompt_tokens INTEGER,
@@ -194,7 +206,8 @@ def _baseline_keyword(item: EvalItem) -> dict[str, Any]:
 
     plan, note = fallback_plan(item.input["request"])
     valid = not validate_plan(plan) if plan.steps else True
-    return {"plan": plan.plan_json(), "source": "rules", "valid_before_repair": valid, "reason": note}
+    return {"plan": plan.plan_json(), "source": "rules", "valid_before_repair": valid, "reason": note,
+            "produced_by": "rules"}
 
 
 def _baseline_template(item: EvalItem) -> dict[str, Any]:
@@ -211,7 +224,7 @@ def _baseline_extractive(item: EvalItem) -> dict[str, Any]:
 
     source, report_id = _report_source(item.input["product"], item.input.get("date"))
     return {"summary": extractive_summary(source), "key_figures": extractive_key_figures(source),
-            "method": "extractive", "report_id": report_id}
+            "method": "extractive", "report_id": report_id, "produced_by": "extractive"}
 
 
 def _baseline_rules(item: EvalItem) -> dict[str, Any]:
@@ -235,10 +248,9 @@ def _run_backend(skill: str, item: EvalItem, gateway) -> dict[str, Any]:
         from fincopilot.agents.planner import plan_request
 
         outcome = plan_request(item.input["request"], gateway=gateway)
-        # score the model's own plan: a plan that only the rule fallback produced does not count for the model
-        model_plan = outcome.plan.plan_json() if outcome.source != "rules" else {"steps": []}
-        return {"plan": model_plan, "source": outcome.source, "valid_before_repair": outcome.valid_before_repair,
-                "problems": outcome.problems[:4], "rounds": outcome.rounds}
+        return {"plan": outcome.plan.plan_json(), "source": outcome.source, "produced_by": _plan_producer(outcome),
+                "valid_before_repair": outcome.valid_before_repair, "problems": outcome.problems[:4],
+                "rounds": outcome.rounds}
     from fincopilot.agents.skills import SkillContext, get_skill
 
     sk = get_skill(skill)
@@ -251,6 +263,26 @@ def _run_backend(skill: str, item: EvalItem, gateway) -> dict[str, Any]:
     return sk.run(args, ctx).model_dump(mode="json")
 
 
+def _plan_producer(outcome) -> str:
+    """Who made the plan: the backend for a model plan (also a model's accepted empty plan), else "rules"."""
+    declared = getattr(outcome, "produced_by", None)
+    if declared:
+        return declared
+    if outcome.source in ("model", "repaired"):
+        return outcome.backend or "rules"
+    return "rules"
+
+
+def is_fallback(candidate: str, output: dict[str, Any]) -> bool:
+    """True when a backend candidate's output was produced by something else (rules, template, extractive,
+    another backend): the item is the candidate's failure. Outputs that do not declare `produced_by` (a
+    developer's skill without the field) are taken as the candidate's own."""
+    if candidate.startswith("baseline:"):
+        return False
+    produced_by = output.get("produced_by")
+    return produced_by is not None and produced_by != candidate
+
+
 # ================================================================================================ runs
 class CandidateSummary(BaseModel):
     candidate: str
@@ -258,6 +290,8 @@ class CandidateSummary(BaseModel):
     score: float
     metrics: dict[str, float]
     errors: int
+    fallbacks: int = Field(0, description="items answered by a fallback (rules, template, extractive), not the "
+                                          "candidate; each scores 0")
     p50_latency_s: float
     p95_latency_s: float
     mean_tokens: float
@@ -267,6 +301,12 @@ class CandidateSummary(BaseModel):
     rating: float | None = None
     ci_low: float | None = None
     ci_high: float | None = None
+    rating_status: str | None = None
+    rating_note: str = ""
+
+    @property
+    def fallback_rate(self) -> float:
+        return self.fallbacks / self.items if self.items else 0.0
 
 
 class ArenaRun(BaseModel):
@@ -281,6 +321,8 @@ class ArenaRun(BaseModel):
     candidates: list[CandidateSummary]
     ratings: list[Rating]
     judge_ratings: list[Rating] = Field(default_factory=list)
+    pairs: list[PairedDiff] = Field(default_factory=list, description="paired bootstrap of per-item score "
+                                                                       "differences, every pair of candidates")
 
 
 def _percentile(values: Sequence[float], q: float) -> float:
@@ -301,7 +343,7 @@ def _select(items: list[EvalItem], limit: int | None, seed: int) -> list[EvalIte
 def run_arena(skill: str, candidates: Sequence[str], *, dataset: str | Path | None = None, split: Split = "heldout",
               limit: int | None = None, seed: int = 0, judge: str | None = None, workers: int = 2,
               db: Path | None = None, progress: bool = True, config=None,
-              gateway_factory: Callable[[str], Any] | None = None, bootstrap_rounds: int = 200) -> ArenaRun:
+              gateway_factory: Callable[[str], Any] | None = None, bootstrap_rounds: int = ROUNDS) -> ArenaRun:
     """Run `candidates` on `skill`'s eval set and store results, ratings and the run in DuckDB."""
     names = [c.strip() for c in candidates if c and c.strip()]
     if not names:
@@ -324,108 +366,148 @@ def run_arena(skill: str, candidates: Sequence[str], *, dataset: str | Path | No
 
     con = connect(db)
     try:
-        results: dict[str, dict[str, dict[str, Any]]] = {c.name: {} for c in cands}
-        model_calls = 0
-        todo: list[tuple[Candidate, EvalItem, str]] = []
-        for c in cands:
-            for it in items:
-                key = _hash({"c": c.name, "v": c.version, "skill": skill, "dv": version, "in": it.input})[:32]
-                row = con.execute("SELECT output, latency_s, prompt_tokens, completion_tokens, cost, error FROM cache "
-                                  "WHERE cache_key = ?", [key]).fetchone()
-                if row is not None:
-                    results[c.name][it.id] = {"output": json.loads(row[0]), "latency_s": row[1],
-                                              "prompt_tokens": row[2], "completion_tokens": row[3], "cost": row[4],
-                                              "error": row[5], "cached": True, "cache_key": key}
-                else:
-                    todo.append((c, it, key))
-        with _progress(progress) as bar:
-            tasks = {c.name: bar.add_task(f"{skill} · {c.name}", total=len(items),
-                                          completed=len(results[c.name])) for c in cands}
-            for c in cands:
-                mine = [(it, key) for cc, it, key in todo if cc is c]
-                if not mine:
-                    continue
-                n_workers = max(1, min(workers, c.max_concurrency))
-                with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="arena") as pool:
-                    futures = {pool.submit(_run_one, c, it): (it, key) for it, key in mine}
-                    for fut in as_completed(futures):
-                        it, key = futures[fut]
-                        rec = fut.result()
-                        model_calls += rec.pop("calls")
-                        rec.update(cached=False, cache_key=key)
-                        results[c.name][it.id] = rec
-                        con.execute("INSERT OR REPLACE INTO cache VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                                    [key, c.name, c.version, skill, version, _hash(it.input)[:16],
-                                     json.dumps(rec["output"], ensure_ascii=False, sort_keys=True), rec["latency_s"],
-                                     rec["prompt_tokens"], rec["completion_tokens"], rec["cost"], rec["error"],
-                                     _now()])
-                        bar.advance(tasks[c.name])
+        results, model_calls = _answers(cands, items, skill, version, con, workers, progress)
 
-        # --- score
+        # --- score: each candidate on its own output; a fallback's output is the candidate's failure
         per_item: dict[str, dict[str, float]] = {it.id: {} for it in items}
         summaries: list[CandidateSummary] = []
-        rows = []
+        rows: list[list[Any]] = []
         for c in cands:
-            scores: list[ItemScore] = []
-            lat, toks, costs, errors = [], [], [], 0
-            for it in items:
-                rec = results[c.name][it.id]
-                if rec["error"]:
-                    s = ItemScore(score=0.0, metrics={"error": 1.0})
-                    errors += 1
-                else:
-                    s = score_item(skill, it.reference, rec["output"], sources.get(it.id))
-                scores.append(s)
-                per_item[it.id][c.name] = s.score
-                lat.append(rec["latency_s"])
-                toks.append(rec["prompt_tokens"] + rec["completion_tokens"])
-                costs.append(rec["cost"])
-                rows.append([run_id, c.name, it.id, json.dumps(rec["output"], ensure_ascii=False, sort_keys=True),
-                             s.score, json.dumps(s.metrics, sort_keys=True), rec["latency_s"], rec["prompt_tokens"],
-                             rec["completion_tokens"], rec["cost"], rec["error"], rec["cached"], rec["cache_key"]])
-            agg = aggregate(skill, scores)
-            summaries.append(CandidateSummary(
-                candidate=c.name, items=len(items), score=agg.pop("score"), metrics=agg, errors=errors,
-                p50_latency_s=_percentile(lat, 50), p95_latency_s=_percentile(lat, 95),
-                mean_tokens=sum(toks) / len(toks), cost_per_item=sum(costs) / len(costs),
-                cost_per_1k_tokens=c.cost_per_1k, residency=c.residency))
+            summaries.append(_score_candidate(c, skill, items, results[c.name], sources, per_item, rows, run_id))
 
-        # --- ratings: battles from metric scores always; from the judge too when one is given
-        battles = battles_from_scores(per_item)
-        ratings = ratings_with_ci(battles, rounds=bootstrap_rounds, seed=seed) if len(cands) > 1 else []
+        # --- evidence: paired item-level bootstrap of score differences; ratings from metric (and judge) battles
+        pairs = all_pairs(per_item, rounds=bootstrap_rounds, seed=seed) if len(cands) > 1 else []
+        ratings = ratings_with_ci(battles_from_scores(per_item), rounds=bootstrap_rounds, seed=seed) \
+            if len(cands) > 1 else []
         judge_ratings: list[Rating] = []
         if judge and len(cands) > 1:
             jb, calls = judge_battles(skill, items, results, judge, con, config=config,
                                       gateway_factory=gateway_factory, progress=progress)
             model_calls += calls
             judge_ratings = ratings_with_ci(jb, rounds=bootstrap_rounds, seed=seed)
-        by_model = {r.model: r for r in (judge_ratings or ratings)}
-        for s in summaries:
-            if s.candidate in by_model:
-                r = by_model[s.candidate]
-                s.rating, s.ci_low, s.ci_high = r.rating, r.ci_low, r.ci_high
-
-        # --- store (replace a previous run with the same parameters)
-        con.execute("BEGIN")
-        for table in ("runs", "results", "ratings"):
-            con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
-        con.execute("INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    [run_id, skill, str(dataset or ""), version, split, seed, limit, json.dumps(names), judge,
-                     len(items), _now(), model_calls])
-        con.executemany("INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-        for method, rs in (("metric", ratings), ("judge", judge_ratings)):
-            if rs:
-                con.executemany("INSERT INTO ratings VALUES (?,?,?,?,?,?,?,?)",
-                                [[run_id, method, r.model, r.rating, r.ci_low, r.ci_high, r.battles, r.wins]
-                                 for r in rs])
-        con.execute("COMMIT")
+        _attach_ratings(summaries, judge_ratings or ratings)
+        _store_run(con, run_id, [run_id, skill, str(dataset or ""), version, split, seed, limit, json.dumps(names),
+                                 judge, len(items), _now(), model_calls], rows, ratings, judge_ratings, pairs)
     finally:
         con.close()
     log.info("arena_run", run_id=run_id, skill=skill, items=len(items), model_calls=model_calls)
     return ArenaRun(run_id=run_id, skill=skill, dataset_version=version, split=split, seed=seed, judge=judge,
                     n_items=len(items), model_calls=model_calls,
                     candidates=sorted(summaries, key=lambda s: (-s.score, s.candidate)), ratings=ratings,
-                    judge_ratings=judge_ratings)
+                    judge_ratings=judge_ratings, pairs=pairs)
+
+
+def _answers(cands: list[Candidate], items: list[EvalItem], skill: str, version: str, con, workers: int,
+             progress: bool) -> tuple[dict[str, dict[str, dict[str, Any]]], int]:
+    """Every candidate's answer to every item: from the cache, else run (and cached). Returns the answers and
+    the number of model calls made."""
+    results: dict[str, dict[str, dict[str, Any]]] = {c.name: {} for c in cands}
+    model_calls = 0
+    todo: list[tuple[Candidate, EvalItem, str]] = []
+    for c in cands:
+        for it in items:
+            key = _hash({"c": c.name, "v": c.version, "skill": skill, "dv": version, "in": it.input,
+                         "proto": OUTPUT_PROTOCOL})[:32]
+            row = con.execute("SELECT output, latency_s, prompt_tokens, completion_tokens, cost, error FROM cache "
+                              "WHERE cache_key = ?", [key]).fetchone()
+            if row is not None:
+                results[c.name][it.id] = {"output": json.loads(row[0]), "latency_s": row[1],
+                                          "prompt_tokens": row[2], "completion_tokens": row[3], "cost": row[4],
+                                          "error": row[5], "cached": True, "cache_key": key}
+            else:
+                todo.append((c, it, key))
+    with _progress(progress) as bar:
+        tasks = {c.name: bar.add_task(f"{skill} · {c.name}", total=len(items),
+                                      completed=len(results[c.name])) for c in cands}
+        for c in cands:
+            mine = [(it, key) for cc, it, key in todo if cc is c]
+            if not mine:
+                continue
+            with ThreadPoolExecutor(max_workers=max(1, min(workers, c.max_concurrency)),
+                                    thread_name_prefix="arena") as pool:
+                futures = {pool.submit(_run_one, c, it): (it, key) for it, key in mine}
+                for fut in as_completed(futures):
+                    it, key = futures[fut]
+                    rec = fut.result()
+                    model_calls += rec.pop("calls")
+                    rec.update(cached=False, cache_key=key)
+                    results[c.name][it.id] = rec
+                    con.execute("INSERT OR REPLACE INTO cache VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                                [key, c.name, c.version, skill, version, _hash(it.input)[:16],
+                                 json.dumps(rec["output"], ensure_ascii=False, sort_keys=True), rec["latency_s"],
+                                 rec["prompt_tokens"], rec["completion_tokens"], rec["cost"], rec["error"], _now()])
+                    bar.advance(tasks[c.name])
+    return results, model_calls
+
+
+def _score_candidate(c: Candidate, skill: str, items: list[EvalItem], results: dict[str, dict[str, Any]],
+                     sources: dict[str, str], per_item: dict[str, dict[str, float]], rows: list[list[Any]],
+                     run_id: str) -> CandidateSummary:
+    """Score every item of one candidate (errors and fallbacks score 0), fill `per_item` and the result rows."""
+    scores: list[ItemScore] = []
+    lat, toks, costs, errors, fallbacks = [], [], [], 0, 0
+    for it in items:
+        rec = results[it.id]
+        fallback = not rec["error"] and is_fallback(c.name, rec["output"])
+        if rec["error"]:
+            s = ItemScore(score=0.0, metrics={"error": 1.0, "fallback": 0.0})
+            errors += 1
+        elif fallback:
+            # metrics of the fallback's output are not the candidate's: only the failure is recorded
+            s = ItemScore(score=0.0, metrics={"fallback": 1.0})
+            fallbacks += 1
+        else:
+            s = score_item(skill, it.reference, rec["output"], sources.get(it.id))
+            s = ItemScore(score=s.score, metrics={**s.metrics, "fallback": 0.0})
+        scores.append(s)
+        per_item[it.id][c.name] = s.score
+        lat.append(rec["latency_s"])
+        toks.append(rec["prompt_tokens"] + rec["completion_tokens"])
+        costs.append(rec["cost"])
+        rows.append([run_id, c.name, it.id, json.dumps(rec["output"], ensure_ascii=False, sort_keys=True),
+                     s.score, json.dumps(s.metrics, sort_keys=True), rec["latency_s"], rec["prompt_tokens"],
+                     rec["completion_tokens"], rec["cost"], rec["error"], rec["cached"], rec["cache_key"],
+                     (rec["output"] or {}).get("produced_by"), fallback])
+    agg = aggregate(skill, scores)
+    return CandidateSummary(
+        candidate=c.name, items=len(items), score=agg.pop("score"), metrics=agg, errors=errors,
+        fallbacks=fallbacks, p50_latency_s=_percentile(lat, 50), p95_latency_s=_percentile(lat, 95),
+        mean_tokens=sum(toks) / len(toks), cost_per_item=sum(costs) / len(costs),
+        cost_per_1k_tokens=c.cost_per_1k, residency=c.residency)
+
+
+def _attach_ratings(summaries: list[CandidateSummary], ratings: list[Rating]) -> None:
+    by_model = {r.model: r for r in ratings}
+    for s in summaries:
+        r = by_model.get(s.candidate)
+        if r is not None:
+            s.rating, s.ci_low, s.ci_high = r.rating, r.ci_low, r.ci_high
+            s.rating_status, s.rating_note = r.status, r.note
+
+
+_RESULT_COLS = ("run_id, candidate, item_id, output, score, metrics, latency_s, prompt_tokens, completion_tokens, "
+                "cost, error, cached, cache_key, produced_by, fallback")
+_RATING_COLS = "run_id, method, model, rating, ci_low, ci_high, battles, wins, decisive, status, note"
+
+
+def _store_run(con, run_id: str, run_row: list[Any], rows: list[list[Any]], ratings: list[Rating],
+               judge_ratings: list[Rating], pairs: list[PairedDiff]) -> None:
+    """Replace a previous run with the same parameters, in one transaction."""
+    con.execute("BEGIN")
+    for table in ("runs", "results", "ratings", "pairs"):
+        con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+    con.execute("INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", run_row)
+    con.executemany(f"INSERT INTO results ({_RESULT_COLS}) VALUES ({','.join('?' * 15)})", rows)
+    for method, rs in (("metric", ratings), ("judge", judge_ratings)):
+        if rs:
+            con.executemany(f"INSERT INTO ratings ({_RATING_COLS}) VALUES ({','.join('?' * 11)})",
+                            [[run_id, method, r.model, r.rating, r.ci_low, r.ci_high, r.battles, r.wins,
+                              r.decisive, r.status, r.note] for r in rs])
+    if pairs:
+        con.executemany("INSERT INTO pairs VALUES (?,?,?,?,?,?,?,?,?,?)",
+                        [[run_id, "metric", p.a, p.b, p.items, p.decisive, p.mean, p.ci_low, p.ci_high, p.verdict]
+                         for p in pairs])
+    con.execute("COMMIT")
 
 
 def _run_one(c: Candidate, it: EvalItem) -> dict[str, Any]:
@@ -527,8 +609,11 @@ def judge_battles(skill: str, items: Sequence[EvalItem], results: dict[str, dict
         task = bar.add_task(f"judge {judge}", total=len(jobs))
         for it, a, b in jobs:
             ra, rb = results[a][it.id], results[b][it.id]
-            if ra["error"] or rb["error"]:
-                w = "tie" if ra["error"] and rb["error"] else ("b" if ra["error"] else "a")
+            # an error or a fallback's output is the candidate's failure: the judge never sees it as its answer
+            fa = bool(ra["error"]) or is_fallback(a, ra["output"])
+            fb = bool(rb["error"]) or is_fallback(b, rb["output"])
+            if fa or fb:
+                w = "tie" if fa and fb else ("b" if fa else "a")
                 battles.append(Battle(model_a=a, model_b=b, winner=w, item_id=it.id))
                 bar.advance(task)
                 continue
@@ -604,53 +689,104 @@ def leaderboard(run_id: str, db: Path | None = None) -> list[CandidateSummary]:
         if skill is None:
             raise NotFoundError(f"no arena run {run_id!r}")
         rows = con.execute("SELECT candidate, score, metrics, latency_s, prompt_tokens + completion_tokens, cost, "
-                           "error FROM results WHERE run_id = ? ORDER BY candidate, item_id", [run_id]).fetchall()
-        rat = con.execute("SELECT method, model, rating, ci_low, ci_high FROM ratings WHERE run_id = ?",
-                          [run_id]).fetchall()
+                           "error, coalesce(fallback, false) FROM results WHERE run_id = ? "
+                           "ORDER BY candidate, item_id", [run_id]).fetchall()
+        rat = con.execute("SELECT method, model, rating, ci_low, ci_high, status, note FROM ratings "
+                          "WHERE run_id = ?", [run_id]).fetchall()
     finally:
         con.close()
     from fincopilot.config import settings
+    from fincopilot.models.router import resolve_spec
 
     cfg = settings()
     by: dict[str, list[tuple]] = {}
     for r in rows:
         by.setdefault(r[0], []).append(r)
-    ratings = {(m, model): (x, lo, hi) for m, model, x, lo, hi in rat}
+    ratings = {(m, model): rest for m, model, *rest in rat}
     method = "judge" if any(k[0] == "judge" for k in ratings) else "metric"
     out = []
     for cand, rs in by.items():
-        scores = [ItemScore(score=r[1], metrics=json.loads(r[2])) for r in rs]
-        agg = aggregate(skill[0], scores)
+        agg = aggregate(skill[0], [ItemScore(score=r[1], metrics=json.loads(r[2])) for r in rs])
         lat = [r[3] for r in rs]
         try:
-            spec = cfg.backend(cand) if not cand.startswith("baseline:") else None
+            spec = resolve_spec(cand, cfg)
         except FinCopilotError:
             spec = None
-        rt = ratings.get((method, cand))
+        rt = ratings.get((method, cand)) or [None, None, None, None, ""]
         out.append(CandidateSummary(
             candidate=cand, items=len(rs), score=agg.pop("score"), metrics=agg, errors=sum(1 for r in rs if r[6]),
-            p50_latency_s=_percentile(lat, 50), p95_latency_s=_percentile(lat, 95),
-            mean_tokens=sum(r[4] for r in rs) / len(rs), cost_per_item=sum(r[5] for r in rs) / len(rs),
+            fallbacks=sum(1 for r in rs if r[7]), p50_latency_s=_percentile(lat, 50),
+            p95_latency_s=_percentile(lat, 95), mean_tokens=sum(r[4] for r in rs) / len(rs),
+            cost_per_item=sum(r[5] for r in rs) / len(rs),
             cost_per_1k_tokens=spec.cost_per_1k_tokens if spec else 0.0,
-            residency=spec.residency if spec else "local",
-            rating=rt[0] if rt else None, ci_low=rt[1] if rt else None, ci_high=rt[2] if rt else None))
+            residency=spec.residency if spec else "local", rating=rt[0], ci_low=rt[1], ci_high=rt[2],
+            rating_status=rt[3], rating_note=rt[4] or ""))
     return sorted(out, key=lambda s: (-s.score, s.candidate))
 
 
+def item_scores(run_id: str, db: Path | None = None) -> dict[str, dict[str, float]]:
+    """{item_id: {candidate: score}} of a stored run (what the paired comparisons are computed from)."""
+    con = connect(db)
+    try:
+        rows = con.execute("SELECT item_id, candidate, score FROM results WHERE run_id = ?", [run_id]).fetchall()
+    finally:
+        con.close()
+    out: dict[str, dict[str, float]] = {}
+    for item, cand, score in rows:
+        out.setdefault(item, {})[cand] = score
+    return out
+
+
+def stored_pairs(run_id: str, db: Path | None = None) -> list[PairedDiff]:
+    """The paired comparisons stored with a run."""
+    con = connect(db)
+    try:
+        rows = con.execute("SELECT a, b, items, decisive, mean, ci_low, ci_high, verdict FROM pairs "
+                           "WHERE run_id = ? AND method = 'metric' ORDER BY a, b", [run_id]).fetchall()
+    finally:
+        con.close()
+    keys = ("a", "b", "items", "decisive", "mean", "ci_low", "ci_high", "verdict")
+    return [PairedDiff(**dict(zip(keys, r))) for r in rows]
+
+
+def route_from_run(run: dict[str, Any], board: list[CandidateSummary], cfg, db: Path | None = None,
+                   incumbent: str | None = None):
+    """The routing decision the evidence of one stored run supports (`models.router.route_for_skill`)."""
+    from fincopilot.models.router import CandidateStats, PairEvidence, route_for_skill
+
+    stats = [CandidateStats(backend=s.candidate, score=s.score, p95_latency_s=s.p95_latency_s, items=s.items,
+                            errors=s.errors, fallbacks=s.fallbacks) for s in board]
+    pairs = [PairEvidence(a=p.a, b=p.b, items=p.items, mean=p.mean, ci_low=p.ci_low, ci_high=p.ci_high,
+                          better=p.better()) for p in stored_pairs(run["run_id"], db)]
+    return route_for_skill(run["skill"], stats, cfg, run_id=run["run_id"], dataset_version=run["dataset_version"],
+                           pairs=pairs, incumbent=incumbent)
+
+
 def promote(db: Path | None = None, path: Path | None = None, config=None):
-    """Write the routing table from the latest run of every skill; returns (table, file path)."""
+    """Write the routing table from the latest run of every skill; returns (table, file path). The skill's
+    current route is the incumbent; every decision is logged and audited with its evidence."""
     from fincopilot.config import settings
-    from fincopilot.models.router import CandidateStats, new_table, route_for_skill, write_routing_table
+    from fincopilot.models.router import load_routing_table, new_table, write_routing_table
+    from fincopilot.safety import audit
 
     cfg = config or settings()
     runs = latest_runs(db)
     if not runs:
         raise NotFoundError("no arena results yet: run `fincopilot arena run --skill S --backends ...` first")
+    try:
+        current = load_routing_table(path)
+    except FinCopilotError as err:
+        log.warning("routing_table_unreadable", error=str(err)[:200])
+        current = None
     skills = {}
     for run in runs:
-        stats = [CandidateStats(backend=s.candidate, score=s.score, p95_latency_s=s.p95_latency_s, items=s.items,
-                                errors=s.errors) for s in leaderboard(run["run_id"], db)]
-        skills[run["skill"]] = route_for_skill(run["skill"], stats, cfg, run_id=run["run_id"],
-                                               dataset_version=run["dataset_version"])
+        held = current.skills.get(run["skill"]) if current is not None else None
+        route = route_from_run(run, leaderboard(run["run_id"], db), cfg, db,
+                               incumbent=held.chain[0] if held is not None and held.chain else None)
+        skills[run["skill"]] = route
+        log.info("routing_promoted", skill=run["skill"], chain=route.chain, reason=route.reason,
+                 evidence=route.evidence, excluded=route.excluded)
+        audit.record("routing_promoted", skill=run["skill"], run_id=run["run_id"], chain=route.chain,
+                     reason=route.reason, evidence=route.evidence, excluded=route.excluded)
     table = new_table(skills)
     return table, write_routing_table(table, path)

@@ -74,6 +74,8 @@ def promote_cmd() -> None:
     for skill, route in sorted(table.skills.items()):
         chain = " → ".join(route.chain) or "(none: the default chain applies)"
         typer.echo(f"{skill:18s} {chain}    {route.reason}")
+        for line in route.evidence:
+            typer.echo(f"{'':18s}   evidence {line}")
         for backend, why in route.excluded.items():
             typer.echo(f"{'':18s}   excluded {backend}: {why}")
     typer.echo(f"routing table written: {path}")

@@ -3,7 +3,8 @@ returns `ItemScore{score in [0, 1], metrics: {name: value}}`; `score` is what th
 
 - planner: plan validity before repair, skill-set F1 vs the gold skills (score = F1; a no-skill request
   scores 1 when the plan is empty too).
-- credit_lookup: grade exact match, score within ±`SCORE_TOLERANCE` points, explanation numeric faithfulness.
+- credit_lookup: grade exact match, score within ±`SCORE_TOLERANCE` points, explanation numeric faithfulness
+  times grounding (`tools.grounding`: units and entities/attributes must be in the tool output).
 - report_summary: numeric faithfulness (`tools.numbers`), coverage of the key figures, ROUGE-L F1 vs the
   reference (LCS over tokens: words for Latin text, characters for CJK).
 - compliance_check: precision, recall and F1 over the violation categories (micro-averaged when aggregated).
@@ -11,6 +12,7 @@ returns `ItemScore{score in [0, 1], metrics: {name: value}}`; `score` is what th
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -81,22 +83,34 @@ def score_planner(reference: dict[str, Any], output: dict[str, Any]) -> ItemScor
                  for s in plan.get("steps", []) if isinstance(s, dict)}
     _, _, step_f1 = prf(got_steps, gold_steps)
     valid = float(bool(output.get("valid_before_repair")))
-    return ItemScore(score=f1, metrics={"skill_f1": f1, "step_f1": step_f1, "valid_before_repair": valid,
-                                        "fallback": float(output.get("source") == "rules")})
+    return ItemScore(score=f1, metrics={"skill_f1": f1, "step_f1": step_f1, "valid_before_repair": valid})
+
+
+def credit_facts(reference: dict[str, Any], output: dict[str, Any]) -> list[str]:
+    """What a credit explanation may state: the gold score/grade/PD and the tool output's own fields (client,
+    reason codes), never the explanation itself (a text always supports itself)."""
+    gold = f"score {reference['score']} grade {reference['grade']} PD {reference['pd']:.2%} {reference['pd']}"
+    tool = {k: v for k, v in output.items() if k not in ("explanation", "explanation_method", "produced_by")}
+    reasons = [r.get("description", "") for r in tool.get("reason_codes") or [] if isinstance(r, dict)]
+    return [gold, f"{tool.get('client_name', '')} ({tool.get('client_id', '')})", *reasons,
+            json.dumps(tool, ensure_ascii=False, default=str)]
 
 
 def score_credit(reference: dict[str, Any], output: dict[str, Any]) -> ItemScore:
+    """Grade, score and an explanation that is faithful in numbers AND grounded in meaning (units, entities)."""
+    from fincopilot.tools.grounding import ungrounded
     from fincopilot.tools.numbers import numeric_faithfulness
 
     grade_ok = float(output.get("grade") == reference["grade"])
     score = output.get("score")
     score_ok = float(isinstance(score, (int, float)) and abs(score - reference["score"]) <= SCORE_TOLERANCE)
-    facts = f"score {reference['score']} grade {reference['grade']} PD {reference['pd']:.2%} {reference['pd']}"
+    facts = credit_facts(reference, output)
     explanation = output.get("explanation") or ""
-    faithful = numeric_faithfulness(explanation, [facts, str(output)]) if explanation else 1.0
-    return ItemScore(score=(grade_ok + score_ok + faithful) / 3,
+    faithful = numeric_faithfulness(explanation, facts) if explanation else 1.0
+    grounded = float(not ungrounded(explanation, facts)) if explanation else 1.0
+    return ItemScore(score=(grade_ok + score_ok + faithful * grounded) / 3,
                      metrics={"grade_exact": grade_ok, "score_within_tol": score_ok,
-                              "explanation_faithfulness": faithful,
+                              "explanation_faithfulness": faithful, "explanation_grounded": grounded,
                               "llm_explanation": float(output.get("explanation_method") == "llm")})
 
 
@@ -136,7 +150,8 @@ def score_compliance(reference: dict[str, Any], output: dict[str, Any]) -> ItemS
 
 
 def aggregate(skill: str, scores: Sequence[ItemScore]) -> dict[str, float]:
-    """Mean of every metric; compliance also gets micro-averaged precision/recall/F1 over all items."""
+    """Mean of every metric over the items that have it (so a fallback item, which carries only `fallback`,
+    does not lend the candidate its metrics); compliance also gets micro-averaged precision/recall/F1."""
     if not scores:
         return {"score": 0.0}
     out: dict[str, float] = {"score": sum(s.score for s in scores) / len(scores)}
@@ -144,7 +159,7 @@ def aggregate(skill: str, scores: Sequence[ItemScore]) -> dict[str, float]:
     for k in keys:
         vals = [s.metrics[k] for s in scores if k in s.metrics]
         out[k] = sum(vals) / len(vals)
-    if skill == "compliance_check":
+    if skill == "compliance_check" and any("tp" in s.metrics for s in scores):  # over the candidate's own outputs
         tp = sum(s.metrics.get("tp", 0) for s in scores)
         fp = sum(s.metrics.get("fp", 0) for s in scores)
         fn = sum(s.metrics.get("fn", 0) for s in scores)

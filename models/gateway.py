@@ -39,7 +39,7 @@ from fincopilot.errors import (
 from fincopilot.log import current_request_id, get_logger
 from fincopilot.models.base import Completion, Message
 from fincopilot.models.registry import get_backend
-from fincopilot.models.router import Router, default_router
+from fincopilot.models.router import BASELINE_KIND, Router, RoutedToBaseline, default_router, resolve_spec
 from fincopilot.safety import audit
 from fincopilot.safety.desensitize import ensure_protected, pseudonym_scope
 from fincopilot.safety.injection import scan_messages
@@ -96,7 +96,7 @@ class Gateway:
         all_unavailable = True
         for backend_id in decision.chain:
             try:
-                spec = cfg.backend(backend_id)
+                spec = resolve_spec(backend_id, cfg)
             except FinCopilotError as err:
                 failures.append(f"{backend_id}: {err}")
                 audit.record("backend_error", request_id=rid, skill=skill, backend=backend_id, error_type="config",
@@ -120,6 +120,8 @@ class Gateway:
             for i, spec in enumerate(chain):
                 if local_failed and self._failover_blocked(spec, cfg, skill, rid, failures):
                     continue
+                if spec.kind == BASELINE_KIND:
+                    self._to_baseline(spec, skill, rid, decision.reason, self._reason(i, previous))
                 health = self._health(spec, cfg)
                 if health.breaker.state == "open":
                     msg = f"circuit open (retry in {health.breaker.retry_in():.1f} s)"
@@ -199,6 +201,14 @@ class Gateway:
         if "saturated" in previous:
             return f"overflow: {previous}"
         return f"failover: {previous}"
+
+    @staticmethod
+    def _to_baseline(spec: BackendSpec, skill: str, rid: str | None, router_reason: str, reason: str) -> None:
+        """A call routed to a classical baseline: audit the choice; the worker answers with its own rules."""
+        audit.record("route", request_id=rid, skill=skill, backend=spec.id, residency=spec.residency,
+                     desensitized=False, reason=reason, router_reason=router_reason, chain=[spec.id])
+        raise RoutedToBaseline(f"skill {skill!r} is routed to its classical baseline {spec.id} ({reason}; "
+                               f"router: {router_reason})")
 
     def _queue(self, health: BackendHealth, spec: BackendSpec, cfg: Settings, skill: str, rid: str | None) -> None:
         try:

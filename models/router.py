@@ -4,14 +4,17 @@ Order of precedence:
 
 1. a config pin (`[routing.<skill>] pin = "..."`) always wins;
 2. the promoted routing table `home()/routing.json` (written by `fincopilot arena promote` from the latest
-   arena results): per skill, the best-scoring backend that meets the skill's `SkillPolicy` (min_score,
-   max_p95_latency_s, max_cost_per_1k_tokens, residency), then the other eligible backends by score; the
-   running router re-reads the file when its mtime changes (no restart) and re-checks residency and the
-   configured backends at route time, since the config may have changed since the promotion;
+   arena results, see `route_for_skill`): the incumbent keeps the skill unless a challenger's paired score
+   difference over it is above zero with 95% confidence, among the candidates that meet the skill's
+   `SkillPolicy` (min_score, max_p95_latency_s, max_cost_per_1k_tokens, residency); the other eligible ones
+   follow by score as the failover chain. The running router re-reads the file when its mtime changes (no
+   restart) and re-checks residency and the configured backends at route time;
 3. otherwise the default backend followed by the other configured backends the policy allows.
 
-Every decision carries its reason (scores, and which constraint excluded which backend) and is logged.
-Baselines (`baseline:*`) compete in the arena but are not backends: chains hold backend ids only.
+Classical baselines (`baseline:keyword|template|extractive|rules`) are routable: their spec has kind
+`baseline` (`baseline_spec`), and the gateway answers a call routed to one with `RoutedToBaseline`, on
+which the worker runs its own rules/template/extractive path and credits it (`produced_by`).
+Every decision carries its reason (evidence, and which constraint excluded which backend) and is logged.
 """
 
 from __future__ import annotations
@@ -25,13 +28,33 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from fincopilot.config import Settings, SkillPolicy, settings
-from fincopilot.errors import ConfigError
+from fincopilot.config import BackendSpec, Settings, SkillPolicy, settings
+from fincopilot.errors import BackendError, ConfigError
 from fincopilot.log import get_logger
 
 log = get_logger(__name__)
 
 BASELINE_PREFIX = "baseline:"
+BASELINE_KIND = "baseline"
+
+
+class RoutedToBaseline(BackendError):
+    """The router sent this call to the skill's classical baseline: the worker runs its own deterministic path."""
+
+
+def is_baseline(backend_id: str) -> bool:
+    return backend_id.startswith(BASELINE_PREFIX)
+
+
+def baseline_spec(backend_id: str) -> BackendSpec:
+    """The spec of a classical baseline: local, free, no model (kind `baseline`)."""
+    return BackendSpec(id=backend_id, kind=BASELINE_KIND, model=backend_id, residency="local",
+                       cost_per_1k_tokens=0.0, max_concurrency=64)
+
+
+def resolve_spec(backend_id: str, cfg: Settings) -> BackendSpec:
+    """A configured backend's spec, or a baseline's; UnknownBackendError otherwise."""
+    return baseline_spec(backend_id) if is_baseline(backend_id) else cfg.backend(backend_id)
 
 
 class RoutingDecision(BaseModel):
@@ -51,6 +74,29 @@ class CandidateStats(BaseModel):
     p95_latency_s: float | None = None
     items: int = 0
     errors: int = 0
+    fallbacks: int = 0
+
+
+class PairEvidence(BaseModel):
+    """Paired bootstrap of per-item score differences a − b (the arena computes it; see evals/paired.py)."""
+
+    a: str
+    b: str
+    items: int
+    mean: float
+    ci_low: float | None = None
+    ci_high: float | None = None
+    better: str | None = Field(None, description="the candidate favoured with 95% confidence, or None")
+
+    def about(self, x: str, y: str) -> tuple[float, float | None, float | None, bool] | None:
+        """(mean x − y, ci_low, ci_high, x is better with 95% confidence) when this pair is {x, y}."""
+        if (self.a, self.b) == (x, y):
+            return self.mean, self.ci_low, self.ci_high, self.better == x
+        if (self.a, self.b) == (y, x):
+            lo = None if self.ci_high is None else -self.ci_high
+            hi = None if self.ci_low is None else -self.ci_low
+            return -self.mean, lo, hi, self.better == x
+        return None
 
 
 class SkillRoute(BaseModel):
@@ -60,6 +106,9 @@ class SkillRoute(BaseModel):
     run_id: str | None = None
     dataset_version: str | None = None
     reason: str = ""
+    incumbent: str | None = None
+    evidence: list[str] = Field(default_factory=list, description="each challenger's paired difference vs the "
+                                                                  "incumbent, as text")
 
 
 class RoutingTable(BaseModel):
@@ -84,7 +133,7 @@ def routing_path() -> Path:
 def policy_exclusion(stats: CandidateStats, policy: SkillPolicy, cfg: Settings) -> str | None:
     """Why `stats.backend` may not serve under `policy` (None when it may)."""
     try:
-        spec = cfg.backend(stats.backend)
+        spec = resolve_spec(stats.backend, cfg)
     except Exception:  # noqa: BLE001 - unknown id: not configured (any more)
         return "not a configured backend"
     if spec.residency not in policy.residency:
@@ -99,34 +148,70 @@ def policy_exclusion(stats: CandidateStats, policy: SkillPolicy, cfg: Settings) 
 
 
 def route_for_skill(skill: str, stats: list[CandidateStats], cfg: Settings, *, run_id: str | None = None,
-                    dataset_version: str | None = None) -> SkillRoute:
-    """Rank the measured backends of one skill: eligible ones by score (then latency, id); say why others
-    were left out. Baselines are reported as excluded (they are not backends)."""
+                    dataset_version: str | None = None, pairs: list[PairEvidence] | None = None,
+                    incumbent: str | None = None) -> SkillRoute:
+    """Choose one skill's chain from the evidence.
+
+    Eligible = meets the skill policy (baselines included). The incumbent is `incumbent` (the backend the
+    skill is routed to now), else the configured default backend, else the skill's baseline, else the best
+    score, whichever is measured and eligible first. A challenger replaces it only when its paired score
+    difference over the incumbent is above zero with 95% confidence (of several, the largest difference).
+    The rest of the chain is the other eligible candidates by score (then p95 latency, id): the failover order.
+    """
     policy = cfg.policy(skill)
-    eligible: list[CandidateStats] = []
     excluded: dict[str, str] = {}
     scores = {s.backend: round(s.score, 4) for s in stats}
+    eligible: list[CandidateStats] = []
     for s in stats:
-        if s.backend.startswith(BASELINE_PREFIX):
-            excluded[s.backend] = "classical baseline (not a backend)"
-            continue
         why = policy_exclusion(s, policy, cfg)
         if why:
             excluded[s.backend] = why
         else:
             eligible.append(s)
     eligible.sort(key=lambda s: (-s.score, s.p95_latency_s or 0.0, s.backend))
-    chain = [s.backend for s in eligible]
-    best_baseline = max((s for s in stats if s.backend.startswith(BASELINE_PREFIX)), key=lambda s: s.score,
-                        default=None)
-    if chain:
-        reason = f"best eligible: {chain[0]} (score {scores[chain[0]]:.3f})"
-        if best_baseline is not None and best_baseline.score > scores[chain[0]]:
-            reason += f"; note: {best_baseline.backend} scores higher ({best_baseline.score:.3f})"
-    else:
-        reason = "no measured backend meets the policy"
+    names = [s.backend for s in eligible]
+    if not names:
+        return SkillRoute(chain=[], scores=scores, excluded=excluded, run_id=run_id,
+                          dataset_version=dataset_version, reason="no measured candidate meets the policy")
+    held, how = _incumbent(names, incumbent, cfg)
+    chosen, evidence, reason = _challenge(held, how, names, pairs or [])
+    chain = [chosen, *[n for n in names if n != chosen]]
     return SkillRoute(chain=chain, scores=scores, excluded=excluded, run_id=run_id, dataset_version=dataset_version,
-                      reason=reason)
+                      reason=reason, incumbent=held, evidence=evidence)
+
+
+def _incumbent(names: list[str], incumbent: str | None, cfg: Settings) -> tuple[str, str]:
+    if incumbent in names:
+        return incumbent, "current route"  # type: ignore[return-value]
+    if cfg.default_backend in names:
+        return cfg.default_backend, "default backend"
+    baselines = [n for n in names if is_baseline(n)]
+    if baselines:
+        return baselines[0], "classical baseline"
+    return names[0], "best score (nothing else measured)"
+
+
+def _challenge(held: str, how: str, names: list[str], pairs: list[PairEvidence]) -> tuple[str, list[str], str]:
+    """(chosen, evidence lines, reason): the challenger with the largest significant gain, else the incumbent."""
+    evidence: list[str] = []
+    winners: list[tuple[float, str, str]] = []
+    for name in names:
+        if name == held:
+            continue
+        found = next((r for r in (p.about(name, held) for p in pairs) if r is not None), None)
+        if found is None:
+            evidence.append(f"{name}: no paired evidence vs {held}")
+            continue
+        mean, lo, hi, better = found
+        ci = f"[{lo:+.3f}, {hi:+.3f}]" if lo is not None and hi is not None else "[no interval]"
+        line = f"{name} − {held}: {mean:+.3f} {ci}" + (" > 0 at 95%" if better else " (not above 0 at 95%)")
+        evidence.append(line)
+        if better:
+            winners.append((mean, name, line))
+    if winners:
+        _, name, line = max(winners)
+        return name, evidence, f"{name} replaces incumbent {held} ({how}): {line}"
+    return held, evidence, f"incumbent {held} ({how}) kept: no eligible challenger is better with 95% confidence"
 
 
 def write_routing_table(table: RoutingTable, path: Path | None = None) -> Path:
@@ -204,7 +289,7 @@ class Router:
             excluded = dict(entry.excluded)
             known = {b.id: b for b in cfg.backends}
             for backend in entry.chain:
-                spec = known.get(backend)
+                spec = baseline_spec(backend) if is_baseline(backend) else known.get(backend)
                 if spec is None:
                     excluded[backend] = "no longer configured"
                 elif spec.residency not in policy.residency:
@@ -214,7 +299,7 @@ class Router:
             if chain:
                 scores = ", ".join(f"{b}={entry.scores.get(b, float('nan')):.3f}" for b in chain)
                 out = "; ".join(f"{b}: {why}" for b, why in excluded.items())
-                reason = (f"arena run {entry.run_id}: {entry.reason}; chain by score [{scores}]"
+                reason = (f"arena run {entry.run_id}: {entry.reason}; chain [{scores}]"
                           + (f"; excluded: {out}" if out else ""))
                 decision = RoutingDecision(skill=skill, chain=chain, reason=reason, source="table",
                                            scores=entry.scores, excluded=excluded)

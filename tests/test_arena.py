@@ -70,9 +70,19 @@ def test_identical_seeds_give_identical_tables_across_fresh_databases(fakes, tmp
 def test_failing_backend_items_score_zero_and_are_recorded(fakes):
     run = run_arena("compliance_check", ["fake-down", "baseline:rules"], split="all", limit=3, progress=False,
                     bootstrap_rounds=10)
-    # the compliance worker survives a model failure (rules still answer), so errors stay 0 but the run goes on
+    # the compliance worker survives a model failure (the rules answer): not an error, but a fallback, which the
+    # FAKE down backend must not be credited with
     assert {c.candidate for c in run.candidates} == {"fake-down", "baseline:rules"}
     assert all(c.items == 3 for c in run.candidates)
+    board = {c.candidate: c for c in run.candidates}
+    assert board["fake-down"].errors == 0 and board["fake-down"].fallbacks == 3
+    assert board["fake-down"].fallback_rate == 1.0 and board["fake-down"].score == 0.0
+    assert board["baseline:rules"].fallbacks == 0
+    rows = _results(run.run_id)
+    assert all(json.loads(r[2])["produced_by"] == "rules" and r[3] == 0.0 for r in rows if r[0] == "fake-down")
+    # three items cannot separate anything: no zero-width intervals, no "2031 vs −31"
+    assert all(p.verdict in ("b_better", "insufficient_evidence") for p in run.pairs)
+    assert all(r.status != "rated" or r.ci_high - r.ci_low > 0 for r in run.ratings)
 
 
 def test_bad_candidates_are_clear_errors(fakes):
@@ -134,18 +144,38 @@ def test_arena_db_lives_in_home(isolated_home):
 
 
 @pytest.mark.model
-def test_real_model_arena_run_and_cached_rerun(smollm2):
-    """One small real run: the embedded SmolLM2 explains credit results; the re-run is served from the cache."""
+def test_real_model_arena_scores_the_models_own_output_and_counts_its_fallbacks(smollm2):
+    """A small real run: the embedded SmolLM2 explains credit results. Each item is credited to what produced
+    it: an explanation the worker rejected (template) scores 0 for the model and counts as a fallback, so
+    scoring the template's output under the model's name (or losing the model's text) fails here. The
+    re-run is served from the cache."""
+    from fincopilot.agents.credit_lookup import CreditResult, template_explanation
+    from fincopilot.evals.metrics import score_item
     from fincopilot.models.registry import register_instance
 
     register_instance(smollm2)
-    run = run_arena("credit_lookup", ["smollm2-135m", "baseline:template"], split="heldout", limit=1, seed=0,
-                    progress=False, bootstrap_rounds=10)
+    run = run_arena("credit_lookup", ["smollm2-135m", "baseline:template"], split="heldout", limit=2, seed=0,
+                    progress=False, bootstrap_rounds=1000)
     board = {c.candidate: c for c in run.candidates}
-    assert run.model_calls >= 1
-    assert board["smollm2-135m"].metrics["grade_exact"] == 1.0  # the grade comes from the scorecard, not the model
-    assert board["smollm2-135m"].mean_tokens > 0
-    again = run_arena("credit_lookup", ["smollm2-135m", "baseline:template"], split="heldout", limit=1, seed=0,
-                      progress=False, bootstrap_rounds=10)
+    model = board["smollm2-135m"]
+    assert run.model_calls >= 2 and model.mean_tokens > 0
+    items = {i.id: i for i in load_items("credit_lookup", "heldout")}
+    rows = [r for r in _results(run.run_id) if r[0] == "smollm2-135m"]
+    fallbacks = 0
+    for _, item_id, output, score, metrics, *_ in rows:
+        out = json.loads(output)
+        assert out["produced_by"] in ("smollm2-135m", "template")
+        if out["produced_by"] == "template":
+            fallbacks += 1
+            assert score == 0.0 and json.loads(metrics) == {"fallback": 1.0}
+            assert out["explanation"] == template_explanation(CreditResult.model_validate(out))
+        else:  # the model's own sentence, scored on its own merits
+            assert out["explanation_method"] == "llm"
+            assert out["explanation"] != template_explanation(CreditResult.model_validate(out))
+            assert score == pytest.approx(score_item("credit_lookup", items[item_id].reference, out).score)
+    assert model.fallbacks == fallbacks and model.fallback_rate == fallbacks / 2
+    assert board["baseline:template"].fallbacks == 0 and board["baseline:template"].score == 1.0
+    again = run_arena("credit_lookup", ["smollm2-135m", "baseline:template"], split="heldout", limit=2, seed=0,
+                      progress=False, bootstrap_rounds=1000)
     assert again.model_calls == 0
     assert [c.score for c in again.candidates] == [c.score for c in run.candidates]

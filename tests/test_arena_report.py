@@ -37,7 +37,10 @@ def test_cli_run_report_promote(fakes, tmp_path, isolated_home):
     assert r.exit_code == 0, r.output
     page = html.read_text(encoding="utf-8")
     assert "chart-compliance_check" in page and "chart-planner" in page
-    assert "Pareto frontier" in page and "score vs p95 latency" in page and "score vs cost" in page
+    assert "Pareto frontier" in page and "score vs p95 latency" in page
+    # every cost of the local fakes but one is 0 here; the noisy fake costs, so the axis is cost
+    assert "score vs cost per item" in page and "quality vs % calls to" in page and "oracle router" in page
+    assert "Paired comparisons" in page and "Routing</b>" in page and "fallback rate" in page
     assert "<script src=\"http" not in page and "Plotly.newPlot" in page  # plotly.js inlined: works offline
     assert len(page) > 1_000_000
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
@@ -45,8 +48,10 @@ def test_cli_run_report_promote(fakes, tmp_path, isolated_home):
     r = runner.invoke(app, ["arena", "promote"])
     assert r.exit_code == 0, r.output
     table = json.loads((isolated_home / "routing.json").read_text(encoding="utf-8"))
-    assert table["skills"]["compliance_check"]["chain"][0] == "fake-quiet"
-    assert table["skills"]["planner"]["chain"] == []  # only a baseline ran: baselines are not backends
+    # baselines are routable now (intended change): fake-quiet only ties the incumbent rules, so the rules stay
+    assert table["skills"]["compliance_check"]["chain"][:2] == ["baseline:rules", "fake-quiet"]
+    assert table["skills"]["planner"]["chain"] == ["baseline:keyword"]
+    assert "incumbent baseline:rules" in r.output and "kept" in r.output
 
 
 def test_cli_errors_are_one_line(fakes):

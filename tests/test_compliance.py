@@ -202,13 +202,15 @@ def test_cli_compliance_check_json_shape(db):
         env={**__import__("os").environ, "FINCOPILOT_DB": str(db)})
     assert proc.returncode == 1, proc.stderr
     payload = json.loads(proc.stdout)
-    assert set(payload) == {"passed", "violations"} and payload["passed"] is False
+    assert set(payload) == {"passed", "violations", "produced_by"} and payload["passed"] is False
+    assert payload["produced_by"] == "rules"  # provenance: no model took part
     assert all(set(v) == {"category", "rule", "span", "reason"} for v in payload["violations"])
     assert {v["category"] for v in payload["violations"]} == {"guaranteed_return", "pii", "suitability",
                                                               "missing_risk_disclosure"}
     clean = subprocess.run([sys.executable, "-m", "fincopilot.cli", "compliance", "check", "--json"],
                            input=CLEAN["en"][0], capture_output=True, text=True, timeout=120)
-    assert clean.returncode == 0 and json.loads(clean.stdout) == {"passed": True, "violations": []}
+    assert clean.returncode == 0 and json.loads(clean.stdout) == {"passed": True, "violations": [],
+                                                                  "produced_by": "rules"}
     empty = subprocess.run([sys.executable, "-m", "fincopilot.cli", "compliance", "check", "--json"],
                            input="", capture_output=True, text=True, timeout=120)
     assert empty.returncode == 2 and "no text on stdin" in empty.stderr

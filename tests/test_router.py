@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.arena_helpers import use, write_config
+from tests.arena_helpers import scripted_calls, use, write_config
 from fincopilot.config import settings
 from fincopilot.models.base import Message
 from fincopilot.models.router import (
@@ -64,13 +64,15 @@ def test_route_for_skill_applies_every_constraint(cfg):
         CandidateStats(backend="baseline:extractive", score=0.99, p95_latency_s=0.1),
         CandidateStats(backend="gone", score=1.0, p95_latency_s=0.1),
     ], cfg, run_id="r1")
-    assert route.chain == ["fake-noisy", "fake-quiet"]
+    # baselines are routable; with the default backend excluded (too slow) the baseline is the incumbent, and
+    # without paired evidence no challenger replaces it
+    assert route.chain == ["baseline:extractive", "fake-noisy", "fake-quiet"]
     assert "cost 2.0/1k tokens > max 1.0" in route.excluded["fake-cloud"]
     assert "p95 latency 30.00s > max 10" in route.excluded["smollm2-135m"]
     assert "min_score 0.5" in route.excluded["fake-down"]
-    assert route.excluded["baseline:extractive"].startswith("classical baseline")
+    assert "baseline:extractive" not in route.excluded
     assert route.excluded["gone"] == "not a configured backend"
-    assert "baseline:extractive scores higher" in route.reason
+    assert route.reason.startswith("incumbent baseline:extractive (classical baseline) kept")
     residency = route_for_skill("compliance_check", [CandidateStats(backend="fake-cloud", score=1.0)], cfg)
     assert residency.chain == [] and "residency 'external'" in residency.excluded["fake-cloud"]
 
@@ -131,8 +133,50 @@ def test_promote_from_arena_results_then_running_router_follows(cfg):
     table, path = promote()
     assert path == routing_path()
     route = table.skills["compliance_check"]
-    assert route.chain[:2] == ["fake-quiet", "fake-noisy"]
+    # the default backend was not measured, so the rules baseline is the incumbent: fake-quiet only ties it
+    # (no paired evidence of a gain) and keeps its place in the failover chain (intended change: baselines route)
+    assert route.chain[:3] == ["baseline:rules", "fake-quiet", "fake-noisy"]
+    assert route.incumbent == "baseline:rules" and "kept" in route.reason
+    assert any(line.startswith("fake-quiet − baseline:rules") for line in route.evidence)
     assert "residency" in route.excluded["fake-cloud"]
     d = router.route("compliance_check")
-    assert d.chain[0] == "fake-quiet" and d.source == "table"
+    assert d.chain[0] == "baseline:rules" and d.source == "table"
     assert "fake-cloud" in d.excluded
+
+
+def test_evidence_decides_a_challenger_replaces_the_incumbent_only_when_significant(cfg):
+    from fincopilot.models.router import PairEvidence
+
+    measured = stats(**{"smollm2-135m": (0.60, 1.0), "fake-quiet": (0.70, 1.0), "fake-noisy": (0.75, 1.0)})
+    weak = [PairEvidence(a="fake-quiet", b="smollm2-135m", items=40, mean=0.10, ci_low=0.02, ci_high=0.18,
+                         better="fake-quiet"),
+            PairEvidence(a="smollm2-135m", b="fake-noisy", items=40, mean=-0.15, ci_low=-0.31, ci_high=0.01)]
+    route = route_for_skill("planner", measured, cfg, pairs=weak)
+    # the default backend is the incumbent; fake-noisy has the higher mean but its interval contains 0
+    assert route.chain[0] == "fake-quiet" and route.incumbent == "smollm2-135m"
+    assert route.reason.startswith("fake-quiet replaces incumbent smollm2-135m") and "> 0 at 95%" in route.reason
+    assert "fake-noisy − smollm2-135m: +0.150 [-0.010, +0.310] (not above 0 at 95%)" in route.evidence
+    kept = route_for_skill("planner", measured, cfg, pairs=weak[1:])
+    assert kept.chain[0] == "smollm2-135m" and "kept" in kept.reason
+    # a current route other than the default is the incumbent when it is measured
+    held = route_for_skill("planner", measured, cfg, pairs=weak[1:], incumbent="fake-noisy")
+    assert held.chain[0] == "fake-noisy" and held.reason.startswith("incumbent fake-noisy (current route) kept")
+
+
+def test_a_call_routed_to_a_baseline_is_answered_by_the_worker_rules_and_credited(cfg):
+    from fincopilot.agents.skills import SkillContext, get_skill
+    from fincopilot.models.gateway import Gateway
+    from fincopilot.safety.resilience import HealthRegistry
+
+    write_routing_table(new_table({"report_summary": route_for_skill(
+        "report_summary", stats(**{"baseline:extractive": (0.9, 0.01), "fake-quiet": (0.6, 1.0)}), cfg)}))
+    gw = Gateway(router=Router(), health=HealthRegistry(), sleep=lambda s: None)
+    sk = get_skill("report_summary")
+    out = sk.run({"product": "HY-7"}, SkillContext(skill="report_summary", allowed_tools=sk.tools, gateway=gw))
+    assert out.produced_by == "extractive" and out.method == "extractive"
+    assert scripted_calls("fake-quiet") == 0  # the baseline answered: no model was called
+    from fincopilot.safety import audit
+
+    audit.flush()
+    route = audit.rows(event="route")[-1].payload
+    assert route["backend"] == "baseline:extractive" and "classical baseline" in route["router_reason"]

@@ -39,6 +39,8 @@ class Violation(BaseModel):
 class ComplianceResult(BaseModel):
     passed: bool
     violations: list[Violation] = Field(default_factory=list)
+    produced_by: str = Field("rules",
+                             description="what decided: 'rules', or the backend id whose review counted too")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,24 @@
+"""`baseline`: a skill's classical baseline (rules, template, extractive) as a routable backend.
+
+It never generates text. The gateway answers a call routed to it with `RoutedToBaseline` before it gets
+here (no slot, retry or circuit breaker is involved); the worker then runs its own deterministic path and
+records `produced_by` accordingly. Ids `baseline:<name>` need no configuration (`router.baseline_spec`);
+a config may also declare `kind = "baseline"` backends, which behave the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import BaseModel
+
+from fincopilot.models.base import BaseBackend, Message, Usage
+from fincopilot.models.registry import register_kind
+from fincopilot.models.router import BASELINE_KIND, RoutedToBaseline
+
+
+@register_kind(BASELINE_KIND)
+class BaselineBackend(BaseBackend):
+    def _generate(self, messages: Sequence[Message], schema: type[BaseModel] | None, max_tokens: int,
+                  temperature: float) -> tuple[str, Usage, str | None]:
+        raise RoutedToBaseline(f"backend {self.id!r} is a classical baseline: the worker answers with its rules")
