@@ -5,13 +5,15 @@
         print(event.type, event.data)
     runner.resume("t1", Review(decision="approve", reviewer="alice"))   # when the run ended `held`
 
-A thread is a conversation: later requests on the same thread see earlier turns. State is checkpointed to
-SQLite after every step (LangGraph's SqliteSaver), so a held answer can be reviewed after a restart.
+A thread is a conversation: later requests on the same thread see earlier turns. State is checkpointed
+after every step (LangGraph's SqliteSaver, or the official PostgresSaver when a database URL is set), so a
+held answer can be reviewed after a restart or on another replica, and a run whose process died can be
+continued from its last checkpoint (`continue_run`). Every thread has an owner from creation: the
+principal passed to `run` (the server's caller), else the local operator of the CLI.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator
@@ -24,6 +26,9 @@ from fincopilot.errors import FinCopilotError, InputError, NotFoundError
 from fincopilot.graphs.events import Event
 from fincopilot.log import get_logger, new_request_id, request_context
 from fincopilot.safety import audit
+from fincopilot.state.db import checkpoint_saver, state_db
+from fincopilot.state.principals import local_operator
+from fincopilot.state.threads import CLI_KEY_ID, ThreadIndex
 
 log = get_logger(__name__)
 
@@ -62,21 +67,16 @@ def _check_thread_id(thread_id: str) -> str:
 
 
 class CopilotRunner:
-    """Runs the advisor graph with a persistent SQLite checkpointer; thread-safe across threads."""
+    """Runs the advisor graph with a persistent checkpointer (SQLite or PostgreSQL); thread-safe."""
 
     def __init__(self, checkpoint_path: Path | None = None, gateway=None, *, use_model: bool = True,
                  step_timeout_s: float | None = None, step_retries: int | None = None, graph_builder=None):
-        from langgraph.checkpoint.sqlite import SqliteSaver
-
         from fincopilot.graphs import advisor
         from fincopilot.paths import home
 
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else home() / "checkpoints.sqlite"
-        self.checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(str(self.checkpoint_path), check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")  # readers (thread views) never block a running graph
-        self.saver = SqliteSaver(self._conn)
-        self.saver.setup()
+        self.saver, self.engine = checkpoint_saver(self.checkpoint_path)
+        self.index = ThreadIndex()
         build = graph_builder or advisor.build_advisor_graph
         kwargs: dict[str, Any] = {"checkpointer": self.saver, "use_model": use_model}
         if step_timeout_s is not None:
@@ -88,13 +88,19 @@ class CopilotRunner:
         self._locks_guard = threading.Lock()
 
     # --- public ---------------------------------------------------------------------------------
-    def run(self, text: str, *, thread_id: str | None = None, request_id: str | None = None) -> Iterator[Event]:
-        """Stream the events of one request until `done` (status answered | held | rejected | failed)."""
+    def run(self, text: str, *, thread_id: str | None = None, request_id: str | None = None,
+            principal: str | None = None) -> Iterator[Event]:
+        """Stream the events of one request until `done` (status answered | held | rejected | failed).
+
+        `principal` (a principal id) owns a new thread; default: the local operator. A thread owned by
+        someone else is refused as unknown.
+        """
         from fincopilot.agents.planner import check_request
 
         thread_id = _check_thread_id(thread_id) if thread_id is not None else "t-" + uuid.uuid4().hex[:12]
         rid = request_id or new_request_id()
         text = check_request(text)
+        self._claim(thread_id, principal, text)
         lock = self._lock(thread_id)
         if not lock.acquire(blocking=False):
             raise InputError(f"thread {thread_id!r} is already running a request")
@@ -146,19 +152,55 @@ class CopilotRunner:
                           "request_id": state.values.get("request_id")})
         return ThreadView(thread_id=thread_id, status=status, turns=turns, held=held)
 
+    def continue_run(self, thread_id: str, request_id: str, text: str | None = None,
+                     review: Review | dict | None = None) -> Iterator[Event]:
+        """Take over a run whose process died: continue request `request_id` from its last checkpoint.
+
+        Not checkpointed yet: run `text` from the start (same request id). Stopped between steps: stream
+        on from the checkpoint. A review (`review`) still waiting: apply it. Already finished: `done`.
+        """
+        state = self.graph.get_state(self._config(thread_id))
+        audit.record("run_continued", request_id=request_id, thread_id=thread_id,
+                     from_checkpoint=bool(state.values and state.values.get("request_id") == request_id))
+        if review is not None and self._is_held(thread_id):
+            yield from self.resume(thread_id, review)
+        elif not state.values or state.values.get("request_id") != request_id:
+            if text is None:
+                raise NotFoundError(f"no checkpoint of request {request_id!r} in thread {thread_id!r}")
+            yield from self.run(text, thread_id=thread_id, request_id=request_id)
+        elif state.next and self._held_payload(state) is None:
+            with self._lock(thread_id), request_context(request_id, thread_id=thread_id):
+                yield from self._stream(None, thread_id, request_id)
+        else:
+            status = "held" if self._held_payload(state) is not None else state.values.get("status", "failed")
+            yield Event(type="done", request_id=request_id, thread_id=thread_id, data={"status": status})
+
     def threads(self) -> list[str]:
-        """Every thread id in the checkpoint file (oldest first)."""
-        rows = self._conn.execute(
-            "SELECT thread_id, MIN(rowid) FROM checkpoints GROUP BY thread_id ORDER BY MIN(rowid)").fetchall()
-        return [r[0] for r in rows]
+        """Every thread id with checkpoints (oldest first)."""
+        sql = "SELECT thread_id FROM checkpoints GROUP BY thread_id ORDER BY MIN(checkpoint_id)"
+        if self.engine == "postgres":
+            with self.saver.conn.connection() as conn:
+                return [r["thread_id"] for r in conn.execute(sql).fetchall()]
+        return [r[0] for r in self.saver.conn.execute(sql).fetchall()]
 
     def close(self) -> None:
-        self._conn.close()
+        self.saver.conn.close()  # the SQLite connection or the PostgreSQL pool
 
     # --- internals ------------------------------------------------------------------------------
     @staticmethod
     def _config(thread_id: str) -> dict[str, Any]:
         return {"configurable": {"thread_id": thread_id}}
+
+    def _claim(self, thread_id: str, principal: str | None, text: str) -> None:
+        if principal is None:
+            op = local_operator(state_db())
+            owner = self.index.claim(thread_id, op.principal_id, CLI_KEY_ID, op.display_name, "fincopilot-advisor",
+                                     text)
+            principal = op.principal_id
+        else:
+            owner = self.index.claim(thread_id, principal, CLI_KEY_ID, principal, "fincopilot-advisor", text)
+        if owner.principal_id != principal:
+            raise NotFoundError(f"unknown thread {thread_id!r} (it belongs to someone else)")
 
     def _lock(self, thread_id: str) -> threading.Lock:
         with self._locks_guard:

@@ -59,7 +59,8 @@ GRAPH_DESCRIPTIONS = {
 class RunnerLike(Protocol):
     """What the server needs from a graph runner (`fincopilot.graphs.runner.CopilotRunner`)."""
 
-    def run(self, text: str, *, thread_id: str | None = None, request_id: str | None = None) -> Iterator[Event]: ...
+    def run(self, text: str, *, thread_id: str | None = None, request_id: str | None = None,
+            principal: str | None = None) -> Iterator[Event]: ...
     def resume(self, thread_id: str, review: Any) -> Iterator[Event]: ...
     def thread(self, thread_id: str) -> Any: ...
     def threads(self) -> list[str]: ...
@@ -398,6 +399,14 @@ def _review_object(decision: str, reviewer: str, text: str | None) -> Any:
     return Review(decision=decision, reviewer=reviewer, text=text)  # type: ignore[arg-type]
 
 
+async def _has_checkpoints(runner: RunnerLike, thread_id: str) -> bool:
+    try:
+        await asyncio.to_thread(runner.thread, thread_id)
+    except NotFoundError:
+        return False
+    return True
+
+
 def _view_dict(view: Any) -> dict[str, Any]:
     if isinstance(view, BaseModel):
         return view.model_dump(mode="json")
@@ -458,13 +467,24 @@ def create_app(
         return key
 
     def visible(key: ApiKey, thread_id: str) -> dict[str, Any]:
-        """The owner record of a thread the caller may see (advisors: their own; officers: all)."""
+        """The owner record of a thread the caller may see (advisors: their own principal's; officers: all)."""
         _check_thread_id(thread_id)
         owner = threads_index.owner(thread_id)
-        if key.role != "compliance_officer" and (owner is None or owner.key_id != key.key_id):
+        if key.role != "compliance_officer" and (owner is None or owner.principal_id != key.principal_id):
             raise ApiError(404, f"no thread {thread_id} for this key", code="thread_not_found")
-        return owner.model_dump() if owner else {"thread_id": thread_id, "key_id": None, "name": "(command line)",
-                                                 "model": DEFAULT_MODEL, "title": thread_id}
+        return owner.model_dump() if owner else {"thread_id": thread_id, "key_id": None, "principal_id": None,
+                                                 "name": "(no owner)", "model": DEFAULT_MODEL, "title": thread_id}
+
+    async def own_thread(key: ApiKey, thread_id: str, model: str, title: str) -> str:
+        """Claim `thread_id` for the caller's principal, or refuse (403) a thread someone else owns, and a
+        thread that has checkpoints but no owner record (started before owners were recorded)."""
+        _check_thread_id(thread_id)
+        if threads_index.owner(thread_id) is None and await _has_checkpoints(models.get(model), thread_id):
+            raise ApiError(403, f"thread {thread_id} has no recorded owner; start a new thread", code="forbidden")
+        owner = threads_index.claim(thread_id, key.principal_id, key.key_id, key.name, model, title)
+        if owner.principal_id != key.principal_id:
+            raise ApiError(403, f"thread {thread_id} belongs to someone else", code="forbidden")
+        return thread_id
 
     def runner_for_thread(thread_id: str) -> RunnerLike:
         owner = threads_index.owner(thread_id)
@@ -512,18 +532,15 @@ def create_app(
         text = _check_text(convo[-1][1], "last user message")
         explicit = request.headers.get("x-fincopilot-thread") or (body.metadata or {}).get("thread_id")
         if explicit:
-            thread_id = _check_thread_id(str(explicit))
-            owner = threads_index.owner(thread_id)
-            if owner is not None and owner.key_id != key.key_id:
-                raise ApiError(403, f"thread {thread_id} belongs to another key", code="forbidden")
+            thread_id = str(explicit)
         else:
             earlier = convo[:-1]
             thread_id = (threads_index.lookup(conversation_hash(key.key_id, body.model, earlier)) if earlier
                          else None) or f"t-{uuid.uuid4().hex[:16]}"
-        threads_index.claim(thread_id, key.key_id, key.name, body.model, text)
+        await own_thread(key, thread_id, body.model, text)
         request_id = new_request_id()
         pool.claim(thread_id)
-        events = pool.start(lambda: runner.run(text, thread_id=thread_id, request_id=request_id), thread_id)
+        events = pool.start(lambda: runner.run(text, thread_id=thread_id, request_id=request_id, principal=key.principal_id), thread_id)
         completion_id = "chatcmpl-" + uuid.uuid4().hex[:24]
         created = int(time.time())
         headers = {"X-FinCopilot-Thread": thread_id, "X-Request-Id": request_id}
@@ -625,28 +642,21 @@ def create_app(
         body: ChatRequest = _parse_body(await request.body(), ChatRequest)
         runner = models.get(body.model)
         text = _check_text(body.message)
-        if body.thread_id:
-            thread_id = _check_thread_id(body.thread_id)
-            owner = threads_index.owner(thread_id)
-            if owner is not None and owner.key_id != key.key_id:
-                raise ApiError(403, f"thread {thread_id} belongs to another key", code="forbidden")
-        else:
-            thread_id = f"t-{uuid.uuid4().hex[:16]}"
-        threads_index.claim(thread_id, key.key_id, key.name, body.model, text)
+        thread_id = await own_thread(key, body.thread_id or f"t-{uuid.uuid4().hex[:16]}", body.model, text)
         request_id = new_request_id()
         pool.claim(thread_id)
-        events = pool.start(lambda: runner.run(text, thread_id=thread_id, request_id=request_id), thread_id)
+        events = pool.start(lambda: runner.run(text, thread_id=thread_id, request_id=request_id, principal=key.principal_id), thread_id)
         return event_stream(events, key.role, {"thread_id": thread_id, "request_id": request_id})
 
     @app.get("/api/threads")
     async def list_threads(key: ApiKey = Depends(caller)) -> dict[str, Any]:
-        owners = threads_index.threads(None if key.role == "compliance_officer" else key.key_id)[:100]
+        owners = threads_index.threads(None if key.role == "compliance_officer" else key.principal_id)[:100]
         items = []
         for owner in owners:
             items.append({**owner.model_dump(), "status": await _status(owner.thread_id, owner.model)})
         if key.role == "compliance_officer":
-            # threads started outside the server (e.g. `fincopilot ask`) can be held too
-            known = {o.thread_id for o in owners}
+            # threads checkpointed before owners were recorded can be held too
+            known = {o.thread_id for o in threads_index.threads(None)}
             try:
                 others = [t for t in await asyncio.to_thread(models.get(DEFAULT_MODEL).threads) if t not in known]
             except FinCopilotError:
@@ -672,8 +682,9 @@ def create_app(
             view["held"] = {k: v for k, v in (view.get("held") or {}).items()
                             if k in ("reason", "thread_id", "violations", "compliance")}
         can_review = (view.get("status") == "held" and key.role == "compliance_officer"
-                      and owner.get("key_id") != key.key_id)
-        return {**view, "owner": {"key_id": owner.get("key_id"), "name": owner.get("name")},
+                      and owner.get("principal_id") != key.principal_id)
+        return {**view, "owner": {"key_id": owner.get("key_id"), "principal_id": owner.get("principal_id"),
+                                  "name": owner.get("name")},
                 "title": owner.get("title"), "can_review": can_review}
 
     @app.post("/api/threads/{thread_id}/review")
@@ -682,16 +693,18 @@ def create_app(
         body: ReviewRequest = _parse_body(await request.body(), ReviewRequest)
         owner = visible(key, thread_id)
         asked_by = f"{owner['name']} ({owner['key_id']})" if owner.get("key_id") else owner["name"]
+        who = {"reviewer": key.identity, "reviewer_principal": key.principal_id, "reviewer_role": key.role,
+               "asked_by": asked_by, "asked_by_principal": owner.get("principal_id")}
 
         def deny(status: int, message: str, code: str) -> ApiError:
             audit.record("review", request_id=None, thread_id=thread_id, decision=body.decision, outcome="denied",
-                         reason=message, reviewer=key.identity, reviewer_role=key.role, asked_by=asked_by)
+                         reason=message, **who)
             return ApiError(status, message, type="permission_error" if status == 403 else "invalid_request_error",
                             code=code)
 
         if key.role != "compliance_officer":
             raise deny(403, "only a compliance officer can review a held answer", "forbidden_role")
-        if owner.get("key_id") == key.key_id or (owner.get("key_id") and owner.get("name") == key.name):
+        if owner.get("principal_id") == key.principal_id:
             raise deny(403, "the reviewer must not be the person who asked", "forbidden_self_review")
         if body.decision == "edit":
             body.text = _check_text(body.text or "", "edited answer")
@@ -701,7 +714,7 @@ def create_app(
             raise deny(409, f"thread {thread_id} is not waiting for review (status: {view.get('status')})",
                        "not_held")
         audit.record("review", request_id=None, thread_id=thread_id, decision=body.decision, outcome="accepted",
-                     reviewer=key.identity, reviewer_role=key.role, asked_by=asked_by)
+                     **who)
         review_obj = _review_object(body.decision, key.identity, body.text)
         pool.claim(thread_id)
         events = pool.start(lambda: runner.resume(thread_id, review_obj), thread_id)
