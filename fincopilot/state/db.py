@@ -157,9 +157,15 @@ def _pg_pool(url: str, kwargs: dict[str, Any]) -> Any:
     except ImportError:
         raise ConfigError("database_url is set but psycopg is not installed: pip install 'psycopg[binary,pool]'") \
             from None
+    import psycopg
+
+    try:  # one direct attempt first: a wrong host or password fails at once, with the server's reason
+        psycopg.connect(url, connect_timeout=10).close()
+    except psycopg.Error as err:
+        raise StateError(f"cannot connect to PostgreSQL at {redact(url)}: {str(err).strip()}") from None
     pool = ConnectionPool(url, min_size=1, max_size=POOL_MAX_SIZE, kwargs=kwargs, open=False)
     try:
-        pool.open(wait=True, timeout=15)
+        pool.open(wait=True, timeout=30)
     except Exception as err:  # noqa: BLE001 - psycopg_pool.PoolTimeout and connection errors
         pool.close()
         raise StateError(f"cannot connect to PostgreSQL at {redact(url)}: {err}") from None
