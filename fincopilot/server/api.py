@@ -41,7 +41,9 @@ from fincopilot.errors import BackendError, FinCopilotError, InputError, NotFoun
 from fincopilot.graphs.events import Event
 from fincopilot.log import get_logger, new_request_id
 from fincopilot.server.keys import ApiKey, KeyStore
+from fincopilot.server.runs import RunService, tracked
 from fincopilot.server.store import ThreadIndex, conversation_hash
+from fincopilot.state.runs import RunLedger, RunRecord, ThreadBusy
 
 log = get_logger(__name__)
 
@@ -49,6 +51,7 @@ DEFAULT_MODEL = "fincopilot-advisor"
 MAX_MESSAGE_CHARS = 8000
 MAX_BODY_BYTES = 1_000_000
 THREAD_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,200}$")
 KEEPALIVE_S = 15.0
 PROGRESS_TYPES = ("plan", "step_start", "step_finish")
 GRAPH_DESCRIPTIONS = {
@@ -427,10 +430,14 @@ def create_app(
     key_store = keys or KeyStore()
     threads_index = index or ThreadIndex(key_store.path)
     pool = _RunPool(max_workers)
+    ledger = RunLedger(threads_index.db)
+    service = RunService(ledger, pool.executor, models.get)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        service.start_reaper()  # continue runs whose replica died
         yield
+        service.stop()
         pool.shutdown()
 
     app = FastAPI(title="FinCopilot", version=__version__, docs_url="/docs", redoc_url=None, lifespan=lifespan)
@@ -486,6 +493,42 @@ def create_app(
             raise ApiError(403, f"thread {thread_id} belongs to someone else", code="forbidden")
         return thread_id
 
+    # --- runs: leases, idempotent retries (fincopilot/server/runs.py) ---------------------------------
+    def idempotency_key(request: Request) -> str | None:
+        value = (request.headers.get("idempotency-key") or request.headers.get("x-request-id") or "").strip()
+        if value and not IDEMPOTENCY_KEY_RE.match(value):
+            raise ApiError(400, "Idempotency-Key must be 1-200 printable ASCII characters",
+                           param="Idempotency-Key", code="invalid_idempotency_key")
+        return value or None
+
+    async def replay(key: ApiKey, idem: str | None, model: str,
+                     payload: dict[str, Any]) -> tuple[AsyncIterator[Event | None], RunRecord] | None:
+        """The run a retry with this key refers to (its events from the first), or None for a new request."""
+        rec = await asyncio.to_thread(ledger.by_key, key.principal_id, idem) if idem else None
+        if rec is None:
+            return None
+        if rec.input != payload or rec.model != model:
+            raise ApiError(422, "this Idempotency-Key was already used for a different request",
+                           param="Idempotency-Key", code="idempotency_key_reused")
+        return service.follow(rec), rec
+
+    async def launch(key: ApiKey, idem: str | None, thread_id: str, model: str, kind: str, payload: dict[str, Any],
+                     factory: Callable[[str], Iterable[Event]]) -> tuple[AsyncIterator[Event | None], str]:
+        """Start a run under a lease in the ledger (or follow the one a concurrent retry started)."""
+        request_id = new_request_id()
+        pool.claim(thread_id)
+        try:
+            rec, new = await asyncio.to_thread(
+                ledger.begin, request_id=request_id, principal_id=key.principal_id, idempotency_key=idem,
+                thread_id=thread_id, model=model, kind=kind, input=payload)
+        except ThreadBusy as err:
+            pool.release(thread_id)
+            raise ApiError(409, str(err), code="thread_busy") from None
+        if not new:
+            pool.release(thread_id)
+            return service.follow(rec), rec.request_id
+        return pool.start(lambda: tracked(ledger, request_id, factory(request_id)), thread_id), request_id
+
     def runner_for_thread(thread_id: str) -> RunnerLike:
         owner = threads_index.owner(thread_id)
         return models.get(owner.model if owner else DEFAULT_MODEL)
@@ -530,17 +573,15 @@ def create_app(
         if convo[-1][0] != "user":
             raise ApiError(400, "the last message must come from the user", param="messages", code="invalid_messages")
         text = _check_text(convo[-1][1], "last user message")
-        explicit = request.headers.get("x-fincopilot-thread") or (body.metadata or {}).get("thread_id")
-        if explicit:
-            thread_id = str(explicit)
+        idem = idempotency_key(request)
+        found = await replay(key, idem, body.model, {"text": text})
+        if found is not None:
+            events, thread_id, request_id = found[0], found[1].thread_id, found[1].request_id
         else:
-            earlier = convo[:-1]
-            thread_id = (threads_index.lookup(conversation_hash(key.key_id, body.model, earlier)) if earlier
-                         else None) or f"t-{uuid.uuid4().hex[:16]}"
-        await own_thread(key, thread_id, body.model, text)
-        request_id = new_request_id()
-        pool.claim(thread_id)
-        events = pool.start(lambda: runner.run(text, thread_id=thread_id, request_id=request_id, principal=key.principal_id), thread_id)
+            thread_id = await own_thread(key, conversation_thread(key, request, body, convo), body.model, text)
+            events, request_id = await launch(
+                key, idem, thread_id, body.model, "run", {"text": text},
+                lambda rid: runner.run(text, thread_id=thread_id, request_id=rid, principal=key.principal_id))
         completion_id = "chatcmpl-" + uuid.uuid4().hex[:24]
         created = int(time.time())
         headers = {"X-FinCopilot-Thread": thread_id, "X-Request-Id": request_id}
@@ -614,6 +655,16 @@ def create_app(
         return StreamingResponse(sse(), media_type="text/event-stream",
                                  headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
+    def conversation_thread(key: ApiKey, request: Request, body: ChatCompletionRequest,
+                            convo: list[tuple[str, str]]) -> str:
+        """The thread named by header or metadata, else the one these earlier messages continue, else new."""
+        explicit = request.headers.get("x-fincopilot-thread") or (body.metadata or {}).get("thread_id")
+        if explicit:
+            return str(explicit)
+        earlier = convo[:-1]
+        return (threads_index.lookup(conversation_hash(key.key_id, body.model, earlier)) if earlier
+                else None) or f"t-{uuid.uuid4().hex[:16]}"
+
     # --- JSON / SSE API for the web page and other tools -----------------------------------------------
     def event_stream(events: AsyncIterator[Event | None], role: str, first: dict[str, Any]) -> StreamingResponse:
         async def sse() -> AsyncIterator[str]:
@@ -642,10 +693,15 @@ def create_app(
         body: ChatRequest = _parse_body(await request.body(), ChatRequest)
         runner = models.get(body.model)
         text = _check_text(body.message)
-        thread_id = await own_thread(key, body.thread_id or f"t-{uuid.uuid4().hex[:16]}", body.model, text)
-        request_id = new_request_id()
-        pool.claim(thread_id)
-        events = pool.start(lambda: runner.run(text, thread_id=thread_id, request_id=request_id, principal=key.principal_id), thread_id)
+        idem = idempotency_key(request)
+        found = await replay(key, idem, body.model, {"text": text})
+        if found is not None:
+            events, thread_id, request_id = found[0], found[1].thread_id, found[1].request_id
+        else:
+            thread_id = await own_thread(key, body.thread_id or f"t-{uuid.uuid4().hex[:16]}", body.model, text)
+            events, request_id = await launch(
+                key, idem, thread_id, body.model, "run", {"text": text},
+                lambda rid: runner.run(text, thread_id=thread_id, request_id=rid, principal=key.principal_id))
         return event_stream(events, key.role, {"thread_id": thread_id, "request_id": request_id})
 
     @app.get("/api/threads")
@@ -709,15 +765,24 @@ def create_app(
         if body.decision == "edit":
             body.text = _check_text(body.text or "", "edited answer")
         runner = runner_for_thread(thread_id)
+        idem = idempotency_key(request)
+        review_obj = _review_object(body.decision, key.identity, body.text)
+        payload = {"review": review_obj.model_dump(mode="json")}
+        found = await replay(key, idem, owner.get("model") or DEFAULT_MODEL, payload)
+        if found is not None:
+            return await review_response(request, key, thread_id, found[0])
         view = _view_dict(await asyncio.to_thread(runner.thread, thread_id))
         if view.get("status") != "held":
             raise deny(409, f"thread {thread_id} is not waiting for review (status: {view.get('status')})",
                        "not_held")
         audit.record("review", request_id=None, thread_id=thread_id, decision=body.decision, outcome="accepted",
                      **who)
-        review_obj = _review_object(body.decision, key.identity, body.text)
-        pool.claim(thread_id)
-        events = pool.start(lambda: runner.resume(thread_id, review_obj), thread_id)
+        events, _ = await launch(key, idem, thread_id, owner.get("model") or DEFAULT_MODEL, "resume", payload,
+                                 lambda _rid: runner.resume(thread_id, review_obj))
+        return await review_response(request, key, thread_id, events)
+
+    async def review_response(request: Request, key: ApiKey, thread_id: str,
+                              events: AsyncIterator[Event | None]) -> Response:
         if "text/event-stream" in request.headers.get("accept", ""):
             return event_stream(events, key.role, {"thread_id": thread_id})
         out: list[dict[str, Any]] = []
