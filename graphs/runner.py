@@ -49,6 +49,15 @@ class Review(BaseModel):
         return self
 
 
+class PruneReport(BaseModel):
+    """What `CopilotRunner.prune` removed (or would remove, dry run)."""
+
+    threads_deleted: list[str] = Field(default_factory=list)
+    kept: int = 0
+    checkpoints_deleted: int = 0
+    runs_deleted: int = 0
+
+
 class ThreadView(BaseModel):
     """A conversation as the interfaces show it."""
 
@@ -182,6 +191,52 @@ class CopilotRunner:
             with self.saver.conn.connection() as conn:
                 return [r["thread_id"] for r in conn.execute(sql).fetchall()]
         return [r[0] for r in self.saver.conn.execute(sql).fetchall()]
+
+    def prune(self, older_than_s: float, keep_last: int | None = None, *, dry_run: bool = False) -> PruneReport:
+        """Retention: delete every checkpoint of finished threads idle for `older_than_s` (their owner, the
+        conversation map and their run records too), and keep only the newest `keep_last` checkpoints of
+        the others. Held threads (waiting for a human) and running ones are kept. The audit log is never
+        touched."""
+        from datetime import UTC, datetime, timedelta
+
+        cutoff = (datetime.now(UTC) - timedelta(seconds=older_than_s)).isoformat(timespec="seconds")
+        report = PruneReport()
+        for tid in self.threads():
+            latest = self.saver.get_tuple(self._config(tid))
+            last_ts = str(latest.checkpoint.get("ts", "")) if latest else ""
+            if last_ts >= cutoff or self.thread(tid).status in ("held", "running"):
+                report.kept += 1
+                if keep_last is not None and not dry_run:
+                    report.checkpoints_deleted += self._trim(tid, keep_last)
+                continue
+            report.threads_deleted.append(tid)
+            if not dry_run:
+                self.saver.delete_thread(tid)
+        if not dry_run and report.threads_deleted:
+            self.index.forget(report.threads_deleted)
+            report.runs_deleted = self.index.forget_runs(report.threads_deleted)
+        return report
+
+    def _trim(self, thread_id: str, keep_last: int) -> int:
+        """Delete all but the newest `keep_last` checkpoints (and their pending writes) of a thread."""
+        if keep_last < 1:
+            raise InputError("--keep-last must be at least 1")
+        if self.engine == "postgres":
+            if keep_last != 1:
+                raise InputError("on PostgreSQL, --keep-last supports 1 (LangGraph's keep_latest pruning)")
+            self.saver.prune([thread_id], strategy="keep_latest")
+            return 0
+        conn = self.saver.conn
+        old = conn.execute("SELECT checkpoint_ns, checkpoint_id FROM checkpoints WHERE thread_id=? AND checkpoint_id "
+                           "NOT IN (SELECT checkpoint_id FROM checkpoints WHERE thread_id=? ORDER BY checkpoint_id "
+                           "DESC LIMIT ?)", (thread_id, thread_id, keep_last)).fetchall()
+        with self.saver.lock, conn:
+            for ns, cid in old:
+                conn.execute("DELETE FROM writes WHERE thread_id=? AND checkpoint_ns=? AND checkpoint_id=?",
+                             (thread_id, ns, cid))
+                conn.execute("DELETE FROM checkpoints WHERE thread_id=? AND checkpoint_ns=? AND checkpoint_id=?",
+                             (thread_id, ns, cid))
+        return len(old)
 
     def close(self) -> None:
         self.saver.conn.close()  # the SQLite connection or the PostgreSQL pool

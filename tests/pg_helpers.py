@@ -53,13 +53,12 @@ class PostgresServer:
         return server, ""
 
     def _init_and_run(self) -> None:
-        run = dict(check=True, capture_output=True, text=True, timeout=120)
         subprocess.run(self._cmd("initdb", "-D", str(self.data), "-U", "fincopilot", "-A", "trust",
-                                 "--no-sync", "-E", "UTF8"), **run)
+                                 "--no-sync", "-E", "UTF8"), check=True, capture_output=True, text=True, timeout=120)
         opts = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off "
                 "-c max_connections=200 -c full_page_writes=off")
         subprocess.run(self._cmd("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.root / "log"),
-                                 "-w", "-t", "60", "start"), **run)
+                                 "-w", "-t", "60", "start"), check=True, capture_output=True, text=True, timeout=120)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -88,5 +87,5 @@ class PostgresServer:
     def stop(self) -> None:
         if self.data.exists():
             subprocess.run(self._cmd("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop"),
-                           capture_output=True, timeout=60)
+                           check=False, capture_output=True, timeout=60)
         shutil.rmtree(self.root, ignore_errors=True)

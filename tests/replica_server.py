@@ -15,9 +15,9 @@ import uvicorn
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from server_fakes import fake_runner  # noqa: E402
+from server_fakes import fake_runner
 
-from fincopilot.server.api import DEFAULT_MODEL, create_app  # noqa: E402
+from fincopilot.server.api import DEFAULT_MODEL, create_app
 
 
 def main() -> None:

@@ -9,11 +9,11 @@ import os
 
 import httpx
 import pytest
+from server_fakes import RISKY, LiveServer, fake_runner, prepare_home
 
 from fincopilot.errors import NotFoundError
 from fincopilot.server.keys import KeyStore
 from fincopilot.state.principals import normalize_handle
-from server_fakes import RISKY, LiveServer, fake_runner, prepare_home
 
 MODEL = "fincopilot-advisor"
 

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from server_fakes import DEMO, RISKY, free_port, prepare_home, wait_for_http
 
 MODEL = "fincopilot-advisor"

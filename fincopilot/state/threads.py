@@ -91,6 +91,18 @@ class ThreadIndex:
                 tx.execute("DELETE FROM conversations WHERE thread_id=?", (tid,))
         return removed
 
+    def forget_runs(self, thread_ids: list[str]) -> int:
+        """Drop the finished run records (and their events) of `thread_ids`; returns runs removed."""
+        removed = 0
+        with self.db.transaction() as tx:
+            for tid in thread_ids:
+                ids = [r[0] for r in tx.execute("SELECT request_id FROM runs WHERE thread_id=? AND status<>'running'",
+                                                (tid,)).rows]
+                for rid in ids:
+                    tx.execute("DELETE FROM run_events WHERE request_id=?", (rid,))
+                removed += tx.execute("DELETE FROM runs WHERE thread_id=? AND status<>'running'", (tid,)).rowcount
+        return removed
+
     def close(self) -> None:
         self.db.close()
 
