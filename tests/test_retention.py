@@ -8,8 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fincopilot.safety import audit
 from server_fakes import RISKY, fake_runner, prepare_home
+
+from fincopilot.safety import audit
 
 
 def _checkpoints(runner, thread_id: str) -> int:
