@@ -524,6 +524,9 @@ def create_app(
         except ThreadBusy as err:
             pool.release(thread_id)
             raise ApiError(409, str(err), code="thread_busy") from None
+        except BaseException:
+            pool.release(thread_id)
+            raise
         if not new:
             pool.release(thread_id)
             return service.follow(rec), rec.request_id
