@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -32,7 +33,7 @@ from pg_helpers import PostgresServer  # the tests' real-server helper
 SESSIONS = 64
 TURNS = 2
 KILL_AFTER_S = 1.5
-LEASE_S = "3"
+LEASE_S = "5"
 FAKE_CONFIG = """
 default_backend = "bench-scripted"
 [[backends]]
@@ -77,6 +78,7 @@ class Load:
         self.urls, self.key = urls, key
         self.latencies: list[float] = []
         self.retried = self.lost = 0
+        self.causes: Counter[str] = Counter()
 
     async def _request(self, client: httpx.AsyncClient, home: int, history: list[dict]) -> str | None:
         idem = uuid.uuid4().hex
@@ -89,8 +91,9 @@ class Load:
                 if resp.status_code == 200:
                     self.latencies.append(time.perf_counter() - start)
                     return resp.json()["choices"][0]["message"]["content"]
-            except httpx.HTTPError:
-                pass
+                self.causes[f"HTTP {resp.status_code} {resp.json().get('error', {}).get('code')}"] += 1
+            except (httpx.HTTPError, ValueError) as err:
+                self.causes[type(err).__name__] += 1
             self.retried += 1
             await asyncio.sleep(0.5)
         self.lost += 1
@@ -142,7 +145,9 @@ def _scenario(env: dict[str, str], config: Path, key: str, replicas: int, kill: 
                 proc.terminate()
                 proc.wait(timeout=30)
     n = len(load.latencies)
+    print(f"{replicas} replicas, kill={kill}: retry causes {dict(load.causes)}", file=sys.stderr)
     return {"replicas": replicas, "kill": kill, "answered": n, "lost": load.lost, "retried": load.retried,
+            "causes": dict(load.causes),
             "wall": wall, "rps": n / wall, "p50": _pct(load.latencies, 50), "p95": _pct(load.latencies, 95)}
 
 
@@ -200,11 +205,12 @@ def _run_all(server: PostgresServer, home: Path) -> tuple[list[dict], dict]:
 
 def _report(results: list[dict], prune: dict) -> None:
     base = results[0]
-    table = [("| replicas | SIGKILL one mid-load | requests answered | lost | client retries | requests/s | "
-              "p50 (s) | p95 (s) | throughput vs 1 replica |"), "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    table = [("| replicas | SIGKILL one mid-load | requests answered | lost | client retries (why) | requests/s | "
+              "p50 (s) | p95 (s) | throughput vs 1 replica |"), "|---:|---|---:|---:|---|---:|---:|---:|---:|"]
     for r in results:
+        why = ", ".join(f"{k}: {v}" for k, v in sorted(r["causes"].items())) or "-"
         table.append(f"| {r['replicas']} | {'yes' if r['kill'] else 'no'} | {r['answered']} | {r['lost']} | "
-                     f"{r['retried']} | {r['rps']:.2f} | {r['p50']:.3f} | {r['p95']:.3f} | "
+                     f"{r['retried']} ({why}) | {r['rps']:.2f} | {r['p50']:.3f} | {r['p95']:.3f} | "
                      f"{r['rps'] / base['rps']:.2f}x |")
     mb = 1024 * 1024
     intro = (

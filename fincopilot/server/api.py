@@ -530,7 +530,7 @@ def create_app(
         if not new:
             pool.release(thread_id)
             return service.follow(rec), rec.request_id
-        return pool.start(lambda: tracked(ledger, request_id, factory(request_id)), thread_id), request_id
+        return pool.start(lambda: tracked(service.keeper, request_id, factory(request_id)), thread_id), request_id
 
     def runner_for_thread(thread_id: str) -> RunnerLike:
         owner = threads_index.owner(thread_id)

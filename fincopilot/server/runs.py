@@ -26,35 +26,64 @@ POLL_S = 0.1
 KEEPALIVE_S = 15.0
 
 
-class Heartbeat:
-    """Renews a run's lease every lease/3 seconds in a daemon thread; `lost` when another replica took over."""
+class LeaseKeeper:
+    """Renews the leases of every run this replica holds, every lease/3 seconds, from one daemon thread.
 
-    def __init__(self, ledger: RunLedger, request_id: str):
-        self.ledger, self.request_id, self.lost = ledger, request_id, False
+    One thread and one transaction per beat for all runs (not one per run) keeps renewals on time under load.
+    A run whose renewal fails (another replica took it over, or it finished) is marked lost.
+    """
+
+    def __init__(self, ledger: RunLedger):
+        self.ledger = ledger
+        self._held: set[str] = set()
+        self._lost: set[str] = set()
+        self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, daemon=True, name=f"lease-{request_id}")
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+
+    def hold(self, request_id: str) -> None:
+        with self._lock:
+            self._held.add(request_id)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._beat, daemon=True, name="lease-keeper")
+                self._thread.start()
+
+    def drop(self, request_id: str) -> None:
+        with self._lock:
+            self._held.discard(request_id)
+            self._lost.discard(request_id)
+
+    def held(self) -> set[str]:
+        with self._lock:
+            return set(self._held)
+
+    def lost(self, request_id: str) -> bool:
+        with self._lock:
+            return request_id in self._lost
 
     def _beat(self) -> None:
         while not self._stop.wait(self.ledger.lease_s / 3):
             try:
-                if not self.ledger.heartbeat(self.request_id):
-                    self.lost = True
-                    return
+                gone = self.ledger.heartbeat_many(self.held())
             except Exception:  # noqa: BLE001 - a failed beat is retried; the lease covers a few misses
-                log.warning("heartbeat_failed", request_id=self.request_id)
+                log.warning("heartbeat_failed", replica=self.ledger.replica)
+                continue
+            with self._lock:
+                self._lost |= gone & self._held
 
     def stop(self) -> None:
         self._stop.set()
+        self.keeper.stop()
 
 
-def tracked(ledger: RunLedger, request_id: str, events: Iterable[Event]) -> Iterator[Event]:
+def tracked(keeper: LeaseKeeper, request_id: str, events: Iterable[Event]) -> Iterator[Event]:
     """Pass `events` through, recording each and holding the lease; mark the run done/failed at the end."""
-    beat = Heartbeat(ledger, request_id)
+    ledger = keeper.ledger
+    keeper.hold(request_id)
     status = "failed"
     try:
         for event in events:
-            if beat.lost:
+            if keeper.lost(request_id):
                 log.warning("lease_lost", request_id=request_id)
                 return
             ledger.record_event(request_id, event.model_dump_json())
@@ -62,9 +91,9 @@ def tracked(ledger: RunLedger, request_id: str, events: Iterable[Event]) -> Iter
                 status = "done"
             yield event
     finally:
-        beat.stop()
-        if not beat.lost:
+        if not keeper.lost(request_id):
             ledger.finish(request_id, status)
+        keeper.drop(request_id)
 
 
 def continuation(runner: Any, rec: RunRecord) -> Callable[[], Iterable[Event]]:
@@ -85,6 +114,7 @@ class RunService:
 
     def __init__(self, ledger: RunLedger, executor: Any, runner_for: Callable[[str], Any]):
         self.ledger, self.executor, self.runner_for = ledger, executor, runner_for
+        self.keeper = LeaseKeeper(ledger)
         self._stop = threading.Event()
         self._reaper: threading.Thread | None = None
 
@@ -97,7 +127,7 @@ class RunService:
 
         def drain() -> None:
             try:
-                for _ in tracked(self.ledger, rec.request_id, factory()):
+                for _ in tracked(self.keeper, rec.request_id, factory()):
                     pass
             except Exception:  # recorded as a failed run; the log has the traceback
                 log.exception("continued_run_failed", request_id=rec.request_id)
@@ -119,7 +149,8 @@ class RunService:
                     seen = n
                     yield Event.model_validate_json(body)
                 return
-            if current.lease_until < time.time() and await asyncio.to_thread(self.ledger.take_over, rec.request_id):
+            if (current.lease_until < time.time() and rec.request_id not in self.keeper.held()
+                    and await asyncio.to_thread(self.ledger.take_over, rec.request_id)):
                 log.info("run_taken_over", request_id=rec.request_id, replica=self.ledger.replica)
                 self.run_in_background(current)
             if time.monotonic() - quiet_since > KEEPALIVE_S:
@@ -130,8 +161,9 @@ class RunService:
     def reap_once(self) -> int:
         """Take over every run whose lease expired and continue it here; returns how many."""
         taken = 0
+        mine = self.keeper.held()
         for rec in self.ledger.expired():
-            if self.ledger.take_over(rec.request_id):
+            if rec.request_id not in mine and self.ledger.take_over(rec.request_id):
                 log.info("run_taken_over", request_id=rec.request_id, replica=self.ledger.replica)
                 self.run_in_background(rec)
                 taken += 1
@@ -150,3 +182,4 @@ class RunService:
 
     def stop(self) -> None:
         self._stop.set()
+        self.keeper.stop()

@@ -2,7 +2,7 @@
 
     ledger = RunLedger(replica="host-a:1234")
     rec, new = ledger.begin(request_id=..., principal_id=..., idempotency_key="k1", thread_id=..., ...)
-    ledger.heartbeat(rec.request_id)     # every lease_s / 3 while it runs; False: another replica took over
+    ledger.heartbeat_many({rec.request_id})  # every lease_s / 3 while it runs; returns the ones lost
     ledger.record_event(rec.request_id, event_json)
     ledger.finish(rec.request_id, "done")
 
@@ -100,12 +100,17 @@ class RunLedger:
                               (principal_id, idempotency_key)).one()
         return _record(row) if row else None
 
-    def heartbeat(self, request_id: str) -> bool:
-        """Renew this replica's lease; False when the run is no longer ours (taken over or finished)."""
-        now = time.time()
-        return self.db.execute(
-            "UPDATE runs SET lease_until=?, updated_at=? WHERE request_id=? AND replica=? AND status='running'",
-            (now + self.lease_s, now, request_id, self.replica)).rowcount == 1
+    def heartbeat_many(self, request_ids: set[str]) -> set[str]:
+        """Renew every lease in `request_ids` in one transaction; returns those no longer ours."""
+        now, gone = time.time(), set()
+        if not request_ids:
+            return gone
+        with self.db.transaction() as tx:
+            for rid in sorted(request_ids):
+                if tx.execute("UPDATE runs SET lease_until=?, updated_at=? WHERE request_id=? AND replica=? "
+                              "AND status='running'", (now + self.lease_s, now, rid, self.replica)).rowcount != 1:
+                    gone.add(rid)
+        return gone
 
     def take_over(self, request_id: str) -> bool:
         """Claim a running run whose lease expired; True for the one replica that wins."""
