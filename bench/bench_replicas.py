@@ -33,7 +33,7 @@ from pg_helpers import PostgresServer  # the tests' real-server helper
 SESSIONS = 64
 TURNS = 2
 KILL_AFTER_S = 1.5
-LEASE_S = "5"
+LEASE_S = "10"
 FAKE_CONFIG = """
 default_backend = "bench-scripted"
 [[backends]]
@@ -74,8 +74,8 @@ def _start(env: dict[str, str], config: Path, name: str) -> tuple[subprocess.Pop
 class Load:
     """64 sessions spread over the replicas; retries on the other replica with the same Idempotency-Key."""
 
-    def __init__(self, urls: list[str], key: str):
-        self.urls, self.key = urls, key
+    def __init__(self, urls: list[str], key: str, clients: list[str]):
+        self.urls, self.key, self.clients = urls, key, clients
         self.latencies: list[float] = []
         self.retried = self.lost = 0
         self.causes: Counter[str] = Counter()
@@ -91,7 +91,11 @@ class Load:
                 if resp.status_code == 200:
                     self.latencies.append(time.perf_counter() - start)
                     return resp.json()["choices"][0]["message"]["content"]
-                self.causes[f"HTTP {resp.status_code} {resp.json().get('error', {}).get('code')}"] += 1
+                error = resp.json().get("error", {})
+                cause = f"HTTP {resp.status_code} {error.get('code')}"
+                if not self.causes[cause]:
+                    print(f"{cause}: {error.get('message', '')[:300]}", file=sys.stderr)
+                self.causes[cause] += 1
             except (httpx.HTTPError, ValueError) as err:
                 self.causes[type(err).__name__] += 1
             self.retried += 1
@@ -102,7 +106,7 @@ class Load:
     async def _session(self, client: httpx.AsyncClient, i: int) -> None:
         history: list[dict] = []
         for t in range(TURNS):
-            history.append({"role": "user", "content": f"What is the credit grade of client C-{1000 + (i + t) % 60}?"})
+            history.append({"role": "user", "content": f"What is the credit grade of client {self.clients[(i + t) % len(self.clients)]}?"})
             answer = await self._request(client, i, history)
             if answer is None:
                 return
@@ -130,14 +134,14 @@ async def _load_with_kill(load: Load, victim: subprocess.Popen) -> float:
     return wall
 
 
-def _scenario(env: dict[str, str], config: Path, key: str, replicas: int, kill: bool) -> dict:
+def _scenario(env: dict[str, str], config: Path, key: str, clients: list[str], replicas: int, kill: bool) -> dict:
     procs = [_start(env, config, f"r{i}") for i in range(replicas)]
     try:
         urls = [u for _, u in procs]
         for u in urls:  # warm-up: imports, graph compile, pools
             httpx.post(u + "/v1/chat/completions", headers={"Authorization": f"Bearer {key}"}, timeout=120,
                        json={"model": "fincopilot-advisor", "messages": [{"role": "user", "content": "Credit of C-1042?"}]})
-        load = Load(urls, key)
+        load = Load(urls, key, clients)
         wall = asyncio.run(_load_with_kill(load, procs[0][0])) if kill else asyncio.run(load.run())
     finally:
         for proc, _ in procs:
@@ -149,6 +153,13 @@ def _scenario(env: dict[str, str], config: Path, key: str, replicas: int, kill: 
     return {"replicas": replicas, "kill": kill, "answered": n, "lost": load.lost, "retried": load.retried,
             "causes": dict(load.causes),
             "wall": wall, "rps": n / wall, "p50": _pct(load.latencies, 50), "p95": _pct(load.latencies, 95)}
+
+
+def _client_ids(db: Path) -> list[str]:
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        return [r[0] for r in con.sql("SELECT client_id FROM clients ORDER BY client_id LIMIT 64").fetchall()]
 
 
 def _sql(url: str, sql: str) -> list[tuple]:
@@ -191,15 +202,18 @@ def _run_all(server: PostgresServer, home: Path) -> tuple[list[dict], dict]:
     cli("data", "init")
     cli("--config", str(config), "credit", "C-1042", "--json")  # trains the scorecard
     key = cli("keys", "create", "--role", "advisor", "--name", "bench").strip()
-    results = [_scenario(env, config, key, 1, False), _scenario(env, config, key, 2, False),
-               _scenario(env, config, key, 2, True)]
-    lost_runs = _sql(url, "SELECT count(*) FROM runs WHERE status <> 'done'")[0][0]
+    clients = _client_ids(home / "fincopilot.duckdb")
+    results = [_scenario(env, config, key, clients, 1, False), _scenario(env, config, key, clients, 2, False),
+               _scenario(env, config, key, clients, 2, True)]
+    lost_runs = _sql(url, "SELECT count(*) FROM runs WHERE status = 'running'")[0][0]
+    failed_runs = _sql(url, "SELECT count(*) FROM runs WHERE status = 'failed'")[0][0]
     taken_over = _sql(url, "SELECT count(*) FROM runs WHERE attempts > 1")[0][0]
     before = _sizes(url)
     cli("--config", str(config), "threads", "prune", "--older-than", "0s")
     after = _sizes(url)
     audit_ok = subprocess.run([EXE, "audit", "verify"], env=env, check=False, capture_output=True).returncode == 0
-    return results, {"before": before, "after": after, "not_done": lost_runs, "taken_over": taken_over,
+    return results, {"before": before, "after": after, "not_done": lost_runs, "failed": failed_runs,
+                     "taken_over": taken_over,
                      "audit_ok": audit_ok}
 
 
@@ -221,8 +235,8 @@ def _report(results: list[dict], prune: dict) -> None:
         f"is SIGKILLed {KILL_AFTER_S} s into the load; its clients retry on the other replica with the same key "
         f"(lease {LEASE_S} s, then takeover from the last checkpoint).")
     ledger = (
-        f"Runs not finished in the ledger after all scenarios: **{prune['not_done']}**; runs taken over by another "
-        f"replica: {prune['taken_over']}; audit chain verifies after the kill: {'yes' if prune['audit_ok'] else 'NO'}. "
+        f"Runs never finished in the ledger after all scenarios: **{prune['not_done']}** (failed: "
+        f"{prune['failed']}); runs taken over by another replica: {prune['taken_over']}; audit chain verifies after the kill: {'yes' if prune['audit_ok'] else 'NO'}. "
         "Both replicas and PostgreSQL share the same 2 cores here, so a second replica adds no CPU: the ratio shows "
         "the cost of coordination, not the scaling a second host gives.")
     retention = (

@@ -162,7 +162,7 @@ class CopilotRunner:
         return ThreadView(thread_id=thread_id, status=status, turns=turns, held=held)
 
     def continue_run(self, thread_id: str, request_id: str, text: str | None = None,
-                     review: Review | dict | None = None) -> Iterator[Event]:
+                     review: Review | dict | None = None, principal: str | None = None) -> Iterator[Event]:
         """Take over a run whose process died: continue request `request_id` from its last checkpoint.
 
         Not checkpointed yet: run `text` from the start (same request id). Stopped between steps: stream
@@ -176,7 +176,7 @@ class CopilotRunner:
         elif not state.values or state.values.get("request_id") != request_id:
             if text is None:
                 raise NotFoundError(f"no checkpoint of request {request_id!r} in thread {thread_id!r}")
-            yield from self.run(text, thread_id=thread_id, request_id=request_id)
+            yield from self.run(text, thread_id=thread_id, request_id=request_id, principal=principal)
         elif state.next and self._held_payload(state) is None:
             with self._lock(thread_id), request_context(request_id, thread_id=thread_id):
                 yield from self._stream(None, thread_id, request_id)

@@ -503,8 +503,14 @@ def create_app(
 
     async def replay(key: ApiKey, idem: str | None, model: str,
                      payload: dict[str, Any]) -> tuple[AsyncIterator[Event | None], RunRecord] | None:
-        """The run a retry with this key refers to (its events from the first), or None for a new request."""
-        rec = await asyncio.to_thread(ledger.by_key, key.principal_id, idem) if idem else None
+        """The run a retry refers to (its events from the first), or None for a new request. The key is the
+        client's Idempotency-Key, or the request id the server returned (`X-Request-Id`) sent back."""
+        if not idem:
+            return None
+        rec = await asyncio.to_thread(ledger.by_key, key.principal_id, idem)
+        if rec is None:
+            by_id = await asyncio.to_thread(ledger.get, idem)
+            rec = by_id if by_id is not None and by_id.principal_id == key.principal_id else None
         if rec is None:
             return None
         if rec.input != payload or rec.model != model:

@@ -104,7 +104,8 @@ def continuation(runner: Any, rec: RunRecord) -> Callable[[], Iterable[Event]]:
         cont = getattr(runner, "continue_run", None)
         if cont is None:
             raise RuntimeError(f"runner for {rec.model} cannot continue runs")
-        return cont(rec.thread_id, rec.request_id, text=rec.input.get("text"), review=review)
+        return cont(rec.thread_id, rec.request_id, text=rec.input.get("text"), review=review,
+                    principal=rec.principal_id)
 
     return go
 
