@@ -20,7 +20,8 @@ COMMAND_MODULES = (
     "fincopilot.evals.cli",        # arena run | report | promote
     "fincopilot.models.finetune",  # finetune
     "fincopilot.server.cli",       # serve, keys, chat
-    "fincopilot.safety.cli",       # audit verify | show
+    "fincopilot.safety.cli",       # audit verify | anchor | show
+    "fincopilot.state.cli",        # db upgrade | status, threads prune
 )
 
 app = typer.Typer(

@@ -84,6 +84,8 @@ class Settings(BaseModel):
     routing: dict[str, SkillPolicy] = Field(default_factory=dict)
     overflow: OverflowPolicy = Field(default_factory=OverflowPolicy)
     resilience: ResiliencePolicy = Field(default_factory=ResiliencePolicy)
+    database_url: str | None = Field(None, description="postgresql:// URL for shared state (replicas); "
+                                     "unset: embedded SQLite/DuckDB files under home()")
 
     @field_validator("backends")
     @classmethod

@@ -104,3 +104,30 @@ def db(db_file, monkeypatch):
     """The module's database as the default database of this test."""
     monkeypatch.setenv("FINCOPILOT_DB", str(db_file))
     return db_file
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server (Debian's binaries) on a loopback port for the session; skips, saying why,
+    where none can start (tests/pg_helpers.py)."""
+    from pg_helpers import PostgresServer
+
+    server, why = PostgresServer.start()
+    if server is None:
+        pytest.skip(why)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres_server, monkeypatch):
+    """A fresh PostgreSQL database for one test, set as FINCOPILOT_DATABASE_URL (the state backend)."""
+    from fincopilot.safety import audit
+    from fincopilot.state import db
+
+    url = postgres_server.create_database()
+    monkeypatch.setenv("FINCOPILOT_DATABASE_URL", url)
+    yield url
+    audit.flush()
+    db.close_all()
+    postgres_server.drop_database(url)

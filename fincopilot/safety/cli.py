@@ -1,34 +1,51 @@
-"""`fincopilot audit verify` and `fincopilot audit show REQUEST_ID`."""
+"""`fincopilot audit verify`, `fincopilot audit anchor` and `fincopilot audit show REQUEST_ID`."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
+ANCHORS_HELP = "Anchors file (default: $FINCOPILOT_AUDIT_ANCHORS or FINCOPILOT_HOME/audit-anchors.jsonl)."
+
 
 def register(app: typer.Typer) -> None:
-    audit_app = typer.Typer(help="The tamper-evident audit log (hash-chained DuckDB).", no_args_is_help=True)
+    audit_app = typer.Typer(help="The tamper-evident audit log (keyed hash chain, signed anchors).",
+                            no_args_is_help=True)
 
     @audit_app.command("verify")
     def verify_cmd(
         as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+        anchors: Annotated[Path | None, typer.Option("--anchors", help=ANCHORS_HELP)] = None,
     ) -> None:
-        """Walk the hash chain: OK with the row count, or the first edited, deleted or reordered row (exit 1)."""
+        """Walk the keyed chain and check it against the signed anchors: OK with the row count, or the first
+        edited, deleted, reordered or forged row, or a log holding less than an anchor says (exit 1)."""
         from fincopilot.safety import audit
 
-        report = audit.verify()
+        report = audit.verify(anchors=anchors)
         if as_json:
             typer.echo(report.model_dump_json())
         elif report.ok:
             head = f", head {report.head_hash[:16]}…" if report.head_hash else ""
-            typer.echo(f"OK: {report.count} rows, hash chain intact{head} ({audit.audit_path()})")
+            typer.echo(f"OK: {report.count} rows, hash chain intact{head}, {report.anchors_checked} anchors "
+                       f"checked ({audit._store().where})")
+            if report.warning:
+                typer.echo(f"warning: {report.warning}", err=True)
         else:
-            typer.echo(f"TAMPERED at row {report.first_bad_seq}: {report.problem} "
-                       f"({report.count} rows verified before it)")
+            where = f" at row {report.first_bad_seq}" if report.first_bad_seq is not None else ""
+            typer.echo(f"TAMPERED{where}: {report.problem} ({report.count} rows verified before it)")
         if not report.ok:
             raise typer.Exit(1)
+
+    @audit_app.command("anchor")
+    def anchor_cmd(out: Annotated[Path | None, typer.Option("--out", help=ANCHORS_HELP)] = None) -> None:
+        """Verify the log, sign its head (row count + head hash) and append the anchor to the anchors file;
+        the line is printed too: keep a copy outside this machine (WORM storage, a ticket, an e-mail)."""
+        from fincopilot.safety import audit
+
+        typer.echo(audit.anchor(out).model_dump_json())
 
     @audit_app.command("show")
     def show_cmd(

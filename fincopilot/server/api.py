@@ -43,7 +43,9 @@ from fincopilot.graphs.events import Event
 from fincopilot.log import get_logger, new_request_id
 from fincopilot.principal import PermissionDenied, Principal, principal_of_key
 from fincopilot.server.keys import ApiKey, KeyStore
+from fincopilot.server.runs import RunService, tracked
 from fincopilot.server.store import ThreadIndex, conversation_hash
+from fincopilot.state.runs import RunLedger, RunRecord, ThreadBusy
 
 log = get_logger(__name__)
 
@@ -52,6 +54,7 @@ MAX_MESSAGE_CHARS = 8000
 MAX_BODY_BYTES = 1_000_000
 MAX_JSON_DEPTH = 32
 THREAD_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,200}$")
 KEEPALIVE_S = 15.0
 PROGRESS_TYPES = ("plan", "step_start", "step_finish")
 GRAPH_DESCRIPTIONS = {
@@ -450,10 +453,23 @@ def _review_object(decision: str, reviewer: str, text: str | None) -> Any:
     return Review(decision=decision, reviewer=reviewer, text=text)  # type: ignore[arg-type]
 
 
+async def _has_checkpoints(runner: RunnerLike, thread_id: str) -> bool:
+    try:
+        await asyncio.to_thread(runner.thread, thread_id)
+    except NotFoundError:
+        return False
+    return True
+
+
 def _view_dict(view: Any) -> dict[str, Any]:
     if isinstance(view, BaseModel):
         return view.model_dump(mode="json")
     return dict(view)
+
+
+def _acting(key: ApiKey) -> dict[str, str]:
+    """The role and name a run acts with, recorded so a replica that takes it over acts the same."""
+    return {"role": key.role, "name": key.name}
 
 
 def create_app(
@@ -470,10 +486,14 @@ def create_app(
     key_store = keys or KeyStore()
     threads_index = index or ThreadIndex(key_store.path)
     pool = _RunPool(max_workers)
+    ledger = RunLedger(threads_index.db)
+    service = RunService(ledger, pool.executor, models.get)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        service.start_reaper()  # continue runs whose replica died
         yield
+        service.stop()
         pool.shutdown()
 
     # No public /docs or /openapi.json: the schema maps the attack surface, so it is served only with a key.
@@ -518,13 +538,69 @@ def create_app(
         return key
 
     def visible(key: ApiKey, thread_id: str) -> dict[str, Any]:
-        """The owner record of a thread the caller may see (advisors: their own; officers: all)."""
+        """The owner record of a thread the caller may see (advisors: their own principal's; officers: all)."""
         _check_thread_id(thread_id)
         owner = threads_index.owner(thread_id)
-        if key.role != "compliance_officer" and (owner is None or owner.key_id != key.key_id):
+        if key.role != "compliance_officer" and (owner is None or owner.principal_id != key.principal_id):
             raise ApiError(404, f"no thread {thread_id} for this key", code="thread_not_found")
-        return owner.model_dump() if owner else {"thread_id": thread_id, "key_id": None, "name": "(command line)",
-                                                 "model": DEFAULT_MODEL, "title": thread_id}
+        return owner.model_dump() if owner else {"thread_id": thread_id, "key_id": None, "principal_id": None,
+                                                 "name": "(no owner)", "model": DEFAULT_MODEL, "title": thread_id}
+
+    async def own_thread(key: ApiKey, thread_id: str, model: str, title: str) -> str:
+        """Claim `thread_id` for the caller's principal, or refuse (403) a thread someone else owns, and a
+        thread that has checkpoints but no owner record (started before owners were recorded)."""
+        _check_thread_id(thread_id)
+        if threads_index.owner(thread_id) is None and await _has_checkpoints(models.get(model), thread_id):
+            raise ApiError(403, f"thread {thread_id} has no recorded owner; start a new thread", code="forbidden")
+        owner = threads_index.claim(thread_id, key.principal_id, key.key_id, key.name, model, title)
+        if owner.principal_id != key.principal_id:
+            raise ApiError(403, f"thread {thread_id} belongs to someone else", code="forbidden")
+        return thread_id
+
+    # --- runs: leases, idempotent retries (fincopilot/server/runs.py) ---------------------------------
+    def idempotency_key(request: Request) -> str | None:
+        value = (request.headers.get("idempotency-key") or request.headers.get("x-request-id") or "").strip()
+        if value and not IDEMPOTENCY_KEY_RE.match(value):
+            raise ApiError(400, "Idempotency-Key must be 1-200 printable ASCII characters",
+                           param="Idempotency-Key", code="invalid_idempotency_key")
+        return value or None
+
+    async def replay(key: ApiKey, idem: str | None, model: str,
+                     payload: dict[str, Any]) -> tuple[AsyncIterator[Event | None], RunRecord] | None:
+        """The run a retry refers to (its events from the first), or None for a new request. The key is the
+        client's Idempotency-Key, or the request id the server returned (`X-Request-Id`) sent back."""
+        if not idem:
+            return None
+        rec = await asyncio.to_thread(ledger.by_key, key.principal_id, idem)
+        if rec is None:
+            by_id = await asyncio.to_thread(ledger.get, idem)
+            rec = by_id if by_id is not None and by_id.principal_id == key.principal_id else None
+        if rec is None:
+            return None
+        if rec.input != {**payload, "as": _acting(key)} or rec.model != model:
+            raise ApiError(422, "this Idempotency-Key was already used for a different request",
+                           param="Idempotency-Key", code="idempotency_key_reused")
+        return service.follow(rec), rec
+
+    async def launch(key: ApiKey, idem: str | None, thread_id: str, model: str, kind: str, payload: dict[str, Any],
+                     factory: Callable[[str], Iterable[Event]]) -> tuple[AsyncIterator[Event | None], str]:
+        """Start a run under a lease in the ledger (or follow the one a concurrent retry started)."""
+        request_id = new_request_id()
+        pool.claim(thread_id)
+        try:
+            rec, new = await asyncio.to_thread(
+                ledger.begin, request_id=request_id, principal_id=key.principal_id, idempotency_key=idem,
+                thread_id=thread_id, model=model, kind=kind, input={**payload, "as": _acting(key)})
+        except ThreadBusy as err:
+            pool.release(thread_id)
+            raise ApiError(409, str(err), code="thread_busy") from None
+        except BaseException:
+            pool.release(thread_id)
+            raise
+        if not new:
+            pool.release(thread_id)
+            return service.follow(rec), rec.request_id
+        return pool.start(lambda: tracked(service.keeper, request_id, factory(request_id)), thread_id), request_id
 
     def runner_for_thread(thread_id: str) -> RunnerLike:
         owner = threads_index.owner(thread_id)
@@ -574,21 +650,15 @@ def create_app(
         if convo[-1][0] != "user":
             raise ApiError(400, "the last message must come from the user", param="messages", code="invalid_messages")
         text = _check_text(convo[-1][1], "last user message")
-        explicit = request.headers.get("x-fincopilot-thread") or (body.metadata or {}).get("thread_id")
-        if explicit:
-            thread_id = _check_thread_id(str(explicit))
-            owner = threads_index.owner(thread_id)
-            if owner is not None and owner.key_id != key.key_id:
-                raise ApiError(403, f"thread {thread_id} belongs to another key", code="forbidden")
+        idem = idempotency_key(request)
+        found = await replay(key, idem, body.model, {"text": text})
+        if found is not None:
+            events, thread_id, request_id = found[0], found[1].thread_id, found[1].request_id
         else:
-            earlier = convo[:-1]
-            thread_id = (threads_index.lookup(conversation_hash(key.key_id, body.model, earlier)) if earlier
-                         else None) or f"t-{uuid.uuid4().hex[:16]}"
-        threads_index.claim(thread_id, key.key_id, key.name, body.model, text)
-        request_id = new_request_id()
-        pool.claim(thread_id)
-        events = pool.start(lambda: runner.run(text, thread_id=thread_id, request_id=request_id,
-                                               principal=principal_of_key(key)), thread_id)
+            thread_id = await own_thread(key, conversation_thread(key, request, body, convo), body.model, text)
+            events, request_id = await launch(
+                key, idem, thread_id, body.model, "run", {"text": text},
+                lambda rid: runner.run(text, thread_id=thread_id, request_id=rid, principal=principal_of_key(key)))
         completion_id = "chatcmpl-" + uuid.uuid4().hex[:24]
         created = int(time.time())
         headers = {"X-FinCopilot-Thread": thread_id, "X-Request-Id": request_id}
@@ -662,6 +732,16 @@ def create_app(
         return StreamingResponse(sse(), media_type="text/event-stream",
                                  headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
+    def conversation_thread(key: ApiKey, request: Request, body: ChatCompletionRequest,
+                            convo: list[tuple[str, str]]) -> str:
+        """The thread named by header or metadata, else the one these earlier messages continue, else new."""
+        explicit = request.headers.get("x-fincopilot-thread") or (body.metadata or {}).get("thread_id")
+        if explicit:
+            return str(explicit)
+        earlier = convo[:-1]
+        return (threads_index.lookup(conversation_hash(key.key_id, body.model, earlier)) if earlier
+                else None) or f"t-{uuid.uuid4().hex[:16]}"
+
     # --- JSON / SSE API for the web page and other tools -----------------------------------------------
     def event_stream(events: AsyncIterator[Event | None], role: str, first: dict[str, Any]) -> StreamingResponse:
         async def sse() -> AsyncIterator[str]:
@@ -690,29 +770,26 @@ def create_app(
         body: ChatRequest = _parse_body(await request.body(), ChatRequest)
         runner = models.get(body.model)
         text = _check_text(body.message)
-        if body.thread_id:
-            thread_id = _check_thread_id(body.thread_id)
-            owner = threads_index.owner(thread_id)
-            if owner is not None and owner.key_id != key.key_id:
-                raise ApiError(403, f"thread {thread_id} belongs to another key", code="forbidden")
+        idem = idempotency_key(request)
+        found = await replay(key, idem, body.model, {"text": text})
+        if found is not None:
+            events, thread_id, request_id = found[0], found[1].thread_id, found[1].request_id
         else:
-            thread_id = f"t-{uuid.uuid4().hex[:16]}"
-        threads_index.claim(thread_id, key.key_id, key.name, body.model, text)
-        request_id = new_request_id()
-        pool.claim(thread_id)
-        events = pool.start(lambda: runner.run(text, thread_id=thread_id, request_id=request_id,
-                                               principal=principal_of_key(key)), thread_id)
+            thread_id = await own_thread(key, body.thread_id or f"t-{uuid.uuid4().hex[:16]}", body.model, text)
+            events, request_id = await launch(
+                key, idem, thread_id, body.model, "run", {"text": text},
+                lambda rid: runner.run(text, thread_id=thread_id, request_id=rid, principal=principal_of_key(key)))
         return event_stream(events, key.role, {"thread_id": thread_id, "request_id": request_id})
 
     @app.get("/api/threads")
     async def list_threads(key: ApiKey = Depends(caller)) -> dict[str, Any]:
-        owners = threads_index.threads(None if key.role == "compliance_officer" else key.key_id)[:100]
+        owners = threads_index.threads(None if key.role == "compliance_officer" else key.principal_id)[:100]
         items = []
         for owner in owners:
             items.append({**owner.model_dump(), "status": await _status(owner.thread_id, owner.model)})
         if key.role == "compliance_officer":
-            # threads started outside the server (e.g. `fincopilot ask`) can be held too
-            known = {o.thread_id for o in owners}
+            # threads checkpointed before owners were recorded can be held too
+            known = {o.thread_id for o in threads_index.threads(None)}
             try:
                 others = [t for t in await asyncio.to_thread(models.get(DEFAULT_MODEL).threads) if t not in known]
             except FinCopilotError:
@@ -738,8 +815,9 @@ def create_app(
             view["held"] = {k: v for k, v in (view.get("held") or {}).items()
                             if k in ("reason", "thread_id", "violations", "compliance")}
         can_review = (view.get("status") == "held" and key.role == "compliance_officer"
-                      and owner.get("key_id") != key.key_id)
-        return {**view, "owner": {"key_id": owner.get("key_id"), "name": owner.get("name")},
+                      and owner.get("principal_id") != key.principal_id)
+        return {**view, "owner": {"key_id": owner.get("key_id"), "principal_id": owner.get("principal_id"),
+                                  "name": owner.get("name")},
                 "title": owner.get("title"), "can_review": can_review}
 
     @app.post("/api/threads/{thread_id}/review")
@@ -748,29 +826,40 @@ def create_app(
         body: ReviewRequest = _parse_body(await request.body(), ReviewRequest)
         owner = visible(key, thread_id)
         asked_by = f"{owner['name']} ({owner['key_id']})" if owner.get("key_id") else owner["name"]
+        who = {"reviewer": key.identity, "reviewer_principal": key.principal_id, "reviewer_role": key.role,
+               "asked_by": asked_by, "asked_by_principal": owner.get("principal_id")}
 
         def deny(status: int, message: str, code: str) -> ApiError:
             audit.record("review", request_id=None, thread_id=thread_id, decision=body.decision, outcome="denied",
-                         reason=message, reviewer=key.identity, reviewer_role=key.role, asked_by=asked_by)
+                         reason=message, **who)
             return ApiError(status, message, type="permission_error" if status == 403 else "invalid_request_error",
                             code=code)
 
         if key.role != "compliance_officer":
             raise deny(403, "only a compliance officer can review a held answer", "forbidden_role")
-        if owner.get("key_id") == key.key_id or (owner.get("key_id") and owner.get("name") == key.name):
+        if owner.get("principal_id") == key.principal_id:
             raise deny(403, "the reviewer must not be the person who asked", "forbidden_self_review")
         if body.decision == "edit":
             body.text = _check_text(body.text or "", "edited answer")
         runner = runner_for_thread(thread_id)
+        idem = idempotency_key(request)
+        review_obj = _review_object(body.decision, key.identity, body.text)
+        payload = {"review": review_obj.model_dump(mode="json")}
+        found = await replay(key, idem, owner.get("model") or DEFAULT_MODEL, payload)
+        if found is not None:
+            return await review_response(request, key, thread_id, found[0])
         view = _view_dict(await asyncio.to_thread(runner.thread, thread_id))
         if view.get("status") != "held":
             raise deny(409, f"thread {thread_id} is not waiting for review (status: {view.get('status')})",
                        "not_held")
         audit.record("review", request_id=None, thread_id=thread_id, decision=body.decision, outcome="accepted",
-                     reviewer=key.identity, reviewer_role=key.role, asked_by=asked_by)
-        review_obj = _review_object(body.decision, key.identity, body.text)
-        pool.claim(thread_id)
-        events = pool.start(lambda: runner.resume(thread_id, review_obj), thread_id)
+                     **who)
+        events, _ = await launch(key, idem, thread_id, owner.get("model") or DEFAULT_MODEL, "resume", payload,
+                                 lambda _rid: runner.resume(thread_id, review_obj))
+        return await review_response(request, key, thread_id, events)
+
+    async def review_response(request: Request, key: ApiKey, thread_id: str,
+                              events: AsyncIterator[Event | None]) -> Response:
         if "text/event-stream" in request.headers.get("accept", ""):
             return event_stream(events, key.role, {"thread_id": thread_id})
         out: list[dict[str, Any]] = []

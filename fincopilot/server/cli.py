@@ -42,18 +42,21 @@ def register(app: typer.Typer) -> None:
     def keys_create(
         role: Annotated[str, typer.Option("--role", help="advisor or compliance_officer")],
         name: Annotated[Optional[str], typer.Option("--name", help="Who holds the key (shown in audits).")] = None,
+        principal: Annotated[Optional[str], typer.Option(
+            "--principal", help="The person: a principal id (p-...) or a unique handle such as an e-mail; "
+                                "default: the normalized name")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
     ) -> None:
         """Create a key and print it once: only its hash is stored."""
         from fincopilot.server.keys import KeyStore
 
-        record, plaintext = KeyStore().create(role, name)
+        record, plaintext = KeyStore().create(role, name, principal)
         if as_json:
             typer.echo(json.dumps({**record.model_dump(), "key": plaintext}))
             return
         typer.echo(plaintext)
-        typer.echo(f"key id {record.key_id}, role {record.role}, name {record.name!r}. "
-                   "Store the key now: it is not shown again.", err=True)
+        typer.echo(f"key id {record.key_id}, role {record.role}, name {record.name!r}, principal "
+                   f"{record.principal_id}. Store the key now: it is not shown again.", err=True)
 
     @keys_app.command("revoke")
     def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id (8 hex digits; see `keys list`).")]) -> None:
@@ -76,9 +79,9 @@ def register(app: typer.Typer) -> None:
             for r in records:
                 typer.echo(r.model_dump_json())
             return
-        table = Table("key id", "role", "name", "created", "last used", "status")
+        table = Table("key id", "role", "name", "principal", "created", "last used", "status")
         for r in records:
-            table.add_row(r.key_id, r.role, r.name, r.created_at[:16].replace("T", " "),
+            table.add_row(r.key_id, r.role, r.name, r.principal_id, r.created_at[:16].replace("T", " "),
                           (r.last_used_at or "-")[:16].replace("T", " "),
                           "active" if r.active else f"revoked {r.revoked_at[:16].replace('T', ' ')}")
         Console().print(table if records else "no keys yet: `fincopilot keys create --role advisor`")

@@ -5,6 +5,11 @@ model name. Options (`[backends.options]`):
 
 - `base_url` (default `https://api.openai.com/v1`), `api_key` or `api_key_env` (the name of an
   environment variable holding the key; local servers need none).
+- `base_urls`: several replicas of the same served model (e.g. vLLM on several GPU hosts) instead of one
+  `base_url`: each request goes to the healthy one with the fewest requests in flight; one that fails to
+  connect or times out is skipped for `endpoint_cooldown_s` (default 10) and must answer `GET /models`
+  before it takes traffic again (`models/endpoints.py`). The request moves to the next endpoint; when all
+  are down the backend is unavailable and the gateway's breaker and failover take over.
 - `structured_mode`: how a schema is sent as `response_format`:
   `json_schema` (OpenAI, vLLM, llama.cpp's C++ server), `json_object` (`{"type": "json_object",
   "schema": ...}`, which llama-cpp-python's server honours), or `auto` (default: `json_schema`, and
@@ -29,6 +34,7 @@ from fincopilot.config import BackendSpec
 from fincopilot.errors import BackendError, BackendTimeout, BackendUnavailable, ConfigError
 from fincopilot.log import get_logger
 from fincopilot.models.base import BaseBackend, Message, Usage
+from fincopilot.models.endpoints import EndpointPool
 from fincopilot.models.registry import register_kind
 from fincopilot.models.structured import fit_json_schema, max_json_chars, truncated_error
 
@@ -44,7 +50,10 @@ class OpenAIBackend(BaseBackend):
     def __init__(self, spec: BackendSpec):
         super().__init__(spec)
         opts = spec.options
-        self.base_url = str(opts.get("base_url", "https://api.openai.com/v1"))
+        urls = [str(u) for u in opts.get("base_urls") or [opts.get("base_url", "https://api.openai.com/v1")]]
+        self.base_url = urls[0]
+        self.endpoints = EndpointPool(urls, cooldown_s=float(opts.get("endpoint_cooldown_s", 10.0)),
+                                      probe=self._probe, backend_id=spec.id)
         mode = str(opts.get("structured_mode", "auto"))
         if mode not in MODES:
             raise ConfigError(f"backend {spec.id!r}: options.structured_mode must be one of {MODES}, got {mode!r}")
@@ -52,7 +61,7 @@ class OpenAIBackend(BaseBackend):
         self._strict = bool(opts.get("strict", False))
         self._extra_body = dict(opts.get("extra_body", {}))
         self._api_key = self._resolve_key(opts)
-        self._client: Any = None
+        self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
 
     def _resolve_key(self, opts: dict[str, Any]) -> str:
@@ -73,23 +82,37 @@ class OpenAIBackend(BaseBackend):
 
     @property
     def client(self) -> Any:
+        """The client of the first endpoint."""
+        return self.client_for(self.base_url)
+
+    def client_for(self, url: str) -> Any:
         with self._lock:
-            if self._client is None:
+            if url not in self._clients:
                 import openai
 
-                self._client = openai.OpenAI(
-                    base_url=self.base_url,
+                self._clients[url] = openai.OpenAI(
+                    base_url=url,
                     api_key=self._api_key,
                     timeout=self.spec.timeout_s,
-                    max_retries=self.spec.max_retries,
+                    max_retries=self.spec.max_retries if len(self.endpoints) == 1 else 0,
                 )
-            return self._client
+            return self._clients[url]
+
+    def _probe(self, url: str) -> bool:
+        """Active health check of a resting endpoint: does `GET {url}/models` answer?"""
+        import httpx
+
+        try:
+            return httpx.get(url.rstrip("/") + "/models", timeout=2.0,
+                             headers={"Authorization": f"Bearer {self._api_key}"}).status_code < 500
+        except httpx.HTTPError:
+            return False
 
     def close(self) -> None:
         with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
 
     # --- requests -----------------------------------------------------------------------
     def _response_format(self, js: dict[str, Any], name: str, mode: str) -> dict[str, Any]:
@@ -109,24 +132,45 @@ class OpenAIBackend(BaseBackend):
         return body
 
     def _call(self, *, _retries: int | None = None, **body: Any) -> Any:
-        """One request, with the openai errors turned into FinCopilot's typed errors."""
+        """One request on the least-busy healthy endpoint, moving on to the next when one is down."""
+        tried: set[str] = set()
+        while True:
+            endpoint = self.endpoints.acquire(tried)
+            tried.add(endpoint.url)
+            try:
+                result = self._call_endpoint(endpoint.url, _retries, body)
+            except (BackendTimeout, BackendUnavailable) as err:
+                down = not isinstance(err, _RateLimited)  # 429: up but busy
+                self.endpoints.release(endpoint, ok=not down)
+                if not down or len(tried) >= len(self.endpoints):
+                    raise
+                log.warning("endpoint_down", backend=self.id, url=endpoint.url, error=str(err)[:200])
+                continue
+            except BaseException:
+                self.endpoints.release(endpoint, ok=True)  # the endpoint answered; the request failed
+                raise
+            self.endpoints.release(endpoint, ok=True)
+            return result
+
+    def _call_endpoint(self, url: str, retries: int | None, body: dict[str, Any]) -> Any:
+        """One request to one endpoint, with the openai errors turned into FinCopilot's typed errors."""
         import openai
 
-        client = self.client if _retries is None else self.client.with_options(max_retries=_retries)
+        client = self.client_for(url) if retries is None else self.client_for(url).with_options(max_retries=retries)
         try:
             return client.chat.completions.create(**body)
         except openai.APITimeoutError:
             raise BackendTimeout(
-                f"backend {self.id!r} ({self.base_url}) did not answer within timeout_s={self.spec.timeout_s:g} "
+                f"backend {self.id!r} ({url}) did not answer within timeout_s={self.spec.timeout_s:g} "
                 f"after {self.spec.max_retries} retries",
                 backend_id=self.id,
             ) from None
         except openai.APIConnectionError as err:
             raise BackendUnavailable(
-                f"backend {self.id!r} cannot reach {self.base_url}: {err.__cause__ or err}", backend_id=self.id
+                f"backend {self.id!r} cannot reach {url}: {err.__cause__ or err}", backend_id=self.id
             ) from None
         except openai.RateLimitError as err:
-            raise BackendUnavailable(f"backend {self.id!r} is rate limited: {err.message}", backend_id=self.id) from None
+            raise _RateLimited(f"backend {self.id!r} is rate limited: {err.message}", backend_id=self.id) from None
         except openai.AuthenticationError as err:
             raise BackendError(f"backend {self.id!r} rejected the API key: {err.message}", backend_id=self.id) from None
         except openai.APIStatusError as err:
@@ -203,6 +247,10 @@ class OpenAIBackend(BaseBackend):
             raise BackendUnavailable(f"backend {self.id!r} dropped the stream: {err}", backend_id=self.id) from None
         finally:
             chunks.close()
+
+
+class _RateLimited(BackendUnavailable):
+    """HTTP 429: the endpoint is up but busy; not a reason to mark it down."""
 
 
 class _StatusError(BackendError):

@@ -1,0 +1,1 @@
+"""Shared state: the state database (SQLite or PostgreSQL), migrations, principals, threads, runs."""
