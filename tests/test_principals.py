@@ -49,7 +49,8 @@ def served(tmp_path_factory):
 
     store = KeyStore(home / "server.sqlite")
     keys = {label: store.create(role, name)[1] for label, role, name in [
-        ("ann", "advisor", "Ann Lee"), ("ann-officer", "compliance_officer", "ann lee"),
+        # C-1042 is in Olivia Brandt's book: the advisor asks about her own client
+        ("ann", "advisor", "Olivia Brandt"), ("ann-officer", "compliance_officer", "olivia brandt"),
         ("carl", "compliance_officer", "Carl Checker"), ("bob", "advisor", "Bob Wu")]}
     runner = fake_runner(home / "checkpoints.sqlite")
     with LiveServer(create_app({MODEL: runner}, keys=store)) as server:

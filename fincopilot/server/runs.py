@@ -74,7 +74,6 @@ class LeaseKeeper:
 
     def stop(self) -> None:
         self._stop.set()
-        self.keeper.stop()
 
 
 def tracked(keeper: LeaseKeeper, request_id: str, events: Iterable[Event]) -> Iterator[Event]:
