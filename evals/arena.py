@@ -228,10 +228,11 @@ def _baseline_extractive(item: EvalItem) -> dict[str, Any]:
 
 
 def _baseline_rules(item: EvalItem) -> dict[str, Any]:
-    from fincopilot.agents.compliance_check import check_rules
+    """The skill's default path without an LLM: the pattern rules plus the learned classifier."""
+    from fincopilot.agents.compliance_check import check_learned
 
     i = item.input
-    return check_rules(i["text"], i.get("client"), i.get("product")).model_dump(mode="json")
+    return check_learned(i["text"], i.get("client"), i.get("product")).model_dump(mode="json")
 
 
 _BASELINE_FNS: dict[str, Callable[[EvalItem], dict[str, Any]]] = {

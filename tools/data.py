@@ -158,7 +158,7 @@ class InitResult(BaseModel):
 
 # --------------------------------------------------------------------------------------------- connection
 
-_init_lock = threading.Lock()
+_init_lock = threading.RLock()  # held while the default database is created: no read-only open meanwhile
 
 
 def _resolve(path: Path | str | None) -> Path:
@@ -172,12 +172,12 @@ def connect(path: Path | str | None = None, *, read_only: bool = True) -> Iterat
     The default database is created on first use; a database given by path must exist.
     """
     p = _resolve(path)
-    if not p.exists():
-        if path is None:
+    with _init_lock:  # a thread that finds the file mid-creation waits until it is complete
+        if not p.exists():
+            if path is not None:
+                raise NotFoundError(f"no database at {p}; create it with `fincopilot data init --db {p}`")
             log.warning("database_missing_creating", path=str(p))
             init_db(p)
-        else:
-            raise NotFoundError(f"no database at {p}; create it with `fincopilot data init --db {p}`")
     con = _open(p, read_only=read_only)
     try:
         yield con
