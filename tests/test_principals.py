@@ -134,3 +134,29 @@ def test_a_thread_without_an_owner_record_is_refused(live):
     with pytest.raises(NotFoundError, match="someone else"):
         list(runner.run("again", thread_id="cli-owned-x", principal="p-a"))
         list(runner.run("again", thread_id="cli-owned-x", principal="p-b"))
+
+
+def test_an_old_server_file_is_upgraded_in_place(isolated_home):
+    """A server.sqlite written before principals existed: migration 2 gives each key and thread owner one."""
+    import sqlite3
+
+    from fincopilot.server.keys import hash_key
+    from fincopilot.state.threads import ThreadIndex
+
+    path = isolated_home / "server.sqlite"
+    isolated_home.mkdir(parents=True, exist_ok=True)
+    old = "fck_0123abcd_" + "s" * 32
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE api_keys (key_id TEXT PRIMARY KEY, key_hash TEXT NOT NULL, role TEXT NOT NULL, "
+                "name TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT, last_used_at TEXT)")
+    con.execute("CREATE TABLE thread_owners (thread_id TEXT PRIMARY KEY, key_id TEXT NOT NULL, name TEXT NOT NULL, "
+                "model TEXT NOT NULL, title TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)")
+    con.execute("INSERT INTO api_keys VALUES ('0123abcd', ?, 'advisor', 'Old Key', '2026-01-01T00:00:00+00:00', "
+                "NULL, NULL)", (hash_key(old),))
+    con.execute("INSERT INTO thread_owners VALUES ('t-old', '0123abcd', 'Old Key', 'm', 'hi', 'x', 'x')")
+    con.commit()
+    con.close()
+    store = KeyStore(path)
+    assert store.verify(old).principal_id == "p-key-0123abcd"
+    assert store.principals.get("p-key-0123abcd").display_name == "Old Key"
+    assert ThreadIndex(path).owner("t-old").principal_id == "p-key-0123abcd"
