@@ -199,12 +199,12 @@ class CopilotRunner:
         touched."""
         from datetime import UTC, datetime, timedelta
 
-        cutoff = (datetime.now(UTC) - timedelta(seconds=older_than_s)).isoformat(timespec="seconds")
+        cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
         report = PruneReport()
         for tid in self.threads():
             latest = self.saver.get_tuple(self._config(tid))
-            last_ts = str(latest.checkpoint.get("ts", "")) if latest else ""
-            if last_ts >= cutoff or self.thread(tid).status in ("held", "running"):
+            last = datetime.fromisoformat(latest.checkpoint["ts"]) if latest else cutoff
+            if last >= cutoff or self.thread(tid).status in ("held", "running"):
                 report.kept += 1
                 if keep_last is not None and not dry_run:
                     report.checkpoints_deleted += self._trim(tid, keep_last)
