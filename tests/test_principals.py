@@ -160,3 +160,22 @@ def test_an_old_server_file_is_upgraded_in_place(isolated_home):
     assert store.verify(old).principal_id == "p-key-0123abcd"
     assert store.principals.get("p-key-0123abcd").display_name == "Old Key"
     assert ThreadIndex(path).owner("t-old").principal_id == "p-key-0123abcd"
+
+
+def test_fincopilot_ask_records_the_local_operator_as_owner(live, tmp_path):
+    from server_fakes import FAKE_CONFIG
+    from typer.testing import CliRunner
+
+    from fincopilot.cli import app
+    from fincopilot.state.db import state_db
+    from fincopilot.state.principals import local_operator
+    from fincopilot.state.threads import ThreadIndex
+
+    config = tmp_path / "fake.toml"
+    config.write_text(FAKE_CONFIG)
+    res = CliRunner().invoke(app, ["--config", str(config), "ask", "--no-model", "--thread", "cli-ask-1",
+                                   "Credit of C-1042?"])
+    assert res.exit_code == 0, res.output
+    owner = ThreadIndex().owner("cli-ask-1")
+    assert owner is not None and owner.principal_id == local_operator(state_db()).principal_id
+    assert _client(live, "bob").get("/api/threads/cli-ask-1").status_code == 404
