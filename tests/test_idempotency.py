@@ -139,7 +139,7 @@ def test_continue_run_picks_up_from_the_last_checkpoint(isolated_home, tmp_path)
     events.close()  # the consumer is gone mid-run
     time.sleep(0.5)
     continued = list(runner.continue_run("t-cont", "req-cont", text=DEMO, principal="p-1"))
-    assert continued[-1].data["status"] == "answered" and "plan" not in [e.type for e in continued]
+    assert continued[-1].data["status"] == "answered" and "request" not in [e.type for e in continued]
     audit.flush()
     assert [r.payload["from_checkpoint"] for r in audit.rows("req-cont", event="run_continued")] == [True]
     assert len(audit.rows("req-cont", event="request")) == 1

@@ -115,15 +115,31 @@ def test_review_and_conversation_move_across_replicas(replicas):
 
 
 def _stream_until_plan(replica: Replica, key: str, idem: str) -> None:
-    """Start a streaming request on `replica` and return once its plan has been streamed."""
+    """Start a streaming request on `replica`; return once its plan is streamed and checkpointed."""
     with replica.client(key).stream("POST", "/v1/chat/completions", headers={"Idempotency-Key": idem},
                                     json={"model": MODEL, "stream": True,
                                           "messages": [{"role": "user", "content": DEMO}]}) as resp:
         assert resp.status_code == 200
+        thread = resp.headers["x-fincopilot-thread"]
         for line in resp.iter_lines():
             if line.startswith("data:") and '"type": "plan"' in line.replace('"type":"plan"', '"type": "plan"'):
+                _wait_for_plan_checkpoint(thread)
                 return
     raise AssertionError("the stream ended before the plan")
+
+
+def _wait_for_plan_checkpoint(thread: str, timeout_s: float = 30.0) -> None:
+    """Until the checkpoint after the planner step is in PostgreSQL (the point a takeover continues from)."""
+    from fincopilot.state.db import state_db
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        step = state_db().execute("SELECT max((metadata->>'step')::int) FROM checkpoints WHERE thread_id=?",
+                                  (thread,)).rows[0][0]
+        if step is not None and step >= 1:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"no checkpoint after the plan of thread {thread} within {timeout_s} s")
 
 
 def _ledger_row(idem: str) -> tuple:
@@ -140,8 +156,7 @@ def test_a_replica_killed_mid_run_loses_no_request_and_a_retry_gets_the_one_resu
 
     started, _, keys = replicas
     a, b = started["A"], started["B"]
-    _stream_until_plan(a, keys["ann"], "retry-key-1")
-    time.sleep(0.5)  # the planner's checkpoint is written; the steps are waiting on the slow FAKE model
+    _stream_until_plan(a, keys["ann"], "retry-key-1")  # the steps now wait on the slow FAKE model
     a.kill()
     retry = _ask(b.client(keys["ann"]), [{"role": "user", "content": DEMO}], **{"Idempotency-Key": "retry-key-1"})
     assert retry.status_code == 200, retry.text
@@ -165,7 +180,6 @@ def test_without_a_retry_another_replica_finishes_the_killed_run(replicas):
     started, start, keys = replicas
     c, b = start("C"), started["B"]
     _stream_until_plan(c, keys["ann"], "no-retry-1")
-    time.sleep(0.5)
     c.kill()
     deadline = time.monotonic() + 60
     while _ledger_row("no-retry-1")[1] == "running" and time.monotonic() < deadline:
