@@ -179,11 +179,11 @@ class CopilotRunner:
                      from_checkpoint=bool(state.values and state.values.get("request_id") == request_id))
         if review is not None and self._is_held(thread_id):
             yield from self.resume(thread_id, review)
-        elif not state.values or state.values.get("request_id") != request_id:
+        elif review is None and (not state.values or state.values.get("request_id") != request_id):
             if text is None:
                 raise NotFoundError(f"no checkpoint of request {request_id!r} in thread {thread_id!r}")
             yield from self.run(text, thread_id=thread_id, request_id=request_id, principal=principal)
-        elif state.next and self._held_payload(state) is None:
+        elif (state.next or state.tasks) and self._held_payload(state) is None:
             with self._lock(thread_id), request_context(request_id, thread_id=thread_id):
                 yield from self._stream(None, thread_id, request_id)
         else:
@@ -205,12 +205,12 @@ class CopilotRunner:
         touched."""
         from datetime import UTC, datetime, timedelta
 
-        cutoff = (datetime.now(UTC) - timedelta(seconds=older_than_s)).isoformat(timespec="seconds")
+        cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
         report = PruneReport()
         for tid in self.threads():
             latest = self.saver.get_tuple(self._config(tid))
-            last_ts = str(latest.checkpoint.get("ts", "")) if latest else ""
-            if last_ts >= cutoff or self.thread(tid).status in ("held", "running"):
+            last = datetime.fromisoformat(latest.checkpoint["ts"]) if latest else cutoff
+            if last >= cutoff or self.thread(tid).status in ("held", "running"):
                 report.kept += 1
                 if keep_last is not None and not dry_run:
                     report.checkpoints_deleted += self._trim(tid, keep_last)

@@ -120,3 +120,33 @@ def test_a_thread_running_on_another_replica_is_busy(api):
     r = api.post("/api/chat", json={"message": "again", "thread_id": first})
     assert r.status_code == 409 and r.json()["error"]["code"] == "thread_busy"
     other.finish("req-elsewhere", "done")
+
+
+def test_continue_run_picks_up_from_the_last_checkpoint(isolated_home, tmp_path):
+    """The takeover path in one process: a run abandoned after its plan (as when its process dies) is continued
+    from the checkpoint, not from the start; a held run continued with its review is released; a finished one
+    only reports done."""
+    from server_fakes import DEMO, RISKY
+
+    from fincopilot.safety import audit
+
+    prepare_home(isolated_home)
+    runner = fake_runner(tmp_path / "cp.sqlite")
+    events = runner.run(DEMO, thread_id="t-cont", request_id="req-cont", principal="p-1")
+    for event in events:
+        if event.type == "plan":
+            break
+    events.close()  # the consumer is gone mid-run
+    time.sleep(0.5)
+    continued = list(runner.continue_run("t-cont", "req-cont", text=DEMO, principal="p-1"))
+    assert continued[-1].data["status"] == "answered" and "request" not in [e.type for e in continued]
+    audit.flush()
+    assert [r.payload["from_checkpoint"] for r in audit.rows("req-cont", event="run_continued")] == [True]
+    assert len(audit.rows("req-cont", event="request")) == 1
+    assert [e.type for e in runner.continue_run("t-cont", "req-cont", text=DEMO)] == ["done"]
+
+    assert list(runner.run(RISKY, thread_id="t-held", principal="p-1"))[-1].data["status"] == "held"
+    review = {"decision": "approve", "reviewer": "Carl"}
+    done = list(runner.continue_run("t-held", "req-review", review=review))
+    assert done[-1].data["status"] == "answered"
+    assert [e.data["status"] for e in runner.continue_run("t-held", "req-review", review=review)] == ["answered"]

@@ -136,3 +136,48 @@ def test_a_thread_without_an_owner_record_is_refused(live):
     with pytest.raises(NotFoundError, match="someone else"):
         list(runner.run("again", thread_id="cli-owned-x", principal=Principal(id="p-a", role="advisor", name="A")))
         list(runner.run("again", thread_id="cli-owned-x", principal=Principal(id="p-b", role="advisor", name="B")))
+
+
+def test_an_old_server_file_is_upgraded_in_place(isolated_home):
+    """A server.sqlite written before principals existed: migration 2 gives each key and thread owner one."""
+    import sqlite3
+
+    from fincopilot.server.keys import hash_key
+    from fincopilot.state.threads import ThreadIndex
+
+    path = isolated_home / "server.sqlite"
+    isolated_home.mkdir(parents=True, exist_ok=True)
+    old = "fck_0123abcd_" + "s" * 32
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE api_keys (key_id TEXT PRIMARY KEY, key_hash TEXT NOT NULL, role TEXT NOT NULL, "
+                "name TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT, last_used_at TEXT)")
+    con.execute("CREATE TABLE thread_owners (thread_id TEXT PRIMARY KEY, key_id TEXT NOT NULL, name TEXT NOT NULL, "
+                "model TEXT NOT NULL, title TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)")
+    con.execute("INSERT INTO api_keys VALUES ('0123abcd', ?, 'advisor', 'Old Key', '2026-01-01T00:00:00+00:00', "
+                "NULL, NULL)", (hash_key(old),))
+    con.execute("INSERT INTO thread_owners VALUES ('t-old', '0123abcd', 'Old Key', 'm', 'hi', 'x', 'x')")
+    con.commit()
+    con.close()
+    store = KeyStore(path)
+    assert store.verify(old).principal_id == "p-key-0123abcd"
+    assert store.principals.get("p-key-0123abcd").display_name == "Old Key"
+    assert ThreadIndex(path).owner("t-old").principal_id == "p-key-0123abcd"
+
+
+def test_fincopilot_ask_records_the_local_operator_as_owner(live, tmp_path):
+    from server_fakes import FAKE_CONFIG
+    from typer.testing import CliRunner
+
+    from fincopilot.cli import app
+    from fincopilot.state.db import state_db
+    from fincopilot.state.principals import local_operator
+    from fincopilot.state.threads import ThreadIndex
+
+    config = tmp_path / "fake.toml"
+    config.write_text(FAKE_CONFIG)
+    res = CliRunner().invoke(app, ["--config", str(config), "ask", "--no-model", "--thread", "cli-ask-1",
+                                   "Credit of C-1042?"])
+    assert res.exit_code == 0, res.output
+    owner = ThreadIndex().owner("cli-ask-1")
+    assert owner is not None and owner.principal_id == local_operator(state_db()).principal_id
+    assert _client(live, "bob").get("/api/threads/cli-ask-1").status_code == 404

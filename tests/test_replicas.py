@@ -47,34 +47,56 @@ class Replica:
                 self.kill()
 
 
-@pytest.fixture
-def cluster(pg_url, isolated_home):
-    """Keys in the shared database, and a function starting replicas (all stopped at the end)."""
+@pytest.fixture(scope="module")
+def cluster(postgres_server, tmp_path_factory):
+    """One database, keys, replicas A and B (1 s per FAKE model call) for the module, and a function starting
+    more; every replica is stopped at the end. The tests run in order: the second kills A."""
+    from fincopilot.safety import audit
     from fincopilot.server.keys import KeyStore
+    from fincopilot.state import db
 
-    prepare_home(isolated_home)
+    home = prepare_home(tmp_path_factory.mktemp("replicas-home"))
+    url = postgres_server.create_database()
+    saved = {k: os.environ.get(k) for k in ("FINCOPILOT_HOME", "FINCOPILOT_DATABASE_URL")}
+    os.environ.update(FINCOPILOT_HOME=str(home), FINCOPILOT_DATABASE_URL=url)
     store = KeyStore()
     keys = {"ann": store.create("advisor", "Ann Advisor")[1], "carl": store.create("compliance_officer", "Carl")[1]}
-    env = {**os.environ, "FINCOPILOT_DATABASE_URL": pg_url, "FINCOPILOT_HOME": str(isolated_home),
-           "FINCOPILOT_LEASE_S": "2", "HF_HUB_OFFLINE": "1"}
-    started: list[Replica] = []
+    env = {**os.environ, "FINCOPILOT_LEASE_S": "2", "HF_HUB_OFFLINE": "1"}
+    started: dict[str, Replica] = {}
 
-    def start(name: str, delay_s: float = 0.0) -> Replica:
-        started.append(Replica(env, name, delay_s))
-        return started[-1]
+    def start(name: str, delay_s: float = 1.0) -> Replica:
+        started[name] = Replica(env, name, delay_s)
+        return started[name]
 
-    yield start, keys
-    for r in started:
+    start("A")
+    start("B")
+    yield started, start, keys, home
+    for r in started.values():
         r.stop()
+    audit.flush()
+    db.close_all()
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    postgres_server.drop_database(url)
+
+
+@pytest.fixture
+def replicas(cluster, monkeypatch):
+    started, start, keys, home = cluster
+    monkeypatch.setenv("FINCOPILOT_HOME", str(home))  # the replicas' home (audit key), not the isolated one
+    return started, start, keys
 
 
 def _ask(client: httpx.Client, messages: list[dict], **headers) -> httpx.Response:
     return client.post("/v1/chat/completions", json={"model": MODEL, "messages": messages}, headers=headers)
 
 
-def test_review_and_conversation_move_across_replicas(cluster):
-    start, keys = cluster
-    a, b = start("A"), start("B")
+def test_review_and_conversation_move_across_replicas(replicas):
+    started, _, keys = replicas
+    a, b = started["A"], started["B"]
     held = _ask(a.client(keys["ann"]), [{"role": "user", "content": RISKY}])
     assert held.status_code == 200 and held.json()["fincopilot"]["status"] == "held"
     thread = held.json()["fincopilot"]["thread_id"]
@@ -93,15 +115,31 @@ def test_review_and_conversation_move_across_replicas(cluster):
 
 
 def _stream_until_plan(replica: Replica, key: str, idem: str) -> None:
-    """Start a streaming request on `replica` and return once its plan has been streamed."""
+    """Start a streaming request on `replica`; return once its plan is streamed and checkpointed."""
     with replica.client(key).stream("POST", "/v1/chat/completions", headers={"Idempotency-Key": idem},
                                     json={"model": MODEL, "stream": True,
                                           "messages": [{"role": "user", "content": DEMO}]}) as resp:
         assert resp.status_code == 200
+        thread = resp.headers["x-fincopilot-thread"]
         for line in resp.iter_lines():
             if line.startswith("data:") and '"type": "plan"' in line.replace('"type":"plan"', '"type": "plan"'):
+                _wait_for_plan_checkpoint(thread)
                 return
     raise AssertionError("the stream ended before the plan")
+
+
+def _wait_for_plan_checkpoint(thread: str, timeout_s: float = 30.0) -> None:
+    """Until the checkpoint after the planner step is in PostgreSQL (the point a takeover continues from)."""
+    from fincopilot.state.db import state_db
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        step = state_db().execute("SELECT max((metadata->>'step')::int) FROM checkpoints WHERE thread_id=?",
+                                  (thread,)).rows[0][0]
+        if step is not None and step >= 1:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"no checkpoint after the plan of thread {thread} within {timeout_s} s")
 
 
 def _ledger_row(idem: str) -> tuple:
@@ -113,13 +151,12 @@ def _ledger_row(idem: str) -> tuple:
     return rows[0]
 
 
-def test_a_replica_killed_mid_run_loses_no_request_and_a_retry_gets_the_one_result(cluster):
+def test_a_replica_killed_mid_run_loses_no_request_and_a_retry_gets_the_one_result(replicas):
     from fincopilot.safety import audit
 
-    start, keys = cluster
-    a, b = start("A", delay_s=1.5), start("B", delay_s=1.5)
-    _stream_until_plan(a, keys["ann"], "retry-key-1")
-    time.sleep(0.5)  # the planner's checkpoint is written; the steps are waiting on the slow FAKE model
+    started, _, keys = replicas
+    a, b = started["A"], started["B"]
+    _stream_until_plan(a, keys["ann"], "retry-key-1")  # the steps now wait on the slow FAKE model
     a.kill()
     retry = _ask(b.client(keys["ann"]), [{"role": "user", "content": DEMO}], **{"Idempotency-Key": "retry-key-1"})
     assert retry.status_code == 200, retry.text
@@ -139,17 +176,16 @@ def test_a_replica_killed_mid_run_loses_no_request_and_a_retry_gets_the_one_resu
     assert audit.verify().ok
 
 
-def test_without_a_retry_another_replica_finishes_the_killed_run(cluster):
-    start, keys = cluster
-    a, b = start("A", delay_s=1.5), start("B", delay_s=0.0)
-    _stream_until_plan(a, keys["ann"], "no-retry-1")
-    time.sleep(0.5)
-    a.kill()
+def test_without_a_retry_another_replica_finishes_the_killed_run(replicas):
+    started, start, keys = replicas
+    c, b = start("C"), started["B"]
+    _stream_until_plan(c, keys["ann"], "no-retry-1")
+    c.kill()
     deadline = time.monotonic() + 60
     while _ledger_row("no-retry-1")[1] == "running" and time.monotonic() < deadline:
         time.sleep(0.3)
     request_id, status, attempts, replica = _ledger_row("no-retry-1")
-    assert (status, attempts, replica) == ("done", 2, "B")
+    assert (status, attempts, replica) == ("done", 2, "B")  # C held it, B finished it
     from fincopilot.state.db import state_db
 
     thread = state_db().execute("SELECT thread_id FROM runs WHERE request_id=?", (request_id,)).rows[0][0]

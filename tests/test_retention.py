@@ -4,13 +4,27 @@ The real CopilotRunner with a scripted FAKE model gateway, on SQLite and on a re
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from server_fakes import RISKY, fake_runner, prepare_home
 
 from fincopilot.safety import audit
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    """Domain data and scorecard made once; each test gets a copy in its own home."""
+    return prepare_home(tmp_path_factory.mktemp("retention-prepared"))
+
+
+@pytest.fixture
+def home(prepared, isolated_home):
+    shutil.copytree(prepared, isolated_home, dirs_exist_ok=True)
+    return isolated_home
 
 
 def _checkpoints(runner, thread_id: str) -> int:
@@ -24,8 +38,7 @@ def _fill(runner) -> None:
     assert list(runner.run(RISKY, thread_id="held-1"))[-1].data["status"] == "held"
 
 
-def test_prune_deletes_finished_threads_spares_held_and_keeps_audit(isolated_home, tmp_path):
-    prepare_home(isolated_home)
+def test_prune_deletes_finished_threads_spares_held_and_keeps_audit(home, tmp_path):
     runner = fake_runner(tmp_path / "cp.sqlite")
     _fill(runner)
     audit.flush()
@@ -40,8 +53,7 @@ def test_prune_deletes_finished_threads_spares_held_and_keeps_audit(isolated_hom
     assert runner.prune(86400).threads_deleted == []  # recent threads stay
 
 
-def test_keep_last_trims_checkpoints_and_the_thread_still_continues(isolated_home, tmp_path):
-    prepare_home(isolated_home)
+def test_keep_last_trims_checkpoints_and_the_thread_still_continues(home, tmp_path):
     runner = fake_runner(tmp_path / "cp.sqlite")
     _fill(runner)
     before = _checkpoints(runner, "old-2")
@@ -53,8 +65,7 @@ def test_keep_last_trims_checkpoints_and_the_thread_still_continues(isolated_hom
     assert runner.thread("held-1").status == "held"
 
 
-def test_prune_on_postgres_uses_langgraphs_keep_latest(pg_url, isolated_home, tmp_path):
-    prepare_home(isolated_home)
+def test_prune_on_postgres_uses_langgraphs_keep_latest(pg_url, home, tmp_path):
     runner = fake_runner(tmp_path / "unused.sqlite")
     _fill(runner)
     runner.prune(86400, keep_last=1)

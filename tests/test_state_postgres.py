@@ -28,7 +28,7 @@ def test_migrations_are_versioned_and_applied_once(pg_url, isolated_home):
     with psycopg.connect(pg_url) as conn:
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname='public'")}
     assert {"api_keys", "principals", "thread_owners", "conversations", "runs", "run_events", "audit",
-            "audit_head", "schema_version"} <= tables
+            "audit_head", "audit_meta", "schema_version"} <= tables
     assert not (isolated_home / "server.sqlite").exists()  # nothing went to the embedded file
 
 
@@ -75,6 +75,15 @@ def test_audit_is_one_chain_under_concurrent_appends_from_two_processes(pg_url, 
         conn.execute("UPDATE audit_head SET seq = 80, hash = (SELECT hash FROM audit WHERE seq = 80)")
     report = audit.verify()
     assert not report.ok and "held 91" in report.problem
+
+
+def test_a_replica_with_another_audit_key_cannot_append(pg_url, isolated_home, monkeypatch):
+    monkeypatch.setenv("FINCOPILOT_AUDIT_KEY", "a" * 40)
+    audit.record("request", request_id="req-1")
+    monkeypatch.setenv("FINCOPILOT_AUDIT_KEY", "b" * 40)
+    with pytest.raises(audit.AuditError, match="same FINCOPILOT_AUDIT_KEY"):
+        audit.record("request", request_id="req-2")
+    assert len(audit.rows()) == 1
 
 
 def test_checkpoints_in_postgres_let_a_second_runner_review_a_held_answer(pg_url, isolated_home, tmp_path):

@@ -308,12 +308,35 @@ class _Store:
                     self._schedule(_IDLE_CLOSE_S)
 
 
+def key_fingerprint(key: bytes) -> str:
+    """Names the key without revealing it: HMAC of a fixed label."""
+    return hmac.new(key, b"fincopilot-audit-key-fingerprint", hashlib.sha256).hexdigest()[:32]
+
+
+_checked_keys: set[tuple[str, str]] = set()
+
+
 class _PgStore:
-    """The audit chain in the PostgreSQL state database (tables made by migration 4)."""
+    """The audit chain in the PostgreSQL state database (tables made by migrations 4 and 5)."""
 
     def __init__(self):
         self.db = state_db()
         self.where = f"PostgreSQL {self.db.where}"
+
+    def check_key(self) -> None:
+        """The first replica records its key's fingerprint; a replica with another key may not append (its rows
+        would never verify): a loud error instead of a silently broken chain."""
+        mine = key_fingerprint(audit_key())
+        if (self.db.target, mine) in _checked_keys:
+            return
+        with self.db.transaction() as tx:
+            tx.execute("INSERT INTO audit_meta VALUES (1, ?) ON CONFLICT (id) DO NOTHING", (mine,))
+            theirs = tx.execute("SELECT key_fingerprint FROM audit_meta WHERE id = 1").rows[0][0]
+        if theirs != mine:
+            raise AuditError("this process's audit key differs from the key the shared audit log is written with "
+                             f"(fingerprint {mine[:12]}… vs {theirs[:12]}…): give every replica the same "
+                             "FINCOPILOT_AUDIT_KEY")
+        _checked_keys.add((self.db.target, mine))
 
     def exists(self) -> bool:
         return True
@@ -372,7 +395,10 @@ def record(event: str, *, request_id: str | None = None, **payload: Any) -> int:
     body = canonical_payload(payload)
     ts = datetime.now(UTC).isoformat(timespec="microseconds")
     key = audit_key()
-    with _store().transaction() as tx:
+    store = _store()
+    if isinstance(store, _PgStore):
+        store.check_key()
+    with store.transaction() as tx:
         head = tx.execute("SELECT seq, hash FROM audit_head WHERE id = 1").one()
         if head is None:  # new log, or the head row was removed: continue from the last row
             head = tx.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").one() or (0, GENESIS)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -25,6 +25,7 @@ def register(app: typer.Typer) -> None:
 
         from fincopilot.server.api import DEFAULT_MODEL, create_app
         from fincopilot.server.keys import KeyStore
+        from fincopilot.state.runs import replica_name
 
         keys = KeyStore()
         runners = None
@@ -32,6 +33,7 @@ def register(app: typer.Typer) -> None:
             from fincopilot.graphs.runner import CopilotRunner
 
             runners = {DEFAULT_MODEL: CopilotRunner(use_model=False)}
+        typer.echo(f"state: {keys.db.engine} {keys.db.where} (replica {replica_name()})", err=True)
         if not any(k.active for k in keys.list()):
             typer.echo("note: no API keys yet; create one with `fincopilot keys create --role advisor`", err=True)
         app_ = create_app(runners, keys=keys)
@@ -41,8 +43,8 @@ def register(app: typer.Typer) -> None:
     @keys_app.command("create")
     def keys_create(
         role: Annotated[str, typer.Option("--role", help="advisor or compliance_officer")],
-        name: Annotated[Optional[str], typer.Option("--name", help="Who holds the key (shown in audits).")] = None,
-        principal: Annotated[Optional[str], typer.Option(
+        name: Annotated[str | None, typer.Option("--name", help="Who holds the key (shown in audits).")] = None,
+        principal: Annotated[str | None, typer.Option(
             "--principal", help="The person: a principal id (p-...) or a unique handle such as an e-mail; "
                                 "default: the normalized name")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
@@ -88,11 +90,11 @@ def register(app: typer.Typer) -> None:
 
     @app.command("chat")
     def chat_cmd(
-        thread: Annotated[Optional[str], typer.Option("--thread", help="Continue this thread.")] = None,
+        thread: Annotated[str | None, typer.Option("--thread", help="Continue this thread.")] = None,
         no_model: Annotated[bool, typer.Option("--no-model", help="Rules-only planner and template answers.")] = False,
-        url: Annotated[Optional[str], typer.Option("--url", help="Talk to a running server instead "
+        url: Annotated[str | None, typer.Option("--url", help="Talk to a running server instead "
                                                                 "(e.g. http://127.0.0.1:8000).")] = None,
-        key: Annotated[Optional[str], typer.Option("--key", envvar="FINCOPILOT_API_KEY",
+        key: Annotated[str | None, typer.Option("--key", envvar="FINCOPILOT_API_KEY",
                                                    help="API key for --url (or $FINCOPILOT_API_KEY).")] = None,
     ) -> None:
         """Terminal chat: the plan and steps live as they run, then the cited answer. /help for commands."""

@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from fincopilot.config import settings
 from fincopilot.errors import ConfigError, FinCopilotError
 from fincopilot.paths import home
+from fincopilot.state.migrations import upgrade
 
 Engine = Literal["sqlite", "postgres"]
 POOL_MAX_SIZE = 16
@@ -38,8 +40,6 @@ def database_url() -> str | None:
     """The PostgreSQL URL from `$FINCOPILOT_DATABASE_URL` or the config's `database_url`; None: embedded files."""
     url = os.environ.get("FINCOPILOT_DATABASE_URL")
     if url is None:
-        from fincopilot.config import settings
-
         url = settings().database_url
     url = (url or "").strip()
     if not url:
@@ -102,8 +102,6 @@ class StateDB:
             self._sqlite.execute("PRAGMA busy_timeout=30000")
         else:
             self._pool = _pg_pool(target, {"autocommit": True})
-        from fincopilot.state.migrations import upgrade
-
         upgrade(self)
 
     @property

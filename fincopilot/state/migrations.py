@@ -64,6 +64,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE TABLE audit_head (id INTEGER PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL)",
         "CREATE INDEX audit_by_request ON audit (request_id)",
     )),
+    Migration(5, "audit key fingerprint (every replica must append with the same key)", postgres=(
+        "CREATE TABLE audit_meta (id INTEGER PRIMARY KEY, key_fingerprint TEXT NOT NULL)",
+    )),
 )
 
 
