@@ -14,7 +14,10 @@ import httpx
 import pytest
 from server_fakes import LiveServer, fake_runner, prepare_home
 
+from fincopilot.principal import Principal
 from fincopilot.state.runs import RunLedger, ThreadBusy
+
+OPERATOR_1 = Principal(id="p-1", role="operator", name="Op One")
 
 MODEL = "fincopilot-advisor"
 
@@ -132,20 +135,20 @@ def test_continue_run_picks_up_from_the_last_checkpoint(isolated_home, tmp_path)
 
     prepare_home(isolated_home)
     runner = fake_runner(tmp_path / "cp.sqlite")
-    events = runner.run(DEMO, thread_id="t-cont", request_id="req-cont", principal="p-1")
+    events = runner.run(DEMO, thread_id="t-cont", request_id="req-cont", principal=OPERATOR_1)
     for event in events:
         if event.type == "plan":
             break
     events.close()  # the consumer is gone mid-run
     time.sleep(0.5)
-    continued = list(runner.continue_run("t-cont", "req-cont", text=DEMO, principal="p-1"))
+    continued = list(runner.continue_run("t-cont", "req-cont", text=DEMO, principal=OPERATOR_1))
     assert continued[-1].data["status"] == "answered" and "request" not in [e.type for e in continued]
     audit.flush()
     assert [r.payload["from_checkpoint"] for r in audit.rows("req-cont", event="run_continued")] == [True]
     assert len(audit.rows("req-cont", event="request")) == 1
     assert [e.type for e in runner.continue_run("t-cont", "req-cont", text=DEMO)] == ["done"]
 
-    assert list(runner.run(RISKY, thread_id="t-held", principal="p-1"))[-1].data["status"] == "held"
+    assert list(runner.run(RISKY, thread_id="t-held", principal=OPERATOR_1))[-1].data["status"] == "held"
     review = {"decision": "approve", "reviewer": "Carl"}
     done = list(runner.continue_run("t-held", "req-review", review=review))
     assert done[-1].data["status"] == "answered"
