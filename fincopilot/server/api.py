@@ -533,7 +533,8 @@ def create_app(
         return FileResponse(str(static_dir.joinpath(name)))
 
     @app.get("/openapi.json", include_in_schema=False)
-    async def openapi_schema(_: ApiKey = Depends(caller)) -> dict[str, Any]:
+    async def openapi_schema(request: Request) -> dict[str, Any]:
+        caller(request)  # 401 without a valid key
         return app.openapi()
 
     @app.get("/healthz", include_in_schema=False)
