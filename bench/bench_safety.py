@@ -214,6 +214,7 @@ def main() -> None:
 
         audit_ok = audit.verify()
         audit.flush()
+    load = os.getloadavg()
     rows = "\n".join(
         f"| {label} | {r['throughput']:.1f} | {r['p50'] * 1000:.0f} | {r['p95'] * 1000:.0f} | "
         f"{', '.join(f'{k}: {v}' for k, v in sorted(r['served'].items()))} |" for label, r in tp.items())
@@ -223,7 +224,9 @@ def main() -> None:
 ID-card number, phone, bank card and email; {ov['names']} known client names from `fincopilot data init`;
 {ov['replaced_per_request']:.1f} values replaced per request). The backend is a real OpenAI-compatible HTTP server on
 127.0.0.1 that answers at once, so the ratio isolates our cost (a real model call takes hundreds of ms or more,
-against which the same absolute overhead is small). The machine was shared with other jobs during the run.
+against which the same absolute overhead is small). The machine was shared with other jobs during the run
+(load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} cores at its end), which inflates means and
+p95s; medians are the steadier figure.
 
 | measure | value |
 | --- | --- |

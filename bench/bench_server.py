@@ -98,7 +98,7 @@ def main() -> None:
         config.write_text(FAKE_CONFIG)
         exe = str(Path(sys.executable).with_name("fincopilot"))
         env = {**os.environ, "FINCOPILOT_HOME": str(home)}
-        key = subprocess.run([exe, "keys", "create", "--role", "advisor", "--name", "bench"], env=env, check=True,
+        key = subprocess.run([exe, "keys", "create", "--role", "advisor", "--name", "Olivia Brandt"], env=env, check=True,
                              capture_output=True, text=True).stdout.strip()
         port = _free_port()
         url = f"http://127.0.0.1:{port}"

@@ -18,12 +18,16 @@ def skill_node(name: str, *, args: Callable[[Mapping[str, Any]], Mapping[str, An
     """
     from fincopilot.agents.skills import SkillContext, get_skill
     from fincopilot.log import current_request_id, new_request_id
+    from fincopilot.principal import Principal
 
     skill = get_skill(name)  # fail at build time for an unknown skill, naming the registered ones
 
     def node(state: Mapping[str, Any]) -> dict[str, Any]:
+        # a graph that carries a `principal` (fincopilot.principal.Principal as a dict) gets its book enforced
+        who = state.get("principal")
         ctx = SkillContext(skill=name, request_id=current_request_id() or new_request_id(),
-                           allowed_tools=skill.tools, gateway=gateway)
+                           allowed_tools=skill.tools, gateway=gateway,
+                           principal=Principal.model_validate(who) if who else None)
         return {into: skill.run(dict(args(state)), ctx).model_dump(mode="json")}
 
     node.__name__ = f"skill_{name}"

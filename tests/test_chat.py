@@ -52,7 +52,7 @@ def test_terminal_chat_announces_a_held_answer(module_home, tmp_path):
     from fincopilot.server.keys import KeyStore
 
     store = KeyStore(module_home / "server.sqlite")
-    _, key = store.create("advisor", "Ann")
+    _, key = store.create("advisor", "Olivia Brandt")  # C-1042 is in her book
     app = create_app({"fincopilot-advisor": fake_runner(module_home / "checkpoints-url.sqlite")}, keys=store)
     config = tmp_path / "fake.toml"
     config.write_text(FAKE_CONFIG)

@@ -118,3 +118,14 @@ def test_server_answers_403_for_another_advisors_client(live, book):
     resp = httpx.post(server.url + "/api/chat", json={"message": DEMO}, timeout=120,
                       headers={"Authorization": f"Bearer {keys[other]}"})
     assert "not in your book" in resp.text and '"status": "answered"' not in resp.text
+
+
+def test_principal_of_a_key_prefers_its_stable_principal_id():
+    from types import SimpleNamespace
+
+    from fincopilot.principal import principal_of_key
+
+    plain = SimpleNamespace(key_id="k1", role="advisor", name="Bob Wu")
+    assert principal_of_key(plain) == Principal(id="key:k1", role="advisor", name="Bob Wu")
+    stable = SimpleNamespace(key_id="k2", role="compliance_officer", name="Olga", principal_id="p-olga")
+    assert principal_of_key(stable).id == "p-olga" and principal_of_key(stable).sees_every_client

@@ -36,7 +36,7 @@ def live(module_home):
 
     store = KeyStore(module_home / "server.sqlite")
     keys = {name: store.create(role, name)[1] for name, role in
-            [("Ann Advisor", "advisor"), ("Olga Officer", "compliance_officer"), ("Carl Checker", "compliance_officer")]}
+            [("Olivia Brandt", "advisor"), ("Olga Officer", "compliance_officer"), ("Carl Checker", "compliance_officer")]}
     revoked, keys["revoked"] = store.create("advisor", "Rex Revoked")
     store.revoke(revoked.key_id)
     app = create_app({MODEL: fake_runner(module_home / "checkpoints.sqlite")}, keys=store)
@@ -54,12 +54,12 @@ def home(module_home, isolated_home, monkeypatch):
     return module_home
 
 
-def client(live, who="Ann Advisor") -> openai.OpenAI:
+def client(live, who="Olivia Brandt") -> openai.OpenAI:
     server, keys = live
     return openai.OpenAI(base_url=server.url + "/v1", api_key=keys[who], max_retries=0, timeout=60)
 
 
-def http(live, who="Ann Advisor") -> httpx.Client:
+def http(live, who="Olivia Brandt") -> httpx.Client:
     server, keys = live
     return httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {keys[who]}"}, timeout=60)
 
@@ -210,7 +210,7 @@ def test_held_answer_review_roles_and_identity(home, live):
     outcomes = {(p.get("outcome"), p.get("reviewer_role")) for p in reviews}
     assert ("denied", "advisor") in outcomes and ("accepted", "compliance_officer") in outcomes
     accepted = next(p for p in reviews if p.get("outcome") == "accepted")
-    assert accepted["asked_by"].startswith("Ann Advisor") and accepted["reviewer"].startswith("Carl Checker")
+    assert accepted["asked_by"].startswith("Olivia Brandt") and accepted["reviewer"].startswith("Carl Checker")
 
 
 def test_threads_are_private_to_advisors(home, live):
@@ -237,7 +237,7 @@ def test_conversation_survives_a_server_restart(home, tmp_path):
     config.write_text(FAKE_CONFIG)
     env = {**os.environ, "FINCOPILOT_HOME": str(home), "HF_HUB_OFFLINE": "1"}
     exe = str(Path(sys.executable).with_name("fincopilot"))
-    key = subprocess.run([exe, "keys", "create", "--role", "advisor", "--name", "Restart Tester"], env=env,
+    key = subprocess.run([exe, "keys", "create", "--role", "advisor", "--name", "Olivia Brandt"], env=env,
                          capture_output=True, text=True, check=True).stdout.strip()
 
     def start():

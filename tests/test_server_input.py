@@ -139,3 +139,10 @@ def test_property_random_json_bodies_never_get_a_500(live, body, path):
 def test_property_random_bytes_never_get_a_500(live, raw):
     resp = live[1].post("/v1/chat/completions", content=raw, headers={"Content-Type": "application/json"})
     assert resp.status_code < 500, (raw, resp.text)
+
+
+@pytest.mark.parametrize("raw", [b'"\\' * 300_000, b'{"a": "' + b'\\"[' * 200_000 + b'"}', b"[" * 900_000,
+                                 b'{"a": "[[[[\\'])
+def test_hostile_bodies_near_the_size_limit_are_400s(live, raw):
+    resp = live[1].post("/v1/chat/completions", content=raw, headers={"Content-Type": "application/json"})
+    assert resp.status_code == 400 and resp.json()["error"]["code"] in ("invalid_json", "invalid_request")

@@ -21,7 +21,7 @@ def test_openai_stream_through_the_real_model(isolated_home, smollm2):
     prepare_home(isolated_home)
     register_instance(smollm2)  # the session's loaded model serves every skill (the built-in config's default)
     store = KeyStore()
-    _, key = store.create("advisor", "Ann")
+    _, key = store.create("advisor", "Olivia Brandt")  # C-1042 is in her book
     app = create_app({"fincopilot-advisor": CopilotRunner()}, keys=store)
     with LiveServer(app) as server:
         client = openai.OpenAI(base_url=server.url + "/v1", api_key=key, max_retries=0, timeout=600)

@@ -32,7 +32,7 @@ def live(tmp_path_factory):
     from fincopilot.server.keys import KeyStore
 
     store = KeyStore(home / "server.sqlite")
-    keys = {"advisor": store.create("advisor", "Ann Advisor")[1],
+    keys = {"advisor": store.create("advisor", "Olivia Brandt")[1],
             "officer": store.create("compliance_officer", "Olga Officer")[1]}
     app = create_app({"fincopilot-advisor": fake_runner(home / "checkpoints.sqlite", delay_s=0.3)}, keys=store)
     with LiveServer(app) as server:
@@ -80,7 +80,7 @@ def test_page_streams_plan_steps_and_cited_answer(home, live, browser, tmp_path)
     server, keys, _ = live
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     sign_in(page, server.url, keys["advisor"])
-    assert page.inner_text("#who").startswith("Ann Advisor")
+    assert page.inner_text("#who").startswith("Olivia Brandt")
     page.fill("#prompt", DEMO)
     page.click("#send")
     page.wait_for_selector(".step.running", timeout=30_000)  # progress is visible while steps run

@@ -20,10 +20,12 @@ def _print_json(obj: Any) -> None:
 def _run_skill(name: str, args: dict[str, Any]):
     from fincopilot.agents.skills import SkillContext, get_skill
     from fincopilot.log import request_context
+    from fincopilot.principal import local_operator
 
     s = get_skill(name)
     with request_context() as rid:
-        return s.run(args, SkillContext(skill=name, request_id=rid, allowed_tools=s.tools))
+        return s.run(args, SkillContext(skill=name, request_id=rid, allowed_tools=s.tools,
+                                        principal=local_operator()))
 
 
 def register(app: typer.Typer) -> None:

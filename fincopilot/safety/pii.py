@@ -28,7 +28,7 @@ from datetime import date
 from functools import lru_cache
 from itertools import permutations
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -414,6 +414,12 @@ def _candidates(text: str, names: tuple[str, ...]) -> list[PiiMatch]:
     return out
 
 
+@lru_cache(maxsize=64)
+def _usable_names(names: tuple[Any, ...]) -> tuple[str, ...]:
+    """The non-blank names, sorted and deduplicated (cached: a request passes the same tuple on every call)."""
+    return tuple(sorted({n for n in names if isinstance(n, str) and n.strip()}))
+
+
 def find_pii(text: str, known_names: Iterable[str] = ()) -> list[PiiMatch]:
     """Every personal-data span in `text`, non-overlapping, in text order.
 
@@ -424,7 +430,7 @@ def find_pii(text: str, known_names: Iterable[str] = ()) -> list[PiiMatch]:
         raise InputError(f"find_pii expects text (str), got {type(text).__name__}")
     if not text:
         return []
-    names = tuple(sorted({n for n in known_names if isinstance(n, str) and n.strip()}))
+    names = _usable_names(known_names if isinstance(known_names, tuple) else tuple(known_names))
     chosen: list[PiiMatch] = []
     taken: list[tuple[int, int]] = []
     # Higher-priority kinds first, then longer spans; skip anything overlapping a chosen span.
