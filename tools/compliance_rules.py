@@ -60,7 +60,10 @@ def _zgap(n: int) -> str:
 
 
 _EN_NEG_BEFORE = re.compile(r"\b(?:not|no|never|without|cannot|nor|isn't|aren't|doesn't|don't|won't|is\s+not|are\s+not)"
-                            r"(?:\s+\w+){0,2}\s*$", re.IGNORECASE)
+                            r"(?:\s+\w+){0,2}\s*$"
+                            # "there is no guarantee that the fund ...", "we do not promise that HY-7 ..."
+                            r"|\b(?:no|not|never|cannot|can't)\s+(?:\w+\s+)?(?:guarantee|assurance|promise|assure|say|"
+                            r"claim)\s+that\b[^.;!?]*$", re.IGNORECASE)
 _ZH_NEG_BEFORE = re.compile(r"(?:不|非|无|未|没有|没|并非|绝非|不是|不能|不会)[^。；！？\n]{0,2}$")
 
 _I = re.IGNORECASE
@@ -162,7 +165,7 @@ _SENTENCE = re.compile(r"[^.!?。！？\n]+[.!?。！？]?")
 
 
 def _negated(text: str, start: int, language: str) -> bool:
-    before = text[max(0, start - 24):start]
+    before = text[max(0, start - 60):start]
     if language == "en":
         return bool(_EN_NEG_BEFORE.search(before))
     return bool(_ZH_NEG_BEFORE.search(before))
