@@ -101,7 +101,7 @@ _RULE_LIST: tuple[PatternRule, ...] = (
         r"\b(?:will|is\s+going\s+to|are\s+going\s+to)\s+(?:definitely\s+|certainly\s+|surely\s+|easily\s+)?"
         r"(?:outperform|beat|double|triple)\b", _I), "states a future performance as a fact"),
     PatternRule("CMP-MC-002", "misleading_claim", "en", re.compile(
-        r"\b(?:has\s+|have\s+)?never\s+(?:lost\s+money|had\s+a\s+(?:losing|down|negative)\s+(?:year|quarter|month)|"
+        r"\b(?:has\s+|have\s+)?never\s+(?:(?:once|ever|yet)\s+)?(?:lost\s+money|had\s+a\s+(?:losing|down|negative)\s+(?:year|quarter|month)|"
         r"lost\s+value|fallen|declined)\b|\balways\s+(?:outperforms?|outperformed|beats?|beaten|goes?\s+up|"
         r"delivers?\s+positive)\b", _I), "claims an unbroken performance record"),
     PatternRule("CMP-MC-003", "misleading_claim", "en", re.compile(
