@@ -199,7 +199,7 @@ def load_model() -> ComplianceModel:
     with console.status("training the learned compliance check (first use, a few seconds)…"):
         model = train()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # concurrent first uses each write their own file
     with tmp.open("wb") as f:
         pickle.dump(model, f)
     tmp.replace(path)
