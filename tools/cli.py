@@ -183,3 +183,5 @@ def register(app: typer.Typer) -> None:
         typer.echo(result.summary)
         for f in result.key_figures:
             typer.echo(f"  - {f}")
+        for why in result.rejected:
+            typer.echo(f"  (model summary rejected: {why})", err=True)
