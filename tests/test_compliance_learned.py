@@ -65,3 +65,15 @@ def test_the_skill_runs_the_learned_check_by_default():
     assert "CMP-ML-GR" in {v.rule for v in out.violations}
     off = run_skill("compliance_check", {"text": "HY-7 delivers an assured 7.5% every year.", "learned": False})
     assert off.passed
+
+
+def test_the_split_written_after_development_still_shows_the_gain():
+    from pathlib import Path
+
+    from fincopilot.evals.compliance_adversarial import SET_PATH
+
+    items = load_items(Path(SET_PATH).with_name("compliance_adversarial_final.jsonl"))
+    rules, learned = (s for s in evaluate(items))
+    for lang in ("en", "zh"):
+        assert learned.languages[lang].recall.value >= rules.languages[lang].recall.value + 0.25
+        assert learned.languages[lang].false_alarm_rate.value <= 0.2
