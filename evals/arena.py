@@ -260,6 +260,7 @@ def _run_backend(skill: str, item: EvalItem, gateway) -> dict[str, Any]:
         args["explain"] = True
     elif skill == "compliance_check":
         args["assist"] = True  # rules alone would make every backend identical to baseline:rules
+        args["learned"] = False  # credit the model only with its own flags, not the learned classifier's
     ctx = SkillContext(skill=skill, allowed_tools=sk.tools, gateway=gateway, request_id=f"arena-{item.id}")
     return sk.run(args, ctx).model_dump(mode="json")
 

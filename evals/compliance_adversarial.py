@@ -77,7 +77,7 @@ def score(system: str, items: list[dict]) -> SystemScore:
         languages[lang] = LanguageScore(recall=_bootstrap(pos, _mean), false_alarm_rate=_bootstrap(clean, _mean),
                                         positives=len(pos), clean=len(clean))
     f1 = {c: _bootstrap([(c in i["categories"], c in p) for i, p in zip(items, predicted)], _f1)
-          for c in CATEGORIES if c != "suitability" or any(c in i["categories"] for i in items)}
+          for c in CATEGORIES if any(c in i["categories"] for i in items)}  # categories with positives only
     misses = [i["id"] for i, p in zip(items, predicted) if i["categories"] and not set(i["categories"]) <= p]
     alarms = [i["id"] for i, p in zip(items, predicted) if not i["categories"] and p]
     return SystemScore(system=system, languages=languages, category_f1=f1, misses=misses, false_alarms=alarms)
@@ -106,5 +106,7 @@ def markdown(scores: list[SystemScore]) -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":  # python -m fincopilot.evals.compliance_adversarial
-    print(markdown(evaluate()))
+if __name__ == "__main__":  # python -m fincopilot.evals.compliance_adversarial [SET.jsonl]
+    import sys
+
+    print(markdown(evaluate(load_items(Path(sys.argv[1])) if len(sys.argv) > 1 else None)))

@@ -160,7 +160,7 @@ def build_advisor_graph(gateway=None, *, checkpointer=None, use_model: bool = Tr
                 ctx = SkillContext(skill=name, request_id=rid, allowed_tools=skill.tools, gateway=gateway,
                                    principal=_principal(task.get("principal")))
                 try:
-                    out = call_with_timeout(lambda: skill.run(task["args"], ctx), step_timeout_s,
+                    out = call_with_timeout(lambda ctx=ctx: skill.run(task["args"], ctx), step_timeout_s,
                                             name=f"step {sid} ({name})")
                     result.update(ok=True, output=out.model_dump(mode="json"))
                     last = None

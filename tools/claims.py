@@ -32,7 +32,7 @@ _QUANTITIES: tuple[tuple[str, str], ...] = tuple(sorted((
     ("net asset value", "nav"), ("nav", "nav"), ("unit value", "nav"), ("price per unit", "nav"),
     ("单位净值", "nav"), ("净值", "nav"),
     ("net assets", "fund_size"), ("assets under management", "fund_size"), ("fund size", "fund_size"),
-    ("aum", "fund_size"), ("基金资产净值", "fund_size"), ("基金规模", "fund_size"), ("规模", "fund_size"),
+    ("aum", "fund_size"), ("基金资产净值", "fund_size"), ("资产净值", "fund_size"), ("基金规模", "fund_size"), ("规模", "fund_size"),
     ("yield to maturity", "yield"), ("ytm", "yield"), ("yield", "yield"), ("到期收益率", "yield"),
     ("七日年化", "yield"), ("7-day", "yield"),
     ("return", "return"), ("performance", "return"), ("收益率", "return"), ("回报", "return"), ("涨幅", "return"),
@@ -237,16 +237,17 @@ def _pool(sources: Iterable[str]) -> list[tuple[str, NumberMention, dict[str, st
 
 
 def _disagreement(claim: dict[str, str | None], source: dict[str, str | None]) -> str | None:
-    """The first attribute both state differently (a direction the source does not state counts too)."""
+    """Every attribute both state differently (a direction the source does not state counts too), or None."""
+    problems = []
     if claim.get("unit") == "rate" and source.get("unit") != "rate":
-        return "unit: the text gives a percentage, the source a plain figure"
+        problems.append("unit: the text gives a percentage, the source a plain figure")
     for attr in _ATTRS:
         a, b = claim.get(attr), source.get(attr)
-        if a is not None and b is not None and a != b:
-            return f"{attr}: the text says {a}, the source says {b}"
+        if a is not None and b is not None and a != b and not (attr == "unit" and problems):
+            problems.append(f"{attr}: the text says {a}, the source says {b}")
     if claim.get("direction") and not source.get("direction"):
-        return f"direction: the text says {claim['direction']}, the source states none"
-    return None
+        problems.append(f"direction: the text says {claim['direction']}, the source states none")
+    return "; ".join(problems) or None
 
 
 def _judge(m: NumberMention, attrs: dict[str, str | None], pool) -> Claim:

