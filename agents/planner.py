@@ -6,7 +6,7 @@
 2. `validate_plan()` checks what a schema cannot: unique ids, dependencies that exist and point backwards,
    no self-reference or cycle, arguments valid for the skill, and references to a dependency's output
    (`"$1.grade"`) that name a real field of that skill's output model. `"$answer"` (the advisor's final
-   answer) may only be used by a `compliance_check` step, which the compliance gate runs after synthesis.
+   answer) may only be used by a gate step (a skill declared `checks_answer`), run after synthesis.
 3. `plan_request()` asks the backend the router assigns to `planner`; problems (validation, grounding: an
    argument the request never mentions, coverage: a skill the request clearly asks for but the plan lacks)
    are fed back for at most `max_repairs` rounds; then a deterministic fallback planner (intent rules in
@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, Field, ValidationError, create_model
 
+from fincopilot.agents.skills import ANSWER_REF, CLIENT_ID, PRODUCT_CODE, Entities
 from fincopilot.errors import BackendError, InputError, PlanValidationError
 from fincopilot.log import get_logger
 from fincopilot.models.base import Message
@@ -35,7 +36,6 @@ SCHEMA_MAX_STEPS = 4        # what the grammar lets a model write: short plans k
 MAX_REQUEST_CHARS = 4000
 ARG_MAX_CHARS = 24          # plan arguments are ids, codes and short phrases; long text stays out of plans
 PLANNER_MAX_TOKENS = 200
-ANSWER_REF = "$answer"
 _REF = re.compile(r"^\$(\d+)\.([A-Za-z_][A-Za-z0-9_]*)$")
 
 
@@ -106,7 +106,8 @@ def _planner_args_model(skill) -> type[BaseModel]:
         if not info.is_required() and (hidden or name == "text"):
             continue  # free text (a report to summarize) is given by an interface, not written by the planner
         if is_str:
-            bounded = Annotated[str, Field(max_length=ARG_MAX_CHARS, description=desc)]
+            extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+            bounded = Annotated[str, Field(max_length=extra.get("planner_max_chars", ARG_MAX_CHARS), description=desc)]
             if optional or not info.is_required():
                 fields[name] = (bounded | None, None)
             else:
@@ -154,19 +155,26 @@ Each step: {{"id": n, "skill": name, "args": {{...}}, "depends_on": [ids of earl
 Skills:
 {skills}
 Rules: use only ids and codes written in the request. Steps that do not need each other have no depends_on.
-A compliance_check of the advisor's answer uses "text": "$answer" and depends on every other step.
-If the request needs no skill (a greeting, a general question), answer {{"steps": []}}."""
+{gates}If the request needs no skill (a greeting, a general question), answer {{"steps": []}}."""
 
-_EXAMPLES: list[tuple[str, dict[str, Any]]] = [
-    ("Client C-2001 asks about GB-1: check her credit and summarize the latest GB-1 report; keep it compliant.",
-     {"steps": [
-         {"id": 1, "skill": "credit_lookup", "args": {"client": "C-2001"}, "depends_on": []},
-         {"id": 2, "skill": "report_summary", "args": {"product": "GB-1"}, "depends_on": []},
-         {"id": 3, "skill": "compliance_check",
-          "args": {"text": "$answer", "client": "C-2001", "product": "GB-1"}, "depends_on": [1, 2]}]}),
-    ("总结一下EQ-10的最新研报", {"steps": [
-        {"id": 1, "skill": "report_summary", "args": {"product": "EQ-10"}, "depends_on": []}]}),
-]
+def prompt_examples() -> list[tuple[str, dict[str, Any]]]:
+    """One declared example per skill, skipping a skill an earlier example already shows (and examples
+    that name a skill not registered)."""
+    from fincopilot.agents.skills import list_skills
+
+    known = {s.name for s in list_skills()}
+    shown: set[str] = set()
+    out = []
+    for s in list_skills():
+        if s.name in shown:
+            continue
+        for text, plan in s.example_plans():
+            names = {st["skill"] for st in plan["steps"]}
+            if names <= known:
+                out.append((text, plan))
+                shown |= names
+                break
+    return out
 
 
 def _skill_lines() -> str:
@@ -179,19 +187,22 @@ def _skill_lines() -> str:
     return "\n".join(lines)
 
 
+def _gate_lines() -> str:
+    from fincopilot.agents.skills import list_skills
+
+    return "".join(f'A {s.name} of the advisor\'s answer uses "text": "{ANSWER_REF}" and depends on every other '
+                   f"step.\n" for s in list_skills() if s.checks_answer)
+
+
 def planner_messages(request: str, context: Sequence[str] = ()) -> list[Message]:
     """The planner prompt (system with skill descriptions, two few-shot examples, the request).
 
     `context`: earlier user turns of the conversation (most recent last), so follow-ups can refer to them.
     """
-    msgs = [Message(role="system", content=_SYSTEM.format(skills=_skill_lines()))]
-    from fincopilot.agents.skills import list_skills
-
-    known = {s.name for s in list_skills()}
-    for text, plan in _EXAMPLES:
-        if all(st["skill"] in known for st in plan["steps"]):
-            msgs.append(Message(role="user", content=text))
-            msgs.append(Message(role="assistant", content=json.dumps(plan, ensure_ascii=False)))
+    msgs = [Message(role="system", content=_SYSTEM.format(skills=_skill_lines(), gates=_gate_lines()))]
+    for text, plan in prompt_examples():
+        msgs.append(Message(role="user", content=text))
+        msgs.append(Message(role="assistant", content=json.dumps(plan, ensure_ascii=False)))
     body = request if not context else "Earlier in this conversation: " + " | ".join(context[-3:]) + "\nNow: " + request
     msgs.append(Message(role="user", content=body))
     return msgs
@@ -291,8 +302,9 @@ def _check_args(step: PlanStep, skill, by_id: dict[int, PlanStep], registry: dic
         for text in _references(value):
             if text == ANSWER_REF:
                 referenced.add(key)
-                if step.skill != "compliance_check":
-                    out.append(f"{where}: only a compliance_check step may use {ANSWER_REF} (argument {key!r})")
+                if not skill.checks_answer:
+                    gates = " or ".join(sorted(s.name for s in registry.values() if s.checks_answer)) or "gate"
+                    out.append(f"{where}: only a {gates} step may use {ANSWER_REF} (argument {key!r})")
                 continue
             if not text.startswith("$"):
                 continue
@@ -346,21 +358,6 @@ def ensure_valid(plan: Plan | dict[str, Any]) -> Plan:
 
 
 # ---------------------------------------------------------------------------------------------- intents
-CLIENT_ID = re.compile(r"(?<![A-Za-z0-9-])C-\d{3,6}(?!\d)", re.I)
-PRODUCT_CODE = re.compile(r"(?<![A-Za-z0-9-])([A-Z]{2,3}-\d{1,2})(?![0-9])")
-
-INTENTS: dict[str, re.Pattern[str]] = {
-    "credit_lookup": re.compile(
-        r"credit|scor(?:e|ing)|\bPD\b|default (?:risk|prob)|rating|creditworth|bureau|信用|评分|征信|违约|资信|评级",
-        re.I),
-    "report_summary": re.compile(
-        r"report|summar|research|brief|outlook|latest news|研报|报告|总结|摘要|概要|概述|研究", re.I),
-    "compliance_check": re.compile(
-        r"complian|suitab|appropriate|regulat|disclos|合规|适当性|适合|合适|监管|风险提示", re.I),
-}
-_RECOMMEND = re.compile(r"recommend|wants?\b|buy|invest|subscribe|pitch|推荐|想买|购买|申购|配置|投资", re.I)
-
-
 class Intents(BaseModel):
     """What the rules see in a request: the skills it asks for and the ids/codes it names."""
 
@@ -378,24 +375,19 @@ def _unique(items: Iterable[str]) -> list[str]:
 
 
 def classify(request: str, context: Sequence[str] = ()) -> Intents:
-    """Intent rules (English and Chinese) and entity extraction; entities fall back to earlier turns."""
+    """Each skill's declared intent (English and Chinese) and entity extraction; entities fall back to
+    earlier turns for a follow-up."""
     from fincopilot.agents.skills import list_skills
 
-    registered = {s.name for s in list_skills()}
     clients = _unique(c.upper() for c in CLIENT_ID.findall(request))
     products = _unique(p.upper() for p in PRODUCT_CODE.findall(request))
     if not clients:
         products = [p for p in products if not p.startswith("C-")]
-    skills = [name for name, pat in INTENTS.items() if name in registered and pat.search(request)]
-    # a recommendation to a client about a product is checked for compliance even when not asked
-    if (clients and products and _RECOMMEND.search(request) and "compliance_check" in registered
-            and "compliance_check" not in skills):
-        skills.append("compliance_check")
+    found = Entities(request=request, clients=clients, products=products)
+    skills = [s.name for s in list_skills() if s.wants(found)]
     if not skills and (clients or products):  # bare entity: "C-1042?" / "HY-7"
-        if clients and "credit_lookup" in registered:
-            skills.append("credit_lookup")
-        if products and "report_summary" in registered:
-            skills.append("report_summary")
+        skills = [s.name for s in list_skills() if (s.bare_entity == "client" and clients)
+                  or (s.bare_entity == "product" and products)]
     if skills and context and not (clients or products):  # a follow-up ("and his credit?") names earlier entities
         earlier = " ".join(context)
         clients = _unique(c.upper() for c in CLIENT_ID.findall(earlier))[-1:]
@@ -403,35 +395,37 @@ def classify(request: str, context: Sequence[str] = ()) -> Intents:
     return Intents(skills=skills, clients=clients, products=products)
 
 
-_NEEDS = {"credit_lookup": "client id (like C-1042)", "report_summary": "product code (like HY-7)"}
+def _skill_steps(it: Intents, request: str) -> tuple[list[PlanStep], list[PlanStep], list[str]]:
+    """(work steps, gate steps, what is missing) from each wanted skill's declared `plan_args`."""
+    from fincopilot.agents.skills import get_skill
+
+    entities = Entities(request=request, clients=it.clients, products=it.products)
+    work: list[PlanStep] = []
+    gates: list[PlanStep] = []
+    missing: list[str] = []
+    for name in it.skills:
+        sk = get_skill(name)
+        arg_sets = sk.steps_for(entities)
+        if not arg_sets:
+            missing.append(sk.needs or f"what {name} needs")
+        for args in arg_sets:
+            (gates if ANSWER_REF in args.values() else work).append(PlanStep(id=0, skill=name, args=args))
+    return work, gates, missing
 
 
 def fallback_plan(request: str, context: Sequence[str] = ()) -> tuple[Plan, str]:
     """The deterministic plan for `request` (rules, no model) and a note on what it did."""
+    from fincopilot.agents.skills import get_skill
+
     it = classify(request, context)
-    steps: list[PlanStep] = []
-    missing: list[str] = []
-    for skill in it.skills:
-        if skill == "credit_lookup":
-            if not it.clients:
-                missing.append(_NEEDS[skill])
-            for c in it.clients[:3]:
-                steps.append(PlanStep(id=len(steps) + 1, skill=skill, args={"client": c}))
-        elif skill == "report_summary":
-            if not it.products:
-                missing.append(_NEEDS[skill])
-            for p in it.products[:3]:
-                steps.append(PlanStep(id=len(steps) + 1, skill=skill, args={"product": p}))
-    if "compliance_check" in it.skills:
-        # the gate checks the final answer; alone (no facts to gather) it checks the drafted recommendation
-        args: dict[str, Any] = {"text": ANSWER_REF}
-        if it.clients and it.products:
-            args.update(client=it.clients[0], product=it.products[0])
-        if steps or len(args) == 3:
-            steps.append(PlanStep(id=len(steps) + 1, skill="compliance_check", args=args,
-                                  depends_on=[s.id for s in steps]))
+    work, gates, missing = _skill_steps(it, request)
+    steps = [s.model_copy(update={"id": n}) for n, s in enumerate(work, 1)]
+    for gate in gates:
+        # a gate checks the final answer; alone (no facts to gather) it needs something of its own to check
+        if steps or len(gate.args) > 1:
+            steps.append(gate.model_copy(update={"id": len(steps) + 1, "depends_on": [s.id for s in steps]}))
         else:
-            missing.append("client id and a product code (like C-1042 and HY-7)")
+            missing.append(get_skill(gate.skill).needs or f"what {gate.skill} needs")
     if steps:
         return Plan(steps=steps[:MAX_STEPS]), f"rules matched {', '.join(it.skills)}"
     if missing:
@@ -453,14 +447,14 @@ def _grounding(plan: Plan, request: str, context: Sequence[str]) -> list[str]:
     return out
 
 
-def _coverage(plan: Plan, intents: Intents) -> list[str]:
+def _coverage(plan: Plan, intents: Intents, request: str = "") -> list[str]:
+    """A skill the request asks for (and names what it needs) must have a step."""
+    from fincopilot.agents.skills import get_skill
+
     have = {s.skill for s in plan.steps}
-    out = []
-    for skill in intents.skills:
-        if skill not in have and not (skill == "credit_lookup" and not intents.clients) and not (
-                skill == "report_summary" and not intents.products):
-            out.append(f"the request asks for {skill} but the plan has no {skill} step")
-    return out
+    entities = Entities(request=request, clients=intents.clients, products=intents.products)
+    return [f"the request asks for {skill} but the plan has no {skill} step" for skill in intents.skills
+            if skill not in have and get_skill(skill).steps_for(entities)]
 
 
 def _from_model(parsed: Any, text: str) -> Plan:
@@ -478,7 +472,7 @@ def review_plan(plan: Plan, request: str, context: Sequence[str] = (), intents: 
     if problems:
         return problems
     intents = intents or classify(request, context)
-    return _grounding(plan, request, context) + _coverage(plan, intents)
+    return _grounding(plan, request, context) + _coverage(plan, intents, request)
 
 
 def check_request(request: str) -> str:

@@ -49,12 +49,20 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
     return front
 
 
-_KEY_METRICS = {
-    "planner": ["skill_f1", "valid_before_repair", "step_f1"],
-    "credit_lookup": ["grade_exact", "score_within_tol", "explanation_faithfulness", "explanation_grounded"],
-    "report_summary": ["faithfulness", "coverage", "rouge_l"],
-    "compliance_check": ["micro_precision", "micro_recall", "micro_f1"],
-}
+_PLANNER_METRICS = ["skill_f1", "valid_before_repair", "step_f1"]
+
+
+def _key_metrics(skill: str) -> list[str]:
+    """The metrics a leaderboard shows: the planner's, or the headline metrics the skill declares."""
+    if skill == "planner":
+        return _PLANNER_METRICS
+    from fincopilot.agents.skills import get_skill
+    from fincopilot.errors import NotFoundError
+
+    try:
+        return list(get_skill(skill).evaluation.headline)
+    except NotFoundError:  # a stored run of a skill that is no longer installed
+        return []
 
 
 def rating_text(s: CandidateSummary) -> str:
@@ -71,7 +79,7 @@ def rating_text(s: CandidateSummary) -> str:
 
 
 def table_rows(skill: str, board: list[CandidateSummary]) -> tuple[list[str], list[list[str]]]:
-    metrics = _KEY_METRICS.get(skill, [])
+    metrics = _key_metrics(skill)
     header = ["candidate", "score", *metrics, "fallback rate", "BT rating [95% CI]", "p50 s", "p95 s",
               "tokens/item", "cost/item", "errors"]
     rows = []

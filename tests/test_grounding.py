@@ -8,7 +8,7 @@ import json
 import pytest
 from skill_helpers import prepare_home, run_skill, scripted_fake
 
-from fincopilot.evals.metrics import score_credit
+from fincopilot.evals.metrics import score_item
 from fincopilot.tools.grounding import unit_errors, ungrounded, unsupported_words
 
 FACTS = ("Client Zhang Min (C-1042). Score 585. Probability of default 28.00%. Grade B. Main adverse factors: "
@@ -45,6 +45,10 @@ REFERENCE = {"score": 585, "grade": "B", "pd": 0.28}
 OUTPUT = {"client_id": "C-1042", "client_name": "Zhang Min", "score": 585, "grade": "B", "pd": 0.28,
           "reason_codes": [{"attribute": "duration", "value": "36", "description": "loan duration (months): 36 "
                                                                                    "scores 35 points below the best bin"}]}
+
+
+def score_credit(reference, output):
+    return score_item("credit_lookup", reference, output)
 
 
 def test_arena_metric_fails_an_invented_explanation_even_with_faithful_numbers():
