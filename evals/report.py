@@ -70,7 +70,7 @@ def rating_text(s: CandidateSummary) -> str:
     if s.rating_status is None and s.rating is None:
         return "-"
     if s.rating_status in ("undefeated", "winless", "unbounded"):
-        return f"no finite rating: {s.rating_note}"
+        return f"no finite rating; {s.rating_note}"
     if s.rating_status == "insufficient_evidence":
         return f"insufficient evidence ({s.rating_note})" if s.rating_note else "insufficient evidence"
     lo = f"{s.ci_low:.0f}" if s.ci_low is not None else "open"
