@@ -210,10 +210,10 @@ def _skill_views(run: dict[str, Any], board: list[CandidateSummary]):
 
 # ------------------------------------------------------------------------------------------------ HTML
 _CSS = ("body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1280px;padding:0 1em}"
-        ".wrap{overflow-x:auto}table{border-collapse:collapse;margin:1em 0}"
+        ".wrap{overflow-x:auto}table{border-collapse:collapse;margin:1em 0;font-size:0.92em}"
         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right;vertical-align:top}"
         "td:first-child,th:first-child{text-align:left;white-space:nowrap}"
-        "td.rating{text-align:left;max-width:28em}ul.ev{font-size:0.92em}code{white-space:nowrap}")
+        "td.rating{text-align:left;max-width:22em}ul.ev{font-size:0.92em}code{white-space:nowrap}")
 
 
 def _html_table(header: list[str], rows: list[list[str]]) -> str:
@@ -221,7 +221,9 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
     cells = "".join("<tr>" + "".join(f"<td class='rating'>{html.escape(c)}</td>" if i == rating_col
                                      else f"<td>{html.escape(c)}</td>" for i, c in enumerate(r)) + "</tr>"
                     for r in rows)
-    return ("<div class='wrap'><table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"
+    # metric names wrap at their underscores, so a wide table fits the page instead of scrolling
+    heads = "".join(f"<th>{html.escape(h).replace('_', '_<wbr>')}</th>" for h in header)
+    return ("<div class='wrap'><table><tr>" + heads + "</tr>"
             + cells + "</table></div>")
 
 

@@ -16,6 +16,13 @@ FACTS = ("Client Zhang Min (C-1042). Score 585. Probability of default 28.00%. G
          "back duly till now scores 15 points below the best bin.")
 
 
+def test_a_flipped_direction_is_a_claim_error():
+    # what the real SmolLM2 wrote in the arena example: the facts say 35 points BELOW the best bin
+    text = "The client's score of 585 is 35 points above the best bin."
+    assert ungrounded(text, [FACTS]) == ["'35 points above': the source states the opposite direction"]
+    assert ungrounded("The loan duration scores 35 points below the best bin.", [FACTS]) == []
+
+
 def test_invented_entities_and_attributes_are_unsupported():
     text = "Zhang Min is a Chinese banker with a history of high-risk lending; score 585, grade B."
     assert unsupported_words(text, [FACTS]) == ["chinese", "banker", "lending"]
