@@ -11,11 +11,21 @@ CMP-LLM-001 so reviewers can tell them apart from rule hits.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Literal
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal
 
 from fincopilot.agents._common import check_text, fence, flag_injection
-from fincopilot.agents.skills import SkillContext, skill
+from fincopilot.agents.skills import (
+    ANSWER_REF,
+    QUOTE_REF,
+    Entities,
+    Evaluation,
+    Rendered,
+    SkillContext,
+    skill,
+)
 from fincopilot.models.base import Message
 from fincopilot.tools.compliance_rules import (
     CATEGORIES,
@@ -136,9 +146,86 @@ def model_flags(text: str, ctx: SkillContext, already: list[Violation]) -> list[
     return found
 
 
+# --------------------------------------------------------------------------------------------- declaration
+_ASKED = re.compile(r"complian|suitab|appropriate|regulat|disclos|draft|wording|ok to send|can i (?:send|post)"
+                    r"|合规|适当性|适合|合适|监管|风险提示|能发|可以发|审一下|文案|有没有问题", re.IGNORECASE)
+_RECOMMEND = re.compile(r"recommend|wants?\b|buy|invest|subscribe|pitch|推荐|想买|购买|申购|配置|投资", re.IGNORECASE)
+EXAMPLES = [
+    ("Client C-2001 asks about GB-1: check her credit and summarize the latest GB-1 report; keep it compliant.",
+     {"steps": [
+         {"id": 1, "skill": "credit_lookup", "args": {"client": "C-2001"}, "depends_on": []},
+         {"id": 2, "skill": "report_summary", "args": {"product": "GB-1"}, "depends_on": []},
+         {"id": 3, "skill": "compliance_check",
+          "args": {"text": ANSWER_REF, "client": "C-2001", "product": "GB-1"}, "depends_on": [1, 2]}]}),
+    ("这段话合规吗：“本基金保证收益”", {"text": QUOTE_REF}),
+]
+PLAN_RULE = ("To check the advisor's answer (a recommendation, a suitability question, a comparison for a client) "
+             f'add a compliance_check with "text": "{ANSWER_REF}" (and the client and product; one per product) '
+             f'that depends on every earlier step. A quoted draft to check is "text": "{QUOTE_REF}".')
+
+
+def intent(e: Entities) -> bool:
+    """Asked for, or implied: a recommendation to a client about a product is always checked."""
+    return bool(_ASKED.search(e.request)) or bool(e.clients and e.products and _RECOMMEND.search(e.request))
+
+
+def plan_args(e: Entities) -> list[dict[str, Any]]:
+    """A quoted draft is checked as written; else the gate checks the final answer. With a client and a
+    product it checks suitability too (the answer once per product)."""
+    if e.quote is not None:
+        both = {"client": e.clients[0], "product": e.products[0]} if e.clients and e.products else {}
+        return [{"text": e.quote, **both}]
+    if e.clients and e.products:
+        return [{"text": ANSWER_REF, "client": e.clients[0], "product": p} for p in e.products[:3]]
+    return [{"text": ANSWER_REF}]
+
+
+def render(o: Mapping[str, Any]) -> Rendered:
+    if o.get("passed"):
+        return Rendered(text="Compliance check passed.")
+    return Rendered(text="Compliance check failed: " + "; ".join(
+        f"{v.get('category')} ({v.get('rule')}): {v.get('reason')}" for v in o.get("violations", [])))
+
+
+def metric(reference: Mapping[str, Any], output: Mapping[str, Any], source: str | None) -> dict[str, float]:
+    """Precision, recall and F1 over the violation categories (micro-averaged by `micro_average`)."""
+    from fincopilot.tools.textmetrics import prf
+
+    got = {v.get("category") for v in output.get("violations", [])}
+    gold = set(reference.get("categories", []))
+    p, r, f1 = prf(got, gold)
+    return {"score": f1, "precision": p, "recall": r, "f1": f1, "tp": float(len(got & gold)),
+            "fp": float(len(got - gold)), "fn": float(len(gold - got)),
+            "decision_correct": float((not got) == (not gold))}
+
+
+def micro_average(metrics: list[Mapping[str, float]]) -> dict[str, float]:
+    tp, fp, fn = (sum(m.get(k, 0.0) for m in metrics) for k in ("tp", "fp", "fn"))
+    mp = tp / (tp + fp) if tp + fp else 1.0
+    mr = tp / (tp + fn) if tp + fn else 1.0
+    return {"micro_precision": mp, "micro_recall": mr, "micro_f1": 2 * mp * mr / (mp + mr) if mp + mr else 0.0}
+
+
+def baseline_rules(item_input: dict[str, Any]) -> dict[str, Any]:
+    """The skill's default path without an LLM: the pattern rules plus the learned classifier."""
+    i = item_input
+    return check_learned(i["text"], i.get("client"), i.get("product")).model_dump(mode="json")
+
+
+EVALUATION = Evaluation(
+    eval_set=Path(__file__).resolve().parents[1] / "evals" / "sets" / "compliance_check.jsonl",
+    metric=metric, aggregate=micro_average, baselines={"baseline:rules": baseline_rules},
+    # a backend runs the skill's default path plus the model's review (assist): compared with baseline:rules
+    # (the same path without an LLM) the difference is what the model adds
+    backend_args={"assist": True},
+    headline=("micro_precision", "micro_recall", "micro_f1"))
+
+
 @skill(name="compliance_check", args=ComplianceArgs, output=ComplianceResult, tools=("suitability_check",),
        description="Check outgoing text for guaranteed returns, misleading claims, missing risk disclosure, "
-                   "unsuitable products and personal data (English and Chinese).")
+                   "unsuitable products and personal data (English and Chinese).",
+       examples=EXAMPLES, intent=intent, plan_args=plan_args, needs="client id and a product code (like C-1042 and HY-7)",
+       checks_answer=True, plan_rule=PLAN_RULE, render=render, evaluation=EVALUATION)
 def compliance_check(args: ComplianceArgs, ctx: SkillContext) -> ComplianceResult:
     def suitability(client: str, product: str):
         return ctx.call_tool("suitability_check", {"client": client, "product": product})

@@ -9,15 +9,17 @@ deterministic template explanation is used.
 from __future__ import annotations
 
 import re
-from typing import Literal
-
-from pydantic import BaseModel, Field
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
 
 from fincopilot.agents._common import fence, repetitive, tidy_generated
-from fincopilot.agents.skills import SkillContext, skill
+from fincopilot.agents.skills import Evaluation, Rendered, SkillContext, skill
+from fincopilot.models.base import Message
+from pydantic import BaseModel, Field
+
 from fincopilot.errors import BackendError
 from fincopilot.log import get_logger
-from fincopilot.models.base import Message
 
 log = get_logger(__name__)
 
@@ -96,9 +98,74 @@ def explain(result: CreditResult, ctx: SkillContext) -> tuple[str, str]:
     return text, "llm"
 
 
+# --------------------------------------------------------------------------------------------- declaration
+SCORE_TOLERANCE = 10  # scorecard points: the arena's tolerance for a score to count as right
+INTENT = re.compile(r"credit|scor(?:e|ing)|\bPD\b|default (?:risk|prob)|rating|creditworth|bureau|"
+                    r"信用|评分|征信|违约|资信|评级", re.IGNORECASE)
+EXAMPLES = [("Check the credit of client C-1042.", {"client": "C-1042"}),
+            ("What is C-2001's credit score and PD?", {"client": "C-2001"}),
+            ("查一下C-1077的征信和违约概率", {"client": "C-1077"})]
+
+
+def render(o: Mapping[str, Any]) -> Rendered:
+    """One sentence with the score, grade and PD (copied from the output), the main factors, the explanation."""
+    pd = o.get("pd")
+    pd_txt = f"{pd:.2%}" if isinstance(pd, (int, float)) else str(pd)
+    reasons = "; ".join(r.get("description", "") for r in o.get("reason_codes", [])[:3])
+    text = (f"{o.get('client_name')} ({o.get('client_id')}) has a credit score of {o.get('score')}, grade "
+            f"{o.get('grade')}, with an estimated probability of default of {pd_txt}."
+            + (f" Main factors: {reasons}." if reasons else "")
+            + (f" {o['explanation']}" if o.get("explanation") else ""))
+    return Rendered(text=text)
+
+
+def credit_facts(reference: Mapping[str, Any], output: Mapping[str, Any]) -> list[str]:
+    """What a credit explanation may state: the gold score/grade/PD and the tool output's own fields (client,
+    reason codes), never the explanation itself (a text always supports itself)."""
+    import json
+
+    gold = f"score {reference['score']} grade {reference['grade']} PD {reference['pd']:.2%} {reference['pd']}"
+    tool = {k: v for k, v in output.items() if k not in ("explanation", "explanation_method", "produced_by")}
+    reasons = [r.get("description", "") for r in tool.get("reason_codes") or [] if isinstance(r, dict)]
+    return [gold, f"{tool.get('client_name', '')} ({tool.get('client_id', '')})", *reasons,
+            json.dumps(tool, ensure_ascii=False, default=str)]
+
+
+def metric(reference: Mapping[str, Any], output: Mapping[str, Any], source: str | None) -> dict[str, float]:
+    """Grade exact match, score within ±SCORE_TOLERANCE points, and an explanation that is faithful in numbers
+    AND grounded in meaning (`tools.grounding`: units, entities, attributes of the tool output)."""
+    from fincopilot.tools.grounding import ungrounded
+    from fincopilot.tools.numbers import numeric_faithfulness
+
+    grade_ok = float(output.get("grade") == reference["grade"])
+    score = output.get("score")
+    score_ok = float(isinstance(score, (int, float)) and abs(score - reference["score"]) <= SCORE_TOLERANCE)
+    facts = credit_facts(reference, output)
+    explanation = output.get("explanation") or ""
+    faithful = numeric_faithfulness(explanation, facts) if explanation else 1.0
+    grounded = float(not ungrounded(explanation, facts)) if explanation else 1.0
+    return {"score": (grade_ok + score_ok + faithful * grounded) / 3, "grade_exact": grade_ok,
+            "score_within_tol": score_ok, "explanation_faithfulness": faithful, "explanation_grounded": grounded,
+            "llm_explanation": float(output.get("explanation_method") == "llm")}
+
+
+def baseline_template(item_input: dict[str, Any]) -> dict[str, Any]:
+    """No model: the scorecard's numbers and the template explanation."""
+    ctx = SkillContext(skill="credit_lookup", allowed_tools=credit_lookup.tools)
+    return credit_lookup.run({"client": item_input["client"], "explain": False}, ctx).model_dump(mode="json")
+
+
+EVALUATION = Evaluation(
+    eval_set=Path(__file__).resolve().parents[1] / "evals" / "sets" / "credit_lookup.jsonl",
+    metric=metric, baselines={"baseline:template": baseline_template}, backend_args={"explain": True},
+    headline=("grade_exact", "score_within_tol", "explanation_faithfulness", "explanation_grounded"))
+
+
 @skill(name="credit_lookup", args=CreditLookupArgs, output=CreditResult,
        tools=("client_lookup", "credit_score"),
-       description="Credit check of a client (id or name): scorecard score, PD, rating grade and reason codes.")
+       description="Credit check of a client (id or name): scorecard score, PD, rating grade and reason codes.",
+       examples=EXAMPLES, intent=INTENT, plan_args=lambda e: [{"client": c} for c in e.clients[:3]],
+       needs="client id (like C-1042)", bare_entity="client", plan_rule="One credit_lookup per client.", render=render, evaluation=EVALUATION)
 def credit_lookup(args: CreditLookupArgs, ctx: SkillContext) -> CreditResult:
     client = ctx.call_tool("client_lookup", {"client": args.client})
     scored = ctx.call_tool("credit_score", {"client_id": client.client_id})

@@ -6,7 +6,8 @@
 2. `validate_plan()` checks what a schema cannot: unique ids, dependencies that exist and point backwards,
    no self-reference or cycle, arguments valid for the skill, and references to a dependency's output
    (`"$1.grade"`) that name a real field of that skill's output model. `"$answer"` (the advisor's final
-   answer) may only be used by a `compliance_check` step, which the compliance gate runs after synthesis.
+   answer) and `"$quote"` (a draft quoted in the request) may only be used by a gate step (a skill declared
+   `checks_answer`), which runs after synthesis.
 3. `plan_request()` asks the backend the router assigns to `planner`; problems (validation, grounding: an
    argument the request never mentions, coverage: a skill the request clearly asks for but the plan lacks)
    are fed back for at most `max_repairs` rounds; then a deterministic fallback planner (intent rules in
@@ -22,6 +23,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
+from fincopilot.agents.skills import ANSWER_REF, CLIENT_ID, PRODUCT_CODE, QUOTE_REF, Entities
 from fincopilot.models.base import Message
 from pydantic import BaseModel, Field, ValidationError, create_model
 
@@ -36,8 +38,6 @@ MAX_REQUEST_CHARS = 4000
 ARG_MAX_CHARS = 60          # ids, codes and names ("Asia Investment Grade Bond Fund", "徐艳")
 TEXT_MAX_CHARS = 600        # a `text` argument: "$answer", "$quote" or a draft copied from the request
 PLANNER_MAX_TOKENS = 320
-ANSWER_REF = "$answer"
-QUOTE_REF = "$quote"        # the draft the advisor quoted in the request (resolved before the plan runs)
 _REF = re.compile(r"^\$(\d+)\.([A-Za-z_][A-Za-z0-9_]*)$")
 
 
@@ -112,7 +112,8 @@ def _planner_args_model(skill) -> type[BaseModel]:
         if not info.is_required() and (hidden or name == "text"):
             continue  # free text (a report to summarize) is given by an interface, not written by the planner
         if is_str:
-            cap = TEXT_MAX_CHARS if name == "text" else ARG_MAX_CHARS
+            extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+            cap = extra.get("planner_max_chars", TEXT_MAX_CHARS if name == "text" else ARG_MAX_CHARS)
             bounded = Annotated[str, Field(max_length=cap, description=desc)]
             if optional or not info.is_required():
                 fields[name] = (bounded | None, None)
@@ -148,7 +149,8 @@ def planner_schema() -> type[BaseModel]:
             args=(_planner_args_model(s), ...),
             depends_on=(list[step_id], Field(default_factory=list, max_length=SCHEMA_MAX_STEPS - 1)),
         ))
-    step_union = Union[tuple(variants)] if len(variants) > 1 else variants[0]  # type: ignore[valid-type]
+    # a union built at run time has no `X | Y` spelling
+    step_union = Union[tuple(variants)] if len(variants) > 1 else variants[0]  # type: ignore[valid-type]  # noqa: UP007
     model = create_model("PlannerOutput", steps=(list[step_union], Field(default_factory=list,  # type: ignore
                                                                           max_length=SCHEMA_MAX_STEPS)))
     _SCHEMA_CACHE[key] = model
@@ -161,21 +163,33 @@ Each step: {{"id": n, "skill": name, "args": {{...}}, "depends_on": [ids of earl
 Skills:
 {skills}
 Rules: write each client and product exactly as the request names it (an id like C-1042, a code like HY-7, or a
-name). One credit_lookup per client, one report_summary per product. To check the advisor's answer (a
-recommendation, a suitability question, a comparison for a client) add a compliance_check with "text": "$answer"
-(and the client and product; one per product) that depends on every earlier step. A quoted draft to check is
-"text": "$quote". Greetings and requests no skill can do: {{"steps": []}}."""
+name). {rules}Greetings and requests no skill can do: {{"steps": []}}."""
 
-_EXAMPLES: list[tuple[str, dict[str, Any]]] = [
-    ("Client C-2001 asks about GB-1: check her credit and summarize the latest GB-1 report; keep it compliant.",
-     {"steps": [
-         {"id": 1, "skill": "credit_lookup", "args": {"client": "C-2001"}, "depends_on": []},
-         {"id": 2, "skill": "report_summary", "args": {"product": "GB-1"}, "depends_on": []},
-         {"id": 3, "skill": "compliance_check",
-          "args": {"text": "$answer", "client": "C-2001", "product": "GB-1"}, "depends_on": [1, 2]}]}),
-    ("这段话合规吗：“本基金保证收益”", {"steps": [
-        {"id": 1, "skill": "compliance_check", "args": {"text": "$quote"}, "depends_on": []}]}),
-]
+
+def _example_features(plan: dict[str, Any]) -> set[str]:
+    """What an example shows: the skills it uses and the references ($answer, $quote) each passes."""
+    out = set()
+    for st in plan["steps"]:
+        out.add(st["skill"])
+        out |= {f"{st['skill']}:{v}" for v in st["args"].values() if v in (ANSWER_REF, QUOTE_REF)}
+    return out
+
+
+def prompt_examples() -> list[tuple[str, dict[str, Any]]]:
+    """The skills' declared examples that show something no earlier one shows (a skill, or a reference it
+    passes), skipping examples that name a skill not registered."""
+    from fincopilot.agents.skills import list_skills
+
+    known = {s.name for s in list_skills()}
+    shown: set[str] = set()
+    out = []
+    for s in list_skills():
+        for text, plan in s.example_plans():
+            features = _example_features(plan)
+            if {st["skill"] for st in plan["steps"]} <= known and not features <= shown:
+                out.append((text, plan))
+                shown |= features
+    return out
 
 
 def _skill_lines() -> str:
@@ -188,19 +202,29 @@ def _skill_lines() -> str:
     return "\n".join(lines)
 
 
+def _rule_lines() -> str:
+    """Each skill's declared planning rule (a gate without one gets the generic gate rule)."""
+    from fincopilot.agents.skills import list_skills
+
+    out = []
+    for s in list_skills():
+        if s.plan_rule:
+            out.append(s.plan_rule)
+        elif s.checks_answer:
+            out.append(f'A {s.name} of the advisor\'s answer uses "text": "{ANSWER_REF}" and depends on every '
+                       f"other step.")
+    return "".join(f"{r}\n" for r in out)
+
+
 def planner_messages(request: str, context: Sequence[str] = ()) -> list[Message]:
-    """The planner prompt (system with skill descriptions, two few-shot examples, the request).
+    """The planner prompt (system with skill descriptions and rules, the declared examples, the request).
 
     `context`: earlier user turns of the conversation (most recent last), so follow-ups can refer to them.
     """
-    msgs = [Message(role="system", content=_SYSTEM.format(skills=_skill_lines()))]
-    from fincopilot.agents.skills import list_skills
-
-    known = {s.name for s in list_skills()}
-    for text, plan in _EXAMPLES:
-        if all(st["skill"] in known for st in plan["steps"]):
-            msgs.append(Message(role="user", content=text))
-            msgs.append(Message(role="assistant", content=json.dumps(plan, ensure_ascii=False)))
+    msgs = [Message(role="system", content=_SYSTEM.format(skills=_skill_lines(), rules=_rule_lines()))]
+    for text, plan in prompt_examples():
+        msgs.append(Message(role="user", content=text))
+        msgs.append(Message(role="assistant", content=json.dumps(plan, ensure_ascii=False)))
     body = request if not context else "Earlier in this conversation: " + " | ".join(context[-3:]) + "\nNow: " + request
     msgs.append(Message(role="user", content=body))
     return msgs
@@ -293,8 +317,9 @@ def _check_args(step: PlanStep, skill, by_id: dict[int, PlanStep], registry: dic
         for text in _references(value):
             if text in (ANSWER_REF, QUOTE_REF):
                 referenced.add(key)
-                if step.skill != "compliance_check":
-                    out.append(f"{where}: only a compliance_check step may use {text} (argument {key!r})")
+                if not skill.checks_answer:
+                    gates = " or ".join(sorted(s.name for s in registry.values() if s.checks_answer)) or "gate"
+                    out.append(f"{where}: only a {gates} step may use {text} (argument {key!r})")
                 continue
             if not text.startswith("$"):
                 continue
@@ -363,22 +388,6 @@ def ensure_valid(plan: Plan | dict[str, Any]) -> Plan:
 
 
 # ---------------------------------------------------------------------------------------------- intents
-CLIENT_ID = re.compile(r"(?<![A-Za-z0-9-])C-\d{3,6}(?!\d)", re.IGNORECASE)
-PRODUCT_CODE = re.compile(r"(?<![A-Za-z0-9-])([A-Z]{2,3}-\d{1,2})(?![0-9])")
-
-INTENTS: dict[str, re.Pattern[str]] = {
-    "credit_lookup": re.compile(
-        r"credit|scor(?:e|ing)|\bPD\b|default (?:risk|prob)|rating|creditworth|bureau|信用|评分|征信|违约|资信|评级",
-        re.IGNORECASE),
-    "report_summary": re.compile(
-        r"report|summar|research|brief|outlook|latest news|研报|报告|总结|摘要|概要|概述|研究", re.IGNORECASE),
-    "compliance_check": re.compile(
-        r"complian|suitab|appropriate|regulat|disclos|draft|wording|ok to send|can i (?:send|post)|合规|适当性|适合|合适"
-        r"|监管|风险提示|能发|可以发|审一下|文案|有没有问题", re.IGNORECASE),
-}
-_RECOMMEND = re.compile(r"recommend|wants?\b|buy|invest|subscribe|pitch|推荐|想买|购买|申购|配置|投资", re.IGNORECASE)
-
-
 class Intents(BaseModel):
     """What the rules see in a request: the skills it asks for and the ids/codes it names."""
 
@@ -396,25 +405,20 @@ def _unique(items: Iterable[str]) -> list[str]:
 
 
 def classify(request: str, context: Sequence[str] = ()) -> Intents:
-    """Intent rules (English and Chinese) and entity extraction; entities fall back to earlier turns."""
+    """Each skill's declared intent (English and Chinese) and entity extraction (ids, codes and names
+    through the domain database); entities fall back to earlier turns for a follow-up."""
     from fincopilot.agents.skills import list_skills
 
-    registered = {s.name for s in list_skills()}
     named_clients, named_products = _named_entities(request)
     clients = _unique([c.upper() for c in CLIENT_ID.findall(request)] + named_clients)
     products = _unique([p.upper() for p in PRODUCT_CODE.findall(request)] + named_products)
     if not clients:
         products = [p for p in products if not p.startswith("C-")]
-    skills = [name for name, pat in INTENTS.items() if name in registered and pat.search(request)]
-    # a recommendation to a client about a product is checked for compliance even when not asked
-    if (clients and products and _RECOMMEND.search(request) and "compliance_check" in registered
-            and "compliance_check" not in skills):
-        skills.append("compliance_check")
+    found = Entities(request=request, clients=clients, products=products, quote=quoted_text(request))
+    skills = [s.name for s in list_skills() if s.wants(found)]
     if not skills and (clients or products):  # bare entity: "C-1042?" / "HY-7"
-        if clients and "credit_lookup" in registered:
-            skills.append("credit_lookup")
-        if products and "report_summary" in registered:
-            skills.append("report_summary")
+        skills = [s.name for s in list_skills() if (s.bare_entity == "client" and clients)
+                  or (s.bare_entity == "product" and products)]
     if skills and context and not (clients or products):  # a follow-up ("and his credit?") names earlier entities
         earlier = " ".join(context)
         named_clients, named_products = _named_entities(earlier)
@@ -441,44 +445,42 @@ def _named_entities(text: str) -> tuple[list[str], list[str]]:
     return clients, products
 
 
-_NEEDS = {"credit_lookup": "client id (like C-1042)", "report_summary": "product code (like HY-7)"}
+def _skill_steps(it: Intents, request: str) -> tuple[list[PlanStep], list[PlanStep], list[str]]:
+    """(work steps, gate steps, what is missing) from each wanted skill's declared `plan_args`."""
+    from fincopilot.agents.skills import get_skill
+
+    entities = Entities(request=request, clients=it.clients, products=it.products, quote=quoted_text(request))
+    work: list[PlanStep] = []
+    gates: list[PlanStep] = []
+    missing: list[str] = []
+    for name in it.skills:
+        sk = get_skill(name)
+        arg_sets = sk.steps_for(entities)
+        if not arg_sets:
+            missing.append(sk.needs or f"what {name} needs")
+        for args in arg_sets:
+            (gates if sk.checks_answer else work).append(PlanStep(id=0, skill=name, args=args))
+    return work, gates, missing
 
 
 def fallback_plan(request: str, context: Sequence[str] = ()) -> tuple[Plan, str]:
     """The deterministic plan for `request` (rules, no model) and a note on what it did."""
+    from fincopilot.agents.skills import get_skill
+
     it = classify(request, context)
-    steps: list[PlanStep] = []
-    missing: list[str] = []
-    for skill in it.skills:
-        if skill == "credit_lookup":
-            if not it.clients:
-                missing.append(_NEEDS[skill])
-            for c in it.clients[:3]:
-                steps.append(PlanStep(id=len(steps) + 1, skill=skill, args={"client": c}))
-        elif skill == "report_summary":
-            if not it.products:
-                missing.append(_NEEDS[skill])
-            for p in it.products[:3]:
-                steps.append(PlanStep(id=len(steps) + 1, skill=skill, args={"product": p}))
-    quote = quoted_text(request)
-    if quote is not None and "compliance_check" in it.skills:
-        # a quoted draft is checked as written (for the client and product when both are named)
-        args: dict[str, Any] = {"text": quote}
-        if it.clients and it.products:
-            args.update(client=it.clients[0], product=it.products[0])
-        steps = [PlanStep(id=1, skill="compliance_check", args=args)]
-    elif "compliance_check" in it.skills:
-        # the gate checks the final answer (for the client, once per product); alone it checks the recommendation
-        earlier = [s.id for s in steps]
-        for p in it.products[:3] if it.clients else []:
-            steps.append(PlanStep(id=len(steps) + 1, skill="compliance_check", depends_on=earlier,
-                                  args={"text": ANSWER_REF, "client": it.clients[0], "product": p}))
-        if not it.clients or not it.products:
-            if steps:
-                steps.append(PlanStep(id=len(steps) + 1, skill="compliance_check", args={"text": ANSWER_REF},
-                                      depends_on=earlier))
-            else:
-                missing.append("client id and a product code (like C-1042 and HY-7)")
+    work, gates, missing = _skill_steps(it, request)
+    drafts = [g for g in gates if g.args.get("text") != ANSWER_REF]
+    if drafts:  # a quoted draft is checked as written; its words are not requests for other skills
+        return (Plan(steps=[g.model_copy(update={"id": n}) for n, g in enumerate(drafts, 1)][:MAX_STEPS]),
+                f"rules matched {', '.join(it.skills)} (a quoted draft)")
+    steps = [s.model_copy(update={"id": n}) for n, s in enumerate(work, 1)]
+    earlier = [s.id for s in steps]
+    for gate in gates:
+        # a gate checks the final answer; alone (no facts to gather) it needs something of its own to check
+        if earlier or len(gate.args) > 1:
+            steps.append(gate.model_copy(update={"id": len(steps) + 1, "depends_on": earlier}))
+        else:
+            missing.append(get_skill(gate.skill).needs or f"what {gate.skill} needs")
     if steps:
         return Plan(steps=steps[:MAX_STEPS]), f"rules matched {', '.join(it.skills)}"
     if missing:
@@ -563,6 +565,8 @@ def _collapse(text: str) -> str:
 def _grounding(plan: Plan, request: str, context: Sequence[str]) -> list[str]:
     """Arguments must come from the conversation: an id, code, name or text the advisor never wrote is invented."""
     seen = _collapse(request + " " + " ".join(context))
+    from fincopilot.agents.skills import get_skill
+
     out = []
     for s in plan.steps:
         for key in ("client", "product"):
@@ -570,13 +574,13 @@ def _grounding(plan: Plan, request: str, context: Sequence[str]) -> list[str]:
             if isinstance(v, str) and v.strip() and not v.startswith("$") and _collapse(v) not in seen:
                 out.append(f"step {s.id} ({s.skill}): {key} {v!r} does not appear in the request")
         text = s.args.get("text")
-        if s.skill == "compliance_check" and isinstance(text, str) and text != ANSWER_REF:
+        if isinstance(text, str) and text != ANSWER_REF and get_skill(s.skill).checks_answer:
             if text == QUOTE_REF:
                 if quoted_text(request) is None:
-                    out.append(f"step {s.id} (compliance_check): text is {QUOTE_REF} but the request quotes no "
+                    out.append(f"step {s.id} ({s.skill}): text is {QUOTE_REF} but the request quotes no "
                                f"text; use {ANSWER_REF} to check the answer")
             elif _collapse(text) not in _collapse(request):
-                out.append(f"step {s.id} (compliance_check): text must be {ANSWER_REF}, {QUOTE_REF} or text that "
+                out.append(f"step {s.id} ({s.skill}): text must be {ANSWER_REF}, {QUOTE_REF} or text that "
                            f"occurs in the request")
     return out
 

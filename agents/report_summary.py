@@ -14,7 +14,9 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
 from fincopilot.agents._common import (
     check_text,
@@ -26,7 +28,7 @@ from fincopilot.agents._common import (
     sentences,
     tidy_generated,
 )
-from fincopilot.agents.skills import SkillContext, skill
+from fincopilot.agents.skills import Evaluation, Rendered, SkillContext, skill
 from fincopilot.models.base import Message
 from fincopilot.tools.claims import check_claims, degenerate_reason
 from pydantic import BaseModel, Field
@@ -203,9 +205,81 @@ def summarize_text(source: str, ctx: SkillContext | None, *, use_model: bool = T
     return extractive_summary(source), extractive_key_figures(source), "extractive", dropped
 
 
+# --------------------------------------------------------------------------------------------- declaration
+INTENT = re.compile(r"report|summar|research|brief|outlook|latest news|研报|报告|总结|摘要|概要|概述|研究", re.IGNORECASE)
+EXAMPLES = [("总结一下EQ-10的最新研报", {"product": "EQ-10"}),
+            ("Summarize the latest HY-7 report.", {"product": "HY-7"}),
+            ("What did the GB-1 report of 2025-03-31 say?", {"product": "GB-1", "date": "2025-03-31"})]
+
+
+def render(o: Mapping[str, Any]) -> Rendered:
+    """The summary under a heading naming the product, report and date; the key figures after it."""
+    figures = "; ".join(o.get("key_figures", []))
+    when = f" of {o['report_date']}" if o.get("report_date") else ""
+    name = f"The {o['product']} report {o.get('report_id') or ''}".rstrip() + when if o.get("product") else "The report"
+    return Rendered(text=f"{name} in brief: {o.get('summary', '')}" + (f" Key figures: {figures}." if figures else ""),
+                    sources=[])
+
+
+def figure_coverage(text: str, figures: list[str]) -> float:
+    """Share of key figures whose value appears among the numbers of `text` (formatting-tolerant)."""
+    from fincopilot.tools.numbers import unsupported_numbers
+
+    if not figures:
+        return 1.0
+    return sum(1 for f in figures if not unsupported_numbers(f, [text])) / len(figures)
+
+
+def metric(reference: Mapping[str, Any], output: Mapping[str, Any], source: str | None) -> dict[str, float]:
+    """Numeric faithfulness (gates), key-figure coverage and ROUGE-L F1 against the reference summary."""
+    from fincopilot.tools.numbers import numeric_faithfulness
+    from fincopilot.tools.textmetrics import rouge_l
+
+    summary = output.get("summary") or ""
+    text = "\n".join([summary, *output.get("key_figures", [])])
+    faithful = numeric_faithfulness(text, [source]) if source else float(output.get("faithfulness", 0.0))
+    coverage = figure_coverage(text, reference.get("key_figures", []))
+    rl = rouge_l(summary, reference.get("summary", ""))["f"]
+    # faithfulness gates: an unfaithful summary is worth little however much it covers
+    return {"score": faithful * (0.5 * coverage + 0.5 * rl), "faithfulness": faithful, "coverage": coverage,
+            "rouge_l": rl, "llm_method": float(output.get("method") == "llm")}
+
+
+def report_source(item_input: dict[str, Any]) -> str | None:
+    """The stored report an eval item's summary must be faithful to."""
+    from fincopilot.tools.data import get_report
+
+    from fincopilot.errors import FinCopilotError
+
+    try:
+        rep = get_report(item_input["product"], item_input.get("date"))
+    except FinCopilotError:
+        return None
+    return f"{rep.title}\n\n{rep.body}"
+
+
+def baseline_extractive(item_input: dict[str, Any]) -> dict[str, Any]:
+    """No model: the report's most informative sentences and key-figure clauses, verbatim."""
+    from fincopilot.tools.data import get_report
+
+    rep = get_report(item_input["product"], item_input.get("date"))
+    source = f"{rep.title}\n\n{rep.body}"
+    return {"summary": extractive_summary(source), "key_figures": extractive_key_figures(source),
+            "method": "extractive", "report_id": rep.report_id, "produced_by": "extractive"}
+
+
+EVALUATION = Evaluation(
+    eval_set=Path(__file__).resolve().parents[1] / "evals" / "sets" / "report_summary.jsonl",
+    metric=metric, baselines={"baseline:extractive": baseline_extractive}, source=report_source,
+    headline=("faithfulness", "coverage", "rouge_l"))
+
+
 @skill(name="report_summary", args=ReportSummaryArgs, output=SummaryResult, tools=("report_lookup",),
        description="Summarize a product's research report (latest by default, or on a date) or a given text; "
-                   "every number is checked against the report.")
+                   "every number is checked against the report.",
+       examples=EXAMPLES, intent=INTENT, plan_args=lambda e: [{"product": p} for p in e.products[:3]],
+       needs="product code (like HY-7)", bare_entity="product", plan_rule="One report_summary per product.",
+       render=render, evaluation=EVALUATION)
 def report_summary(args: ReportSummaryArgs, ctx: SkillContext) -> SummaryResult:
     from fincopilot.tools.numbers import numeric_faithfulness, unsupported_numbers
 

@@ -1,25 +1,99 @@
-"""The skill registry. A skill is a worker: typed args in, typed output out, run with a `SkillContext`.
+"""The skill contract. A skill is ONE declaration: a typed worker plus what the framework needs from it.
 
-    @skill(name="fx_quote", args=FxArgs, output=FxQuote, tools=("fx_rate",))
+    @skill(name="fx_quote", args=FxArgs, output=FxQuote, tools=("fx_rate",),
+           examples=[("What is the USD/CNY rate?", {"pair": "USD/CNY"})],
+           intent=r"\\bfx\\b|exchange rate|汇率", plan_args=lambda e: [{"pair": p} for p in e.pairs],
+           render=lambda out: Rendered(text=f"USD/CNY is {out['rate']}."),
+           evaluation=Evaluation(eval_set=Path("fx.jsonl"), metric=fx_metric))
     def fx_quote(args: FxArgs, ctx: SkillContext) -> FxQuote: ...
 
-The planner's JSON schema is built from this registry, so plans can only name registered skills.
+- `description`, `examples`, `plan_rule` (one line of planning advice) → the planner prompt and corpus;
+- `intent`, `plan_args`, `needs`, `bare_entity` → the rules fallback planner (what it recognises, which steps);
+  `checks_answer=True`: a gate that checks the final answer (its `"$answer"` argument; runs after synthesis);
+- `render` → how the synthesizer and the page show the output to people, with citations;
+- `evaluation` → the arena: eval set, metric, baselines, what to pass a backend run.
+
+Skills are discovered through the Python entry-point group `fincopilot.skills` (the built-ins are registered
+the same way in pyproject.toml), so a separately installed package adds a skill with no edit to FinCopilot.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel
+from fincopilot.models.base import Completion, Message
+from pydantic import BaseModel, Field, ValidationError
 
 from fincopilot.errors import InputError, NotFoundError
-from fincopilot.models.base import Completion, Message
+from fincopilot.log import get_logger
 from fincopilot.principal import Principal, acting_as
+
+log = get_logger(__name__)
 
 A = TypeVar("A", bound=BaseModel)
 O = TypeVar("O", bound=BaseModel)
+
+ENTRY_POINT_GROUP = "fincopilot.skills"
+ANSWER_REF = "$answer"  # an argument that stands for the advisor's final answer (checked by a gate step)
+QUOTE_REF = "$quote"    # the draft the advisor quoted in the request (resolved before the plan runs)
+CLIENT_ID = re.compile(r"(?<![A-Za-z0-9-])C-\d{3,6}(?!\d)", re.IGNORECASE)
+PRODUCT_CODE = re.compile(r"(?<![A-Za-z0-9-])([A-Z]{2,3}-\d{1,2})(?![0-9])")
+
+
+class Entities(BaseModel):
+    """What the rules planner found in a request, handed to each skill's `intent` and `plan_args`."""
+
+    request: str
+    clients: list[str] = Field(default_factory=list, description="client ids like C-1042")
+    products: list[str] = Field(default_factory=list, description="product codes like HY-7")
+    quote: str | None = Field(None, description="the longest passage the request quotes (a draft to check)")
+
+
+class SourceRef(BaseModel):
+    """One cited source of a rendered output: a label people read and, where there is one, a link."""
+
+    label: str
+    url: str | None = None
+    passage: str | None = Field(None, description="a knowledge-base passage id (the page links it to the passage)")
+    internal: bool = Field(False, description="an internal-only document (must not reach a client unmarked)")
+
+
+class Rendered(BaseModel):
+    """A step output as people read it: sentences whose numbers are copied from the output, and its sources."""
+
+    text: str
+    sources: list[SourceRef] = Field(default_factory=list)
+
+
+Metric = Callable[[Mapping[str, Any], Mapping[str, Any], "str | None"], dict[str, float]]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What the arena needs: the eval set, a metric, the classical baselines and a backend run's extra args.
+
+    `metric(reference, output, source)` returns `{"score": 0..1, other metrics...}`; `source` is what
+    `source(item_input)` returns (the text the output must be faithful to) or None.
+    """
+
+    eval_set: Path | None = None
+    metric: Metric | None = None
+    baselines: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]] = field(default_factory=dict)
+    backend_args: Mapping[str, Any] = field(default_factory=dict)
+    source: Callable[[dict[str, Any]], str | None] | None = None
+    aggregate: Callable[[Sequence[Mapping[str, float]]], dict[str, float]] | None = None
+    headline: tuple[str, ...] = ()
+
+
+def _json_render(output: Mapping[str, Any]) -> Rendered:
+    import json
+
+    return Rendered(text=json.dumps(dict(output), ensure_ascii=False, default=str)[:1500])
 
 
 @dataclass(frozen=True)
@@ -30,11 +104,54 @@ class Skill:
     fn: Callable[[Any, SkillContext], BaseModel]
     description: str
     tools: tuple[str, ...] = ()
+    examples: tuple[tuple[str, Any], ...] = ()
+    intent: re.Pattern[str] | Callable[[Entities], bool] | None = None
+    plan_args: Callable[[Entities], list[dict[str, Any]]] | None = None
+    needs: str = ""
+    bare_entity: Literal["client", "product"] | None = None
+    checks_answer: bool = False
+    plan_rule: str = ""
+    render: Callable[[Mapping[str, Any]], Rendered] = _json_render
+    evaluation: Evaluation = field(default_factory=Evaluation)
 
     def run(self, args: BaseModel | dict[str, Any], ctx: SkillContext) -> BaseModel:
-        parsed = args if isinstance(args, self.args) else self.args.model_validate(args)
-        with acting_as(ctx.principal):  # the data layer checks every client read against it
+        """Validate `args` (bad arguments raise `InputError`, never pydantic's error) and run the worker.
+
+        The call runs `acting_as(ctx.principal)`: the data layer checks every client read against it.
+        """
+        if isinstance(args, self.args):
+            parsed = args
+        else:
+            try:
+                parsed = self.args.model_validate(args)
+            except ValidationError as err:
+                problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors()[:5])
+                raise InputError(f"bad arguments for skill {self.name!r}: {problems}") from None
+        with acting_as(ctx.principal):
             return self.fn(parsed, ctx)
+
+    def wants(self, entities: Entities) -> bool:
+        """True when the request asks for this skill (its declared intent)."""
+        if self.intent is None:
+            return False
+        if isinstance(self.intent, re.Pattern):
+            return bool(self.intent.search(entities.request))
+        return bool(self.intent(entities))
+
+    def steps_for(self, entities: Entities) -> list[dict[str, Any]]:
+        """The argument sets the rules planner runs this skill with ([] = something it needs is missing)."""
+        return list(self.plan_args(entities)) if self.plan_args is not None else []
+
+    def example_plans(self) -> list[tuple[str, dict[str, Any]]]:
+        """The declared examples as (request, plan): an example's second part is the args or a whole plan."""
+        out = []
+        for request, target in self.examples:
+            if isinstance(target, Mapping) and "steps" in target:
+                out.append((request, dict(target)))
+            else:
+                out.append((request, {"steps": [{"id": 1, "skill": self.name, "args": dict(target),
+                                                 "depends_on": []}]}))
+        return out
 
 
 @dataclass
@@ -87,17 +204,29 @@ class SkillContext:
 
 
 _SKILLS: dict[str, Skill] = {}
+_LOADED = False
 
 
 def skill(
-    *, name: str, args: type[A], output: type[O], description: str | None = None, tools: Sequence[str] = ()
+    *, name: str, args: type[A], output: type[O], description: str | None = None, tools: Sequence[str] = (),
+    examples: Sequence[tuple[str, Any]] = (), intent: str | re.Pattern[str] | Callable[[Entities], bool] | None = None,
+    plan_args: Callable[[Entities], list[dict[str, Any]]] | None = None, needs: str = "",
+    bare_entity: Literal["client", "product"] | None = None, checks_answer: bool = False, plan_rule: str = "",
+    render: Callable[[Mapping[str, Any]], Rendered] | None = None, evaluation: Evaluation | None = None,
 ):
-    """Register a worker skill; the decorated function takes `(args, ctx)` and returns `output`."""
+    """Register a worker skill; the decorated function takes `(args, ctx)` and returns `output`.
+
+    Everything after `tools` is optional; see the module doc for what each part feeds.
+    """
 
     def decorate(fn: Callable[[A, SkillContext], O]) -> Skill:
-        s = Skill(name=name, args=args, output=output, fn=fn,
-                  description=(description or fn.__doc__ or "").strip().splitlines()[0] if (description or fn.__doc__) else name,
-                  tools=tuple(tools))
+        text = (description or fn.__doc__ or "").strip()
+        s = Skill(name=name, args=args, output=output, fn=fn, description=text.splitlines()[0] if text else name,
+                  tools=tuple(tools), examples=tuple(examples),
+                  intent=re.compile(intent, re.IGNORECASE) if isinstance(intent, str) else intent,
+                  plan_args=plan_args, needs=needs, bare_entity=bare_entity,
+                  checks_answer=checks_answer, plan_rule=plan_rule, render=render or _json_render,
+                  evaluation=evaluation or Evaluation())
         _SKILLS[name] = s
         return s
 
@@ -105,14 +234,14 @@ def skill(
 
 
 def get_skill(name: str) -> Skill:
-    _ensure_builtin_skills()
+    load_installed_skills()
     if name not in _SKILLS:
         raise NotFoundError(f"unknown skill {name!r}; registered skills: {', '.join(sorted(_SKILLS))}")
     return _SKILLS[name]
 
 
 def list_skills() -> list[Skill]:
-    _ensure_builtin_skills()
+    load_installed_skills()
     return [_SKILLS[k] for k in sorted(_SKILLS)]
 
 
@@ -121,5 +250,21 @@ def unregister(name: str) -> None:
     _SKILLS.pop(name, None)
 
 
-def _ensure_builtin_skills() -> None:
-    import fincopilot.agents.workers  # noqa: F401  (registers the built-in worker skills)
+def load_installed_skills(*, reload: bool = False) -> list[str]:
+    """Import every module registered under the `fincopilot.skills` entry-point group (once per process).
+
+    The built-ins are registered there too (pyproject.toml). A package that fails to load is a loud warning
+    naming it, never a silent absence. Returns the entry-point names loaded now.
+    """
+    global _LOADED
+    if _LOADED and not reload:
+        return []
+    _LOADED = True
+    loaded = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            ep.load()
+            loaded.append(ep.name)
+        except Exception as err:  # noqa: BLE001 - a broken plugin must not take the built-ins down
+            log.warning("skill_plugin_failed", entry_point=ep.name, target=ep.value, error=str(err)[:300])
+    return loaded

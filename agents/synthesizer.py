@@ -19,7 +19,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from fincopilot.errors import BackendError
+from fincopilot.agents.skills import Rendered, SourceRef, get_skill
+from fincopilot.errors import BackendError, NotFoundError
 from fincopilot.log import get_logger
 from fincopilot.models.base import Message
 
@@ -32,6 +33,7 @@ _CITE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 class Citation(BaseModel):
     n: int
     step_id: int
+    sources: list[SourceRef] = Field(default_factory=list, description="the documents behind this step, with links")
 
 
 class Answer(BaseModel):
@@ -51,26 +53,24 @@ class _Draft(BaseModel):
 
 # --------------------------------------------------------------------------------------------- citable text
 def step_text(skill: str, output: Mapping[str, Any]) -> str:
-    """The text of one step's output a synthesizer may cite (and the numbers it may use)."""
-    o = dict(output)
-    if skill == "credit_lookup" and "score" in o:
-        pd = o.get("pd")
-        pd_txt = f"{pd:.2%}" if isinstance(pd, (int, float)) else str(pd)
-        reasons = "; ".join(r.get("description", "") for r in o.get("reason_codes", [])[:3])
-        return (f"{o.get('client_name')} ({o.get('client_id')}): credit score {o.get('score')}, grade "
-                f"{o.get('grade')}, probability of default {pd_txt}."
-                + (f" Main factors: {reasons}." if reasons else "")
-                + (f" {o['explanation']}" if o.get("explanation") else ""))
-    if skill == "report_summary" and "summary" in o:
-        figures = "; ".join(o.get("key_figures", []))
-        head = f"{o.get('product') or 'Report'} report {o.get('report_id') or ''} ({o.get('report_date') or 'given text'})"
-        return f"{head.strip()}: {o['summary']}" + (f" Key figures: {figures}." if figures else "")
-    if skill == "compliance_check" and "passed" in o:
-        if o["passed"]:
-            return "Compliance check passed."
-        return "Compliance check failed: " + "; ".join(
-            f"{v.get('category')} ({v.get('rule')}): {v.get('reason')}" for v in o.get("violations", []))
-    return json.dumps(o, ensure_ascii=False, default=str)[:1500]
+    """The text of one step's output a synthesizer may cite (and the numbers it may use): the skill's renderer."""
+    return rendered(skill, output).text
+
+
+def _is_gate(skill: str) -> bool:
+    """A gate step checks the final answer; its output is not a fact to cite."""
+    try:
+        return get_skill(skill).checks_answer
+    except NotFoundError:
+        return False
+
+
+def rendered(skill: str, output: Mapping[str, Any]) -> Rendered:
+    """The skill's own rendering of its output; a skill that is no longer registered renders as JSON."""
+    try:
+        return get_skill(skill).render(dict(output))
+    except NotFoundError:
+        return Rendered(text=json.dumps(dict(output), ensure_ascii=False, default=str)[:1500])
 
 
 def _sources(skill: str, output: Mapping[str, Any]) -> list[str]:
@@ -84,25 +84,16 @@ def template_answer(request: str, steps: Sequence[Mapping[str, Any]], results: M
     parts: list[str] = []
     for st in steps:
         r = results.get(str(st["id"]))
-        if r is None or st["skill"] == "compliance_check":
+        if r is None or _is_gate(st["skill"]):
             continue
         n = st["id"]
         if not r.get("ok"):
             parts.append(f"Step {n} ({st['skill']}) failed: {r.get('error', 'unknown error')}.")
             continue
-        o = r.get("output") or {}
-        if st["skill"] == "credit_lookup" and "score" in o:
-            parts.append(f"{o['client_name']} ({o['client_id']}) has a credit score of {o['score']}, grade "
-                         f"{o['grade']}, with an estimated probability of default of {o['pd']:.2%} [{n}].")
-        elif st["skill"] == "report_summary" and "summary" in o:
-            when = f" of {o['report_date']}" if o.get("report_date") else ""
-            name = f"The {o['product']} report{when}" if o.get("product") else "The report"
-            parts.append(f"{name} in brief: {o['summary']} [{n}]")
-        else:
-            parts.append(f"{st['skill']}: {step_text(st['skill'], o)} [{n}]")
+        parts.append(f"{step_text(st['skill'], r.get('output') or {})} [{n}]")
     if recommendation:
         client, product = recommendation
-        cited = "".join(f"[{st['id']}]" for st in steps if st["skill"] != "compliance_check"
+        cited = "".join(f"[{st['id']}]" for st in steps if not _is_gate(st["skill"])
                         and (results.get(str(st["id"])) or {}).get("ok"))
         parts.append(f"Draft recommendation: {product} may be considered for {client}, subject to the suitability "
                      f"check {cited}. Investment involves risk: {product} may lose value and returns are not "
@@ -159,7 +150,7 @@ def synthesize(request: str, steps: Sequence[Mapping[str, Any]], results: Mappin
 
     by_step = {int(st["id"]): st for st in steps}
     sources = {int(k): _sources(by_step[int(k)]["skill"], r["output"]) for k, r in results.items()
-               if r.get("ok") and int(k) in by_step and by_step[int(k)]["skill"] != "compliance_check"}
+               if r.get("ok") and int(k) in by_step and not _is_gate(by_step[int(k)]["skill"])}
     notes: list[str] = []
     backend = None
     text, method = "", "template"
@@ -201,7 +192,9 @@ def synthesize(request: str, steps: Sequence[Mapping[str, Any]], results: Mappin
     problems, bad = check_answer(text, sources)
     from fincopilot.tools.numbers import extract_numbers
 
-    return Answer(text=text, citations=[Citation(n=n, step_id=n) for n in citations(text)],
+    refs = {int(k): rendered(by_step[int(k)]["skill"], r["output"]).sources for k, r in results.items()
+            if r.get("ok") and int(k) in by_step}
+    return Answer(text=text, citations=[Citation(n=n, step_id=n, sources=refs.get(n, [])) for n in citations(text)],
                   numbers_checked=len(extract_numbers(text)), unsupported_numbers=bad, method=method,
                   flagged=bool(problems), backend=backend, notes=notes)
 

@@ -23,31 +23,50 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
-
-from fincopilot.errors import FinCopilotError, InputError, NotFoundError
 from fincopilot.evals.bradley_terry import ROUNDS, Battle, Rating, battles_from_scores, ratings_with_ci
 from fincopilot.evals.datasets import EvalItem, Split, dataset_version, load_items
 from fincopilot.evals.metrics import ItemScore, aggregate, score_item
 from fincopilot.evals.paired import PairedDiff, all_pairs
+from pydantic import BaseModel, Field
+
+from fincopilot.errors import FinCopilotError, InputError, NotFoundError
 from fincopilot.log import get_logger
 
 log = get_logger(__name__)
 
-BASELINES: dict[str, str] = {
-    "planner": "baseline:keyword",
-    "credit_lookup": "baseline:template",
-    "report_summary": "baseline:extractive",
-    "compliance_check": "baseline:rules",
-}
-SKILLS = tuple(BASELINES)
 # Bumped when what a stored output means changes (2: outputs carry `produced_by`), so older cache entries,
 # which cannot tell the model's output from a fallback's, are never scored again.
 OUTPUT_PROTOCOL = 2
+PLANNER_BASELINE = "baseline:keyword"
+
+
+def baselines(skill: str) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
+    """The classical baselines of `skill`: the planner's keyword rules, or what the skill declares."""
+    if skill == "planner":
+        return {PLANNER_BASELINE: _baseline_keyword}
+    from fincopilot.agents.skills import get_skill
+
+    return dict(get_skill(skill).evaluation.baselines)
+
+
+def default_baseline(skill: str) -> str | None:
+    """The first baseline a skill declares (added to a run unless --no-baseline)."""
+    return next(iter(baselines(skill)), None)
+
+
+def eval_set(skill: str) -> Path | None:
+    """The skill's declared eval set (the planner's is the built-in one)."""
+    if skill == "planner":
+        from fincopilot.evals.datasets import dataset_path
+
+        return dataset_path("planner")
+    from fincopilot.agents.skills import get_skill
+
+    return get_skill(skill).evaluation.eval_set
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -151,11 +170,12 @@ class Candidate:
         self.max_concurrency = 8
         self._gateway = None
         if self.is_baseline:
-            if BASELINES.get(skill) != name:
-                known = BASELINES.get(skill)
+            known = baselines(skill)
+            if name not in known:
                 raise InputError(f"{name!r} is not a baseline for skill {skill!r}"
-                                 + (f" (its baseline is {known!r})" if known else " (it has none)"))
-            self.version = "code:" + _hash(inspect.getsource(_BASELINE_FNS[name]))[:12]
+                                 + (f" (its baselines: {', '.join(known)})" if known else " (it has none)"))
+            self._baseline = known[name]
+            self.version = "code:" + _hash(inspect.getsource(self._baseline))[:12]
         else:
             from fincopilot.config import settings
 
@@ -170,6 +190,7 @@ class Candidate:
             else:
                 from fincopilot.models.gateway import Gateway
                 from fincopilot.models.router import PinnedRouter
+
                 from fincopilot.safety.resilience import HealthRegistry
 
                 gw = Gateway(router=PinnedRouter(name, cfg), health=HealthRegistry())
@@ -178,7 +199,7 @@ class Candidate:
     def run(self, item: EvalItem) -> tuple[dict[str, Any], CallMeter]:
         """The candidate's output for one item (a JSON-able dict) and what its model calls cost."""
         if self.is_baseline:
-            return _BASELINE_FNS[self.name](item), CallMeter()
+            return self._baseline(item.input if self.skill != "planner" else item), CallMeter()
         meter = self._gateway.reset()
         return _run_backend(self.skill, item, self._gateway), meter
 
@@ -193,13 +214,6 @@ def _backend_version(spec) -> str:
     return _hash(parts)[:16]
 
 
-def _report_source(product: str, date: str | None) -> tuple[str, str]:
-    from fincopilot.tools.data import get_report
-
-    rep = get_report(product, date)
-    return f"{rep.title}\n\n{rep.body}", rep.report_id
-
-
 # --- baselines ---------------------------------------------------------------------------------------------
 def _baseline_keyword(item: EvalItem) -> dict[str, Any]:
     from fincopilot.agents.planner import fallback_plan, validate_plan
@@ -208,39 +222,6 @@ def _baseline_keyword(item: EvalItem) -> dict[str, Any]:
     valid = not validate_plan(plan) if plan.steps else True
     return {"plan": plan.plan_json(), "source": "rules", "valid_before_repair": valid, "reason": note,
             "produced_by": "rules"}
-
-
-def _baseline_template(item: EvalItem) -> dict[str, Any]:
-    from fincopilot.agents.credit_lookup import credit_lookup as skill_obj
-    from fincopilot.agents.skills import SkillContext
-
-    ctx = SkillContext(skill="credit_lookup", allowed_tools=skill_obj.tools)
-    out = skill_obj.run({"client": item.input["client"], "explain": False}, ctx)
-    return out.model_dump(mode="json")
-
-
-def _baseline_extractive(item: EvalItem) -> dict[str, Any]:
-    from fincopilot.agents.report_summary import extractive_key_figures, extractive_summary
-
-    source, report_id = _report_source(item.input["product"], item.input.get("date"))
-    return {"summary": extractive_summary(source), "key_figures": extractive_key_figures(source),
-            "method": "extractive", "report_id": report_id, "produced_by": "extractive"}
-
-
-def _baseline_rules(item: EvalItem) -> dict[str, Any]:
-    """The skill's default path without an LLM: the pattern rules plus the learned classifier."""
-    from fincopilot.agents.compliance_check import check_learned
-
-    i = item.input
-    return check_learned(i["text"], i.get("client"), i.get("product")).model_dump(mode="json")
-
-
-_BASELINE_FNS: dict[str, Callable[[EvalItem], dict[str, Any]]] = {
-    "baseline:keyword": _baseline_keyword,
-    "baseline:template": _baseline_template,
-    "baseline:extractive": _baseline_extractive,
-    "baseline:rules": _baseline_rules,
-}
 
 
 # --- backends -----------------------------------------------------------------------------------------------
@@ -255,12 +236,7 @@ def _run_backend(skill: str, item: EvalItem, gateway) -> dict[str, Any]:
     from fincopilot.agents.skills import SkillContext, get_skill
 
     sk = get_skill(skill)
-    args = dict(item.input)
-    if skill == "credit_lookup":
-        args["explain"] = True
-    elif skill == "compliance_check":
-        args["assist"] = True  # rules alone would make every backend identical to baseline:rules
-        args["learned"] = False  # credit the model only with its own flags, not the learned classifier's
+    args = {**item.input, **sk.evaluation.backend_args}  # e.g. switch the model path on where rules would do
     ctx = SkillContext(skill=skill, allowed_tools=sk.tools, gateway=gateway, request_id=f"arena-{item.id}")
     return sk.run(args, ctx).model_dump(mode="json")
 
@@ -352,13 +328,13 @@ def run_arena(skill: str, candidates: Sequence[str], *, dataset: str | Path | No
         raise InputError("give at least one candidate (--backends a,b or a baseline like baseline:rules)")
     if len(set(names)) != len(names):
         raise InputError(f"a candidate is listed twice: {', '.join(names)}")
-    if skill not in SKILLS and dataset is None:
-        raise NotFoundError(f"no built-in eval set for skill {skill!r}; give --dataset PATH "
-                            f"(built-in: {', '.join(SKILLS)})")
-    items = _select(load_items(skill, split, dataset), limit, seed)
+    path = dataset if dataset is not None else eval_set(skill)  # get_skill names the registered skills
+    if path is None:
+        raise NotFoundError(f"skill {skill!r} declares no eval set; give --dataset PATH")
+    items = _select(load_items(skill, split, path), limit, seed)
     if not items:
         raise InputError(f"the {split!r} split of the {skill!r} eval set is empty")
-    version = dataset_version(skill, dataset)
+    version = dataset_version(skill, path)
     cands = [Candidate(n, skill, config, gateway_factory) for n in names]
     run_params = {"skill": skill, "dataset": str(dataset or ""), "version": version, "split": split, "seed": seed,
                   "items": [i.id for i in items], "candidates": names, "judge": judge,
@@ -529,20 +505,20 @@ def _run_one(c: Candidate, it: EvalItem) -> dict[str, Any]:
 
 
 def _sources(skill: str, items: list[EvalItem]) -> dict[str, str]:
-    """The text a summary must be faithful to (the report), per item."""
-    if skill != "report_summary":
+    """The text an output must be faithful to, per item, as the skill's `Evaluation.source` declares."""
+    if skill == "planner":
         return {}
-    out = {}
-    for it in items:
-        try:
-            out[it.id] = _report_source(it.input["product"], it.input.get("date"))[0]
-        except FinCopilotError:
-            continue
-    return out
+    from fincopilot.agents.skills import get_skill
+
+    source = get_skill(skill).evaluation.source
+    if source is None:
+        return {}
+    found = {it.id: source(it.input) for it in items}
+    return {k: v for k, v in found.items() if v is not None}
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 class _NoProgress:
@@ -581,15 +557,12 @@ def render_output(skill: str, output: dict[str, Any]) -> str:
     """The part of an output a judge should see (compact)."""
     if skill == "planner":
         return json.dumps(output.get("plan", {}), ensure_ascii=False)
-    if skill == "report_summary":
-        return output.get("summary", "") + ("\nKey figures: " + "; ".join(output.get("key_figures", []))
-                                            if output.get("key_figures") else "")
-    if skill == "credit_lookup":
-        return f"grade {output.get('grade')}, score {output.get('score')}. {output.get('explanation', '')}"
-    if skill == "compliance_check":
-        v = output.get("violations", [])
-        return "passed" if not v else "; ".join(f"{x.get('category')}: {x.get('span')}" for x in v)
-    return json.dumps(output, ensure_ascii=False)[:1500]
+    from fincopilot.agents.skills import get_skill
+
+    try:
+        return get_skill(skill).render(output).text[:1500]
+    except (FinCopilotError, KeyError, TypeError, ValueError):  # an error record has no fields to render
+        return json.dumps(output, ensure_ascii=False)[:1500]
 
 
 def judge_battles(skill: str, items: Sequence[EvalItem], results: dict[str, dict[str, dict[str, Any]]], judge: str,
@@ -697,8 +670,9 @@ def leaderboard(run_id: str, db: Path | None = None) -> list[CandidateSummary]:
                           "WHERE run_id = ?", [run_id]).fetchall()
     finally:
         con.close()
-    from fincopilot.config import settings
     from fincopilot.models.router import resolve_spec
+
+    from fincopilot.config import settings
 
     cfg = settings()
     by: dict[str, list[tuple]] = {}
@@ -767,8 +741,9 @@ def route_from_run(run: dict[str, Any], board: list[CandidateSummary], cfg, db: 
 def promote(db: Path | None = None, path: Path | None = None, config=None):
     """Write the routing table from the latest run of every skill; returns (table, file path). The skill's
     current route is the incumbent; every decision is logged and audited with its evidence."""
-    from fincopilot.config import settings
     from fincopilot.models.router import load_routing_table, new_table, write_routing_table
+
+    from fincopilot.config import settings
     from fincopilot.safety import audit
 
     cfg = config or settings()

@@ -245,11 +245,11 @@ def _unbounded_rating(base: dict, position: str, i: int, wins: np.ndarray, posit
     if position == "undefeated":
         gap = margin_bound(n_won)
         return Rating(rating=None, ci_low=None, ci_high=None, status="undefeated", **base,
-                      note=f"never lost to the others ({n_won} wins): at least {gap:.0f} Elo above them (95%)")
+                      note=f"undefeated: at least {gap:.0f} Elo above the others (95%; {n_won} wins, 0 losses)")
     if position == "winless":
         gap = margin_bound(n_lost)
         return Rating(rating=None, ci_low=None, ci_high=None, status="winless", **base,
-                      note=f"never beat the others ({n_lost} losses): at least {gap:.0f} Elo below them (95%)")
+                      note=f"winless: at least {gap:.0f} Elo below the others (95%; 0 wins, {n_lost} losses)")
     status: Status = "unbounded" if position == "unbounded" else "insufficient_evidence"
     return Rating(rating=None, ci_low=None, ci_high=None, status=status, **base,
                   note="ordered against some models by sweeps only: no finite rating" if status == "unbounded"

@@ -13,9 +13,9 @@ arena_app = typer.Typer(help="Model arena: measure backends and baselines per sk
 
 @arena_app.command("run")
 def run_cmd(
-    skill: Annotated[str, typer.Option("--skill", help="planner, credit_lookup, report_summary, compliance_check")],
+    skill: Annotated[str, typer.Option("--skill", help="planner or any installed skill")],
     backends: Annotated[str, typer.Option("--backends", help="comma-separated backend ids and/or baselines "
-                                                             "(baseline:keyword|template|extractive|rules)")],
+                                                             "(each skill declares its own)")],
     dataset: Annotated[Optional[Path], typer.Option("--dataset", help="JSONL eval set (default: the built-in one)")] = None,
     judge: Annotated[Optional[str], typer.Option("--judge", help="backend id that judges pairs (both orders)")] = None,
     seed: Annotated[int, typer.Option("--seed", help="item sampling under --limit and bootstrap seed")] = 0,
@@ -27,7 +27,7 @@ def run_cmd(
 ) -> None:
     """Run candidates on a skill's eval set; prints the leaderboard."""
     from fincopilot.errors import InputError
-    from fincopilot.evals.arena import BASELINES, run_arena
+    from fincopilot.evals.arena import default_baseline, run_arena
     from fincopilot.evals.report import collect, print_leaderboard
 
     if split not in ("train", "heldout", "all"):
@@ -35,8 +35,9 @@ def run_cmd(
     if workers < 1 or workers > 32:
         raise InputError("--workers must be between 1 and 32")
     names = [b.strip() for b in backends.split(",") if b.strip()]
-    if baseline and skill in BASELINES and BASELINES[skill] not in names:
-        names.append(BASELINES[skill])
+    declared = default_baseline(skill) if baseline else None
+    if declared and declared not in names:
+        names.append(declared)
     result = run_arena(skill, names, dataset=dataset, split=split, limit=limit, seed=seed, judge=judge,  # type: ignore[arg-type]
                        workers=workers)
     typer.echo(f"run {result.run_id}: {result.n_items} items, {result.model_calls} model calls "

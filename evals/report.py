@@ -49,12 +49,20 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
     return front
 
 
-_KEY_METRICS = {
-    "planner": ["skill_f1", "valid_before_repair", "step_f1"],
-    "credit_lookup": ["grade_exact", "score_within_tol", "explanation_faithfulness", "explanation_grounded"],
-    "report_summary": ["faithfulness", "coverage", "rouge_l"],
-    "compliance_check": ["micro_precision", "micro_recall", "micro_f1"],
-}
+_PLANNER_METRICS = ["skill_f1", "valid_before_repair", "step_f1"]
+
+
+def _key_metrics(skill: str) -> list[str]:
+    """The metrics a leaderboard shows: the planner's, or the headline metrics the skill declares."""
+    if skill == "planner":
+        return _PLANNER_METRICS
+    from fincopilot.agents.skills import get_skill
+    from fincopilot.errors import NotFoundError
+
+    try:
+        return list(get_skill(skill).evaluation.headline)
+    except NotFoundError:  # a stored run of a skill that is no longer installed
+        return []
 
 
 def rating_text(s: CandidateSummary) -> str:
@@ -62,7 +70,7 @@ def rating_text(s: CandidateSummary) -> str:
     if s.rating_status is None and s.rating is None:
         return "-"
     if s.rating_status in ("undefeated", "winless", "unbounded"):
-        return f"no finite rating: {s.rating_note}"
+        return f"no finite rating; {s.rating_note}"
     if s.rating_status == "insufficient_evidence":
         return f"insufficient evidence ({s.rating_note})" if s.rating_note else "insufficient evidence"
     lo = f"{s.ci_low:.0f}" if s.ci_low is not None else "open"
@@ -71,7 +79,7 @@ def rating_text(s: CandidateSummary) -> str:
 
 
 def table_rows(skill: str, board: list[CandidateSummary]) -> tuple[list[str], list[list[str]]]:
-    metrics = _KEY_METRICS.get(skill, [])
+    metrics = _key_metrics(skill)
     header = ["candidate", "score", *metrics, "fallback rate", "BT rating [95% CI]", "p50 s", "p95 s",
               "tokens/item", "cost/item", "errors"]
     rows = []
@@ -202,10 +210,10 @@ def _skill_views(run: dict[str, Any], board: list[CandidateSummary]):
 
 # ------------------------------------------------------------------------------------------------ HTML
 _CSS = ("body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1280px;padding:0 1em}"
-        ".wrap{overflow-x:auto}table{border-collapse:collapse;margin:1em 0}"
+        ".wrap{overflow-x:auto}table{border-collapse:collapse;margin:1em 0;font-size:0.92em}"
         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right;vertical-align:top}"
         "td:first-child,th:first-child{text-align:left;white-space:nowrap}"
-        "td.rating{text-align:left;max-width:28em}ul.ev{font-size:0.92em}code{white-space:nowrap}")
+        "td.rating{text-align:left;max-width:22em}ul.ev{font-size:0.92em}code{white-space:nowrap}")
 
 
 def _html_table(header: list[str], rows: list[list[str]]) -> str:
@@ -213,7 +221,9 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
     cells = "".join("<tr>" + "".join(f"<td class='rating'>{html.escape(c)}</td>" if i == rating_col
                                      else f"<td>{html.escape(c)}</td>" for i, c in enumerate(r)) + "</tr>"
                     for r in rows)
-    return ("<div class='wrap'><table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"
+    # metric names wrap at their underscores, so a wide table fits the page instead of scrolling
+    heads = "".join(f"<th>{html.escape(h).replace('_', '_<wbr>')}</th>" for h in header)
+    return ("<div class='wrap'><table><tr>" + heads + "</tr>"
             + cells + "</table></div>")
 
 

@@ -11,11 +11,12 @@ import json
 import re
 import time
 
-from fincopilot.config import BackendSpec, Settings
 from fincopilot.models.backends.scripted import ScriptedBackend
 from fincopilot.models.gateway import Gateway
 from fincopilot.models.registry import register_instance
 from fincopilot.models.router import Router
+
+from fincopilot.config import BackendSpec, Settings
 from fincopilot.safety.resilience import HealthRegistry
 
 
@@ -26,8 +27,10 @@ def planner_reply(messages, schema):
     name = getattr(schema, "__name__", "")
     if name == "PlannerOutput":
         users = [m.content for m in messages if m.role == "user" and not m.content.startswith("That plan has")]
-        request = users[-1].split("Now: ")[-1]
-        plan, _ = fallback_plan(request)
+        earlier, _, request = users[-1].rpartition("\nNow: ")
+        # a perfect planner reads the conversation too (the prompt's "Earlier in this conversation: a | b")
+        context = earlier.removeprefix("Earlier in this conversation: ").split(" | ") if earlier else []
+        plan, _ = fallback_plan(request, context)
         return json.dumps(plan.plan_json())
     if name == "_Draft":
         facts = messages[-1].content

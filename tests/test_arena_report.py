@@ -60,3 +60,35 @@ def test_cli_errors_are_one_line(fakes):
     assert r.exit_code != 0 and "no arena results yet" in str(r.exception or r.output)
     r = runner.invoke(app, ["arena", "run", "--skill", "planner", "--backends", "x", "--split", "test"])
     assert r.exit_code != 0 and "unknown split" in str(r.exception or r.output)
+
+
+def _summary(name, score, cost=0.0, p95=1.0, tokens=0.0):
+    from fincopilot.evals.arena import CandidateSummary
+
+    return CandidateSummary(candidate=name, items=4, score=score, metrics={}, errors=0, p50_latency_s=p95,
+                            p95_latency_s=p95, mean_tokens=tokens, cost_per_item=cost, cost_per_1k_tokens=0.0,
+                            residency="local")
+
+
+def test_cost_axis_shows_tokens_when_every_cost_is_zero():
+    from fincopilot.evals.report import cost_axis
+
+    free = [_summary("baseline:x", 0.8, p95=0.01), _summary("model", 0.6, p95=9.0, tokens=600)]
+    assert cost_axis(free) == ("tokens per item (every cost is 0)", [0.0, 600])
+    paid = [_summary("baseline:x", 0.8), _summary("cloud", 0.9, cost=0.002)]
+    assert cost_axis(paid) == ("cost per item", [0.0, 0.002])
+
+
+def test_cost_quality_curve_random_oracle_and_chosen_point():
+    from fincopilot.evals.report import cost_quality_curve
+
+    board = [_summary("baseline:x", 0.5, p95=0.01), _summary("model", 0.5, p95=9.0, tokens=600)]
+    # SCRIPTED per-item scores: the model gains on items 1-2 and loses on 3-4 (equal means)
+    scores = {"1": {"baseline:x": 0.0, "model": 1.0}, "2": {"baseline:x": 0.0, "model": 1.0},
+              "3": {"baseline:x": 1.0, "model": 0.0}, "4": {"baseline:x": 1.0, "model": 0.0}}
+    curve = cost_quality_curve(board, scores, chosen="baseline:x")
+    assert (curve.cheap, curve.costly, curve.cost_basis) == ("baseline:x", "model", "p95 latency")
+    assert curve.shares == [0, 0.25, 0.5, 0.75, 1.0] and curve.random == [0.5] * 5
+    assert curve.oracle == [0.5, 0.75, 1.0, 0.75, 0.5]  # a perfect router sends only items 1-2 to the model
+    assert (curve.chosen_share, curve.chosen_quality) == (0.0, 0.5)
+    assert cost_quality_curve(board[:1], scores, chosen=None) is None

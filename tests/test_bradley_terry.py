@@ -85,7 +85,8 @@ def test_an_undefeated_model_gets_a_data_driven_bound_not_a_ridge_artefact():
     assert (x.status, y.status) == ("undefeated", "winless")
     assert x.rating is None and y.rating is None  # no "2031 vs −31"
     # Clopper–Pearson: 8 wins out of 8 → p ≥ 0.025^(1/8) = 0.631 → ≥ 93 Elo; more wins, larger bound
-    assert "at least 93 Elo above" in x.note and "at least 93 Elo below" in y.note
+    assert x.note == "undefeated: at least 93 Elo above the others (95%; 8 wins, 0 losses)"
+    assert y.note == "winless: at least 93 Elo below the others (95%; 0 wins, 8 losses)"
     assert margin_bound(8) == pytest.approx(92.9, abs=0.1) and margin_bound(40) > margin_bound(8)
 
 

@@ -144,13 +144,13 @@ def test_cli_data_commands(tmp_path):
 
     runner = CliRunner()
     path = tmp_path / "cli.duckdb"
-    first = runner.invoke(app, ["data", "init", "--db", str(path), "--json"])
+    first = runner.invoke(app, ["data", "init", "--db", str(path), "--json", "--no-kb"])
     assert first.exit_code == 0, first.output
     out = json.loads(first.stdout)
     assert out["created"] is True and out["counts"]["clients"] == 300
-    second = runner.invoke(app, ["data", "init", "--db", str(path), "--json"])
+    second = runner.invoke(app, ["data", "init", "--db", str(path), "--json", "--no-kb"])
     assert json.loads(second.stdout)["created"] is False
-    assert runner.invoke(app, ["data", "init", "--db", str(path), "--force"]).exit_code == 0
+    assert runner.invoke(app, ["data", "init", "--db", str(path), "--force", "--no-kb"]).exit_code == 0
     listed = runner.invoke(app, ["data", "clients", "--search", "zhang min", "--json"],
                            env={"FINCOPILOT_DB": str(path)})
     assert listed.exit_code == 0 and json.loads(listed.stdout)[0]["client_id"] == "C-1042"

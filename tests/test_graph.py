@@ -15,13 +15,12 @@ import time
 from pathlib import Path
 
 import pytest
+from fincopilot.graphs.runner import CopilotRunner, Review
+from graph_fakes import fake_gateway, planner_reply
 from pydantic import BaseModel, ValidationError
+from skill_helpers import prepare_home
 
 from fincopilot.errors import InputError, NotFoundError
-from fincopilot.graphs.runner import CopilotRunner, Review
-
-from graph_fakes import fake_gateway, planner_reply
-from skill_helpers import prepare_home  # noqa: E402
 
 DEMO = ("Client C-1042 wants the HY-7 bond fund: check credit, summarize the latest HY-7 report, "
         "make my recommendation compliant")
@@ -52,7 +51,7 @@ def guaranteed_reply(messages, schema):
 
 # ---------------------------------------------------------------------------------------------- parallelism
 def test_independent_steps_overlap_in_time(home, tmp_path):
-    gw, backend = fake_gateway(delay_s=1.0)
+    gw, _backend = fake_gateway(delay_s=1.0)
     runner = CopilotRunner(tmp_path / "cp.sqlite", gateway=gw)
     evs = events_of(runner.run("Check the credit of C-1042 and summarize the HY-7 and GB-1 reports",
                                thread_id="par"))
@@ -176,7 +175,8 @@ def test_interrupt_process_exit_resume_approve(home, tmp_path):
     cp = tmp_path / "checkpoints.sqlite"
     env = {**os.environ, "FINCOPILOT_HOME": str(home), "HF_HUB_OFFLINE": "1"}
     code = PART1.format(tests=str(Path(__file__).parent), cp=str(cp), req=DEMO)
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=300, check=False)
     assert res.returncode == 0, res.stderr[-3000:]
     evs = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
     assert evs[-1]["type"] == "done" and evs[-1]["data"]["status"] == "held"
@@ -237,7 +237,7 @@ def test_greeting_is_answered_directly(home, tmp_path):
     runner = CopilotRunner(tmp_path / "cp.sqlite", gateway=gw)
     evs = events_of(runner.run("Hello!", thread_id="hi"))
     assert not any(e.type.startswith("step") for e in evs)
-    assert next(e.data for e in evs if e.type == "plan")["source"] == "direct"
+    assert next(e.data for e in evs if e.type == "plan")["source"] == "model"
     assert evs[-1].data["status"] == "answered"
     assert "credit_lookup" in next(e.data for e in evs if e.type == "answer")["text"]
 

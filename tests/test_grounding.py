@@ -8,12 +8,19 @@ import json
 import pytest
 from skill_helpers import prepare_home, run_skill, scripted_fake
 
-from fincopilot.evals.metrics import score_credit
+from fincopilot.evals.metrics import score_item
 from fincopilot.tools.grounding import unit_errors, ungrounded, unsupported_words
 
 FACTS = ("Client Zhang Min (C-1042). Score 585. Probability of default 28.00%. Grade B. Main adverse factors: "
          "loan duration (months): 36 scores 35 points below the best bin; credit history: existing credits paid "
          "back duly till now scores 15 points below the best bin.")
+
+
+def test_a_flipped_direction_is_a_claim_error():
+    # what the real SmolLM2 wrote in the arena example: the facts say 35 points BELOW the best bin
+    text = "The client's score of 585 is 35 points above the best bin."
+    assert ungrounded(text, [FACTS]) == ["'35 points above': the source states the opposite direction"]
+    assert ungrounded("The loan duration scores 35 points below the best bin.", [FACTS]) == []
 
 
 def test_invented_entities_and_attributes_are_unsupported():
@@ -45,6 +52,10 @@ REFERENCE = {"score": 585, "grade": "B", "pd": 0.28}
 OUTPUT = {"client_id": "C-1042", "client_name": "Zhang Min", "score": 585, "grade": "B", "pd": 0.28,
           "reason_codes": [{"attribute": "duration", "value": "36", "description": "loan duration (months): 36 "
                                                                                    "scores 35 points below the best bin"}]}
+
+
+def score_credit(reference, output):
+    return score_item("credit_lookup", reference, output)
 
 
 def test_arena_metric_fails_an_invented_explanation_even_with_faithful_numbers():

@@ -7,6 +7,7 @@ text that the sources do not support:
 
 - **units**: a number stated with a unit ("28 points", "3.29%", "2.5 percent", "60 bps", "585分") must
   appear with the same unit in a source; a number the sources give only in another unit is a unit error;
+- **direction**: "18 points above the best bin" when the source says 18 points *below* it is a claim error;
 - **entities and attributes**: every content word (English) must occur in a source, or belong to the
   small vocabulary any explanation of such facts may use (`GENERIC`). Capitalised names, nationalities,
   occupations, invented histories ("banker", "Chinese", "lending") are therefore unsupported. Matching is on
@@ -34,6 +35,10 @@ _SCORE_NUM = re.compile(r"\bscores?\s*(?:of\s*)?(\d+(?:\.\d+)?)|评分\s*(\d+)",
 # quantities whose unit is fixed whatever the number: a PD (probability of default) is never in points
 _QUANTITY_UNIT = re.compile(r"\b(pd|probability of default|default probability|default rate)\b\W+(?:[A-Za-z]+\W+){0,3}?"
                             r"(\d+(?:[.,]\d+)*)\s*(points|point|pts|pt|分)(?![A-Za-z])", re.IGNORECASE)
+# "18 points below the best bin": a number with a unit and a direction; the direction must match the source's
+_DIRECTED = re.compile(r"(?<![\w.])(\d+(?:[.,]\d+)*)\s*(points|point|pts|%|percent|bps)\s+"
+                       r"(above|below|higher|lower|more|less|up|down)\b", re.IGNORECASE)
+_SIGN = {"above": 1, "higher": 1, "more": 1, "up": 1, "below": -1, "lower": -1, "less": -1, "down": -1}
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
 
 # Words any explanation of a credit/report fact may use without a source saying them (function words,
@@ -96,6 +101,20 @@ def unit_errors(text: str, sources: Sequence[str]) -> list[str]:
     return problems
 
 
+def direction_errors(text: str, sources: Sequence[str]) -> list[str]:
+    """A number stated with a direction ("18 points above") that the sources give with the opposite one."""
+    known: dict[tuple[float, str], set[int]] = {}
+    for source in sources:
+        for m in _DIRECTED.finditer(source):
+            known.setdefault((_value(m.group(1)), _UNITS[m.group(2).lower()]), set()).add(_SIGN[m.group(3).lower()])
+    problems = []
+    for m in _DIRECTED.finditer(text):
+        signs = known.get((_value(m.group(1)), _UNITS[m.group(2).lower()]))
+        if signs and _SIGN[m.group(3).lower()] not in signs:
+            problems.append(f"'{m.group(0)}': the source states the opposite direction")
+    return problems
+
+
 def unsupported_words(text: str, sources: Iterable[str], generic: frozenset[str] = GENERIC) -> list[str]:
     """Content words of `text` (English) that no source contains and that are not generic vocabulary."""
     supported = {_stem(w) for s in sources for w in _WORD.findall(s)}
@@ -110,7 +129,7 @@ def unsupported_words(text: str, sources: Iterable[str], generic: frozenset[str]
 
 def ungrounded(text: str, sources: Sequence[str], generic: frozenset[str] = GENERIC) -> list[str]:
     """Every claim of `text` the sources do not support: unit errors, then unsupported words (empty = grounded)."""
-    problems = unit_errors(text, sources)
+    problems = unit_errors(text, sources) + direction_errors(text, sources)
     words = unsupported_words(text, sources, generic)
     if words:
         problems.append("not in the source: " + ", ".join(words[:12]))
