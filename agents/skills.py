@@ -56,6 +56,7 @@ class SourceRef(BaseModel):
 
     label: str
     url: str | None = None
+    passage: str | None = Field(None, description="a knowledge-base passage id (the page links it to the passage)")
     internal: bool = Field(False, description="an internal-only document (must not reach a client unmarked)")
 
 
