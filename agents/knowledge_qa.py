@@ -35,6 +35,7 @@ NOT_FOUND_ZH = "知识库中未找到相关内容。"
 MIN_COVERAGE = 0.5     # share of the question's (idf-weighted) terms the evidence must contain; see docs
 TOP_K = 5
 MAX_EVIDENCE = 2
+ABSENT_TERM_WEIGHT = 2.0  # extra idf of a question term found in none of the retrieved passages
 INTERNAL_MARK = "internal — not for clients"
 
 
@@ -158,11 +159,29 @@ def holding_period_match(question: str, row: str) -> bool:
     return False
 
 
+# Words that make a question a question; they say nothing about where the answer is.
+_ASKING = frozenset((
+    "many", "much", "long", "must", "should", "need", "needs", "there", "tell", "get", "give", "please", "now",
+    "几", "几年", "多久", "多长", "多长时间", "哪个", "哪些", "哪", "需要", "要", "有", "吗", "呢", "什么", "多少", "是",
+    "分别", "以及", "请", "告诉", "我", "现在", "收", "谁", "天"))
+
+
+def _stem(token: str) -> str:
+    """Plural and simple verb endings off English words (fees → fee, policies → policy, approved → approv)."""
+    if not token.isascii() or len(token) <= 3 or not token.isalpha():
+        return token
+    for suffix, repl in (("ies", "y"), ("ed", ""), ("ing", ""), ("es", "e"), ("s", "")):
+        if token.endswith(suffix) and len(token) - len(suffix) >= 3 and not token.endswith("ss"):
+            return token[: len(token) - len(suffix)] + repl
+    return token.rstrip("e") if token.endswith("e") and len(token) > 4 else token
+
+
 def _terms(text: str, product: str | None) -> set[str]:
     from fincopilot.tools.kb import tokenize
 
     drop = {product.lower()} if product else set()
-    return {t for t in tokenize(text) if t not in drop and len(t) > 1 or t.isdigit()}
+    return {_stem(t).rstrip("e") for t in tokenize(text)
+            if t not in drop and t not in _ASKING and (len(t) > 1 or t.isdigit())}
 
 
 def select_evidence(question: str, hits: list[Any], product: str | None) -> tuple[list[tuple[str, Any]], float]:
@@ -173,7 +192,8 @@ def select_evidence(question: str, hits: list[Any], product: str | None) -> tupl
     period = {t for m in _DURATION.finditer(question) for t in _terms(m.group(0), None)}
     units = [(u, h) for h in hits for u in _units(h.text)]
     df = {t: sum(1 for h in hits if t in _terms(h.title + " " + h.section + " " + h.text, product)) for t in q}
-    idf = {t: math.log(1 + len(hits) / (1 + df[t])) + (0.0 if df[t] else 1.0) for t in q}
+    # a term no retrieved passage contains weighs most: it is what the knowledge base does not know
+    idf = {t: math.log(1 + len(hits) / (1 + df[t])) + (0.0 if df[t] else ABSENT_TERM_WEIGHT) for t in q}
     total = sum(idf.values())
     scored = []
     for rank, (u, h) in enumerate(units):
