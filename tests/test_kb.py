@@ -235,3 +235,39 @@ def test_kb_cli_add_list_search_remove(home, tmp_path):
     assert bad.exit_code == 1 and "no such file" in bad.output
     assert runner.invoke(app, ["kb", "remove", "memo"]).exit_code == 0
     assert Path(home / "kb.duckdb").exists()
+
+
+# ------------------------------------------------------------------------------------------ the model path
+def test_a_model_answer_is_kept_only_when_its_numbers_are_in_the_cited_passages(home):
+    from fincopilot.models.backends.scripted import ScriptedBackend
+    from fincopilot.tools.kb_seed import product_terms
+
+    from skill_helpers import BackendGateway, run_skill
+
+    fee = f"{product_terms('HY-7')['red_6m']:.2f}%"
+    question = "What is the redemption fee for HY-7 after four months?"
+
+    def ask(reply: str):
+        fake = BackendGateway(ScriptedBackend.from_function("scripted-fake", lambda m, s: json.dumps({"answer": reply})))
+        return run_skill("knowledge_qa", {"question": question}, fake)
+
+    good = ask(f"Redeeming HY-7 after four months costs {fee} of the amount.")
+    assert good.method == "llm" and fee in good.answer and good.unsupported_numbers == []
+    invented = ask("Redeeming HY-7 after four months costs 0.35% of the amount.")
+    assert invented.method == "extractive" and fee in invented.answer and "0.35%" not in invented.answer
+
+
+@pytest.mark.model
+def test_real_model_answer_keeps_the_cited_figure_and_invents_none(home, smollm2):
+    from fincopilot.tools.kb_seed import product_terms
+    from fincopilot.tools.numbers import unsupported_numbers
+
+    from skill_helpers import BackendGateway, run_skill
+
+    fee = f"{product_terms('HY-7')['red_6m']:.2f}%"
+    out = run_skill("knowledge_qa", {"question": "What is the redemption fee for HY-7 after four months?"},
+                    BackendGateway(smollm2))
+    assert out.found and out.method in ("llm", "extractive") and fee in out.answer
+    assert out.unsupported_numbers == []  # checked against the cited passages
+    if out.method == "llm":  # the model's own words: every number is one of the evidence's
+        assert unsupported_numbers(out.answer, [c.quote for c in out.citations]) == []
