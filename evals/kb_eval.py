@@ -68,13 +68,27 @@ def summarize(rows: list[dict[str, Any]], metrics_of=lambda r: r["metrics"]) -> 
     return out
 
 
+def at_threshold(rows: list[dict[str, Any]], threshold: float) -> list[dict[str, float]]:
+    """Metrics of rows run with threshold 0 (always answering when there is evidence) as if the skill had
+    abstained below `threshold`: the answer it gives above the threshold is the same."""
+    from fincopilot.agents import knowledge_qa as kq
+
+    out = []
+    for r in rows:
+        o = r["output"]
+        if o["found"] and o["coverage"] < threshold:
+            o = {**o, "found": False, "answer": kq.NOT_FOUND, "method": "abstain"}
+        out.append(kq.metric(r["item"].reference, o, None))
+    return out
+
+
 def sweep(items: Sequence[EvalItem], mode: str = "hybrid",
-          grid: Sequence[float] = (0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7)) -> tuple[float, dict[float, float]]:
+          grid: Sequence[float] = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
+          ) -> tuple[float, dict[float, float]]:
     """The abstention threshold with the best mean(exact, abstention_acc) on `items` (the train split)."""
-    scores = {}
-    for t in grid:
-        rows = run_mode(items, mode, min_coverage=t)
-        scores[t] = float(np.mean([(r["metrics"]["exact"] + r["metrics"]["abstention_acc"]) / 2 for r in rows]))
+    rows = run_mode(items, mode, min_coverage=0.0)
+    scores = {t: float(np.mean([(m["exact"] + m["abstention_acc"]) / 2 for m in at_threshold(rows, t)]))
+              for t in grid}
     best = max(grid, key=lambda t: (scores[t], -abs(t - 0.5)))
     return best, scores
 
