@@ -243,9 +243,10 @@ def _model_answer(question: str, evidence: list[tuple[str, Any]], ctx: SkillCont
         log.warning("knowledge_model_failed", error=str(err)[:300])
         return None
     facts = [h.text for _, h in evidence] + [u for u, _ in evidence]
-    needed = {n.text for u, _ in evidence for n in _numbers(u)}
+    # each evidence sentence's figure (its last number: a table row's value) must survive the rephrasing
+    needed = [found[-1].text for u, _ in evidence if (found := _numbers(u))]
     if (len(text) < 10 or repetitive(text) or unsupported_numbers(text, facts)
-            or any(n not in text for n in needed)):  # the model's answer must keep the evidence's figures
+            or any(unsupported_numbers(n, [text]) for n in needed)):
         log.info("knowledge_model_rejected", text=text[:200])
         return None
     return text
