@@ -16,8 +16,10 @@ from fincopilot.errors import FinCopilotError, InputError
 COMMAND_MODULES = (
     "fincopilot.models.cli",       # models list | try
     "fincopilot.tools.cli",        # data init, risk train, credit, compliance check, summarize
+    "fincopilot.tools.kb_cli",     # kb add | list | remove | search | show
     "fincopilot.graphs.cli",       # plan, ask, demo
     "fincopilot.evals.cli",        # arena run | report | promote
+    "fincopilot.evals.kb_eval",    # kb eval
     "fincopilot.models.finetune",  # finetune
     "fincopilot.server.cli",       # serve, keys, chat
     "fincopilot.safety.cli",       # audit verify | anchor | show

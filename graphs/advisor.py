@@ -57,6 +57,17 @@ def _is_gate_step(step: dict[str, Any]) -> bool:
     return any(v == ANSWER_REF for v in step.get("args", {}).values())
 
 
+def _rendered(skill: str, output: dict[str, Any]) -> dict[str, Any]:
+    """The skill's own rendering of its output for people (the page shows it instead of raw JSON)."""
+    from fincopilot.agents.synthesizer import rendered
+
+    try:
+        return rendered(skill, output).model_dump(mode="json")
+    except Exception as err:  # noqa: BLE001 - a renderer bug must not fail the step; the page falls back to JSON
+        log.warning("render_failed", skill=skill, error=str(err)[:200])
+        return {"text": "", "sources": []}
+
+
 def _resolve(value: Any, results: dict[str, Any]) -> Any:
     from fincopilot.agents.planner import _REF
 
@@ -183,7 +194,8 @@ def build_advisor_graph(gateway=None, *, checkpointer=None, use_model: bool = Tr
         payload = {"id": sid, "skill": name, "ok": result["ok"], "backend": result["backend"],
                    "latency_s": result["latency_s"], "attempts": result["attempts"],
                    "started_at": started, "finished_at": result["finished_at"]}
-        payload.update({"output": result["output"]} if result["ok"] else {"error": result["error"]})
+        payload.update({"output": result["output"], "rendered": _rendered(name, result["output"])} if result["ok"]
+                       else {"error": result["error"]})
         _emit("step_finish", **payload)
         audit.record("step_finish", request_id=rid, step=sid, skill=name, ok=result["ok"],
                      backend=result["backend"], latency_s=result["latency_s"], attempts=result["attempts"],

@@ -42,11 +42,15 @@ def register(app: typer.Typer) -> None:
         db: Annotated[Path | None, typer.Option("--db", help="DuckDB file (default: $FINCOPILOT_DB or home)")] = None,
         force: Annotated[bool, typer.Option("--force", help="Re-create the tables even if up to date.")] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+        kb: Annotated[bool, typer.Option("--kb/--no-kb", help="Also write and ingest the seeded documents.")] = True,
     ) -> None:
-        """Create the demo bank's database (deterministic; safe to re-run)."""
+        """Create the demo bank's database and knowledge base (deterministic; safe to re-run)."""
         from fincopilot.tools.data import init_db
+        from fincopilot.tools.kb_cli import seed_knowledge_base
 
         result = init_db(db, force=force)
+        if kb:
+            seed_knowledge_base()
         if as_json:
             _print_json(result.model_dump())
             return

@@ -757,6 +757,13 @@ def create_app(
     async def me(key: ApiKey = Depends(caller)) -> dict[str, Any]:
         return {"key_id": key.key_id, "name": key.name, "role": key.role, "models": models.names()}
 
+    @app.get("/api/kb/passages/{chunk_id}")
+    async def kb_passage(chunk_id: str, _: ApiKey = Depends(caller)) -> dict[str, Any]:
+        """The knowledge-base passage a citation points at (document, section, page, audience, text)."""
+        from fincopilot.tools.kb import get_passage
+
+        return (await asyncio.to_thread(get_passage, chunk_id)).model_dump(mode="json")
+
     @app.post("/api/chat")
     async def api_chat(request: Request, key: ApiKey = Depends(caller)) -> Response:
         body: ChatRequest = _parse_body(await request.body(), ChatRequest)

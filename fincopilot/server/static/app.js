@@ -174,7 +174,11 @@ class RunCard {
     const secs = data.latency_s != null ? ` · ${Number(data.latency_s).toFixed(2)}s` : "";
     $(".state", node).textContent = `${ok ? "✓ done" : "✗ failed"}${data.backend ? ` · ${data.backend}` : ""}${secs}`;
     const body = ok ? JSON.stringify(data.output, null, 2) : String(data.error || "failed");
-    node.append(el("details", {}, el("summary", { text: ok ? "output" : "error" }), el("pre", { text: body })));
+    if (ok && data.rendered && data.rendered.text) {
+      node.append(el("div", { class: "rendered", text: data.rendered.text }));
+      if ((data.rendered.sources || []).length) node.append(this.sourceList(data.rendered.sources));
+    }
+    node.append(el("details", {}, el("summary", { text: ok ? "output (JSON)" : "error" }), el("pre", { text: body })));
     if ([...this.steps.values()].every((n) => n.classList.contains("ok") || n.classList.contains("failed")))
       this.working.textContent = "Writing the answer and checking compliance…";
   }
@@ -194,8 +198,34 @@ class RunCard {
     }
     const title = data.draft ? "Draft answer (held, not released)" : "Answer";
     this.card.append(el("h3", { text: title }), box);
+    const sources = (data.citations || []).flatMap((c) => c.sources || []);
+    if (sources.length) this.card.append(this.sourceList(sources));
     if (data.unsupported_numbers && data.unsupported_numbers.length)
       this.card.append(el("div", { class: "meta error", text: `numbers without a source: ${data.unsupported_numbers.join(", ")}` }));
+  }
+
+  // Sources as links; a knowledge-base passage opens in place (fetched with the API key).
+  sourceList(sources) {
+    const ul = el("ul", { class: "sources" });
+    for (const src of sources) {
+      const label = src.label + (src.internal && !/internal/.test(src.label) ? " (internal — not for clients)" : "");
+      const li = el("li", {});
+      if (src.passage) {
+        const view = el("blockquote", { class: "passage", hidden: "" });
+        li.append(el("a", { class: "source", href: `/api/kb/passages/${encodeURIComponent(src.passage)}`,
+          onclick: async (e) => {
+            e.preventDefault();
+            if (!view.hidden) { view.hidden = true; return; }
+            const resp = await api(`/api/kb/passages/${encodeURIComponent(src.passage)}`);
+            const p = resp.ok ? await resp.json() : null;
+            view.textContent = p ? `${p.title} § ${p.section}, p. ${p.page}\n\n${p.text}` : await errorMessage(resp);
+            view.hidden = false;
+          } }, label), view);
+      } else if (src.url) li.append(el("a", { class: "source", href: src.url, target: "_blank", rel: "noopener" }, label));
+      else li.append(document.createTextNode(label));
+      ul.append(li);
+    }
+    return ul;
   }
 
   highlight(stepId) {
