@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from fincopilot.errors import BackendError
 from fincopilot.log import get_logger
@@ -43,6 +43,14 @@ class Answer(BaseModel):
     flagged: bool = False
     backend: str | None = None
     notes: list[str] = Field(default_factory=list, description="why a model answer was repaired or replaced")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def produced_by(self) -> str:
+        """The backend whose text the answer kept, or "template" (a consulted model's text was discarded)."""
+        if self.method in ("llm", "repaired") or (self.method == "direct" and self.backend):
+            return self.backend or "template"
+        return "template"
 
 
 class _Draft(BaseModel):
