@@ -86,9 +86,37 @@ def _sources(skill: str, output: Mapping[str, Any]) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------- template
+_ERROR_CLASS = re.compile(r"^[A-Za-z]+(?:Error|Timeout|Exception|Unavailable):\s*")
+
+
+def plain_error(error: Any) -> str:
+    """A failed step's error as a plain phrase for the advisor (the framework's exception name dropped)."""
+    return _ERROR_CLASS.sub("", str(error or "unknown error")).strip().rstrip(".")[:240]
+
+
+def _step_sentence(skill: str, n: int, o: Mapping[str, Any], zh: bool) -> str:
+    if skill == "credit_lookup" and "score" in o:
+        if zh:
+            return (f"{o['client_name']}（{o['client_id']}）的信用评分为{o['score']}，等级{o['grade']}，"
+                    f"估计违约概率为{o['pd']:.2%} [{n}]。")
+        return (f"{o['client_name']} ({o['client_id']}) has a credit score of {o['score']}, grade "
+                f"{o['grade']}, with an estimated probability of default of {o['pd']:.2%} [{n}].")
+    if skill == "report_summary" and "summary" in o:
+        if zh:
+            return f"{o.get('product') or ''}报告摘要：{o['summary']} [{n}]"
+        when = f" of {o['report_date']}" if o.get("report_date") else ""
+        name = f"The {o['product']} report{when}" if o.get("product") else "The report"
+        return f"{name} in brief: {o['summary']} [{n}]"
+    return f"{skill}: {step_text(skill, o)} [{n}]"
+
+
 def template_answer(request: str, steps: Sequence[Mapping[str, Any]], results: Mapping[str, Mapping[str, Any]],
                     recommendation: tuple[str, str] | None = None) -> str:
-    """A deterministic answer: one cited sentence per finished step, numbers copied from the outputs."""
+    """A deterministic answer in the request's language: one cited sentence per step, numbers copied from the
+    outputs; a failed step is said plainly (its error text is framework-written, cited to the step)."""
+    from fincopilot.agents._common import asks_in_chinese
+
+    zh = asks_in_chinese(request)
     parts: list[str] = []
     for st in steps:
         r = results.get(str(st["id"]))
@@ -96,26 +124,23 @@ def template_answer(request: str, steps: Sequence[Mapping[str, Any]], results: M
             continue
         n = st["id"]
         if not r.get("ok"):
-            parts.append(f"Step {n} ({st['skill']}) failed: {r.get('error', 'unknown error')}.")
+            why = plain_error(r.get("error"))
+            parts.append(f"第{n}步（{st['skill']}）未能完成：{why} [{n}]。" if zh
+                         else f"Step {n} ({st['skill']}) could not run: {why} [{n}].")
             continue
-        o = r.get("output") or {}
-        if st["skill"] == "credit_lookup" and "score" in o:
-            parts.append(f"{o['client_name']} ({o['client_id']}) has a credit score of {o['score']}, grade "
-                         f"{o['grade']}, with an estimated probability of default of {o['pd']:.2%} [{n}].")
-        elif st["skill"] == "report_summary" and "summary" in o:
-            when = f" of {o['report_date']}" if o.get("report_date") else ""
-            name = f"The {o['product']} report{when}" if o.get("product") else "The report"
-            parts.append(f"{name} in brief: {o['summary']} [{n}]")
-        else:
-            parts.append(f"{st['skill']}: {step_text(st['skill'], o)} [{n}]")
+        parts.append(_step_sentence(st["skill"], n, r.get("output") or {}, zh))
     if recommendation:
         client, product = recommendation
         cited = "".join(f"[{st['id']}]" for st in steps if st["skill"] != "compliance_check"
                         and (results.get(str(st["id"])) or {}).get("ok"))
-        parts.append(f"Draft recommendation: {product} may be considered for {client}, subject to the suitability "
+        parts.append(f"建议草稿：在适当性检查通过的前提下，可考虑向{client}推荐{product} {cited}。投资有风险："
+                     f"{product}可能亏损，收益不作保证。" if zh else
+                     f"Draft recommendation: {product} may be considered for {client}, subject to the suitability "
                      f"check {cited}. Investment involves risk: {product} may lose value and returns are not "
                      f"guaranteed.")
-    return " ".join(parts) if parts else "No step produced a result, so there is nothing to report."
+    if not parts:
+        return "没有任何步骤产生结果，因此无可报告。" if zh else "No step produced a result, so there is nothing to report."
+    return ("" if zh else " ").join(parts)
 
 
 # --------------------------------------------------------------------------------------------- checks
@@ -163,8 +188,9 @@ def synthesize(request: str, steps: Sequence[Mapping[str, Any]], results: Mappin
                gateway=None, request_id: str | None = None, use_model: bool = True,
                recommendation: tuple[str, str] | None = None) -> Answer:
     """The cited, number-checked answer to `request` from the finished steps (see module doc)."""
-    from fincopilot.agents._common import fence, repetitive
+    from fincopilot.agents._common import asks_in_chinese, fence, is_chinese, repetitive
 
+    zh = asks_in_chinese(request)
     by_step = {int(st["id"]): st for st in steps}
     sources = {int(k): _sources(by_step[int(k)]["skill"], r["output"]) for k, r in results.items()
                if r.get("ok") and int(k) in by_step and by_step[int(k)]["skill"] != "compliance_check"}
@@ -176,7 +202,8 @@ def synthesize(request: str, steps: Sequence[Mapping[str, Any]], results: Mappin
 
         facts = "\n".join(f"[{n}] {src[0]}" for n, src in sorted(sources.items()))
         msgs = [Message(role="system", content=SYSTEM),
-                Message(role="user", content=fence(facts, "step outputs") + "\nAdvisor's request: " + request)]
+                Message(role="user", content=fence(facts, "step outputs") + "\nAdvisor's request: " + request
+                        + ("\nWrite the answer in Chinese (请用中文回答)." if zh else ""))]
         try:
             out = (gateway or default_gateway()).complete("synthesizer", msgs, schema=_Draft, max_tokens=MAX_TOKENS,
                                                           request_id=request_id)
@@ -188,6 +215,8 @@ def synthesize(request: str, steps: Sequence[Mapping[str, Any]], results: Mappin
                 problems.append(f"does not cite step(s) {missing}")
             if repetitive(draft) or len(draft) < 30:
                 problems.append("too short or repetitive")
+            if zh and not is_chinese(draft):
+                problems.append("not in the advisor's language (Chinese)")
             if not problems:
                 text, method = draft, "llm"
             else:
@@ -204,9 +233,13 @@ def synthesize(request: str, steps: Sequence[Mapping[str, Any]], results: Mappin
     elif recommendation:
         # the model's prose never replaces the disclosure a recommendation needs
         client, product = recommendation
-        text += (f" Draft recommendation: {product} may be considered for {client}, subject to the suitability "
+        text += (f"建议草稿：在适当性检查通过的前提下，可考虑向{client}推荐{product}。投资有风险：{product}可能亏损，"
+                 f"收益不作保证。" if zh else
+                 f" Draft recommendation: {product} may be considered for {client}, subject to the suitability "
                  f"check. Investment involves risk: {product} may lose value and returns are not guaranteed.")
-    problems, bad = check_answer(text, sources)
+    failed = {int(k): [plain_error(r.get("error")), f"Step {k}"] for k, r in results.items()
+              if not r.get("ok") and int(k) in by_step}  # framework-written text, not a model claim
+    problems, bad = check_answer(text, {**sources, **failed})
     from fincopilot.tools.numbers import extract_numbers
 
     return Answer(text=text, citations=[Citation(n=n, step_id=n) for n in citations(text)],

@@ -120,12 +120,15 @@ def measure(kinds: tuple[str, ...], max_tokens: int, repeats: int) -> dict[str, 
 
 def report(r: dict[str, dict[str, float | str]], max_tokens: int, repeats: int, load: float) -> str:
     base = r.get("transformers")
-    rows = []
-    for kind, m in r.items():
-        ratio = (lambda key: f" ({m[key] / base[key]:.1f}x)" if base and kind != "transformers" else "")  # noqa: E731
-        inverse = (lambda key: f" ({base[key] / m[key]:.1f}x faster)" if base and kind != "transformers" else "")  # noqa: E731
-        rows.append(f"| {kind} | {m['b1_rate']:.1f}{ratio('b1_rate')} | {m['b8_rate']:.1f}{ratio('b8_rate')} "
-                    f"| {m['plan_s']:.1f}{inverse('plan_s')} | {m['plan_source']} | {m['rss_mib']:.0f} |")
+
+    def vs_base(m: dict[str, float | str], key: str, faster: bool = False) -> str:
+        if not base or m is base:
+            return ""
+        return f" ({base[key] / m[key]:.1f}x faster)" if faster else f" ({m[key] / base[key]:.1f}x)"  # type: ignore[operator]
+
+    rows = [f"| {kind} | {m['b1_rate']:.1f}{vs_base(m, 'b1_rate')} | {m['b8_rate']:.1f}{vs_base(m, 'b8_rate')} "
+            f"| {m['plan_s']:.1f}{vs_base(m, 'plan_s', True)} | {m['plan_source']} | {m['rss_mib']:.0f} |"
+            for kind, m in r.items()]
     return (
         f"SmolLM2-135M-Instruct, the embedded GGUF (Q4_1) for both kinds (transformers de-quantizes it to "
         f"float32), greedy, max_tokens={max_tokens}, the same {len(PROMPTS)} prompts (EN + ZH), {repeats} "

@@ -48,3 +48,28 @@ def test_graph_credits_template_fallbacks_not_the_consulted_fake_backend(tmp_pat
     answer = next(e.data for e in evs if e.type == "answer")
     assert answer["produced_by"] in ("fake-scripted", "template")
     assert answer["produced_by"] == ("fake-scripted" if answer["method"] in ("llm", "repaired") else "template")
+
+
+CREDIT = {"client_name": "Zhang Min", "client_id": "C-1042", "score": 712, "grade": "B", "pd": 0.018}
+STEPS = [{"id": 1, "skill": "credit_lookup", "args": {"client_id": "C-1042"}},
+         {"id": 2, "skill": "credit_lookup", "args": {"client_id": "C-9999"}}]
+RESULTS = {"1": {"ok": True, "output": CREDIT},
+           "2": {"ok": False, "error": "BackendTimeout: step 2 (credit_lookup) did not finish within 300 s"}}
+
+
+def test_a_failed_step_is_said_plainly_and_its_error_text_is_not_a_model_claim():
+    from fincopilot.agents.synthesizer import synthesize
+
+    ans = synthesize("Credit of C-1042 and C-9999?", STEPS, RESULTS, use_model=False)
+    assert "Step 2 (credit_lookup) could not run: step 2 (credit_lookup) did not finish within 300 s [2]" in ans.text
+    assert "BackendTimeout" not in ans.text
+    assert not ans.flagged and ans.unsupported_numbers == []  # "300" is the framework's, cited to step 2
+
+
+def test_a_chinese_request_gets_a_chinese_answer():
+    from fincopilot.agents._common import is_chinese
+    from fincopilot.agents.synthesizer import synthesize
+
+    ans = synthesize("请查询客户C-1042的信用情况", STEPS[:1], RESULTS, use_model=False)
+    assert is_chinese(ans.text) and "信用评分为712" in ans.text and "1.80%" in ans.text
+    assert not ans.flagged and ans.produced_by == "template"
