@@ -49,6 +49,13 @@ def is_chinese(text: str) -> bool:
     return cjk > max(10, len(text) // 10)
 
 
+def asks_in_chinese(request: str) -> bool:
+    """Whether an advisor's request is written in Chinese (even a short one, with ids in Latin letters)."""
+    cjk = sum(1 for ch in request if "\u4e00" <= ch <= "\u9fff")
+    latin = sum(1 for ch in request if ch.isascii() and ch.isalpha())
+    return cjk >= 2 and cjk * 4 >= latin
+
+
 def join_sentences(parts: list[str], chinese: bool) -> str:
     return ("" if chinese else " ").join(p.strip() for p in parts if p.strip())
 

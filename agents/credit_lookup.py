@@ -116,7 +116,9 @@ def render(o: Mapping[str, Any]) -> Rendered:
             f"{o.get('grade')}, with an estimated probability of default of {pd_txt}."
             + (f" Main factors: {reasons}." if reasons else "")
             + (f" {o['explanation']}" if o.get("explanation") else ""))
-    return Rendered(text=text)
+    text_zh = (f"{o.get('client_name')}（{o.get('client_id')}）的信用评分为{o.get('score')}，等级{o.get('grade')}，"
+               f"估计违约概率为{pd_txt}。")
+    return Rendered(text=text, text_zh=text_zh)
 
 
 def credit_facts(reference: Mapping[str, Any], output: Mapping[str, Any]) -> list[str]:

@@ -218,7 +218,7 @@ def render(o: Mapping[str, Any]) -> Rendered:
     when = f" of {o['report_date']}" if o.get("report_date") else ""
     name = f"The {o['product']} report {o.get('report_id') or ''}".rstrip() + when if o.get("product") else "The report"
     return Rendered(text=f"{name} in brief: {o.get('summary', '')}" + (f" Key figures: {figures}." if figures else ""),
-                    sources=[])
+                    text_zh=f"{o.get('product') or ''}报告摘要：{o.get('summary', '')}", sources=[])
 
 
 def figure_coverage(text: str, figures: list[str]) -> float:

@@ -68,6 +68,7 @@ class Rendered(BaseModel):
 
     text: str
     sources: list[SourceRef] = Field(default_factory=list)
+    text_zh: str | None = Field(None, description="the same in Chinese, for a request asked in Chinese (else `text`)")
 
 
 Metric = Callable[[Mapping[str, Any], Mapping[str, Any], "str | None"], dict[str, float]]
@@ -201,6 +202,25 @@ class SkillContext:
         audit.record("tool_call", request_id=self.request_id, skill=self.skill, tool=name,
                      args=args if isinstance(args, dict) else args.model_dump(mode="json"))
         return result
+
+
+FALLBACK_PRODUCERS = ("rules", "template", "extractive")
+
+
+def produced_by(output: dict[str, Any], trace: Sequence[dict[str, Any]]) -> str:
+    """What produced a skill's output: the backend id whose model output it kept, or rules/template/extractive.
+
+    A skill says which path its text took (`method` / `explanation_method`: "llm", "template",
+    "extractive"); a model call whose output was discarded never counts. A skill with no such field
+    counts as the model's when a model call succeeded (its output fed the result), else as "rules".
+    """
+    method = output.get("method", output.get("explanation_method"))
+    if method in FALLBACK_PRODUCERS:
+        return str(method)
+    backend = trace[-1]["backend"] if trace else None
+    if method == "llm" and backend:
+        return str(backend)
+    return str(backend) if backend and method is None else "rules"
 
 
 _SKILLS: dict[str, Skill] = {}

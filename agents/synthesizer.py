@@ -17,12 +17,12 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
-
 from fincopilot.agents.skills import Rendered, SourceRef, get_skill
+from fincopilot.models.base import Message
+from pydantic import BaseModel, Field, computed_field
+
 from fincopilot.errors import BackendError, NotFoundError
 from fincopilot.log import get_logger
-from fincopilot.models.base import Message
 
 log = get_logger(__name__)
 
@@ -45,6 +45,14 @@ class Answer(BaseModel):
     flagged: bool = False
     backend: str | None = None
     notes: list[str] = Field(default_factory=list, description="why a model answer was repaired or replaced")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def produced_by(self) -> str:
+        """The backend whose text the answer kept, or "template" (a consulted model's text was discarded)."""
+        if self.method in ("llm", "repaired") or (self.method == "direct" and self.backend):
+            return self.backend or "template"
+        return "template"
 
 
 class _Draft(BaseModel):
@@ -74,13 +82,34 @@ def rendered(skill: str, output: Mapping[str, Any]) -> Rendered:
 
 
 def _sources(skill: str, output: Mapping[str, Any]) -> list[str]:
-    return [step_text(skill, output), json.dumps(dict(output), ensure_ascii=False, default=str)]
+    r = rendered(skill, output)
+    return [r.text, *([r.text_zh] if r.text_zh else []), json.dumps(dict(output), ensure_ascii=False, default=str)]
 
 
 # --------------------------------------------------------------------------------------------- template
+_ERROR_CLASS = re.compile(r"^[A-Za-z]+(?:Error|Timeout|Exception|Unavailable):\s*")
+
+
+def plain_error(error: Any) -> str:
+    """A failed step's error as a plain phrase for the advisor (the framework's exception name dropped)."""
+    return _ERROR_CLASS.sub("", str(error or "unknown error")).strip().rstrip(".")[:240]
+
+
+def _step_sentence(skill: str, n: int, o: Mapping[str, Any], zh: bool) -> str:
+    """One cited sentence: the skill's rendering (its Chinese one for a request in Chinese, where it has one)."""
+    r = rendered(skill, o)
+    if zh and r.text_zh:
+        return f"{r.text_zh} [{n}]"
+    return f"{r.text} [{n}]"
+
+
 def template_answer(request: str, steps: Sequence[Mapping[str, Any]], results: Mapping[str, Mapping[str, Any]],
                     recommendation: tuple[str, str] | None = None) -> str:
-    """A deterministic answer: one cited sentence per finished step, numbers copied from the outputs."""
+    """A deterministic answer in the request's language: one cited sentence per step, numbers copied from the
+    outputs; a failed step is said plainly (its error text is framework-written, cited to the step)."""
+    from fincopilot.agents._common import asks_in_chinese
+
+    zh = asks_in_chinese(request)
     parts: list[str] = []
     for st in steps:
         r = results.get(str(st["id"]))
@@ -88,17 +117,23 @@ def template_answer(request: str, steps: Sequence[Mapping[str, Any]], results: M
             continue
         n = st["id"]
         if not r.get("ok"):
-            parts.append(f"Step {n} ({st['skill']}) failed: {r.get('error', 'unknown error')}.")
+            why = plain_error(r.get("error"))
+            parts.append(f"第{n}步（{st['skill']}）未能完成：{why} [{n}]。" if zh
+                         else f"Step {n} ({st['skill']}) could not run: {why} [{n}].")
             continue
-        parts.append(f"{step_text(st['skill'], r.get('output') or {})} [{n}]")
+        parts.append(_step_sentence(st["skill"], n, r.get("output") or {}, zh))
     if recommendation:
         client, product = recommendation
         cited = "".join(f"[{st['id']}]" for st in steps if not _is_gate(st["skill"])
                         and (results.get(str(st["id"])) or {}).get("ok"))
-        parts.append(f"Draft recommendation: {product} may be considered for {client}, subject to the suitability "
+        parts.append(f"建议草稿：在适当性检查通过的前提下，可考虑向{client}推荐{product} {cited}。投资有风险："
+                     f"{product}可能亏损，收益不作保证。" if zh else
+                     f"Draft recommendation: {product} may be considered for {client}, subject to the suitability "
                      f"check {cited}. Investment involves risk: {product} may lose value and returns are not "
                      f"guaranteed.")
-    return " ".join(parts) if parts else "No step produced a result, so there is nothing to report."
+    if not parts:
+        return "没有任何步骤产生结果，因此无可报告。" if zh else "No step produced a result, so there is nothing to report."
+    return ("" if zh else " ").join(parts)
 
 
 # --------------------------------------------------------------------------------------------- checks
@@ -146,8 +181,9 @@ def synthesize(request: str, steps: Sequence[Mapping[str, Any]], results: Mappin
                gateway=None, request_id: str | None = None, use_model: bool = True,
                recommendation: tuple[str, str] | None = None) -> Answer:
     """The cited, number-checked answer to `request` from the finished steps (see module doc)."""
-    from fincopilot.agents._common import fence, repetitive
+    from fincopilot.agents._common import asks_in_chinese, fence, is_chinese, repetitive
 
+    zh = asks_in_chinese(request)
     by_step = {int(st["id"]): st for st in steps}
     sources = {int(k): _sources(by_step[int(k)]["skill"], r["output"]) for k, r in results.items()
                if r.get("ok") and int(k) in by_step and not _is_gate(by_step[int(k)]["skill"])}
@@ -159,7 +195,8 @@ def synthesize(request: str, steps: Sequence[Mapping[str, Any]], results: Mappin
 
         facts = "\n".join(f"[{n}] {src[0]}" for n, src in sorted(sources.items()))
         msgs = [Message(role="system", content=SYSTEM),
-                Message(role="user", content=fence(facts, "step outputs") + "\nAdvisor's request: " + request)]
+                Message(role="user", content=fence(facts, "step outputs") + "\nAdvisor's request: " + request
+                        + ("\nWrite the answer in Chinese (请用中文回答)." if zh else ""))]
         try:
             out = (gateway or default_gateway()).complete("synthesizer", msgs, schema=_Draft, max_tokens=MAX_TOKENS,
                                                           request_id=request_id)
@@ -171,6 +208,8 @@ def synthesize(request: str, steps: Sequence[Mapping[str, Any]], results: Mappin
                 problems.append(f"does not cite step(s) {missing}")
             if repetitive(draft) or len(draft) < 30:
                 problems.append("too short or repetitive")
+            if zh and not is_chinese(draft):
+                problems.append("not in the advisor's language (Chinese)")
             if not problems:
                 text, method = draft, "llm"
             else:
@@ -187,9 +226,13 @@ def synthesize(request: str, steps: Sequence[Mapping[str, Any]], results: Mappin
     elif recommendation:
         # the model's prose never replaces the disclosure a recommendation needs
         client, product = recommendation
-        text += (f" Draft recommendation: {product} may be considered for {client}, subject to the suitability "
+        text += (f"建议草稿：在适当性检查通过的前提下，可考虑向{client}推荐{product}。投资有风险：{product}可能亏损，"
+                 f"收益不作保证。" if zh else
+                 f" Draft recommendation: {product} may be considered for {client}, subject to the suitability "
                  f"check. Investment involves risk: {product} may lose value and returns are not guaranteed.")
-    problems, bad = check_answer(text, sources)
+    failed = {int(k): [plain_error(r.get("error")), f"Step {k}"] for k, r in results.items()
+              if not r.get("ok") and int(k) in by_step}  # framework-written text, not a model claim
+    problems, bad = check_answer(text, {**sources, **failed})
     from fincopilot.tools.numbers import extract_numbers
 
     refs = {int(k): rendered(by_step[int(k)]["skill"], r["output"]).sources for k, r in results.items()

@@ -116,7 +116,7 @@ def build_advisor_graph(gateway=None, *, checkpointer=None, use_model: bool = Tr
                         planner_repairs: int = 1):
     """Compile the advisor graph. `gateway`: the model gateway (None → the process default)."""
     from fincopilot.agents.planner import plan_request
-    from fincopilot.agents.skills import SkillContext, get_skill
+    from fincopilot.agents.skills import SkillContext, get_skill, produced_by
     from fincopilot.agents.synthesizer import direct_answer, synthesize
 
     from fincopilot.safety.resilience import call_with_timeout
@@ -174,6 +174,7 @@ def build_advisor_graph(gateway=None, *, checkpointer=None, use_model: bool = Tr
                     out = call_with_timeout(lambda ctx=ctx: skill.run(task["args"], ctx), step_timeout_s,
                                             name=f"step {sid} ({name})")
                     result.update(ok=True, output=out.model_dump(mode="json"))
+                    result["produced_by"] = produced_by(result["output"], ctx.trace)
                     last = None
                     break
                 except FinCopilotError as err:
@@ -191,15 +192,17 @@ def build_advisor_graph(gateway=None, *, checkpointer=None, use_model: bool = Tr
         result["finished_at"] = time.time()
         result["latency_s"] = round(result["finished_at"] - started, 3)
         result["backend"] = result["backend"] or ("tools" if result.get("ok") else None)
+        result.setdefault("produced_by", None)
         payload = {"id": sid, "skill": name, "ok": result["ok"], "backend": result["backend"],
-                   "latency_s": result["latency_s"], "attempts": result["attempts"],
+                   "produced_by": result["produced_by"], "latency_s": result["latency_s"],
+                   "attempts": result["attempts"],
                    "started_at": started, "finished_at": result["finished_at"]}
         payload.update({"output": result["output"], "rendered": _rendered(name, result["output"])} if result["ok"]
                        else {"error": result["error"]})
         _emit("step_finish", **payload)
         audit.record("step_finish", request_id=rid, step=sid, skill=name, ok=result["ok"],
-                     backend=result["backend"], latency_s=result["latency_s"], attempts=result["attempts"],
-                     error=result.get("error"))
+                     backend=result["backend"], produced_by=result["produced_by"], latency_s=result["latency_s"],
+                     attempts=result["attempts"], error=result.get("error"))
         return {"results": {str(sid): result}}
 
     def join(state: AdvisorState) -> dict[str, Any]:
@@ -260,11 +263,12 @@ def build_advisor_graph(gateway=None, *, checkpointer=None, use_model: bool = Tr
             finished = time.time()
             res_d = {"id": gate["id"], "skill": "compliance_check", "args": gate["args"], "ok": True,
                      "output": {k: verdict[k] for k in ("passed", "violations")}, "backend": ctx.trace[-1]["backend"]
-                     if ctx.trace else "rules", "latency_s": round(finished - started, 3), "attempts": 1,
+                     if ctx.trace else "rules", "produced_by": produced_by(verdict, ctx.trace),
+                     "latency_s": round(finished - started, 3), "attempts": 1,
                      "started_at": started, "finished_at": finished}
             update["results"] = {str(gate["id"]): res_d}
             _emit("step_finish", id=gate["id"], skill="compliance_check", ok=True, output=res_d["output"],
-                  backend=res_d["backend"], latency_s=res_d["latency_s"], attempts=1)
+                  backend=res_d["backend"], produced_by=res_d["produced_by"], latency_s=res_d["latency_s"], attempts=1)
             audit.record("step_finish", request_id=rid, step=gate["id"], skill="compliance_check", ok=True,
                          backend=res_d["backend"], latency_s=res_d["latency_s"])
         audit.record("compliance", request_id=rid, passed=verdict["passed"], violations=verdict["violations"],

@@ -43,13 +43,13 @@ def _show_run(events, *, title: str = "", use_model_note: str = "") -> str:
 
     def progress_table() -> Table:
         t = Table(title=title or "steps", expand=False)
-        for col in ("step", "skill", "args", "state", "backend", "latency"):
+        for col in ("step", "skill", "args", "state", "produced by", "latency"):
             t.add_column(col)
         for sid, s in sorted(steps.items()):
             state = s.get("state", "waiting")
             style = {"running": "yellow", "done": "green", "failed": "red"}.get(state, "dim")
             t.add_row(str(sid), s["skill"], escape(json.dumps(s.get("args", {}), ensure_ascii=False))[:60],
-                      f"[{style}]{state}[/]", str(s.get("backend") or ""),
+                      f"[{style}]{state}[/]", str(s.get("produced_by") or s.get("backend") or ""),
                       f"{s['latency_s']:.2f} s" if "latency_s" in s else "")
         return t
 
@@ -71,7 +71,8 @@ def _show_run(events, *, title: str = "", use_model_note: str = "") -> str:
                 steps.setdefault(d["id"], {"skill": d["skill"], "args": d.get("args", {})})["state"] = "running"
             elif ev.type == "step_finish":
                 s = steps.setdefault(d["id"], {"skill": d["skill"]})
-                s.update(state="done" if d["ok"] else "failed", backend=d.get("backend"), latency_s=d["latency_s"],
+                s.update(state="done" if d["ok"] else "failed", backend=d.get("backend"),
+                         produced_by=d.get("produced_by"), latency_s=d["latency_s"],
                          error=d.get("error"))
             elif ev.type == "answer":
                 answer = d
@@ -107,7 +108,7 @@ def _show_run(events, *, title: str = "", use_model_note: str = "") -> str:
             extra = f"  error: {escape(str(s['error']))[:160]}" if s.get("error") else ""
             lat = f"{s['latency_s']:.2f} s" if "latency_s" in s else "-"
             out.print(f"  [{sid}] {s['skill']:<17} {s.get('state', 'not run'):<8} backend={s.get('backend') or '-'}"
-                      f"  latency={lat}{extra}")
+                      f"  produced_by={s.get('produced_by') or '-'}  latency={lat}{extra}")
     if compliance is not None:
         verdict = "[green]passed[/]" if compliance.get("passed") else "[red]failed[/]"
         out.print(f"[bold]Compliance[/]: {verdict}")

@@ -22,6 +22,7 @@ class StepResult(TypedDict, total=False):
     output: dict[str, Any]
     error: str
     backend: str | None
+    produced_by: str | None  # the backend id whose output was kept, or rules / template / extractive
     latency_s: float
     attempts: int
     started_at: float   # time.time(), so interfaces (and the overlap test) can draw a timeline

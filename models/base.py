@@ -152,6 +152,10 @@ class BaseBackend:
     ) -> Iterator[str]:
         yield self.complete(messages, max_tokens=max_tokens, temperature=temperature).text
 
+    def load(self) -> object:
+        """Load the model now instead of on the first request (`serve` and `chat` warm up); remote kinds: no-op."""
+        return None
+
     def close(self) -> None:
         """Release resources (servers, GPU memory); the default holds none."""
 

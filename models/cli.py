@@ -45,23 +45,29 @@ def register(app: typer.Typer) -> None:
     def list_backends(
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     ) -> None:
-        """List the configured backends: id, kind, model, residency, cost per 1k tokens, concurrency."""
+        """List the configured backends: id, kind, model, residency, cost per 1k tokens, concurrency, status."""
         from fincopilot.config import settings
+        from fincopilot.models.status import backend_status
 
         cfg = settings()
+        statuses = {b.id: backend_status(b) for b in cfg.backends}
         if as_json:
-            typer.echo(json.dumps([b.model_dump() for b in cfg.backends], indent=2))
+            typer.echo(json.dumps([{**b.model_dump(), "status": statuses[b.id][0], "status_detail": statuses[b.id][1]}
+                                   for b in cfg.backends], indent=2))
             return
         from rich.console import Console
         from rich.table import Table
 
         table = Table(title="Model backends")
-        for column in ("id", "kind", "model", "residency", "cost/1k", "concurrency"):
+        for column in ("id", "kind", "model", "residency", "cost/1k", "concurrency", "status"):
             table.add_column(column, justify="right" if column in ("cost/1k", "concurrency") else "left")
         for spec in cfg.backends:
             name = f"{spec.id} (default)" if spec.id == cfg.default_backend else spec.id
             model = spec.model + (f" + {spec.adapter}" if spec.adapter else "")
-            table.add_row(name, spec.kind, model, spec.residency, f"{spec.cost_per_1k_tokens:g}", str(spec.max_concurrency))
+            status, detail = statuses[spec.id]
+            shown = {"ok": "[green]ok[/]", "remote": "remote"}.get(status, f"[red bold]{status}[/]: {detail}")
+            table.add_row(name, spec.kind, model, spec.residency, f"{spec.cost_per_1k_tokens:g}", str(spec.max_concurrency),
+                          shown)
         console = Console()
         if not console.is_terminal:
             console.width = 200  # piped output: never truncate ids and model paths

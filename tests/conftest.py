@@ -31,62 +31,40 @@ def smollm2():
     return build_backend(settings().backend("smollm2-135m"))
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def llama_server():
-    """A REAL OpenAI-compatible server (llama-cpp-python) on 127.0.0.1 serving the embedded SmolLM2 GGUF.
-
-    Yields its base URL (`http://127.0.0.1:PORT/v1`). Skipped when llama-cpp-python[server] is missing.
+    """A REAL OpenAI-compatible HTTP server (llama.cpp's C++ server from xllamacpp) on 127.0.0.1 serving the
+    embedded SmolLM2 GGUF. Yields its base URL (`http://127.0.0.1:PORT/v1`). Skipped without xllamacpp.
     """
-    import importlib.util
-    import subprocess
-    import sys
     import time
-    from pathlib import Path
 
     import httpx
 
-    if importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llama_cpp.server") is None:
-        pytest.skip("llama-cpp-python[server] is not installed (pip install 'fincopilot[dev]')")
-    from fincopilot.models.backends.transformers import resolve_model_ref
+    xllamacpp = pytest.importorskip("xllamacpp")
+    from fincopilot.models.backends.llamacpp import default_threads, gguf_path
 
-    folder, gguf = resolve_model_ref("embedded:smollm2-135m")
-    port = _free_port()
-    log_file = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"fincopilot-llama-server-{port}.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(Path(folder) / gguf), "--model_alias", "smollm2",
-         "--host", "127.0.0.1", "--port", str(port), "--n_threads", "2", "--n_ctx", "2048"],
-        stdout=log_file, stderr=subprocess.STDOUT,
-    )
-    base_url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"llama-cpp-python server exited with {proc.returncode}; see {log_file.name}")
-            try:
-                if httpx.get(f"{base_url}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"llama-cpp-python server did not start within 120 s; see {log_file.name}")
-            time.sleep(0.3)
-        yield base_url
-    finally:
-        proc.terminate()
+    params = xllamacpp.CommonParams()
+    params.model.path = gguf_path("embedded:smollm2-135m")
+    params.model_alias = {"smollm2"}
+    params.n_ctx = 4096
+    params.n_parallel = 4
+    params.kv_unified = True
+    params.cpuparams.n_threads = params.cpuparams_batch.n_threads = default_threads()
+    params.verbosity = -1
+    server = xllamacpp.Server(params)  # listens on a free 127.0.0.1 port as soon as it is built
+    base_url = f"{server.listening_address}/v1"
+    deadline = time.monotonic() + 60
+    while True:
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log_file.close()
+            if httpx.get(f"{base_url}/models", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"llama.cpp server at {base_url} did not answer within 60 s")
+        time.sleep(0.2)
+    yield base_url
+    del server
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The openai backend against a REAL OpenAI-compatible server (llama-cpp-python on 127.0.0.1), plus
+"""The openai backend against a REAL OpenAI-compatible server (llama.cpp's, from xllamacpp, on 127.0.0.1), plus
 failure modes against real sockets: a server that never answers, and a port nobody listens on."""
 
 from __future__ import annotations
@@ -48,8 +48,8 @@ def test_structured_round_trip_auto_mode(llama_server):
     system = "Reply with JSON: risk (low|medium|high), drivers (short phrases), summary, score (0-100)."
     results = backend.complete_batch([messages(p, system=system) for p in prompts], schema=Rating, max_tokens=100)
     assert [type(r.parsed) for r in results] == [Rating] * len(prompts)
-    # llama-cpp-python rejects response_format json_schema; auto mode settled on its json_object form
-    assert backend.structured_mode == "json_object"
+    # llama.cpp's C++ server honours response_format json_schema: auto mode settled on it
+    assert backend.structured_mode == "json_schema"
 
 
 def test_structured_explicit_json_object_mode(llama_server):

@@ -323,6 +323,7 @@ class RunSummary(BaseModel):
     compliance: dict[str, Any] | None = None
     held_reason: str | None = None
     error: str | None = None
+    answer_produced_by: str | None = None
 
     def add(self, event: Event) -> None:
         self.request_id = event.request_id or self.request_id
@@ -335,6 +336,7 @@ class RunSummary(BaseModel):
         elif event.type == "answer":
             self.answer = str(d.get("text", ""))
             self.citations = list(d.get("citations", []))
+            self.answer_produced_by = d.get("produced_by")
         elif event.type == "compliance":
             self.compliance = d
         elif event.type == "held":
@@ -363,7 +365,8 @@ class RunSummary(BaseModel):
         """The `fincopilot` field added to OpenAI responses (clients that do not know it ignore it)."""
         return {"thread_id": self.thread_id, "request_id": self.request_id, "status": self.status,
                 "plan": self.plan, "citations": self.citations, "compliance": self.compliance,
-                "held_reason": self.held_reason}
+                "held_reason": self.held_reason, "answer_produced_by": self.answer_produced_by,
+                "steps_produced_by": {str(k): v.get("produced_by") for k, v in sorted(self.steps.items())}}
 
 
 async def visible_events(events: AsyncIterator[Event | None], role: str) -> AsyncIterator[Event | None]:

@@ -8,6 +8,15 @@ from typing import Annotated
 import typer
 
 
+def _warm_model() -> None:
+    """Load the default model now; a missing or broken one is a loud warning, not a silent downgrade."""
+    from fincopilot.models.status import warm_default
+
+    problem = warm_default()
+    if problem:
+        typer.secho(f"WARNING: {problem}", err=True, fg="red", bold=True)
+
+
 def register(app: typer.Typer) -> None:
     keys_app = typer.Typer(help="API keys for the server (roles: advisor, compliance_officer).",
                            no_args_is_help=True)
@@ -36,6 +45,8 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"state: {keys.db.engine} {keys.db.where} (replica {replica_name()})", err=True)
         if not any(k.active for k in keys.list()):
             typer.echo("note: no API keys yet; create one with `fincopilot keys create --role advisor`", err=True)
+        if not no_model:
+            _warm_model()  # loaded once, kept warm for every request; a broken model is said at start
         app_ = create_app(runners, keys=keys)
         # The bound address (port 0 picks one) is printed by uvicorn: "Uvicorn running on http://HOST:PORT".
         uvicorn.run(app_, host=host, port=port, log_level="info", access_log=False, timeout_graceful_shutdown=5)
@@ -88,6 +99,26 @@ def register(app: typer.Typer) -> None:
                           "active" if r.active else f"revoked {r.revoked_at[:16].replace('T', ' ')}")
         Console().print(table if records else "no keys yet: `fincopilot keys create --role advisor`")
 
+    @app.command("doctor")
+    def doctor_cmd() -> None:
+        """Check the set-up (model files, llama.cpp, database, test browser, fonts, PostgreSQL); say what to run."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from fincopilot.server.doctor import run_checks
+
+        checks = run_checks()
+        table = Table("check", "state", "detail", "to fix, run")
+        for c in checks:
+            state = "[green]ok[/]" if c.ok else ("[red bold]FAIL[/]" if c.required else "[yellow]missing[/]")
+            table.add_row(c.name, state, c.detail, "" if c.ok else c.fix)
+        console = Console()
+        if not console.is_terminal:
+            console.width = 200
+        console.print(table)
+        if any(c.required and not c.ok for c in checks):
+            raise typer.Exit(1)
+
     @app.command("chat")
     def chat_cmd(
         thread: Annotated[str | None, typer.Option("--thread", help="Continue this thread.")] = None,
@@ -100,4 +131,6 @@ def register(app: typer.Typer) -> None:
         """Terminal chat: the plan and steps live as they run, then the cited answer. /help for commands."""
         from fincopilot.server.chat import run_chat
 
+        if not no_model and url is None:
+            _warm_model()
         run_chat(thread=thread, use_model=not no_model, url=url, key=key)

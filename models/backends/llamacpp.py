@@ -13,9 +13,9 @@
   them together (continuous batching).
 - `stream` yields text pieces as llama.cpp produces them; closing the iterator stops the generation.
 - `timeout_s` bounds each request (checked at every token) → `BackendTimeout`.
-- `adapter`: a GGUF LoRA adapter (a `.gguf` file, or a folder holding `adapter.gguf`), applied by
-  llama.cpp on top of the base weights. Convert a peft folder with llama.cpp's
-  `convert_lora_to_gguf.py` (see docs/models.md).
+- `adapter`: a GGUF LoRA adapter, applied by llama.cpp on top of the base weights: a `.gguf` file, or
+  a peft folder from `fincopilot finetune` (converted once to `adapter.gguf` inside it, see
+  `models/lora_gguf.py`), so a fine-tuned skill runs on the same fast path as its base.
 
 Options (`[backends.options]`): `context` (KV cache tokens shared by all slots, default 8192),
 `parallel` (slots decoded together, default 8), `threads` (default: half the cores, at least 1;
@@ -47,6 +47,7 @@ from fincopilot.errors import BackendError, BackendTimeout, ConfigError, InputEr
 from fincopilot.log import get_logger
 from fincopilot.models.backends.transformers import check_adapter_base, resolve_model_ref
 from fincopilot.models.base import BaseBackend, Message, Usage
+from fincopilot.models.lora_gguf import convert_peft_to_gguf
 from fincopilot.models.registry import register_kind
 from fincopilot.models.structured import (
     DEFAULT_MAX_ITEMS,
@@ -132,16 +133,21 @@ def gguf_path(model: str) -> str:
 
 
 def adapter_path(adapter: str, spec: BackendSpec) -> str:
-    """The GGUF LoRA file for `adapter` (a .gguf file, or a folder holding adapter.gguf)."""
+    """The GGUF LoRA file for `adapter`: a .gguf file, or a peft folder (converted once to adapter.gguf)."""
     path = Path(adapter).expanduser()
     if path.is_dir():
         if (path / "adapter_config.json").is_file():
             check_adapter_base(path, spec)
+            converted = path / "adapter.gguf"
+            weights = path / "adapter_model.safetensors"
+            stale = weights.is_file() and converted.is_file() and converted.stat().st_mtime < weights.stat().st_mtime
+            if not converted.is_file() or stale:
+                convert_peft_to_gguf(path, gguf_path(spec.model), converted)
         path = path / "adapter.gguf"
     if path.suffix != ".gguf" or not path.is_file():
         raise ConfigError(
-            f"backend {spec.id!r}: GGUF LoRA adapter not found: {path} (the llamacpp kind needs a .gguf "
-            f"adapter; convert a peft folder with llama.cpp's convert_lora_to_gguf.py)"
+            f"backend {spec.id!r}: GGUF LoRA adapter not found: {path} (the llamacpp kind takes a .gguf "
+            f"adapter or a peft folder with adapter_config.json)"
         )
     return str(path)
 

@@ -275,6 +275,10 @@ class TransformersBackend(BaseBackend):
                 self._state = _with_adapter(base, self.spec.adapter) if self.spec.adapter else base
             return self._state
 
+    def load(self) -> _Loaded:
+        """Load the weights now (and keep them for the process)."""
+        return self.loaded
+
     def _inputs(self, batch: Sequence[Sequence[Message]]) -> dict[str, Any]:
         tok = self.loaded.tokenizer
         prompts = [chat_prompt(tok, m) for m in batch]

@@ -172,7 +172,8 @@ class RunCard {
     const ok = data.ok !== false;
     node.classList.add(ok ? "ok" : "failed");
     const secs = data.latency_s != null ? ` · ${Number(data.latency_s).toFixed(2)}s` : "";
-    $(".state", node).textContent = `${ok ? "✓ done" : "✗ failed"}${data.backend ? ` · ${data.backend}` : ""}${secs}`;
+    const by = data.produced_by || data.backend;  // what really produced the output: a backend, or rules/template/extractive
+    $(".state", node).textContent = `${ok ? "✓ done" : "✗ failed"}${by ? ` · by ${by}` : ""}${secs}`;
     const body = ok ? JSON.stringify(data.output, null, 2) : String(data.error || "failed");
     if (ok && data.rendered && data.rendered.text) {
       node.append(el("div", { class: "rendered", text: data.rendered.text }));
@@ -200,6 +201,7 @@ class RunCard {
     this.card.append(el("h3", { text: title }), box);
     const sources = (data.citations || []).flatMap((c) => c.sources || []);
     if (sources.length) this.card.append(this.sourceList(sources));
+    if (data.produced_by) this.card.append(el("div", { class: "meta produced-by", text: `written by ${data.produced_by}` }));
     if (data.unsupported_numbers && data.unsupported_numbers.length)
       this.card.append(el("div", { class: "meta error", text: `numbers without a source: ${data.unsupported_numbers.join(", ")}` }));
   }
