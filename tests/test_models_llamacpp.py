@@ -1,0 +1,147 @@
+"""The llamacpp backend (xllamacpp, in-process) through the REAL embedded SmolLM2-135M GGUF."""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+import pytest
+from pydantic import BaseModel, Field
+
+from fincopilot.config import BackendSpec
+from fincopilot.errors import BackendTimeout, ConfigError, InputError, StructuredOutputError
+from fincopilot.models.base import Completion, messages
+from fincopilot.models.registry import build_backend
+
+pytest.importorskip("xllamacpp")
+
+from fincopilot.models.backends import llamacpp
+
+SPEC = BackendSpec(id="smollm2-cpp", kind="llamacpp", model="embedded:smollm2-135m", timeout_s=120,
+                   options={"context": 4096, "parallel": 4})
+
+
+@pytest.fixture(scope="module")
+def cpp():
+    return build_backend(SPEC)
+
+
+class Figure(BaseModel):
+    name: str = Field(min_length=1, max_length=16)
+    value: float = Field(ge=-1_000_000, le=1_000_000)
+    unit: Literal["%", "bp", "CNY", "USD", "none"]
+
+
+class Assessment(BaseModel):
+    risk: Literal["low", "medium", "high"]
+    action: Literal["buy", "hold", "sell", "review"]
+    figures: list[Figure] = Field(min_length=1, max_length=2)
+    why: str = Field(min_length=1, max_length=40)
+    confidence: int = Field(ge=0, le=100)
+
+
+SYSTEM = (
+    "You are a financial analyst. Reply with one JSON object: risk (low|medium|high), "
+    "action (buy|hold|sell|review), figures (list of {name, value, unit}), why (one short sentence) "
+    "and confidence (0-100)."
+)
+PROMPTS = [
+    "The HY-7 bond fund returned 4.2% last quarter while its default rate rose to 3.1%.",
+    "Client C-1042 has a credit score of 712 and a PD of 1.8%. Should we offer a margin loan?",
+    "Spreads on BBB corporate bonds widened by 85 bp this month.",
+    "客户C-2077的信用评分为655，违约概率为4.5%，请评估风险。",
+    "该基金最大回撤为18%，夏普比率0.6。",
+    "A retiree wants to put 90% of savings into a single high-yield bond fund.",
+]
+
+
+def test_the_kind_is_registered_and_builds_without_loading():
+    backend = build_backend(SPEC.model_copy(update={"id": "lazy"}))
+    assert backend.kind == "llamacpp" and backend.key.gguf.endswith(".gguf")
+
+
+def test_bad_settings_are_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="options.context"):
+        build_backend(SPEC.model_copy(update={"options": {"context": 8}}))
+    with pytest.raises(ConfigError, match="GGUF LoRA adapter not found"):
+        build_backend(SPEC.model_copy(update={"adapter": str(tmp_path / "nope.gguf")}))
+    with pytest.raises(ConfigError, match="model folder"):
+        build_backend(SPEC.model_copy(update={"model": str(tmp_path)}))
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"not a gguf file")
+    with pytest.raises(ConfigError, match="cannot load"):
+        build_backend(SPEC.model_copy(update={"model": str(broken)})).complete(messages("hi"))
+
+
+@pytest.mark.model
+def test_schema_output_always_parses_and_validates_in_one_batch(cpp):
+    batch = [messages(p, system=SYSTEM) for p in PROMPTS]
+    results: list[Completion] = cpp.complete_batch(batch, schema=Assessment, max_tokens=120)
+    assert len(results) == len(PROMPTS)
+    for prompt, done in zip(PROMPTS, results):
+        assert isinstance(done.parsed, Assessment), prompt
+        assert Assessment.model_validate(json.loads(done.text)) == done.parsed  # the text itself is the JSON
+        assert done.finish_reason == "stop" and done.backend_id == "smollm2-cpp"
+        assert done.usage.prompt_tokens > 0 and done.usage.completion_tokens > 0
+
+
+@pytest.mark.model
+def test_greedy_batch_rows_equal_single_calls(cpp):
+    """Batched rows run in parallel slots; each must be exactly what the prompt gives alone."""
+    prompts = [messages("What is a bond? Answer in one sentence."), messages("Define a credit default swap.")]
+    singles = [cpp.complete(p, max_tokens=24) for p in prompts]
+    batch = cpp.complete_batch(prompts, max_tokens=24)
+    assert [b.text for b in batch] == [s.text for s in singles]
+    assert all(s.text.strip() and s.usage.completion_tokens <= 24 for s in singles)
+    assert singles[0].text != singles[1].text  # the rows really are different prompts' answers
+
+
+@pytest.mark.model
+def test_stream_yields_the_same_text_as_complete(cpp):
+    prompt = messages("Name three kinds of financial risk.")
+    pieces = list(cpp.stream(prompt, max_tokens=24))
+    assert len(pieces) >= 2
+    assert "".join(pieces) == cpp.complete(prompt, max_tokens=24).text
+
+
+@pytest.mark.model
+def test_closing_a_stream_stops_generation(cpp):
+    stream = cpp.stream(messages("Write a long story about a bank."), max_tokens=200)
+    first = next(stream)
+    stream.close()
+    assert first
+    # the engine is free again: a new request completes normally
+    assert cpp.complete(messages("Say yes."), max_tokens=4).text
+
+
+@pytest.mark.model
+def test_engine_is_loaded_once_per_process(cpp):
+    twin = build_backend(SPEC.model_copy(update={"id": "twin"}))
+    assert twin.engine is cpp.engine
+
+
+@pytest.mark.model
+def test_errors_are_typed(cpp):
+    hurried = build_backend(SPEC.model_copy(update={"id": "hurried", "timeout_s": 0.001}))
+    with pytest.raises(BackendTimeout, match="timeout_s=0.001"):
+        hurried.complete(messages("Explain bond duration."), max_tokens=64)
+    with pytest.raises(InputError, match="context"):
+        cpp.complete(messages("bond " * 5000), max_tokens=8)
+    with pytest.raises(InputError, match="no messages"):
+        cpp.complete([], max_tokens=8)
+    uncapped = build_backend(SPEC.model_copy(update={"id": "uncapped", "options": {
+        **SPEC.options, "max_string_length": 0}}))
+
+    class FreeText(BaseModel):
+        text: str
+
+    with pytest.raises(StructuredOutputError, match="before the JSON object closed"):
+        uncapped.complete(messages("Write a long essay about bonds."), schema=FreeText, max_tokens=3)
+
+
+def test_default_config_serves_the_embedded_gguf_with_llamacpp():
+    from fincopilot.config import settings
+
+    spec = settings().backend(settings().default_backend)
+    assert (spec.kind, spec.model) == ("llamacpp", "embedded:smollm2-135m")
+    assert isinstance(build_backend(spec), llamacpp.LlamaCppBackend)
