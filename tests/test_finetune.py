@@ -119,7 +119,7 @@ def test_non_transformers_base_is_refused(tmp_path):
         'default_backend = "fake"\n[[backends]]\nid = "fake"\nkind = "scripted"\nmodel = "scripted"\n', encoding="utf-8"
     )
     use_config(cfg)
-    with pytest.raises(ConfigError, match="'scripted' backend; LoRA fine-tuning needs a local 'transformers' base"):
+    with pytest.raises(ConfigError, match="'scripted' backend; LoRA fine-tuning needs a local 'transformers' or 'llamacpp' base"):
         resolve_base("fake")
 
 
