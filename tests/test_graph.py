@@ -237,7 +237,7 @@ def test_greeting_is_answered_directly(home, tmp_path):
     runner = CopilotRunner(tmp_path / "cp.sqlite", gateway=gw)
     evs = events_of(runner.run("Hello!", thread_id="hi"))
     assert not any(e.type.startswith("step") for e in evs)
-    assert next(e.data for e in evs if e.type == "plan")["source"] == "direct"
+    assert next(e.data for e in evs if e.type == "plan")["source"] == "model"
     assert evs[-1].data["status"] == "answered"
     assert "credit_lookup" in next(e.data for e in evs if e.type == "answer")["text"]
 
