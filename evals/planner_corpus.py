@@ -79,7 +79,7 @@ def frames_by_split() -> dict[str, list[Frame]]:
                 counts = {s: sum(1 for v in assigned.values() if v == s) for s in out}
                 donor = max((s for s in out if s != split), key=lambda s: counts[s])
                 if counts[donor] > 1:
-                    victim = sorted((f for f in frames if assigned[f] == donor), key=lambda f: f.text)[0]
+                    victim = min((f for f in frames if assigned[f] == donor), key=lambda f: f.text)
                     assigned[victim] = split
         for f, s in assigned.items():
             out[s].append(f)

@@ -149,6 +149,13 @@ def markdown(results: dict[str, dict[str, dict[str, Any]]], meta: dict[str, Any]
     return "\n".join(lines)
 
 
+def _advance(bar: Any, task: Any, k: int) -> None:
+    bar.advance(task, k)
+    if not bar.console.is_terminal:  # a log file gets a line per chunk instead of a live bar
+        t = bar.tasks[task] if isinstance(bar.tasks, dict) else next(x for x in bar.tasks if x.id == task)
+        print(f"{t.description}: {int(t.completed)}/{int(t.total or 0)} ({t.elapsed or 0:.0f} s)", flush=True)
+
+
 def evaluate(models: Sequence[str], sets: Sequence[str], adapters: dict[str, str] | None = None,
              limit: int | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Results per set → configuration → language, and every scored row."""
@@ -161,7 +168,7 @@ def evaluate(models: Sequence[str], sets: Sequence[str], adapters: dict[str, str
     for model_id in models:
         spec = settings().backend(model_id)
         if adapters and model_id in adapters:
-            spec = spec.model_copy(update={"adapter": adapters[model_id]})
+            spec = spec.model_copy(update={"adapter": adapters[model_id], "id": f"{model_id}+{Path(adapters[model_id]).name}"})
         backends.append(build_backend(spec))
     results: dict[str, Any] = {}
     all_rows: list[dict[str, Any]] = []
@@ -173,7 +180,7 @@ def evaluate(models: Sequence[str], sets: Sequence[str], adapters: dict[str, str
             for backend in backends:
                 task = bar.add_task(f"{set_name}: {backend.id}", total=len(items))
                 started = time.perf_counter()
-                alone, pipeline = run_model(backend, items, progress=lambda k, t=task: bar.advance(t, k))
+                alone, pipeline = run_model(backend, items, progress=lambda k, t=task: _advance(bar, t, k))
                 results[set_name][f"{backend.id} alone"] = summarize(items, alone)
                 results[set_name][f"{backend.id} pipeline"] = summarize(items, pipeline)
                 results[set_name][f"{backend.id} pipeline"]["seconds"] = round(time.perf_counter() - started, 1)

@@ -108,8 +108,8 @@ FRAMES: list[Frame] = [
     *_many("recommend", "en", [
         "Client {c} wants {p}: check credit, summarize the latest {p} report, make my recommendation compliant.",
         "Before I pitch {p} to {c}, run a credit check, summarize the {p} research and check suitability.",
-        "I'd like to recommend {p} to {c}. Please check her credit, brief me on the report and make sure it's "
-        "suitable.",
+        ("I'd like to recommend {p} to {c}. Please check her credit, brief me on the report and make sure it's "
+         "suitable."),
         "{c} asked about buying {p}. Prepare a compliant recommendation with the credit and the latest report.",
         "Should {c} invest in {p}? Look at the credit, the research, and whether it suits the client.",
         "Draft a suitable, compliant pitch of {p} for {c}, using the credit score and latest report.",

@@ -34,8 +34,21 @@ class BackendSpec(BaseModel):
     max_concurrency: int = Field(1, ge=1)
     timeout_s: float = Field(120.0, gt=0)
     max_retries: int = Field(2, ge=0)
-    adapter: str | None = Field(None, description="LoRA adapter folder (transformers/vllm)")
+    adapter: str | None = Field(None, description="LoRA adapter folder, or `embedded:NAME` for one shipped in "
+                                                  "fincopilot/models/adapters/ (e.g. the fine-tuned planner)")
     options: dict[str, Any] = Field(default_factory=dict, description="kind-specific settings")
+
+    @field_validator("adapter")
+    @classmethod
+    def _shipped_adapter(cls, adapter: str | None) -> str | None:
+        if adapter is None or not adapter.startswith("embedded:"):
+            return adapter
+        name = adapter.split(":", 1)[1]
+        here = Path(__file__).resolve().parent
+        for root in (here / "models", here.parent / "models"):  # installed wheel, then a source checkout
+            if (root / "adapters" / name).is_dir():
+                return str(root / "adapters" / name)
+        raise ValueError(f"no shipped adapter named {name!r} (looked in fincopilot/models/adapters/)")
 
 
 class SkillPolicy(BaseModel):

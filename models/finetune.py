@@ -134,7 +134,7 @@ def resolve_base(base: str) -> BackendSpec:
     if spec.kind not in ("transformers", "llamacpp"):
         raise ConfigError(
             f"backend {base!r} is a {spec.kind!r} backend; LoRA fine-tuning needs a local 'transformers' or "
-            f"'llamacpp' base (its weights are trained here)"
+            f"'llamacpp' base (its weights are trained here, through transformers)"
         )
     if spec.adapter is not None:
         raise ConfigError(f"backend {base!r} already carries an adapter ({spec.adapter}); fine-tune its base instead")
@@ -410,7 +410,12 @@ def export_gguf(adapter: Path, spec: BackendSpec, converter: Path, *, outtype: s
     folder, gguf = resolve_model_ref(spec.model)
     out = Path(adapter) / "adapter.gguf"
     with tempfile.TemporaryDirectory() as base_dir:
-        AutoConfig.from_pretrained(folder, gguf_file=gguf).save_pretrained(base_dir)
+        config = AutoConfig.from_pretrained(folder, gguf_file=gguf)
+        if not getattr(config, "architectures", None):  # GGUF metadata has the type, the converter wants the class
+            from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+            config.architectures = [MODEL_FOR_CAUSAL_LM_MAPPING_NAMES[config.model_type]]
+        config.save_pretrained(base_dir)
         done = subprocess.run([sys.executable, str(converter), str(adapter), "--base", base_dir, "--outfile",
                                str(out), "--outtype", outtype], capture_output=True, text=True, check=False)
     if done.returncode != 0 or not out.is_file():
