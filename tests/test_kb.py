@@ -271,3 +271,24 @@ def test_real_model_answer_keeps_the_cited_figure_and_invents_none(home, smollm2
     assert out.unsupported_numbers == []  # checked against the cited passages
     if out.method == "llm":  # the model's own words: every number is one of the evidence's
         assert unsupported_numbers(out.answer, [c.quote for c in out.citations]) == []
+
+
+def test_a_citation_link_opens_the_passage_through_the_api(home):
+    from fastapi.testclient import TestClient
+
+    from fincopilot.server.api import create_app
+    from fincopilot.server.keys import KeyStore
+
+    cited = _ask("What is the redemption fee for HY-7 after four months?").citations[0]
+    store = KeyStore(home / "kb-server.sqlite")
+    _, key = store.create("advisor", "Ann Advisor")
+    with TestClient(create_app(runners={}, keys=store)) as api:
+        url = f"/api/kb/passages/{cited.chunk_id}"
+        assert api.get(url).status_code == 401
+        got = api.get(url, headers={"Authorization": f"Bearer {key}"})
+        assert got.status_code == 200, got.text
+        body = got.json()
+        assert (body["section"], body["page"], body["audience"]) == ("2 Redemption fee", 1, "client-facing")
+        assert cited.quote.split(": ")[-1] in body["text"]
+        missing = api.get("/api/kb/passages/nope-0", headers={"Authorization": f"Bearer {key}"})
+        assert missing.status_code == 404 and "no passage" in missing.json()["error"]["message"]
