@@ -165,6 +165,9 @@ class SkillContext:
     gateway: Any = None  # fincopilot.models.gateway.Gateway; None → the process default
     trace: list[dict[str, Any]] = field(default_factory=list)
     principal: Principal | None = None  # who the request runs for (server: the key's; CLI: the local operator)
+    # The model part of a step (an explanation, a rewrite) gets this shorter budget: when it runs out the call
+    # raises BackendTimeout, the worker keeps its deterministic result with template text, and the step succeeds.
+    model_budget_s: float | None = None
 
     def complete(
         self,
@@ -177,11 +180,16 @@ class SkillContext:
         """Ask the backend the router assigns to this skill (with failover)."""
         from fincopilot.models.gateway import default_gateway
 
+        from fincopilot.safety.resilience import call_with_timeout
+
         gw = self.gateway or default_gateway()
-        result = gw.complete(
-            self.skill, messages, schema=schema, max_tokens=max_tokens, temperature=temperature,
-            request_id=self.request_id,
-        )
+
+        def call() -> Completion:
+            return gw.complete(self.skill, messages, schema=schema, max_tokens=max_tokens, temperature=temperature,
+                               request_id=self.request_id)
+
+        result = (call_with_timeout(call, self.model_budget_s, name=f"{self.skill} model part")
+                  if self.model_budget_s else call())
         self.trace.append({"backend": result.backend_id, "latency_s": result.latency_s,
                            "tokens": result.usage.total_tokens})
         return result

@@ -35,6 +35,7 @@ log = get_logger(__name__)
 
 STEP_TIMEOUT_S = 300.0
 STEP_RETRIES = 1
+MODEL_BUDGET_SHARE = 0.5  # a step's optional model part may use this share of the step's time limit
 
 
 def _emit(type_: str, **data: Any) -> None:
@@ -169,7 +170,8 @@ def build_advisor_graph(gateway=None, *, checkpointer=None, use_model: bool = Tr
             for attempt in range(step_retries + 1):
                 result["attempts"] = attempt + 1
                 ctx = SkillContext(skill=name, request_id=rid, allowed_tools=skill.tools, gateway=gateway,
-                                   principal=_principal(task.get("principal")))
+                                   principal=_principal(task.get("principal")),
+                                   model_budget_s=step_timeout_s * MODEL_BUDGET_SHARE)
                 try:
                     out = call_with_timeout(lambda ctx=ctx: skill.run(task["args"], ctx), step_timeout_s,
                                             name=f"step {sid} ({name})")

@@ -73,3 +73,29 @@ def test_a_chinese_request_gets_a_chinese_answer():
     ans = synthesize("请查询客户C-1042的信用情况", STEPS[:1], RESULTS, use_model=False)
     assert is_chinese(ans.text) and "信用评分为712" in ans.text and "1.80%" in ans.text
     assert not ans.flagged and ans.produced_by == "template"
+
+
+def test_a_slow_model_part_keeps_the_scorecard_result_with_template_text(tmp_path, monkeypatch):
+    """SCRIPTED FAKE model that takes 12 s; the step limit is 8 s, its model part gets half: the credit step
+    still returns the score/grade/PD (template explanation), credited to the template, not lost."""
+    from graph_fakes import fake_gateway, planner_reply
+    from skill_helpers import prepare_home
+
+    from fincopilot.graphs.runner import CopilotRunner
+
+    monkeypatch.setenv("FINCOPILOT_HOME", str(prepare_home(tmp_path / "home")))
+
+    def slow_worker(messages, schema):
+        import time
+
+        if getattr(schema, "__name__", "") not in ("PlannerOutput", "_Draft"):
+            time.sleep(12)
+        return planner_reply(messages, schema)
+
+    gw, _ = fake_gateway(slow_worker)
+    runner = CopilotRunner(tmp_path / "cp.sqlite", gateway=gw, step_timeout_s=8.0, step_retries=0)
+    evs = list(runner.run("Check the credit of C-1042", thread_id="budget"))
+    (fin,) = [e.data for e in evs if e.type == "step_finish" and e.data["skill"] == "credit_lookup"]
+    assert fin["ok"], fin
+    assert fin["output"]["explanation_method"] == "template" and fin["produced_by"] == "template"
+    assert isinstance(fin["output"]["score"], int) and fin["output"]["grade"] and 0 < fin["output"]["pd"] < 1
