@@ -139,6 +139,8 @@ def markdown(results: dict[str, dict[str, dict[str, Any]]], meta: dict[str, Any]
                   "|---|---|---|---|---|"]
         for config, by_lang in configs.items():
             for language, m in by_lang.items():
+                if not isinstance(m, dict):
+                    continue  # e.g. "seconds"
                 cells = []
                 for metric in METRICS:
                     v = m[metric]
@@ -157,7 +159,7 @@ def _advance(bar: Any, task: Any, k: int) -> None:
 
 
 def evaluate(models: Sequence[str], sets: Sequence[str], adapters: dict[str, str] | None = None,
-             limit: int | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+             limit: int | None = None, rows_path: Path | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Results per set → configuration → language, and every scored row."""
     from fincopilot.models.registry import build_backend
     from rich.progress import Progress
@@ -174,7 +176,8 @@ def evaluate(models: Sequence[str], sets: Sequence[str], adapters: dict[str, str
     all_rows: list[dict[str, Any]] = []
     with Progress() as bar:
         for set_name in sets:
-            items = load_set(set_name)[:limit]
+            items = load_set(set_name)
+            items = items if set_name == "handwritten" else items[:limit]  # the hand-written set is always whole
             rows = run_rules(items)
             results[set_name] = {"rules": summarize(items, rows)}
             for backend in backends:
@@ -186,6 +189,9 @@ def evaluate(models: Sequence[str], sets: Sequence[str], adapters: dict[str, str
                 results[set_name][f"{backend.id} pipeline"]["seconds"] = round(time.perf_counter() - started, 1)
                 rows += alone + pipeline
             all_rows += [{**r, "set": set_name} for r in rows]
+            if rows_path is not None:  # written as it goes: a crash later never loses a finished set
+                rows_path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in all_rows),
+                                     encoding="utf-8")
     return results, all_rows
 
 
@@ -200,7 +206,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=None, help="write OUT.md, OUT.json and OUT-rows.jsonl")
     args = ap.parse_args(argv)
     adapters = dict(a.split("=", 1) for a in args.adapter)
-    results, rows = evaluate(args.model, args.set or ["test", "handwritten"], adapters, args.limit)
+    rows_path = Path(f"{args.out}-rows.jsonl") if args.out else None
+    if rows_path is not None:
+        rows_path.parent.mkdir(parents=True, exist_ok=True)
+    results, rows = evaluate(args.model, args.set or ["test", "handwritten"], adapters, args.limit, rows_path)
     meta = {"models": args.model, "adapters": adapters, "sets": args.set,
             "note": "Wilson 95% intervals in brackets. 'alone' = the model's first output, no rules, no repair."}
     text = markdown(results, meta)
