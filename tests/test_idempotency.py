@@ -58,7 +58,7 @@ def served(tmp_path_factory):
     from fincopilot.server.keys import KeyStore
 
     store = KeyStore(home / "server.sqlite")
-    key = store.create("advisor", "Ann Advisor")[1]
+    key = store.create("advisor", "Olivia Brandt")[1]  # C-1042 and C-1007 are in her book
     with LiveServer(create_app({MODEL: fake_runner(home / "checkpoints.sqlite", delay_s=0.2)}, keys=store)) as srv:
         yield srv, key, home
     if old is None:

@@ -60,7 +60,8 @@ def cluster(postgres_server, tmp_path_factory):
     saved = {k: os.environ.get(k) for k in ("FINCOPILOT_HOME", "FINCOPILOT_DATABASE_URL")}
     os.environ.update(FINCOPILOT_HOME=str(home), FINCOPILOT_DATABASE_URL=url)
     store = KeyStore()
-    keys = {"ann": store.create("advisor", "Ann Advisor")[1], "carl": store.create("compliance_officer", "Carl")[1]}
+    keys = {"ann": store.create("advisor", "Olivia Brandt")[1],  # C-1042 and C-1007 are in her book
+            "carl": store.create("compliance_officer", "Carl")[1]}
     env = {**os.environ, "FINCOPILOT_LEASE_S": "2", "HF_HUB_OFFLINE": "1"}
     started: dict[str, Replica] = {}
 

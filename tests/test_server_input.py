@@ -17,14 +17,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from server_fakes import LiveServer
 
+from fincopilot.errors import NotFoundError
+
 MODEL = "fincopilot-advisor"
 
 
 class EchoRunner:
     """FAKE runner: answers every request with its own text at once (no graph, no model)."""
 
+    def __init__(self):
+        self.seen: set[str] = set()
+
     def run(self, text, *, thread_id=None, request_id=None, principal=None):
         rid = request_id or "r"
+        self.seen.add(thread_id)
         yield Event(type="answer", request_id=rid, thread_id=thread_id, data={"text": f"echo: {text}"})
         yield Event(type="compliance", request_id=rid, thread_id=thread_id, data={"passed": True})
         yield Event(type="done", request_id=rid, thread_id=thread_id, data={"status": "answered"})
@@ -33,6 +39,10 @@ class EchoRunner:
         return iter(())
 
     def thread(self, thread_id):
+        # like the real runner: a thread it never ran has no checkpoints (the server refuses to adopt a thread
+        # that has checkpoints but no recorded owner)
+        if thread_id not in self.seen:
+            raise NotFoundError(f"no thread {thread_id!r}")
         return {"thread_id": thread_id, "status": "answered"}
 
     def threads(self):

@@ -94,7 +94,8 @@ def test_checkpoints_in_postgres_let_a_second_runner_review_a_held_answer(pg_url
     prepare_home(isolated_home)
     runner_a = fake_runner(tmp_path / "unused-a.sqlite")
     assert runner_a.engine == "postgres"
-    events = list(runner_a.run(RISKY, thread_id="pg-held", principal=Principal(id="p-asker", role="advisor", name="Asker")))
+    asker = Principal(id="p-asker", role="advisor", name="Olivia Brandt")  # C-1042 is in her book
+    events = list(runner_a.run(RISKY, thread_id="pg-held", principal=asker))
     assert events[-1].data["status"] == "held"
     runner_b = fake_runner(tmp_path / "unused-b.sqlite")  # another replica: nothing shared but the database
     assert runner_b.thread("pg-held").status == "held"
