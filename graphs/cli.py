@@ -172,18 +172,28 @@ def register(app: typer.Typer) -> None:
         no_model: Annotated[bool, typer.Option("--no-model", help="Rules-only planner and template answer.")] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print the events as JSON lines.")] = False,
     ) -> None:
-        """Run the full copilot: plan, parallel steps, cited answer, compliance gate."""
-        from fincopilot.graphs.runner import CopilotRunner
+        """Run the full copilot: plan, parallel steps, cited answer, compliance gate.
 
+        Exit 1 when the run failed; exit 3 when it answered without the model because the model cannot load."""
+        from fincopilot.graphs.runner import CopilotRunner
+        from fincopilot.models.status import warm_default
+
+        model_problem = None if no_model else warm_default()
+        if model_problem:
+            typer.secho(f"WARNING: {model_problem}", err=True, fg="red", bold=True)
         runner = CopilotRunner(use_model=not no_model)
         events = runner.run(request, thread_id=thread)
         if as_json:
             for ev in events:
                 typer.echo(ev.model_dump_json())
+            if model_problem:
+                raise typer.Exit(3)
             return
         status = _show_run(events, title="ask")
         if status == "failed":
             raise typer.Exit(1)
+        if model_problem:
+            raise typer.Exit(3)  # answered by rules and templates only: never a silent exit 0
 
     @app.command("review")
     def review_cmd(

@@ -128,8 +128,7 @@ def adapter_backend_id(base: str, skill: str) -> str:
 
 
 def resolve_base(base: str) -> BackendSpec:
-    """The base backend's spec; it must exist, run local weights (transformers, or llamacpp whose GGUF
-    transformers also loads for training) and carry no adapter."""
+    """The base backend's spec; it must exist, be a transformers backend and carry no adapter."""
     spec = settings().backend(base)  # UnknownBackendError names the configured ids
     if spec.kind not in ("transformers", "llamacpp"):
         raise ConfigError(

@@ -47,3 +47,10 @@ def test_warm_default_names_the_problem(tmp_path):
     broken_config(tmp_path)
     problem = warm_default()
     assert problem and "'broken' cannot load" in problem and "fincopilot doctor" in problem
+
+
+def test_ask_with_a_broken_model_warns_and_does_not_exit_0(tmp_path):
+    broken_config(tmp_path)
+    result = CliRunner().invoke(app, ["ask", "--json", "hello"])
+    assert result.exit_code == 3, result.output
+    assert "WARNING: the default model backend 'broken' cannot load" in result.output
