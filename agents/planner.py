@@ -149,8 +149,7 @@ def planner_schema() -> type[BaseModel]:
             args=(_planner_args_model(s), ...),
             depends_on=(list[step_id], Field(default_factory=list, max_length=SCHEMA_MAX_STEPS - 1)),
         ))
-    # a union built at run time has no `X | Y` spelling
-    step_union = Union[tuple(variants)] if len(variants) > 1 else variants[0]  # type: ignore[valid-type]  # noqa: UP007
+    step_union = Union[tuple(variants)] if len(variants) > 1 else variants[0]  # type: ignore[valid-type]  # noqa: UP007 - a runtime union of classes
     model = create_model("PlannerOutput", steps=(list[step_union], Field(default_factory=list,  # type: ignore
                                                                           max_length=SCHEMA_MAX_STEPS)))
     _SCHEMA_CACHE[key] = model
