@@ -202,17 +202,16 @@ def _skill_lines() -> str:
 
 
 def _rule_lines() -> str:
-    """Each skill's declared planning rule (a gate without one gets the generic gate rule)."""
+    """Each skill's declared planning rule, the work skills' first (a gate without one gets the generic rule)."""
     from fincopilot.agents.skills import list_skills
 
-    out = []
+    work, gates = [], []
     for s in list_skills():
-        if s.plan_rule:
-            out.append(s.plan_rule)
-        elif s.checks_answer:
-            out.append(f'A {s.name} of the advisor\'s answer uses "text": "{ANSWER_REF}" and depends on every '
-                       f"other step.")
-    return "".join(f"{r}\n" for r in out)
+        rule = s.plan_rule or (f'A {s.name} of the advisor\'s answer uses "text": "{ANSWER_REF}" and depends on '
+                               f"every other step." if s.checks_answer else "")
+        if rule:
+            (gates if s.checks_answer else work).append(rule)
+    return "".join(f"{r} " for r in work + gates)
 
 
 def planner_messages(request: str, context: Sequence[str] = ()) -> list[Message]:
