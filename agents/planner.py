@@ -8,11 +8,14 @@
    (`"$1.grade"`) that name a real field of that skill's output model. `"$answer"` (the advisor's final
    answer) and `"$quote"` (a draft quoted in the request) may only be used by a gate step (a skill declared
    `checks_answer`), which runs after synthesis.
-3. `plan_request()` asks the backend the router assigns to `planner`; problems (validation, grounding: an
-   argument the request never mentions, coverage: a skill the request clearly asks for but the plan lacks)
-   are fed back for at most `max_repairs` rounds; then a deterministic fallback planner (intent rules in
-   English and Chinese + client-id / product-code extraction) produces the plan and the reason is logged.
-   A request that needs no skill gets a direct answer instead of a forced plan.
+3. `plan_request()` asks the backend the router assigns to `planner` and trusts a valid plan; problems
+   (validation, grounding: an argument the request never mentions) are fed back only when that can change
+   the output, for at most `max_repairs` rounds; then the rules fallback (each skill's declared intent and
+   plan args, English and Chinese, ids/codes and names through the domain database) produces the plan and
+   the reason is logged (`use_rules=False`: the model alone). Names resolve to ids and codes, or become a
+   question listing the candidates. A request that needs no skill gets a direct answer.
+
+The prompt, its examples and the fallback read the skills' declarations: no skill is named here.
 """
 
 from __future__ import annotations
