@@ -260,6 +260,24 @@ def _references(value: Any) -> Iterable[str]:
             yield from _references(v)
 
 
+def renumbered(plan: Plan) -> Plan:
+    """The same valid plan with step ids 1..n in order (a model may start at 2): `depends_on` and `"$k.field"`
+    references follow, so `[n]` citations in the answer count from 1."""
+    new_id = {s.id: n for n, s in enumerate(plan.steps, 1)}
+    if all(k == v for k, v in new_id.items()):
+        return plan
+
+    def remap(value: Any) -> Any:
+        if isinstance(value, list):
+            return [remap(v) for v in value]
+        m = _REF.match(value) if isinstance(value, str) else None
+        return f"${new_id[int(m.group(1))]}.{m.group(2)}" if m and int(m.group(1)) in new_id else value
+
+    steps = [s.model_copy(update={"id": new_id[s.id], "depends_on": [new_id[d] for d in s.depends_on],
+                                  "args": {k: remap(v) for k, v in s.args.items()}}) for s in plan.steps]
+    return Plan(steps=steps, direct_answer=plan.direct_answer)
+
+
 def validate_plan(plan: Plan | dict[str, Any]) -> list[str]:
     """Every problem of `plan`, each naming the step and what is wrong ([] when the plan is valid)."""
     from fincopilot.agents.skills import list_skills
@@ -661,7 +679,7 @@ class _Planning:
 
     def _accept(self, plan: Plan, attempt: int) -> list[str]:
         """Resolve the valid plan's names; set the outcome (a plan or a question), or return problems."""
-        resolved, unresolved, questions = resolve_plan(plan, self.request)
+        resolved, unresolved, questions = resolve_plan(renumbered(plan), self.request)
         if not plan.steps:
             resolved = Plan(direct_answer=plan.direct_answer or "")  # no skill needed: a direct answer
         source = "model" if attempt == 0 else "repaired"

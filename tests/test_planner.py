@@ -350,3 +350,22 @@ def test_plan_cli_bad_input_is_one_line(isolated_home):
     res = _cli("plan", "   ", "--json", "--no-model", home=isolated_home)
     assert res.returncode == 2 and res.stdout == ""
     assert res.stderr.strip().splitlines()[-1] == "error: the request is empty"
+
+
+def test_a_valid_model_plan_numbered_from_2_is_renumbered_from_1():
+    from fincopilot.agents.planner import renumbered
+
+    plan = Plan(steps=[PlanStep(id=2, skill="credit_lookup", args={"client": "C-1042"}),
+                       PlanStep(id=5, skill="compliance_check", depends_on=[2],
+                                args={"text": "$answer", "client": "$2.client_id", "product": "HY-7"})])
+    out = renumbered(plan)
+    assert [s.id for s in out.steps] == [1, 2] and out.steps[1].depends_on == [1]
+    assert out.steps[1].args["client"] == "$1.client_id" and out.steps[1].args["text"] == "$answer"
+    assert validate_plan(out) == []
+
+
+def test_plan_request_returns_the_model_plan_numbered_from_1():
+    two = {"steps": [{"id": 2, "skill": "credit_lookup", "args": {"client": "C-1042"}, "depends_on": []}]}
+    gw, _ = fake_gateway(lambda messages, schema: json.dumps(two))
+    out = plan_request("What is the credit grade of client C-1042?", gateway=gw)
+    assert out.source == "model" and [(s.id, s.skill) for s in out.plan.steps] == [(1, "credit_lookup")]
