@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -12,19 +12,9 @@ import typer
 from fincopilot import __version__
 from fincopilot.errors import FinCopilotError, InputError
 
-# Modules with a `register(app)` function; each owns its subcommands.
-COMMAND_MODULES = (
-    "fincopilot.models.cli",       # models list | try
-    "fincopilot.tools.cli",        # data init, risk train, credit, compliance check, summarize
-    "fincopilot.tools.kb_cli",     # kb add | list | remove | search | show
-    "fincopilot.graphs.cli",       # plan, ask, demo
-    "fincopilot.evals.cli",        # arena run | report | promote
-    "fincopilot.evals.kb_eval",    # kb eval
-    "fincopilot.models.finetune",  # finetune
-    "fincopilot.server.cli",       # serve, keys, chat
-    "fincopilot.safety.cli",       # audit verify | anchor | show
-    "fincopilot.state.cli",        # db upgrade | status, threads prune
-)
+# Command groups come from the `fincopilot.commands` entry-point group: each entry is a `register(app)`
+# function (the built-ins are registered the same way in pyproject.toml).
+COMMANDS_GROUP = "fincopilot.commands"
 
 app = typer.Typer(
     name="fincopilot",
@@ -58,14 +48,17 @@ def _root(
         config_module.settings()  # fail early, naming the bad field
 
 
-for _name in COMMAND_MODULES:
-    try:
-        _module = importlib.import_module(_name)
-    except ModuleNotFoundError as _err:
-        if _err.name != _name:
-            raise
-        continue
-    _module.register(app)
+def _register_commands() -> None:
+    for ep in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+        try:
+            register = ep.load()
+        except ModuleNotFoundError as err:  # an optional extra that is not installed
+            print(f"warning: command group {ep.name!r} is unavailable ({err})", file=sys.stderr)
+            continue
+        register(app)
+
+
+_register_commands()
 
 
 def _check_arguments(argv: list[str]) -> None:

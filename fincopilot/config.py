@@ -206,7 +206,7 @@ def settings() -> Settings:
     return _with_adapters(base)
 
 
-# --- fine-tuned adapters as backends (H5) -----------------------------------------------------
+# --- fine-tuned adapters as backends -----------------------------------------------------
 # Written by `fincopilot finetune`; each folder holds a peft adapter and a card.json naming its base.
 
 _ADAPTER_PROBLEMS: dict[str, str] = {}

@@ -222,11 +222,6 @@ def supported_skills() -> list[str]:
     return sorted(_TASKS)
 
 
-def register_task(skill: str, factory: Callable[[], SkillTask]) -> None:
-    """Make a developer-added skill fine-tunable (its factory builds the SkillTask lazily)."""
-    _TASKS[skill] = factory
-
-
 def skill_task(skill: str) -> SkillTask:
     """The fine-tuning task for `skill`; NotFoundError naming the supported skills otherwise."""
     if skill not in _TASKS:

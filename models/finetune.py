@@ -3,7 +3,7 @@
     fincopilot finetune --skill planner --base smollm2-135m
 
 1. builds the skill's corpus (`models/corpus.py`: train split, domain data, teacher labels, or `--data`);
-2. trains a peft LoRA adapter on a private copy of the base model (H1's `load_base(fresh=True)`),
+2. trains a peft LoRA adapter on a private copy of the base model (`load_base(fresh=True)`),
    loss on the completion tokens only, AdamW with warm-up and linear decay, deterministic seeds;
    Rich progress shows step and loss; a checkpoint (adapter, optimizer, scheduler, RNG state) is
    written every `save_every` steps and `--resume` continues from the last one;
@@ -138,17 +138,6 @@ def resolve_base(base: str) -> BackendSpec:
     if spec.adapter is not None:
         raise ConfigError(f"backend {base!r} already carries an adapter ({spec.adapter}); fine-tune its base instead")
     return spec
-
-
-def load_card(folder: Path) -> AdapterCard:
-    """Read `folder/card.json`; ConfigError when missing or malformed."""
-    path = Path(folder) / "card.json"
-    if not path.is_file():
-        raise ConfigError(f"no adapter card at {path}")
-    try:
-        return AdapterCard.model_validate_json(path.read_text(encoding="utf-8"))
-    except ValueError as err:
-        raise ConfigError(f"adapter card {path} is malformed: {str(err)[:300]}") from None
 
 
 # --- training ------------------------------------------------------------------------------------

@@ -294,6 +294,3 @@ def default_gateway() -> Gateway:
     return _default
 
 
-def set_default_gateway(gateway: Gateway | None) -> None:
-    global _default
-    _default = gateway

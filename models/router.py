@@ -19,12 +19,10 @@ Every decision carries its reason (evidence, and which constraint excluded which
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -336,10 +334,6 @@ def load_routing_table(path: Path | None = None) -> RoutingTable | None:
         return RoutingTable.model_validate_json(p.read_text(encoding="utf-8"))
     except (ValidationError, ValueError) as err:
         raise ConfigError(f"routing table {p} is not valid: {str(err).splitlines()[0][:200]}") from None
-
-
-def table_as_dict(table: RoutingTable) -> dict[str, Any]:
-    return json.loads(table.model_dump_json())
 
 
 _default: Router | None = None

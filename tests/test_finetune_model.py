@@ -1,7 +1,7 @@
 """Fine-tuning through the real embedded SmolLM2: a few LoRA steps on a tiny corpus.
 
 The corpus is four compliance-flag examples with short prompts, so a step takes well under a second;
-the base model loads once per session (H1's `load_base` cache) and each run trains a private copy.
+the base model loads once per session (`load_base`'s cache) and each run trains a private copy.
 """
 
 from __future__ import annotations

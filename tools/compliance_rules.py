@@ -248,14 +248,6 @@ def pii_violations(text: str) -> list[Violation]:
     return out
 
 
-def suitability_violations(text: str, client: str, product: str) -> list[Violation]:
-    """SUIT-xxx violations of recommending `product` to `client` (via the suitability rules)."""
-    from fincopilot.tools.suitability import SuitabilityArgs, suitability_check
-
-    result = suitability_check(SuitabilityArgs(client=client, product=product))
-    return suitability_result_violations(text, result)
-
-
 def suitability_result_violations(text: str, result) -> list[Violation]:
     code = result.product_code
     idx = text.upper().find(code.upper())

@@ -512,7 +512,7 @@ class ClientProfile(Client):
     sources: list[str] = Field(default_factory=list)
 
 
-@tool("client_lookup", args=ClientLookupArgs, output=ClientProfile,
+@tool(name="client_lookup", args=ClientLookupArgs, output=ClientProfile,
       description="Find a client by id or name: KYC profile (risk profile, age, income, horizon) and holdings.")
 def client_lookup(args: ClientLookupArgs) -> ClientProfile:
     client = get_client(args.client)
@@ -529,7 +529,7 @@ class ProductOut(Product):
     sources: list[str] = Field(default_factory=list)
 
 
-@tool("product_lookup", args=ProductLookupArgs, output=ProductOut,
+@tool(name="product_lookup", args=ProductLookupArgs, output=ProductOut,
       description="Find a product by code or name: type, risk level R1-R5, fees, latest NAV.")
 def product_lookup(args: ProductLookupArgs) -> ProductOut:
     p = get_product(args.product)
@@ -547,7 +547,7 @@ class ReportOut(Report):
     sources: list[str] = Field(default_factory=list)
 
 
-@tool("report_lookup", args=ReportLookupArgs, output=ReportOut,
+@tool(name="report_lookup", args=ReportLookupArgs, output=ReportOut,
       description="Fetch a research report by product (and date; latest by default) or by report id.")
 def report_lookup(args: ReportLookupArgs) -> ReportOut:
     r = get_report(args.product, args.date, report_id=args.report_id, language=args.language)

@@ -440,7 +440,7 @@ class KbSearchResult(BaseModel):
     hits: list[Hit]
 
 
-@tool("kb_search", args=KbSearchArgs, output=KbSearchResult,
+@tool(name="kb_search", args=KbSearchArgs, output=KbSearchResult,
       description="Search the knowledge base (prospectuses, fee schedules, research, policies): hybrid BM25 + "
                   "dense retrieval; passages with document, section and page.")
 def kb_search(args: KbSearchArgs) -> KbSearchResult:

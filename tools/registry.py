@@ -1,14 +1,23 @@
-"""`@tool`: register a typed function that agents may call (through their allowlist) and developers call directly."""
+"""`@tool`: register a typed function that agents may call (through their allowlist) and developers call directly.
+
+Tools are discovered through the Python entry-point group `fincopilot.tools` (each entry names a module whose
+import registers its tools); the built-ins are registered the same way in pyproject.toml.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from fincopilot.errors import InputError, NotFoundError
+from fincopilot.log import get_logger
+
+log = get_logger(__name__)
+ENTRY_POINT_GROUP = "fincopilot.tools"
 
 A = TypeVar("A", bound=BaseModel)
 O = TypeVar("O", bound=BaseModel)
@@ -35,8 +44,8 @@ class Tool(Generic[A, O]):
 _TOOLS: dict[str, Tool] = {}
 
 
-def tool(name: str, *, args: type[A], output: type[O], description: str | None = None):
-    """Decorator: `@tool("credit_score", args=ScoreArgs, output=Score)` on `def f(args: ScoreArgs) -> Score`."""
+def tool(*, name: str, args: type[A], output: type[O], description: str | None = None):
+    """Decorator: `@tool(name="credit_score", args=ScoreArgs, output=Score)` on `def f(args: ScoreArgs) -> Score`."""
 
     def decorate(fn: Callable[[A], O]) -> Tool[A, O]:
         t = Tool(name=name, args=args, output=output, fn=fn, description=(description or fn.__doc__ or "").strip())
@@ -47,16 +56,29 @@ def tool(name: str, *, args: type[A], output: type[O], description: str | None =
 
 
 def get_tool(name: str) -> Tool:
-    _ensure_builtin_tools()
+    load_installed_tools()
     if name not in _TOOLS:
         raise NotFoundError(f"unknown tool {name!r}; known tools: {', '.join(sorted(_TOOLS))}")
     return _TOOLS[name]
 
 
 def list_tools() -> list[Tool]:
-    _ensure_builtin_tools()
+    load_installed_tools()
     return [_TOOLS[k] for k in sorted(_TOOLS)]
 
 
-def _ensure_builtin_tools() -> None:
-    import fincopilot.tools.builtin  # noqa: F401  (registers the built-in tools)
+_LOADED = False
+
+
+def load_installed_tools() -> None:
+    """Import every module registered under the `fincopilot.tools` entry-point group (once per process).
+    A module that fails to load is a loud warning naming it, never a silent absence."""
+    global _LOADED
+    if _LOADED:
+        return
+    _LOADED = True
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            ep.load()
+        except Exception as err:  # noqa: BLE001 - a broken plugin must not take the built-ins down
+            log.warning("tool_plugin_failed", entry_point=ep.name, target=ep.value, error=str(err)[:300])

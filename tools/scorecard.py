@@ -442,7 +442,7 @@ class CreditScoreOut(CreditScore):
     sources: list[str] = Field(default_factory=list)
 
 
-@tool("credit_score", args=CreditScoreArgs, output=CreditScoreOut,
+@tool(name="credit_score", args=CreditScoreArgs, output=CreditScoreOut,
       description="Score a client's credit record with the German-credit PD scorecard: score, PD, grade, reasons.")
 def credit_score(args: CreditScoreArgs) -> CreditScoreOut:
     if (args.client_id is None) == (args.attributes is None):

@@ -124,7 +124,7 @@ def check_suitability(client: Client, product: Product, holdings: list[Holding],
     )
 
 
-@tool("suitability_check", args=SuitabilityArgs, output=SuitabilityResult,
+@tool(name="suitability_check", args=SuitabilityArgs, output=SuitabilityResult,
       description="Check a product against a client's KYC profile and holdings; violations carry rule ids.")
 def suitability_check(args: SuitabilityArgs) -> SuitabilityResult:
     client = get_client(args.client)

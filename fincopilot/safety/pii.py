@@ -442,10 +442,6 @@ def find_pii(text: str, known_names: Iterable[str] = ()) -> list[PiiMatch]:
     return sorted(chosen, key=lambda c: c.start)
 
 
-def contains_pii(text: str, known_names: Iterable[str] = ()) -> bool:
-    return bool(find_pii(text, known_names))
-
-
 # --- known client names from the domain database -------------------------------------------------------
 _names_lock = threading.Lock()
 _names_cache: dict[str, tuple[tuple[int, int], tuple[str, ...]]] = {}
