@@ -1,5 +1,5 @@
 # `make demo` and `make test` are the README's two commands: each does all set-up first.
-.PHONY: setup setup-dev demo test bench
+.PHONY: setup setup-dev demo lint test bench
 
 .venv/.stamp: pyproject.toml .ci/setup
 	bash .ci/setup
@@ -15,7 +15,11 @@ setup-dev: .venv/.stamp-dev
 demo: setup
 	.venv/bin/fincopilot demo
 
-test: setup-dev
+lint: setup-dev
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+test: setup-dev lint
 	.venv/bin/pytest
 
 bench: setup-dev

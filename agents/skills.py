@@ -36,7 +36,7 @@ from fincopilot.principal import Principal, acting_as
 log = get_logger(__name__)
 
 A = TypeVar("A", bound=BaseModel)
-O = TypeVar("O", bound=BaseModel)
+O = TypeVar("O", bound=BaseModel)  # noqa: E741 - the output type
 
 ENTRY_POINT_GROUP = "fincopilot.skills"
 ANSWER_REF = "$answer"  # an argument that stands for the advisor's final answer (checked by a gate step)

@@ -172,7 +172,7 @@ def bench_overflow(corpus: list[str], base_url: str, progress: Progress) -> dict
         lat: list[float] = []
         served: dict[str, int] = {}
 
-        def one(i: int) -> None:
+        def one(i: int, gw=gw, served=served, lat=lat, task=task) -> None:
             t = time.perf_counter()
             try:
                 out = gw.complete("report_summary", messages(corpus[i % len(corpus)]), request_id=f"bench-o{i}")

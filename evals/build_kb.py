@@ -144,7 +144,7 @@ def build_knowledge_qa() -> list[EvalItem]:
         for row in _product_templates(product_terms(code), rnd):
             by_template.setdefault(row[0], []).append(row)
     items: list[EvalItem] = []
-    for tpl, rows in sorted(by_template.items()):
+    for _template, rows in sorted(by_template.items()):
         for n, row in enumerate(rnd.sample(rows, min(PER_TEMPLATE, len(rows)))):
             items.append(_item(*row, n=n))
     for n, row in enumerate(_POLICY):

@@ -78,7 +78,7 @@ def add_cmd(
         typer.echo(f"added   {d.doc_id[:12]}  {d.name}  ({d.chunks} chunks, {d.pages} pages, {d.audience})")
     for p in result.skipped:
         typer.echo(f"skipped {p} (already in the knowledge base)")
-    for p, why in result.failed.items():
+    for why in result.failed.values():
         typer.echo(f"failed  {why}", err=True)
     if result.failed:
         raise typer.Exit(1)

@@ -20,7 +20,7 @@ log = get_logger(__name__)
 ENTRY_POINT_GROUP = "fincopilot.tools"
 
 A = TypeVar("A", bound=BaseModel)
-O = TypeVar("O", bound=BaseModel)
+O = TypeVar("O", bound=BaseModel)  # noqa: E741 - the output type
 
 
 @dataclass(frozen=True)

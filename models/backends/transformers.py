@@ -308,11 +308,11 @@ class TransformersBackend(BaseBackend):
 
     # --- generation ---------------------------------------------------------------------
     def complete(self, messages, **kwargs):  # noqa: D102 - load first so latency_s measures generation only
-        self.loaded
+        _ = self.loaded
         return super().complete(messages, **kwargs)
 
     def complete_batch(self, batch, **kwargs):  # noqa: D102
-        self.loaded
+        _ = self.loaded
         return super().complete_batch(batch, **kwargs)
 
     def _generate(self, messages, schema, max_tokens, temperature):
