@@ -7,10 +7,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from fincopilot.models.corpus import SkillTask, corpus_hash, load_corpus_file, render_target, skill_task
 
 from fincopilot.config import BackendSpec, adapter_backends, settings, use_config
 from fincopilot.errors import ConfigError, InputError, NotFoundError, UnknownBackendError
-from fincopilot.models.corpus import SkillTask, corpus_hash, load_corpus_file, render_target, skill_task
 
 
 def _flags_task() -> SkillTask:
@@ -305,4 +305,4 @@ def test_backend_refuses_a_configured_adapter_trained_on_another_base(tmp_path):
     bad = _fake_adapter(tmp_path / "bad", base_model="HuggingFaceTB/SmolLM2-360M-Instruct")
     spec = BackendSpec(id="custom-lora", kind="transformers", model="embedded:smollm2-135m", adapter=str(bad))
     with pytest.raises(ConfigError, match="trained on base model 'HuggingFaceTB/SmolLM2-360M-Instruct'"):
-        build_backend(spec).loaded
+        _ = build_backend(spec).loaded
