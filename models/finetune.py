@@ -27,16 +27,16 @@ import warnings
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
+from fincopilot.models.backends.transformers import check_adapter_base
+from fincopilot.models.corpus import Corpus, Example, SkillTask, build_corpus, check_targets, skill_task
 from pydantic import BaseModel, Field
 
 from fincopilot.config import BackendSpec, adapters_dir, settings
 from fincopilot.errors import BackendError, ConfigError, InputError
 from fincopilot.log import get_logger
-from fincopilot.models.backends.transformers import check_adapter_base
-from fincopilot.models.corpus import Corpus, Example, SkillTask, build_corpus, check_targets, skill_task
 
 log = get_logger(__name__)
 
@@ -249,10 +249,9 @@ def train_adapter(
 ) -> dict[str, Any]:
     """Train (or resume) the LoRA adapter and save it to `out`; returns the training record."""
     import torch
+    from fincopilot.models.backends.transformers import load_base
     from peft import LoraConfig, get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from fincopilot.models.backends.transformers import load_base
 
     hp = opts.hyper
     task = task or skill_task(opts.skill)
@@ -388,9 +387,8 @@ def export_gguf(adapter: Path, spec: BackendSpec, converter: Path, *, outtype: s
     import sys
     import tempfile
 
-    from transformers import AutoConfig
-
     from fincopilot.models.backends.transformers import resolve_model_ref
+    from transformers import AutoConfig
 
     converter = Path(converter)
     if not converter.is_file():
@@ -530,9 +528,9 @@ def model_card(card: AdapterCard) -> str:
         "",
         f"# {card.backend_id}",
         "",
-        f"A LoRA adapter for FinCopilot's `{card.skill}` skill on base backend `{card.base_backend}` "
+        (f"A LoRA adapter for FinCopilot's `{card.skill}` skill on base backend `{card.base_backend}` "
         f"(`{card.base_model}`), trained by `fincopilot finetune`. It registers as backend "
-        f"`{card.backend_id}` when this folder sits in `$FINCOPILOT_HOME/adapters/`.",
+        f"`{card.backend_id}` when this folder sits in `$FINCOPILOT_HOME/adapters/`."),
         "",
         "## Training data",
         f"- {card.examples} examples ({', '.join(f'{k}: {v}' for k, v in card.corpus_sources.items())}), "
@@ -542,10 +540,10 @@ def model_card(card: AdapterCard) -> str:
         "## Hyperparameters",
         f"- LoRA rank {hp.rank}, alpha {hp.alpha}, dropout {hp.dropout}, modules {', '.join(hp.target_modules)}"
         + (f", top {hp.lora_layers} layers" if hp.lora_layers else ", all layers"),
-        f"- AdamW lr {hp.learning_rate}, weight decay {hp.weight_decay}, warm-up {hp.warmup_steps} steps, "
-        f"linear decay; batch {hp.batch_size}; max sequence {hp.max_seq_len}; seed {hp.seed}",
-        f"- {card.steps} steps ({card.epochs_done} epochs) in {card.train_seconds:.0f} s; final loss "
-        f"{card.final_loss if card.final_loss is not None else '-'}",
+        (f"- AdamW lr {hp.learning_rate}, weight decay {hp.weight_decay}, warm-up {hp.warmup_steps} steps, "
+        f"linear decay; batch {hp.batch_size}; max sequence {hp.max_seq_len}; seed {hp.seed}"),
+        (f"- {card.steps} steps ({card.epochs_done} epochs) in {card.train_seconds:.0f} s; final loss "
+        f"{card.final_loss if card.final_loss is not None else '-'}"),
         "",
         "![training loss](loss.png)",
         "",
@@ -554,8 +552,8 @@ def model_card(card: AdapterCard) -> str:
     if held is None:
         lines.append("Not evaluated (run with evaluation on, or use `fincopilot arena run --split heldout`).")
     else:
-        lines += [f"{held.items} held-out items of the `{card.skill}` eval set, constrained decoding, "
-                  f"greedy ({held.seconds:.0f} s). Headline metric: `{held.headline}`.", "", scores_table(held)]
+        lines += [(f"{held.items} held-out items of the `{card.skill}` eval set, constrained decoding, "
+                  f"greedy ({held.seconds:.0f} s). Headline metric: `{held.headline}`."), "", scores_table(held)]
     lines += ["", "## Reproduce", "", "```", card.command, "```", ""]
     return "\n".join(lines)
 
@@ -635,21 +633,21 @@ def register(app: typer.Typer) -> None:
     def finetune_cmd(
         skill: Annotated[str, typer.Option("--skill", help="skill to fine-tune: planner, compliance_check")],
         base: Annotated[str, typer.Option("--base", help="base backend id (a transformers backend)")] = "smollm2-135m",
-        data: Annotated[Optional[Path], typer.Option("--data", help="JSONL corpus instead of the built one")] = None,
-        teacher: Annotated[Optional[str], typer.Option("--teacher", help="backend that labels unlabelled inputs")] = None,
+        data: Annotated[Path | None, typer.Option("--data", help="JSONL corpus instead of the built one")] = None,
+        teacher: Annotated[str | None, typer.Option("--teacher", help="backend that labels unlabelled inputs")] = None,
         epochs: Annotated[float, typer.Option("--epochs", min=0.01)] = Hyperparameters().epochs,
-        max_steps: Annotated[Optional[int], typer.Option("--max-steps", min=1, help="stop after N steps")] = None,
-        out: Annotated[Optional[Path], typer.Option("--out", help="adapter folder (default home()/adapters/<id>)")] = None,
+        max_steps: Annotated[int | None, typer.Option("--max-steps", min=1, help="stop after N steps")] = None,
+        out: Annotated[Path | None, typer.Option("--out", help="adapter folder (default home()/adapters/<id>)")] = None,
         resume: Annotated[bool, typer.Option("--resume/--no-resume", help="continue from the last checkpoint")] = True,
         lr: Annotated[float, typer.Option("--lr", min=0.0)] = Hyperparameters().learning_rate,
         rank: Annotated[int, typer.Option("--rank", min=1)] = Hyperparameters().rank,
         batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = Hyperparameters().batch_size,
         seed: Annotated[int, typer.Option("--seed")] = 0,
-        lora_layers: Annotated[Optional[int], typer.Option(
+        lora_layers: Annotated[int | None, typer.Option(
             "--lora-layers", min=1, help="adapt only the top N layers (cheaper backward on a CPU)")] = None,
         save_every: Annotated[int, typer.Option("--save-every", min=1, help="checkpoint every N steps")] = 10,
         evaluate: Annotated[bool, typer.Option("--eval/--no-eval", help="score base vs adapter on held-out items")] = True,
-        eval_limit: Annotated[Optional[int], typer.Option("--eval-limit", min=1)] = None,
+        eval_limit: Annotated[int | None, typer.Option("--eval-limit", min=1)] = None,
         eval_batch_size: Annotated[int, typer.Option("--eval-batch-size", min=1, help="prompts per generate call")] = 4,
         as_json: Annotated[bool, typer.Option("--json", help="print the card as JSON")] = False,
     ) -> None:

@@ -12,12 +12,12 @@ from types import SimpleNamespace
 from typing import Literal
 
 import pytest
+from fincopilot.models.base import Message
+from fincopilot.models.corpus import SkillTask
 from pydantic import BaseModel
 
 from fincopilot.config import BackendSpec, settings
 from fincopilot.errors import ConfigError, InputError
-from fincopilot.models.base import Message
-from fincopilot.models.corpus import SkillTask
 
 pytestmark = pytest.mark.model
 
@@ -50,8 +50,8 @@ def _corpus(path: Path) -> Path:
 def _opts(data: Path, out: Path, max_steps: int, **hyper):
     from fincopilot.models.finetune import FinetuneOptions, Hyperparameters
 
-    hp = dict(rank=8, alpha=16, learning_rate=5e-3, batch_size=2, epochs=4, max_steps=max_steps, save_every=2,
-              max_seq_len=160, warmup_steps=0)
+    hp = {"rank": 8, "alpha": 16, "learning_rate": 5e-3, "batch_size": 2, "epochs": 4, "max_steps": max_steps,
+          "save_every": 2, "max_seq_len": 160, "warmup_steps": 0}
     hp.update(hyper)
     return FinetuneOptions(skill="compliance_check", base="smollm2-135m", data=data, out=out, evaluate=False,
                            hyper=Hyperparameters(**hp))
@@ -69,7 +69,7 @@ def tiny(tmp_path_factory):
 
 
 def test_adapter_folder_and_card_are_written(tiny):
-    opts, result = tiny
+    _opts, result = tiny
     out = result.out
     for name in ("adapter_model.safetensors", "adapter_config.json", "card.json", "README.md", "loss.png"):
         assert (out / name).is_file(), name
@@ -87,7 +87,6 @@ def test_adapter_folder_and_card_are_written(tiny):
 
 def test_adapter_loads_through_the_backend_and_changes_outputs(tiny):
     import torch
-
     from fincopilot.models.backends.transformers import chat_prompt
     from fincopilot.models.registry import build_backend
 
@@ -115,11 +114,10 @@ def test_adapter_loads_through_the_backend_and_changes_outputs(tiny):
 
 def test_shared_prefix_loss_equals_the_full_forward(tiny):
     import torch
-    from peft import PeftModel
-
     from fincopilot.models.backends.transformers import load_base
     from fincopilot.models.corpus import load_corpus_file, skill_task
     from fincopilot.models.finetune import _tokenize, batch_loss, shared_prefix_len
+    from peft import PeftModel
 
     opts, result = tiny
     model, tok = load_base("embedded:smollm2-135m", fresh=True)

@@ -6,12 +6,12 @@ import json
 from typing import Literal
 
 import pytest
+from fincopilot.models.base import Completion, messages
+from fincopilot.models.registry import build_backend
 from pydantic import BaseModel, Field
 
 from fincopilot.config import BackendSpec
 from fincopilot.errors import BackendTimeout, ConfigError, InputError, StructuredOutputError
-from fincopilot.models.base import Completion, messages
-from fincopilot.models.registry import build_backend
 
 pytest.importorskip("xllamacpp")
 
@@ -155,9 +155,8 @@ def test_peft_adapter_is_converted_and_served_like_transformers_serves_it(cpp, t
     permutation gives different text from the first token on.
     """
     import torch
-    from peft import LoraConfig, get_peft_model
-
     from fincopilot.models.backends.transformers import load_base
+    from peft import LoraConfig, get_peft_model
 
     model, _tok = load_base("embedded:smollm2-135m", fresh=True)
     torch.manual_seed(0)
@@ -175,3 +174,24 @@ def test_peft_adapter_is_converted_and_served_like_transformers_serves_it(cpp, t
                                                "adapter": str(tmp_path / "adapter")}))
     assert said.split()[:6] == hf.complete(prompt, max_tokens=16).text.split()[:6]
     assert said != cpp.complete(prompt, max_tokens=16).text  # the adapter changed the model
+
+
+def test_a_peft_folder_is_converted_once_per_weights_content(tmp_path, monkeypatch):
+    """The converted adapter.gguf is reused while its stamp matches the weights' content (file times are
+    arbitrary after a checkout), and converted again after retraining changes the weights."""
+    calls = []
+
+    def fake_convert(folder, base, out):  # the conversion itself is tested with the real model below
+        calls.append(out)
+        out.write_bytes(b"GGUF converted")
+
+    monkeypatch.setattr(llamacpp, "convert_peft_to_gguf", fake_convert)
+    (tmp_path / "adapter_model.safetensors").write_bytes(b"weights v1")
+    llamacpp._convert_once(tmp_path, SPEC)
+    assert len(calls) == 1 and (tmp_path / "adapter.gguf.sha256").is_file()
+    (tmp_path / "adapter.gguf").touch()  # older or newer than the weights: no matter
+    llamacpp._convert_once(tmp_path, SPEC)
+    assert len(calls) == 1
+    (tmp_path / "adapter_model.safetensors").write_bytes(b"weights v2")
+    llamacpp._convert_once(tmp_path, SPEC)
+    assert len(calls) == 2

@@ -29,6 +29,7 @@ key it never shares, so only this process talks to the model.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import queue
 import secrets
@@ -40,11 +41,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
-from fincopilot.config import BackendSpec
-from fincopilot.errors import BackendError, BackendTimeout, ConfigError, InputError
-from fincopilot.log import get_logger
 from fincopilot.models.backends.transformers import check_adapter_base, resolve_model_ref
 from fincopilot.models.base import BaseBackend, Message, Usage
 from fincopilot.models.lora_gguf import convert_peft_to_gguf
@@ -56,6 +52,11 @@ from fincopilot.models.structured import (
     max_json_chars,
     truncated_error,
 )
+from pydantic import BaseModel
+
+from fincopilot.config import BackendSpec
+from fincopilot.errors import BackendError, BackendTimeout, ConfigError, InputError
+from fincopilot.log import get_logger
 
 log = get_logger(__name__)
 
@@ -132,17 +133,25 @@ def gguf_path(model: str) -> str:
     return str(Path(folder) / file)
 
 
+def _convert_once(folder: Path, spec: BackendSpec) -> None:
+    """Convert the peft weights to `adapter.gguf` unless `adapter.gguf.sha256` says it came from these weights
+    (content, not file times: a fresh checkout gives both files arbitrary times; retraining changes it)."""
+    converted, stamp = folder / "adapter.gguf", folder / "adapter.gguf.sha256"
+    weights = folder / "adapter_model.safetensors"
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest() if weights.is_file() else ""
+    current = converted.is_file() and stamp.is_file() and stamp.read_text().strip() == digest
+    if not current and (digest or not converted.is_file()):
+        convert_peft_to_gguf(folder, gguf_path(spec.model), converted)
+        stamp.write_text(digest + "\n")
+
+
 def adapter_path(adapter: str, spec: BackendSpec) -> str:
     """The GGUF LoRA file for `adapter`: a .gguf file, or a peft folder (converted once to adapter.gguf)."""
     path = Path(adapter).expanduser()
     if path.is_dir():
         if (path / "adapter_config.json").is_file():
             check_adapter_base(path, spec)
-            converted = path / "adapter.gguf"
-            weights = path / "adapter_model.safetensors"
-            stale = weights.is_file() and converted.is_file() and converted.stat().st_mtime < weights.stat().st_mtime
-            if not converted.is_file() or stale:
-                convert_peft_to_gguf(path, gguf_path(spec.model), converted)
+            _convert_once(path, spec)
         path = path / "adapter.gguf"
     if path.suffix != ".gguf" or not path.is_file():
         raise ConfigError(
