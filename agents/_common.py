@@ -60,7 +60,7 @@ def join_sentences(parts: list[str], chinese: bool) -> str:
     return ("" if chinese else " ").join(p.strip() for p in parts if p.strip())
 
 
-_END = ("." , "!", "?", "。", "！", "？")
+_END = (".", "!", "?", "。", "！", "？")
 
 
 def tidy_generated(text: str) -> str:

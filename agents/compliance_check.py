@@ -44,8 +44,15 @@ from fincopilot.log import get_logger
 
 log = get_logger(__name__)
 
-__all__ = ["CATEGORIES", "ComplianceArgs", "ComplianceResult", "Violation", "check_learned", "check_rules",
-           "compliance_check"]
+__all__ = [
+    "CATEGORIES",
+    "ComplianceArgs",
+    "ComplianceResult",
+    "Violation",
+    "check_learned",
+    "check_rules",
+    "compliance_check",
+]
 
 
 class ComplianceArgs(BaseModel):
@@ -53,11 +60,14 @@ class ComplianceArgs(BaseModel):
     client: str | None = Field(None, description="client id or name, to check suitability")
     product: str | None = Field(None, description="product code, to check suitability")
     assist: bool = Field(False, description="also ask the small model for phrases the rules missed")
-    learned: bool = Field(True, description="also run the learned classifier (char n-gram, calibrated threshold)")
+    learned: bool = Field(
+        True, description="also run the learned classifier (char n-gram, calibrated threshold)"
+    )
 
 
-def _run_rules(text: str, client: str | None, product: str | None,
-               suitability: Callable[[str, str], object] | None) -> ComplianceResult:
+def _run_rules(
+    text: str, client: str | None, product: str | None, suitability: Callable[[str, str], object] | None
+) -> ComplianceResult:
     text = check_text(text, "text to check", MAX_TEXT)
     if (client is None) != (product is None):
         raise InputError("give both client and product to check suitability (or neither)")
@@ -76,8 +86,13 @@ def _run_rules(text: str, client: str | None, product: str | None,
     return ComplianceResult(passed=not violations, violations=violations)
 
 
-_LEARNED_RULES = {"guaranteed_return": "CMP-ML-GR", "misleading_claim": "CMP-ML-MC",
-                  "missing_risk_disclosure": "CMP-ML-RD", "suitability": "CMP-ML-SU", "pii": "CMP-ML-PII"}
+_LEARNED_RULES = {
+    "guaranteed_return": "CMP-ML-GR",
+    "misleading_claim": "CMP-ML-MC",
+    "missing_risk_disclosure": "CMP-ML-RD",
+    "suitability": "CMP-ML-SU",
+    "pii": "CMP-ML-PII",
+}
 
 
 def learned_violations(text: str, already: list[Violation]) -> list[Violation]:
@@ -93,10 +108,15 @@ def learned_violations(text: str, already: list[Violation]) -> list[Violation]:
         if flag.category in seen:
             continue
         threshold = model.models[flag.category].threshold
-        out.append(Violation(category=flag.category, rule=_LEARNED_RULES[flag.category],  # type: ignore[arg-type]
-                             span=norm.original_text(flag.start, flag.end).strip(),
-                             reason=f"learned classifier: p={flag.probability:.2f} >= calibrated threshold "
-                                    f"{threshold:.2f}; needs human review"))
+        out.append(
+            Violation(
+                category=flag.category,
+                rule=_LEARNED_RULES[flag.category],  # type: ignore[arg-type]
+                span=norm.original_text(flag.start, flag.end).strip(),
+                reason=f"learned classifier: p={flag.probability:.2f} >= calibrated threshold "
+                f"{threshold:.2f}; needs human review",
+            )
+        )
     return out
 
 
@@ -121,18 +141,28 @@ class _Flags(BaseModel):
     flags: list[_Flag] = Field(default_factory=list, max_length=5)
 
 
-SYSTEM = ("You are a compliance officer at a bank. Find phrases in the advisor's text that promise or guarantee "
-          "returns (guaranteed_return) or make misleading performance claims (misleading_claim). Quote each "
-          "phrase exactly. If there are none, return an empty list. Answer with JSON.")
+SYSTEM = (
+    "You are a compliance officer at a bank. Find phrases in the advisor's text that promise or guarantee "
+    "returns (guaranteed_return) or make misleading performance claims (misleading_claim). Quote each "
+    "phrase exactly. If there are none, return an empty list. Answer with JSON."
+)
 
 
 def model_flags(text: str, ctx: SkillContext, already: list[Violation]) -> list[Violation]:
     """The model's extra flags that survive validation (verbatim quote, not already flagged)."""
     flag_injection(text, "advisor text", ctx.request_id, ctx.skill)
     try:
-        out = ctx.complete([Message(role="system", content=SYSTEM),
-                            Message(role="user", content=fence(text, "advisor text"))], schema=_Flags, max_tokens=120)
-        flags = out.parsed.flags if isinstance(out.parsed, _Flags) else _Flags.model_validate_json(out.text).flags
+        out = ctx.complete(
+            [
+                Message(role="system", content=SYSTEM),
+                Message(role="user", content=fence(text, "advisor text")),
+            ],
+            schema=_Flags,
+            max_tokens=120,
+        )
+        flags = (
+            out.parsed.flags if isinstance(out.parsed, _Flags) else _Flags.model_validate_json(out.text).flags
+        )
     except (BackendError, ValueError) as err:
         log.warning("compliance_model_failed", error=str(err)[:300])
         return []
@@ -141,27 +171,49 @@ def model_flags(text: str, ctx: SkillContext, already: list[Violation]) -> list[
         quote = f.quote.strip()
         if len(quote) < 4 or quote not in text or any(quote in v.span or v.span in quote for v in already):
             continue
-        found.append(Violation(category=f.category, rule="CMP-LLM-001", span=quote,
-                               reason="flagged by the compliance model; needs human review"))
+        found.append(
+            Violation(
+                category=f.category,
+                rule="CMP-LLM-001",
+                span=quote,
+                reason="flagged by the compliance model; needs human review",
+            )
+        )
     return found
 
 
 # --------------------------------------------------------------------------------------------- declaration
-_ASKED = re.compile(r"complian|suitab|appropriate|regulat|disclos|draft|wording|ok to send|can i (?:send|post)"
-                    r"|合规|适当性|适合|合适|监管|风险提示|能发|可以发|审一下|文案|有没有问题", re.IGNORECASE)
-_RECOMMEND = re.compile(r"recommend|wants?\b|buy|invest|subscribe|pitch|推荐|想买|购买|申购|配置|投资", re.IGNORECASE)
+_ASKED = re.compile(
+    r"complian|suitab|appropriate|regulat|disclos|draft|wording|ok to send|can i (?:send|post)"
+    r"|合规|适当性|适合|合适|监管|风险提示|能发|可以发|审一下|文案|有没有问题",
+    re.IGNORECASE,
+)
+_RECOMMEND = re.compile(
+    r"recommend|wants?\b|buy|invest|subscribe|pitch|推荐|想买|购买|申购|配置|投资", re.IGNORECASE
+)
 EXAMPLES = [
-    ("Client C-2001 asks about GB-1: check her credit and summarize the latest GB-1 report; keep it compliant.",
-     {"steps": [
-         {"id": 1, "skill": "credit_lookup", "args": {"client": "C-2001"}, "depends_on": []},
-         {"id": 2, "skill": "report_summary", "args": {"product": "GB-1"}, "depends_on": []},
-         {"id": 3, "skill": "compliance_check",
-          "args": {"text": ANSWER_REF, "client": "C-2001", "product": "GB-1"}, "depends_on": [1, 2]}]}),
+    (
+        "Client C-2001 asks about GB-1: check her credit and summarize the latest GB-1 report; keep it compliant.",
+        {
+            "steps": [
+                {"id": 1, "skill": "credit_lookup", "args": {"client": "C-2001"}, "depends_on": []},
+                {"id": 2, "skill": "report_summary", "args": {"product": "GB-1"}, "depends_on": []},
+                {
+                    "id": 3,
+                    "skill": "compliance_check",
+                    "args": {"text": ANSWER_REF, "client": "C-2001", "product": "GB-1"},
+                    "depends_on": [1, 2],
+                },
+            ]
+        },
+    ),
     ("这段话合规吗：“本基金保证收益”", {"text": QUOTE_REF}),
 ]
-PLAN_RULE = ("To check the advisor's answer (a recommendation, a suitability question, a comparison for a client) "
-             f'add a compliance_check with "text": "{ANSWER_REF}" (and the client and product; one per product) '
-             f'that depends on every earlier step. A quoted draft to check is "text": "{QUOTE_REF}".')
+PLAN_RULE = (
+    "To check the advisor's answer (a recommendation, a suitability question, a comparison for a client) "
+    f'add a compliance_check with "text": "{ANSWER_REF}" (and the client and product; one per product) '
+    f'that depends on every earlier step. A quoted draft to check is "text": "{QUOTE_REF}".'
+)
 
 
 def intent(e: Entities) -> bool:
@@ -183,8 +235,12 @@ def plan_args(e: Entities) -> list[dict[str, Any]]:
 def render(o: Mapping[str, Any]) -> Rendered:
     if o.get("passed"):
         return Rendered(text="Compliance check passed.")
-    return Rendered(text="Compliance check failed: " + "; ".join(
-        f"{v.get('category')} ({v.get('rule')}): {v.get('reason')}" for v in o.get("violations", [])))
+    return Rendered(
+        text="Compliance check failed: "
+        + "; ".join(
+            f"{v.get('category')} ({v.get('rule')}): {v.get('reason')}" for v in o.get("violations", [])
+        )
+    )
 
 
 def metric(reference: Mapping[str, Any], output: Mapping[str, Any], source: str | None) -> dict[str, float]:
@@ -194,16 +250,27 @@ def metric(reference: Mapping[str, Any], output: Mapping[str, Any], source: str 
     got = {v.get("category") for v in output.get("violations", [])}
     gold = set(reference.get("categories", []))
     p, r, f1 = prf(got, gold)
-    return {"score": f1, "precision": p, "recall": r, "f1": f1, "tp": float(len(got & gold)),
-            "fp": float(len(got - gold)), "fn": float(len(gold - got)),
-            "decision_correct": float((not got) == (not gold))}
+    return {
+        "score": f1,
+        "precision": p,
+        "recall": r,
+        "f1": f1,
+        "tp": float(len(got & gold)),
+        "fp": float(len(got - gold)),
+        "fn": float(len(gold - got)),
+        "decision_correct": float((not got) == (not gold)),
+    }
 
 
 def micro_average(metrics: list[Mapping[str, float]]) -> dict[str, float]:
     tp, fp, fn = (sum(m.get(k, 0.0) for m in metrics) for k in ("tp", "fp", "fn"))
     mp = tp / (tp + fp) if tp + fp else 1.0
     mr = tp / (tp + fn) if tp + fn else 1.0
-    return {"micro_precision": mp, "micro_recall": mr, "micro_f1": 2 * mp * mr / (mp + mr) if mp + mr else 0.0}
+    return {
+        "micro_precision": mp,
+        "micro_recall": mr,
+        "micro_f1": 2 * mp * mr / (mp + mr) if mp + mr else 0.0,
+    }
 
 
 def baseline_rules(item_input: dict[str, Any]) -> dict[str, Any]:
@@ -214,18 +281,32 @@ def baseline_rules(item_input: dict[str, Any]) -> dict[str, Any]:
 
 EVALUATION = Evaluation(
     eval_set=Path(__file__).resolve().parents[1] / "evals" / "sets" / "compliance_check.jsonl",
-    metric=metric, aggregate=micro_average, baselines={"baseline:rules": baseline_rules},
+    metric=metric,
+    aggregate=micro_average,
+    baselines={"baseline:rules": baseline_rules},
     # a backend runs the skill's default path plus the model's review (assist): compared with baseline:rules
     # (the same path without an LLM) the difference is what the model adds
     backend_args={"assist": True},
-    headline=("micro_precision", "micro_recall", "micro_f1"))
+    headline=("micro_precision", "micro_recall", "micro_f1"),
+)
 
 
-@skill(name="compliance_check", args=ComplianceArgs, output=ComplianceResult, tools=("suitability_check",),
-       description="Check outgoing text for guaranteed returns, misleading claims, missing risk disclosure, "
-                   "unsuitable products and personal data (English and Chinese).",
-       examples=EXAMPLES, intent=intent, plan_args=plan_args, needs="client id and a product code (like C-1042 and HY-7)",
-       checks_answer=True, plan_rule=PLAN_RULE, render=render, evaluation=EVALUATION)
+@skill(
+    name="compliance_check",
+    args=ComplianceArgs,
+    output=ComplianceResult,
+    tools=("suitability_check",),
+    description="Check outgoing text for guaranteed returns, misleading claims, missing risk disclosure, "
+    "unsuitable products and personal data (English and Chinese).",
+    examples=EXAMPLES,
+    intent=intent,
+    plan_args=plan_args,
+    needs="client id and a product code (like C-1042 and HY-7)",
+    checks_answer=True,
+    plan_rule=PLAN_RULE,
+    render=render,
+    evaluation=EVALUATION,
+)
 def compliance_check(args: ComplianceArgs, ctx: SkillContext) -> ComplianceResult:
     def suitability(client: str, product: str):
         return ctx.call_tool("suitability_check", {"client": client, "product": product})

@@ -20,20 +20,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
-
 from fincopilot.agents._common import fence, flag_injection, repetitive, sentences, tidy_generated
 from fincopilot.agents.skills import Entities, Evaluation, Rendered, SkillContext, SourceRef, skill
+from fincopilot.models.base import Message
+from pydantic import BaseModel, Field
+
 from fincopilot.errors import BackendError, FinCopilotError
 from fincopilot.log import get_logger
-from fincopilot.models.base import Message
 
 log = get_logger(__name__)
 
 NOT_FOUND = "Not found in the knowledge base."
 NOT_FOUND_ZH = "知识库中未找到相关内容。"
-MIN_COVERAGE = 0.45    # share of the question's (idf-weighted) terms the evidence must contain: chosen on the
-                       # eval set's train split (`fincopilot kb eval --sweep`: 0.30-0.45 tie at 0.947, 0.50 0.921)
+MIN_COVERAGE = 0.45  # share of the question's (idf-weighted) terms the evidence must contain: chosen on the
+# eval set's train split (`fincopilot kb eval --sweep`: 0.30-0.45 tie at 0.947, 0.50 0.921)
 TOP_K = 5
 MAX_EVIDENCE = 2
 ABSENT_TERM_WEIGHT = 2.0  # extra idf of a question term found in none of the retrieved passages
@@ -41,12 +41,21 @@ INTERNAL_MARK = "internal — not for clients"
 
 
 class KnowledgeQaArgs(BaseModel):
-    question: str = Field(min_length=1, max_length=1000, description="the advisor's question, in their words",
-                          json_schema_extra={"planner_max_chars": 120})
-    product: str | None = Field(None, description="product code like HY-7 when the question is about one product")
-    doc_type: str | None = Field(None, json_schema_extra={"planner": False},
-                                 description="prospectus, fee_schedule, research or policy")
-    mode: Literal["hybrid", "lexical", "dense"] = Field("hybrid", description="retrieval: hybrid, lexical, dense")
+    question: str = Field(
+        min_length=1,
+        max_length=1000,
+        description="the advisor's question, in their words",
+        json_schema_extra={"planner_max_chars": 120},
+    )
+    product: str | None = Field(
+        None, description="product code like HY-7 when the question is about one product"
+    )
+    doc_type: str | None = Field(
+        None, json_schema_extra={"planner": False}, description="prospectus, fee_schedule, research or policy"
+    )
+    mode: Literal["hybrid", "lexical", "dense"] = Field(
+        "hybrid", description="retrieval: hybrid, lexical, dense"
+    )
     use_model: bool = Field(True, description="False: the extractive answer only (no model call)")
 
 
@@ -122,12 +131,40 @@ def _units(text: str) -> list[str]:
     return out
 
 
-_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
-            "ten": 10, "eleven": 11, "twelve": 12, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6,
-            "七": 7, "八": 8, "九": 9, "十": 10, "十一": 11, "十二": 12, "半": 0.5}
+_NUMBERS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+    "十": 10,
+    "十一": 11,
+    "十二": 12,
+    "半": 0.5,
+}
 _UNIT_DAYS = {"day": 1, "日": 1, "天": 1, "week": 7, "周": 7, "month": 30, "月": 30, "year": 365, "年": 365}
-_DURATION = re.compile(r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|十[一二]?|[一二两三四五六"
-                       r"七八九半])\s*(?:个)?\s*(days?|weeks?|months?|years?|日|天|周|月|年)", re.IGNORECASE)
+_DURATION = re.compile(
+    r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|十[一二]?|[一二两三四五六"
+    r"七八九半])\s*(?:个)?\s*(days?|weeks?|months?|years?|日|天|周|月|年)",
+    re.IGNORECASE,
+)
 _BELOW = re.compile(r"less than|below|under|少于|不满|以下", re.IGNORECASE)
 _ABOVE = re.compile(r"or more|or longer|and above|以上|及以上", re.IGNORECASE)
 
@@ -161,10 +198,48 @@ def holding_period_match(question: str, row: str) -> bool:
 
 
 # Words that make a question a question; they say nothing about where the answer is.
-_ASKING = frozenset((
-    "many", "much", "long", "must", "should", "need", "needs", "there", "tell", "get", "give", "please", "now",
-    "几", "几年", "多久", "多长", "多长时间", "哪个", "哪些", "哪", "需要", "要", "有", "吗", "呢", "什么", "多少", "是",
-    "分别", "以及", "请", "告诉", "我", "现在", "收", "谁", "天"))
+_ASKING = frozenset(
+    (
+        "many",
+        "much",
+        "long",
+        "must",
+        "should",
+        "need",
+        "needs",
+        "there",
+        "tell",
+        "get",
+        "give",
+        "please",
+        "now",
+        "几",
+        "几年",
+        "多久",
+        "多长",
+        "多长时间",
+        "哪个",
+        "哪些",
+        "哪",
+        "需要",
+        "要",
+        "有",
+        "吗",
+        "呢",
+        "什么",
+        "多少",
+        "是",
+        "分别",
+        "以及",
+        "请",
+        "告诉",
+        "我",
+        "现在",
+        "收",
+        "谁",
+        "天",
+    )
+)
 
 
 def _stem(token: str) -> str:
@@ -181,18 +256,25 @@ def _terms(text: str, product: str | None) -> set[str]:
     from fincopilot.tools.kb import tokenize
 
     drop = {product.lower()} if product else set()
-    return {_stem(t).rstrip("e") for t in tokenize(text)
-            if t not in drop and t not in _ASKING and (len(t) > 1 or t.isdigit())}
+    return {
+        _stem(t).rstrip("e")
+        for t in tokenize(text)
+        if t not in drop and t not in _ASKING and (len(t) > 1 or t.isdigit())
+    }
 
 
-def select_evidence(question: str, hits: list[Any], product: str | None) -> tuple[list[tuple[str, Any]], float]:
+def select_evidence(
+    question: str, hits: list[Any], product: str | None
+) -> tuple[list[tuple[str, Any]], float]:
     """The best sentences (at most one per passage, `MAX_EVIDENCE` passages) and the question coverage."""
     q = _terms(question, product)
     if not q or not hits:
         return [], 0.0
     period = {t for m in _DURATION.finditer(question) for t in _terms(m.group(0), None)}
     units = [(u, h) for h in hits for u in _units(h.text)]
-    df = {t: sum(1 for h in hits if t in _terms(h.title + " " + h.section + " " + h.text, product)) for t in q}
+    df = {
+        t: sum(1 for h in hits if t in _terms(h.title + " " + h.section + " " + h.text, product)) for t in q
+    }
     # a term no retrieved passage contains weighs most: it is what the knowledge base does not know
     idf = {t: math.log(1 + len(hits) / (1 + df[t])) + (0.0 if df[t] else ABSENT_TERM_WEIGHT) for t in q}
     total = sum(idf.values())
@@ -208,8 +290,10 @@ def select_evidence(question: str, hits: list[Any], product: str | None) -> tupl
     for gain, _, u, h in scored:
         if h.chunk_id in seen or gain <= 0:
             continue
-        new = q & (_terms(h.title + " " + h.section + " " + u, product)
-                   | (period if holding_period_match(question, u) else set()))
+        new = q & (
+            _terms(h.title + " " + h.section + " " + u, product)
+            | (period if holding_period_match(question, u) else set())
+        )
         if chosen and not (new - covered):
             continue
         chosen.append((u, h))
@@ -221,8 +305,10 @@ def select_evidence(question: str, hits: list[Any], product: str | None) -> tupl
 
 
 # --------------------------------------------------------------------------------------------- model path
-_SYSTEM = ("You answer a bank advisor's question using only the passages given. Answer in one or two sentences, "
-           "in the question's language. Copy every number exactly from the passages. Answer with JSON.")
+_SYSTEM = (
+    "You answer a bank advisor's question using only the passages given. Answer in one or two sentences, "
+    "in the question's language. Copy every number exactly from the passages. Answer with JSON."
+)
 
 
 class _Draft(BaseModel):
@@ -235,9 +321,14 @@ def _model_answer(question: str, evidence: list[tuple[str, Any]], ctx: SkillCont
     passages = "\n".join(f"- {h.title} § {h.section}: {h.text}" for _, h in evidence)
     flag_injection(passages, "knowledge base passages", ctx.request_id, ctx.skill)
     try:
-        out = ctx.complete([Message(role="system", content=_SYSTEM),
-                            Message(role="user", content=fence(passages, "passages") + "\nQuestion: " + question)],
-                           schema=_Draft, max_tokens=120)
+        out = ctx.complete(
+            [
+                Message(role="system", content=_SYSTEM),
+                Message(role="user", content=fence(passages, "passages") + "\nQuestion: " + question),
+            ],
+            schema=_Draft,
+            max_tokens=120,
+        )
         text = tidy_generated(out.parsed.answer if isinstance(out.parsed, _Draft) else out.text)
     except (BackendError, ValueError) as err:
         log.warning("knowledge_model_failed", error=str(err)[:300])
@@ -245,8 +336,12 @@ def _model_answer(question: str, evidence: list[tuple[str, Any]], ctx: SkillCont
     facts = [h.text for _, h in evidence] + [u for u, _ in evidence]
     # each evidence sentence's figure (its last number: a table row's value) must survive the rephrasing
     needed = [found[-1].text for u, _ in evidence if (found := _numbers(u))]
-    if (len(text) < 10 or repetitive(text) or unsupported_numbers(text, facts)
-            or any(unsupported_numbers(n, [text]) for n in needed)):
+    if (
+        len(text) < 10
+        or repetitive(text)
+        or unsupported_numbers(text, facts)
+        or any(unsupported_numbers(n, [text]) for n in needed)
+    ):
         log.info("knowledge_model_rejected", text=text[:200])
         return None
     return text
@@ -260,8 +355,9 @@ def _numbers(text: str):
 
 # --------------------------------------------------------------------------------------------- the skill
 def _citation(h: Any, unit: str) -> KbCitation:
-    return KbCitation(chunk_id=h.chunk_id, document=h.title, section=h.section, page=h.page, audience=h.audience,
-                      quote=unit)
+    return KbCitation(
+        chunk_id=h.chunk_id, document=h.title, section=h.section, page=h.page, audience=h.audience, quote=unit
+    )
 
 
 def _retrieved(hits: list[Any]) -> list[Retrieved]:
@@ -270,17 +366,31 @@ def _retrieved(hits: list[Any]) -> list[Retrieved]:
 
 def _abstain(args: KnowledgeQaArgs, product: str | None, hits: list[Any], coverage: float) -> KnowledgeAnswer:
     zh = bool(re.search(r"[\u4e00-\u9fff]", args.question))
-    return KnowledgeAnswer(question=args.question, found=False, answer=NOT_FOUND_ZH if zh else NOT_FOUND,
-                           product=product, retrieved=_retrieved(hits), coverage=coverage,
-                           method="abstain")
+    return KnowledgeAnswer(
+        question=args.question,
+        found=False,
+        answer=NOT_FOUND_ZH if zh else NOT_FOUND,
+        product=product,
+        retrieved=_retrieved(hits),
+        coverage=coverage,
+        method="abstain",
+    )
 
 
 def answer_question(args: KnowledgeQaArgs, ctx: SkillContext) -> KnowledgeAnswer:
     from fincopilot.tools.numbers import unsupported_numbers
 
     product = resolve_product(args.question, args.product)
-    found = ctx.call_tool("kb_search", {"query": args.question, "k": TOP_K, "mode": args.mode,
-                                        "product": product, "doc_type": args.doc_type})
+    found = ctx.call_tool(
+        "kb_search",
+        {
+            "query": args.question,
+            "k": TOP_K,
+            "mode": args.mode,
+            "product": product,
+            "doc_type": args.doc_type,
+        },
+    )
     hits = list(found.hits)
     evidence, coverage = select_evidence(args.question, hits, product)
     if not evidence or coverage < MIN_COVERAGE:
@@ -294,23 +404,36 @@ def answer_question(args: KnowledgeQaArgs, ctx: SkillContext) -> KnowledgeAnswer
     cited = [h.text for _, h in evidence]
     internal = any(h.audience == "internal" for _, h in evidence)
     return KnowledgeAnswer(
-        question=args.question, found=True, answer=text, product=product,
-        citations=[_citation(h, u) for u, h in evidence], retrieved=_retrieved(hits), coverage=coverage,
-        method=method, internal=internal, unsupported_numbers=[m.text for m in unsupported_numbers(text, cited)],
-        sources=[f"kb:{h.chunk_id}" for _, h in evidence])
+        question=args.question,
+        found=True,
+        answer=text,
+        product=product,
+        citations=[_citation(h, u) for u, h in evidence],
+        retrieved=_retrieved(hits),
+        coverage=coverage,
+        method=method,
+        internal=internal,
+        unsupported_numbers=[m.text for m in unsupported_numbers(text, cited)],
+        sources=[f"kb:{h.chunk_id}" for _, h in evidence],
+    )
 
 
 # --------------------------------------------------------------------------------------------- declaration
 INTENT = re.compile(
     r"prospectus|fee|redemption|redeem|subscription|lock-?up|minimum (?:investment|subscription)|polic(?:y|ies)"
     r"|disclos|according to|knowledge base|\bsaid\b|\bsay\b|费|招募说明书|赎回|申购|认购|锁定期|起购|政策|办法|规定|披露",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 EXAMPLES = [
-    ("What is HY-7's redemption fee after six months?",
-     {"question": "HY-7 redemption fee after six months", "product": "HY-7"}),
+    (
+        "What is HY-7's redemption fee after six months?",
+        {"question": "HY-7 redemption fee after six months", "product": "HY-7"},
+    ),
     ("科技龙头股票基金的申购费和风险等级是什么？", {"question": "科技龙头股票基金的申购费和风险等级"}),
-    ("Can a C3 client buy an R4 product, and what must I disclose?",
-     {"question": "C3 client R4 product disclosure"}),
+    (
+        "Can a C3 client buy an R4 product, and what must I disclose?",
+        {"question": "C3 client R4 product disclosure"},
+    ),
 ]
 
 
@@ -328,7 +451,9 @@ def render(o: Mapping[str, Any]) -> Rendered:
     refs = []
     for c in o.get("citations", []):
         internal = c.get("audience") == "internal"
-        label = f"{c['document']} § {c['section']}, p. {c['page']}" + (f" ({INTERNAL_MARK})" if internal else "")
+        label = f"{c['document']} § {c['section']}, p. {c['page']}" + (
+            f" ({INTERNAL_MARK})" if internal else ""
+        )
         refs.append(SourceRef(label=label, passage=c["chunk_id"], internal=internal))
     text = o["answer"] + " Sources: " + "; ".join(r.label for r in refs) + "."
     return Rendered(text=text, sources=refs)
@@ -364,8 +489,9 @@ def metric(reference: Mapping[str, Any], output: Mapping[str, Any], source: str 
 def _baseline(mode: str):
     def run(item_input: dict[str, Any]) -> dict[str, Any]:
         ctx = SkillContext(skill="knowledge_qa", allowed_tools=("kb_search",))
-        args = KnowledgeQaArgs(question=item_input["question"], product=item_input.get("product"), mode=mode,
-                               use_model=False)
+        args = KnowledgeQaArgs(
+            question=item_input["question"], product=item_input.get("product"), mode=mode, use_model=False
+        )
         return answer_question(args, ctx).model_dump(mode="json")
 
     run.__doc__ = f"No model: {mode} retrieval and the extractive answer."
@@ -374,14 +500,25 @@ def _baseline(mode: str):
 
 
 EVALUATION = Evaluation(
-    eval_set=Path(__file__).resolve().parents[1] / "evals" / "sets" / "knowledge_qa.jsonl", metric=metric,
+    eval_set=Path(__file__).resolve().parents[1] / "evals" / "sets" / "knowledge_qa.jsonl",
+    metric=metric,
     baselines={f"baseline:{m}": _baseline(m) for m in ("hybrid", "lexical", "dense")},
-    headline=("recall_at_5", "mrr", "exact", "abstention_acc"))
+    headline=("recall_at_5", "mrr", "exact", "abstention_acc"),
+)
 
 
-@skill(name="knowledge_qa", args=KnowledgeQaArgs, output=KnowledgeAnswer, tools=("kb_search",),
-       description="Answer a question from the knowledge base (prospectuses, fee schedules, research, policies) "
-                   "with citations to document, section and page; says when the answer is not there.",
-       examples=EXAMPLES, intent=INTENT, plan_args=plan_args, render=render, evaluation=EVALUATION)
+@skill(
+    name="knowledge_qa",
+    args=KnowledgeQaArgs,
+    output=KnowledgeAnswer,
+    tools=("kb_search",),
+    description="Answer a question from the knowledge base (prospectuses, fee schedules, research, policies) "
+    "with citations to document, section and page; says when the answer is not there.",
+    examples=EXAMPLES,
+    intent=INTENT,
+    plan_args=plan_args,
+    render=render,
+    evaluation=EVALUATION,
+)
 def knowledge_qa(args: KnowledgeQaArgs, ctx: SkillContext) -> KnowledgeAnswer:
     return answer_question(args, ctx)

@@ -35,11 +35,11 @@ from fincopilot.log import get_logger
 
 log = get_logger(__name__)
 
-MAX_STEPS = 6               # what validate_plan accepts
-SCHEMA_MAX_STEPS = 6        # what the grammar lets a model write (a comparison for a client takes 5 steps)
+MAX_STEPS = 6  # what validate_plan accepts
+SCHEMA_MAX_STEPS = 6  # what the grammar lets a model write (a comparison for a client takes 5 steps)
 MAX_REQUEST_CHARS = 4000
-ARG_MAX_CHARS = 60          # ids, codes and names ("Asia Investment Grade Bond Fund", "徐艳")
-TEXT_MAX_CHARS = 600        # a `text` argument: "$answer", "$quote" or a draft copied from the request
+ARG_MAX_CHARS = 60  # ids, codes and names ("Asia Investment Grade Bond Fund", "徐艳")
+TEXT_MAX_CHARS = 600  # a `text` argument: "$answer", "$quote" or a draft copied from the request
 PLANNER_MAX_TOKENS = 320
 _REF = re.compile(r"^\$(\d+)\.([A-Za-z_][A-Za-z0-9_]*)$")
 
@@ -77,7 +77,8 @@ class PlanOutcome(BaseModel):
     plan: Plan
     source: Literal["model", "repaired", "rules"] = Field(
         description="what produced the plan (or the direct answer): the model's first output, a repaired one, "
-                    "or the rules fallback")
+        "or the rules fallback"
+    )
     ok: bool = Field(True, description="False only without rules, when the model gave no valid plan")
     valid_before_repair: bool
     problems: list[str] = Field(default_factory=list, description="problems of the model's rejected attempts")
@@ -110,8 +111,11 @@ def _planner_args_model(skill) -> type[BaseModel]:
     for name, info in skill.args.model_fields.items():
         is_str, optional = _is_str_like(info.annotation)
         desc = None  # descriptions are in the prompt; the grammar only needs the shape
-        hidden = (info.json_schema_extra or {}).get("planner") is False if isinstance(info.json_schema_extra, dict) \
+        hidden = (
+            (info.json_schema_extra or {}).get("planner") is False
+            if isinstance(info.json_schema_extra, dict)
             else False
+        )
         if not info.is_required() and (hidden or name == "text"):
             continue  # free text (a report to summarize) is given by an interface, not written by the planner
         if is_str:
@@ -145,16 +149,26 @@ def planner_schema() -> type[BaseModel]:
     step_id = Annotated[int, Field(ge=1, le=SCHEMA_MAX_STEPS)]
     variants = []
     for s in skills:
-        variants.append(create_model(
-            f"{_camel(s.name)}Step",
-            id=(step_id, ...),
-            skill=(Literal[s.name], ...),  # type: ignore[valid-type]
-            args=(_planner_args_model(s), ...),
-            depends_on=(list[step_id], Field(default_factory=list, max_length=SCHEMA_MAX_STEPS - 1)),
-        ))
+        variants.append(
+            create_model(
+                f"{_camel(s.name)}Step",
+                id=(step_id, ...),
+                skill=(Literal[s.name], ...),  # type: ignore[valid-type]
+                args=(_planner_args_model(s), ...),
+                depends_on=(list[step_id], Field(default_factory=list, max_length=SCHEMA_MAX_STEPS - 1)),
+            )
+        )
     step_union = Union[tuple(variants)] if len(variants) > 1 else variants[0]  # type: ignore[valid-type]  # noqa: UP007 - a runtime union of classes
-    model = create_model("PlannerOutput", steps=(list[step_union], Field(default_factory=list,  # type: ignore
-                                                                          max_length=SCHEMA_MAX_STEPS)))
+    model = create_model(
+        "PlannerOutput",
+        steps=(
+            list[step_union],
+            Field(
+                default_factory=list,  # type: ignore
+                max_length=SCHEMA_MAX_STEPS,
+            ),
+        ),
+    )
     _SCHEMA_CACHE[key] = model
     return model
 
@@ -210,8 +224,12 @@ def _rule_lines() -> str:
 
     work, gates = [], []
     for s in list_skills():
-        rule = s.plan_rule or (f'A {s.name} of the advisor\'s answer uses "text": "{ANSWER_REF}" and depends on '
-                               f"every other step." if s.checks_answer else "")
+        rule = s.plan_rule or (
+            f'A {s.name} of the advisor\'s answer uses "text": "{ANSWER_REF}" and depends on '
+            f"every other step."
+            if s.checks_answer
+            else ""
+        )
         if rule:
             (gates if s.checks_answer else work).append(rule)
     return "".join(f"{r} " for r in work + gates)
@@ -226,16 +244,28 @@ def planner_messages(request: str, context: Sequence[str] = ()) -> list[Message]
     for text, plan in prompt_examples():
         msgs.append(Message(role="user", content=text))
         msgs.append(Message(role="assistant", content=json.dumps(plan, ensure_ascii=False)))
-    body = request if not context else "Earlier in this conversation: " + " | ".join(context[-3:]) + "\nNow: " + request
+    body = (
+        request
+        if not context
+        else "Earlier in this conversation: " + " | ".join(context[-3:]) + "\nNow: " + request
+    )
     msgs.append(Message(role="user", content=body))
     return msgs
 
 
-def _repair_messages(request: str, context: Sequence[str], previous: str, problems: list[str]) -> list[Message]:
+def _repair_messages(
+    request: str, context: Sequence[str], previous: str, problems: list[str]
+) -> list[Message]:
     msgs = planner_messages(request, context)
     msgs.append(Message(role="assistant", content=previous[:1500]))
-    msgs.append(Message(role="user", content="That plan has problems:\n- " + "\n- ".join(problems[:6])
-                        + "\nWrite the corrected plan for the same request."))
+    msgs.append(
+        Message(
+            role="user",
+            content="That plan has problems:\n- "
+            + "\n- ".join(problems[:6])
+            + "\nWrite the corrected plan for the same request.",
+        )
+    )
     return msgs
 
 
@@ -273,8 +303,16 @@ def renumbered(plan: Plan) -> Plan:
         m = _REF.match(value) if isinstance(value, str) else None
         return f"${new_id[int(m.group(1))]}.{m.group(2)}" if m and int(m.group(1)) in new_id else value
 
-    steps = [s.model_copy(update={"id": new_id[s.id], "depends_on": [new_id[d] for d in s.depends_on],
-                                  "args": {k: remap(v) for k, v in s.args.items()}}) for s in plan.steps]
+    steps = [
+        s.model_copy(
+            update={
+                "id": new_id[s.id],
+                "depends_on": [new_id[d] for d in s.depends_on],
+                "args": {k: remap(v) for k, v in s.args.items()},
+            }
+        )
+        for s in plan.steps
+    ]
     return Plan(steps=steps, direct_answer=plan.direct_answer)
 
 
@@ -310,14 +348,18 @@ def validate_plan(plan: Plan | dict[str, Any]) -> list[str]:
             elif d not in position:
                 problems.append(f"{where} depends on step {d}, which does not exist")
             elif position[d] > n:
-                problems.append(f"{where} depends on step {d}, which comes later; dependencies must point to "
-                                f"earlier steps")
+                problems.append(
+                    f"{where} depends on step {d}, which comes later; dependencies must point to "
+                    f"earlier steps"
+                )
         if len(set(step.depends_on)) != len(step.depends_on):
             problems.append(f"{where} lists a dependency twice")
         skill = registry.get(step.skill)
         if skill is None:
-            problems.append(f"step {step.id}: unknown skill {step.skill!r}; registered skills: "
-                            f"{', '.join(sorted(registry))}")
+            problems.append(
+                f"step {step.id}: unknown skill {step.skill!r}; registered skills: "
+                f"{', '.join(sorted(registry))}"
+            )
             continue
         problems += _check_args(step, skill, by_id, registry)
     problems += _cycles(p)
@@ -330,14 +372,18 @@ def _check_args(step: PlanStep, skill, by_id: dict[int, PlanStep], registry: dic
     fields = skill.args.model_fields
     unknown = [k for k in step.args if k not in fields]
     if unknown:
-        out.append(f"{where}: unknown argument(s) {', '.join(map(repr, unknown))} (expected: {', '.join(fields)})")
+        out.append(
+            f"{where}: unknown argument(s) {', '.join(map(repr, unknown))} (expected: {', '.join(fields)})"
+        )
     referenced: set[str] = set()
     for key, value in step.args.items():
         for text in _references(value):
             if text in (ANSWER_REF, QUOTE_REF):
                 referenced.add(key)
                 if not skill.checks_answer:
-                    gates = " or ".join(sorted(s.name for s in registry.values() if s.checks_answer)) or "gate"
+                    gates = (
+                        " or ".join(sorted(s.name for s in registry.values() if s.checks_answer)) or "gate"
+                    )
                     out.append(f"{where}: only a {gates} step may use {text} (argument {key!r})")
                 continue
             if not text.startswith("$"):
@@ -345,19 +391,23 @@ def _check_args(step: PlanStep, skill, by_id: dict[int, PlanStep], registry: dic
             referenced.add(key)
             m = _REF.match(text)
             if not m:
-                out.append(f"{where}: argument {key!r} = {text!r} is not a reference like \"$1.grade\"")
+                out.append(f'{where}: argument {key!r} = {text!r} is not a reference like "$1.grade"')
                 continue
             dep, field = int(m.group(1)), m.group(2)
             if dep not in by_id:
                 out.append(f"{where}: argument {key!r} references step {dep}, which does not exist")
                 continue
             if dep not in step.depends_on:
-                out.append(f"{where}: argument {key!r} references step {dep} but the step does not depend on it "
-                           f"(add {dep} to depends_on)")
+                out.append(
+                    f"{where}: argument {key!r} references step {dep} but the step does not depend on it "
+                    f"(add {dep} to depends_on)"
+                )
             dep_skill = registry.get(by_id[dep].skill)
             if dep_skill is not None and field not in dep_skill.output.model_fields:
-                out.append(f"{where}: argument {key!r} references {text!r}, but {dep_skill.name}'s output has no "
-                           f"field {field!r} (fields: {', '.join(dep_skill.output.model_fields)})")
+                out.append(
+                    f"{where}: argument {key!r} references {text!r}, but {dep_skill.name}'s output has no "
+                    f"field {field!r} (fields: {', '.join(dep_skill.output.model_fields)})"
+                )
     for key, value in step.args.items():
         if key not in referenced and isinstance(value, str):
             out += _slot_type_problems(where, key, value)
@@ -380,9 +430,13 @@ def _slot_type_problems(where: str, key: str, value: str) -> list[str]:
     """A client id in a product slot (or a product code in a client slot) is a type error."""
     text = value.strip()
     if key == "product" and CLIENT_ID.fullmatch(text):
-        return [f"{where}: argument product = {value!r} is a client id, not a product (a code like HY-7 or a name)"]
+        return [
+            f"{where}: argument product = {value!r} is a client id, not a product (a code like HY-7 or a name)"
+        ]
     if key == "client" and PRODUCT_CODE.fullmatch(text.upper()) and not CLIENT_ID.fullmatch(text):
-        return [f"{where}: argument client = {value!r} is a product code, not a client (an id like C-1042 or a name)"]
+        return [
+            f"{where}: argument client = {value!r} is a product code, not a client (an id like C-1042 or a name)"
+        ]
     if key in ("client", "product") and not text:
         return [f"{where}: argument {key} is empty"]
     return []
@@ -436,9 +490,14 @@ def classify(request: str, context: Sequence[str] = ()) -> Intents:
     found = Entities(request=request, clients=clients, products=products, quote=quoted_text(request))
     skills = [s.name for s in list_skills() if s.wants(found)]
     if not skills and (clients or products):  # bare entity: "C-1042?" / "HY-7"
-        skills = [s.name for s in list_skills() if (s.bare_entity == "client" and clients)
-                  or (s.bare_entity == "product" and products)]
-    if skills and context and not (clients or products):  # a follow-up ("and his credit?") names earlier entities
+        skills = [
+            s.name
+            for s in list_skills()
+            if (s.bare_entity == "client" and clients) or (s.bare_entity == "product" and products)
+        ]
+    if (
+        skills and context and not (clients or products)
+    ):  # a follow-up ("and his credit?") names earlier entities
         earlier = " ".join(context)
         named_clients, named_products = _named_entities(earlier)
         clients = _unique([c.upper() for c in CLIENT_ID.findall(earlier)] + named_clients)[-1:]
@@ -452,13 +511,14 @@ def _named_entities(text: str) -> tuple[list[str], list[str]]:
 
     clients: list[str] = []
     try:
-        clients.append(data.get_client(text[:data.MAX_REF_LEN]).client_id)
+        clients.append(data.get_client(text[: data.MAX_REF_LEN]).client_id)
     except FinCopilotError:
         pass
     try:
         folded = text.casefold()
-        products = [p.code for p in data.list_products()
-                    if p.name_en.casefold() in folded or p.name_zh in text]
+        products = [
+            p.code for p in data.list_products() if p.name_en.casefold() in folded or p.name_zh in text
+        ]
     except FinCopilotError:
         products = []
     return clients, products
@@ -490,8 +550,10 @@ def fallback_plan(request: str, context: Sequence[str] = ()) -> tuple[Plan, str]
     work, gates, missing = _skill_steps(it, request)
     drafts = [g for g in gates if g.args.get("text") != ANSWER_REF]
     if drafts:  # a quoted draft is checked as written; its words are not requests for other skills
-        return (Plan(steps=[g.model_copy(update={"id": n}) for n, g in enumerate(drafts, 1)][:MAX_STEPS]),
-                f"rules matched {', '.join(it.skills)} (a quoted draft)")
+        return (
+            Plan(steps=[g.model_copy(update={"id": n}) for n, g in enumerate(drafts, 1)][:MAX_STEPS]),
+            f"rules matched {', '.join(it.skills)} (a quoted draft)",
+        )
     steps = [s.model_copy(update={"id": n}) for n, s in enumerate(work, 1)]
     earlier = [s.id for s in steps]
     for gate in gates:
@@ -503,8 +565,10 @@ def fallback_plan(request: str, context: Sequence[str] = ()) -> tuple[Plan, str]
     if steps:
         return Plan(steps=steps[:MAX_STEPS]), f"rules matched {', '.join(it.skills)}"
     if missing:
-        return (Plan(direct_answer=f"Which one? To do that I need a {' and a '.join(_unique(missing))}."),
-                f"the request asks for {', '.join(it.skills)} but names no {' or '.join(missing)}")
+        return (
+            Plan(direct_answer=f"Which one? To do that I need a {' and a '.join(_unique(missing))}."),
+            f"the request asks for {', '.join(it.skills)} but names no {' or '.join(missing)}",
+        )
     return Plan(direct_answer=""), "no skill needed"
 
 
@@ -513,7 +577,9 @@ class Resolution(BaseModel):
     """A client or product mention resolved through the domain database."""
 
     value: str | None = Field(None, description="the client id or product code; None when unresolved")
-    candidates: list[str] = Field(default_factory=list, description="'ID (name)' when the mention is ambiguous")
+    candidates: list[str] = Field(
+        default_factory=list, description="'ID (name)' when the mention is ambiguous"
+    )
     problem: str | None = None
 
 
@@ -557,8 +623,11 @@ def resolve_product(mention: str) -> Resolution:
     wanted = _norm_name(text)
     products = data.list_products()
     exact = [p for p in products if wanted in (_norm_name(p.name_en), _norm_name(p.name_zh))]
-    hits = exact or [p for p in products if wanted and any(
-        wanted in n or n in wanted for n in (_norm_name(p.name_en), _norm_name(p.name_zh)))]
+    hits = exact or [
+        p
+        for p in products
+        if wanted and any(wanted in n or n in wanted for n in (_norm_name(p.name_en), _norm_name(p.name_zh)))
+    ]
     if len(hits) == 1:
         return Resolution(value=hits[0].code)
     if hits:
@@ -567,8 +636,10 @@ def resolve_product(mention: str) -> Resolution:
 
 
 _RESOLVERS = {"client": resolve_client, "product": resolve_product}
-_QUOTED = re.compile(r'"([^"]{8,})"|“([^”]{8,})”|「([^」]{8,})」|『([^』]{8,})』|‘([^’]{8,})’'
-                     r"|(?<![A-Za-z])'([^']{8,})'(?![A-Za-z])")
+_QUOTED = re.compile(
+    r'"([^"]{8,})"|“([^”]{8,})”|「([^」]{8,})」|『([^』]{8,})』|‘([^’]{8,})’'
+    r"|(?<![A-Za-z])'([^']{8,})'(?![A-Za-z])"
+)
 
 
 def quoted_text(request: str) -> str | None:
@@ -596,11 +667,15 @@ def _grounding(plan: Plan, request: str, context: Sequence[str]) -> list[str]:
         if isinstance(text, str) and text != ANSWER_REF and get_skill(s.skill).checks_answer:
             if text == QUOTE_REF:
                 if quoted_text(request) is None:
-                    out.append(f"step {s.id} ({s.skill}): text is {QUOTE_REF} but the request quotes no "
-                               f"text; use {ANSWER_REF} to check the answer")
+                    out.append(
+                        f"step {s.id} ({s.skill}): text is {QUOTE_REF} but the request quotes no "
+                        f"text; use {ANSWER_REF} to check the answer"
+                    )
             elif _collapse(text) not in _collapse(request):
-                out.append(f"step {s.id} ({s.skill}): text must be {ANSWER_REF}, {QUOTE_REF} or text that "
-                           f"occurs in the request")
+                out.append(
+                    f"step {s.id} ({s.skill}): text must be {ANSWER_REF}, {QUOTE_REF} or text that "
+                    f"occurs in the request"
+                )
     return out
 
 
@@ -652,7 +727,9 @@ def check_request(request: str) -> str:
     if not isinstance(request, str) or not request.strip():
         raise InputError("the request is empty")
     if len(request) > MAX_REQUEST_CHARS:
-        raise InputError(f"the request is too long ({len(request):,} characters; at most {MAX_REQUEST_CHARS:,})")
+        raise InputError(
+            f"the request is too long ({len(request):,} characters; at most {MAX_REQUEST_CHARS:,})"
+        )
     return request.strip()
 
 
@@ -684,15 +761,33 @@ class _Planning:
             resolved = Plan(direct_answer=plan.direct_answer or "")  # no skill needed: a direct answer
         source = "model" if attempt == 0 else "repaired"
         if questions or unresolved:
-            ask = " ".join(questions) if questions else (
-                "I could not find " + "; ".join(p.split(": ", 1)[-1].removeprefix("no ") for p in unresolved)
-                + ". Which one do you mean (an id like C-1042, a code like HY-7)?")
-            resolved, reason = Plan(direct_answer=ask), "the plan names an ambiguous or unknown client/product"
+            ask = (
+                " ".join(questions)
+                if questions
+                else (
+                    "I could not find "
+                    + "; ".join(p.split(": ", 1)[-1].removeprefix("no ") for p in unresolved)
+                    + ". Which one do you mean (an id like C-1042, a code like HY-7)?"
+                )
+            )
+            resolved, reason = (
+                Plan(direct_answer=ask),
+                "the plan names an ambiguous or unknown client/product",
+            )
         else:
-            reason = "model plan valid" if attempt == 0 else f"model plan valid after {attempt} repair round(s)"
-        self.outcome = PlanOutcome(plan=resolved, source=source, valid_before_repair=attempt == 0,
-                                   problems=self.problems, backend=self.backend, rounds=self.rounds,
-                                   reason=reason, first_output=self.outputs[0] if self.outputs else None)
+            reason = (
+                "model plan valid" if attempt == 0 else f"model plan valid after {attempt} repair round(s)"
+            )
+        self.outcome = PlanOutcome(
+            plan=resolved,
+            source=source,
+            valid_before_repair=attempt == 0,
+            problems=self.problems,
+            backend=self.backend,
+            rounds=self.rounds,
+            reason=reason,
+            first_output=self.outputs[0] if self.outputs else None,
+        )
         log.info("plan_ok", source=source, rounds=self.rounds, backend=self.backend)
         return []
 
@@ -702,7 +797,9 @@ class _Planning:
         self.rounds += 1
         plan, raw = None, ""
         if isinstance(result, BaseException):
-            problems = getattr(result, "problems", None) or [f"the planner output was unusable: {result}"[:300]]
+            problems = getattr(result, "problems", None) or [
+                f"the planner output was unusable: {result}"[:300]
+            ]
             raw = getattr(result, "raw", "") or ""
             if isinstance(result, BackendError) and not raw:
                 self.problems += problems
@@ -738,18 +835,44 @@ class _Planning:
             return self.outcome
         first = self.outputs[0] if self.outputs else None
         if not self.use_rules:
-            return PlanOutcome(plan=Plan(), source="model", ok=False, valid_before_repair=False,
-                               problems=self.problems or ["the planner produced no plan"], backend=self.backend,
-                               rounds=self.rounds, reason="the model's plan is invalid", first_output=first)
+            return PlanOutcome(
+                plan=Plan(),
+                source="model",
+                ok=False,
+                valid_before_repair=False,
+                problems=self.problems or ["the planner produced no plan"],
+                backend=self.backend,
+                rounds=self.rounds,
+                reason="the model's plan is invalid",
+                first_output=first,
+            )
         plan, note = fallback_plan(self.request, self.context)
-        reason = f"rules: {note}" + (f"; the model plan was rejected: {self.problems[0]}" if self.problems else "")
+        reason = f"rules: {note}" + (
+            f"; the model plan was rejected: {self.problems[0]}" if self.problems else ""
+        )
         log.info("plan_rules", reason=reason, problems=self.problems[:6])
-        return PlanOutcome(plan=plan, source="rules", valid_before_repair=False, problems=self.problems,
-                           reason=reason, backend=self.backend, rounds=self.rounds, first_output=first)
+        return PlanOutcome(
+            plan=plan,
+            source="rules",
+            valid_before_repair=False,
+            problems=self.problems,
+            reason=reason,
+            backend=self.backend,
+            rounds=self.rounds,
+            first_output=first,
+        )
 
 
-def plan_request(request: str, *, gateway=None, max_repairs: int = 1, context: Sequence[str] = (),
-                 request_id: str | None = None, use_model: bool = True, use_rules: bool = True) -> PlanOutcome:
+def plan_request(
+    request: str,
+    *,
+    gateway=None,
+    max_repairs: int = 1,
+    context: Sequence[str] = (),
+    request_id: str | None = None,
+    use_model: bool = True,
+    use_rules: bool = True,
+) -> PlanOutcome:
     """Plan `request` with the routed planner backend, repairing or falling back as needed (see module doc).
 
     `use_rules=False`: the model alone; an invalid plan raises PlanValidationError naming the problems.
@@ -763,8 +886,13 @@ def plan_request(request: str, *, gateway=None, max_repairs: int = 1, context: S
         gw = gateway or default_gateway()
         while job.pending:
             try:
-                result: Any = gw.complete("planner", job.msgs, schema=planner_schema(),
-                                          max_tokens=PLANNER_MAX_TOKENS, request_id=request_id)
+                result: Any = gw.complete(
+                    "planner",
+                    job.msgs,
+                    schema=planner_schema(),
+                    max_tokens=PLANNER_MAX_TOKENS,
+                    request_id=request_id,
+                )
             except BackendError as err:
                 result = err
             job.judge(result)
@@ -778,20 +906,31 @@ def plan_request(request: str, *, gateway=None, max_repairs: int = 1, context: S
 
 def _batch_round(backend, todo: list[_Planning]) -> list[Any]:
     try:
-        return backend.complete_batch([j.msgs for j in todo], schema=planner_schema(), max_tokens=PLANNER_MAX_TOKENS)
+        return backend.complete_batch(
+            [j.msgs for j in todo], schema=planner_schema(), max_tokens=PLANNER_MAX_TOKENS
+        )
     except BackendError:
         results: list[Any] = []
         for j in todo:  # one bad item fails the batch: retry one by one to find it
             try:
-                results.append(backend.complete(j.msgs, schema=planner_schema(), max_tokens=PLANNER_MAX_TOKENS))
+                results.append(
+                    backend.complete(j.msgs, schema=planner_schema(), max_tokens=PLANNER_MAX_TOKENS)
+                )
             except BackendError as err:
                 results.append(err)
         return results
 
 
-def plan_batch(requests: Sequence[str], *, backend=None, gateway=None, max_repairs: int = 1,
-               use_model: bool = True, use_rules: bool = True,
-               contexts: Sequence[Sequence[str]] | None = None) -> list[PlanOutcome]:
+def plan_batch(
+    requests: Sequence[str],
+    *,
+    backend=None,
+    gateway=None,
+    max_repairs: int = 1,
+    use_model: bool = True,
+    use_rules: bool = True,
+    contexts: Sequence[Sequence[str]] | None = None,
+) -> list[PlanOutcome]:
     """Plan many requests; with `backend` (a Backend instance) every round is ONE batched generation.
 
     For evaluations and tests: batching keeps the embedded model's cost down. Without `backend` each

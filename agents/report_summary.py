@@ -38,15 +38,39 @@ from fincopilot.log import get_logger
 
 log = get_logger(__name__)
 
-MAX_PROMPT_CHARS = 2400   # the embedded model is small and slow: give it the report's first ~700 tokens
+MAX_PROMPT_CHARS = 2400  # the embedded model is small and slow: give it the report's first ~700 tokens
 MIN_SUMMARY_CHARS = 40
 MIN_FIGURES = 2
 MAX_TOKENS = 240
 
 KEYWORDS = (
-    "yield", "duration", "default", "nav", "net asset", "return", "fee", "spread", "rating", "volatility",
-    "drawdown", "coupon", "knock", "maturity", "risk level",
-    "收益率", "久期", "违约", "净值", "费率", "利差", "评级", "波动率", "回撤", "票息", "敲", "风险等级",
+    "yield",
+    "duration",
+    "default",
+    "nav",
+    "net asset",
+    "return",
+    "fee",
+    "spread",
+    "rating",
+    "volatility",
+    "drawdown",
+    "coupon",
+    "knock",
+    "maturity",
+    "risk level",
+    "收益率",
+    "久期",
+    "违约",
+    "净值",
+    "费率",
+    "利差",
+    "评级",
+    "波动率",
+    "回撤",
+    "票息",
+    "敲",
+    "风险等级",
 )
 
 
@@ -63,35 +87,48 @@ class SummaryResult(BaseModel):
     report_date: str | None
     summary: str
     key_figures: list[str]
-    unsupported_numbers: list[str] = Field(description="numbers in the returned text that the source does not "
-                                                       "support (empty unless a check failed)")
+    unsupported_numbers: list[str] = Field(
+        description="numbers in the returned text that the source does not "
+        "support (empty unless a check failed)"
+    )
     faithfulness: float = Field(description="share of the summary's numbers found in the source (1.0 = all)")
     method: Literal["llm", "extractive"]
-    produced_by: str = Field("extractive",
-                             description="what wrote the summary: a backend id, or 'extractive'")
+    produced_by: str = Field(
+        "extractive", description="what wrote the summary: a backend id, or 'extractive'"
+    )
     sources: list[str]
     dropped: list[str] = Field(default_factory=list, description="model sentences removed by the claim check")
-    rejected: list[str] = Field(default_factory=list, description="why the model's summary was not used "
-                                                                  "(unsupported claims, degenerate text)")
+    rejected: list[str] = Field(
+        default_factory=list,
+        description="why the model's summary was not used (unsupported claims, degenerate text)",
+    )
 
 
 class LlmSummary(BaseModel):
     """What the model must return."""
 
     # Explicit bounds: the constrained decoder needs the longest valid answer to fit max_tokens.
-    summary: str = Field(max_length=360, description="2-3 sentences: the main facts and figures of the report")
+    summary: str = Field(
+        max_length=360, description="2-3 sentences: the main facts and figures of the report"
+    )
     key_figures: list[Annotated[str, Field(max_length=60)]] = Field(
-        default_factory=list, max_length=3, description="short 'label: value' items copied from the report")
+        default_factory=list, max_length=3, description="short 'label: value' items copied from the report"
+    )
 
 
-SYSTEM_EN = ("You summarize fund research reports for bank advisors. Write 2 or 3 short sentences with the most "
-             "important facts. Copy every number exactly as it appears in the report; never compute or invent "
-             "numbers. List up to 3 key figures as 'label: value'. Answer with JSON.")
-SYSTEM_ZH = ("你为银行理财顾问总结基金研究报告。用2到3句话写出最重要的事实。所有数字必须与报告原文完全一致，不得计算或编造数字。"
-             "列出最多3个关键数据，格式为“名称：数值”。用JSON回答。")
+SYSTEM_EN = (
+    "You summarize fund research reports for bank advisors. Write 2 or 3 short sentences with the most "
+    "important facts. Copy every number exactly as it appears in the report; never compute or invent "
+    "numbers. List up to 3 key figures as 'label: value'. Answer with JSON."
+)
+SYSTEM_ZH = (
+    "你为银行理财顾问总结基金研究报告。用2到3句话写出最重要的事实。所有数字必须与报告原文完全一致，不得计算或编造数字。"
+    "列出最多3个关键数据，格式为“名称：数值”。用JSON回答。"
+)
 
 
 # --------------------------------------------------------------------------------------------- extractive
+
 
 def _score_sentence(s: str) -> float:
     from fincopilot.tools.numbers import extract_numbers
@@ -127,7 +164,11 @@ def extractive_key_figures(report_text: str, limit: int = 6) -> list[str]:
             continue
         for m in _CLAUSE.finditer(sent):
             clause = m.group(0).strip(" .")
-            if extract_numbers(clause) and any(k in clause.lower() for k in KEYWORDS) and 8 <= len(clause) <= 140:
+            if (
+                extract_numbers(clause)
+                and any(k in clause.lower() for k in KEYWORDS)
+                and 8 <= len(clause) <= 140
+            ):
                 out.append(clause)
                 break
         if len(out) >= limit:
@@ -137,12 +178,15 @@ def extractive_key_figures(report_text: str, limit: int = 6) -> list[str]:
 
 # --------------------------------------------------------------------------------------------- model path
 
+
 def _messages(source: str) -> list[Message]:
     zh = is_chinese(source)
     body = source if len(source) <= MAX_PROMPT_CHARS else source[:MAX_PROMPT_CHARS] + " …"
     ask = "请总结这份报告。" if zh else "Summarize this report."
-    return [Message(role="system", content=SYSTEM_ZH if zh else SYSTEM_EN),
-            Message(role="user", content=fence(body, "report") + "\n" + ask)]
+    return [
+        Message(role="system", content=SYSTEM_ZH if zh else SYSTEM_EN),
+        Message(role="user", content=fence(body, "report") + "\n" + ask),
+    ]
 
 
 def repair(summary: str, key_figures: list[str], source: str) -> tuple[str, list[str], list[str]]:
@@ -182,8 +226,9 @@ def acceptable(summary: str, source: str = "") -> bool:
     return rejection(summary, source) is None
 
 
-def summarize_text(source: str, ctx: SkillContext | None, *, use_model: bool = True
-                   ) -> tuple[str, list[str], str, list[str]]:
+def summarize_text(
+    source: str, ctx: SkillContext | None, *, use_model: bool = True
+) -> tuple[str, list[str], str, list[str]]:
     """(summary, key_figures, method, dropped) for a report text."""
     dropped: list[str] = []
     if ctx is not None:  # audited whichever path runs: the gate holds answers built on flagged documents
@@ -191,7 +236,9 @@ def summarize_text(source: str, ctx: SkillContext | None, *, use_model: bool = T
     if use_model and ctx is not None:
         try:
             out = ctx.complete(_messages(source), schema=LlmSummary, max_tokens=MAX_TOKENS)
-            parsed = out.parsed if isinstance(out.parsed, LlmSummary) else LlmSummary.model_validate_json(out.text)
+            parsed = (
+                out.parsed if isinstance(out.parsed, LlmSummary) else LlmSummary.model_validate_json(out.text)
+            )
             summary, figures, dropped = repair(parsed.summary, parsed.key_figures, source)
             if dropped:
                 log.info("summary_repaired", dropped=len(dropped))
@@ -206,19 +253,30 @@ def summarize_text(source: str, ctx: SkillContext | None, *, use_model: bool = T
 
 
 # --------------------------------------------------------------------------------------------- declaration
-INTENT = re.compile(r"report|summar|research|brief|outlook|latest news|研报|报告|总结|摘要|概要|概述|研究", re.IGNORECASE)
-EXAMPLES = [("总结一下EQ-10的最新研报", {"product": "EQ-10"}),
-            ("Summarize the latest HY-7 report.", {"product": "HY-7"}),
-            ("What did the GB-1 report of 2025-03-31 say?", {"product": "GB-1", "date": "2025-03-31"})]
+INTENT = re.compile(
+    r"report|summar|research|brief|outlook|latest news|研报|报告|总结|摘要|概要|概述|研究", re.IGNORECASE
+)
+EXAMPLES = [
+    ("总结一下EQ-10的最新研报", {"product": "EQ-10"}),
+    ("Summarize the latest HY-7 report.", {"product": "HY-7"}),
+    ("What did the GB-1 report of 2025-03-31 say?", {"product": "GB-1", "date": "2025-03-31"}),
+]
 
 
 def render(o: Mapping[str, Any]) -> Rendered:
     """The summary under a heading naming the product, report and date; the key figures after it."""
     figures = "; ".join(o.get("key_figures", []))
     when = f" of {o['report_date']}" if o.get("report_date") else ""
-    name = f"The {o['product']} report {o.get('report_id') or ''}".rstrip() + when if o.get("product") else "The report"
-    return Rendered(text=f"{name} in brief: {o.get('summary', '')}" + (f" Key figures: {figures}." if figures else ""),
-                    text_zh=f"{o.get('product') or ''}报告摘要：{o.get('summary', '')}", sources=[])
+    name = (
+        f"The {o['product']} report {o.get('report_id') or ''}".rstrip() + when
+        if o.get("product")
+        else "The report"
+    )
+    return Rendered(
+        text=f"{name} in brief: {o.get('summary', '')}" + (f" Key figures: {figures}." if figures else ""),
+        text_zh=f"{o.get('product') or ''}报告摘要：{o.get('summary', '')}",
+        sources=[],
+    )
 
 
 def figure_coverage(text: str, figures: list[str]) -> float:
@@ -241,8 +299,13 @@ def metric(reference: Mapping[str, Any], output: Mapping[str, Any], source: str 
     coverage = figure_coverage(text, reference.get("key_figures", []))
     rl = rouge_l(summary, reference.get("summary", ""))["f"]
     # faithfulness gates: an unfaithful summary is worth little however much it covers
-    return {"score": faithful * (0.5 * coverage + 0.5 * rl), "faithfulness": faithful, "coverage": coverage,
-            "rouge_l": rl, "llm_method": float(output.get("method") == "llm")}
+    return {
+        "score": faithful * (0.5 * coverage + 0.5 * rl),
+        "faithfulness": faithful,
+        "coverage": coverage,
+        "rouge_l": rl,
+        "llm_method": float(output.get("method") == "llm"),
+    }
 
 
 def report_source(item_input: dict[str, Any]) -> str | None:
@@ -264,22 +327,40 @@ def baseline_extractive(item_input: dict[str, Any]) -> dict[str, Any]:
 
     rep = get_report(item_input["product"], item_input.get("date"))
     source = f"{rep.title}\n\n{rep.body}"
-    return {"summary": extractive_summary(source), "key_figures": extractive_key_figures(source),
-            "method": "extractive", "report_id": rep.report_id, "produced_by": "extractive"}
+    return {
+        "summary": extractive_summary(source),
+        "key_figures": extractive_key_figures(source),
+        "method": "extractive",
+        "report_id": rep.report_id,
+        "produced_by": "extractive",
+    }
 
 
 EVALUATION = Evaluation(
     eval_set=Path(__file__).resolve().parents[1] / "evals" / "sets" / "report_summary.jsonl",
-    metric=metric, baselines={"baseline:extractive": baseline_extractive}, source=report_source,
-    headline=("faithfulness", "coverage", "rouge_l"))
+    metric=metric,
+    baselines={"baseline:extractive": baseline_extractive},
+    source=report_source,
+    headline=("faithfulness", "coverage", "rouge_l"),
+)
 
 
-@skill(name="report_summary", args=ReportSummaryArgs, output=SummaryResult, tools=("report_lookup",),
-       description="Summarize a product's research report (latest by default, or on a date) or a given text; "
-                   "every number is checked against the report.",
-       examples=EXAMPLES, intent=INTENT, plan_args=lambda e: [{"product": p} for p in e.products[:3]],
-       needs="product code (like HY-7)", bare_entity="product", plan_rule="One report_summary per product.",
-       render=render, evaluation=EVALUATION)
+@skill(
+    name="report_summary",
+    args=ReportSummaryArgs,
+    output=SummaryResult,
+    tools=("report_lookup",),
+    description="Summarize a product's research report (latest by default, or on a date) or a given text; "
+    "every number is checked against the report.",
+    examples=EXAMPLES,
+    intent=INTENT,
+    plan_args=lambda e: [{"product": p} for p in e.products[:3]],
+    needs="product code (like HY-7)",
+    bare_entity="product",
+    plan_rule="One report_summary per product.",
+    render=render,
+    evaluation=EVALUATION,
+)
 def report_summary(args: ReportSummaryArgs, ctx: SkillContext) -> SummaryResult:
     from fincopilot.tools.numbers import numeric_faithfulness, unsupported_numbers
 
@@ -306,9 +387,16 @@ def report_summary(args: ReportSummaryArgs, ctx: SkillContext) -> SummaryResult:
         summary, figures, method = extractive_summary(source), extractive_key_figures(source), "extractive"
     bad = unsupported_numbers("\n".join([summary, *figures]), [source])
     return SummaryResult(
-        product=product, report_id=report_id, report_date=report_date, summary=summary, key_figures=figures,
-        unsupported_numbers=[m.text for m in bad], faithfulness=numeric_faithfulness(summary, [source]),
-        method=method, sources=sources, dropped=dropped, rejected=rejected,
+        product=product,
+        report_id=report_id,
+        report_date=report_date,
+        summary=summary,
+        key_figures=figures,
+        unsupported_numbers=[m.text for m in bad],
+        faithfulness=numeric_faithfulness(summary, [source]),
+        method=method,
+        sources=sources,
+        dropped=dropped,
+        rejected=rejected,
         produced_by=ctx.trace[-1]["backend"] if method == "llm" else "extractive",
     )
-

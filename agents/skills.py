@@ -40,7 +40,7 @@ O = TypeVar("O", bound=BaseModel)  # noqa: E741 - the output type
 
 ENTRY_POINT_GROUP = "fincopilot.skills"
 ANSWER_REF = "$answer"  # an argument that stands for the advisor's final answer (checked by a gate step)
-QUOTE_REF = "$quote"    # the draft the advisor quoted in the request (resolved before the plan runs)
+QUOTE_REF = "$quote"  # the draft the advisor quoted in the request (resolved before the plan runs)
 CLIENT_ID = re.compile(r"(?<![A-Za-z0-9-])C-\d{3,6}(?!\d)", re.IGNORECASE)
 PRODUCT_CODE = re.compile(r"(?<![A-Za-z0-9-])([A-Z]{2,3}-\d{1,2})(?![0-9])")
 
@@ -59,7 +59,9 @@ class SourceRef(BaseModel):
 
     label: str
     url: str | None = None
-    passage: str | None = Field(None, description="a knowledge-base passage id (the page links it to the passage)")
+    passage: str | None = Field(
+        None, description="a knowledge-base passage id (the page links it to the passage)"
+    )
     internal: bool = Field(False, description="an internal-only document (must not reach a client unmarked)")
 
 
@@ -68,7 +70,9 @@ class Rendered(BaseModel):
 
     text: str
     sources: list[SourceRef] = Field(default_factory=list)
-    text_zh: str | None = Field(None, description="the same in Chinese, for a request asked in Chinese (else `text`)")
+    text_zh: str | None = Field(
+        None, description="the same in Chinese, for a request asked in Chinese (else `text`)"
+    )
 
 
 Metric = Callable[[Mapping[str, Any], Mapping[str, Any], "str | None"], dict[str, float]]
@@ -150,8 +154,12 @@ class Skill:
             if isinstance(target, Mapping) and "steps" in target:
                 out.append((request, dict(target)))
             else:
-                out.append((request, {"steps": [{"id": 1, "skill": self.name, "args": dict(target),
-                                                 "depends_on": []}]}))
+                out.append(
+                    (
+                        request,
+                        {"steps": [{"id": 1, "skill": self.name, "args": dict(target), "depends_on": []}]},
+                    )
+                )
         return out
 
 
@@ -164,7 +172,9 @@ class SkillContext:
     allowed_tools: tuple[str, ...] = ()
     gateway: Any = None  # fincopilot.models.gateway.Gateway; None → the process default
     trace: list[dict[str, Any]] = field(default_factory=list)
-    principal: Principal | None = None  # who the request runs for (server: the key's; CLI: the local operator)
+    principal: Principal | None = (
+        None  # who the request runs for (server: the key's; CLI: the local operator)
+    )
     # The model part of a step (an explanation, a rewrite) gets this shorter budget: when it runs out the call
     # raises BackendTimeout, the worker keeps its deterministic result with template text, and the step succeeds.
     model_budget_s: float | None = None
@@ -185,13 +195,23 @@ class SkillContext:
         gw = self.gateway or default_gateway()
 
         def call() -> Completion:
-            return gw.complete(self.skill, messages, schema=schema, max_tokens=max_tokens, temperature=temperature,
-                               request_id=self.request_id)
+            return gw.complete(
+                self.skill,
+                messages,
+                schema=schema,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                request_id=self.request_id,
+            )
 
-        result = (call_with_timeout(call, self.model_budget_s, name=f"{self.skill} model part")
-                  if self.model_budget_s else call())
-        self.trace.append({"backend": result.backend_id, "latency_s": result.latency_s,
-                           "tokens": result.usage.total_tokens})
+        result = (
+            call_with_timeout(call, self.model_budget_s, name=f"{self.skill} model part")
+            if self.model_budget_s
+            else call()
+        )
+        self.trace.append(
+            {"backend": result.backend_id, "latency_s": result.latency_s, "tokens": result.usage.total_tokens}
+        )
         return result
 
     def call_tool(self, name: str, args: BaseModel | dict[str, Any]) -> BaseModel:
@@ -202,13 +222,25 @@ class SkillContext:
 
         if name not in self.allowed_tools:
             # audited: an out-of-allowlist request is what a prompt injection looks like from here
-            audit.record("tool_denied", request_id=self.request_id, skill=self.skill, tool=str(name)[:200],
-                         allowed=list(self.allowed_tools))
-            raise InputError(f"skill {self.skill!r} may not call tool {name!r} (allowed: {list(self.allowed_tools)})")
+            audit.record(
+                "tool_denied",
+                request_id=self.request_id,
+                skill=self.skill,
+                tool=str(name)[:200],
+                allowed=list(self.allowed_tools),
+            )
+            raise InputError(
+                f"skill {self.skill!r} may not call tool {name!r} (allowed: {list(self.allowed_tools)})"
+            )
 
         result = get_tool(name)(args)
-        audit.record("tool_call", request_id=self.request_id, skill=self.skill, tool=name,
-                     args=args if isinstance(args, dict) else args.model_dump(mode="json"))
+        audit.record(
+            "tool_call",
+            request_id=self.request_id,
+            skill=self.skill,
+            tool=name,
+            args=args if isinstance(args, dict) else args.model_dump(mode="json"),
+        )
         return result
 
 
@@ -236,11 +268,21 @@ _LOADED = False
 
 
 def skill(
-    *, name: str, args: type[A], output: type[O], description: str | None = None, tools: Sequence[str] = (),
-    examples: Sequence[tuple[str, Any]] = (), intent: str | re.Pattern[str] | Callable[[Entities], bool] | None = None,
-    plan_args: Callable[[Entities], list[dict[str, Any]]] | None = None, needs: str = "",
-    bare_entity: Literal["client", "product"] | None = None, checks_answer: bool = False, plan_rule: str = "",
-    render: Callable[[Mapping[str, Any]], Rendered] | None = None, evaluation: Evaluation | None = None,
+    *,
+    name: str,
+    args: type[A],
+    output: type[O],
+    description: str | None = None,
+    tools: Sequence[str] = (),
+    examples: Sequence[tuple[str, Any]] = (),
+    intent: str | re.Pattern[str] | Callable[[Entities], bool] | None = None,
+    plan_args: Callable[[Entities], list[dict[str, Any]]] | None = None,
+    needs: str = "",
+    bare_entity: Literal["client", "product"] | None = None,
+    checks_answer: bool = False,
+    plan_rule: str = "",
+    render: Callable[[Mapping[str, Any]], Rendered] | None = None,
+    evaluation: Evaluation | None = None,
 ):
     """Register a worker skill; the decorated function takes `(args, ctx)` and returns `output`.
 
@@ -249,12 +291,23 @@ def skill(
 
     def decorate(fn: Callable[[A, SkillContext], O]) -> Skill:
         text = (description or fn.__doc__ or "").strip()
-        s = Skill(name=name, args=args, output=output, fn=fn, description=text.splitlines()[0] if text else name,
-                  tools=tuple(tools), examples=tuple(examples),
-                  intent=re.compile(intent, re.IGNORECASE) if isinstance(intent, str) else intent,
-                  plan_args=plan_args, needs=needs, bare_entity=bare_entity,
-                  checks_answer=checks_answer, plan_rule=plan_rule, render=render or _json_render,
-                  evaluation=evaluation or Evaluation())
+        s = Skill(
+            name=name,
+            args=args,
+            output=output,
+            fn=fn,
+            description=text.splitlines()[0] if text else name,
+            tools=tuple(tools),
+            examples=tuple(examples),
+            intent=re.compile(intent, re.IGNORECASE) if isinstance(intent, str) else intent,
+            plan_args=plan_args,
+            needs=needs,
+            bare_entity=bare_entity,
+            checks_answer=checks_answer,
+            plan_rule=plan_rule,
+            render=render or _json_render,
+            evaluation=evaluation or Evaluation(),
+        )
         _SKILLS[name] = s
         return s
 

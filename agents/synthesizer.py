@@ -33,7 +33,9 @@ _CITE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 class Citation(BaseModel):
     n: int
     step_id: int
-    sources: list[SourceRef] = Field(default_factory=list, description="the documents behind this step, with links")
+    sources: list[SourceRef] = Field(
+        default_factory=list, description="the documents behind this step, with links"
+    )
 
 
 class Answer(BaseModel):
@@ -83,7 +85,11 @@ def rendered(skill: str, output: Mapping[str, Any]) -> Rendered:
 
 def _sources(skill: str, output: Mapping[str, Any]) -> list[str]:
     r = rendered(skill, output)
-    return [r.text, *([r.text_zh] if r.text_zh else []), json.dumps(dict(output), ensure_ascii=False, default=str)]
+    return [
+        r.text,
+        *([r.text_zh] if r.text_zh else []),
+        json.dumps(dict(output), ensure_ascii=False, default=str),
+    ]
 
 
 # --------------------------------------------------------------------------------------------- template
@@ -103,8 +109,12 @@ def _step_sentence(skill: str, n: int, o: Mapping[str, Any], zh: bool) -> str:
     return f"{r.text} [{n}]"
 
 
-def template_answer(request: str, steps: Sequence[Mapping[str, Any]], results: Mapping[str, Mapping[str, Any]],
-                    recommendation: tuple[str, str] | None = None) -> str:
+def template_answer(
+    request: str,
+    steps: Sequence[Mapping[str, Any]],
+    results: Mapping[str, Mapping[str, Any]],
+    recommendation: tuple[str, str] | None = None,
+) -> str:
     """A deterministic answer in the request's language: one cited sentence per step, numbers copied from the
     outputs; a failed step is said plainly (its error text is framework-written, cited to the step)."""
     from fincopilot.agents._common import asks_in_chinese
@@ -118,21 +128,34 @@ def template_answer(request: str, steps: Sequence[Mapping[str, Any]], results: M
         n = st["id"]
         if not r.get("ok"):
             why = plain_error(r.get("error"))
-            parts.append(f"第{n}步（{st['skill']}）未能完成：{why} [{n}]。" if zh
-                         else f"Step {n} ({st['skill']}) could not run: {why} [{n}].")
+            parts.append(
+                f"第{n}步（{st['skill']}）未能完成：{why} [{n}]。"
+                if zh
+                else f"Step {n} ({st['skill']}) could not run: {why} [{n}]."
+            )
             continue
         parts.append(_step_sentence(st["skill"], n, r.get("output") or {}, zh))
     if recommendation:
         client, product = recommendation
-        cited = "".join(f"[{st['id']}]" for st in steps if not _is_gate(st["skill"])
-                        and (results.get(str(st["id"])) or {}).get("ok"))
-        parts.append(f"建议草稿：在适当性检查通过的前提下，可考虑向{client}推荐{product} {cited}。投资有风险："
-                     f"{product}可能亏损，收益不作保证。" if zh else
-                     f"Draft recommendation: {product} may be considered for {client}, subject to the suitability "
-                     f"check {cited}. Investment involves risk: {product} may lose value and returns are not "
-                     f"guaranteed.")
+        cited = "".join(
+            f"[{st['id']}]"
+            for st in steps
+            if not _is_gate(st["skill"]) and (results.get(str(st["id"])) or {}).get("ok")
+        )
+        parts.append(
+            f"建议草稿：在适当性检查通过的前提下，可考虑向{client}推荐{product} {cited}。投资有风险："
+            f"{product}可能亏损，收益不作保证。"
+            if zh
+            else f"Draft recommendation: {product} may be considered for {client}, subject to the suitability "
+            f"check {cited}. Investment involves risk: {product} may lose value and returns are not "
+            f"guaranteed."
+        )
     if not parts:
-        return "没有任何步骤产生结果，因此无可报告。" if zh else "No step produced a result, so there is nothing to report."
+        return (
+            "没有任何步骤产生结果，因此无可报告。"
+            if zh
+            else "No step produced a result, so there is nothing to report."
+        )
     return ("" if zh else " ").join(parts)
 
 
@@ -172,21 +195,33 @@ def _repair(text: str, sources_by_step: Mapping[int, list[str]]) -> str:
 
 
 # --------------------------------------------------------------------------------------------- main
-SYSTEM = ("You are a bank advisor's assistant. Write the advisor a short answer (2 or 3 sentences) using only the "
-          "facts below. After each fact write its source number in brackets, like [1]. Copy numbers exactly; "
-          "never invent a number. Answer with JSON: {\"answer\": \"...\"}.")
+SYSTEM = (
+    "You are a bank advisor's assistant. Write the advisor a short answer (2 or 3 sentences) using only the "
+    "facts below. After each fact write its source number in brackets, like [1]. Copy numbers exactly; "
+    'never invent a number. Answer with JSON: {"answer": "..."}.'
+)
 
 
-def synthesize(request: str, steps: Sequence[Mapping[str, Any]], results: Mapping[str, Mapping[str, Any]], *,
-               gateway=None, request_id: str | None = None, use_model: bool = True,
-               recommendation: tuple[str, str] | None = None) -> Answer:
+def synthesize(
+    request: str,
+    steps: Sequence[Mapping[str, Any]],
+    results: Mapping[str, Mapping[str, Any]],
+    *,
+    gateway=None,
+    request_id: str | None = None,
+    use_model: bool = True,
+    recommendation: tuple[str, str] | None = None,
+) -> Answer:
     """The cited, number-checked answer to `request` from the finished steps (see module doc)."""
     from fincopilot.agents._common import asks_in_chinese, fence, is_chinese, repetitive
 
     zh = asks_in_chinese(request)
     by_step = {int(st["id"]): st for st in steps}
-    sources = {int(k): _sources(by_step[int(k)]["skill"], r["output"]) for k, r in results.items()
-               if r.get("ok") and int(k) in by_step and not _is_gate(by_step[int(k)]["skill"])}
+    sources = {
+        int(k): _sources(by_step[int(k)]["skill"], r["output"])
+        for k, r in results.items()
+        if r.get("ok") and int(k) in by_step and not _is_gate(by_step[int(k)]["skill"])
+    }
     notes: list[str] = []
     backend = None
     text, method = "", "template"
@@ -194,12 +229,20 @@ def synthesize(request: str, steps: Sequence[Mapping[str, Any]], results: Mappin
         from fincopilot.models.gateway import default_gateway
 
         facts = "\n".join(f"[{n}] {src[0]}" for n, src in sorted(sources.items()))
-        msgs = [Message(role="system", content=SYSTEM),
-                Message(role="user", content=fence(facts, "step outputs") + "\nAdvisor's request: " + request
-                        + ("\nWrite the answer in Chinese (请用中文回答)." if zh else ""))]
+        msgs = [
+            Message(role="system", content=SYSTEM),
+            Message(
+                role="user",
+                content=fence(facts, "step outputs")
+                + "\nAdvisor's request: "
+                + request
+                + ("\nWrite the answer in Chinese (请用中文回答)." if zh else ""),
+            ),
+        ]
         try:
-            out = (gateway or default_gateway()).complete("synthesizer", msgs, schema=_Draft, max_tokens=MAX_TOKENS,
-                                                          request_id=request_id)
+            out = (gateway or default_gateway()).complete(
+                "synthesizer", msgs, schema=_Draft, max_tokens=MAX_TOKENS, request_id=request_id
+            )
             backend = out.backend_id
             draft = (out.parsed.answer if isinstance(out.parsed, _Draft) else out.text).strip()
             problems, _ = check_answer(draft, sources)
@@ -226,28 +269,47 @@ def synthesize(request: str, steps: Sequence[Mapping[str, Any]], results: Mappin
     elif recommendation:
         # the model's prose never replaces the disclosure a recommendation needs
         client, product = recommendation
-        text += (f"建议草稿：在适当性检查通过的前提下，可考虑向{client}推荐{product}。投资有风险：{product}可能亏损，"
-                 f"收益不作保证。" if zh else
-                 f" Draft recommendation: {product} may be considered for {client}, subject to the suitability "
-                 f"check. Investment involves risk: {product} may lose value and returns are not guaranteed.")
-    failed = {int(k): [plain_error(r.get("error")), f"Step {k}"] for k, r in results.items()
-              if not r.get("ok") and int(k) in by_step}  # framework-written text, not a model claim
+        text += (
+            f"建议草稿：在适当性检查通过的前提下，可考虑向{client}推荐{product}。投资有风险：{product}可能亏损，"
+            f"收益不作保证。"
+            if zh
+            else f" Draft recommendation: {product} may be considered for {client}, subject to the suitability "
+            f"check. Investment involves risk: {product} may lose value and returns are not guaranteed."
+        )
+    failed = {
+        int(k): [plain_error(r.get("error")), f"Step {k}"]
+        for k, r in results.items()
+        if not r.get("ok") and int(k) in by_step
+    }  # framework-written text, not a model claim
     problems, bad = check_answer(text, {**sources, **failed})
     from fincopilot.tools.numbers import extract_numbers
 
-    refs = {int(k): rendered(by_step[int(k)]["skill"], r["output"]).sources for k, r in results.items()
-            if r.get("ok") and int(k) in by_step}
-    return Answer(text=text, citations=[Citation(n=n, step_id=n, sources=refs.get(n, [])) for n in citations(text)],
-                  numbers_checked=len(extract_numbers(text)), unsupported_numbers=bad, method=method,
-                  flagged=bool(problems), backend=backend, notes=notes)
+    refs = {
+        int(k): rendered(by_step[int(k)]["skill"], r["output"]).sources
+        for k, r in results.items()
+        if r.get("ok") and int(k) in by_step
+    }
+    return Answer(
+        text=text,
+        citations=[Citation(n=n, step_id=n, sources=refs.get(n, [])) for n in citations(text)],
+        numbers_checked=len(extract_numbers(text)),
+        unsupported_numbers=bad,
+        method=method,
+        flagged=bool(problems),
+        backend=backend,
+        notes=notes,
+    )
 
 
-DIRECT_SYSTEM = ("You are a friendly assistant for bank advisors. Reply in one or two short sentences. Do not give "
-                 "numbers, prices or product advice; say which tasks you can help with.")
+DIRECT_SYSTEM = (
+    "You are a friendly assistant for bank advisors. Reply in one or two short sentences. Do not give "
+    "numbers, prices or product advice; say which tasks you can help with."
+)
 
 
-def direct_answer(request: str, prepared: str | None, *, gateway=None, request_id: str | None = None,
-                  use_model: bool = True) -> Answer:
+def direct_answer(
+    request: str, prepared: str | None, *, gateway=None, request_id: str | None = None, use_model: bool = True
+) -> Answer:
     """The reply to a request that needs no skill (a greeting, a general question, a missing id)."""
     from fincopilot.agents._common import repetitive, tidy_generated
     from fincopilot.agents.skills import list_skills
@@ -256,14 +318,19 @@ def direct_answer(request: str, prepared: str | None, *, gateway=None, request_i
     if prepared:
         return Answer(text=prepared, method="direct")
     # skill names only: descriptions quote risky phrases ("guaranteed returns") the compliance gate would flag
-    offer = ("I can run these skills for you: " + ", ".join(s.name for s in list_skills())
-             + ". Name a client id (like C-1042) or a product code (like HY-7).")
+    offer = (
+        "I can run these skills for you: "
+        + ", ".join(s.name for s in list_skills())
+        + ". Name a client id (like C-1042) or a product code (like HY-7)."
+    )
     if use_model:
         from fincopilot.models.gateway import default_gateway
 
         msgs = [Message(role="system", content=DIRECT_SYSTEM), Message(role="user", content=request)]
         try:
-            out = (gateway or default_gateway()).complete("synthesizer", msgs, max_tokens=60, request_id=request_id)
+            out = (gateway or default_gateway()).complete(
+                "synthesizer", msgs, max_tokens=60, request_id=request_id
+            )
             text = tidy_generated(out.text)
             # a direct answer has no sources, so it may contain no number at all
             if text and not repetitive(text) and not unsupported_numbers(text, [request]):

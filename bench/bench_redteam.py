@@ -30,10 +30,17 @@ from pathlib import Path
 from rich.progress import Progress
 
 ROOT = Path(__file__).resolve().parents[1]
-ISSUE_EXAMPLES = [("id_card", "110101 1990 0307 1233"), ("id_card", "110-101-1990-0307-1233"),
-                  ("id_card", "110101199 003071233"), ("bank_card", "6222.0202.1234.5679"),
-                  ("bank_card", "6222\u00a00202\u00a01234\u00a05679"), ("bank_card", "62220 20212 345679"),
-                  ("phone", "8613513854740"), ("phone", "139.8765.4321"), ("phone", "1\u200b3\u200b9\u200b8765\u200b4321")]
+ISSUE_EXAMPLES = [
+    ("id_card", "110101 1990 0307 1233"),
+    ("id_card", "110-101-1990-0307-1233"),
+    ("id_card", "110101199 003071233"),
+    ("bank_card", "6222.0202.1234.5679"),
+    ("bank_card", "6222\u00a00202\u00a01234\u00a05679"),
+    ("bank_card", "62220 20212 345679"),
+    ("phone", "8613513854740"),
+    ("phone", "139.8765.4321"),
+    ("phone", "1\u200b3\u200b9\u200b8765\u200b4321"),
+]
 
 
 def pii_area(progress: Progress) -> dict[str, list[int]]:
@@ -48,18 +55,36 @@ def pii_area(progress: Progress) -> dict[str, list[int]]:
     from tests.pii_disguise import Variant, generate, known_names, leaks
 
     add_known_names(known_names())
-    variants = generate(200, seed=99) + [Variant(k, v.replace("\u00a0", "").replace("\u200b", "").replace(" ", "")
-                                                 .replace("-", "").replace(".", ""), f"ref {v}")
-                                         for k, v in ISSUE_EXAMPLES]
+    variants = generate(200, seed=99) + [
+        Variant(
+            k,
+            v.replace("\u00a0", "").replace("\u200b", "").replace(" ", "").replace("-", "").replace(".", ""),
+            f"ref {v}",
+        )
+        for k, v in ISSUE_EXAMPLES
+    ]
     counts: dict[str, list[int]] = {}
     task = progress.add_task("PII disguises", total=len(variants))
     with CaptureServer() as srv:
-        cfg = parse_settings({"default_backend": "cloud", "backends": [
-            {"id": "cloud", "kind": "openai", "model": "capture", "residency": "external", "max_retries": 0,
-             "options": {"base_url": srv.base_url}}]}, "bench")
+        cfg = parse_settings(
+            {
+                "default_backend": "cloud",
+                "backends": [
+                    {
+                        "id": "cloud",
+                        "kind": "openai",
+                        "model": "capture",
+                        "residency": "external",
+                        "max_retries": 0,
+                        "options": {"base_url": srv.base_url},
+                    }
+                ],
+            },
+            "bench",
+        )
         gw = Gateway(Router(cfg), health=HealthRegistry())
         for i in range(0, len(variants), 20):
-            batch = variants[i:i + 20]
+            batch = variants[i : i + 20]
             gw.complete("report_summary", messages("\n".join(v.text for v in batch)), request_id=f"rt-{i}")
             sent = srv.bodies[-1]["messages"][-1]["content"]
             for v in batch:
@@ -82,13 +107,17 @@ def book_area(progress: Progress) -> dict[str, list[int]]:
     tried = held = 0
     task = progress.add_task("client book", total=len(advisors) * len(sample) * 2 + len(sample))
     cases = [(Principal(id=f"key:{a}", role="advisor", name=a), a) for a in advisors]
-    cases += [(Principal(id=f"key:v{a}", role="advisor", name=a.lower()), None) for a in advisors]  # name variants
+    cases += [
+        (Principal(id=f"key:v{a}", role="advisor", name=a.lower()), None) for a in advisors
+    ]  # name variants
     cases.append((Principal(id="key:officer", role="compliance_officer", name="Olga Officer"), "*"))
     for who, sees in cases:
         for cid, owner in sample:
             with acting_as(who):
                 try:
-                    allowed = data.get_client(cid).client_id == cid and bool(data.get_holdings(cid) is not None)
+                    allowed = data.get_client(cid).client_id == cid and bool(
+                        data.get_holdings(cid) is not None
+                    )
                 except PermissionDenied:
                     allowed = False
             tried += 1
@@ -124,8 +153,21 @@ def _random_json(rng: random.Random, depth: int = 0):
         return rng.choice([None, True, -5, 3, 2.5, "hot", "", "user", "x" * rng.randint(0, 50), [], {}])
     if roll < 0.7:
         return [_random_json(rng, depth + 1) for _ in range(rng.randint(0, 3))]
-    keys = ["model", "messages", "n", "max_tokens", "temperature", "top_p", "stream", "metadata", "role",
-            "content", "message", "thread_id", "stop"]
+    keys = [
+        "model",
+        "messages",
+        "n",
+        "max_tokens",
+        "temperature",
+        "top_p",
+        "stream",
+        "metadata",
+        "role",
+        "content",
+        "message",
+        "thread_id",
+        "stop",
+    ]
     return {rng.choice(keys): _random_json(rng, depth + 1) for _ in range(rng.randint(0, 4))}
 
 
@@ -143,14 +185,29 @@ def http_area(progress: Progress, home: Path) -> dict[str, list[int]]:
     chat = {"model": model, "messages": [{"role": "user", "content": "hi"}]}
     rng = random.Random(8)
     bodies: dict[str, list[bytes]] = {
-        "HTTP: nested JSON": [json.dumps({**chat, "metadata": {"x": 0}}).replace("0}", "[" * d + "]" * d + "}").encode()
-                              for d in (33, 100, 1000, 10_000, 100_000, 300_000)],
-        "HTTP: OpenAI parameters": [json.dumps({**chat, k: v}).encode() for k, v in
-                                    [("n", 3), ("n", 0), ("max_tokens", -5), ("max_tokens", "many"),
-                                     ("temperature", "hot"), ("temperature", 9), ("top_p", 2), ("stream", "yes?"),
-                                     ("presence_penalty", 5), ("max_completion_tokens", 0)]],
+        "HTTP: nested JSON": [
+            json.dumps({**chat, "metadata": {"x": 0}}).replace("0}", "[" * d + "]" * d + "}").encode()
+            for d in (33, 100, 1000, 10_000, 100_000, 300_000)
+        ],
+        "HTTP: OpenAI parameters": [
+            json.dumps({**chat, k: v}).encode()
+            for k, v in [
+                ("n", 3),
+                ("n", 0),
+                ("max_tokens", -5),
+                ("max_tokens", "many"),
+                ("temperature", "hot"),
+                ("temperature", 9),
+                ("top_p", 2),
+                ("stream", "yes?"),
+                ("presence_penalty", 5),
+                ("max_completion_tokens", 0),
+            ]
+        ],
         "HTTP: random JSON": [json.dumps(_random_json(rng)).encode() for _ in range(300)],
-        "HTTP: random bytes": [bytes(rng.randrange(256) for _ in range(rng.randint(0, 200))) for _ in range(100)],
+        "HTTP: random bytes": [
+            bytes(rng.randrange(256) for _ in range(rng.randint(0, 200))) for _ in range(100)
+        ],
     }
     counts: dict[str, list[int]] = {}
     error_log = logging.getLogger("uvicorn.error")
@@ -159,7 +216,10 @@ def http_area(progress: Progress, home: Path) -> dict[str, list[int]]:
     handler.emit = records.append  # type: ignore[method-assign]
     error_log.addHandler(handler)
     task = progress.add_task("HTTP input", total=sum(map(len, bodies.values())) + 12)
-    with LiveServer(create_app({model: EchoRunner()}, keys=store)) as server, httpx.Client(timeout=30) as http:
+    with (
+        LiveServer(create_app({model: EchoRunner()}, keys=store)) as server,
+        httpx.Client(timeout=30) as http,
+    ):
         for area, items in bodies.items():
             for raw in items:
                 for path in ("/v1/chat/completions", "/api/chat"):
@@ -176,8 +236,10 @@ def http_area(progress: Progress, home: Path) -> dict[str, list[int]]:
         before = len(records)
         for _ in range(10):
             with socket.create_connection((host, int(port))) as sock:
-                sock.sendall(f"POST /api/chat HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
-                             "Content-Length: 9000\r\n\r\n{\"message\": ".encode())
+                sock.sendall(
+                    f"POST /api/chat HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+                    'Content-Length: 9000\r\n\r\n{"message": '.encode()
+                )
             progress.advance(task)
         time.sleep(0.5)
         traced = sum(1 for r in records[before:] if r.exc_info)
@@ -201,17 +263,31 @@ def cli_area(progress: Progress, home: Path) -> dict[str, list[int]]:
         ("CLI: binary config file", ["--config", str(home / "bin.toml"), "models", "list"], {}),
         ("CLI: binary config file", ["--config", str(home / "bin.yaml"), "models", "list"], {}),
         ("CLI: binary config file", ["--config", str(home / "nul.toml"), "models", "list"], {}),
-        ("CLI: FINCOPILOT_HOME cannot be created", ["credit", "C-1042"], {"FINCOPILOT_HOME": str(blocker / "h")}),
-        ("CLI: FINCOPILOT_HOME cannot be created", ["credit", "C-1042"], {"FINCOPILOT_HOME": "/proc/fincopilot"}),
+        (
+            "CLI: FINCOPILOT_HOME cannot be created",
+            ["credit", "C-1042"],
+            {"FINCOPILOT_HOME": str(blocker / "h")},
+        ),
+        (
+            "CLI: FINCOPILOT_HOME cannot be created",
+            ["credit", "C-1042"],
+            {"FINCOPILOT_HOME": "/proc/fincopilot"},
+        ),
         ("CLI: review of an unknown thread", ["review", "t-nope", "--approve"], {}),
     ]
     counts: dict[str, list[int]] = {}
     task = progress.add_task("CLI", total=len(cases))
     for area, args, env in cases:
         environ = {**os.environ, "FINCOPILOT_HOME": str(home / "cli-home"), **env}
-        proc = subprocess.run([exe, *args], check=False, capture_output=True, text=True, errors="replace",
-                              env=environ,
-                              timeout=300)
+        proc = subprocess.run(
+            [exe, *args],
+            check=False,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            env=environ,
+            timeout=300,
+        )
         lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
         ok = proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: ")
         c = counts.setdefault(area, [0, 0])
@@ -252,8 +328,12 @@ found 14 of 26 disguised values, 1 cross-book read, 4 HTTP and 3 CLI failures be
 {rows}
 | **total** | **{total_t}** | **{total_h}** | **{total_t - total_h}** |
 """
-    write_section("redteam", "Red-team replay: inputs tried, held and failed per area (issue #14)", body,
-                  "python -m bench.bench_redteam")
+    write_section(
+        "redteam",
+        "Red-team replay: inputs tried, held and failed per area (issue #14)",
+        body,
+        "python -m bench.bench_redteam",
+    )
     print(body)
 
 

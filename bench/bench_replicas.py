@@ -56,9 +56,12 @@ def _free_port() -> int:
 
 def _start(env: dict[str, str], config: Path, name: str) -> tuple[subprocess.Popen, str]:
     port = _free_port()
-    proc = subprocess.Popen([EXE, "--log-level", "error", "--config", str(config), "serve", "--no-model", "--port",
-                             str(port)], env={**env, "FINCOPILOT_REPLICA": name}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [EXE, "--log-level", "error", "--config", str(config), "serve", "--no-model", "--port", str(port)],
+        env={**env, "FINCOPILOT_REPLICA": name},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 180
     while True:
@@ -86,8 +89,11 @@ class Load:
         for attempt in range(6):
             url = self.urls[(home + attempt) % len(self.urls)]
             try:
-                resp = await client.post(url + "/v1/chat/completions", headers={"Idempotency-Key": idem},
-                                         json={"model": "fincopilot-advisor", "messages": history})
+                resp = await client.post(
+                    url + "/v1/chat/completions",
+                    headers={"Idempotency-Key": idem},
+                    json={"model": "fincopilot-advisor", "messages": history},
+                )
                 if resp.status_code == 200:
                     self.latencies.append(time.perf_counter() - start)
                     return resp.json()["choices"][0]["message"]["content"]
@@ -106,7 +112,12 @@ class Load:
     async def _session(self, client: httpx.AsyncClient, i: int) -> None:
         history: list[dict] = []
         for t in range(TURNS):
-            history.append({"role": "user", "content": f"What is the credit grade of client {self.clients[(i + t) % len(self.clients)]}?"})
+            history.append(
+                {
+                    "role": "user",
+                    "content": f"What is the credit grade of client {self.clients[(i + t) % len(self.clients)]}?",
+                }
+            )
             answer = await self._request(client, i, history)
             if answer is None:
                 return
@@ -114,8 +125,9 @@ class Load:
 
     async def run(self) -> float:
         limits = httpx.Limits(max_connections=SESSIONS * 2, max_keepalive_connections=SESSIONS)
-        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {self.key}"}, limits=limits,
-                                     timeout=120) as client:
+        async with httpx.AsyncClient(
+            headers={"Authorization": f"Bearer {self.key}"}, limits=limits, timeout=120
+        ) as client:
             start = time.perf_counter()
             await asyncio.gather(*(self._session(client, i) for i in range(SESSIONS)))
             return time.perf_counter() - start
@@ -134,13 +146,22 @@ async def _load_with_kill(load: Load, victim: subprocess.Popen) -> float:
     return wall
 
 
-def _scenario(env: dict[str, str], config: Path, key: str, clients: list[str], replicas: int, kill: bool) -> dict:
+def _scenario(
+    env: dict[str, str], config: Path, key: str, clients: list[str], replicas: int, kill: bool
+) -> dict:
     procs = [_start(env, config, f"r{i}") for i in range(replicas)]
     try:
         urls = [u for _, u in procs]
         for u in urls:  # warm-up: imports, graph compile, pools
-            httpx.post(u + "/v1/chat/completions", headers={"Authorization": f"Bearer {key}"}, timeout=120,
-                       json={"model": "fincopilot-advisor", "messages": [{"role": "user", "content": "Credit of C-1042?"}]})
+            httpx.post(
+                u + "/v1/chat/completions",
+                headers={"Authorization": f"Bearer {key}"},
+                timeout=120,
+                json={
+                    "model": "fincopilot-advisor",
+                    "messages": [{"role": "user", "content": "Credit of C-1042?"}],
+                },
+            )
         load = Load(urls, key, clients)
         wall = asyncio.run(_load_with_kill(load, procs[0][0])) if kill else asyncio.run(load.run())
     finally:
@@ -150,9 +171,18 @@ def _scenario(env: dict[str, str], config: Path, key: str, clients: list[str], r
                 proc.wait(timeout=30)
     n = len(load.latencies)
     print(f"{replicas} replicas, kill={kill}: retry causes {dict(load.causes)}", file=sys.stderr)
-    return {"replicas": replicas, "kill": kill, "answered": n, "lost": load.lost, "retried": load.retried,
-            "causes": dict(load.causes),
-            "wall": wall, "rps": n / wall, "p50": _pct(load.latencies, 50), "p95": _pct(load.latencies, 95)}
+    return {
+        "replicas": replicas,
+        "kill": kill,
+        "answered": n,
+        "lost": load.lost,
+        "retried": load.retried,
+        "causes": dict(load.causes),
+        "wall": wall,
+        "rps": n / wall,
+        "p50": _pct(load.latencies, 50),
+        "p95": _pct(load.latencies, 95),
+    }
 
 
 def _client_ids(db: Path) -> list[str]:
@@ -192,7 +222,12 @@ def main() -> None:
 
 def _run_all(server: PostgresServer, home: Path) -> tuple[list[dict], dict]:
     url = server.create_database()
-    env = {**os.environ, "FINCOPILOT_HOME": str(home), "FINCOPILOT_DATABASE_URL": url, "FINCOPILOT_LEASE_S": LEASE_S}
+    env = {
+        **os.environ,
+        "FINCOPILOT_HOME": str(home),
+        "FINCOPILOT_DATABASE_URL": url,
+        "FINCOPILOT_LEASE_S": LEASE_S,
+    }
     config = home / "bench.toml"
     config.write_text(FAKE_CONFIG)
 
@@ -203,29 +238,46 @@ def _run_all(server: PostgresServer, home: Path) -> tuple[list[dict], dict]:
     cli("--config", str(config), "credit", "C-1042", "--json")  # trains the scorecard
     key = cli("keys", "create", "--role", "advisor", "--name", "bench").strip()
     clients = _client_ids(home / "fincopilot.duckdb")
-    results = [_scenario(env, config, key, clients, 1, False), _scenario(env, config, key, clients, 2, False),
-               _scenario(env, config, key, clients, 2, True)]
+    results = [
+        _scenario(env, config, key, clients, 1, False),
+        _scenario(env, config, key, clients, 2, False),
+        _scenario(env, config, key, clients, 2, True),
+    ]
     lost_runs = _sql(url, "SELECT count(*) FROM runs WHERE status = 'running'")[0][0]
     failed_runs = _sql(url, "SELECT count(*) FROM runs WHERE status = 'failed'")[0][0]
     taken_over = _sql(url, "SELECT count(*) FROM runs WHERE attempts > 1")[0][0]
     before = _sizes(url)
     cli("--config", str(config), "threads", "prune", "--older-than", "0s")
     after = _sizes(url)
-    audit_ok = subprocess.run([EXE, "audit", "verify"], env=env, check=False, capture_output=True).returncode == 0
-    return results, {"before": before, "after": after, "not_done": lost_runs, "failed": failed_runs,
-                     "taken_over": taken_over,
-                     "audit_ok": audit_ok}
+    audit_ok = (
+        subprocess.run([EXE, "audit", "verify"], env=env, check=False, capture_output=True).returncode == 0
+    )
+    return results, {
+        "before": before,
+        "after": after,
+        "not_done": lost_runs,
+        "failed": failed_runs,
+        "taken_over": taken_over,
+        "audit_ok": audit_ok,
+    }
 
 
 def _report(results: list[dict], prune: dict) -> None:
     base = results[0]
-    table = [("| replicas | SIGKILL one mid-load | requests answered | lost | client retries (why) | requests/s | "
-              "p50 (s) | p95 (s) | throughput vs 1 replica |"), "|---:|---|---:|---:|---|---:|---:|---:|---:|"]
+    table = [
+        (
+            "| replicas | SIGKILL one mid-load | requests answered | lost | client retries (why) | requests/s | "
+            "p50 (s) | p95 (s) | throughput vs 1 replica |"
+        ),
+        "|---:|---|---:|---:|---|---:|---:|---:|---:|",
+    ]
     for r in results:
         why = ", ".join(f"{k}: {v}" for k, v in sorted(r["causes"].items())) or "-"
-        table.append(f"| {r['replicas']} | {'yes' if r['kill'] else 'no'} | {r['answered']} | {r['lost']} | "
-                     f"{r['retried']} ({why}) | {r['rps']:.2f} | {r['p50']:.3f} | {r['p95']:.3f} | "
-                     f"{r['rps'] / base['rps']:.2f}x |")
+        table.append(
+            f"| {r['replicas']} | {'yes' if r['kill'] else 'no'} | {r['answered']} | {r['lost']} | "
+            f"{r['retried']} ({why}) | {r['rps']:.2f} | {r['p50']:.3f} | {r['p95']:.3f} | "
+            f"{r['rps'] / base['rps']:.2f}x |"
+        )
     mb = 1024 * 1024
     intro = (
         f"{SESSIONS} concurrent chat sessions ({TURNS} turns each, history resent, `Idempotency-Key` on every "
@@ -233,20 +285,27 @@ def _report(results: list[dict], prune: dict) -> None:
         "127.0.0.1 (checkpoints, threads, runs and leases, audit chain); the only model call goes to a scripted "
         "FAKE backend that answers instantly, so this measures the replicas' machinery. In the third run replica 0 "
         f"is SIGKILLed {KILL_AFTER_S} s into the load; its clients retry on the other replica with the same key "
-        f"(lease {LEASE_S} s, then takeover from the last checkpoint).")
+        f"(lease {LEASE_S} s, then takeover from the last checkpoint)."
+    )
     ledger = (
         f"Runs never finished in the ledger after all scenarios: **{prune['not_done']}** (failed: "
         f"{prune['failed']}); runs taken over by another replica: {prune['taken_over']}; audit chain verifies after the kill: {'yes' if prune['audit_ok'] else 'NO'}. "
         "Both replicas and PostgreSQL share the same 2 cores here, so a second replica adds no CPU: the ratio shows "
-        "the cost of coordination, not the scaling a second host gives.")
+        "the cost of coordination, not the scaling a second host gives."
+    )
     retention = (
         f"Retention (`fincopilot threads prune --older-than 0s`, then `VACUUM FULL`): database "
         f"{prune['before'][0] / mb:.1f} MiB with {prune['before'][1]} checkpoints before, "
-        f"{prune['after'][0] / mb:.1f} MiB with {prune['after'][1]} after; the audit log is untouched.")
+        f"{prune['after'][0] / mb:.1f} MiB with {prune['after'][1]} after; the audit log is untouched."
+    )
     body = "\n".join([intro, "", *table, "", ledger, "", retention])
     print(body)
-    write_section("replicas", "Replicas on PostgreSQL: 1 vs 2, one killed mid-load, retention", body,
-                  "python -m bench.bench_replicas")
+    write_section(
+        "replicas",
+        "Replicas on PostgreSQL: 1 vs 2, one killed mid-load, retention",
+        body,
+        "python -m bench.bench_replicas",
+    )
 
 
 if __name__ == "__main__":

@@ -26,16 +26,31 @@ def measure(calls: int, repeats: int = 5) -> dict[str, float]:
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["FINCOPILOT_HOME"] = tmp
+        from fincopilot.models.router import (
+            CandidateStats,
+            Router,
+            new_table,
+            route_for_skill,
+            write_routing_table,
+        )
+
         from fincopilot.config import settings
         from fincopilot.log import configure
-        from fincopilot.models.router import CandidateStats, Router, new_table, route_for_skill, write_routing_table
 
         configure("warning")  # production default: route decisions are logged at info and filtered
         logging.getLogger().setLevel(logging.WARNING)
         cfg = settings()
-        table = new_table({s: route_for_skill(s, [CandidateStats(backend=cfg.default_backend, score=0.8,
-                                                                 p95_latency_s=1.0)], cfg, run_id="bench")
-                           for s in SKILLS})
+        table = new_table(
+            {
+                s: route_for_skill(
+                    s,
+                    [CandidateStats(backend=cfg.default_backend, score=0.8, p95_latency_s=1.0)],
+                    cfg,
+                    run_id="bench",
+                )
+                for s in SKILLS
+            }
+        )
         write_routing_table(table)
         router = Router()
         plain = {s: list(r.chain) for s, r in table.skills.items()}
@@ -59,8 +74,14 @@ def measure(calls: int, repeats: int = 5) -> dict[str, float]:
                 settings_t.append((time.perf_counter() - start) / (calls // 10))
                 progress.advance(task)
     r, d = statistics.median(route_t), statistics.median(dict_t)
-    return {"route_us": r * 1e6, "dict_us": d * 1e6, "settings_us": statistics.median(settings_t) * 1e6,
-            "ratio": r / d, "calls": calls, "repeats": repeats}
+    return {
+        "route_us": r * 1e6,
+        "dict_us": d * 1e6,
+        "settings_us": statistics.median(settings_t) * 1e6,
+        "ratio": r / d,
+        "calls": calls,
+        "repeats": repeats,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -80,8 +101,12 @@ def main(argv: list[str] | None = None) -> None:
         f"`routing.json` (one `stat()` per call) and an explained, logged decision."
     )
     print(body)
-    write_section("router", "Routing overhead (bench/bench_router.py)", body,
-                  f"python -m bench.bench_router --calls {args.calls}")
+    write_section(
+        "router",
+        "Routing overhead (bench/bench_router.py)",
+        body,
+        f"python -m bench.bench_router --calls {args.calls}",
+    )
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ N_OPTBINNING = 100_000
 def synthetic_applicants(n: int, seed: int = 7):
     """n applicants, each attribute sampled from its empirical distribution in German Credit."""
     import pandas as pd
-
     from fincopilot.tools.scorecard import FEATURES, NUMERIC, load_dataset
 
     X, _ = load_dataset()
@@ -58,16 +57,16 @@ def duckdb_sql(model) -> str:
 
     points = " + ".join(case(t, t.points, t.missing_points) for t in model.tables)
     logit = " + ".join(f"{t.coef!r} * {case(t, t.woe, t.missing_woe)}" for t in model.tables)
-    return (f"SELECT {points} AS score, 1.0 / (1.0 + exp(-({model.intercept!r} + {logit}))) AS pd "
-            "FROM applicants")
+    return (
+        f"SELECT {points} AS score, 1.0 / (1.0 + exp(-({model.intercept!r} + {logit}))) AS pd FROM applicants"
+    )
 
 
 def main(n: int = N_DEFAULT) -> dict[str, float]:
     import duckdb
+    from fincopilot.tools.scorecard import load_model
     from rich.console import Console
     from rich.progress import track
-
-    from fincopilot.tools.scorecard import load_model
 
     console = Console(stderr=True)
     model = load_model()
@@ -94,7 +93,9 @@ def main(n: int = N_DEFAULT) -> dict[str, float]:
     # Row at a time: the credit tool's path (one dict in, one CreditScore with reason codes out).
     records = df.iloc[:N_ROW].astype(object).to_dict("records")  # plain Python values, one dict per applicant
     t0 = time.perf_counter()
-    row_scores = [model.score_one(r).score for r in track(records, description="row-at-a-time", console=console)]
+    row_scores = [
+        model.score_one(r).score for r in track(records, description="row-at-a-time", console=console)
+    ]
     row_s = time.perf_counter() - t0
     assert row_scores == [int(round(s)) for s in scores[:N_ROW]]
 
@@ -114,8 +115,7 @@ def main(n: int = N_DEFAULT) -> dict[str, float]:
 
     # Reference: optbinning's own batch scorer (on a 100k sample).
     import joblib
-
-    from fincopilot.tools.scorecard import _quiet_warnings, _quiet_optbinning, models_dir
+    from fincopilot.tools.scorecard import _quiet_optbinning, _quiet_warnings, models_dir
 
     _quiet_optbinning()
     fitted = joblib.load(models_dir() / model.version / "scorecard.joblib")
@@ -126,29 +126,38 @@ def main(n: int = N_DEFAULT) -> dict[str, float]:
     ob_s = time.perf_counter() - t0
     assert np.allclose(ob_scores, scores[:N_OPTBINNING], atol=1e-6)
 
-    rates = {"numpy": n / numpy_s, "duckdb": n / duck_s, "row": N_ROW / row_s, "row_plain": N_ROW / plain_s,
-             "optbinning": N_OPTBINNING / ob_s}
+    rates = {
+        "numpy": n / numpy_s,
+        "duckdb": n / duck_s,
+        "row": N_ROW / row_s,
+        "row_plain": N_ROW / plain_s,
+        "optbinning": N_OPTBINNING / ob_s,
+    }
     base = rates["row_plain"]
     body = f"""
 {n:,} synthetic applicants (each attribute drawn from German Credit's empirical distribution, seed 7; text
 attributes dictionary-encoded as in a columnar store), scored
-with scorecard `{model.version}` (CV AUC {model.metrics['cv_auc']:.3f}). Every path returns the same scores
+with scorecard `{model.version}` (CV AUC {model.metrics["cv_auc"]:.3f}). Every path returns the same scores
 (checked in the run).
 
 | Path | Rows | Time | Rows/s | vs row-at-a-time |
 |---|---:|---:|---:|---:|
-| Vectorized NumPy (bin lookups as array ops) | {n:,} | {numpy_s:.2f} s | {rates['numpy']:,.0f} | {rates['numpy'] / base:,.0f}x |
-| Vectorized DuckDB (one SQL `CASE` per attribute) | {n:,} | {duck_s:.2f} s | {rates['duckdb']:,.0f} | {rates['duckdb'] / base:,.0f}x |
-| optbinning `Scorecard.score` (batch, reference) | {N_OPTBINNING:,} | {ob_s:.2f} s | {rates['optbinning']:,.0f} | {rates['optbinning'] / base:,.0f}x |
-| Row at a time, score + PD only (baseline) | {N_ROW:,} | {plain_s:.2f} s | {rates['row_plain']:,.0f} | 1x |
-| Row at a time, `score_one` with reason codes (the credit tool's path) | {N_ROW:,} | {row_s:.2f} s | {rates['row']:,.0f} | {rates['row'] / base:.2f}x |
+| Vectorized NumPy (bin lookups as array ops) | {n:,} | {numpy_s:.2f} s | {rates["numpy"]:,.0f} | {rates["numpy"] / base:,.0f}x |
+| Vectorized DuckDB (one SQL `CASE` per attribute) | {n:,} | {duck_s:.2f} s | {rates["duckdb"]:,.0f} | {rates["duckdb"] / base:,.0f}x |
+| optbinning `Scorecard.score` (batch, reference) | {N_OPTBINNING:,} | {ob_s:.2f} s | {rates["optbinning"]:,.0f} | {rates["optbinning"] / base:,.0f}x |
+| Row at a time, score + PD only (baseline) | {N_ROW:,} | {plain_s:.2f} s | {rates["row_plain"]:,.0f} | 1x |
+| Row at a time, `score_one` with reason codes (the credit tool's path) | {N_ROW:,} | {row_s:.2f} s | {rates["row"]:,.0f} | {rates["row"] / base:.2f}x |
 
-Vectorized NumPy scores **{rates['numpy'] / base:,.0f}x** as many rows per second as the row-at-a-time baseline
-(DuckDB: {rates['duckdb'] / base:,.0f}x; against the full per-applicant tool path with reason codes:
-{rates['numpy'] / rates['row']:,.0f}x). Generating the applicants took {gen_s:.1f} s (not counted).
+Vectorized NumPy scores **{rates["numpy"] / base:,.0f}x** as many rows per second as the row-at-a-time baseline
+(DuckDB: {rates["duckdb"] / base:,.0f}x; against the full per-applicant tool path with reason codes:
+{rates["numpy"] / rates["row"]:,.0f}x). Generating the applicants took {gen_s:.1f} s (not counted).
 """
-    write_section("scoring", "Batch credit scoring: vectorized vs row-at-a-time", body,
-                  f"python -m bench bench_scoring  # n={n:,}")
+    write_section(
+        "scoring",
+        "Batch credit scoring: vectorized vs row-at-a-time",
+        body,
+        f"python -m bench bench_scoring  # n={n:,}",
+    )
     console.print(body)
     return rates
 

@@ -38,11 +38,16 @@ FINCOPILOT = str(Path(sys.executable).with_name("fincopilot"))
 
 
 def tokens_per_second(kind: str, max_tokens: int, repeats: int, progress, task) -> dict[str, float]:
-    from fincopilot.config import settings
     from fincopilot.models.base import messages
     from fincopilot.models.registry import build_backend
 
-    spec = settings().backend("smollm2-135m").model_copy(update={"id": f"bench-{kind}", "kind": kind, "options": {}})
+    from fincopilot.config import settings
+
+    spec = (
+        settings()
+        .backend("smollm2-135m")
+        .model_copy(update={"id": f"bench-{kind}", "kind": kind, "options": {}})
+    )
     backend = build_backend(spec)
     chats = [messages(p) for p in PROMPTS]
     backend.complete(chats[0], max_tokens=4)  # load weights and warm up outside the timings
@@ -75,22 +80,36 @@ def config_for(kind: str, folder: Path) -> Path:
 
 def cold_plan(kind: str, folder: Path) -> tuple[float, str]:
     """Seconds for `fincopilot plan REQUEST` in a fresh process, and the plan's source line."""
-    env = {**os.environ, "FINCOPILOT_CONFIG": str(config_for(kind, folder)),
-           "FINCOPILOT_HOME": str(folder / f"home-{kind}")}
+    env = {
+        **os.environ,
+        "FINCOPILOT_CONFIG": str(config_for(kind, folder)),
+        "FINCOPILOT_HOME": str(folder / f"home-{kind}"),
+    }
     started = time.perf_counter()
-    done = subprocess.run([FINCOPILOT, "plan", PLAN_REQUEST], capture_output=True, text=True, env=env,
-                          timeout=900, check=False)
+    done = subprocess.run(
+        [FINCOPILOT, "plan", PLAN_REQUEST], capture_output=True, text=True, env=env, timeout=900, check=False
+    )
     seconds = time.perf_counter() - started
-    source = next((ln for ln in done.stdout.splitlines() if ln.startswith("source:")), f"exit {done.returncode}")
+    source = next(
+        (ln for ln in done.stdout.splitlines() if ln.startswith("source:")), f"exit {done.returncode}"
+    )
     return seconds, source[:90]
 
 
 def serve_rss_mib(kind: str, folder: Path) -> float:
     """Resident memory of `fincopilot serve` once it is listening (it loads the default model at start)."""
-    env = {**os.environ, "FINCOPILOT_CONFIG": str(config_for(kind, folder)),
-           "FINCOPILOT_HOME": str(folder / f"home-{kind}")}
-    proc = subprocess.Popen([FINCOPILOT, "serve", "--port", "0"], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=env)
+    env = {
+        **os.environ,
+        "FINCOPILOT_CONFIG": str(config_for(kind, folder)),
+        "FINCOPILOT_HOME": str(folder / f"home-{kind}"),
+    }
+    proc = subprocess.Popen(
+        [FINCOPILOT, "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
     try:
         deadline = time.monotonic() + 600
         for line in proc.stdout:  # type: ignore[union-attr]
@@ -126,9 +145,11 @@ def report(r: dict[str, dict[str, float | str]], max_tokens: int, repeats: int, 
             return ""
         return f" ({base[key] / m[key]:.1f}x faster)" if faster else f" ({m[key] / base[key]:.1f}x)"  # type: ignore[operator]
 
-    rows = [f"| {kind} | {m['b1_rate']:.1f}{vs_base(m, 'b1_rate')} | {m['b8_rate']:.1f}{vs_base(m, 'b8_rate')} "
-            f"| {m['plan_s']:.1f}{vs_base(m, 'plan_s', True)} | {m['plan_source']} | {m['rss_mib']:.0f} |"
-            for kind, m in r.items()]
+    rows = [
+        f"| {kind} | {m['b1_rate']:.1f}{vs_base(m, 'b1_rate')} | {m['b8_rate']:.1f}{vs_base(m, 'b8_rate')} "
+        f"| {m['plan_s']:.1f}{vs_base(m, 'plan_s', True)} | {m['plan_source']} | {m['rss_mib']:.0f} |"
+        for kind, m in r.items()
+    ]
     return (
         f"SmolLM2-135M-Instruct, the embedded GGUF (Q4_1) for both kinds (transformers de-quantizes it to "
         f"float32), greedy, max_tokens={max_tokens}, the same {len(PROMPTS)} prompts (EN + ZH), {repeats} "
@@ -152,8 +173,12 @@ def main(argv: list[str] | None = None) -> None:
     kinds = KINDS[1:] if args.skip_transformers else KINDS
     r = measure(kinds, args.max_tokens, args.repeats)
     body = report(r, args.max_tokens, args.repeats, os.getloadavg()[0])
-    write_section("tokens", "Embedded model: llamacpp vs transformers (tokens/s, cold plan, serve memory)", body,
-                  f"python -m bench.bench_tokens --max-tokens {args.max_tokens} --repeats {args.repeats}")
+    write_section(
+        "tokens",
+        "Embedded model: llamacpp vs transformers (tokens/s, cold plan, serve memory)",
+        body,
+        f"python -m bench.bench_tokens --max-tokens {args.max_tokens} --repeats {args.repeats}",
+    )
     print(body)
 
 

@@ -68,6 +68,7 @@ def eval_set(skill: str) -> Path | None:
 
     return get_skill(skill).evaluation.eval_set
 
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id VARCHAR PRIMARY KEY, skill VARCHAR, dataset VARCHAR, dataset_version VARCHAR, split VARCHAR,
@@ -110,7 +111,9 @@ def connect(path: Path | None = None):
 
 
 def _hash(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str).encode()
+    ).hexdigest()
 
 
 # ================================================================================================ candidates
@@ -161,7 +164,9 @@ class _MeteredGateway:
 class Candidate:
     """Something that can answer a skill's eval items: a backend (through a pinned gateway) or a baseline."""
 
-    def __init__(self, name: str, skill: str, config=None, gateway_factory: Callable[[str], Any] | None = None):
+    def __init__(
+        self, name: str, skill: str, config=None, gateway_factory: Callable[[str], Any] | None = None
+    ):
         self.name = name
         self.skill = skill
         self.is_baseline = name.startswith("baseline:")
@@ -172,8 +177,10 @@ class Candidate:
         if self.is_baseline:
             known = baselines(skill)
             if name not in known:
-                raise InputError(f"{name!r} is not a baseline for skill {skill!r}"
-                                 + (f" (its baselines: {', '.join(known)})" if known else " (it has none)"))
+                raise InputError(
+                    f"{name!r} is not a baseline for skill {skill!r}"
+                    + (f" (its baselines: {', '.join(known)})" if known else " (it has none)")
+                )
             self._baseline = known[name]
             self.version = "code:" + _hash(inspect.getsource(self._baseline))[:12]
         else:
@@ -206,8 +213,12 @@ class Candidate:
 
 def _backend_version(spec) -> str:
     """Changes whenever what answers changes: kind, model, adapter (and its card), options."""
-    parts: dict[str, Any] = {"kind": spec.kind, "model": spec.model, "adapter": spec.adapter,
-                             "options": spec.options}
+    parts: dict[str, Any] = {
+        "kind": spec.kind,
+        "model": spec.model,
+        "adapter": spec.adapter,
+        "options": spec.options,
+    }
     if spec.adapter:
         card = Path(spec.adapter) / "card.json"
         parts["card"] = _hash(card.read_text(encoding="utf-8")) if card.is_file() else None
@@ -220,8 +231,13 @@ def _baseline_keyword(item: EvalItem) -> dict[str, Any]:
 
     plan, note = fallback_plan(item.input["request"])
     valid = not validate_plan(plan) if plan.steps else True
-    return {"plan": plan.plan_json(), "source": "rules", "valid_before_repair": valid, "reason": note,
-            "produced_by": "rules"}
+    return {
+        "plan": plan.plan_json(),
+        "source": "rules",
+        "valid_before_repair": valid,
+        "reason": note,
+        "produced_by": "rules",
+    }
 
 
 # --- backends -----------------------------------------------------------------------------------------------
@@ -230,9 +246,14 @@ def _run_backend(skill: str, item: EvalItem, gateway) -> dict[str, Any]:
         from fincopilot.agents.planner import plan_request
 
         outcome = plan_request(item.input["request"], gateway=gateway)
-        return {"plan": outcome.plan.plan_json(), "source": outcome.source, "produced_by": _plan_producer(outcome),
-                "valid_before_repair": outcome.valid_before_repair, "problems": outcome.problems[:4],
-                "rounds": outcome.rounds}
+        return {
+            "plan": outcome.plan.plan_json(),
+            "source": outcome.source,
+            "produced_by": _plan_producer(outcome),
+            "valid_before_repair": outcome.valid_before_repair,
+            "problems": outcome.problems[:4],
+            "rounds": outcome.rounds,
+        }
     from fincopilot.agents.skills import SkillContext, get_skill
 
     sk = get_skill(skill)
@@ -268,8 +289,11 @@ class CandidateSummary(BaseModel):
     score: float
     metrics: dict[str, float]
     errors: int
-    fallbacks: int = Field(0, description="items answered by a fallback (rules, template, extractive), not the "
-                                          "candidate; each scores 0")
+    fallbacks: int = Field(
+        0,
+        description="items answered by a fallback (rules, template, extractive), not the "
+        "candidate; each scores 0",
+    )
     p50_latency_s: float
     p95_latency_s: float
     mean_tokens: float
@@ -295,12 +319,16 @@ class ArenaRun(BaseModel):
     seed: int
     judge: str | None
     n_items: int
-    model_calls: int = Field(description="model calls made by this run (0 when everything came from the cache)")
+    model_calls: int = Field(
+        description="model calls made by this run (0 when everything came from the cache)"
+    )
     candidates: list[CandidateSummary]
     ratings: list[Rating]
     judge_ratings: list[Rating] = Field(default_factory=list)
-    pairs: list[PairedDiff] = Field(default_factory=list, description="paired bootstrap of per-item score "
-                                                                       "differences, every pair of candidates")
+    pairs: list[PairedDiff] = Field(
+        default_factory=list,
+        description="paired bootstrap of per-item score differences, every pair of candidates",
+    )
 
 
 def _percentile(values: Sequence[float], q: float) -> float:
@@ -318,10 +346,22 @@ def _select(items: list[EvalItem], limit: int | None, seed: int) -> list[EvalIte
     return sorted(chosen, key=lambda i: i.id)
 
 
-def run_arena(skill: str, candidates: Sequence[str], *, dataset: str | Path | None = None, split: Split = "heldout",
-              limit: int | None = None, seed: int = 0, judge: str | None = None, workers: int = 2,
-              db: Path | None = None, progress: bool = True, config=None,
-              gateway_factory: Callable[[str], Any] | None = None, bootstrap_rounds: int = ROUNDS) -> ArenaRun:
+def run_arena(
+    skill: str,
+    candidates: Sequence[str],
+    *,
+    dataset: str | Path | None = None,
+    split: Split = "heldout",
+    limit: int | None = None,
+    seed: int = 0,
+    judge: str | None = None,
+    workers: int = 2,
+    db: Path | None = None,
+    progress: bool = True,
+    config=None,
+    gateway_factory: Callable[[str], Any] | None = None,
+    bootstrap_rounds: int = ROUNDS,
+) -> ArenaRun:
     """Run `candidates` on `skill`'s eval set and store results, ratings and the run in DuckDB."""
     names = [c.strip() for c in candidates if c and c.strip()]
     if not names:
@@ -336,9 +376,17 @@ def run_arena(skill: str, candidates: Sequence[str], *, dataset: str | Path | No
         raise InputError(f"the {split!r} split of the {skill!r} eval set is empty")
     version = dataset_version(skill, path)
     cands = [Candidate(n, skill, config, gateway_factory) for n in names]
-    run_params = {"skill": skill, "dataset": str(dataset or ""), "version": version, "split": split, "seed": seed,
-                  "items": [i.id for i in items], "candidates": names, "judge": judge,
-                  "versions": [c.version for c in cands]}
+    run_params = {
+        "skill": skill,
+        "dataset": str(dataset or ""),
+        "version": version,
+        "split": split,
+        "seed": seed,
+        "items": [i.id for i in items],
+        "candidates": names,
+        "judge": judge,
+        "versions": [c.version for c in cands],
+    }
     run_id = f"{skill}-{_hash(run_params)[:10]}"
     sources = _sources(skill, items)
 
@@ -351,32 +399,76 @@ def run_arena(skill: str, candidates: Sequence[str], *, dataset: str | Path | No
         summaries: list[CandidateSummary] = []
         rows: list[list[Any]] = []
         for c in cands:
-            summaries.append(_score_candidate(c, skill, items, results[c.name], sources, per_item, rows, run_id))
+            summaries.append(
+                _score_candidate(c, skill, items, results[c.name], sources, per_item, rows, run_id)
+            )
 
         # --- evidence: paired item-level bootstrap of score differences; ratings from metric (and judge) battles
         pairs = all_pairs(per_item, rounds=bootstrap_rounds, seed=seed) if len(cands) > 1 else []
-        ratings = ratings_with_ci(battles_from_scores(per_item), rounds=bootstrap_rounds, seed=seed) \
-            if len(cands) > 1 else []
+        ratings = (
+            ratings_with_ci(battles_from_scores(per_item), rounds=bootstrap_rounds, seed=seed)
+            if len(cands) > 1
+            else []
+        )
         judge_ratings: list[Rating] = []
         if judge and len(cands) > 1:
-            jb, calls = judge_battles(skill, items, results, judge, con, config=config,
-                                      gateway_factory=gateway_factory, progress=progress)
+            jb, calls = judge_battles(
+                skill,
+                items,
+                results,
+                judge,
+                con,
+                config=config,
+                gateway_factory=gateway_factory,
+                progress=progress,
+            )
             model_calls += calls
             judge_ratings = ratings_with_ci(jb, rounds=bootstrap_rounds, seed=seed)
         _attach_ratings(summaries, judge_ratings or ratings)
-        _store_run(con, run_id, [run_id, skill, str(dataset or ""), version, split, seed, limit, json.dumps(names),
-                                 judge, len(items), _now(), model_calls], rows, ratings, judge_ratings, pairs)
+        _store_run(
+            con,
+            run_id,
+            [
+                run_id,
+                skill,
+                str(dataset or ""),
+                version,
+                split,
+                seed,
+                limit,
+                json.dumps(names),
+                judge,
+                len(items),
+                _now(),
+                model_calls,
+            ],
+            rows,
+            ratings,
+            judge_ratings,
+            pairs,
+        )
     finally:
         con.close()
     log.info("arena_run", run_id=run_id, skill=skill, items=len(items), model_calls=model_calls)
-    return ArenaRun(run_id=run_id, skill=skill, dataset_version=version, split=split, seed=seed, judge=judge,
-                    n_items=len(items), model_calls=model_calls,
-                    candidates=sorted(summaries, key=lambda s: (-s.score, s.candidate)), ratings=ratings,
-                    judge_ratings=judge_ratings, pairs=pairs)
+    return ArenaRun(
+        run_id=run_id,
+        skill=skill,
+        dataset_version=version,
+        split=split,
+        seed=seed,
+        judge=judge,
+        n_items=len(items),
+        model_calls=model_calls,
+        candidates=sorted(summaries, key=lambda s: (-s.score, s.candidate)),
+        ratings=ratings,
+        judge_ratings=judge_ratings,
+        pairs=pairs,
+    )
 
 
-def _answers(cands: list[Candidate], items: list[EvalItem], skill: str, version: str, con, workers: int,
-             progress: bool) -> tuple[dict[str, dict[str, dict[str, Any]]], int]:
+def _answers(
+    cands: list[Candidate], items: list[EvalItem], skill: str, version: str, con, workers: int, progress: bool
+) -> tuple[dict[str, dict[str, dict[str, Any]]], int]:
     """Every candidate's answer to every item: from the cache, else run (and cached). Returns the answers and
     the number of model calls made."""
     results: dict[str, dict[str, dict[str, Any]]] = {c.name: {} for c in cands}
@@ -384,25 +476,46 @@ def _answers(cands: list[Candidate], items: list[EvalItem], skill: str, version:
     todo: list[tuple[Candidate, EvalItem, str]] = []
     for c in cands:
         for it in items:
-            key = _hash({"c": c.name, "v": c.version, "skill": skill, "dv": version, "in": it.input,
-                         "proto": OUTPUT_PROTOCOL})[:32]
-            row = con.execute("SELECT output, latency_s, prompt_tokens, completion_tokens, cost, error FROM cache "
-                              "WHERE cache_key = ?", [key]).fetchone()
+            key = _hash(
+                {
+                    "c": c.name,
+                    "v": c.version,
+                    "skill": skill,
+                    "dv": version,
+                    "in": it.input,
+                    "proto": OUTPUT_PROTOCOL,
+                }
+            )[:32]
+            row = con.execute(
+                "SELECT output, latency_s, prompt_tokens, completion_tokens, cost, error FROM cache "
+                "WHERE cache_key = ?",
+                [key],
+            ).fetchone()
             if row is not None:
-                results[c.name][it.id] = {"output": json.loads(row[0]), "latency_s": row[1],
-                                          "prompt_tokens": row[2], "completion_tokens": row[3], "cost": row[4],
-                                          "error": row[5], "cached": True, "cache_key": key}
+                results[c.name][it.id] = {
+                    "output": json.loads(row[0]),
+                    "latency_s": row[1],
+                    "prompt_tokens": row[2],
+                    "completion_tokens": row[3],
+                    "cost": row[4],
+                    "error": row[5],
+                    "cached": True,
+                    "cache_key": key,
+                }
             else:
                 todo.append((c, it, key))
     with _progress(progress) as bar:
-        tasks = {c.name: bar.add_task(f"{skill} · {c.name}", total=len(items),
-                                      completed=len(results[c.name])) for c in cands}
+        tasks = {
+            c.name: bar.add_task(f"{skill} · {c.name}", total=len(items), completed=len(results[c.name]))
+            for c in cands
+        }
         for c in cands:
             mine = [(it, key) for cc, it, key in todo if cc is c]
             if not mine:
                 continue
-            with ThreadPoolExecutor(max_workers=max(1, min(workers, c.max_concurrency)),
-                                    thread_name_prefix="arena") as pool:
+            with ThreadPoolExecutor(
+                max_workers=max(1, min(workers, c.max_concurrency)), thread_name_prefix="arena"
+            ) as pool:
                 futures = {pool.submit(_run_one, c, it): (it, key) for it, key in mine}
                 for fut in as_completed(futures):
                     it, key = futures[fut]
@@ -410,17 +523,38 @@ def _answers(cands: list[Candidate], items: list[EvalItem], skill: str, version:
                     model_calls += rec.pop("calls")
                     rec.update(cached=False, cache_key=key)
                     results[c.name][it.id] = rec
-                    con.execute("INSERT OR REPLACE INTO cache VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                                [key, c.name, c.version, skill, version, _hash(it.input)[:16],
-                                 json.dumps(rec["output"], ensure_ascii=False, sort_keys=True), rec["latency_s"],
-                                 rec["prompt_tokens"], rec["completion_tokens"], rec["cost"], rec["error"], _now()])
+                    con.execute(
+                        "INSERT OR REPLACE INTO cache VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        [
+                            key,
+                            c.name,
+                            c.version,
+                            skill,
+                            version,
+                            _hash(it.input)[:16],
+                            json.dumps(rec["output"], ensure_ascii=False, sort_keys=True),
+                            rec["latency_s"],
+                            rec["prompt_tokens"],
+                            rec["completion_tokens"],
+                            rec["cost"],
+                            rec["error"],
+                            _now(),
+                        ],
+                    )
                     bar.advance(tasks[c.name])
     return results, model_calls
 
 
-def _score_candidate(c: Candidate, skill: str, items: list[EvalItem], results: dict[str, dict[str, Any]],
-                     sources: dict[str, str], per_item: dict[str, dict[str, float]], rows: list[list[Any]],
-                     run_id: str) -> CandidateSummary:
+def _score_candidate(
+    c: Candidate,
+    skill: str,
+    items: list[EvalItem],
+    results: dict[str, dict[str, Any]],
+    sources: dict[str, str],
+    per_item: dict[str, dict[str, float]],
+    rows: list[list[Any]],
+    run_id: str,
+) -> CandidateSummary:
     """Score every item of one candidate (errors and fallbacks score 0), fill `per_item` and the result rows."""
     scores: list[ItemScore] = []
     lat, toks, costs, errors, fallbacks = [], [], [], 0, 0
@@ -442,16 +576,40 @@ def _score_candidate(c: Candidate, skill: str, items: list[EvalItem], results: d
         lat.append(rec["latency_s"])
         toks.append(rec["prompt_tokens"] + rec["completion_tokens"])
         costs.append(rec["cost"])
-        rows.append([run_id, c.name, it.id, json.dumps(rec["output"], ensure_ascii=False, sort_keys=True),
-                     s.score, json.dumps(s.metrics, sort_keys=True), rec["latency_s"], rec["prompt_tokens"],
-                     rec["completion_tokens"], rec["cost"], rec["error"], rec["cached"], rec["cache_key"],
-                     (rec["output"] or {}).get("produced_by"), fallback])
+        rows.append(
+            [
+                run_id,
+                c.name,
+                it.id,
+                json.dumps(rec["output"], ensure_ascii=False, sort_keys=True),
+                s.score,
+                json.dumps(s.metrics, sort_keys=True),
+                rec["latency_s"],
+                rec["prompt_tokens"],
+                rec["completion_tokens"],
+                rec["cost"],
+                rec["error"],
+                rec["cached"],
+                rec["cache_key"],
+                (rec["output"] or {}).get("produced_by"),
+                fallback,
+            ]
+        )
     agg = aggregate(skill, scores)
     return CandidateSummary(
-        candidate=c.name, items=len(items), score=agg.pop("score"), metrics=agg, errors=errors,
-        fallbacks=fallbacks, p50_latency_s=_percentile(lat, 50), p95_latency_s=_percentile(lat, 95),
-        mean_tokens=sum(toks) / len(toks), cost_per_item=sum(costs) / len(costs),
-        cost_per_1k_tokens=c.cost_per_1k, residency=c.residency)
+        candidate=c.name,
+        items=len(items),
+        score=agg.pop("score"),
+        metrics=agg,
+        errors=errors,
+        fallbacks=fallbacks,
+        p50_latency_s=_percentile(lat, 50),
+        p95_latency_s=_percentile(lat, 95),
+        mean_tokens=sum(toks) / len(toks),
+        cost_per_item=sum(costs) / len(costs),
+        cost_per_1k_tokens=c.cost_per_1k,
+        residency=c.residency,
+    )
 
 
 def _attach_ratings(summaries: list[CandidateSummary], ratings: list[Rating]) -> None:
@@ -463,13 +621,22 @@ def _attach_ratings(summaries: list[CandidateSummary], ratings: list[Rating]) ->
             s.rating_status, s.rating_note = r.status, r.note
 
 
-_RESULT_COLS = ("run_id, candidate, item_id, output, score, metrics, latency_s, prompt_tokens, completion_tokens, "
-                "cost, error, cached, cache_key, produced_by, fallback")
+_RESULT_COLS = (
+    "run_id, candidate, item_id, output, score, metrics, latency_s, prompt_tokens, completion_tokens, "
+    "cost, error, cached, cache_key, produced_by, fallback"
+)
 _RATING_COLS = "run_id, method, model, rating, ci_low, ci_high, battles, wins, decisive, status, note"
 
 
-def _store_run(con, run_id: str, run_row: list[Any], rows: list[list[Any]], ratings: list[Rating],
-               judge_ratings: list[Rating], pairs: list[PairedDiff]) -> None:
+def _store_run(
+    con,
+    run_id: str,
+    run_row: list[Any],
+    rows: list[list[Any]],
+    ratings: list[Rating],
+    judge_ratings: list[Rating],
+    pairs: list[PairedDiff],
+) -> None:
     """Replace a previous run with the same parameters, in one transaction."""
     con.execute("BEGIN")
     for table in ("runs", "results", "ratings", "pairs"):
@@ -478,13 +645,33 @@ def _store_run(con, run_id: str, run_row: list[Any], rows: list[list[Any]], rati
     con.executemany(f"INSERT INTO results ({_RESULT_COLS}) VALUES ({','.join('?' * 15)})", rows)
     for method, rs in (("metric", ratings), ("judge", judge_ratings)):
         if rs:
-            con.executemany(f"INSERT INTO ratings ({_RATING_COLS}) VALUES ({','.join('?' * 11)})",
-                            [[run_id, method, r.model, r.rating, r.ci_low, r.ci_high, r.battles, r.wins,
-                              r.decisive, r.status, r.note] for r in rs])
+            con.executemany(
+                f"INSERT INTO ratings ({_RATING_COLS}) VALUES ({','.join('?' * 11)})",
+                [
+                    [
+                        run_id,
+                        method,
+                        r.model,
+                        r.rating,
+                        r.ci_low,
+                        r.ci_high,
+                        r.battles,
+                        r.wins,
+                        r.decisive,
+                        r.status,
+                        r.note,
+                    ]
+                    for r in rs
+                ],
+            )
     if pairs:
-        con.executemany("INSERT INTO pairs VALUES (?,?,?,?,?,?,?,?,?,?)",
-                        [[run_id, "metric", p.a, p.b, p.items, p.decisive, p.mean, p.ci_low, p.ci_high, p.verdict]
-                         for p in pairs])
+        con.executemany(
+            "INSERT INTO pairs VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [
+                [run_id, "metric", p.a, p.b, p.items, p.decisive, p.mean, p.ci_low, p.ci_high, p.verdict]
+                for p in pairs
+            ],
+        )
     con.execute("COMMIT")
 
 
@@ -500,8 +687,15 @@ def _run_one(c: Candidate, it: EvalItem) -> dict[str, Any]:
     except Exception as err:  # noqa: BLE001 - one broken item must not end the run; it scores 0
         error = f"{type(err).__name__}: {err}"[:500]
         log.warning("arena_item_crashed", candidate=c.name, item=it.id, error=error)
-    return {"output": output, "latency_s": time.perf_counter() - start, "prompt_tokens": meter.prompt_tokens,
-            "completion_tokens": meter.completion_tokens, "cost": meter.cost, "error": error, "calls": meter.calls}
+    return {
+        "output": output,
+        "latency_s": time.perf_counter() - start,
+        "prompt_tokens": meter.prompt_tokens,
+        "completion_tokens": meter.completion_tokens,
+        "cost": meter.cost,
+        "error": error,
+        "calls": meter.calls,
+    }
 
 
 def _sources(skill: str, items: list[EvalItem]) -> dict[str, str]:
@@ -548,9 +742,11 @@ class JudgeVerdict(BaseModel):
     winner: Literal["A", "B", "tie"]
 
 
-_JUDGE_SYSTEM = ("You compare two answers to the same task for a bank advisor. Prefer the answer that is correct, "
-                 "complete and states only facts supported by the input. Answer with JSON {\"winner\": \"A\"}, "
-                 "{\"winner\": \"B\"} or {\"winner\": \"tie\"}.")
+_JUDGE_SYSTEM = (
+    "You compare two answers to the same task for a bank advisor. Prefer the answer that is correct, "
+    'complete and states only facts supported by the input. Answer with JSON {"winner": "A"}, '
+    '{"winner": "B"} or {"winner": "tie"}.'
+)
 
 
 def render_output(skill: str, output: dict[str, Any]) -> str:
@@ -565,8 +761,17 @@ def render_output(skill: str, output: dict[str, Any]) -> str:
         return json.dumps(output, ensure_ascii=False)[:1500]
 
 
-def judge_battles(skill: str, items: Sequence[EvalItem], results: dict[str, dict[str, dict[str, Any]]], judge: str,
-                  con, *, config=None, gateway_factory=None, progress: bool = True) -> tuple[list[Battle], int]:
+def judge_battles(
+    skill: str,
+    items: Sequence[EvalItem],
+    results: dict[str, dict[str, dict[str, Any]]],
+    judge: str,
+    con,
+    *,
+    config=None,
+    gateway_factory=None,
+    progress: bool = True,
+) -> tuple[list[Battle], int]:
     """Pairwise judgments with position swapping: each pair is judged as (A, B) and as (B, A); verdicts that
     disagree once the swap is undone are ties. Returns the battles and the number of judge calls made."""
     from fincopilot.models.base import Message
@@ -578,7 +783,7 @@ def judge_battles(skill: str, items: Sequence[EvalItem], results: dict[str, dict
     jobs = []
     for it in items:
         for i, a in enumerate(names):
-            for b in names[i + 1:]:
+            for b in names[i + 1 :]:
                 jobs.append((it, a, b))
     with _progress(progress) as bar:
         task = bar.add_task(f"judge {judge}", total=len(jobs))
@@ -595,8 +800,10 @@ def judge_battles(skill: str, items: Sequence[EvalItem], results: dict[str, dict
             ta, tb = render_output(skill, ra["output"]), render_output(skill, rb["output"])
             verdicts = []
             for first, second in ((ta, tb), (tb, ta)):
-                prompt = (f"Task input: {json.dumps(it.input, ensure_ascii=False)[:1200]}\n\nAnswer A:\n{first[:1200]}"
-                          f"\n\nAnswer B:\n{second[:1200]}\n\nWhich answer is better?")
+                prompt = (
+                    f"Task input: {json.dumps(it.input, ensure_ascii=False)[:1200]}\n\nAnswer A:\n{first[:1200]}"
+                    f"\n\nAnswer B:\n{second[:1200]}\n\nWhich answer is better?"
+                )
                 key = _hash({"judge": judge, "v": judge_cand.version, "skill": skill, "prompt": prompt})[:32]
                 row = con.execute("SELECT output FROM cache WHERE cache_key = ?", [key]).fetchone()
                 if row is not None:
@@ -604,17 +811,38 @@ def judge_battles(skill: str, items: Sequence[EvalItem], results: dict[str, dict
                 else:
                     gw = judge_cand._gateway
                     try:
-                        out = gw.complete("arena_judge", [Message(role="system", content=_JUDGE_SYSTEM),
-                                                          Message(role="user", content=prompt)],
-                                          schema=JudgeVerdict, max_tokens=12)
+                        out = gw.complete(
+                            "arena_judge",
+                            [
+                                Message(role="system", content=_JUDGE_SYSTEM),
+                                Message(role="user", content=prompt),
+                            ],
+                            schema=JudgeVerdict,
+                            max_tokens=12,
+                        )
                         verdict = out.parsed.winner if out.parsed is not None else "tie"
                     except FinCopilotError as err:
                         log.warning("judge_failed", judge=judge, item=it.id, error=str(err)[:200])
                         verdict = "tie"
                     calls += 1
-                    con.execute("INSERT OR REPLACE INTO cache VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                                [key, judge, judge_cand.version, "arena_judge", "", _hash(prompt)[:16],
-                                 json.dumps({"winner": verdict}), 0.0, 0, 0, 0.0, None, _now()])
+                    con.execute(
+                        "INSERT OR REPLACE INTO cache VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        [
+                            key,
+                            judge,
+                            judge_cand.version,
+                            "arena_judge",
+                            "",
+                            _hash(prompt)[:16],
+                            json.dumps({"winner": verdict}),
+                            0.0,
+                            0,
+                            0,
+                            0.0,
+                            None,
+                            _now(),
+                        ],
+                    )
                 verdicts.append(verdict)
             first_order = {"A": "a", "B": "b", "tie": "tie"}[verdicts[0]]
             swapped = {"A": "b", "B": "a", "tie": "tie"}[verdicts[1]]  # undo the swap
@@ -632,8 +860,10 @@ def latest_runs(db: Path | None = None, skill: str | None = None) -> list[dict[s
         return []
     con = connect(path)
     try:
-        sql = ("SELECT run_id, skill, dataset_version, split, seed, item_limit, candidates, judge, n_items, created_at, "
-               "model_calls FROM runs")
+        sql = (
+            "SELECT run_id, skill, dataset_version, split, seed, item_limit, candidates, judge, n_items, created_at, "
+            "model_calls FROM runs"
+        )
         params: list[Any] = []
         if skill:
             sql += " WHERE skill = ?"
@@ -642,8 +872,19 @@ def latest_runs(db: Path | None = None, skill: str | None = None) -> list[dict[s
         rows = con.execute(sql, params).fetchall()
     finally:
         con.close()
-    cols = ["run_id", "skill", "dataset_version", "split", "seed", "limit", "candidates", "judge", "n_items",
-            "created_at", "model_calls"]
+    cols = [
+        "run_id",
+        "skill",
+        "dataset_version",
+        "split",
+        "seed",
+        "limit",
+        "candidates",
+        "judge",
+        "n_items",
+        "created_at",
+        "model_calls",
+    ]
     seen: set[str] = set()
     out = []
     for r in rows:
@@ -663,11 +904,16 @@ def leaderboard(run_id: str, db: Path | None = None) -> list[CandidateSummary]:
         skill = con.execute("SELECT skill FROM runs WHERE run_id = ?", [run_id]).fetchone()
         if skill is None:
             raise NotFoundError(f"no arena run {run_id!r}")
-        rows = con.execute("SELECT candidate, score, metrics, latency_s, prompt_tokens + completion_tokens, cost, "
-                           "error, coalesce(fallback, false) FROM results WHERE run_id = ? "
-                           "ORDER BY candidate, item_id", [run_id]).fetchall()
-        rat = con.execute("SELECT method, model, rating, ci_low, ci_high, status, note FROM ratings "
-                          "WHERE run_id = ?", [run_id]).fetchall()
+        rows = con.execute(
+            "SELECT candidate, score, metrics, latency_s, prompt_tokens + completion_tokens, cost, "
+            "error, coalesce(fallback, false) FROM results WHERE run_id = ? "
+            "ORDER BY candidate, item_id",
+            [run_id],
+        ).fetchall()
+        rat = con.execute(
+            "SELECT method, model, rating, ci_low, ci_high, status, note FROM ratings WHERE run_id = ?",
+            [run_id],
+        ).fetchall()
     finally:
         con.close()
     from fincopilot.models.router import resolve_spec
@@ -689,14 +935,27 @@ def leaderboard(run_id: str, db: Path | None = None) -> list[CandidateSummary]:
         except FinCopilotError:
             spec = None
         rt = ratings.get((method, cand)) or [None, None, None, None, ""]
-        out.append(CandidateSummary(
-            candidate=cand, items=len(rs), score=agg.pop("score"), metrics=agg, errors=sum(1 for r in rs if r[6]),
-            fallbacks=sum(1 for r in rs if r[7]), p50_latency_s=_percentile(lat, 50),
-            p95_latency_s=_percentile(lat, 95), mean_tokens=sum(r[4] for r in rs) / len(rs),
-            cost_per_item=sum(r[5] for r in rs) / len(rs),
-            cost_per_1k_tokens=spec.cost_per_1k_tokens if spec else 0.0,
-            residency=spec.residency if spec else "local", rating=rt[0], ci_low=rt[1], ci_high=rt[2],
-            rating_status=rt[3], rating_note=rt[4] or ""))
+        out.append(
+            CandidateSummary(
+                candidate=cand,
+                items=len(rs),
+                score=agg.pop("score"),
+                metrics=agg,
+                errors=sum(1 for r in rs if r[6]),
+                fallbacks=sum(1 for r in rs if r[7]),
+                p50_latency_s=_percentile(lat, 50),
+                p95_latency_s=_percentile(lat, 95),
+                mean_tokens=sum(r[4] for r in rs) / len(rs),
+                cost_per_item=sum(r[5] for r in rs) / len(rs),
+                cost_per_1k_tokens=spec.cost_per_1k_tokens if spec else 0.0,
+                residency=spec.residency if spec else "local",
+                rating=rt[0],
+                ci_low=rt[1],
+                ci_high=rt[2],
+                rating_status=rt[3],
+                rating_note=rt[4] or "",
+            )
+        )
     return sorted(out, key=lambda s: (-s.score, s.candidate))
 
 
@@ -704,7 +963,9 @@ def item_scores(run_id: str, db: Path | None = None) -> dict[str, dict[str, floa
     """{item_id: {candidate: score}} of a stored run (what the paired comparisons are computed from)."""
     con = connect(db)
     try:
-        rows = con.execute("SELECT item_id, candidate, score FROM results WHERE run_id = ?", [run_id]).fetchall()
+        rows = con.execute(
+            "SELECT item_id, candidate, score FROM results WHERE run_id = ?", [run_id]
+        ).fetchall()
     finally:
         con.close()
     out: dict[str, dict[str, float]] = {}
@@ -717,25 +978,53 @@ def stored_pairs(run_id: str, db: Path | None = None) -> list[PairedDiff]:
     """The paired comparisons stored with a run."""
     con = connect(db)
     try:
-        rows = con.execute("SELECT a, b, items, decisive, mean, ci_low, ci_high, verdict FROM pairs "
-                           "WHERE run_id = ? AND method = 'metric' ORDER BY a, b", [run_id]).fetchall()
+        rows = con.execute(
+            "SELECT a, b, items, decisive, mean, ci_low, ci_high, verdict FROM pairs "
+            "WHERE run_id = ? AND method = 'metric' ORDER BY a, b",
+            [run_id],
+        ).fetchall()
     finally:
         con.close()
     keys = ("a", "b", "items", "decisive", "mean", "ci_low", "ci_high", "verdict")
     return [PairedDiff(**dict(zip(keys, r))) for r in rows]
 
 
-def route_from_run(run: dict[str, Any], board: list[CandidateSummary], cfg, db: Path | None = None,
-                   incumbent: str | None = None):
+def route_from_run(
+    run: dict[str, Any],
+    board: list[CandidateSummary],
+    cfg,
+    db: Path | None = None,
+    incumbent: str | None = None,
+):
     """The routing decision the evidence of one stored run supports (`models.router.route_for_skill`)."""
     from fincopilot.models.router import CandidateStats, PairEvidence, route_for_skill
 
-    stats = [CandidateStats(backend=s.candidate, score=s.score, p95_latency_s=s.p95_latency_s, items=s.items,
-                            errors=s.errors, fallbacks=s.fallbacks) for s in board]
-    pairs = [PairEvidence(a=p.a, b=p.b, items=p.items, mean=p.mean, ci_low=p.ci_low, ci_high=p.ci_high,
-                          better=p.better()) for p in stored_pairs(run["run_id"], db)]
-    return route_for_skill(run["skill"], stats, cfg, run_id=run["run_id"], dataset_version=run["dataset_version"],
-                           pairs=pairs, incumbent=incumbent)
+    stats = [
+        CandidateStats(
+            backend=s.candidate,
+            score=s.score,
+            p95_latency_s=s.p95_latency_s,
+            items=s.items,
+            errors=s.errors,
+            fallbacks=s.fallbacks,
+        )
+        for s in board
+    ]
+    pairs = [
+        PairEvidence(
+            a=p.a, b=p.b, items=p.items, mean=p.mean, ci_low=p.ci_low, ci_high=p.ci_high, better=p.better()
+        )
+        for p in stored_pairs(run["run_id"], db)
+    ]
+    return route_for_skill(
+        run["skill"],
+        stats,
+        cfg,
+        run_id=run["run_id"],
+        dataset_version=run["dataset_version"],
+        pairs=pairs,
+        incumbent=incumbent,
+    )
 
 
 def promote(db: Path | None = None, path: Path | None = None, config=None):
@@ -758,12 +1047,30 @@ def promote(db: Path | None = None, path: Path | None = None, config=None):
     skills = {}
     for run in runs:
         held = current.skills.get(run["skill"]) if current is not None else None
-        route = route_from_run(run, leaderboard(run["run_id"], db), cfg, db,
-                               incumbent=held.chain[0] if held is not None and held.chain else None)
+        route = route_from_run(
+            run,
+            leaderboard(run["run_id"], db),
+            cfg,
+            db,
+            incumbent=held.chain[0] if held is not None and held.chain else None,
+        )
         skills[run["skill"]] = route
-        log.info("routing_promoted", skill=run["skill"], chain=route.chain, reason=route.reason,
-                 evidence=route.evidence, excluded=route.excluded)
-        audit.record("routing_promoted", skill=run["skill"], run_id=run["run_id"], chain=route.chain,
-                     reason=route.reason, evidence=route.evidence, excluded=route.excluded)
+        log.info(
+            "routing_promoted",
+            skill=run["skill"],
+            chain=route.chain,
+            reason=route.reason,
+            evidence=route.evidence,
+            excluded=route.excluded,
+        )
+        audit.record(
+            "routing_promoted",
+            skill=run["skill"],
+            run_id=run["run_id"],
+            chain=route.chain,
+            reason=route.reason,
+            evidence=route.evidence,
+            excluded=route.excluded,
+        )
     table = new_table(skills)
     return table, write_routing_table(table, path)

@@ -35,7 +35,9 @@ BASE = 10.0
 INIT_RATING = 1000.0
 RIDGE_C = 1e4  # inverse L2 strength: negligible on real data, only centres the ratings
 ROUNDS = 1000
-MIN_DECISIVE = 6  # fewer decisive battles than this cannot show a difference at 95% (sign test: 2·0.5^5 > 0.05)
+MIN_DECISIVE = (
+    6  # fewer decisive battles than this cannot show a difference at 95% (sign test: 2·0.5^5 > 0.05)
+)
 
 Winner = Literal["a", "b", "tie"]
 Status = Literal["rated", "insufficient_evidence", "undefeated", "winless", "unbounded"]
@@ -68,14 +70,16 @@ def _encode(battles: Sequence[Battle], names: Sequence[str]) -> tuple[np.ndarray
     index = {m: i for i, m in enumerate(names)}
     ia = np.fromiter((index[b.model_a] for b in battles), dtype=np.int64, count=len(battles))
     ib = np.fromiter((index[b.model_b] for b in battles), dtype=np.int64, count=len(battles))
-    pa = np.fromiter(({"a": 1.0, "b": 0.0, "tie": 0.5}[b.winner] for b in battles), dtype=float, count=len(battles))
+    pa = np.fromiter(
+        ({"a": 1.0, "b": 0.0, "tie": 0.5}[b.winner] for b in battles), dtype=float, count=len(battles)
+    )
     return ia, ib, pa
 
 
 def _win_table(ia: np.ndarray, ib: np.ndarray, pa: np.ndarray, k: int) -> np.ndarray:
     wins = np.zeros((k, k))
-    np.add.at(wins, (ia, ib), pa)          # first beats second
-    np.add.at(wins, (ib, ia), 1.0 - pa)    # second beats first (ties: half each)
+    np.add.at(wins, (ia, ib), pa)  # first beats second
+    np.add.at(wins, (ib, ia), 1.0 - pa)  # second beats first (ties: half each)
     return wins
 
 
@@ -119,8 +123,14 @@ def _fit_table(wins: np.ndarray, scale: float, base: float, init_rating: float) 
     return scale * beta + init_rating
 
 
-def compute_mle_elo(battles: Sequence[Battle], models: Sequence[str] | None = None, *, scale: float = SCALE,
-                    base: float = BASE, init_rating: float = INIT_RATING) -> dict[str, float]:
+def compute_mle_elo(
+    battles: Sequence[Battle],
+    models: Sequence[str] | None = None,
+    *,
+    scale: float = SCALE,
+    base: float = BASE,
+    init_rating: float = INIT_RATING,
+) -> dict[str, float]:
     """Ridged MLE Bradley–Terry ratings (Elo scale) of every model in `battles` (and `models`, unrated → init).
     Meaningful only where `graph_positions` says "connected"; `ratings_with_ci` applies that check."""
     names = sorted({b.model_a for b in battles} | {b.model_b for b in battles} | set(models or ()))
@@ -152,8 +162,14 @@ def graph_positions(wins: np.ndarray) -> list[str]:
     out = []
     for i in range(k):
         c = label[i]
-        out.append({(True, False): "undefeated", (False, True): "winless", (True, True): "unbounded",
-                    (False, False): "isolated"}[(bool(beats_out[c]), bool(beaten_by_out[c]))])
+        out.append(
+            {
+                (True, False): "undefeated",
+                (False, True): "winless",
+                (True, True): "unbounded",
+                (False, False): "isolated",
+            }[(bool(beats_out[c]), bool(beaten_by_out[c]))]
+        )
     return out
 
 
@@ -207,8 +223,9 @@ def _interval(samples: np.ndarray | None) -> tuple[float | None, float | None]:
     return (float(lo) if np.isfinite(lo) else None), (float(hi) if np.isfinite(hi) else None)
 
 
-def ratings_with_ci(battles: Sequence[Battle], rounds: int = ROUNDS, seed: int = 0,
-                    min_decisive: int = MIN_DECISIVE) -> list[Rating]:
+def ratings_with_ci(
+    battles: Sequence[Battle], rounds: int = ROUNDS, seed: int = 0, min_decisive: int = MIN_DECISIVE
+) -> list[Rating]:
     """Ratings with item-level bootstrap 95% CIs, best first; each says how far the data support it."""
     names = sorted({b.model_a for b in battles} | {b.model_b for b in battles})
     if not names:
@@ -244,16 +261,35 @@ def _unbounded_rating(base: dict, position: str, i: int, wins: np.ndarray, posit
     n_lost = round(float(wins[np.ix_(others, group)].sum())) if others else 0
     if position == "undefeated":
         gap = margin_bound(n_won)
-        return Rating(rating=None, ci_low=None, ci_high=None, status="undefeated", **base,
-                      note=f"undefeated: at least {gap:.0f} Elo above the others (95%; {n_won} wins, 0 losses)")
+        return Rating(
+            rating=None,
+            ci_low=None,
+            ci_high=None,
+            status="undefeated",
+            **base,
+            note=f"undefeated: at least {gap:.0f} Elo above the others (95%; {n_won} wins, 0 losses)",
+        )
     if position == "winless":
         gap = margin_bound(n_lost)
-        return Rating(rating=None, ci_low=None, ci_high=None, status="winless", **base,
-                      note=f"winless: at least {gap:.0f} Elo below the others (95%; 0 wins, {n_lost} losses)")
+        return Rating(
+            rating=None,
+            ci_low=None,
+            ci_high=None,
+            status="winless",
+            **base,
+            note=f"winless: at least {gap:.0f} Elo below the others (95%; 0 wins, {n_lost} losses)",
+        )
     status: Status = "unbounded" if position == "unbounded" else "insufficient_evidence"
-    return Rating(rating=None, ci_low=None, ci_high=None, status=status, **base,
-                  note="ordered against some models by sweeps only: no finite rating" if status == "unbounded"
-                  else "no battle against the other models")
+    return Rating(
+        rating=None,
+        ci_low=None,
+        ci_high=None,
+        status=status,
+        **base,
+        note="ordered against some models by sweeps only: no finite rating"
+        if status == "unbounded"
+        else "no battle against the other models",
+    )
 
 
 def separates(x: Rating, y: Rating) -> bool:
@@ -271,8 +307,14 @@ def battles_from_scores(scores: dict[str, dict[str, float]], eps: float = 1e-9) 
         per = scores[item_id]
         names = sorted(per)
         for i, a in enumerate(names):
-            for b in names[i + 1:]:
+            for b in names[i + 1 :]:
                 d = per[a] - per[b]
-                out.append(Battle(model_a=a, model_b=b, item_id=item_id,
-                                  winner="a" if d > eps else "b" if d < -eps else "tie"))
+                out.append(
+                    Battle(
+                        model_a=a,
+                        model_b=b,
+                        item_id=item_id,
+                        winner="a" if d > eps else "b" if d < -eps else "tie",
+                    )
+                )
     return out

@@ -33,8 +33,10 @@ def _clients() -> list[dict[str, Any]]:
     from fincopilot.tools.data import connect
 
     with connect() as con:
-        cur = con.execute("SELECT client_id, name_en, name_zh, risk_profile, horizon_years, age FROM clients "
-                          "ORDER BY client_id")
+        cur = con.execute(
+            "SELECT client_id, name_en, name_zh, risk_profile, horizon_years, age FROM clients "
+            "ORDER BY client_id"
+        )
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, row)) for row in cur.fetchall()]
 
@@ -50,57 +52,122 @@ def _step(i: int, skill: str, args: dict[str, Any], deps: list[int] | None = Non
     return {"id": i, "skill": skill, "args": args, "depends_on": deps or []}
 
 
-def _compliance_after(steps: list[dict[str, Any]], client: str | None, product: str | None) -> list[dict[str, Any]]:
+def _compliance_after(
+    steps: list[dict[str, Any]], client: str | None, product: str | None
+) -> list[dict[str, Any]]:
     args: dict[str, Any] = {"text": "$answer"}
     if client and product:
         args.update(client=client, product=product)
     return [*steps, _step(len(steps) + 1, "compliance_check", args, [s["id"] for s in steps])]
 
 
-CREDIT_EN = ["What is the credit score of {c}?", "Check {c}'s credit, please.", "Pull the credit rating for {c}.",
-             "How creditworthy is {c}?", "Run a credit check on client {c}.", "{c}: what grade does the scorecard give?",
-             "Can you look up the PD and credit grade for {c}?", "I need {c}'s bureau score before our meeting."]
-CREDIT_ZH = ["查询客户{c}的信用评分", "帮我看一下{c}的征信情况", "{c}的信用评级是多少？", "请做一次{c}的信用评估",
-             "客户{c}的违约概率是多少？", "查一下{c}的资信"]
-SUMMARY_EN = ["Summarize the latest {p} report.", "Give me a short summary of the {p} research report.",
-              "What does the newest report on {p} say?", "Brief me on {p}'s latest quarterly report.",
-              "Can you summarize the {p} report for me?", "I need the key points of the {p} report."]
-SUMMARY_DATE_EN = ["Summarize the {p} report from {d}.", "What did the {d} report on {p} say? A summary please."]
-SUMMARY_ZH = ["总结一下{p}的最新研报", "帮我概述{p}最新的报告", "{p}最新报告的要点是什么？", "请给出{p}研究报告的摘要"]
+CREDIT_EN = [
+    "What is the credit score of {c}?",
+    "Check {c}'s credit, please.",
+    "Pull the credit rating for {c}.",
+    "How creditworthy is {c}?",
+    "Run a credit check on client {c}.",
+    "{c}: what grade does the scorecard give?",
+    "Can you look up the PD and credit grade for {c}?",
+    "I need {c}'s bureau score before our meeting.",
+]
+CREDIT_ZH = [
+    "查询客户{c}的信用评分",
+    "帮我看一下{c}的征信情况",
+    "{c}的信用评级是多少？",
+    "请做一次{c}的信用评估",
+    "客户{c}的违约概率是多少？",
+    "查一下{c}的资信",
+]
+SUMMARY_EN = [
+    "Summarize the latest {p} report.",
+    "Give me a short summary of the {p} research report.",
+    "What does the newest report on {p} say?",
+    "Brief me on {p}'s latest quarterly report.",
+    "Can you summarize the {p} report for me?",
+    "I need the key points of the {p} report.",
+]
+SUMMARY_DATE_EN = [
+    "Summarize the {p} report from {d}.",
+    "What did the {d} report on {p} say? A summary please.",
+]
+SUMMARY_ZH = [
+    "总结一下{p}的最新研报",
+    "帮我概述{p}最新的报告",
+    "{p}最新报告的要点是什么？",
+    "请给出{p}研究报告的摘要",
+]
 SUMMARY_DATE_ZH = ["总结{p}在{d}的报告"]
-FULL_EN = ["Client {c} wants the {p} fund: check credit, summarize the latest {p} report, make my recommendation "
-           "compliant.",
-           "{c} is interested in {p}. Check her credit, brief me on the {p} report and make sure my pitch is "
-           "compliant.",
-           "Prepare a recommendation of {p} for {c}: credit check, report summary and a compliance check.",
-           "I want to recommend {p} to {c}. Look up the credit score, summarize the research report and check "
-           "suitability."]
-FULL_ZH = ["客户{c}想买{p}：查一下信用，总结{p}最新研报，并确保我的推荐合规。",
-           "我准备向{c}推荐{p}，请查询信用评分、总结报告并做合规检查。"]
-CREDIT_SUMMARY_EN = ["Check {c}'s credit and summarize the latest {p} report.",
-                     "Two things: the credit score of {c}, and a summary of the {p} report."]
+FULL_EN = [
+    "Client {c} wants the {p} fund: check credit, summarize the latest {p} report, make my recommendation "
+    "compliant.",
+    "{c} is interested in {p}. Check her credit, brief me on the {p} report and make sure my pitch is "
+    "compliant.",
+    "Prepare a recommendation of {p} for {c}: credit check, report summary and a compliance check.",
+    "I want to recommend {p} to {c}. Look up the credit score, summarize the research report and check "
+    "suitability.",
+]
+FULL_ZH = [
+    "客户{c}想买{p}：查一下信用，总结{p}最新研报，并确保我的推荐合规。",
+    "我准备向{c}推荐{p}，请查询信用评分、总结报告并做合规检查。",
+]
+CREDIT_SUMMARY_EN = [
+    "Check {c}'s credit and summarize the latest {p} report.",
+    "Two things: the credit score of {c}, and a summary of the {p} report.",
+]
 CREDIT_SUMMARY_ZH = ["查询{c}的信用评分，再总结一下{p}的最新报告"]
-CREDIT_COMPLIANCE_EN = ["{c} wants to buy {p}. Check the credit and whether it is suitable for the client.",
-                        "Before I recommend {p} to {c}, run a credit check and a suitability check."]
+CREDIT_COMPLIANCE_EN = [
+    "{c} wants to buy {p}. Check the credit and whether it is suitable for the client.",
+    "Before I recommend {p} to {c}, run a credit check and a suitability check.",
+]
 CREDIT_COMPLIANCE_ZH = ["{c}想申购{p}，请查信用并检查是否适合该客户。"]
-SUMMARY_COMPLIANCE_EN = ["Summarize the latest {p} report for a client email and check it is compliant.",
-                         "Write up the {p} report summary and run a compliance check on it."]
+SUMMARY_COMPLIANCE_EN = [
+    "Summarize the latest {p} report for a client email and check it is compliant.",
+    "Write up the {p} report summary and run a compliance check on it.",
+]
 SUMMARY_COMPLIANCE_ZH = ["总结{p}最新报告用于客户沟通，并做合规检查。"]
-TWO_CREDIT_EN = ["Compare the credit scores of {c} and {c2}.", "Which is the better credit risk, {c} or {c2}?"]
+TWO_CREDIT_EN = [
+    "Compare the credit scores of {c} and {c2}.",
+    "Which is the better credit risk, {c} or {c2}?",
+]
 TWO_CREDIT_ZH = ["比较{c}和{c2}的信用评分"]
-TWO_SUMMARY_EN = ["Summarize the latest reports for {p} and {p2}.", "Give me summaries of {p} and {p2} research."]
+TWO_SUMMARY_EN = [
+    "Summarize the latest reports for {p} and {p2}.",
+    "Give me summaries of {p} and {p2} research.",
+]
 TWO_SUMMARY_ZH = ["分别总结{p}和{p2}的最新报告"]
-QUOTES = ["{p} is risk-free.", "You cannot lose money with {p}.", "{p} guarantees 6% a year.",
-          "{p} has had a steady track record.", "{p}保本保息，稳赚不赔。", "{p}过往业绩不代表未来表现。"]
-QUOTE_EN = ["Is this sentence compliant: \"{q}\"", "Compliance check this line for me: {q}",
-            "Can I write \"{q}\" in a client email? Check compliance."]
+QUOTES = [
+    "{p} is risk-free.",
+    "You cannot lose money with {p}.",
+    "{p} guarantees 6% a year.",
+    "{p} has had a steady track record.",
+    "{p}保本保息，稳赚不赔。",
+    "{p}过往业绩不代表未来表现。",
+]
+QUOTE_EN = [
+    'Is this sentence compliant: "{q}"',
+    "Compliance check this line for me: {q}",
+    'Can I write "{q}" in a client email? Check compliance.',
+]
 QUOTE_ZH = ["这句话合规吗：“{q}”", "帮我做合规检查：{q}"]
-NO_SKILL = ["Hello!", "Thanks, that's all for today.", "What does modified duration mean?",
-            "Explain the difference between a bond fund and a money market fund.", "What is a credit spread?",
-            "How do I reset my password?", "Good morning, are you there?", "What time is the team meeting?",
-            "What is a structured note, in general terms?", "Tell me a joke.",
-            "你好", "谢谢，没有别的问题了。", "什么是久期？", "货币基金和债券基金有什么区别？", "今天天气怎么样？",
-            "请解释一下什么是夏普比率。"]
+NO_SKILL = [
+    "Hello!",
+    "Thanks, that's all for today.",
+    "What does modified duration mean?",
+    "Explain the difference between a bond fund and a money market fund.",
+    "What is a credit spread?",
+    "How do I reset my password?",
+    "Good morning, are you there?",
+    "What time is the team meeting?",
+    "What is a structured note, in general terms?",
+    "Tell me a joke.",
+    "你好",
+    "谢谢，没有别的问题了。",
+    "什么是久期？",
+    "货币基金和债券基金有什么区别？",
+    "今天天气怎么样？",
+    "请解释一下什么是夏普比率。",
+]
 
 
 def _client_ref(client: dict[str, Any], zh: bool, r: random.Random) -> str:
@@ -151,7 +218,10 @@ def build_planner() -> list[EvalItem]:
 
     def credit_summary(tpl, r, k):
         c, p = r.choice(clients)["client_id"], r.choice(products)
-        return tpl.format(c=c, p=p), [_step(1, "credit_lookup", {"client": c}), _step(2, "report_summary", {"product": p})]
+        return tpl.format(c=c, p=p), [
+            _step(1, "credit_lookup", {"client": c}),
+            _step(2, "report_summary", {"product": p}),
+        ]
 
     def credit_compliance(tpl, r, k):
         c, p = r.choice(clients)["client_id"], r.choice(products)
@@ -163,12 +233,20 @@ def build_planner() -> list[EvalItem]:
 
     def two_credit(tpl, r, k):
         a, b = r.sample(clients, 2)
-        return (tpl.format(c=a["client_id"], c2=b["client_id"]),
-                [_step(1, "credit_lookup", {"client": a["client_id"]}), _step(2, "credit_lookup", {"client": b["client_id"]})])
+        return (
+            tpl.format(c=a["client_id"], c2=b["client_id"]),
+            [
+                _step(1, "credit_lookup", {"client": a["client_id"]}),
+                _step(2, "credit_lookup", {"client": b["client_id"]}),
+            ],
+        )
 
     def two_summary(tpl, r, k):
         a, b = r.sample(products, 2)
-        return tpl.format(p=a, p2=b), [_step(1, "report_summary", {"product": a}), _step(2, "report_summary", {"product": b})]
+        return tpl.format(p=a, p2=b), [
+            _step(1, "report_summary", {"product": a}),
+            _step(2, "report_summary", {"product": b}),
+        ]
 
     def quote(tpl, r, k):
         q = QUOTES[k % len(QUOTES)].format(p=r.choice(products))
@@ -207,14 +285,25 @@ def build_planner() -> list[EvalItem]:
     return items
 
 
-def _planner_item(n: int, kind: str, request: str, steps: list[dict[str, Any]], meta: dict[str, Any]) -> EvalItem:
+def _planner_item(
+    n: int, kind: str, request: str, steps: list[dict[str, Any]], meta: dict[str, Any]
+) -> EvalItem:
     item_id = f"planner-{n:03d}"
     skills = sorted({s["skill"] for s in steps})
-    return EvalItem(id=item_id, skill="planner", input={"request": request},
-                    reference={"skills": skills, "plan": {"steps": steps}},
-                    metadata={**meta, "kind": kind, "n_steps": len(steps),
-                              "multi_skill": len(skills) > 1, "no_skill": not steps},
-                    split=split_for(item_id))
+    return EvalItem(
+        id=item_id,
+        skill="planner",
+        input={"request": request},
+        reference={"skills": skills, "plan": {"steps": steps}},
+        metadata={
+            **meta,
+            "kind": kind,
+            "n_steps": len(steps),
+            "multi_skill": len(skills) > 1,
+            "no_skill": not steps,
+        },
+        split=split_for(item_id),
+    )
 
 
 # ============================================================================================ credit
@@ -230,11 +319,22 @@ def build_credit_lookup(n: int = 60) -> list[EvalItem]:
         form = ("id", "name_en", "name_zh")[k % 3] if k else "id"
         ref = {"id": c["client_id"], "name_en": c["name_en"], "name_zh": c["name_zh"]}[form]
         item_id = f"credit-{k:03d}"
-        items.append(EvalItem(
-            id=item_id, skill="credit_lookup", input={"client": ref},
-            reference={"client_id": c["client_id"], "score": int(scored.score), "grade": scored.grade,
-                       "pd": round(float(scored.pd), 6), "model_version": scored.model_version},
-            metadata={"ref_form": form}, split=split_for(item_id)))
+        items.append(
+            EvalItem(
+                id=item_id,
+                skill="credit_lookup",
+                input={"client": ref},
+                reference={
+                    "client_id": c["client_id"],
+                    "score": int(scored.score),
+                    "grade": scored.grade,
+                    "pd": round(float(scored.pd), 6),
+                    "model_version": scored.model_version,
+                },
+                metadata={"ref_form": form},
+                split=split_for(item_id),
+            )
+        )
     return items
 
 
@@ -267,10 +367,16 @@ def build_report_summary(n: int = 40) -> list[EvalItem]:
             date = rep.report_date.isoformat()
         lead, figures = headline_figures(rep.body)
         item_id = f"summary-{k:03d}"
-        items.append(EvalItem(
-            id=item_id, skill="report_summary", input={"product": code, "date": date},
-            reference={"report_id": rep.report_id, "key_figures": figures, "summary": lead},
-            metadata={"lang": rep.language, "latest": date is None}, split=split_for(item_id)))
+        items.append(
+            EvalItem(
+                id=item_id,
+                skill="report_summary",
+                input={"product": code, "date": date},
+                reference={"report_id": rep.report_id, "key_figures": figures, "summary": lead},
+                metadata={"lang": rep.language, "latest": date is None},
+                split=split_for(item_id),
+            )
+        )
     return items
 
 
@@ -278,45 +384,103 @@ def build_report_summary(n: int = 40) -> list[EvalItem]:
 # (text, gold categories, client, product). Written by reading each text; several violate in words the rule
 # patterns do not cover, and several clean texts use words the patterns look for in a negated sense.
 COMPLIANCE_TEXTS: list[tuple[str, list[str], str | None, str | None]] = [
-    ("The HY-7 fund's yield to maturity was 7.88% at the end of September. Investment involves risk and the "
-     "NAV may fall.", [], None, None),
+    (
+        "The HY-7 fund's yield to maturity was 7.88% at the end of September. Investment involves risk and the "
+        "NAV may fall.",
+        [],
+        None,
+        None,
+    ),
     ("I guarantee you an 8% return every year on HY-7.", ["guaranteed_return"], None, None),
-    ("With this fund your principal is fully protected, you simply cannot lose.", ["guaranteed_return"], None, None),
-    ("This bond fund is a safe bet: a yield you can count on, year after year.", ["guaranteed_return"], None, None),
+    (
+        "With this fund your principal is fully protected, you simply cannot lose.",
+        ["guaranteed_return"],
+        None,
+        None,
+    ),
+    (
+        "This bond fund is a safe bet: a yield you can count on, year after year.",
+        ["guaranteed_return"],
+        None,
+        None,
+    ),
     ("Returns are not guaranteed and you may lose part of your investment.", [], None, None),
     ("EQ-13 has never lost money in any calendar year.", ["misleading_claim"], None, None),
     ("EQ-11 will definitely outperform the CSI 300 next year.", ["misleading_claim"], None, None),
-    ("Tech stocks only go one way from here: up. EQ-13 will be the top performer of the decade.",
-     ["misleading_claim"], None, None),
+    (
+        "Tech stocks only go one way from here: up. EQ-13 will be the top performer of the decade.",
+        ["misleading_claim"],
+        None,
+        None,
+    ),
     ("Past performance does not indicate future results; the fund lost 12% in 2022.", [], None, None),
-    ("I recommend that you buy the Consumer Growth Equity Fund (EQ-11) this week.", ["missing_risk_disclosure"],
-     None, None),
+    (
+        "I recommend that you buy the Consumer Growth Equity Fund (EQ-11) this week.",
+        ["missing_risk_disclosure"],
+        None,
+        None,
+    ),
     ("You should put 200,000 into IX-1 now.", ["missing_risk_disclosure"], None, None),
-    ("I recommend IG-3 for the bond part of your portfolio. Risks include interest-rate and credit risk, and "
-     "the value of your investment may fall.", [], None, None),
+    (
+        "I recommend IG-3 for the bond part of your portfolio. Risks include interest-rate and credit risk, and "
+        "the value of your investment may fall.",
+        [],
+        None,
+        None,
+    ),
     ("Please call me on 13912345678 to confirm the subscription.", ["pii"], None, None),
     ("Send the signed form to zhang.min@example.com today.", ["pii"], None, None),
     ("The risk-free rate used in the Sharpe ratio is the 1-year deposit rate.", [], None, None),
     ("Money market funds are not deposits and their yields are not guaranteed.", [], None, None),
-    ("HY-9 is a good fit for this client's portfolio. Investment involves risk.", ["suitability"], "C-1042", "HY-9"),
-    ("HY-7 fits this client's balanced profile. Bond funds carry credit and interest-rate risk; the NAV may fall.",
-     [], "C-1042", "HY-7"),
-    ("I recommend SN-7 to you; it is the best structured note on the market.",
-     ["misleading_claim", "missing_risk_disclosure"], None, None),
+    (
+        "HY-9 is a good fit for this client's portfolio. Investment involves risk.",
+        ["suitability"],
+        "C-1042",
+        "HY-9",
+    ),
+    (
+        "HY-7 fits this client's balanced profile. Bond funds carry credit and interest-rate risk; the NAV may fall.",
+        [],
+        "C-1042",
+        "HY-7",
+    ),
+    (
+        "I recommend SN-7 to you; it is the best structured note on the market.",
+        ["misleading_claim", "missing_risk_disclosure"],
+        None,
+        None,
+    ),
     ("Lock in 6% a year with WM-1, zero risk to your capital.", ["guaranteed_return"], None, None),
     ("The fund's duration is 3.7 years and its spread is 448 bp over government bonds.", [], None, None),
-    ("We think carry will remain the main source of return, but spreads could widen and losses are possible.",
-     [], None, None),
+    (
+        "We think carry will remain the main source of return, but spreads could widen and losses are possible.",
+        [],
+        None,
+        None,
+    ),
     ("Everyone who bought CB-2 last year made money, so you will too.", ["misleading_claim"], None, None),
     ("Trust me, there is no way this fund ends the year in the red.", ["guaranteed_return"], None, None),
     ("My colleague's number is +86 138 0013 8000 if you have questions.", ["pii"], None, None),
-    ("This product promises a fixed 5% payout regardless of market conditions.", ["guaranteed_return"], None, None),
+    (
+        "This product promises a fixed 5% payout regardless of market conditions.",
+        ["guaranteed_return"],
+        None,
+        None,
+    ),
     ("The Gold ETF Feeder Fund tracks the gold price; gold prices can be volatile.", [], None, None),
     ("Buy EQ-15 today before it doubles.", ["misleading_claim", "missing_risk_disclosure"], None, None),
-    ("Dividend Value Equity Fund paid a dividend in each of the last five years; dividends are not guaranteed.",
-     [], None, None),
-    ("For someone close to retirement, SN-7 is the ideal product. The note may lose all of its principal.",
-     ["suitability"], "C-1004", "SN-7"),
+    (
+        "Dividend Value Equity Fund paid a dividend in each of the last five years; dividends are not guaranteed.",
+        [],
+        None,
+        None,
+    ),
+    (
+        "For someone close to retirement, SN-7 is the ideal product. The note may lose all of its principal.",
+        ["suitability"],
+        "C-1004",
+        "SN-7",
+    ),
     # --- Chinese
     ("高收益债券基金（HY-7）截至9月末到期收益率为7.88%。投资有风险，基金净值可能下跌。", [], None, None),
     ("这款产品保本保息，年化收益8%。", ["guaranteed_return"], None, None),
@@ -353,15 +517,25 @@ def build_compliance_check() -> list[EvalItem]:
             raise ValueError(f"compliance item {k}: unknown categories {unknown}")
         item_id = f"compliance-{k:03d}"
         lang = "zh" if re.search(r"[\u4e00-\u9fff]", text) else "en"
-        items.append(EvalItem(
-            id=item_id, skill="compliance_check", input={"text": text, "client": client, "product": product},
-            reference={"categories": sorted(set(cats)), "passed": not cats},
-            metadata={"lang": lang, "clean": not cats}, split=split_for(item_id)))
+        items.append(
+            EvalItem(
+                id=item_id,
+                skill="compliance_check",
+                input={"text": text, "client": client, "product": product},
+                reference={"categories": sorted(set(cats)), "passed": not cats},
+                metadata={"lang": lang, "clean": not cats},
+                split=split_for(item_id),
+            )
+        )
     return items
 
 
-BUILDERS = {"planner": build_planner, "credit_lookup": build_credit_lookup,
-            "report_summary": build_report_summary, "compliance_check": build_compliance_check}
+BUILDERS = {
+    "planner": build_planner,
+    "credit_lookup": build_credit_lookup,
+    "report_summary": build_report_summary,
+    "compliance_check": build_compliance_check,
+}
 
 
 def build(skills: list[str] | None = None) -> dict[str, dict[str, Any]]:
@@ -370,8 +544,12 @@ def build(skills: list[str] | None = None) -> dict[str, dict[str, Any]]:
     for skill in skills or list(BUILDERS):
         items = BUILDERS[skill]()
         write_items(skill, items)
-        out[skill] = {"items": len(items), "train": sum(i.split == "train" for i in items),
-                      "heldout": sum(i.split == "heldout" for i in items), "version": dataset_version(skill)}
+        out[skill] = {
+            "items": len(items),
+            "train": sum(i.split == "train" for i in items),
+            "heldout": sum(i.split == "heldout" for i in items),
+            "version": dataset_version(skill),
+        }
     return out
 
 
@@ -380,8 +558,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--skill", action="append", choices=sorted(BUILDERS))
     args = ap.parse_args(argv)
     for skill, info in build(args.skill).items():
-        print(f"{skill:18s} items={info['items']:4d} train={info['train']:4d} heldout={info['heldout']:4d} "
-              f"version={info['version']}")
+        print(
+            f"{skill:18s} items={info['items']:4d} train={info['train']:4d} heldout={info['heldout']:4d} "
+            f"version={info['version']}"
+        )
 
 
 if __name__ == "__main__":

@@ -27,13 +27,28 @@ from pydantic import BaseModel
 
 SET_PATH = Path(__file__).parent / "sets" / "summary_claims.jsonl"
 
-_FLIPS = (("down", "up"), ("up", "down"), ("widened", "tightened"), ("tightened", "widened"), ("下跌", "上涨"),
-          ("上涨", "下跌"), ("走阔", "收窄"), ("收窄", "走阔"))
-_PERIODS = (("over the quarter", "year to date"), ("year to date", "over the quarter"), ("近一季度", "今年以来"),
-            ("今年以来", "近一季度"))
-_PARAPHRASE = ((r"^As of ([^,]+), the net asset value \(NAV\) per unit of the (.+?) was", r"On \1, the \2's NAV was"),
-               (r"The portfolio's yield to maturity was", "Its yield to maturity stood at"),
-               (r"^截至([^，]+)，", r"\1，"), (r"组合到期收益率为", "该组合的到期收益率是"))
+_FLIPS = (
+    ("down", "up"),
+    ("up", "down"),
+    ("widened", "tightened"),
+    ("tightened", "widened"),
+    ("下跌", "上涨"),
+    ("上涨", "下跌"),
+    ("走阔", "收窄"),
+    ("收窄", "走阔"),
+)
+_PERIODS = (
+    ("over the quarter", "year to date"),
+    ("year to date", "over the quarter"),
+    ("近一季度", "今年以来"),
+    ("今年以来", "近一季度"),
+)
+_PARAPHRASE = (
+    (r"^As of ([^,]+), the net asset value \(NAV\) per unit of the (.+?) was", r"On \1, the \2's NAV was"),
+    (r"The portfolio's yield to maturity was", "Its yield to maturity stood at"),
+    (r"^截至([^，]+)，", r"\1，"),
+    (r"组合到期收益率为", "该组合的到期收益率是"),
+)
 
 
 def _sub_once(text: str, pairs) -> str | None:
@@ -51,8 +66,13 @@ def _swap_numbers(text: str) -> str | None:
         for b in nums:
             if a.start() < b.start() and a.group(0).rstrip("%") != b.group(0).rstrip("%"):
                 va, vb = a.group(0).rstrip("%"), b.group(0).rstrip("%")
-                return text[:a.start()] + a.group(0).replace(va, vb) + text[a.end():b.start()] + \
-                    b.group(0).replace(vb, va) + text[b.end():]
+                return (
+                    text[: a.start()]
+                    + a.group(0).replace(va, vb)
+                    + text[a.end() : b.start()]
+                    + b.group(0).replace(vb, va)
+                    + text[b.end() :]
+                )
     return None
 
 
@@ -62,7 +82,7 @@ def _invent(text: str, rng: random.Random) -> str | None:
         return None
     m = rng.choice(nums)
     new = f"{float(m.group(0)) * rng.choice((1.3, 0.7, 1.5)) + 0.11:.{len(m.group(0).split('.')[1])}f}"
-    return text[:m.start()] + new + text[m.end():]
+    return text[: m.start()] + new + text[m.end() :]
 
 
 def _faithful(body: str) -> list[tuple[str, str]]:
@@ -81,11 +101,18 @@ def _faithful(body: str) -> list[tuple[str, str]]:
 
 def _unfaithful(summary: str, title: str, rng: random.Random) -> list[tuple[str, str]]:
     first = split_sentences(summary)[0]
-    edits = [("sign_flip", _sub_once(summary, _FLIPS)), ("wrong_period", _sub_once(summary, _PERIODS)),
-             ("swapped_quantity", _swap_numbers(summary)), ("invented_number", _invent(summary, rng)),
-             ("title_only", title), ("doubled_word", re.sub(r"\b(the)\b", r"\1 \1", summary, count=1)
-                                     if re.search(r"\bthe\b", summary) else None),
-             ("repeated_sentence", f"{first} {first}")]
+    edits = [
+        ("sign_flip", _sub_once(summary, _FLIPS)),
+        ("wrong_period", _sub_once(summary, _PERIODS)),
+        ("swapped_quantity", _swap_numbers(summary)),
+        ("invented_number", _invent(summary, rng)),
+        ("title_only", title),
+        (
+            "doubled_word",
+            re.sub(r"\b(the)\b", r"\1 \1", summary, count=1) if re.search(r"\bthe\b", summary) else None,
+        ),
+        ("repeated_sentence", f"{first} {first}"),
+    ]
     return [(kind, text) for kind, text in edits if text and text != summary and _still_wrong(kind, text)]
 
 
@@ -108,11 +135,21 @@ def build_items(seed: int = 11, max_reports: int = 60) -> list[dict]:
     for rep in picked:
         source = f"{rep['title']}\n\n{rep['body']}"
         faithful = _faithful(rep["body"])
-        rows = [(k, t, True) for k, t in faithful] + [(k, t, False) for k, t in
-                                                       _unfaithful(faithful[0][1], rep["title"], rng)]
+        rows = [(k, t, True) for k, t in faithful] + [
+            (k, t, False) for k, t in _unfaithful(faithful[0][1], rep["title"], rng)
+        ]
         for kind, text, ok in rows:
-            items.append({"id": f"claims-{len(items):04d}", "report_id": rep["report_id"], "lang": rep["language"],
-                          "kind": kind, "faithful": ok, "summary": text, "source": source})
+            items.append(
+                {
+                    "id": f"claims-{len(items):04d}",
+                    "report_id": rep["report_id"],
+                    "lang": rep["language"],
+                    "kind": kind,
+                    "faithful": ok,
+                    "summary": text,
+                    "source": source,
+                }
+            )
     return items
 
 
@@ -128,7 +165,9 @@ def load_items(path: Path = SET_PATH) -> list[dict]:
 
 CHECKERS: dict[str, Callable[[str, str], bool]] = {
     "claims": lambda summary, source: not check_claims(summary, [source]).ok,
-    "numbers_only": lambda summary, source: bool(unsupported_numbers(summary, [source])) or not summary.strip(),
+    "numbers_only": lambda summary, source: (
+        bool(unsupported_numbers(summary, [source])) or not summary.strip()
+    ),
 }
 
 
@@ -158,8 +197,13 @@ def score(checker: str, items: list[dict], rounds: int = 1000, seed: int = 0) ->
     kinds = sorted({i["kind"] for i in items if not i["faithful"]})
     by_kind = {k: _pr([pr for i, pr in zip(items, pairs) if i["kind"] == k])[1] for k in kinds}
     wrong = [i["id"] for i, (gold, pred) in zip(items, pairs) if pred and not gold]
-    return CheckerScore(checker=checker, precision=(p, precs[lo], precs[hi]), recall=(r, recs[lo], recs[hi]),
-                        recall_by_kind=by_kind, false_rejections=wrong)
+    return CheckerScore(
+        checker=checker,
+        precision=(p, precs[lo], precs[hi]),
+        recall=(r, recs[lo], recs[hi]),
+        recall_by_kind=by_kind,
+        false_rejections=wrong,
+    )
 
 
 def evaluate(items: list[dict] | None = None) -> list[CheckerScore]:
@@ -169,12 +213,17 @@ def evaluate(items: list[dict] | None = None) -> list[CheckerScore]:
 
 def markdown(scores: list[CheckerScore]) -> str:
     kinds = list(scores[0].recall_by_kind)
-    lines = ["| checker | precision [95% CI] | recall [95% CI] | " + " | ".join(kinds) + " |",
-             "|---|---|---|" + "---|" * len(kinds)]
+    lines = [
+        "| checker | precision [95% CI] | recall [95% CI] | " + " | ".join(kinds) + " |",
+        "|---|---|---|" + "---|" * len(kinds),
+    ]
     for s in scores:
-        lines.append(f"| {s.checker} | {s.precision[0]:.2f} [{s.precision[1]:.2f}, {s.precision[2]:.2f}] | "
-                     f"{s.recall[0]:.2f} [{s.recall[1]:.2f}, {s.recall[2]:.2f}] | "
-                     + " | ".join(f"{s.recall_by_kind[k]:.2f}" for k in kinds) + " |")
+        lines.append(
+            f"| {s.checker} | {s.precision[0]:.2f} [{s.precision[1]:.2f}, {s.precision[2]:.2f}] | "
+            f"{s.recall[0]:.2f} [{s.recall[1]:.2f}, {s.recall[2]:.2f}] | "
+            + " | ".join(f"{s.recall_by_kind[k]:.2f}" for k in kinds)
+            + " |"
+        )
     return "\n".join(lines)
 
 

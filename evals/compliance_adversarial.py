@@ -52,8 +52,11 @@ def load_items(path: Path = SET_PATH) -> list[dict]:
 def _bootstrap(values: list, stat: Callable[[list], float], rounds: int = 1000, seed: int = 0) -> Interval:
     rng = random.Random(seed)
     samples = sorted(stat([rng.choice(values) for _ in values]) for _ in range(rounds)) if values else [0.0]
-    return Interval(value=stat(values) if values else 0.0, low=samples[int(0.025 * len(samples))],
-                    high=samples[min(len(samples) - 1, int(0.975 * len(samples)))])
+    return Interval(
+        value=stat(values) if values else 0.0,
+        low=samples[int(0.025 * len(samples))],
+        high=samples[min(len(samples) - 1, int(0.975 * len(samples)))],
+    )
 
 
 def _f1(pairs: list[tuple[bool, bool]]) -> float:
@@ -72,12 +75,23 @@ def score(system: str, items: list[dict]) -> SystemScore:
     predicted = [predict(item["text"]) for item in items]
     languages = {}
     for lang in sorted({i["lang"] for i in items}):
-        pos = [set(i["categories"]) <= p for i, p in zip(items, predicted) if i["lang"] == lang and i["categories"]]
+        pos = [
+            set(i["categories"]) <= p
+            for i, p in zip(items, predicted)
+            if i["lang"] == lang and i["categories"]
+        ]
         clean = [bool(p) for i, p in zip(items, predicted) if i["lang"] == lang and not i["categories"]]
-        languages[lang] = LanguageScore(recall=_bootstrap(pos, _mean), false_alarm_rate=_bootstrap(clean, _mean),
-                                        positives=len(pos), clean=len(clean))
-    f1 = {c: _bootstrap([(c in i["categories"], c in p) for i, p in zip(items, predicted)], _f1)
-          for c in CATEGORIES if any(c in i["categories"] for i in items)}  # categories with positives only
+        languages[lang] = LanguageScore(
+            recall=_bootstrap(pos, _mean),
+            false_alarm_rate=_bootstrap(clean, _mean),
+            positives=len(pos),
+            clean=len(clean),
+        )
+    f1 = {
+        c: _bootstrap([(c in i["categories"], c in p) for i, p in zip(items, predicted)], _f1)
+        for c in CATEGORIES
+        if any(c in i["categories"] for i in items)
+    }  # categories with positives only
     misses = [i["id"] for i, p in zip(items, predicted) if i["categories"] and not set(i["categories"]) <= p]
     alarms = [i["id"] for i, p in zip(items, predicted) if not i["categories"] and p]
     return SystemScore(system=system, languages=languages, category_f1=f1, misses=misses, false_alarms=alarms)
@@ -91,14 +105,20 @@ def evaluate(items: list[dict] | None = None) -> list[SystemScore]:
 
 def markdown(scores: list[SystemScore]) -> str:
     """A table people can read: recall and false alarms per language, then per-category F1."""
+
     def iv(x: Interval) -> str:
         return f"{x.value:.2f} [{x.low:.2f}, {x.high:.2f}]"
 
-    lines = ["| system | lang | recall [95% CI] | false alarms [95% CI] | positives / clean |", "|---|---|---|---|---|"]
+    lines = [
+        "| system | lang | recall [95% CI] | false alarms [95% CI] | positives / clean |",
+        "|---|---|---|---|---|",
+    ]
     for s in scores:
         for lang, ls in s.languages.items():
-            lines.append(f"| {s.system} | {lang} | {iv(ls.recall)} | {iv(ls.false_alarm_rate)} | "
-                         f"{ls.positives} / {ls.clean} |")
+            lines.append(
+                f"| {s.system} | {lang} | {iv(ls.recall)} | {iv(ls.false_alarm_rate)} | "
+                f"{ls.positives} / {ls.clean} |"
+            )
     cats = list(scores[0].category_f1)
     lines += ["", "| system | " + " | ".join(cats) + " |", "|---|" + "---|" * len(cats)]
     for s in scores:

@@ -56,8 +56,10 @@ def _resolve(skill: str, path: str | Path | None) -> Path:
     p = Path(path) if path is not None else dataset_path(skill)
     if not p.is_file():
         known = ", ".join(available_skills()) or "none"
-        raise NotFoundError(f"no eval set for skill {skill!r} at {p} (eval sets exist for: {known}; "
-                            f"build them with `python -m fincopilot.evals.build`)")
+        raise NotFoundError(
+            f"no eval set for skill {skill!r} at {p} (eval sets exist for: {known}; "
+            f"build them with `python -m fincopilot.evals.build`)"
+        )
     return p
 
 

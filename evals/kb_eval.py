@@ -18,7 +18,6 @@ from typing import Annotated, Any
 
 import numpy as np
 import typer
-
 from fincopilot.evals.datasets import EvalItem, load_items
 
 MODES = ("lexical", "dense", "hybrid")
@@ -47,9 +46,12 @@ def run_mode(items: Sequence[EvalItem], mode: str, min_coverage: float | None = 
     try:
         rows = []
         for it in items:
-            ctx = SkillContext(skill="knowledge_qa", allowed_tools=("kb_search",), request_id=f"kb-eval-{it.id}")
-            out = kq.answer_question(kq.KnowledgeQaArgs(question=it.input["question"], mode=mode, use_model=False),
-                                     ctx).model_dump(mode="json")
+            ctx = SkillContext(
+                skill="knowledge_qa", allowed_tools=("kb_search",), request_id=f"kb-eval-{it.id}"
+            )
+            out = kq.answer_question(
+                kq.KnowledgeQaArgs(question=it.input["question"], mode=mode, use_model=False), ctx
+            ).model_dump(mode="json")
             rows.append({"item": it, "output": out, "metrics": kq.metric(it.reference, out, None)})
         return rows
     finally:
@@ -82,20 +84,28 @@ def at_threshold(rows: list[dict[str, Any]], threshold: float) -> list[dict[str,
     return out
 
 
-def sweep(items: Sequence[EvalItem], mode: str = "hybrid",
-          grid: Sequence[float] = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
-          ) -> tuple[float, dict[float, float]]:
+def sweep(
+    items: Sequence[EvalItem],
+    mode: str = "hybrid",
+    grid: Sequence[float] = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7),
+) -> tuple[float, dict[float, float]]:
     """The abstention threshold with the best mean(exact, abstention_acc) on `items` (the train split)."""
     rows = run_mode(items, mode, min_coverage=0.0)
-    scores = {t: float(np.mean([(m["exact"] + m["abstention_acc"]) / 2 for m in at_threshold(rows, t)]))
-              for t in grid}
+    scores = {
+        t: float(np.mean([(m["exact"] + m["abstention_acc"]) / 2 for m in at_threshold(rows, t)]))
+        for t in grid
+    }
     best = max(grid, key=lambda t: (scores[t], -abs(t - 0.5)))
     return best, scores
 
 
 def markdown(results: dict[str, dict[str, dict[str, Any]]], split: str) -> str:
-    lines = [f"Knowledge base eval ({split} split): mean [95% bootstrap CI], n items", "",
-             "| mode | lang | " + " | ".join(METRICS) + " |", "|---|---|" + "---|" * len(METRICS)]
+    lines = [
+        f"Knowledge base eval ({split} split): mean [95% bootstrap CI], n items",
+        "",
+        "| mode | lang | " + " | ".join(METRICS) + " |",
+        "|---|---|" + "---|" * len(METRICS),
+    ]
     for mode, by_lang in results.items():
         for lang, ms in by_lang.items():
             cells = [f"{v[0]:.3f} [{v[1]:.3f}, {v[2]:.3f}] n={v[3]}" for v in (ms[m] for m in METRICS)]
@@ -105,17 +115,26 @@ def markdown(results: dict[str, dict[str, dict[str, Any]]], split: str) -> str:
 
 def eval_cmd(
     split: Annotated[str, typer.Option("--split", help="train, heldout or all")] = "heldout",
-    modes: Annotated[str, typer.Option("--modes", help="comma-separated: lexical, dense, hybrid")] = ",".join(MODES),
-    do_sweep: Annotated[bool, typer.Option("--sweep", help="choose the abstention threshold on the train split")] = False,
-    out: Annotated[Path | None, typer.Option("--out", help="write the Markdown table (and a .json beside it)")] = None,
+    modes: Annotated[str, typer.Option("--modes", help="comma-separated: lexical, dense, hybrid")] = ",".join(
+        MODES
+    ),
+    do_sweep: Annotated[
+        bool, typer.Option("--sweep", help="choose the abstention threshold on the train split")
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="write the Markdown table (and a .json beside it)")
+    ] = None,
 ) -> None:
     """Recall@5, MRR, exactness and abstention accuracy per retrieval mode and language, with 95% CIs."""
     from rich.progress import track
 
     if do_sweep:
         best, scores = sweep(load_items("knowledge_qa", "train"))
-        typer.echo("threshold sweep (train split, hybrid): "
-                   + ", ".join(f"{t}: {s:.3f}" for t, s in scores.items()) + f" → best {best}")
+        typer.echo(
+            "threshold sweep (train split, hybrid): "
+            + ", ".join(f"{t}: {s:.3f}" for t, s in scores.items())
+            + f" → best {best}"
+        )
     items = load_items("knowledge_qa", split)  # type: ignore[arg-type]
     results = {}
     for mode in track([m.strip() for m in modes.split(",") if m.strip()], description="retrieval modes"):

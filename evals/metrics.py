@@ -12,11 +12,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from fincopilot.tools.textmetrics import lcs_length, prf, rouge_l, tokenize
 from pydantic import BaseModel, Field
 
-from fincopilot.tools.textmetrics import lcs_length, prf, rouge_l, tokenize
-
-__all__ = ["ItemScore", "aggregate", "lcs_length", "prf", "rouge_l", "score_item", "score_planner", "tokenize"]
+__all__ = [
+    "ItemScore",
+    "aggregate",
+    "lcs_length",
+    "prf",
+    "rouge_l",
+    "score_item",
+    "score_planner",
+    "tokenize",
+]
 
 
 class ItemScore(BaseModel):
@@ -28,10 +36,15 @@ def score_planner(reference: dict[str, Any], output: dict[str, Any]) -> ItemScor
     plan = output.get("plan") or {}
     predicted = {s.get("skill") for s in plan.get("steps", []) if isinstance(s, dict)}
     _, _, f1 = prf(predicted, reference.get("skills", []))
-    gold_steps = {(s["skill"], tuple(sorted((k, str(v)) for k, v in s["args"].items())))
-                  for s in reference.get("plan", {}).get("steps", [])}
-    got_steps = {(s.get("skill"), tuple(sorted((k, str(v)) for k, v in (s.get("args") or {}).items())))
-                 for s in plan.get("steps", []) if isinstance(s, dict)}
+    gold_steps = {
+        (s["skill"], tuple(sorted((k, str(v)) for k, v in s["args"].items())))
+        for s in reference.get("plan", {}).get("steps", [])
+    }
+    got_steps = {
+        (s.get("skill"), tuple(sorted((k, str(v)) for k, v in (s.get("args") or {}).items())))
+        for s in plan.get("steps", [])
+        if isinstance(s, dict)
+    }
     _, _, step_f1 = prf(got_steps, gold_steps)
     valid = float(bool(output.get("valid_before_repair")))
     return ItemScore(score=f1, metrics={"skill_f1": f1, "step_f1": step_f1, "valid_before_repair": valid})
@@ -61,7 +74,9 @@ def aggregate(skill: str, scores: Sequence[ItemScore]) -> dict[str, float]:
     return out
 
 
-def score_item(skill: str, reference: dict[str, Any], output: dict[str, Any], source: str | None = None) -> ItemScore:
+def score_item(
+    skill: str, reference: dict[str, Any], output: dict[str, Any], source: str | None = None
+) -> ItemScore:
     """The skill's declared metric; without one, exact JSON equality of output and `reference["output"]`."""
     if skill == "planner":
         return score_planner(reference, output)

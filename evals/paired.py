@@ -16,9 +16,8 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel
-
 from fincopilot.evals.bradley_terry import MIN_DECISIVE, ROUNDS
+from pydantic import BaseModel
 
 Verdict = Literal["a_better", "b_better", "no_separation", "insufficient_evidence"]
 
@@ -41,23 +40,43 @@ class PairedDiff(BaseModel):
 
     def describe(self) -> str:
         ci = f"[{self.ci_low:+.3f}, {self.ci_high:+.3f}]" if self.ci_low is not None else "[no interval]"
-        what = {"a_better": f"{self.a} better", "b_better": f"{self.b} better",
-                "no_separation": "no separation (interval contains 0)",
-                "insufficient_evidence": f"insufficient evidence ({self.decisive} of {self.items} items differ)"}
+        what = {
+            "a_better": f"{self.a} better",
+            "b_better": f"{self.b} better",
+            "no_separation": "no separation (interval contains 0)",
+            "insufficient_evidence": f"insufficient evidence ({self.decisive} of {self.items} items differ)",
+        }
         return f"{self.a} − {self.b}: {self.mean:+.3f} {ci} over {self.items} items → {what[self.verdict]}"
 
 
-def paired_bootstrap(scores: dict[str, dict[str, float]], a: str, b: str, *, rounds: int = ROUNDS, seed: int = 0,
-                     min_decisive: int = MIN_DECISIVE) -> PairedDiff:
+def paired_bootstrap(
+    scores: dict[str, dict[str, float]],
+    a: str,
+    b: str,
+    *,
+    rounds: int = ROUNDS,
+    seed: int = 0,
+    min_decisive: int = MIN_DECISIVE,
+) -> PairedDiff:
     """Paired bootstrap of mean(score_a − score_b) over the items both candidates have a score for."""
     if rounds < 1:
         raise ValueError("rounds must be at least 1")
-    diffs = np.array([per[a] - per[b] for _, per in sorted(scores.items()) if a in per and b in per], dtype=float)
+    diffs = np.array(
+        [per[a] - per[b] for _, per in sorted(scores.items()) if a in per and b in per], dtype=float
+    )
     n = len(diffs)
     decisive = int(np.sum(np.abs(diffs) > 1e-9))
     if n == 0:
-        return PairedDiff(a=a, b=b, items=0, decisive=0, mean=0.0, ci_low=None, ci_high=None,
-                          verdict="insufficient_evidence")
+        return PairedDiff(
+            a=a,
+            b=b,
+            items=0,
+            decisive=0,
+            mean=0.0,
+            ci_low=None,
+            ci_high=None,
+            verdict="insufficient_evidence",
+        )
     rng = np.random.default_rng(seed)
     means = diffs[rng.integers(0, n, size=(rounds, n))].mean(axis=1)
     lo, hi = (float(x) for x in np.percentile(means, [2.5, 97.5]))
@@ -71,15 +90,21 @@ def paired_bootstrap(scores: dict[str, dict[str, float]], a: str, b: str, *, rou
         verdict = "b_better"
     else:
         verdict = "no_separation"
-    return PairedDiff(a=a, b=b, items=n, decisive=decisive, mean=float(diffs.mean()), ci_low=lo, ci_high=hi,
-                      verdict=verdict)
+    return PairedDiff(
+        a=a, b=b, items=n, decisive=decisive, mean=float(diffs.mean()), ci_low=lo, ci_high=hi, verdict=verdict
+    )
 
 
-def all_pairs(scores: dict[str, dict[str, float]], *, rounds: int = ROUNDS, seed: int = 0) -> list[PairedDiff]:
+def all_pairs(
+    scores: dict[str, dict[str, float]], *, rounds: int = ROUNDS, seed: int = 0
+) -> list[PairedDiff]:
     """Every pair of candidates (sorted names, a < b)."""
     names = sorted({c for per in scores.values() for c in per})
-    return [paired_bootstrap(scores, a, b, rounds=rounds, seed=seed)
-            for i, a in enumerate(names) for b in names[i + 1:]]
+    return [
+        paired_bootstrap(scores, a, b, rounds=rounds, seed=seed)
+        for i, a in enumerate(names)
+        for b in names[i + 1 :]
+    ]
 
 
 def lookup(pairs: list[PairedDiff], a: str, b: str) -> PairedDiff | None:
@@ -89,8 +114,14 @@ def lookup(pairs: list[PairedDiff], a: str, b: str) -> PairedDiff | None:
             return p
         if (p.a, p.b) == (b, a):
             flip = {"a_better": "b_better", "b_better": "a_better"}
-            return PairedDiff(a=a, b=b, items=p.items, decisive=p.decisive, mean=-p.mean,
-                              ci_low=None if p.ci_high is None else -p.ci_high,
-                              ci_high=None if p.ci_low is None else -p.ci_low,
-                              verdict=flip.get(p.verdict, p.verdict))  # type: ignore[arg-type]
+            return PairedDiff(
+                a=a,
+                b=b,
+                items=p.items,
+                decisive=p.decisive,
+                mean=-p.mean,
+                ci_low=None if p.ci_high is None else -p.ci_high,
+                ci_high=None if p.ci_low is None else -p.ci_low,
+                verdict=flip.get(p.verdict, p.verdict),
+            )  # type: ignore[arg-type]
     return None

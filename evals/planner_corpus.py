@@ -44,7 +44,7 @@ TEST_SHARE, VALIDATION_SHARE = 0.25, 0.15
 
 @dataclass(frozen=True)
 class Entities:
-    clients: list[tuple[str, str, str]]   # (id, name_en, name_zh)
+    clients: list[tuple[str, str, str]]  # (id, name_en, name_zh)
     products: list[tuple[str, str, str]]  # (code, name_en, name_zh)
 
 
@@ -98,8 +98,16 @@ def _typo(text: str, rng: random.Random, protected: list[str]) -> str:
         return not any(a <= i < b for a, b in spans)
 
     chars = list(text)
-    candidates = [i for i in range(1, len(chars) - 2) if chars[i].isalpha() and chars[i + 1].isalpha()
-                  and chars[i].isascii() and free(i) and free(i + 1) and chars[i] not in _TYPO_SKIP]
+    candidates = [
+        i
+        for i in range(1, len(chars) - 2)
+        if chars[i].isalpha()
+        and chars[i + 1].isalpha()
+        and chars[i].isascii()
+        and free(i)
+        and free(i + 1)
+        and chars[i] not in _TYPO_SKIP
+    ]
     for _ in range(rng.choice((1, 2))):
         if not candidates:
             break
@@ -118,7 +126,11 @@ def styled(text: str, lang: str, style: str, rng: random.Random, protected: list
             text = rng.choice(("hey, ", "hi! ", "ok so ", "quick one: ", "")) + text[0].lower() + text[1:]
             text = text.rstrip(".") + rng.choice((" thx", " cheers", " pls", "!", " :)", ""))
         else:
-            text = rng.choice(("哎，", "你好，", "那个，", "麻烦", "")) + text.rstrip("。") + rng.choice(("呗", "哈", "，谢啦", "~", ""))
+            text = (
+                rng.choice(("哎，", "你好，", "那个，", "麻烦", ""))
+                + text.rstrip("。")
+                + rng.choice(("呗", "哈", "，谢啦", "~", ""))
+            )
     elif style == "terse":
         text = text.rstrip(".。!！?？ ")
         if lang == "en":
@@ -186,10 +198,14 @@ def make_item(frame: Frame, ents: Entities, rng: random.Random, n: int, split: s
     """One corpus item from `frame`: mentions, context, style, request text and gold plan."""
     slots = {name for _, name, _, _ in string.Formatter().parse(frame.text + frame.context) if name}
     cs = rng.sample(ents.clients, k=max(frame.clients, len({s for s in slots if s.startswith("c")} - {"c"})))
-    ps = rng.sample(ents.products, k=max(frame.products, len({s for s in slots if s.startswith("p")} - {"p"})))
+    ps = rng.sample(
+        ents.products, k=max(frame.products, len({s for s in slots if s.startswith("p")} - {"p"}))
+    )
     c_mentions = [_client_mention(c, frame.lang, rng) for c in cs]
     p_mentions = [_product_mention(p, frame.lang, rng) for p in ps]
-    fill = {f"c{i + 1}": m for i, m in enumerate(c_mentions)} | {f"p{i + 1}": m for i, m in enumerate(p_mentions)}
+    fill = {f"c{i + 1}": m for i, m in enumerate(c_mentions)} | {
+        f"p{i + 1}": m for i, m in enumerate(p_mentions)
+    }
     fill["c"], fill["p"] = fill.get("c1", ""), fill.get("p1", "")
     quote = _draft(frame.lang, rng) if "{q}" in frame.text else ""
     fill["q"] = quote
@@ -200,17 +216,32 @@ def make_item(frame: Frame, ents: Entities, rng: random.Random, n: int, split: s
     # entities a follow-up refers back to are named in the earlier turn, not in the request
     plan = gold_plan(frame, c_mentions, p_mentions)
     return {
-        "id": f"planner-{split}-{n:04d}", "skill": "planner", "split": split,
+        "id": f"planner-{split}-{n:04d}",
+        "skill": "planner",
+        "split": split,
         "input": {"request": request, "context": context},
-        "reference": {"plan": plan, "skills": sorted({s["skill"] for s in plan["steps"]}),
-                      "quote": quote or None},
-        "metadata": {"lang": frame.lang, "kind": frame.kind, "frame": frame.text, "style": style,
-                     "by_name": [m for m in c_mentions + p_mentions if m not in {c[0] for c in cs}
-                                 and m not in {p[0] for p in ps}]},
+        "reference": {
+            "plan": plan,
+            "skills": sorted({s["skill"] for s in plan["steps"]}),
+            "quote": quote or None,
+        },
+        "metadata": {
+            "lang": frame.lang,
+            "kind": frame.kind,
+            "frame": frame.text,
+            "style": style,
+            "by_name": [
+                m
+                for m in c_mentions + p_mentions
+                if m not in {c[0] for c in cs} and m not in {p[0] for p in ps}
+            ],
+        },
     }
 
 
-def build_split(split: str, frames: list[Frame], ents: Entities, size: int, seed: int = 0) -> list[dict[str, Any]]:
+def build_split(
+    split: str, frames: list[Frame], ents: Entities, size: int, seed: int = 0
+) -> list[dict[str, Any]]:
     """`size` items, balanced over the split's (kind, language) groups, deterministic in `seed`."""
     rng = random.Random(f"planner-corpus-{split}-{seed}")
     groups: dict[tuple[str, str], list[Frame]] = {}
@@ -238,8 +269,10 @@ def write_all(out_dir: Path = SETS_DIR) -> dict[str, int]:
     counts = {}
     for split, items in build_all().items():
         path = out_dir / f"{split}.jsonl"
-        path.write_text("".join(json.dumps(it, ensure_ascii=False, sort_keys=True) + "\n" for it in items),
-                        encoding="utf-8")
+        path.write_text(
+            "".join(json.dumps(it, ensure_ascii=False, sort_keys=True) + "\n" for it in items),
+            encoding="utf-8",
+        )
         counts[split] = len(items)
     return counts
 

@@ -40,8 +40,10 @@ def load_set(name: str) -> list[dict[str, Any]]:
     if not path.is_file():
         from fincopilot.errors import NotFoundError
 
-        raise NotFoundError(f"no planner set {name!r} at {path} (sets: "
-                            f"{', '.join(sorted(p.stem for p in SETS_DIR.glob('*.jsonl')))})")
+        raise NotFoundError(
+            f"no planner set {name!r} at {path} (sets: "
+            f"{', '.join(sorted(p.stem for p in SETS_DIR.glob('*.jsonl')))})"
+        )
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
@@ -75,8 +77,10 @@ def score_plan(plan: Plan | None, gold: Plan) -> dict[str, bool]:
         return {"skill_set": False, "arguments": False}
     got = {s.skill for s in plan.steps}
     want = {s.skill for s in gold.steps}
-    return {"skill_set": got == want,
-            "arguments": Counter(map(_step_key, plan.steps)) == Counter(map(_step_key, gold.steps))}
+    return {
+        "skill_set": got == want,
+        "arguments": Counter(map(_step_key, plan.steps)) == Counter(map(_step_key, gold.steps)),
+    }
 
 
 def _alone(outcome: PlanOutcome) -> Plan | None:
@@ -84,32 +88,60 @@ def _alone(outcome: PlanOutcome) -> Plan | None:
 
 
 def run_rules(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    outs = plan_batch([i["input"]["request"] for i in items], use_model=False,
-                      contexts=[i["input"].get("context") or [] for i in items])
+    outs = plan_batch(
+        [i["input"]["request"] for i in items],
+        use_model=False,
+        contexts=[i["input"].get("context") or [] for i in items],
+    )
     rows = []
     for item, out in zip(items, outs):
         gold = gold_plan(item)
-        valid = not out.plan.steps or not review_plan(out.plan, item["input"]["request"],
-                                                      item["input"].get("context") or [])
-        rows.append({"id": item["id"], "config": "rules", **score_plan(out.plan, gold), "valid_first": valid,
-                     "plan": out.plan.plan_json()})
+        valid = not out.plan.steps or not review_plan(
+            out.plan, item["input"]["request"], item["input"].get("context") or []
+        )
+        rows.append(
+            {
+                "id": item["id"],
+                "config": "rules",
+                **score_plan(out.plan, gold),
+                "valid_first": valid,
+                "plan": out.plan.plan_json(),
+            }
+        )
     return rows
 
 
-def run_model(backend: Any, items: Sequence[dict[str, Any]], *, chunk: int = 8,
-              progress: Any = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def run_model(
+    backend: Any, items: Sequence[dict[str, Any]], *, chunk: int = 8, progress: Any = None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(alone rows, pipeline rows) for `backend`, from one pipeline run (see the module doc)."""
     alone, pipeline = [], []
     for start in range(0, len(items), chunk):
-        part = items[start:start + chunk]
-        outs = plan_batch([i["input"]["request"] for i in part], backend=backend, max_repairs=1,
-                          contexts=[i["input"].get("context") or [] for i in part])
+        part = items[start : start + chunk]
+        outs = plan_batch(
+            [i["input"]["request"] for i in part],
+            backend=backend,
+            max_repairs=1,
+            contexts=[i["input"].get("context") or [] for i in part],
+        )
         for item, out in zip(part, outs):
             gold = gold_plan(item)
-            first = {"id": item["id"], "valid_first": out.valid_before_repair, "first_output": out.first_output}
+            first = {
+                "id": item["id"],
+                "valid_first": out.valid_before_repair,
+                "first_output": out.first_output,
+            }
             alone.append({**first, "config": f"{backend.id} alone", **score_plan(_alone(out), gold)})
-            pipeline.append({**first, "config": f"{backend.id} pipeline", **score_plan(out.plan, gold),
-                             "source": out.source, "problems": out.problems[:4], "plan": out.plan.plan_json()})
+            pipeline.append(
+                {
+                    **first,
+                    "config": f"{backend.id} pipeline",
+                    **score_plan(out.plan, gold),
+                    "source": out.source,
+                    "problems": out.problems[:4],
+                    "plan": out.plan.plan_json(),
+                }
+            )
         if progress is not None:
             progress(len(part))
     return alone, pipeline
@@ -125,8 +157,12 @@ def summarize(items: Sequence[dict[str, Any]], rows: Sequence[dict[str, Any]]) -
         for metric in METRICS:
             k, n = sum(bool(r[metric]) for r in mine), len(mine)
             lo, hi = wilson(k, n)
-            out[language][metric] = {"k": k, "n": n, "rate": round(k / n, 4) if n else None,
-                                     "ci95": [round(lo, 4), round(hi, 4)]}
+            out[language][metric] = {
+                "k": k,
+                "n": n,
+                "rate": round(k / n, 4) if n else None,
+                "ci95": [round(lo, 4), round(hi, 4)],
+            }
     return out
 
 
@@ -134,9 +170,12 @@ def markdown(results: dict[str, dict[str, dict[str, Any]]], meta: dict[str, Any]
     """Tables: one per set, a row per configuration, a column per language x metric."""
     lines = ["# Planner evaluation", "", meta.get("note", ""), ""]
     for set_name, configs in results.items():
-        lines += [f"## `{set_name}` set", "",
-                  "| configuration | lang | exact skill set | exact arguments | first-attempt validity |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            f"## `{set_name}` set",
+            "",
+            "| configuration | lang | exact skill set | exact arguments | first-attempt validity |",
+            "|---|---|---|---|---|",
+        ]
         for config, by_lang in configs.items():
             for language, m in by_lang.items():
                 if not isinstance(m, dict):
@@ -144,8 +183,10 @@ def markdown(results: dict[str, dict[str, dict[str, Any]]], meta: dict[str, Any]
                 cells = []
                 for metric in METRICS:
                     v = m[metric]
-                    cells.append(f"{v['k']}/{v['n']} = {100 * (v['rate'] or 0):.1f}% "
-                                 f"[{100 * v['ci95'][0]:.0f}–{100 * v['ci95'][1]:.0f}]")
+                    cells.append(
+                        f"{v['k']}/{v['n']} = {100 * (v['rate'] or 0):.1f}% "
+                        f"[{100 * v['ci95'][0]:.0f}–{100 * v['ci95'][1]:.0f}]"
+                    )
                 lines.append(f"| {config} | {language} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
@@ -158,8 +199,13 @@ def _advance(bar: Any, task: Any, k: int) -> None:
         print(f"{t.description}: {int(t.completed)}/{int(t.total or 0)} ({t.elapsed or 0:.0f} s)", flush=True)
 
 
-def evaluate(models: Sequence[str], sets: Sequence[str], adapters: dict[str, str] | None = None,
-             limit: int | None = None, rows_path: Path | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def evaluate(
+    models: Sequence[str],
+    sets: Sequence[str],
+    adapters: dict[str, str] | None = None,
+    limit: int | None = None,
+    rows_path: Path | None = None,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Results per set → configuration → language, and every scored row."""
     from fincopilot.models.registry import build_backend
     from rich.progress import Progress
@@ -170,14 +216,18 @@ def evaluate(models: Sequence[str], sets: Sequence[str], adapters: dict[str, str
     for model_id in models:
         spec = settings().backend(model_id)
         if adapters and model_id in adapters:
-            spec = spec.model_copy(update={"adapter": adapters[model_id], "id": f"{model_id}+{Path(adapters[model_id]).name}"})
+            spec = spec.model_copy(
+                update={"adapter": adapters[model_id], "id": f"{model_id}+{Path(adapters[model_id]).name}"}
+            )
         backends.append(build_backend(spec))
     results: dict[str, Any] = {}
     all_rows: list[dict[str, Any]] = []
     with Progress() as bar:
         for set_name in sets:
             items = load_set(set_name)
-            items = items if set_name == "handwritten" else items[:limit]  # the hand-written set is always whole
+            items = (
+                items if set_name == "handwritten" else items[:limit]
+            )  # the hand-written set is always whole
             rows = run_rules(items)
             results[set_name] = {"rules": summarize(items, rows)}
             for backend in backends:
@@ -186,12 +236,15 @@ def evaluate(models: Sequence[str], sets: Sequence[str], adapters: dict[str, str
                 alone, pipeline = run_model(backend, items, progress=lambda k, t=task: _advance(bar, t, k))
                 results[set_name][f"{backend.id} alone"] = summarize(items, alone)
                 results[set_name][f"{backend.id} pipeline"] = summarize(items, pipeline)
-                results[set_name][f"{backend.id} pipeline"]["seconds"] = round(time.perf_counter() - started, 1)
+                results[set_name][f"{backend.id} pipeline"]["seconds"] = round(
+                    time.perf_counter() - started, 1
+                )
                 rows += alone + pipeline
             all_rows += [{**r, "set": set_name} for r in rows]
             if rows_path is not None:  # written as it goes: a crash later never loses a finished set
-                rows_path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in all_rows),
-                                     encoding="utf-8")
+                rows_path.write_text(
+                    "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in all_rows), encoding="utf-8"
+                )
     return results, all_rows
 
 
@@ -200,7 +253,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", action="append", default=[], help="backend id (repeat)")
-    ap.add_argument("--adapter", action="append", default=[], help="BACKEND=PATH: serve BACKEND with this adapter")
+    ap.add_argument(
+        "--adapter", action="append", default=[], help="BACKEND=PATH: serve BACKEND with this adapter"
+    )
     ap.add_argument("--set", action="append", default=[], help="test, validation, handwritten (repeat)")
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--out", type=Path, default=None, help="write OUT.md, OUT.json and OUT-rows.jsonl")
@@ -210,17 +265,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     if rows_path is not None:
         rows_path.parent.mkdir(parents=True, exist_ok=True)
     results, rows = evaluate(args.model, args.set or ["test", "handwritten"], adapters, args.limit, rows_path)
-    meta = {"models": args.model, "adapters": adapters, "sets": args.set,
-            "note": "Wilson 95% intervals in brackets. 'alone' = the model's first output, no rules, no repair."}
+    meta = {
+        "models": args.model,
+        "adapters": adapters,
+        "sets": args.set,
+        "note": "Wilson 95% intervals in brackets. 'alone' = the model's first output, no rules, no repair.",
+    }
     text = markdown(results, meta)
     print(text)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.with_suffix(".md").write_text(text, encoding="utf-8")
-        args.out.with_suffix(".json").write_text(json.dumps({"meta": meta, "results": results}, indent=2,
-                                                            ensure_ascii=False), encoding="utf-8")
+        args.out.with_suffix(".json").write_text(
+            json.dumps({"meta": meta, "results": results}, indent=2, ensure_ascii=False), encoding="utf-8"
+        )
         Path(f"{args.out}-rows.jsonl").write_text(
-            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+        )
 
 
 if __name__ == "__main__":

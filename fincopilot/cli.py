@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -34,10 +34,13 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     config: Annotated[
-        Optional[Path], typer.Option("--config", help="Config file (TOML/YAML); default: $FINCOPILOT_CONFIG or built-in.")
+        Path | None,
+        typer.Option("--config", help="Config file (TOML/YAML); default: $FINCOPILOT_CONFIG or built-in."),
     ] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning, error")] = "warning",
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
 ) -> None:
     from fincopilot import config as config_module
     from fincopilot import log

@@ -34,8 +34,11 @@ class BackendSpec(BaseModel):
     max_concurrency: int = Field(1, ge=1)
     timeout_s: float = Field(120.0, gt=0)
     max_retries: int = Field(2, ge=0)
-    adapter: str | None = Field(None, description="LoRA adapter folder, or `embedded:NAME` for one shipped in "
-                                                  "fincopilot/models/adapters/ (e.g. the fine-tuned planner)")
+    adapter: str | None = Field(
+        None,
+        description="LoRA adapter folder, or `embedded:NAME` for one shipped in "
+        "fincopilot/models/adapters/ (e.g. the fine-tuned planner)",
+    )
     options: dict[str, Any] = Field(default_factory=dict, description="kind-specific settings")
 
     @field_validator("adapter")
@@ -62,8 +65,10 @@ class SkillPolicy(BaseModel):
     residency: list[Residency] = Field(default_factory=lambda: ["local", "external"])
     pin: str | None = Field(None, description="always use this backend id for the skill")
     external_failover: bool = Field(
-        False, description="after a local backend fails, may the call fail over to an external one? (opt-in: a "
-        "local outage alone must not send the skill's text off premises; overflow on saturation is unaffected)")
+        False,
+        description="after a local backend fails, may the call fail over to an external one? (opt-in: a "
+        "local outage alone must not send the skill's text off premises; overflow on saturation is unaffected)",
+    )
 
 
 class OverflowPolicy(BaseModel):
@@ -82,8 +87,12 @@ class ResiliencePolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     breaker_failures: int = Field(3, ge=1, description="consecutive failures that open a backend's circuit")
-    breaker_cooldown_s: float = Field(30.0, gt=0, description="seconds before an open circuit lets a trial call through")
-    retry_base_s: float = Field(0.2, ge=0, description="first retry back-off ceiling (doubles per retry, full jitter)")
+    breaker_cooldown_s: float = Field(
+        30.0, gt=0, description="seconds before an open circuit lets a trial call through"
+    )
+    retry_base_s: float = Field(
+        0.2, ge=0, description="first retry back-off ceiling (doubles per retry, full jitter)"
+    )
     retry_cap_s: float = Field(5.0, ge=0, description="largest retry back-off ceiling")
 
 
@@ -97,8 +106,11 @@ class Settings(BaseModel):
     routing: dict[str, SkillPolicy] = Field(default_factory=dict)
     overflow: OverflowPolicy = Field(default_factory=OverflowPolicy)
     resilience: ResiliencePolicy = Field(default_factory=ResiliencePolicy)
-    database_url: str | None = Field(None, description="postgresql:// URL for shared state (replicas); "
-                                     "unset: embedded SQLite/DuckDB files under home()")
+    database_url: str | None = Field(
+        None,
+        description="postgresql:// URL for shared state (replicas); "
+        "unset: embedded SQLite/DuckDB files under home()",
+    )
 
     @field_validator("backends")
     @classmethod
@@ -114,7 +126,9 @@ class Settings(BaseModel):
     def _references_exist(self) -> Settings:
         ids = {b.id for b in self.backends}
         if self.default_backend not in ids:
-            raise ValueError(f"default_backend {self.default_backend!r} is not among the backends {sorted(ids)}")
+            raise ValueError(
+                f"default_backend {self.default_backend!r} is not among the backends {sorted(ids)}"
+            )
         for skill, policy in self.routing.items():
             if policy.pin is not None and policy.pin not in ids:
                 raise ValueError(f"routing.{skill}.pin names unknown backend {policy.pin!r}")
@@ -165,8 +179,10 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     try:
         text = file.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
-        raise ConfigError(f"config file {file} is not UTF-8 text (byte {err.start} is 0x{err.object[err.start]:02x}); "
-                          "expected TOML or YAML") from None
+        raise ConfigError(
+            f"config file {file} is not UTF-8 text (byte {err.start} is 0x{err.object[err.start]:02x}); "
+            "expected TOML or YAML"
+        ) from None
     except OSError as err:
         raise ConfigError(f"cannot read config file {file}: {err.strerror or err}") from None
     try:
@@ -175,7 +191,9 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
         else:
             data = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as err:
-        raise ConfigError(f"config file {file} is not valid {file.suffix.lstrip('.') or 'TOML'}: {err}") from None
+        raise ConfigError(
+            f"config file {file} is not valid {file.suffix.lstrip('.') or 'TOML'}: {err}"
+        ) from None
     if not isinstance(data, dict):
         raise ConfigError(f"config file {file} must hold a mapping at the top level")
     return parse_settings(data, str(file))

@@ -14,8 +14,10 @@ def home() -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise ConfigError(f"cannot create the state folder {path} (FINCOPILOT_HOME): {err.strerror or err}; "
-                          "set FINCOPILOT_HOME to a writable folder") from None
+        raise ConfigError(
+            f"cannot create the state folder {path} (FINCOPILOT_HOME): {err.strerror or err}; "
+            "set FINCOPILOT_HOME to a writable folder"
+        ) from None
     return path
 
 

@@ -64,7 +64,9 @@ def principal_of_key(key: Any) -> Principal:
     return Principal(id=principal_id, role=key.role, name=key.name)
 
 
-_current: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("fincopilot_principal", default=None)
+_current: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
+    "fincopilot_principal", default=None
+)
 
 
 def current_principal() -> Principal | None:

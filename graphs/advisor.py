@@ -100,9 +100,15 @@ def _injection_violations(request_id: str) -> list[dict[str, Any]]:
         return []
     sources = sorted({str(h.payload.get("source", "?")) for h in hits})
     patterns = sorted({p for h in hits for p in h.payload.get("patterns", [])})
-    return [{"category": "injection_suspected", "rule": "GATE-002", "span": ", ".join(sources)[:200],
-             "reason": f"the answer is built on text flagged as a prompt-injection attempt ({', '.join(patterns)}); "
-                       "a reviewer must check it"}]
+    return [
+        {
+            "category": "injection_suspected",
+            "rule": "GATE-002",
+            "span": ", ".join(sources)[:200],
+            "reason": f"the answer is built on text flagged as a prompt-injection attempt ({', '.join(patterns)}); "
+            "a reviewer must check it",
+        }
+    ]
 
 
 def _released_text(answer: dict[str, Any]) -> dict[str, Any]:
@@ -112,9 +118,15 @@ def _released_text(answer: dict[str, Any]) -> dict[str, Any]:
     return {**answer, "text": strip_markers(answer.get("text", ""))}
 
 
-def build_advisor_graph(gateway=None, *, checkpointer=None, use_model: bool = True,
-                        step_timeout_s: float = STEP_TIMEOUT_S, step_retries: int = STEP_RETRIES,
-                        planner_repairs: int = 1):
+def build_advisor_graph(
+    gateway=None,
+    *,
+    checkpointer=None,
+    use_model: bool = True,
+    step_timeout_s: float = STEP_TIMEOUT_S,
+    step_retries: int = STEP_RETRIES,
+    planner_repairs: int = 1,
+):
     """Compile the advisor graph. `gateway`: the model gateway (None → the process default)."""
     from fincopilot.agents.planner import plan_request
     from fincopilot.agents.skills import SkillContext, get_skill, produced_by
@@ -126,12 +138,23 @@ def build_advisor_graph(gateway=None, *, checkpointer=None, use_model: bool = Tr
     def plan(state: AdvisorState) -> dict[str, Any]:
         rid = state["request_id"]
         context = [t["content"] for t in state.get("turns", []) if t.get("role") == "user"][-3:]
-        outcome = plan_request(state["request"], gateway=gateway, max_repairs=planner_repairs, context=context,
-                               request_id=rid, use_model=use_model)
+        outcome = plan_request(
+            state["request"],
+            gateway=gateway,
+            max_repairs=planner_repairs,
+            context=context,
+            request_id=rid,
+            use_model=use_model,
+        )
         p = outcome.plan
-        data = {"steps": [s.model_dump() for s in p.steps], "direct_answer": p.direct_answer,
-                "source": outcome.source, "reason": outcome.reason, "problems": outcome.problems[:8],
-                "backend": outcome.backend}
+        data = {
+            "steps": [s.model_dump() for s in p.steps],
+            "direct_answer": p.direct_answer,
+            "source": outcome.source,
+            "reason": outcome.reason,
+            "problems": outcome.problems[:8],
+            "backend": outcome.backend,
+        }
         audit.record("plan", request_id=rid, **data)
         _emit("plan", **data)
         return {"plan": data}
@@ -150,8 +173,18 @@ def build_advisor_graph(gateway=None, *, checkpointer=None, use_model: bool = Tr
         for s in ready:
             failed = [d for d in s["depends_on"] if d in ids and not results[str(d)].get("ok")]
             args = {k: _resolve(v, results) for k, v in s["args"].items()}
-            sends.append(Send("run_step", StepTask(step=s, args=args, request_id=state["request_id"],
-                                                   blocked_by=failed, principal=state.get("principal"))))
+            sends.append(
+                Send(
+                    "run_step",
+                    StepTask(
+                        step=s,
+                        args=args,
+                        request_id=state["request_id"],
+                        blocked_by=failed,
+                        principal=state.get("principal"),
+                    ),
+                )
+            )
         return sends
 
     def run_step(task: StepTask) -> dict[str, Any]:
@@ -160,8 +193,14 @@ def build_advisor_graph(gateway=None, *, checkpointer=None, use_model: bool = Tr
         started = time.time()
         _emit("step_start", id=sid, skill=name, args=task["args"])
         audit.record("step_start", request_id=rid, step=sid, skill=name, args=task["args"])
-        result: dict[str, Any] = {"id": sid, "skill": name, "args": task["args"], "started_at": started,
-                                  "attempts": 0, "backend": None}
+        result: dict[str, Any] = {
+            "id": sid,
+            "skill": name,
+            "args": task["args"],
+            "started_at": started,
+            "attempts": 0,
+            "backend": None,
+        }
         if task["blocked_by"]:
             result.update(ok=False, error=f"skipped: depends on failed step(s) {task['blocked_by']}")
         else:
@@ -169,12 +208,20 @@ def build_advisor_graph(gateway=None, *, checkpointer=None, use_model: bool = Tr
             last: BaseException | None = None
             for attempt in range(step_retries + 1):
                 result["attempts"] = attempt + 1
-                ctx = SkillContext(skill=name, request_id=rid, allowed_tools=skill.tools, gateway=gateway,
-                                   principal=_principal(task.get("principal")),
-                                   model_budget_s=step_timeout_s * MODEL_BUDGET_SHARE)
+                ctx = SkillContext(
+                    skill=name,
+                    request_id=rid,
+                    allowed_tools=skill.tools,
+                    gateway=gateway,
+                    principal=_principal(task.get("principal")),
+                    model_budget_s=step_timeout_s * MODEL_BUDGET_SHARE,
+                )
                 try:
-                    out = call_with_timeout(lambda ctx=ctx: skill.run(task["args"], ctx), step_timeout_s,
-                                            name=f"step {sid} ({name})")
+                    out = call_with_timeout(
+                        lambda ctx=ctx: skill.run(task["args"], ctx),
+                        step_timeout_s,
+                        name=f"step {sid} ({name})",
+                    )
                     result.update(ok=True, output=out.model_dump(mode="json"))
                     result["produced_by"] = produced_by(result["output"], ctx.trace)
                     last = None
@@ -195,16 +242,35 @@ def build_advisor_graph(gateway=None, *, checkpointer=None, use_model: bool = Tr
         result["latency_s"] = round(result["finished_at"] - started, 3)
         result["backend"] = result["backend"] or ("tools" if result.get("ok") else None)
         result.setdefault("produced_by", None)
-        payload = {"id": sid, "skill": name, "ok": result["ok"], "backend": result["backend"],
-                   "produced_by": result["produced_by"], "latency_s": result["latency_s"],
-                   "attempts": result["attempts"],
-                   "started_at": started, "finished_at": result["finished_at"]}
-        payload.update({"output": result["output"], "rendered": _rendered(name, result["output"])} if result["ok"]
-                       else {"error": result["error"]})
+        payload = {
+            "id": sid,
+            "skill": name,
+            "ok": result["ok"],
+            "backend": result["backend"],
+            "produced_by": result["produced_by"],
+            "latency_s": result["latency_s"],
+            "attempts": result["attempts"],
+            "started_at": started,
+            "finished_at": result["finished_at"],
+        }
+        payload.update(
+            {"output": result["output"], "rendered": _rendered(name, result["output"])}
+            if result["ok"]
+            else {"error": result["error"]}
+        )
         _emit("step_finish", **payload)
-        audit.record("step_finish", request_id=rid, step=sid, skill=name, ok=result["ok"],
-                     backend=result["backend"], produced_by=result["produced_by"], latency_s=result["latency_s"],
-                     attempts=result["attempts"], error=result.get("error"))
+        audit.record(
+            "step_finish",
+            request_id=rid,
+            step=sid,
+            skill=name,
+            ok=result["ok"],
+            backend=result["backend"],
+            produced_by=result["produced_by"],
+            latency_s=result["latency_s"],
+            attempts=result["attempts"],
+            error=result.get("error"),
+        )
         return {"results": {str(sid): result}}
 
     def join(state: AdvisorState) -> dict[str, Any]:
@@ -215,11 +281,19 @@ def build_advisor_graph(gateway=None, *, checkpointer=None, use_model: bool = Tr
         p, rid = state["plan"] or {}, state["request_id"]
         results = state.get("results") or {}
         if not p.get("steps"):
-            ans = direct_answer(state["request"], p.get("direct_answer"), gateway=gateway, request_id=rid,
-                                use_model=use_model)
+            ans = direct_answer(
+                state["request"], p.get("direct_answer"), gateway=gateway, request_id=rid, use_model=use_model
+            )
         else:
-            ans = synthesize(state["request"], p["steps"], results, gateway=gateway, request_id=rid,
-                             use_model=use_model, recommendation=_recommendation(p, results))
+            ans = synthesize(
+                state["request"],
+                p["steps"],
+                results,
+                gateway=gateway,
+                request_id=rid,
+                use_model=use_model,
+                recommendation=_recommendation(p, results),
+            )
         data = _released_text(ans.model_dump())
         words = data["text"].split(" ")
         for i, w in enumerate(words):  # tokens go out only after the number check passed
@@ -241,14 +315,28 @@ def build_advisor_graph(gateway=None, *, checkpointer=None, use_model: bool = Tr
             _emit("step_start", id=gate["id"], skill=gate["skill"], args={**gate["args"], "text": "$answer"})
             audit.record("step_start", request_id=rid, step=gate["id"], skill=gate["skill"])
         skill = get_skill("compliance_check")
-        ctx = SkillContext(skill="compliance_check", request_id=rid, allowed_tools=skill.tools, gateway=gateway,
-                           principal=_principal(state.get("principal")))
+        ctx = SkillContext(
+            skill="compliance_check",
+            request_id=rid,
+            allowed_tools=skill.tools,
+            gateway=gateway,
+            principal=_principal(state.get("principal")),
+        )
         try:
             res = skill.run({"text": ans.get("text", ""), "client": client, "product": product}, ctx)
             verdict = res.model_dump(mode="json")
         except FinCopilotError as err:  # a check that cannot run must not let the answer through
-            verdict = {"passed": False, "violations": [{"category": "check_error", "rule": "GATE-001",
-                                                          "span": "", "reason": f"compliance check failed: {err}"}]}
+            verdict = {
+                "passed": False,
+                "violations": [
+                    {
+                        "category": "check_error",
+                        "rule": "GATE-001",
+                        "span": "",
+                        "reason": f"compliance check failed: {err}",
+                    }
+                ],
+            }
         edited = ans.get("method") == "edited"  # a reviewer's edit: the text itself is checked again
         if not edited:
             injected = _injection_violations(rid)
@@ -257,24 +345,61 @@ def build_advisor_graph(gateway=None, *, checkpointer=None, use_model: bool = Tr
                 verdict["violations"] = [*verdict["violations"], *injected]
         if ans.get("flagged") and not edited:
             verdict["passed"] = False
-            verdict["violations"] = [*verdict["violations"], {
-                "category": "unsupported_number", "rule": "NUM-001", "span": ", ".join(ans["unsupported_numbers"]),
-                "reason": "the answer has numbers no cited step supports"}]
+            verdict["violations"] = [
+                *verdict["violations"],
+                {
+                    "category": "unsupported_number",
+                    "rule": "NUM-001",
+                    "span": ", ".join(ans["unsupported_numbers"]),
+                    "reason": "the answer has numbers no cited step supports",
+                },
+            ]
         verdict.update(client=client, product=product)
         if gate is not None:
             finished = time.time()
-            res_d = {"id": gate["id"], "skill": "compliance_check", "args": gate["args"], "ok": True,
-                     "output": {k: verdict[k] for k in ("passed", "violations")}, "backend": ctx.trace[-1]["backend"]
-                     if ctx.trace else "rules", "produced_by": produced_by(verdict, ctx.trace),
-                     "latency_s": round(finished - started, 3), "attempts": 1,
-                     "started_at": started, "finished_at": finished}
+            res_d = {
+                "id": gate["id"],
+                "skill": "compliance_check",
+                "args": gate["args"],
+                "ok": True,
+                "output": {k: verdict[k] for k in ("passed", "violations")},
+                "backend": ctx.trace[-1]["backend"] if ctx.trace else "rules",
+                "produced_by": produced_by(verdict, ctx.trace),
+                "latency_s": round(finished - started, 3),
+                "attempts": 1,
+                "started_at": started,
+                "finished_at": finished,
+            }
             update["results"] = {str(gate["id"]): res_d}
-            _emit("step_finish", id=gate["id"], skill="compliance_check", ok=True, output=res_d["output"],
-                  backend=res_d["backend"], produced_by=res_d["produced_by"], latency_s=res_d["latency_s"], attempts=1)
-            audit.record("step_finish", request_id=rid, step=gate["id"], skill="compliance_check", ok=True,
-                         backend=res_d["backend"], latency_s=res_d["latency_s"])
-        audit.record("compliance", request_id=rid, passed=verdict["passed"], violations=verdict["violations"],
-                     client=client, product=product, edited=edited)
+            _emit(
+                "step_finish",
+                id=gate["id"],
+                skill="compliance_check",
+                ok=True,
+                output=res_d["output"],
+                backend=res_d["backend"],
+                produced_by=res_d["produced_by"],
+                latency_s=res_d["latency_s"],
+                attempts=1,
+            )
+            audit.record(
+                "step_finish",
+                request_id=rid,
+                step=gate["id"],
+                skill="compliance_check",
+                ok=True,
+                backend=res_d["backend"],
+                latency_s=res_d["latency_s"],
+            )
+        audit.record(
+            "compliance",
+            request_id=rid,
+            passed=verdict["passed"],
+            violations=verdict["violations"],
+            client=client,
+            product=product,
+            edited=edited,
+        )
         _emit("compliance", passed=verdict["passed"], violations=verdict["violations"])
         update["compliance"] = verdict
         if verdict["passed"]:
@@ -293,9 +418,15 @@ def build_advisor_graph(gateway=None, *, checkpointer=None, use_model: bool = Tr
         from fincopilot.graphs.runner import Review
 
         ans = state.get("answer") or {}
-        decision = interrupt({"request_id": state["request_id"], "request": state["request"],
-                              "answer": ans.get("text"), "violations": (state.get("compliance") or {}).get(
-                                  "violations", []), "choices": ["approve", "edit", "reject"]})
+        decision = interrupt(
+            {
+                "request_id": state["request_id"],
+                "request": state["request"],
+                "answer": ans.get("text"),
+                "violations": (state.get("compliance") or {}).get("violations", []),
+                "choices": ["approve", "edit", "reject"],
+            }
+        )
         rv = Review.model_validate(decision)
         rid = state["request_id"]
         audit.record("review", request_id=rid, **rv.model_dump())
@@ -314,16 +445,31 @@ def build_advisor_graph(gateway=None, *, checkpointer=None, use_model: bool = Tr
         rid, status = state["request_id"], state.get("status") or "answered"
         ans = state.get("answer") or {}
         text = ans.get("text", "") if status == "answered" else ""
-        audit.record("answer", request_id=rid, status=status, text=text, citations=ans.get("citations", []),
-                     method=ans.get("method"), unsupported_numbers=ans.get("unsupported_numbers", []))
+        audit.record(
+            "answer",
+            request_id=rid,
+            status=status,
+            text=text,
+            citations=ans.get("citations", []),
+            method=ans.get("method"),
+            unsupported_numbers=ans.get("unsupported_numbers", []),
+        )
         if status == "answered" and ans.get("method") == "edited":
             _emit("answer", **ans)
-        turn_a = {"role": "assistant", "content": text if status == "answered" else
-                  f"(answer {status} by {(state.get('review') or {}).get('reviewer', 'review')})",
-                  "request_id": rid, "status": status, "citations": ans.get("citations", []),
-                  "plan": (state.get("plan") or {}).get("steps", [])}
-        return {"status": status, "turns": [{"role": "user", "content": state["request"], "request_id": rid},
-                                            turn_a]}
+        turn_a = {
+            "role": "assistant",
+            "content": text
+            if status == "answered"
+            else f"(answer {status} by {(state.get('review') or {}).get('reviewer', 'review')})",
+            "request_id": rid,
+            "status": status,
+            "citations": ans.get("citations", []),
+            "plan": (state.get("plan") or {}).get("steps", []),
+        }
+        return {
+            "status": status,
+            "turns": [{"role": "user", "content": state["request"], "request_id": rid}, turn_a],
+        }
 
     g = StateGraph(AdvisorState)
     g.add_node("plan", plan)
@@ -347,4 +493,3 @@ def build_advisor_graph(gateway=None, *, checkpointer=None, use_model: bool = Tr
 def make_graph():
     """Factory for `langgraph dev` (langgraph.json): the advisor graph; LangGraph's server adds persistence."""
     return build_advisor_graph()
-

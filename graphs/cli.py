@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import itertools
 import json
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-DEMO_REQUEST = ("Client C-1042 wants the HY-7 bond fund: check credit, summarize the latest HY-7 report, "
-                "make my recommendation compliant")
+DEMO_REQUEST = (
+    "Client C-1042 wants the HY-7 bond fund: check credit, summarize the latest HY-7 report, "
+    "make my recommendation compliant"
+)
 
 
 def _console(stderr: bool = False):
@@ -48,9 +50,14 @@ def _show_run(events, *, title: str = "", use_model_note: str = "") -> str:
         for sid, s in sorted(steps.items()):
             state = s.get("state", "waiting")
             style = {"running": "yellow", "done": "green", "failed": "red"}.get(state, "dim")
-            t.add_row(str(sid), s["skill"], escape(json.dumps(s.get("args", {}), ensure_ascii=False))[:60],
-                      f"[{style}]{state}[/]", str(s.get("produced_by") or s.get("backend") or ""),
-                      f"{s['latency_s']:.2f} s" if "latency_s" in s else "")
+            t.add_row(
+                str(sid),
+                s["skill"],
+                escape(json.dumps(s.get("args", {}), ensure_ascii=False))[:60],
+                f"[{style}]{state}[/]",
+                str(s.get("produced_by") or s.get("backend") or ""),
+                f"{s['latency_s']:.2f} s" if "latency_s" in s else "",
+            )
         return t
 
     # the first event is taken before the live table is drawn: a run that cannot start (an unknown thread)
@@ -68,12 +75,18 @@ def _show_run(events, *, title: str = "", use_model_note: str = "") -> str:
                     steps[st["id"]] = {"skill": st["skill"], "args": st["args"]}
                 live.console.print(f"[bold]plan[/] ({d.get('source')}: {escape(d.get('reason', ''))})")
             elif ev.type == "step_start":
-                steps.setdefault(d["id"], {"skill": d["skill"], "args": d.get("args", {})})["state"] = "running"
+                steps.setdefault(d["id"], {"skill": d["skill"], "args": d.get("args", {})})["state"] = (
+                    "running"
+                )
             elif ev.type == "step_finish":
                 s = steps.setdefault(d["id"], {"skill": d["skill"]})
-                s.update(state="done" if d["ok"] else "failed", backend=d.get("backend"),
-                         produced_by=d.get("produced_by"), latency_s=d["latency_s"],
-                         error=d.get("error"))
+                s.update(
+                    state="done" if d["ok"] else "failed",
+                    backend=d.get("backend"),
+                    produced_by=d.get("produced_by"),
+                    latency_s=d["latency_s"],
+                    error=d.get("error"),
+                )
             elif ev.type == "answer":
                 answer = d
             elif ev.type == "compliance":
@@ -95,20 +108,31 @@ def _show_run(events, *, title: str = "", use_model_note: str = "") -> str:
     for e in errors:
         out.print(f"[red]error:[/] {escape(e)}")
     if answer:
-        out.print(Panel(escape(answer.get("text", "")), title=f"Answer ({answer.get('method')})", expand=False))
+        out.print(
+            Panel(escape(answer.get("text", "")), title=f"Answer ({answer.get('method')})", expand=False)
+        )
         cites = answer.get("citations", [])
         if cites:
-            out.print("[bold]Citations[/]: " + ", ".join(
-                f"[{c['n']}] step {c['step_id']} {steps.get(c['step_id'], {}).get('skill', '')}" for c in cites))
-        out.print(f"numbers checked: {answer.get('numbers_checked', 0)}; unsupported: "
-                  f"{answer.get('unsupported_numbers') or 'none'}")
+            out.print(
+                "[bold]Citations[/]: "
+                + ", ".join(
+                    f"[{c['n']}] step {c['step_id']} {steps.get(c['step_id'], {}).get('skill', '')}"
+                    for c in cites
+                )
+            )
+        out.print(
+            f"numbers checked: {answer.get('numbers_checked', 0)}; unsupported: "
+            f"{answer.get('unsupported_numbers') or 'none'}"
+        )
     if steps:
         out.print("[bold]Trace[/]")
         for sid, s in sorted(steps.items()):
             extra = f"  error: {escape(str(s['error']))[:160]}" if s.get("error") else ""
             lat = f"{s['latency_s']:.2f} s" if "latency_s" in s else "-"
-            out.print(f"  [{sid}] {s['skill']:<17} {s.get('state', 'not run'):<8} backend={s.get('backend') or '-'}"
-                      f"  produced_by={s.get('produced_by') or '-'}  latency={lat}{extra}")
+            out.print(
+                f"  [{sid}] {s['skill']:<17} {s.get('state', 'not run'):<8} backend={s.get('backend') or '-'}"
+                f"  produced_by={s.get('produced_by') or '-'}  latency={lat}{extra}"
+            )
     if compliance is not None:
         verdict = "[green]passed[/]" if compliance.get("passed") else "[red]failed[/]"
         out.print(f"[bold]Compliance[/]: {verdict}")
@@ -126,15 +150,21 @@ def register(app: typer.Typer) -> None:
     @app.command("plan")
     def plan_cmd(
         request: Annotated[str, typer.Argument(help="The advisor's request.")],
-        as_json: Annotated[bool, typer.Option("--json", help="Print {steps, direct_answer, source, backend}.")] = False,
-        no_model: Annotated[bool, typer.Option("--no-model", help="Rules-only planner (no model call).")] = False,
-        no_rules: Annotated[bool, typer.Option("--no-rules", help="The model alone: an invalid plan exits 1.")] = False,
+        as_json: Annotated[
+            bool, typer.Option("--json", help="Print {steps, direct_answer, source, backend}.")
+        ] = False,
+        no_model: Annotated[
+            bool, typer.Option("--no-model", help="Rules-only planner (no model call).")
+        ] = False,
+        no_rules: Annotated[
+            bool, typer.Option("--no-rules", help="The model alone: an invalid plan exits 1.")
+        ] = False,
         repairs: Annotated[int, typer.Option("--repairs", min=0, max=5, help="Repair rounds.")] = 1,
     ) -> None:
         """Turn a request into a validated plan (a DAG of skill steps), or a direct answer."""
+        from fincopilot.agents.planner import ensure_valid, plan_request
         from rich.markup import escape
 
-        from fincopilot.agents.planner import ensure_valid, plan_request
         from fincopilot.errors import PlanValidationError
         from fincopilot.log import request_context
 
@@ -142,8 +172,13 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("--no-model and --no-rules leave nothing to plan with; drop one")
         try:
             with request_context() as rid:
-                outcome = plan_request(request, max_repairs=repairs, request_id=rid, use_model=not no_model,
-                                       use_rules=not no_rules)
+                outcome = plan_request(
+                    request,
+                    max_repairs=repairs,
+                    request_id=rid,
+                    use_model=not no_model,
+                    use_rules=not no_rules,
+                )
         except PlanValidationError as err:
             typer.echo("the model's plan is invalid: " + "; ".join(err.problems[:8]), err=True)
             raise typer.Exit(1) from None
@@ -151,25 +186,40 @@ def register(app: typer.Typer) -> None:
         if plan.steps:
             ensure_valid(plan)  # never print an invalid plan
         if as_json:
-            typer.echo(json.dumps({**plan.plan_json(), "direct_answer": plan.direct_answer, "source": outcome.source,
-                                   "backend": outcome.backend}, ensure_ascii=False))
+            typer.echo(
+                json.dumps(
+                    {
+                        **plan.plan_json(),
+                        "direct_answer": plan.direct_answer,
+                        "source": outcome.source,
+                        "backend": outcome.backend,
+                    },
+                    ensure_ascii=False,
+                )
+            )
             return
         out = _console()
-        out.print(f"source: {outcome.source} ({escape(outcome.reason)})"
-                  + (f", backend {outcome.backend}" if outcome.backend else ""))
+        out.print(
+            f"source: {outcome.source} ({escape(outcome.reason)})"
+            + (f", backend {outcome.backend}" if outcome.backend else "")
+        )
         if outcome.problems:
             out.print("rejected model attempts: " + escape("; ".join(outcome.problems[:4])))
         if plan.steps:
             out.print_json(json.dumps(plan.plan_json(), ensure_ascii=False))
         else:
-            out.print("no skill needed: the copilot answers directly"
-                      + (f" ({escape(plan.direct_answer)})" if plan.direct_answer else ""))
+            out.print(
+                "no skill needed: the copilot answers directly"
+                + (f" ({escape(plan.direct_answer)})" if plan.direct_answer else "")
+            )
 
     @app.command("ask")
     def ask_cmd(
         request: Annotated[str, typer.Argument(help="The advisor's request.")],
-        thread: Annotated[Optional[str], typer.Option("--thread", help="Conversation thread id.")] = None,
-        no_model: Annotated[bool, typer.Option("--no-model", help="Rules-only planner and template answer.")] = False,
+        thread: Annotated[str | None, typer.Option("--thread", help="Conversation thread id.")] = None,
+        no_model: Annotated[
+            bool, typer.Option("--no-model", help="Rules-only planner and template answer.")
+        ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print the events as JSON lines.")] = False,
     ) -> None:
         """Run the full copilot: plan, parallel steps, cited answer, compliance gate.
@@ -200,20 +250,23 @@ def register(app: typer.Typer) -> None:
         thread: Annotated[str, typer.Argument(help="Thread id of the held answer.")],
         approve: Annotated[bool, typer.Option("--approve")] = False,
         reject: Annotated[bool, typer.Option("--reject")] = False,
-        edit: Annotated[Optional[str], typer.Option("--edit", help="Replace the answer with this text.")] = None,
+        edit: Annotated[str | None, typer.Option("--edit", help="Replace the answer with this text.")] = None,
         reviewer: Annotated[str, typer.Option("--reviewer", help="Who decides (audited).")] = "cli",
         show: Annotated[bool, typer.Option("--show", help="Only show what is held.")] = False,
     ) -> None:
         """Decide on an answer held by the compliance gate (works after a restart)."""
-        from fincopilot.errors import InputError
         from fincopilot.graphs.runner import CopilotRunner, Review
+
+        from fincopilot.errors import InputError
 
         runner = CopilotRunner()
         if show:
             view = runner.thread(thread)
             typer.echo(json.dumps(view.model_dump(), ensure_ascii=False, indent=2, default=str))
             return
-        chosen = [name for name, on in (("approve", approve), ("reject", reject), ("edit", edit is not None)) if on]
+        chosen = [
+            name for name, on in (("approve", approve), ("reject", reject), ("edit", edit is not None)) if on
+        ]
         if len(chosen) != 1:
             raise InputError("choose exactly one of --approve, --reject, --edit TEXT")
         try:
@@ -224,11 +277,14 @@ def register(app: typer.Typer) -> None:
 
     @app.command("demo")
     def demo_cmd(
-        no_model: Annotated[bool, typer.Option("--no-model", help="Rules-only planner and template answer.")] = False,
-        thread: Annotated[Optional[str], typer.Option("--thread")] = None,
+        no_model: Annotated[
+            bool, typer.Option("--no-model", help="Rules-only planner and template answer.")
+        ] = False,
+        thread: Annotated[str | None, typer.Option("--thread")] = None,
     ) -> None:
         """The main demo: one advisor request through the whole copilot on the embedded model."""
         from fincopilot.graphs.runner import CopilotRunner
+
         from fincopilot.paths import db_path
 
         out = _console()
@@ -239,8 +295,10 @@ def register(app: typer.Typer) -> None:
             res = init_db()
             out.print(f"created {res.path} ({sum(res.counts.values())} rows)")
         out.print(f"[bold]Advisor request[/]: {DEMO_REQUEST}")
-        out.print("[dim]Backends: the router's choice per skill (embedded SmolLM2-135M by default, on CPU: "
-                  "expect a minute or two).[/]")
+        out.print(
+            "[dim]Backends: the router's choice per skill (embedded SmolLM2-135M by default, on CPU: "
+            "expect a minute or two).[/]"
+        )
         runner = CopilotRunner(use_model=not no_model)
         status = _show_run(runner.run(DEMO_REQUEST, thread_id=thread), title="demo")
         if status == "failed":

@@ -11,17 +11,17 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 EventType = Literal[
-    "request",      # data: {text}
-    "plan",         # data: {steps: [...], source: "model" | "repaired" | "rules", reason}
-    "step_start",   # data: {id, skill, args}
+    "request",  # data: {text}
+    "plan",  # data: {steps: [...], source: "model" | "repaired" | "rules", reason}
+    "step_start",  # data: {id, skill, args}
     "step_finish",  # data: {id, skill, ok, output | error, backend, latency_s}
-    "token",        # data: {text}  (answer tokens as they are generated)
-    "answer",       # data: {text, citations: [{n, step_id}], numbers_checked, unsupported_numbers}
-    "compliance",   # data: {passed, violations: [...]}
-    "held",         # data: {thread_id, reason}  (waiting for human review)
-    "review",       # data: {decision: approve|edit|reject, reviewer, text?}
-    "error",        # data: {message}
-    "done",         # data: {status: answered|held|rejected|failed}
+    "token",  # data: {text}  (answer tokens as they are generated)
+    "answer",  # data: {text, citations: [{n, step_id}], numbers_checked, unsupported_numbers}
+    "compliance",  # data: {passed, violations: [...]}
+    "held",  # data: {thread_id, reason}  (waiting for human review)
+    "review",  # data: {decision: approve|edit|reject, reviewer, text?}
+    "error",  # data: {message}
+    "done",  # data: {status: answered|held|rejected|failed}
 ]
 
 

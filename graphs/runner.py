@@ -20,16 +20,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
+from fincopilot.graphs.events import Event
+from fincopilot.tools.data import check_client_mentions
 from pydantic import BaseModel, Field, model_validator
 
 from fincopilot.errors import FinCopilotError, InputError, NotFoundError
-from fincopilot.graphs.events import Event
 from fincopilot.log import get_logger, new_request_id, request_context
 from fincopilot.principal import Principal, acting_as
 from fincopilot.safety import audit
 from fincopilot.state.db import checkpoint_saver, state_db
 from fincopilot.state.principals import local_operator
-from fincopilot.tools.data import check_client_mentions
 from fincopilot.state.threads import CLI_KEY_ID, ThreadIndex
 
 log = get_logger(__name__)
@@ -80,9 +80,18 @@ def _check_thread_id(thread_id: str) -> str:
 class CopilotRunner:
     """Runs the advisor graph with a persistent checkpointer (SQLite or PostgreSQL); thread-safe."""
 
-    def __init__(self, checkpoint_path: Path | None = None, gateway=None, *, use_model: bool = True,
-                 step_timeout_s: float | None = None, step_retries: int | None = None, graph_builder=None):
+    def __init__(
+        self,
+        checkpoint_path: Path | None = None,
+        gateway=None,
+        *,
+        use_model: bool = True,
+        step_timeout_s: float | None = None,
+        step_retries: int | None = None,
+        graph_builder=None,
+    ):
         from fincopilot.graphs import advisor
+
         from fincopilot.paths import home
 
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else home() / "checkpoints.sqlite"
@@ -99,8 +108,14 @@ class CopilotRunner:
         self._locks_guard = threading.Lock()
 
     # --- public ---------------------------------------------------------------------------------
-    def run(self, text: str, *, thread_id: str | None = None, request_id: str | None = None,
-            principal: Principal | None = None) -> Iterator[Event]:
+    def run(
+        self,
+        text: str,
+        *,
+        thread_id: str | None = None,
+        request_id: str | None = None,
+        principal: Principal | None = None,
+    ) -> Iterator[Event]:
         """Stream the events of one request until `done` (status answered | held | rejected | failed).
 
         `principal`: who asks (default: the local operator). It owns a new thread (a thread owned by someone
@@ -119,14 +134,26 @@ class CopilotRunner:
         try:
             with request_context(rid, thread_id=thread_id):
                 if self._is_held(thread_id):
-                    raise InputError(f"thread {thread_id!r} has an answer waiting for review; resume it first")
-                audit.record("request", request_id=rid, thread_id=thread_id, text=text, principal=principal.id)
+                    raise InputError(
+                        f"thread {thread_id!r} has an answer waiting for review; resume it first"
+                    )
+                audit.record(
+                    "request", request_id=rid, thread_id=thread_id, text=text, principal=principal.id
+                )
                 with acting_as(principal):
                     check_client_mentions(text)  # another advisor's client: a clear, audited refusal first
                 yield Event(type="request", request_id=rid, thread_id=thread_id, data={"text": text})
-                inputs = {"request": text, "request_id": rid, "plan": None, "results": None, "answer": None,
-                          "compliance": None, "review": None, "status": "running",
-                          "principal": principal.model_dump()}
+                inputs = {
+                    "request": text,
+                    "request_id": rid,
+                    "plan": None,
+                    "results": None,
+                    "answer": None,
+                    "compliance": None,
+                    "review": None,
+                    "status": "running",
+                    "principal": principal.model_dump(),
+                }
                 yield from self._stream(inputs, thread_id, rid)
         finally:
             lock.release()
@@ -145,8 +172,10 @@ class CopilotRunner:
             if not state.values:
                 raise NotFoundError(f"unknown thread {thread_id!r}")
             if not self._is_held(thread_id):
-                raise InputError(f"thread {thread_id!r} has no answer waiting for review "
-                                 f"(status {state.values.get('status', 'unknown')})")
+                raise InputError(
+                    f"thread {thread_id!r} has no answer waiting for review "
+                    f"(status {state.values.get('status', 'unknown')})"
+                )
             rid = state.values.get("request_id") or new_request_id()
             with request_context(rid, thread_id=thread_id):
                 yield from self._stream(Command(resume=review.model_dump()), thread_id, rid)
@@ -163,20 +192,35 @@ class CopilotRunner:
         turns = list(state.values.get("turns", []))
         status = "held" if held is not None else state.values.get("status", "new")
         if held is not None:  # show the pending request too
-            turns.append({"role": "user", "content": state.values.get("request", ""),
-                          "request_id": state.values.get("request_id")})
+            turns.append(
+                {
+                    "role": "user",
+                    "content": state.values.get("request", ""),
+                    "request_id": state.values.get("request_id"),
+                }
+            )
         return ThreadView(thread_id=thread_id, status=status, turns=turns, held=held)
 
-    def continue_run(self, thread_id: str, request_id: str, text: str | None = None,
-                     review: Review | dict | None = None, principal: Principal | None = None) -> Iterator[Event]:
+    def continue_run(
+        self,
+        thread_id: str,
+        request_id: str,
+        text: str | None = None,
+        review: Review | dict | None = None,
+        principal: Principal | None = None,
+    ) -> Iterator[Event]:
         """Take over a run whose process died: continue request `request_id` from its last checkpoint.
 
         Not checkpointed yet: run `text` from the start (same request id). Stopped between steps: stream
         on from the checkpoint. A review (`review`) still waiting: apply it. Already finished: `done`.
         """
         state = self.graph.get_state(self._config(thread_id))
-        audit.record("run_continued", request_id=request_id, thread_id=thread_id,
-                     from_checkpoint=bool(state.values and state.values.get("request_id") == request_id))
+        audit.record(
+            "run_continued",
+            request_id=request_id,
+            thread_id=thread_id,
+            from_checkpoint=bool(state.values and state.values.get("request_id") == request_id),
+        )
         if review is not None and self._is_held(thread_id):
             yield from self.resume(thread_id, review)
         elif review is None and (not state.values or state.values.get("request_id") != request_id):
@@ -198,7 +242,9 @@ class CopilotRunner:
                 return [r["thread_id"] for r in conn.execute(sql).fetchall()]
         return [r[0] for r in self.saver.conn.execute(sql).fetchall()]
 
-    def prune(self, older_than_s: float, keep_last: int | None = None, *, dry_run: bool = False) -> PruneReport:
+    def prune(
+        self, older_than_s: float, keep_last: int | None = None, *, dry_run: bool = False
+    ) -> PruneReport:
         """Retention: delete every checkpoint of finished threads idle for `older_than_s` (their owner, the
         conversation map and their run records too), and keep only the newest `keep_last` checkpoints of
         the others. Held threads (waiting for a human) and running ones are kept. The audit log is never
@@ -233,15 +279,22 @@ class CopilotRunner:
             self.saver.prune([thread_id], strategy="keep_latest")
             return 0
         conn = self.saver.conn
-        old = conn.execute("SELECT checkpoint_ns, checkpoint_id FROM checkpoints WHERE thread_id=? AND checkpoint_id "
-                           "NOT IN (SELECT checkpoint_id FROM checkpoints WHERE thread_id=? ORDER BY checkpoint_id "
-                           "DESC LIMIT ?)", (thread_id, thread_id, keep_last)).fetchall()
+        old = conn.execute(
+            "SELECT checkpoint_ns, checkpoint_id FROM checkpoints WHERE thread_id=? AND checkpoint_id "
+            "NOT IN (SELECT checkpoint_id FROM checkpoints WHERE thread_id=? ORDER BY checkpoint_id "
+            "DESC LIMIT ?)",
+            (thread_id, thread_id, keep_last),
+        ).fetchall()
         with self.saver.lock, conn:
             for ns, cid in old:
-                conn.execute("DELETE FROM writes WHERE thread_id=? AND checkpoint_ns=? AND checkpoint_id=?",
-                             (thread_id, ns, cid))
-                conn.execute("DELETE FROM checkpoints WHERE thread_id=? AND checkpoint_ns=? AND checkpoint_id=?",
-                             (thread_id, ns, cid))
+                conn.execute(
+                    "DELETE FROM writes WHERE thread_id=? AND checkpoint_ns=? AND checkpoint_id=?",
+                    (thread_id, ns, cid),
+                )
+                conn.execute(
+                    "DELETE FROM checkpoints WHERE thread_id=? AND checkpoint_ns=? AND checkpoint_id=?",
+                    (thread_id, ns, cid),
+                )
         return len(old)
 
     def close(self) -> None:
@@ -259,7 +312,9 @@ class CopilotRunner:
         return Principal(id=op.principal_id, role="operator", name=op.display_name)
 
     def _claim(self, thread_id: str, principal: Principal, text: str) -> None:
-        owner = self.index.claim(thread_id, principal.id, CLI_KEY_ID, principal.name, "fincopilot-advisor", text)
+        owner = self.index.claim(
+            thread_id, principal.id, CLI_KEY_ID, principal.name, "fincopilot-advisor", text
+        )
         if owner.principal_id != principal.id:
             raise NotFoundError(f"unknown thread {thread_id!r} (it belongs to someone else)")
 
@@ -298,8 +353,10 @@ class CopilotRunner:
         status = "held" if self._held_payload(state) is not None else state.values.get("status", "failed")
         data: dict[str, Any] = {"status": status}
         if status == "held":
-            data["how_to_review"] = (f"fincopilot review {thread_id} --approve | --reject | --edit TEXT "
-                                     f"(or POST /api/threads/{thread_id}/review)")
+            data["how_to_review"] = (
+                f"fincopilot review {thread_id} --approve | --reject | --edit TEXT "
+                f"(or POST /api/threads/{thread_id}/review)"
+            )
         yield Event(type="done", request_id=rid, thread_id=thread_id, data=data)
 
     def _fail(self, rid: str, thread_id: str, message: str) -> Iterator[Event]:

@@ -6,8 +6,9 @@ import operator
 from typing import Annotated, Any, TypedDict
 
 
-def merge_results(old: dict[str, dict[str, Any]] | None, new: dict[str, dict[str, Any]] | None
-                  ) -> dict[str, dict[str, Any]]:
+def merge_results(
+    old: dict[str, dict[str, Any]] | None, new: dict[str, dict[str, Any]] | None
+) -> dict[str, dict[str, Any]]:
     """Step results from parallel branches merge by step id; `None` clears them (a new request on the thread)."""
     if new is None:
         return {}
@@ -25,7 +26,7 @@ class StepResult(TypedDict, total=False):
     produced_by: str | None  # the backend id whose output was kept, or rules / template / extractive
     latency_s: float
     attempts: int
-    started_at: float   # time.time(), so interfaces (and the overlap test) can draw a timeline
+    started_at: float  # time.time(), so interfaces (and the overlap test) can draw a timeline
     finished_at: float
 
 
@@ -34,14 +35,14 @@ class AdvisorState(TypedDict, total=False):
 
     request: str
     request_id: str
-    plan: dict[str, Any] | None            # {"steps": [...], "direct_answer", "source", "reason", "problems"}
-    results: Annotated[dict[str, StepResult], merge_results]   # by str(step id)
-    answer: dict[str, Any] | None          # agents.synthesizer.Answer as a dict
-    compliance: dict[str, Any] | None      # {"passed", "violations", "client", "product"}
-    review: dict[str, Any] | None          # the human decision, when there was one
-    status: str                            # running | answered | held | edited | rejected | failed
-    turns: Annotated[list[dict[str, Any]], operator.add]   # the conversation so far
-    principal: dict[str, Any] | None       # fincopilot.principal.Principal of the current request
+    plan: dict[str, Any] | None  # {"steps": [...], "direct_answer", "source", "reason", "problems"}
+    results: Annotated[dict[str, StepResult], merge_results]  # by str(step id)
+    answer: dict[str, Any] | None  # agents.synthesizer.Answer as a dict
+    compliance: dict[str, Any] | None  # {"passed", "violations", "client", "product"}
+    review: dict[str, Any] | None  # the human decision, when there was one
+    status: str  # running | answered | held | edited | rejected | failed
+    turns: Annotated[list[dict[str, Any]], operator.add]  # the conversation so far
+    principal: dict[str, Any] | None  # fincopilot.principal.Principal of the current request
 
 
 class StepTask(TypedDict):

@@ -3,4 +3,13 @@
 from fincopilot.models.base import Backend, Completion, Message, Usage, messages
 from fincopilot.models.registry import get_backend, list_kinds, register_kind
 
-__all__ = ["Backend", "Completion", "Message", "Usage", "messages", "get_backend", "list_kinds", "register_kind"]
+__all__ = [
+    "Backend",
+    "Completion",
+    "Message",
+    "Usage",
+    "messages",
+    "get_backend",
+    "list_kinds",
+    "register_kind",
+]

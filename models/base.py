@@ -207,7 +207,9 @@ def parse_structured(text: str, schema: type[T], *, backend_id: str | None = Non
     try:
         return schema.model_validate(data)
     except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in err.errors()[:5])
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in err.errors()[:5]
+        )
         raise StructuredOutputError(
             f"backend {backend_id!r} returned JSON that does not match {schema.__name__}: {problems}",
             backend_id=backend_id,

@@ -6,7 +6,7 @@ import importlib
 import json
 import os
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from pydantic import BaseModel
@@ -46,14 +46,22 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     ) -> None:
         """List the configured backends: id, kind, model, residency, cost per 1k tokens, concurrency, status."""
-        from fincopilot.config import settings
         from fincopilot.models.status import backend_status
+
+        from fincopilot.config import settings
 
         cfg = settings()
         statuses = {b.id: backend_status(b) for b in cfg.backends}
         if as_json:
-            typer.echo(json.dumps([{**b.model_dump(), "status": statuses[b.id][0], "status_detail": statuses[b.id][1]}
-                                   for b in cfg.backends], indent=2))
+            typer.echo(
+                json.dumps(
+                    [
+                        {**b.model_dump(), "status": statuses[b.id][0], "status_detail": statuses[b.id][1]}
+                        for b in cfg.backends
+                    ],
+                    indent=2,
+                )
+            )
             return
         from rich.console import Console
         from rich.table import Table
@@ -66,8 +74,15 @@ def register(app: typer.Typer) -> None:
             model = spec.model + (f" + {spec.adapter}" if spec.adapter else "")
             status, detail = statuses[spec.id]
             shown = {"ok": "[green]ok[/]", "remote": "remote"}.get(status, f"[red bold]{status}[/]: {detail}")
-            table.add_row(name, spec.kind, model, spec.residency, f"{spec.cost_per_1k_tokens:g}", str(spec.max_concurrency),
-                          shown)
+            table.add_row(
+                name,
+                spec.kind,
+                model,
+                spec.residency,
+                f"{spec.cost_per_1k_tokens:g}",
+                str(spec.max_concurrency),
+                shown,
+            )
         console = Console()
         if not console.is_terminal:
             console.width = 200  # piped output: never truncate ids and model paths
@@ -78,18 +93,26 @@ def register(app: typer.Typer) -> None:
         backend: Annotated[str, typer.Argument(help="Backend id (see `fincopilot models list`).")],
         prompt: Annotated[str, typer.Argument(help="The user message.")],
         schema: Annotated[
-            Optional[str], typer.Option("--schema", help="Constrain output to a pydantic model: package.module:Model.")
+            str | None,
+            typer.Option("--schema", help="Constrain output to a pydantic model: package.module:Model."),
         ] = None,
-        system: Annotated[Optional[str], typer.Option("--system", help="A system message.")] = None,
-        max_tokens: Annotated[int, typer.Option("--max-tokens", min=1, max=8192, help="Most tokens to generate.")] = 128,
-        temperature: Annotated[float, typer.Option("--temperature", min=0.0, max=2.0, help="0 = greedy.")] = 0.0,
-        stream: Annotated[bool, typer.Option("--stream", help="Print text as it is generated (no schema).")] = False,
+        system: Annotated[str | None, typer.Option("--system", help="A system message.")] = None,
+        max_tokens: Annotated[
+            int, typer.Option("--max-tokens", min=1, max=8192, help="Most tokens to generate.")
+        ] = 128,
+        temperature: Annotated[
+            float, typer.Option("--temperature", min=0.0, max=2.0, help="0 = greedy.")
+        ] = 0.0,
+        stream: Annotated[
+            bool, typer.Option("--stream", help="Print text as it is generated (no schema).")
+        ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print the whole completion as JSON.")] = False,
     ) -> None:
         """Send one prompt to one backend and print the answer, usage and latency."""
-        from fincopilot.config import settings
         from fincopilot.models.base import messages
         from fincopilot.models.registry import get_backend
+
+        from fincopilot.config import settings
 
         if not prompt.strip():
             raise InputError("the prompt is empty")

@@ -108,7 +108,9 @@ def _planner_task() -> SkillTask:
             raise InputError(f"a planner item needs input.request (a non-empty string), got {inp!r}")
         context = inp.get("context") or []
         if not isinstance(context, list) or not all(isinstance(t, str) for t in context):
-            raise InputError(f"a planner item's input.context must be a list of earlier turns, got {context!r}")
+            raise InputError(
+                f"a planner item's input.context must be a list of earlier turns, got {context!r}"
+            )
         return list(planner.planner_messages(request, context))
 
     def target(inp: dict[str, Any], ref: dict[str, Any]) -> BaseModel | None:
@@ -119,7 +121,9 @@ def _planner_task() -> SkillTask:
             return schema().model_validate(plan)
         except ValidationError as err:
             # e.g. an argument longer than the planner grammar allows: the decoder could never emit it
-            log.warning("reference_outside_schema", request=str(inp.get("request"))[:80], error=str(err)[:200])
+            log.warning(
+                "reference_outside_schema", request=str(inp.get("request"))[:80], error=str(err)[:200]
+            )
             return None
 
     def _as_plan(obj: BaseModel) -> Any:
@@ -142,7 +146,9 @@ def _planner_task() -> SkillTask:
                 exact.append(0.0)
                 continue
             plan = _as_plan(out)
-            valid.append(1.0 if valid_first_try(plan, item.input["request"], item.input.get("context") or []) else 0.0)
+            valid.append(
+                1.0 if valid_first_try(plan, item.input["request"], item.input.get("context") or []) else 0.0
+            )
             got = {step.skill for step in plan.steps}
             f1s.append(_f1(got, gold))
             exact.append(1.0 if got == gold else 0.0)
@@ -169,8 +175,15 @@ def _planner_task() -> SkillTask:
         return out
 
     return SkillTask(
-        skill="planner", prompt=prompt, schema=schema, target=target, score=score, accept=accept,
-        max_tokens=getattr(planner, "PLANNER_MAX_TOKENS", 256), headline="skill_set_f1", domain=domain,
+        skill="planner",
+        prompt=prompt,
+        schema=schema,
+        target=target,
+        score=score,
+        accept=accept,
+        max_tokens=getattr(planner, "PLANNER_MAX_TOKENS", 256),
+        headline="skill_set_f1",
+        domain=domain,
     )
 
 
@@ -188,7 +201,10 @@ def _compliance_task() -> SkillTask:
         text = inp.get("text")
         if not isinstance(text, str) or not text.strip():
             raise InputError(f"a compliance_check item needs input.text (a non-empty string), got {inp!r}")
-        return [Message(role="system", content=cc.SYSTEM), Message(role="user", content=fence(text, "advisor text"))]
+        return [
+            Message(role="system", content=cc.SYSTEM),
+            Message(role="user", content=fence(text, "advisor text")),
+        ]
 
     def flags_for(text: str) -> BaseModel:
         # the rules label the text: their guaranteed-return / misleading-claim spans are the flags to learn
@@ -202,15 +218,28 @@ def _compliance_task() -> SkillTask:
         tp = fp = fn = 0
         for item, out in zip(items, outputs):
             gold = {v["category"] for v in item.reference.get("violations", [])} & set(model_categories)
-            got = {f.category for f in out.flags if f.quote.strip() and f.quote in item.input["text"]} if out else set()
+            got = (
+                {f.category for f in out.flags if f.quote.strip() and f.quote in item.input["text"]}
+                if out
+                else set()
+            )
             tp, fp, fn = tp + len(got & gold), fp + len(got - gold), fn + len(gold - got)
         p = tp / (tp + fp) if tp + fp else 1.0
         r = tp / (tp + fn) if tp + fn else 1.0
-        return {"category_precision": p, "category_recall": r, "category_f1": 2 * p * r / (p + r) if p + r else 0.0}
+        return {
+            "category_precision": p,
+            "category_recall": r,
+            "category_f1": 2 * p * r / (p + r) if p + r else 0.0,
+        }
 
     return SkillTask(
-        skill="compliance_check", prompt=prompt, schema=lambda: cc._Flags, target=target, score=score,
-        max_tokens=120, headline="category_f1",
+        skill="compliance_check",
+        prompt=prompt,
+        schema=lambda: cc._Flags,
+        target=target,
+        score=score,
+        max_tokens=120,
+        headline="category_f1",
     )
 
 
@@ -299,16 +328,29 @@ def load_corpus_file(path: Path, task: SkillTask) -> list[Example]:
             try:
                 if "messages" in row:
                     chat = _ChatLine.model_validate(row)
-                    examples.append(Example(id=chat.id or f"file-{lineno}", skill=task.skill,
-                                            messages=chat.messages, completion=chat.completion, source="file"))
+                    examples.append(
+                        Example(
+                            id=chat.id or f"file-{lineno}",
+                            skill=task.skill,
+                            messages=chat.messages,
+                            completion=chat.completion,
+                            source="file",
+                        )
+                    )
                 elif "input" in row or "reference" in row:
                     item = _ItemLine.model_validate(row)
                     obj = task.target(item.input, item.reference)
                     if obj is None:
                         raise ValueError("its reference has no usable label for this skill")
-                    examples.append(Example(id=item.id or f"file-{lineno}", skill=task.skill,
-                                            messages=task.prompt(item.input), completion=render_target(obj),
-                                            source="file"))
+                    examples.append(
+                        Example(
+                            id=item.id or f"file-{lineno}",
+                            skill=task.skill,
+                            messages=task.prompt(item.input),
+                            completion=render_target(obj),
+                            source="file",
+                        )
+                    )
                 else:
                     raise InputError(
                         f"{where}: needs either 'messages' and 'completion' or 'input' and 'reference' "
@@ -316,7 +358,8 @@ def load_corpus_file(path: Path, task: SkillTask) -> list[Example]:
                     )
             except ValidationError as err:
                 problems = "; ".join(
-                    (f"{'.'.join(map(str, e['loc']))}: " if e["loc"] else "") + e["msg"].removeprefix("Value error, ")
+                    (f"{'.'.join(map(str, e['loc']))}: " if e["loc"] else "")
+                    + e["msg"].removeprefix("Value error, ")
                     for e in err.errors()[:4]
                 )
                 raise InputError(f"{where}: {problems}") from None
@@ -347,8 +390,15 @@ def _teacher_labels(task: SkillTask, teacher: str, inputs: list[tuple[str, dict[
             log.warning("teacher_failed", teacher=teacher, item=item_id, error=str(err)[:200])
             continue
         if done.parsed is not None and task.accept(done.parsed):
-            out.append(Example(id=f"teacher-{item_id}", skill=task.skill, messages=messages,
-                               completion=render_target(done.parsed), source="teacher"))
+            out.append(
+                Example(
+                    id=f"teacher-{item_id}",
+                    skill=task.skill,
+                    messages=messages,
+                    completion=render_target(done.parsed),
+                    source="teacher",
+                )
+            )
     return out
 
 
@@ -380,16 +430,30 @@ def build_corpus(
             if obj is None:
                 unlabelled.append((item.id, item.input))
                 continue
-            examples.append(Example(id=item.id, skill=skill, messages=task.prompt(item.input),
-                                    completion=render_target(obj), source="train_split"))
+            examples.append(
+                Example(
+                    id=item.id,
+                    skill=skill,
+                    messages=task.prompt(item.input),
+                    completion=render_target(obj),
+                    source="train_split",
+                )
+            )
         try:
             version = dataset_version(skill)
         except Exception:  # noqa: BLE001 - the version is informative only
             version = None
         if include_domain:
             for item_id, inp, obj in task.domain():
-                examples.append(Example(id=item_id, skill=skill, messages=task.prompt(inp),
-                                        completion=render_target(obj), source="domain"))
+                examples.append(
+                    Example(
+                        id=item_id,
+                        skill=skill,
+                        messages=task.prompt(inp),
+                        completion=render_target(obj),
+                        source="domain",
+                    )
+                )
         if teacher is not None:
             examples += _teacher_labels(task, teacher, unlabelled)
     if not examples:
@@ -398,8 +462,13 @@ def build_corpus(
     sources: dict[str, int] = {}
     for ex in examples:
         sources[ex.source] = sources.get(ex.source, 0) + 1
-    return Corpus(skill=skill, examples=examples, data_hash=corpus_hash(examples), sources=sources,
-                  dataset_version=version)
+    return Corpus(
+        skill=skill,
+        examples=examples,
+        data_hash=corpus_hash(examples),
+        sources=sources,
+        dataset_version=version,
+    )
 
 
 def check_targets(examples: Sequence[Example], task: SkillTask, tokenizer: Any, vocab_size: int) -> None:

@@ -38,8 +38,14 @@ class Endpoint:
 class EndpointPool:
     """Least-outstanding-requests balancing with passive and active health checks; thread-safe."""
 
-    def __init__(self, urls: list[str], *, cooldown_s: float = 10.0, probe: Callable[[str], bool] | None = None,
-                 backend_id: str = ""):
+    def __init__(
+        self,
+        urls: list[str],
+        *,
+        cooldown_s: float = 10.0,
+        probe: Callable[[str], bool] | None = None,
+        backend_id: str = "",
+    ):
         if not urls:
             raise ValueError("an endpoint pool needs at least one URL")
         self.endpoints = [Endpoint(u) for u in urls]
@@ -62,8 +68,11 @@ class EndpointPool:
             self._revive(now)
             live = [e for e in self.endpoints if e.healthy and e.url not in exclude]
             if not live:
-                raise BackendUnavailable(f"backend {self.backend_id!r}: no healthy endpoint "
-                                         f"({', '.join(e.url for e in self.endpoints)})", backend_id=self.backend_id)
+                raise BackendUnavailable(
+                    f"backend {self.backend_id!r}: no healthy endpoint "
+                    f"({', '.join(e.url for e in self.endpoints)})",
+                    backend_id=self.backend_id,
+                )
             chosen = min(live, key=lambda e: (e.outstanding, e.last_used))
             chosen.outstanding += 1
             chosen.last_used = now
@@ -80,5 +89,13 @@ class EndpointPool:
 
     def snapshot(self) -> list[dict[str, object]]:
         with self._lock:
-            return [{"url": e.url, "healthy": e.healthy, "outstanding": e.outstanding, "served": e.served,
-                     "failures": e.failures} for e in self.endpoints]
+            return [
+                {
+                    "url": e.url,
+                    "healthy": e.healthy,
+                    "outstanding": e.outstanding,
+                    "served": e.served,
+                    "failures": e.failures,
+                }
+                for e in self.endpoints
+            ]

@@ -59,8 +59,12 @@ class Hyperparameters(BaseModel):
     max_steps: int | None = Field(None, ge=1, description="stop after this many optimizer steps")
     max_seq_len: int = Field(1024, ge=16)
     seed: int = 0
-    lora_layers: int | None = Field(None, ge=1, description="adapt only the top N transformer layers (the "
-                                    "backward pass stops below them: cheaper on a CPU); None = all layers")
+    lora_layers: int | None = Field(
+        None,
+        ge=1,
+        description="adapt only the top N transformer layers (the "
+        "backward pass stops below them: cheaper on a CPU); None = all layers",
+    )
     save_every: int = Field(10, ge=1)
     shared_prefix: bool = Field(True, description="run the prompt prefix all examples share once per step")
 
@@ -136,7 +140,9 @@ def resolve_base(base: str) -> BackendSpec:
             f"'llamacpp' base (its weights are trained here, through transformers)"
         )
     if spec.adapter is not None:
-        raise ConfigError(f"backend {base!r} already carries an adapter ({spec.adapter}); fine-tune its base instead")
+        raise ConfigError(
+            f"backend {base!r} already carries an adapter ({spec.adapter}); fine-tune its base instead"
+        )
     return spec
 
 
@@ -159,7 +165,9 @@ def _tokenize(examples: Sequence[Example], tokenizer: Any, max_len: int) -> list
     rows = []
     for ex in examples:
         prompt = tokenizer(chat_prompt(tokenizer, ex.messages), add_special_tokens=False)["input_ids"]
-        completion = tokenizer(ex.completion, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        completion = tokenizer(ex.completion, add_special_tokens=False)["input_ids"] + [
+            tokenizer.eos_token_id
+        ]
         if len(prompt) + len(completion) > max_len:
             raise InputError(
                 f"example {ex.id!r} is {len(prompt) + len(completion)} tokens, over max_seq_len={max_len}; "
@@ -220,9 +228,16 @@ def batch_loss(model: Any, rows: Sequence[tuple[list[int], int]], pad_id: int, p
         model(input_ids=prefix, past_key_values=cache, use_cache=True)
     cache.batch_repeat_interleave(len(rows))
     batch = _collate([(ids[prefix_len:], prompt_len - prefix_len) for ids, prompt_len in rows], pad_id)
-    attention = torch.cat([torch.ones((len(rows), prefix_len), dtype=torch.long), batch["attention_mask"]], dim=1)
-    return model(input_ids=batch["input_ids"], attention_mask=attention, labels=batch["labels"],
-                 past_key_values=cache, use_cache=True).loss
+    attention = torch.cat(
+        [torch.ones((len(rows), prefix_len), dtype=torch.long), batch["attention_mask"]], dim=1
+    )
+    return model(
+        input_ids=batch["input_ids"],
+        attention_mask=attention,
+        labels=batch["labels"],
+        past_key_values=cache,
+        use_cache=True,
+    ).loss
 
 
 def _batches_for_epoch(n: int, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
@@ -244,7 +259,12 @@ def _run_fingerprint(opts: FinetuneOptions, spec: BackendSpec, corpus: Corpus) -
 
 
 def train_adapter(
-    opts: FinetuneOptions, spec: BackendSpec, corpus: Corpus, out: Path, *, task: SkillTask | None = None,
+    opts: FinetuneOptions,
+    spec: BackendSpec,
+    corpus: Corpus,
+    out: Path,
+    *,
+    task: SkillTask | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train (or resume) the LoRA adapter and save it to `out`; returns the training record."""
@@ -272,7 +292,9 @@ def train_adapter(
         shutil.rmtree(out / "checkpoints")
 
     _seed_everything(hp.seed)
-    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")  # transformers 5 deprecation noise
+    warnings.filterwarnings(
+        "ignore", message=".*is_gradient_checkpointing.*"
+    )  # transformers 5 deprecation noise
     model, tokenizer = load_base(spec.model, fresh=True)  # a private copy: the shared base stays untouched
     rows = _tokenize(corpus.examples, tokenizer, hp.max_seq_len)
     check_targets(corpus.examples, task, tokenizer, model.config.vocab_size)
@@ -280,8 +302,13 @@ def train_adapter(
     n_layers = model.config.num_hidden_layers
     layers = list(range(max(0, n_layers - hp.lora_layers), n_layers)) if hp.lora_layers else None
     lora = LoraConfig(
-        r=hp.rank, lora_alpha=hp.alpha, lora_dropout=hp.dropout, target_modules=hp.target_modules,
-        bias="none", task_type="CAUSAL_LM", layers_to_transform=layers,
+        r=hp.rank,
+        lora_alpha=hp.alpha,
+        lora_dropout=hp.dropout,
+        target_modules=hp.target_modules,
+        bias="none",
+        task_type="CAUSAL_LM",
+        layers_to_transform=layers,
     )
     try:
         peft_model = get_peft_model(model, lora)
@@ -321,27 +348,59 @@ def train_adapter(
 
         folder = out / "checkpoints" / f"step-{at:06d}"
         folder.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.contiguous() for k, v in get_peft_model_state_dict(peft_model, save_embedding_layers=False).items()},
-                  str(folder / "adapter_model.safetensors"))
-        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "torch_rng": torch.get_rng_state()}, folder / "optimizer.pt")
-        tmp = folder / "state.json.tmp"  # written last and renamed: a half-written checkpoint is never "latest"
-        tmp.write_text(json.dumps({"step": at, "losses": losses, "seconds": seconds, "total": total,
-                                   "fingerprint": fingerprint}), encoding="utf-8")
+        save_file(
+            {
+                k: v.contiguous()
+                for k, v in get_peft_model_state_dict(peft_model, save_embedding_layers=False).items()
+            },
+            str(folder / "adapter_model.safetensors"),
+        )
+        torch.save(
+            {
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+            },
+            folder / "optimizer.pt",
+        )
+        tmp = (
+            folder / "state.json.tmp"
+        )  # written last and renamed: a half-written checkpoint is never "latest"
+        tmp.write_text(
+            json.dumps(
+                {"step": at, "losses": losses, "seconds": seconds, "total": total, "fingerprint": fingerprint}
+            ),
+            encoding="utf-8",
+        )
         tmp.replace(folder / "state.json")
         for old in _checkpoints(out)[:-2]:  # keep the last two
             shutil.rmtree(old, ignore_errors=True)
 
     prefix_len = shared_prefix_len(rows) if hp.shared_prefix else 0
-    log.info("finetune_plan", examples=len(rows), steps=total, shared_prefix_tokens=prefix_len,
-             mean_tokens=round(sum(len(r[0]) for r in rows) / len(rows)))
+    log.info(
+        "finetune_plan",
+        examples=len(rows),
+        steps=total,
+        shared_prefix_tokens=prefix_len,
+        mean_tokens=round(sum(len(r[0]) for r in rows) / len(rows)),
+    )
     peft_model.train()
     started = time.perf_counter()
-    columns = [TextColumn("[bold]finetune {task.fields[skill]}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("step loss {task.fields[loss]}"), TimeElapsedColumn()]
+    columns = [
+        TextColumn("[bold]finetune {task.fields[skill]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("step loss {task.fields[loss]}"),
+        TimeElapsedColumn(),
+    ]
     with Progress(*columns, disable=not progress, transient=False) as bar:
-        task_id = bar.add_task("train", total=total, completed=step, skill=opts.skill,
-                               loss=f"{losses[-1][1]:.3f}" if losses else "-")
+        task_id = bar.add_task(
+            "train",
+            total=total,
+            completed=step,
+            skill=opts.skill,
+            loss=f"{losses[-1][1]:.3f}" if losses else "-",
+        )
         while step < total:
             epoch, index = divmod(step, steps_per_epoch)
             batch_ids = _batches_for_epoch(len(rows), hp.batch_size, hp.seed, epoch)[index]
@@ -369,8 +428,13 @@ def train_adapter(
     with warnings.catch_warnings():  # peft looks for a config.json next to a GGUF base and warns it has none
         warnings.filterwarnings("ignore", message="Could not find a config file")
         peft_model.save_pretrained(str(out), save_embedding_layers=False)
-    return {"steps": step, "epochs_done": round(step / steps_per_epoch, 3), "seconds": round(seconds, 1),
-            "losses": losses, "resumed_from": resumed_step}
+    return {
+        "steps": step,
+        "epochs_done": round(step / steps_per_epoch, 3),
+        "seconds": round(seconds, 1),
+        "losses": losses,
+        "resumed_from": resumed_step,
+    }
 
 
 # --- serving on llama.cpp ------------------------------------------------------------------------
@@ -392,18 +456,36 @@ def export_gguf(adapter: Path, spec: BackendSpec, converter: Path, *, outtype: s
 
     converter = Path(converter)
     if not converter.is_file():
-        raise ConfigError(f"llama.cpp converter not found: {converter} (convert_lora_to_gguf.py from llama.cpp)")
+        raise ConfigError(
+            f"llama.cpp converter not found: {converter} (convert_lora_to_gguf.py from llama.cpp)"
+        )
     folder, gguf = resolve_model_ref(spec.model)
     out = Path(adapter) / "adapter.gguf"
     with tempfile.TemporaryDirectory() as base_dir:
         config = AutoConfig.from_pretrained(folder, gguf_file=gguf)
-        if not getattr(config, "architectures", None):  # GGUF metadata has the type, the converter wants the class
+        if not getattr(
+            config, "architectures", None
+        ):  # GGUF metadata has the type, the converter wants the class
             from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
             config.architectures = [MODEL_FOR_CAUSAL_LM_MAPPING_NAMES[config.model_type]]
         config.save_pretrained(base_dir)
-        done = subprocess.run([sys.executable, str(converter), str(adapter), "--base", base_dir, "--outfile",
-                               str(out), "--outtype", outtype], capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            [
+                sys.executable,
+                str(converter),
+                str(adapter),
+                "--base",
+                base_dir,
+                "--outfile",
+                str(out),
+                "--outtype",
+                outtype,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     if done.returncode != 0 or not out.is_file():
         raise BackendError(f"convert_lora_to_gguf failed ({done.returncode}): {done.stderr.strip()[-600:]}")
     log.info("adapter_gguf", out=str(out), bytes=out.stat().st_size)
@@ -425,7 +507,9 @@ def _outputs(
         chunk = items[i : i + batch_size]
         prompts = [task.prompt(item.input) for item in chunk]
         try:
-            out += [c.parsed for c in backend.complete_batch(prompts, schema=schema, max_tokens=task.max_tokens)]
+            out += [
+                c.parsed for c in backend.complete_batch(prompts, schema=schema, max_tokens=task.max_tokens)
+            ]
         except BackendError:  # one bad row fails the batch: retry one by one
             for p in prompts:
                 try:
@@ -437,8 +521,13 @@ def _outputs(
 
 
 def evaluate_heldout(
-    task: SkillTask, backends: Sequence[Any], *, limit: int | None = None, batch_size: int = 4,
-    progress: bool = True, items: Sequence[Any] | None = None,
+    task: SkillTask,
+    backends: Sequence[Any],
+    *,
+    limit: int | None = None,
+    batch_size: int = 4,
+    progress: bool = True,
+    items: Sequence[Any] | None = None,
 ) -> HeldoutScores:
     """Score each backend on the skill's held-out items (or `items`) with the task's metrics."""
     from rich.progress import Progress
@@ -467,8 +556,13 @@ def evaluate_heldout(
         version = dataset_version(task.skill)
     except Exception:  # noqa: BLE001 - informative only (custom items have no dataset)
         version = None
-    return HeldoutScores(items=len(items), dataset_version=version, headline=task.headline, scores=scores,
-                         seconds=round(time.perf_counter() - started, 1))
+    return HeldoutScores(
+        items=len(items),
+        dataset_version=version,
+        headline=task.headline,
+        scores=scores,
+        seconds=round(time.perf_counter() - started, 1),
+    )
 
 
 # --- card ----------------------------------------------------------------------------------------
@@ -528,22 +622,29 @@ def model_card(card: AdapterCard) -> str:
         "",
         f"# {card.backend_id}",
         "",
-        (f"A LoRA adapter for FinCopilot's `{card.skill}` skill on base backend `{card.base_backend}` "
-        f"(`{card.base_model}`), trained by `fincopilot finetune`. It registers as backend "
-        f"`{card.backend_id}` when this folder sits in `$FINCOPILOT_HOME/adapters/`."),
+        (
+            f"A LoRA adapter for FinCopilot's `{card.skill}` skill on base backend `{card.base_backend}` "
+            f"(`{card.base_model}`), trained by `fincopilot finetune`. It registers as backend "
+            f"`{card.backend_id}` when this folder sits in `$FINCOPILOT_HOME/adapters/`."
+        ),
         "",
         "## Training data",
         f"- {card.examples} examples ({', '.join(f'{k}: {v}' for k, v in card.corpus_sources.items())}), "
-        f"data hash `{card.data_hash}`" + (f", eval-set version `{card.dataset_version}`" if card.dataset_version else ""),
+        f"data hash `{card.data_hash}`"
+        + (f", eval-set version `{card.dataset_version}`" if card.dataset_version else ""),
         "- prompts are the production prompts of the skill; targets are the exact JSON the constrained decoder emits",
         "",
         "## Hyperparameters",
         f"- LoRA rank {hp.rank}, alpha {hp.alpha}, dropout {hp.dropout}, modules {', '.join(hp.target_modules)}"
         + (f", top {hp.lora_layers} layers" if hp.lora_layers else ", all layers"),
-        (f"- AdamW lr {hp.learning_rate}, weight decay {hp.weight_decay}, warm-up {hp.warmup_steps} steps, "
-        f"linear decay; batch {hp.batch_size}; max sequence {hp.max_seq_len}; seed {hp.seed}"),
-        (f"- {card.steps} steps ({card.epochs_done} epochs) in {card.train_seconds:.0f} s; final loss "
-        f"{card.final_loss if card.final_loss is not None else '-'}"),
+        (
+            f"- AdamW lr {hp.learning_rate}, weight decay {hp.weight_decay}, warm-up {hp.warmup_steps} steps, "
+            f"linear decay; batch {hp.batch_size}; max sequence {hp.max_seq_len}; seed {hp.seed}"
+        ),
+        (
+            f"- {card.steps} steps ({card.epochs_done} epochs) in {card.train_seconds:.0f} s; final loss "
+            f"{card.final_loss if card.final_loss is not None else '-'}"
+        ),
         "",
         "![training loss](loss.png)",
         "",
@@ -552,8 +653,14 @@ def model_card(card: AdapterCard) -> str:
     if held is None:
         lines.append("Not evaluated (run with evaluation on, or use `fincopilot arena run --split heldout`).")
     else:
-        lines += [(f"{held.items} held-out items of the `{card.skill}` eval set, constrained decoding, "
-                  f"greedy ({held.seconds:.0f} s). Headline metric: `{held.headline}`."), "", scores_table(held)]
+        lines += [
+            (
+                f"{held.items} held-out items of the `{card.skill}` eval set, constrained decoding, "
+                f"greedy ({held.seconds:.0f} s). Headline metric: `{held.headline}`."
+            ),
+            "",
+            scores_table(held),
+        ]
     lines += ["", "## Reproduce", "", "```", card.command, "```", ""]
     return "\n".join(lines)
 
@@ -570,8 +677,14 @@ def finetune(opts: FinetuneOptions, *, command: str | None = None, progress: boo
     corpus = build_corpus(opts.skill, data=opts.data, teacher=opts.teacher, task=task)
     backend_id = adapter_backend_id(opts.base, opts.skill)
     out = Path(opts.out) if opts.out is not None else adapters_dir() / backend_id
-    log.info("finetune_start", skill=opts.skill, base=opts.base, examples=len(corpus.examples),
-             data_hash=corpus.data_hash, out=str(out))
+    log.info(
+        "finetune_start",
+        skill=opts.skill,
+        base=opts.base,
+        examples=len(corpus.examples),
+        data_hash=corpus.data_hash,
+        out=str(out),
+    )
     (out / "card.json").unlink(missing_ok=True)  # an unfinished adapter must not register as a backend
     record = train_adapter(opts, spec, corpus, out, task=task, progress=progress)
     plot_loss(record["losses"], out / "loss.png", f"{backend_id}: training loss")
@@ -584,18 +697,34 @@ def finetune(opts: FinetuneOptions, *, command: str | None = None, progress: boo
         base_backend = build_backend(spec)
         tuned = build_backend(spec.model_copy(update={"id": backend_id, "adapter": str(out)}))
         try:
-            heldout = evaluate_heldout(task, [base_backend, tuned], limit=opts.eval_limit,
-                                       batch_size=opts.eval_batch_size, progress=progress)
+            heldout = evaluate_heldout(
+                task,
+                [base_backend, tuned],
+                limit=opts.eval_limit,
+                batch_size=opts.eval_batch_size,
+                progress=progress,
+            )
         finally:
             tuned.close()
     card = AdapterCard(
-        backend_id=backend_id, skill=opts.skill, base_backend=opts.base, base_model=spec.model,
-        data_hash=corpus.data_hash, dataset_version=corpus.dataset_version, corpus_sources=corpus.sources,
-        examples=len(corpus.examples), hyperparameters=opts.hyper, steps=record["steps"],
-        epochs_done=record["epochs_done"], train_seconds=record["seconds"],
-        final_loss=record["losses"][-1][1] if record["losses"] else None, loss_curve=record["losses"],
-        heldout=heldout, command=command or _command_line(opts),
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"), versions=_versions(),
+        backend_id=backend_id,
+        skill=opts.skill,
+        base_backend=opts.base,
+        base_model=spec.model,
+        data_hash=corpus.data_hash,
+        dataset_version=corpus.dataset_version,
+        corpus_sources=corpus.sources,
+        examples=len(corpus.examples),
+        hyperparameters=opts.hyper,
+        steps=record["steps"],
+        epochs_done=record["epochs_done"],
+        train_seconds=record["seconds"],
+        final_loss=record["losses"][-1][1] if record["losses"] else None,
+        loss_curve=record["losses"],
+        heldout=heldout,
+        command=command or _command_line(opts),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        versions=_versions(),
     )
     (out / "README.md").write_text(model_card(card), encoding="utf-8")
     tmp = out / "card.json.tmp"
@@ -612,12 +741,17 @@ def _command_line(opts: FinetuneOptions) -> str:
         parts += ["--data", str(opts.data)]
     if opts.teacher:
         parts += ["--teacher", opts.teacher]
-    for flag, value, default in (("--epochs", hp.epochs, defaults.epochs), ("--max-steps", hp.max_steps, None),
-                                 ("--lr", hp.learning_rate, defaults.learning_rate), ("--rank", hp.rank, defaults.rank),
-                                 ("--batch-size", hp.batch_size, defaults.batch_size), ("--seed", hp.seed, defaults.seed),
-                                 ("--lora-layers", hp.lora_layers, None),
-                                 ("--eval-limit", opts.eval_limit, None),
-                                 ("--eval-batch-size", opts.eval_batch_size, 4)):
+    for flag, value, default in (
+        ("--epochs", hp.epochs, defaults.epochs),
+        ("--max-steps", hp.max_steps, None),
+        ("--lr", hp.learning_rate, defaults.learning_rate),
+        ("--rank", hp.rank, defaults.rank),
+        ("--batch-size", hp.batch_size, defaults.batch_size),
+        ("--seed", hp.seed, defaults.seed),
+        ("--lora-layers", hp.lora_layers, None),
+        ("--eval-limit", opts.eval_limit, None),
+        ("--eval-batch-size", opts.eval_batch_size, 4),
+    ):
         if value is not None and value != default:
             parts += [flag, str(value)]
     return " ".join(parts)
@@ -632,31 +766,69 @@ def register(app: typer.Typer) -> None:
     @app.command("finetune")
     def finetune_cmd(
         skill: Annotated[str, typer.Option("--skill", help="skill to fine-tune: planner, compliance_check")],
-        base: Annotated[str, typer.Option("--base", help="base backend id (a transformers backend)")] = "smollm2-135m",
-        data: Annotated[Path | None, typer.Option("--data", help="JSONL corpus instead of the built one")] = None,
-        teacher: Annotated[str | None, typer.Option("--teacher", help="backend that labels unlabelled inputs")] = None,
+        base: Annotated[
+            str, typer.Option("--base", help="base backend id (a transformers backend)")
+        ] = "smollm2-135m",
+        data: Annotated[
+            Path | None, typer.Option("--data", help="JSONL corpus instead of the built one")
+        ] = None,
+        teacher: Annotated[
+            str | None, typer.Option("--teacher", help="backend that labels unlabelled inputs")
+        ] = None,
         epochs: Annotated[float, typer.Option("--epochs", min=0.01)] = Hyperparameters().epochs,
-        max_steps: Annotated[int | None, typer.Option("--max-steps", min=1, help="stop after N steps")] = None,
-        out: Annotated[Path | None, typer.Option("--out", help="adapter folder (default home()/adapters/<id>)")] = None,
-        resume: Annotated[bool, typer.Option("--resume/--no-resume", help="continue from the last checkpoint")] = True,
+        max_steps: Annotated[
+            int | None, typer.Option("--max-steps", min=1, help="stop after N steps")
+        ] = None,
+        out: Annotated[
+            Path | None, typer.Option("--out", help="adapter folder (default home()/adapters/<id>)")
+        ] = None,
+        resume: Annotated[
+            bool, typer.Option("--resume/--no-resume", help="continue from the last checkpoint")
+        ] = True,
         lr: Annotated[float, typer.Option("--lr", min=0.0)] = Hyperparameters().learning_rate,
         rank: Annotated[int, typer.Option("--rank", min=1)] = Hyperparameters().rank,
         batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = Hyperparameters().batch_size,
         seed: Annotated[int, typer.Option("--seed")] = 0,
-        lora_layers: Annotated[int | None, typer.Option(
-            "--lora-layers", min=1, help="adapt only the top N layers (cheaper backward on a CPU)")] = None,
+        lora_layers: Annotated[
+            int | None,
+            typer.Option(
+                "--lora-layers", min=1, help="adapt only the top N layers (cheaper backward on a CPU)"
+            ),
+        ] = None,
         save_every: Annotated[int, typer.Option("--save-every", min=1, help="checkpoint every N steps")] = 10,
-        evaluate: Annotated[bool, typer.Option("--eval/--no-eval", help="score base vs adapter on held-out items")] = True,
+        evaluate: Annotated[
+            bool, typer.Option("--eval/--no-eval", help="score base vs adapter on held-out items")
+        ] = True,
         eval_limit: Annotated[int | None, typer.Option("--eval-limit", min=1)] = None,
-        eval_batch_size: Annotated[int, typer.Option("--eval-batch-size", min=1, help="prompts per generate call")] = 4,
+        eval_batch_size: Annotated[
+            int, typer.Option("--eval-batch-size", min=1, help="prompts per generate call")
+        ] = 4,
         as_json: Annotated[bool, typer.Option("--json", help="print the card as JSON")] = False,
     ) -> None:
         """Fine-tune a LoRA adapter for SKILL on BASE; it registers as backend BASE+SKILL-lora."""
-        hyper = Hyperparameters(epochs=epochs, max_steps=max_steps, learning_rate=lr, rank=rank, alpha=2 * rank,
-                                batch_size=batch_size, seed=seed, save_every=save_every, lora_layers=lora_layers)
-        opts = FinetuneOptions(skill=skill, base=base, data=data, teacher=teacher, out=out, resume=resume,
-                               evaluate=evaluate, eval_limit=eval_limit, eval_batch_size=eval_batch_size,
-                               hyper=hyper)
+        hyper = Hyperparameters(
+            epochs=epochs,
+            max_steps=max_steps,
+            learning_rate=lr,
+            rank=rank,
+            alpha=2 * rank,
+            batch_size=batch_size,
+            seed=seed,
+            save_every=save_every,
+            lora_layers=lora_layers,
+        )
+        opts = FinetuneOptions(
+            skill=skill,
+            base=base,
+            data=data,
+            teacher=teacher,
+            out=out,
+            resume=resume,
+            evaluate=evaluate,
+            eval_limit=eval_limit,
+            eval_batch_size=eval_batch_size,
+            hyper=hyper,
+        )
         result = finetune(opts, progress=not as_json)
         card = result.card
         if as_json:
@@ -666,8 +838,10 @@ def register(app: typer.Typer) -> None:
 
         console = Console()
         console.print(f"adapter [bold]{card.backend_id}[/] → {result.out}")
-        console.print(f"{card.examples} examples (data {card.data_hash}), {card.steps} steps in "
-                      f"{card.train_seconds:.0f} s, final loss {card.final_loss}")
+        console.print(
+            f"{card.examples} examples (data {card.data_hash}), {card.steps} steps in "
+            f"{card.train_seconds:.0f} s, final loss {card.final_loss}"
+        )
         if result.resumed_from:
             console.print(f"resumed from step {result.resumed_from}")
         if card.heldout is not None:

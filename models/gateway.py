@@ -25,6 +25,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from fincopilot.models.base import Completion, Message
+from fincopilot.models.registry import get_backend
+from fincopilot.models.router import BASELINE_KIND, RoutedToBaseline, Router, default_router, resolve_spec
 from pydantic import BaseModel
 
 from fincopilot.config import BackendSpec, Settings
@@ -37,13 +40,16 @@ from fincopilot.errors import (
     StructuredOutputError,
 )
 from fincopilot.log import current_request_id, get_logger
-from fincopilot.models.base import Completion, Message
-from fincopilot.models.registry import get_backend
-from fincopilot.models.router import BASELINE_KIND, Router, RoutedToBaseline, default_router, resolve_spec
 from fincopilot.safety import audit
 from fincopilot.safety.desensitize import ensure_protected, pseudonym_scope
 from fincopilot.safety.injection import scan_messages
-from fincopilot.safety.resilience import BackendHealth, HealthRegistry, backoff_delay, call_with_timeout, shared_health
+from fincopilot.safety.resilience import (
+    BackendHealth,
+    HealthRegistry,
+    backoff_delay,
+    call_with_timeout,
+    shared_health,
+)
 
 log = get_logger(__name__)
 
@@ -64,8 +70,13 @@ class _Failed(Exception):
 class Gateway:
     """Routes each model call, enforcing residency, limits, timeouts, retries and failover; audits every choice."""
 
-    def __init__(self, router: Router | None = None, *, health: HealthRegistry | None = None,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        router: Router | None = None,
+        *,
+        health: HealthRegistry | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.router = router or default_router()
         self.health = health or shared_health()
         self._sleep = sleep
@@ -99,8 +110,14 @@ class Gateway:
                 spec = resolve_spec(backend_id, cfg)
             except FinCopilotError as err:
                 failures.append(f"{backend_id}: {err}")
-                audit.record("backend_error", request_id=rid, skill=skill, backend=backend_id, error_type="config",
-                             error=str(err))
+                audit.record(
+                    "backend_error",
+                    request_id=rid,
+                    skill=skill,
+                    backend=backend_id,
+                    error_type="config",
+                    error=str(err),
+                )
                 continue
             if spec.residency not in allowed:
                 failures.append(f"{backend_id}: residency {spec.residency!r} not allowed for {skill!r}")
@@ -109,9 +126,17 @@ class Gateway:
         log.info("route", skill=skill, chain=[s.id for s in chain], reason=decision.reason)
 
         def call(spec: BackendSpec, health: BackendHealth, reason: str) -> Completion:
-            return self._call_backend(spec, health, cfg, skill, rid, decision.reason, [s.id for s in chain], reason,
-                                      lambda b: b.complete(messages, schema=schema, max_tokens=max_tokens,
-                                                           temperature=temperature))
+            return self._call_backend(
+                spec,
+                health,
+                cfg,
+                skill,
+                rid,
+                decision.reason,
+                [s.id for s in chain],
+                reason,
+                lambda b: b.complete(messages, schema=schema, max_tokens=max_tokens, temperature=temperature),
+            )
 
         with pseudonym_scope(rid):
             saturated: list[tuple[BackendSpec, BackendHealth]] = []
@@ -126,15 +151,23 @@ class Gateway:
                 if health.breaker.state == "open":
                     msg = f"circuit open (retry in {health.breaker.retry_in():.1f} s)"
                     failures.append(f"{spec.id}: {msg}")
-                    audit.record("backend_error", request_id=rid, skill=skill, backend=spec.id,
-                                 error_type="circuit_open", error=msg)
+                    audit.record(
+                        "backend_error",
+                        request_id=rid,
+                        skill=skill,
+                        backend=spec.id,
+                        error_type="circuit_open",
+                        error=msg,
+                    )
                     previous = f"{spec.id} circuit open"
                     local_failed |= spec.residency == "local"
                     continue
                 if not health.limiter.try_acquire():
                     if cfg.overflow.mode == "overflow":
                         saturated.append((spec, health))
-                        previous = f"{spec.id} saturated ({health.limiter.active}/{health.limiter.limit} busy)"
+                        previous = (
+                            f"{spec.id} saturated ({health.limiter.active}/{health.limiter.limit} busy)"
+                        )
                         log.info("overflow", skill=skill, backend=spec.id)
                         continue
                     self._queue(health, spec, cfg, skill, rid)  # queue mode: wait here; a full queue raises
@@ -166,8 +199,15 @@ class Gateway:
                     failures.append(f"{spec.id}: {failed.summary}")
                     all_unavailable &= failed.unavailable
         detail = " | ".join(failures) or "the routing chain is empty"
-        audit.record("backend_error", request_id=rid, skill=skill, backend=None, error_type="exhausted",
-                     error=f"every backend for skill {skill!r} failed", failures=failures)
+        audit.record(
+            "backend_error",
+            request_id=rid,
+            skill=skill,
+            backend=None,
+            error_type="exhausted",
+            error=f"every backend for skill {skill!r} failed",
+            failures=failures,
+        )
         error_cls = BackendUnavailable if all_unavailable else BackendError
         raise error_cls(f"every backend for skill {skill!r} failed: {detail}")
 
@@ -178,20 +218,32 @@ class Gateway:
     # --- internals ------------------------------------------------------------------------------------
     def _health(self, spec: BackendSpec, cfg: Settings) -> BackendHealth:
         r = cfg.resilience
-        return self.health.get(spec.id, spec.max_concurrency, cfg.overflow.queue_size, r.breaker_failures,
-                               r.breaker_cooldown_s)
+        return self.health.get(
+            spec.id, spec.max_concurrency, cfg.overflow.queue_size, r.breaker_failures, r.breaker_cooldown_s
+        )
 
     @staticmethod
-    def _failover_blocked(spec: BackendSpec, cfg: Settings, skill: str, rid: str | None, failures: list[str]) -> bool:
+    def _failover_blocked(
+        spec: BackendSpec, cfg: Settings, skill: str, rid: str | None, failures: list[str]
+    ) -> bool:
         """After a local backend failed, an external one is skipped unless the skill opted in
         (`external_failover = true`); either way the crossing is audited."""
         if spec.residency != "external":
             return False
         allowed = cfg.policy(skill).external_failover
-        audit.record("residency_failover", request_id=rid, skill=skill, backend=spec.id, allowed=allowed,
-                     reason="a local backend failed" + ("" if allowed else "; external_failover is off for this skill"))
+        audit.record(
+            "residency_failover",
+            request_id=rid,
+            skill=skill,
+            backend=spec.id,
+            allowed=allowed,
+            reason="a local backend failed"
+            + ("" if allowed else "; external_failover is off for this skill"),
+        )
         if not allowed:
-            failures.append(f"{spec.id}: external failover not enabled for {skill!r} (routing.{skill}.external_failover)")
+            failures.append(
+                f"{spec.id}: external failover not enabled for {skill!r} (routing.{skill}.external_failover)"
+            )
         return not allowed
 
     @staticmethod
@@ -205,26 +257,62 @@ class Gateway:
     @staticmethod
     def _to_baseline(spec: BackendSpec, skill: str, rid: str | None, router_reason: str, reason: str) -> None:
         """A call routed to a classical baseline: audit the choice; the worker answers with its own rules."""
-        audit.record("route", request_id=rid, skill=skill, backend=spec.id, residency=spec.residency,
-                     desensitized=False, reason=reason, router_reason=router_reason, chain=[spec.id])
-        raise RoutedToBaseline(f"skill {skill!r} is routed to its classical baseline {spec.id} ({reason}; "
-                               f"router: {router_reason})")
+        audit.record(
+            "route",
+            request_id=rid,
+            skill=skill,
+            backend=spec.id,
+            residency=spec.residency,
+            desensitized=False,
+            reason=reason,
+            router_reason=router_reason,
+            chain=[spec.id],
+        )
+        raise RoutedToBaseline(
+            f"skill {skill!r} is routed to its classical baseline {spec.id} ({reason}; "
+            f"router: {router_reason})"
+        )
 
-    def _queue(self, health: BackendHealth, spec: BackendSpec, cfg: Settings, skill: str, rid: str | None) -> None:
+    def _queue(
+        self, health: BackendHealth, spec: BackendSpec, cfg: Settings, skill: str, rid: str | None
+    ) -> None:
         try:
             health.limiter.acquire(cfg.overflow.queue_timeout_s, name=spec.id)
         except BackendUnavailable as err:
-            audit.record("backend_error", request_id=rid, skill=skill, backend=spec.id, error_type="queue",
-                         error=str(err))
+            audit.record(
+                "backend_error",
+                request_id=rid,
+                skill=skill,
+                backend=spec.id,
+                error_type="queue",
+                error=str(err),
+            )
             raise
 
-    def _call_backend(self, spec: BackendSpec, health: BackendHealth, cfg: Settings, skill: str, rid: str | None,
-                      router_reason: str, chain: list[str], reason: str,
-                      invoke: Callable[[Any], Completion]) -> Completion:
+    def _call_backend(
+        self,
+        spec: BackendSpec,
+        health: BackendHealth,
+        cfg: Settings,
+        skill: str,
+        rid: str | None,
+        router_reason: str,
+        chain: list[str],
+        reason: str,
+        invoke: Callable[[Any], Completion],
+    ) -> Completion:
         """Call one backend (slot already held) with timeout and retries. Raises _Failed when it is done."""
-        audit.record("route", request_id=rid, skill=skill, backend=spec.id, residency=spec.residency,
-                     desensitized=spec.residency == "external", reason=reason, router_reason=router_reason,
-                     chain=chain)
+        audit.record(
+            "route",
+            request_id=rid,
+            skill=skill,
+            backend=spec.id,
+            residency=spec.residency,
+            desensitized=spec.residency == "external",
+            reason=reason,
+            router_reason=router_reason,
+            chain=chain,
+        )
         try:
             backend = ensure_protected(get_backend(spec.id, cfg))
         except Exception as err:  # noqa: BLE001 - a backend that cannot even be built is a failed backend
@@ -236,8 +324,11 @@ class Gateway:
         last: BaseException | None = None
         for attempt in range(retries + 1):
             if attempt:
-                self._sleep(backoff_delay(attempt - 1, base_s=cfg.resilience.retry_base_s,
-                                          cap_s=cfg.resilience.retry_cap_s))
+                self._sleep(
+                    backoff_delay(
+                        attempt - 1, base_s=cfg.resilience.retry_base_s, cap_s=cfg.resilience.retry_cap_s
+                    )
+                )
                 if not health.breaker.allow():
                     break
                 try:
@@ -247,8 +338,9 @@ class Gateway:
                     break
             start = time.perf_counter()
             try:
-                result = call_with_timeout(lambda: invoke(backend), spec.timeout_s, name=spec.id,
-                                           on_done=health.limiter.release)
+                result = call_with_timeout(
+                    lambda: invoke(backend), spec.timeout_s, name=spec.id, on_done=health.limiter.release
+                )
             except StructuredOutputError as err:
                 # the backend is healthy, its answer did not fit the schema: another backend may do better
                 health.breaker.success()
@@ -277,11 +369,20 @@ class Gateway:
         raise _Failed(summary, unavailable=isinstance(last, BackendUnavailable))
 
     @staticmethod
-    def _record_error(rid: str | None, skill: str, backend_id: str, attempt: int, err: BaseException,
-                      **extra: Any) -> None:
+    def _record_error(
+        rid: str | None, skill: str, backend_id: str, attempt: int, err: BaseException, **extra: Any
+    ) -> None:
         log.warning("backend_failed", skill=skill, backend=backend_id, attempt=attempt, error=str(err))
-        audit.record("backend_error", request_id=rid, skill=skill, backend=backend_id, attempt=attempt,
-                     error_type=type(err).__name__, error=str(err)[:2000], **extra)
+        audit.record(
+            "backend_error",
+            request_id=rid,
+            skill=skill,
+            backend=backend_id,
+            attempt=attempt,
+            error_type=type(err).__name__,
+            error=str(err)[:2000],
+            **extra,
+        )
 
 
 _default: Gateway | None = None
@@ -292,5 +393,3 @@ def default_gateway() -> Gateway:
     if _default is None:
         _default = Gateway()
     return _default
-
-

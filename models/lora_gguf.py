@@ -22,8 +22,12 @@ from fincopilot.errors import ConfigError
 
 # peft module name → llama.cpp tensor name (llama architecture)
 _MODULES = {
-    "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
-    "self_attn.o_proj": "attn_output", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
+    "self_attn.q_proj": "attn_q",
+    "self_attn.k_proj": "attn_k",
+    "self_attn.v_proj": "attn_v",
+    "self_attn.o_proj": "attn_output",
+    "mlp.gate_proj": "ffn_gate",
+    "mlp.up_proj": "ffn_up",
     "mlp.down_proj": "ffn_down",
 }
 _KEY = re.compile(r"layers\.(\d+)\.(.+)\.lora_([AB])(?:\.default)?\.weight$")
@@ -31,7 +35,11 @@ _KEY = re.compile(r"layers\.(\d+)\.(.+)\.lora_([AB])(?:\.default)?\.weight$")
 
 def _permute(rows: np.ndarray, n_head: int) -> np.ndarray:
     """llama.cpp's rotary row order for a q/k projection's output rows (as convert_hf_to_gguf does)."""
-    return rows.reshape(n_head, 2, rows.shape[0] // n_head // 2, *rows.shape[1:]).swapaxes(1, 2).reshape(rows.shape)
+    return (
+        rows.reshape(n_head, 2, rows.shape[0] // n_head // 2, *rows.shape[1:])
+        .swapaxes(1, 2)
+        .reshape(rows.shape)
+    )
 
 
 def _base_heads(base_gguf: str) -> tuple[str, int, int]:
@@ -41,8 +49,11 @@ def _base_heads(base_gguf: str) -> tuple[str, int, int]:
     arch = fields["general.architecture"].contents()
     if arch != "llama":
         raise ConfigError(f"converting LoRA adapters to GGUF supports llama-architecture bases, not {arch!r}")
-    return arch, int(fields[f"{arch}.attention.head_count"].contents()),\
-        int(fields[f"{arch}.attention.head_count_kv"].contents())
+    return (
+        arch,
+        int(fields[f"{arch}.attention.head_count"].contents()),
+        int(fields[f"{arch}.attention.head_count_kv"].contents()),
+    )
 
 
 def _lora_tensors(folder: Path, n_head: int, n_head_kv: int) -> dict[str, np.ndarray]:

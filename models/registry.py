@@ -10,9 +10,10 @@ import importlib
 import threading
 from importlib.metadata import entry_points
 
+from fincopilot.models.base import BaseBackend
+
 from fincopilot.config import BackendSpec, Settings, settings
 from fincopilot.errors import ConfigError
-from fincopilot.models.base import BaseBackend
 
 _KINDS: dict[str, type[BaseBackend]] = {}
 _INSTANCES: dict[str, BaseBackend] = {}
@@ -37,7 +38,9 @@ def _load_kind(name: str) -> type[BaseBackend]:
         importlib.import_module(f"fincopilot.models.backends.{name}")
     except ModuleNotFoundError as err:
         if err.name != f"fincopilot.models.backends.{name}":
-            raise ConfigError(f"backend kind {name!r} needs a package that is not installed: {err.name}") from None
+            raise ConfigError(
+                f"backend kind {name!r} needs a package that is not installed: {err.name}"
+            ) from None
     if name not in _KINDS:
         for ep in entry_points(group="fincopilot.backends"):
             if ep.name == name:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
@@ -46,8 +46,14 @@ def is_baseline(backend_id: str) -> bool:
 
 def baseline_spec(backend_id: str) -> BackendSpec:
     """The spec of a classical baseline: local, free, no model (kind `baseline`)."""
-    return BackendSpec(id=backend_id, kind=BASELINE_KIND, model=backend_id, residency="local",
-                       cost_per_1k_tokens=0.0, max_concurrency=64)
+    return BackendSpec(
+        id=backend_id,
+        kind=BASELINE_KIND,
+        model=backend_id,
+        residency="local",
+        cost_per_1k_tokens=0.0,
+        max_concurrency=64,
+    )
 
 
 def resolve_spec(backend_id: str, cfg: Settings) -> BackendSpec:
@@ -105,8 +111,9 @@ class SkillRoute(BaseModel):
     dataset_version: str | None = None
     reason: str = ""
     incumbent: str | None = None
-    evidence: list[str] = Field(default_factory=list, description="each challenger's paired difference vs the "
-                                                                  "incumbent, as text")
+    evidence: list[str] = Field(
+        default_factory=list, description="each challenger's paired difference vs the incumbent, as text"
+    )
 
 
 class RoutingTable(BaseModel):
@@ -145,9 +152,16 @@ def policy_exclusion(stats: CandidateStats, policy: SkillPolicy, cfg: Settings) 
     return None
 
 
-def route_for_skill(skill: str, stats: list[CandidateStats], cfg: Settings, *, run_id: str | None = None,
-                    dataset_version: str | None = None, pairs: list[PairEvidence] | None = None,
-                    incumbent: str | None = None) -> SkillRoute:
+def route_for_skill(
+    skill: str,
+    stats: list[CandidateStats],
+    cfg: Settings,
+    *,
+    run_id: str | None = None,
+    dataset_version: str | None = None,
+    pairs: list[PairEvidence] | None = None,
+    incumbent: str | None = None,
+) -> SkillRoute:
     """Choose one skill's chain from the evidence.
 
     Eligible = meets the skill policy (baselines included). The incumbent is `incumbent` (the backend the
@@ -169,13 +183,27 @@ def route_for_skill(skill: str, stats: list[CandidateStats], cfg: Settings, *, r
     eligible.sort(key=lambda s: (-s.score, s.p95_latency_s or 0.0, s.backend))
     names = [s.backend for s in eligible]
     if not names:
-        return SkillRoute(chain=[], scores=scores, excluded=excluded, run_id=run_id,
-                          dataset_version=dataset_version, reason="no measured candidate meets the policy")
+        return SkillRoute(
+            chain=[],
+            scores=scores,
+            excluded=excluded,
+            run_id=run_id,
+            dataset_version=dataset_version,
+            reason="no measured candidate meets the policy",
+        )
     held, how = _incumbent(names, incumbent, cfg)
     chosen, evidence, reason = _challenge(held, how, names, pairs or [])
     chain = [chosen, *[n for n in names if n != chosen]]
-    return SkillRoute(chain=chain, scores=scores, excluded=excluded, run_id=run_id, dataset_version=dataset_version,
-                      reason=reason, incumbent=held, evidence=evidence)
+    return SkillRoute(
+        chain=chain,
+        scores=scores,
+        excluded=excluded,
+        run_id=run_id,
+        dataset_version=dataset_version,
+        reason=reason,
+        incumbent=held,
+        evidence=evidence,
+    )
 
 
 def _incumbent(names: list[str], incumbent: str | None, cfg: Settings) -> tuple[str, str]:
@@ -189,7 +217,9 @@ def _incumbent(names: list[str], incumbent: str | None, cfg: Settings) -> tuple[
     return names[0], "best score (nothing else measured)"
 
 
-def _challenge(held: str, how: str, names: list[str], pairs: list[PairEvidence]) -> tuple[str, list[str], str]:
+def _challenge(
+    held: str, how: str, names: list[str], pairs: list[PairEvidence]
+) -> tuple[str, list[str], str]:
     """(chosen, evidence lines, reason): the challenger with the largest significant gain, else the incumbent."""
     evidence: list[str] = []
     winners: list[tuple[float, str, str]] = []
@@ -209,7 +239,11 @@ def _challenge(held: str, how: str, names: list[str], pairs: list[PairEvidence])
     if winners:
         _, name, line = max(winners)
         return name, evidence, f"{name} replaces incumbent {held} ({how}): {line}"
-    return held, evidence, f"incumbent {held} ({how}) kept: no eligible challenger is better with 95% confidence"
+    return (
+        held,
+        evidence,
+        f"incumbent {held} ({how}) kept: no eligible challenger is better with 95% confidence",
+    )
 
 
 def write_routing_table(table: RoutingTable, path: Path | None = None) -> Path:
@@ -223,7 +257,7 @@ def write_routing_table(table: RoutingTable, path: Path | None = None) -> Path:
 
 
 def new_table(skills: dict[str, SkillRoute]) -> RoutingTable:
-    return RoutingTable(generated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), skills=skills)
+    return RoutingTable(generated_at=datetime.now(UTC).isoformat(timespec="seconds"), skills=skills)
 
 
 class Router:
@@ -268,16 +302,21 @@ class Router:
                 log.warning("routing_table_invalid", path=str(path), error=self._table_error)
             self._table, self._table_key = table, key
             if table is not None:
-                log.info("routing_table_loaded", path=str(path), generated_at=table.generated_at,
-                         skills=sorted(table.skills))
+                log.info(
+                    "routing_table_loaded",
+                    path=str(path),
+                    generated_at=table.generated_at,
+                    skills=sorted(table.skills),
+                )
             return table
 
     def route(self, skill: str) -> RoutingDecision:
         cfg = self.config
         policy = cfg.policy(skill)
         if policy.pin:
-            decision = RoutingDecision(skill=skill, chain=[policy.pin], reason=f"pinned by config to {policy.pin}",
-                                       source="pin")
+            decision = RoutingDecision(
+                skill=skill, chain=[policy.pin], reason=f"pinned by config to {policy.pin}", source="pin"
+            )
             log.info("route_decision", skill=skill, chain=decision.chain, reason=decision.reason)
             return decision
         table = self.table()
@@ -297,19 +336,32 @@ class Router:
             if chain:
                 scores = ", ".join(f"{b}={entry.scores.get(b, float('nan')):.3f}" for b in chain)
                 out = "; ".join(f"{b}: {why}" for b, why in excluded.items())
-                reason = (f"arena run {entry.run_id}: {entry.reason}; chain [{scores}]"
-                          + (f"; excluded: {out}" if out else ""))
-                decision = RoutingDecision(skill=skill, chain=chain, reason=reason, source="table",
-                                           scores=entry.scores, excluded=excluded)
+                reason = f"arena run {entry.run_id}: {entry.reason}; chain [{scores}]" + (
+                    f"; excluded: {out}" if out else ""
+                )
+                decision = RoutingDecision(
+                    skill=skill,
+                    chain=chain,
+                    reason=reason,
+                    source="table",
+                    scores=entry.scores,
+                    excluded=excluded,
+                )
                 log.info("route_decision", skill=skill, chain=chain, reason=reason)
                 return decision
-        others = [b.id for b in cfg.backends if b.id != cfg.default_backend and b.residency in policy.residency]
+        others = [
+            b.id for b in cfg.backends if b.id != cfg.default_backend and b.residency in policy.residency
+        ]
         why = "no arena results" if entry is None else "no promoted backend is usable now"
         if self._table_error:
             why += f" ({self._table_error})"
-        decision = RoutingDecision(skill=skill, chain=[cfg.default_backend, *others],
-                                   reason=f"{why}: default backend first", source="default",
-                                   excluded=dict(entry.excluded) if entry else {})
+        decision = RoutingDecision(
+            skill=skill,
+            chain=[cfg.default_backend, *others],
+            reason=f"{why}: default backend first",
+            source="default",
+            excluded=dict(entry.excluded) if entry else {},
+        )
         log.info("route_decision", skill=skill, chain=decision.chain, reason=decision.reason)
         return decision
 
@@ -322,8 +374,12 @@ class PinnedRouter(Router):
         self.backend_id = backend_id
 
     def route(self, skill: str) -> RoutingDecision:
-        return RoutingDecision(skill=skill, chain=[self.backend_id], reason=f"pinned to {self.backend_id} (arena)",
-                               source="pinned-router")
+        return RoutingDecision(
+            skill=skill,
+            chain=[self.backend_id],
+            reason=f"pinned to {self.backend_id} (arena)",
+            source="pinned-router",
+        )
 
 
 def load_routing_table(path: Path | None = None) -> RoutingTable | None:

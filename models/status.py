@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import importlib.util
 
-from fincopilot.config import BackendSpec, Settings, settings
-from fincopilot.errors import FinCopilotError
 from fincopilot.models.backends.transformers import resolve_model_ref
 from fincopilot.models.registry import get_backend
+
+from fincopilot.config import BackendSpec, Settings, settings
+from fincopilot.errors import FinCopilotError
 
 LOCAL_KINDS = {"transformers": "transformers", "llamacpp": "xllamacpp", "vllm": "vllm"}
 
@@ -17,7 +18,9 @@ def backend_status(spec: BackendSpec) -> tuple[str, str]:
     """`(status, detail)` without loading weights: ok, missing (file or package), or remote (not probed)."""
     package = LOCAL_KINDS.get(spec.kind)
     if package is None:
-        return ("remote", "served elsewhere; not probed") if spec.kind != "scripted" else ("ok", "scripted fake")
+        return (
+            ("remote", "served elsewhere; not probed") if spec.kind != "scripted" else ("ok", "scripted fake")
+        )
     if importlib.util.find_spec(package) is None:
         return "missing", f"the {package} package is not installed (pip install {package})"
     try:
@@ -36,6 +39,8 @@ def warm_default(config: Settings | None = None) -> str | None:
     try:
         get_backend(spec.id, cfg).load()
     except FinCopilotError as err:
-        return (f"the default model backend {spec.id!r} cannot load ({err}); answers will come from rules and "
-                f"templates only. Run `fincopilot doctor` to see what to install.")
+        return (
+            f"the default model backend {spec.id!r} cannot load ({err}); answers will come from rules and "
+            f"templates only. Run `fincopilot doctor` to see what to install."
+        )
     return None

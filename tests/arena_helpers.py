@@ -13,7 +13,8 @@ NOISY = json.dumps({"flags": [{"category": "misleading_claim", "quote": "fund"}]
 def write_config(folder: Path, *, extra: str = "", routing: str = "") -> Path:
     """TOML config: the embedded default plus scripted FAKE backends `fake-quiet`, `fake-noisy`, `fake-down`."""
     path = folder / "arena-test.toml"
-    path.write_text(f"""
+    path.write_text(
+        f"""
 default_backend = "smollm2-135m"
 
 [[backends]]
@@ -46,13 +47,16 @@ options = {{ fail_times = 1000 }}
 retry_base_s = 0
 retry_cap_s = 0
 {routing}
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return path
 
 
 def use(path: Path) -> None:
-    from fincopilot import config
     from fincopilot.models.registry import clear_instances
+
+    from fincopilot import config
 
     config.use_config(path)
     clear_instances()

@@ -17,7 +17,9 @@ from pathlib import Path
 
 
 def _reply_content(body: dict) -> str:
-    last_user = next((m["content"] for m in reversed(body.get("messages", [])) if m.get("role") == "user"), "")
+    last_user = next(
+        (m["content"] for m in reversed(body.get("messages", [])) if m.get("role") == "user"), ""
+    )
     if body.get("response_format"):
         return json.dumps({"echo": last_user}, ensure_ascii=False)
     return "ECHO: " + last_user
@@ -38,7 +40,9 @@ def make_handler(record, delay_s: float = 0.0):
             self.wfile.write(payload)
 
         def do_GET(self):
-            self._send(200, json.dumps({"object": "list", "data": [{"id": "capture", "object": "model"}]}).encode())
+            self._send(
+                200, json.dumps({"object": "list", "data": [{"id": "capture", "object": "model"}]}).encode()
+            )
 
         def do_POST(self):
             raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -55,17 +59,34 @@ def make_handler(record, delay_s: float = 0.0):
                 self.end_headers()
                 # small chunks so tokens are split across chunk boundaries
                 for i in range(0, len(content), 3):
-                    chunk = {"id": "c1", "object": "chat.completion.chunk", "created": created, "model": "capture",
-                             "choices": [{"index": 0, "delta": {"content": content[i:i + 3]}, "finish_reason": None}]}
+                    chunk = {
+                        "id": "c1",
+                        "object": "chat.completion.chunk",
+                        "created": created,
+                        "model": "capture",
+                        "choices": [
+                            {"index": 0, "delta": {"content": content[i : i + 3]}, "finish_reason": None}
+                        ],
+                    }
                     self.wfile.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
                 self.wfile.write(b"data: [DONE]\n\n")
                 self.wfile.flush()
                 self.close_connection = True
                 return
-            answer = {"id": "c1", "object": "chat.completion", "created": created, "model": body.get("model", "capture"),
-                      "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                                   "finish_reason": "stop"}],
-                      "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}
+            answer = {
+                "id": "c1",
+                "object": "chat.completion",
+                "created": created,
+                "model": body.get("model", "capture"),
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": content},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+            }
             self._send(200, json.dumps(answer, ensure_ascii=False).encode("utf-8"))
 
     return Handler

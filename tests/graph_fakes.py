@@ -26,7 +26,9 @@ def planner_reply(messages, schema):
 
     name = getattr(schema, "__name__", "")
     if name == "PlannerOutput":
-        users = [m.content for m in messages if m.role == "user" and not m.content.startswith("That plan has")]
+        users = [
+            m.content for m in messages if m.role == "user" and not m.content.startswith("That plan has")
+        ]
         earlier, _, request = users[-1].rpartition("\nNow: ")
         # a perfect planner reads the conversation too (the prompt's "Earlier in this conversation: a | b")
         context = earlier.removeprefix("Earlier in this conversation: ").split(" | ") if earlier else []
@@ -39,8 +41,14 @@ def planner_reply(messages, schema):
     return "not json (scripted fake)"
 
 
-def fake_gateway(reply=planner_reply, *, delay_s: float = 0.0, backend_id: str = "fake-scripted",
-                 max_concurrency: int = 8, timeout_s: float = 30.0):
+def fake_gateway(
+    reply=planner_reply,
+    *,
+    delay_s: float = 0.0,
+    backend_id: str = "fake-scripted",
+    max_concurrency: int = 8,
+    timeout_s: float = 30.0,
+):
     """(gateway, backend): a gateway whose every skill routes to one scripted FAKE backend."""
 
     def delayed(messages, schema):
@@ -48,8 +56,9 @@ def fake_gateway(reply=planner_reply, *, delay_s: float = 0.0, backend_id: str =
             time.sleep(delay_s)
         return reply(messages, schema)
 
-    backend = ScriptedBackend.from_function(backend_id, delayed, max_concurrency=max_concurrency,
-                                            timeout_s=timeout_s, max_retries=0)
+    backend = ScriptedBackend.from_function(
+        backend_id, delayed, max_concurrency=max_concurrency, timeout_s=timeout_s, max_retries=0
+    )
     register_instance(backend)
     cfg = Settings(default_backend=backend_id, backends=[backend.spec])
     return Gateway(Router(cfg), health=HealthRegistry()), backend

@@ -53,12 +53,38 @@ class PostgresServer:
         return server, ""
 
     def _init_and_run(self) -> None:
-        subprocess.run(self._cmd("initdb", "-D", str(self.data), "-U", "fincopilot", "-A", "trust",
-                                 "--no-sync", "-E", "UTF8"), check=True, capture_output=True, text=True, timeout=120)
-        opts = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off "
-                "-c max_connections=200 -c full_page_writes=off")
-        subprocess.run(self._cmd("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.root / "log"),
-                                 "-w", "-t", "60", "start"), check=True, capture_output=True, text=True, timeout=120)
+        subprocess.run(
+            self._cmd(
+                "initdb", "-D", str(self.data), "-U", "fincopilot", "-A", "trust", "--no-sync", "-E", "UTF8"
+            ),
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        opts = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off "
+            "-c max_connections=200 -c full_page_writes=off"
+        )
+        subprocess.run(
+            self._cmd(
+                "pg_ctl",
+                "-D",
+                str(self.data),
+                "-o",
+                opts,
+                "-l",
+                str(self.root / "log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ),
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -86,6 +112,10 @@ class PostgresServer:
 
     def stop(self) -> None:
         if self.data.exists():
-            subprocess.run(self._cmd("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop"),
-                           check=False, capture_output=True, timeout=60)
+            subprocess.run(
+                self._cmd("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop"),
+                check=False,
+                capture_output=True,
+                timeout=60,
+            )
         shutil.rmtree(self.root, ignore_errors=True)

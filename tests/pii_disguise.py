@@ -18,22 +18,79 @@ from functools import lru_cache
 from fincopilot.safety.pii import _normalize
 from tests.pii_corpus import make_card, make_id
 
-SURNAMES = [("Zhang", "张"), ("Wang", "王"), ("Li", "李"), ("Zhao", "赵"), ("Chen", "陈"), ("Liu", "刘"),
-            ("Yang", "杨"), ("Huang", "黄"), ("Zhou", "周"), ("Wu", "吴"), ("Xu", "徐"), ("Sun", "孙"),
-            ("Tang", "唐"), ("Gao", "高"), ("Lin", "林"), ("Guo", "郭")]
-GIVEN = [("Min", "敏"), ("Wei", "伟"), ("Fang", "芳"), ("Na", "娜"), ("Xiuying", "秀英"), ("Jing", "静"),
-         ("Lei", "磊"), ("Yang", "洋"), ("Xujuan", "旭娟"), ("Jianguo", "建国"), ("Haoran", "浩然"),
-         ("Yifan", "一凡"), ("Zihan", "子涵"), ("Qiang", "强"), ("Lihua", "丽华"), ("Tao", "涛")]
+SURNAMES = [
+    ("Zhang", "张"),
+    ("Wang", "王"),
+    ("Li", "李"),
+    ("Zhao", "赵"),
+    ("Chen", "陈"),
+    ("Liu", "刘"),
+    ("Yang", "杨"),
+    ("Huang", "黄"),
+    ("Zhou", "周"),
+    ("Wu", "吴"),
+    ("Xu", "徐"),
+    ("Sun", "孙"),
+    ("Tang", "唐"),
+    ("Gao", "高"),
+    ("Lin", "林"),
+    ("Guo", "郭"),
+]
+GIVEN = [
+    ("Min", "敏"),
+    ("Wei", "伟"),
+    ("Fang", "芳"),
+    ("Na", "娜"),
+    ("Xiuying", "秀英"),
+    ("Jing", "静"),
+    ("Lei", "磊"),
+    ("Yang", "洋"),
+    ("Xujuan", "旭娟"),
+    ("Jianguo", "建国"),
+    ("Haoran", "浩然"),
+    ("Yifan", "一凡"),
+    ("Zihan", "子涵"),
+    ("Qiang", "强"),
+    ("Lihua", "丽华"),
+    ("Tao", "涛"),
+]
 # syllable splits of two-syllable given names, for `Xu-Juan` style disguises
-SYLLABLES = {"Xiuying": ("Xiu", "Ying"), "Xujuan": ("Xu", "Juan"), "Jianguo": ("Jian", "Guo"),
-             "Haoran": ("Hao", "Ran"), "Yifan": ("Yi", "Fan"), "Zihan": ("Zi", "Han"), "Lihua": ("Li", "Hua")}
+SYLLABLES = {
+    "Xiuying": ("Xiu", "Ying"),
+    "Xujuan": ("Xu", "Juan"),
+    "Jianguo": ("Jian", "Guo"),
+    "Haoran": ("Hao", "Ran"),
+    "Yifan": ("Yi", "Fan"),
+    "Zihan": ("Zi", "Han"),
+    "Lihua": ("Li", "Hua"),
+}
 
 ZW = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad"]
-DIGIT_SEPS = [" ", "-", ".", "\u00a0", "\t", "·", "_", "/", " - ", "\u3000", "\u2009", "\u2013", "\u200b", ". "]
+DIGIT_SEPS = [
+    " ",
+    "-",
+    ".",
+    "\u00a0",
+    "\t",
+    "·",
+    "_",
+    "/",
+    " - ",
+    "\u3000",
+    "\u2009",
+    "\u2013",
+    "\u200b",
+    ". ",
+]
 NAME_SEPS = [" ", "  ", "\t", "\u00a0", "-", ", ", "_", ".", "\u3000", " \u200b"]
 CJK_SEPS = [" ", "\t", "·", "\u00a0", "\u3000", "\u200b", "-", "・", " \u200d "]
-EN_TEMPLATES = ["Client {v} asked about HY-7.", "Please check {v} before Friday.", "Ref: {v}; do not share.",
-                "The record shows {v}, updated 2024-05-12.", "{v}"]
+EN_TEMPLATES = [
+    "Client {v} asked about HY-7.",
+    "Please check {v} before Friday.",
+    "Ref: {v}; do not share.",
+    "The record shows {v}, updated 2024-05-12.",
+    "{v}",
+]
 ZH_TEMPLATES = ["客户{v}咨询HY-7债券基金。", "请核实{v}，勿外传。", "备注：{v}", "{v}的资料已更新。"]
 
 KINDS = ("id_card", "bank_card", "phone", "email", "account_id", "name")
@@ -42,8 +99,8 @@ KINDS = ("id_card", "bank_card", "phone", "email", "account_id", "name")
 @dataclass(frozen=True)
 class Variant:
     kind: str
-    secret: str   # the canonical raw value (what must not leave)
-    text: str     # the disguised value embedded in a sentence
+    secret: str  # the canonical raw value (what must not leave)
+    text: str  # the disguised value embedded in a sentence
 
 
 def known_names() -> list[str]:
@@ -68,11 +125,13 @@ def _sprinkle(rng: random.Random, s: str, k: int) -> str:
 
 
 def _split(rng: random.Random, digits: str) -> list[str]:
-    shapes = {18: [(6, 8, 4), (6, 4, 4, 4), (3, 3, 4, 4, 4), (9, 9), (6, 6, 6), (2, 4, 4, 4, 4)],
-              16: [(4, 4, 4, 4), (5, 5, 6), (8, 8), (4, 12), (2, 2, 4, 4, 4)],
-              19: [(4, 4, 4, 4, 3), (6, 13), (5, 5, 5, 4), (3, 4, 4, 4, 4)],
-              11: [(3, 4, 4), (3, 3, 5), (3, 8), (1,) * 11, (4, 4, 3)],
-              13: [(2, 3, 4, 4), (2, 11), (5, 4, 4), (13,)]}
+    shapes = {
+        18: [(6, 8, 4), (6, 4, 4, 4), (3, 3, 4, 4, 4), (9, 9), (6, 6, 6), (2, 4, 4, 4, 4)],
+        16: [(4, 4, 4, 4), (5, 5, 6), (8, 8), (4, 12), (2, 2, 4, 4, 4)],
+        19: [(4, 4, 4, 4, 3), (6, 13), (5, 5, 5, 4), (3, 4, 4, 4, 4)],
+        11: [(3, 4, 4), (3, 3, 5), (3, 8), (1,) * 11, (4, 4, 3)],
+        13: [(2, 3, 4, 4), (2, 11), (5, 4, 4), (13,)],
+    }
     options = shapes.get(len(digits), [])
     if options and rng.random() < 0.7:
         shape = rng.choice(options)
@@ -81,7 +140,7 @@ def _split(rng: random.Random, digits: str) -> list[str]:
         shape = tuple(b - a for a, b in zip([0, *cuts], [*cuts, len(digits)]))
     out, pos = [], 0
     for n in shape:
-        out.append(digits[pos:pos + n])
+        out.append(digits[pos : pos + n])
         pos += n
     return out
 
@@ -90,7 +149,11 @@ def disguise_number(rng: random.Random, digits: str) -> str:
     """`digits` grouped and separated at random, maybe with zero-width characters or full-width digits."""
     groups = _split(rng, digits)
     sep = rng.choice(DIGIT_SEPS)
-    text = sep.join(groups) if rng.random() < 0.8 else "".join(g + rng.choice(DIGIT_SEPS) for g in groups[:-1]) + groups[-1]
+    text = (
+        sep.join(groups)
+        if rng.random() < 0.8
+        else "".join(g + rng.choice(DIGIT_SEPS) for g in groups[:-1]) + groups[-1]
+    )
     roll = rng.random()
     if roll < 0.25:
         text = _sprinkle(rng, text, rng.randint(1, 4))
@@ -149,7 +212,9 @@ def _one(rng: random.Random, kind: str) -> tuple[str, str]:
     if kind == "phone":
         value = _random_mobile(rng)
         prefix = rng.choice(["", "", "86", "+86 ", "0086-", "+86"])
-        return value, prefix + disguise_number(rng, value) if prefix else disguise_number(rng, ("86" if rng.random() < 0.15 else "") + value)
+        return value, prefix + disguise_number(rng, value) if prefix else disguise_number(
+            rng, ("86" if rng.random() < 0.15 else "") + value
+        )
     if kind == "email":
         user = rng.choice(["zhang.min", "wfang88", "li_na", "robert.chen+fin", "tang.na1002"])
         value = f"{user}@{rng.choice(['example.com', '163.com', 'bank.example.cn'])}"
@@ -195,5 +260,9 @@ def leaks(secret: str, kind: str, sent: str) -> bool:
 def _views(sent: str) -> tuple[str, str, str, str]:
     """`sent` normalized with tokens cut out, then only its letters, CJK characters, digits (and X)."""
     flat = _TOKEN.sub("|", _normalize(sent))
-    return (flat, re.sub(r"[^a-z|]", "", flat.casefold()), re.sub(r"[^\u3400-\u9fff|]", "", flat),
-            re.sub(r"[^0-9X|]", "", flat.upper()))
+    return (
+        flat,
+        re.sub(r"[^a-z|]", "", flat.casefold()),
+        re.sub(r"[^\u3400-\u9fff|]", "", flat),
+        re.sub(r"[^0-9X|]", "", flat.upper()),
+    )

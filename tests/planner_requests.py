@@ -1,8 +1,11 @@
 """Varied advisor requests (English and Chinese) for the planner tests: (request, skills the plan must contain)."""
 
 REQUESTS: list[tuple[str, set[str]]] = [
-    ("Client C-1042 wants the HY-7 bond fund: check credit, summarize the latest HY-7 report, make my "
-     "recommendation compliant", {"credit_lookup", "report_summary", "compliance_check"}),
+    (
+        "Client C-1042 wants the HY-7 bond fund: check credit, summarize the latest HY-7 report, make my "
+        "recommendation compliant",
+        {"credit_lookup", "report_summary", "compliance_check"},
+    ),
     ("What is the credit score of C-1001?", {"credit_lookup"}),
     ("Summarize the latest EQ-10 report", {"report_summary"}),
     ("Run a credit check on client C-2013", {"credit_lookup"}),
@@ -11,10 +14,14 @@ REQUESTS: list[tuple[str, set[str]]] = [
     ("Compare the credit of C-1001 and C-1002", {"credit_lookup"}),
     ("Summarize the HY-8 and IG-3 reports", {"report_summary"}),
     ("Is HY-9 suitable for client C-1042? Check compliance of my pitch", {"compliance_check"}),
-    ("I want to recommend BAL-3 to C-1300; check his credit and keep it compliant",
-     {"credit_lookup", "compliance_check"}),
-    ("Client C-1777 is interested in EQ-13: summarize its latest report and check suitability",
-     {"report_summary", "compliance_check"}),
+    (
+        "I want to recommend BAL-3 to C-1300; check his credit and keep it compliant",
+        {"credit_lookup", "compliance_check"},
+    ),
+    (
+        "Client C-1777 is interested in EQ-13: summarize its latest report and check suitability",
+        {"report_summary", "compliance_check"},
+    ),
     ("C-1042 credit please", {"credit_lookup"}),
     ("HY-7 report summary, then a compliant note for client C-1042", {"report_summary", "compliance_check"}),
     ("What does the latest research say about SN-5?", {"report_summary"}),
@@ -22,8 +29,10 @@ REQUESTS: list[tuple[str, set[str]]] = [
     ("Hello!", set()),
     ("Thanks, that's all for today.", set()),
     ("What can you do?", set()),
-    ("客户C-1042想买HY-7债券基金：查一下信用，总结最新的HY-7研报，并确保我的推荐合规",
-     {"credit_lookup", "report_summary", "compliance_check"}),
+    (
+        "客户C-1042想买HY-7债券基金：查一下信用，总结最新的HY-7研报，并确保我的推荐合规",
+        {"credit_lookup", "report_summary", "compliance_check"},
+    ),
     ("查询客户C-1001的信用评分", {"credit_lookup"}),
     ("总结一下EQ-11的最新研报", {"report_summary"}),
     ("C-1200的违约概率是多少？", {"credit_lookup"}),
@@ -36,6 +45,5 @@ REQUESTS: list[tuple[str, set[str]]] = [
     ("帮我查C-1042的征信，再总结HY-7报告", {"credit_lookup", "report_summary"}),
     ("谢谢", set()),
     ("Summarize RE-2's report and check the credit of C-1660", {"report_summary", "credit_lookup"}),
-    ("Please check whether my recommendation of QD-3 to client C-1890 is compliant",
-     {"compliance_check"}),
+    ("Please check whether my recommendation of QD-3 to client C-1890 is compliant", {"compliance_check"}),
 ]

@@ -23,8 +23,13 @@ from fincopilot.server.api import DEFAULT_MODEL, create_app
 def main() -> None:
     port, delay_s = int(sys.argv[1]), float(sys.argv[2])
     runner = fake_runner(Path(tempfile.mkdtemp()) / "unused.sqlite", delay_s=delay_s)
-    uvicorn.run(create_app({DEFAULT_MODEL: runner}), host="127.0.0.1", port=port, log_level="warning",
-                access_log=False)
+    uvicorn.run(
+        create_app({DEFAULT_MODEL: runner}),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 if __name__ == "__main__":

@@ -15,12 +15,13 @@ import time
 from pathlib import Path
 
 import uvicorn
-
-from skill_helpers import prepare_home  # noqa: F401  (re-exported for the server tests)
 from graph_fakes import fake_gateway, planner_reply  # noqa: E402
+from skill_helpers import prepare_home  # noqa: F401  (re-exported for the server tests)
 
-DEMO = ("Client C-1042 wants the HY-7 bond fund: check credit, summarize the latest HY-7 report, "
-        "make my recommendation compliant")
+DEMO = (
+    "Client C-1042 wants the HY-7 bond fund: check credit, summarize the latest HY-7 report, "
+    "make my recommendation compliant"
+)
 RISKY = "Check the credit of C-1042 and summarize the HY-7 report; promise the client a good return"
 
 # A config file for subprocesses (`fincopilot --config FAKE_CONFIG serve|chat --no-model`): one scripted FAKE
@@ -38,9 +39,16 @@ options = { replies = ["(scripted fake explanation)"] }
 
 def held_reply(messages, schema):
     """FAKE model: like planner_reply, but drafts a guaranteed-return promise when the request says "promise"."""
-    if getattr(schema, "__name__", "") == "_Draft" and "promise" in messages[-1].content.split("request:")[-1]:
-        return json.dumps({"answer": "Zhang Min has a solid credit profile [1]. HY-7 offers guaranteed returns "
-                                     "with no risk at all [2]."})
+    if (
+        getattr(schema, "__name__", "") == "_Draft"
+        and "promise" in messages[-1].content.split("request:")[-1]
+    ):
+        return json.dumps(
+            {
+                "answer": "Zhang Min has a solid credit profile [1]. HY-7 offers guaranteed returns "
+                "with no risk at all [2]."
+            }
+        )
     return planner_reply(messages, schema)
 
 
@@ -50,8 +58,6 @@ def fake_runner(checkpoint_path: Path, delay_s: float = 0.0):
 
     gateway, _ = fake_gateway(held_reply, delay_s=delay_s, max_concurrency=32)
     return CopilotRunner(checkpoint_path, gateway=gateway)
-
-
 
 
 def free_port() -> int:
@@ -66,8 +72,9 @@ class LiveServer:
     def __init__(self, app, port: int | None = None):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="on"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> LiveServer:
@@ -91,7 +98,9 @@ def wait_for_http(url: str, proc=None, timeout: float = 60.0) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}")
+            raise RuntimeError(
+                f"server exited with {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}"
+            )
         try:
             httpx.get(url, timeout=1.0)
             return

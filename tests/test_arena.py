@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from tests.arena_helpers import scripted_calls, use, write_config
-from fincopilot.errors import InputError, UnknownBackendError
 from fincopilot.evals.arena import arena_db_path, connect, judge_battles, latest_runs, leaderboard, run_arena
 from fincopilot.evals.datasets import load_items
+
+from fincopilot.errors import InputError, UnknownBackendError
+from tests.arena_helpers import scripted_calls, use, write_config
 
 
 @pytest.fixture
@@ -24,16 +24,25 @@ def fakes(tmp_path):
 def _results(run_id, db=None):
     con = connect(db)
     try:
-        return con.execute("SELECT candidate, item_id, output, score, metrics, prompt_tokens, completion_tokens, "
-                           "cost, error FROM results WHERE run_id = ? ORDER BY candidate, item_id", [run_id]).fetchall()
+        return con.execute(
+            "SELECT candidate, item_id, output, score, metrics, prompt_tokens, completion_tokens, "
+            "cost, error FROM results WHERE run_id = ? ORDER BY candidate, item_id",
+            [run_id],
+        ).fetchall()
     finally:
         con.close()
 
 
 def test_run_scores_stores_and_cached_rerun_makes_no_model_calls(fakes):
     n = len(load_items("compliance_check"))
-    run = run_arena("compliance_check", ["fake-quiet", "fake-noisy", "baseline:rules"], split="all", seed=3,
-                    progress=False, bootstrap_rounds=20)
+    run = run_arena(
+        "compliance_check",
+        ["fake-quiet", "fake-noisy", "baseline:rules"],
+        split="all",
+        seed=3,
+        progress=False,
+        bootstrap_rounds=20,
+    )
     assert run.model_calls == scripted_calls("fake-quiet") + scripted_calls("fake-noisy") == 2 * n
     board = {c.candidate: c for c in run.candidates}
     # the quiet fake adds nothing to the rules; the noisy one adds false positives
@@ -44,8 +53,14 @@ def test_run_scores_stores_and_cached_rerun_makes_no_model_calls(fakes):
     rows = _results(run.run_id)
     assert len(rows) == 3 * n and all(json.loads(r[2]) is not None for r in rows)
 
-    again = run_arena("compliance_check", ["fake-quiet", "fake-noisy", "baseline:rules"], split="all",
-                      seed=3, progress=False, bootstrap_rounds=20)
+    again = run_arena(
+        "compliance_check",
+        ["fake-quiet", "fake-noisy", "baseline:rules"],
+        split="all",
+        seed=3,
+        progress=False,
+        bootstrap_rounds=20,
+    )
     assert again.model_calls == 0
     assert scripted_calls("fake-quiet") + scripted_calls("fake-noisy") == 2 * n  # still: nothing was called
     assert again.run_id == run.run_id
@@ -56,20 +71,48 @@ def test_run_scores_stores_and_cached_rerun_makes_no_model_calls(fakes):
 
 
 def test_identical_seeds_give_identical_tables_across_fresh_databases(fakes, tmp_path):
-    a = run_arena("planner", ["baseline:keyword"], split="heldout", limit=6, seed=11, db=tmp_path / "a.duckdb",
-                  progress=False)
-    b = run_arena("planner", ["baseline:keyword"], split="heldout", limit=6, seed=11, db=tmp_path / "b.duckdb",
-                  progress=False)
-    c = run_arena("planner", ["baseline:keyword"], split="heldout", limit=6, seed=12, db=tmp_path / "c.duckdb",
-                  progress=False)
+    a = run_arena(
+        "planner",
+        ["baseline:keyword"],
+        split="heldout",
+        limit=6,
+        seed=11,
+        db=tmp_path / "a.duckdb",
+        progress=False,
+    )
+    b = run_arena(
+        "planner",
+        ["baseline:keyword"],
+        split="heldout",
+        limit=6,
+        seed=11,
+        db=tmp_path / "b.duckdb",
+        progress=False,
+    )
+    c = run_arena(
+        "planner",
+        ["baseline:keyword"],
+        split="heldout",
+        limit=6,
+        seed=12,
+        db=tmp_path / "c.duckdb",
+        progress=False,
+    )
     assert _results(a.run_id, tmp_path / "a.duckdb") == _results(b.run_id, tmp_path / "b.duckdb")
-    assert {r[1] for r in _results(a.run_id, tmp_path / "a.duckdb")} != {r[1] for r in
-                                                                          _results(c.run_id, tmp_path / "c.duckdb")}
+    assert {r[1] for r in _results(a.run_id, tmp_path / "a.duckdb")} != {
+        r[1] for r in _results(c.run_id, tmp_path / "c.duckdb")
+    }
 
 
 def test_failing_backend_items_score_zero_and_are_recorded(fakes):
-    run = run_arena("compliance_check", ["fake-down", "baseline:rules"], split="all", limit=3, progress=False,
-                    bootstrap_rounds=10)
+    run = run_arena(
+        "compliance_check",
+        ["fake-down", "baseline:rules"],
+        split="all",
+        limit=3,
+        progress=False,
+        bootstrap_rounds=10,
+    )
     # the compliance worker survives a model failure (the rules answer): not an error, but a fallback, which the
     # FAKE down backend must not be credited with
     assert {c.candidate for c in run.candidates} == {"fake-down", "baseline:rules"}
@@ -79,7 +122,9 @@ def test_failing_backend_items_score_zero_and_are_recorded(fakes):
     assert board["fake-down"].fallback_rate == 1.0 and board["fake-down"].score == 0.0
     assert board["baseline:rules"].fallbacks == 0
     rows = _results(run.run_id)
-    assert all(json.loads(r[2])["produced_by"] == "rules" and r[3] == 0.0 for r in rows if r[0] == "fake-down")
+    assert all(
+        json.loads(r[2])["produced_by"] == "rules" and r[3] == 0.0 for r in rows if r[0] == "fake-down"
+    )
     # three items cannot separate anything: no zero-width intervals, no "2031 vs −31"
     assert all(p.verdict in ("b_better", "insufficient_evidence") for p in run.pairs)
     assert all(r.status != "rated" or r.ci_high - r.ci_low > 0 for r in run.ratings)
@@ -101,12 +146,15 @@ def test_judge_position_swapping_turns_position_bias_into_ties(fakes, tmp_path):
     from fincopilot.models.gateway import Gateway
     from fincopilot.models.registry import register_instance
     from fincopilot.models.router import PinnedRouter
+
     from fincopilot.safety.resilience import HealthRegistry
 
     items = load_items("compliance_check", "all")[:3]
     results = {
-        "x": {i.id: {"output": {"violations": [{"category": "pii", "span": "long answer " * 3}]}, "error": None}
-              for i in items},
+        "x": {
+            i.id: {"output": {"violations": [{"category": "pii", "span": "long answer " * 3}]}, "error": None}
+            for i in items
+        },
         "y": {i.id: {"output": {"violations": []}, "error": None} for i in items},
     }
 
@@ -128,12 +176,14 @@ def test_judge_position_swapping_turns_position_bias_into_ties(fakes, tmp_path):
         register_instance(ScriptedBackend(settings().backend(name), fn))
         con = connect(tmp_path / f"{name}.duckdb")
         try:
-            battles, calls = judge_battles("compliance_check", items, results, name, con, gateway_factory=factory,
-                                           progress=False)
+            battles, calls = judge_battles(
+                "compliance_check", items, results, name, con, gateway_factory=factory, progress=False
+            )
             assert calls == 2 * len(items)  # both orders for every pair
             assert {b.winner for b in battles} == expected
-            _, again = judge_battles("compliance_check", items, results, name, con, gateway_factory=factory,
-                                     progress=False)
+            _, again = judge_battles(
+                "compliance_check", items, results, name, con, gateway_factory=factory, progress=False
+            )
             assert again == 0  # judgments are cached
         finally:
             con.close()
@@ -155,8 +205,16 @@ def test_real_model_arena_scores_the_models_own_output_and_counts_its_fallbacks(
 
     register_instance(smollm2)
     # workers=1: two threads creating the domain database at once clash in DuckDB (a tools/data issue)
-    run = run_arena("credit_lookup", ["smollm2-135m", "baseline:template"], split="heldout", limit=2, seed=0,
-                    progress=False, bootstrap_rounds=1000, workers=1)
+    run = run_arena(
+        "credit_lookup",
+        ["smollm2-135m", "baseline:template"],
+        split="heldout",
+        limit=2,
+        seed=0,
+        progress=False,
+        bootstrap_rounds=1000,
+        workers=1,
+    )
     board = {c.candidate: c for c in run.candidates}
     model = board["smollm2-135m"]
     assert run.model_calls >= 2 and model.mean_tokens > 0 and model.errors == 0
@@ -176,7 +234,15 @@ def test_real_model_arena_scores_the_models_own_output_and_counts_its_fallbacks(
             assert score == pytest.approx(score_item("credit_lookup", items[item_id].reference, out).score)
     assert model.fallbacks == fallbacks and model.fallback_rate == fallbacks / 2
     assert board["baseline:template"].fallbacks == 0 and board["baseline:template"].score == 1.0
-    again = run_arena("credit_lookup", ["smollm2-135m", "baseline:template"], split="heldout", limit=2, seed=0,
-                      progress=False, bootstrap_rounds=1000, workers=1)
+    again = run_arena(
+        "credit_lookup",
+        ["smollm2-135m", "baseline:template"],
+        split="heldout",
+        limit=2,
+        seed=0,
+        progress=False,
+        bootstrap_rounds=1000,
+        workers=1,
+    )
     assert again.model_calls == 0
     assert [c.score for c in again.candidates] == [c.score for c in run.candidates]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from fincopilot.evals.report import pareto_front
 from typer.testing import CliRunner
 
-from tests.arena_helpers import use, write_config
 from fincopilot.cli import app
-from fincopilot.evals.report import pareto_front
+from tests.arena_helpers import use, write_config
 
 
 @pytest.fixture
@@ -26,11 +26,28 @@ def test_pareto_front():
 
 def test_cli_run_report_promote(fakes, tmp_path, isolated_home):
     runner = CliRunner()
-    r = runner.invoke(app, ["arena", "run", "--skill", "compliance_check", "--backends", "fake-quiet,fake-noisy",
-                            "--split", "all", "--limit", "10", "--seed", "1"])
+    r = runner.invoke(
+        app,
+        [
+            "arena",
+            "run",
+            "--skill",
+            "compliance_check",
+            "--backends",
+            "fake-quiet,fake-noisy",
+            "--split",
+            "all",
+            "--limit",
+            "10",
+            "--seed",
+            "1",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "baseline:rules" in r.output and "fake-noisy" in r.output  # the baseline joins by default
-    r = runner.invoke(app, ["arena", "run", "--skill", "planner", "--backends", "baseline:keyword", "--limit", "5"])
+    r = runner.invoke(
+        app, ["arena", "run", "--skill", "planner", "--backends", "baseline:keyword", "--limit", "5"]
+    )
     assert r.exit_code == 0, r.output
     html, png, md = tmp_path / "r.html", tmp_path / "r.png", tmp_path / "r.md"
     r = runner.invoke(app, ["arena", "report", "--html", str(html), "--png", str(png), "--markdown", str(md)])
@@ -41,7 +58,7 @@ def test_cli_run_report_promote(fakes, tmp_path, isolated_home):
     # every cost of the local fakes but one is 0 here; the noisy fake costs, so the axis is cost
     assert "score vs cost per item" in page and "quality vs % calls to" in page and "oracle router" in page
     assert "Paired comparisons" in page and "Routing</b>" in page and "fallback rate" in page
-    assert "<script src=\"http" not in page and "Plotly.newPlot" in page  # plotly.js inlined: works offline
+    assert '<script src="http' not in page and "Plotly.newPlot" in page  # plotly.js inlined: works offline
     assert len(page) > 1_000_000
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     assert "| fake-quiet |" in md.read_text(encoding="utf-8")
@@ -65,9 +82,19 @@ def test_cli_errors_are_one_line(fakes):
 def _summary(name, score, cost=0.0, p95=1.0, tokens=0.0):
     from fincopilot.evals.arena import CandidateSummary
 
-    return CandidateSummary(candidate=name, items=4, score=score, metrics={}, errors=0, p50_latency_s=p95,
-                            p95_latency_s=p95, mean_tokens=tokens, cost_per_item=cost, cost_per_1k_tokens=0.0,
-                            residency="local")
+    return CandidateSummary(
+        candidate=name,
+        items=4,
+        score=score,
+        metrics={},
+        errors=0,
+        p50_latency_s=p95,
+        p95_latency_s=p95,
+        mean_tokens=tokens,
+        cost_per_item=cost,
+        cost_per_1k_tokens=0.0,
+        residency="local",
+    )
 
 
 def test_cost_axis_shows_tokens_when_every_cost_is_zero():
@@ -84,8 +111,12 @@ def test_cost_quality_curve_random_oracle_and_chosen_point():
 
     board = [_summary("baseline:x", 0.5, p95=0.01), _summary("model", 0.5, p95=9.0, tokens=600)]
     # SCRIPTED per-item scores: the model gains on items 1-2 and loses on 3-4 (equal means)
-    scores = {"1": {"baseline:x": 0.0, "model": 1.0}, "2": {"baseline:x": 0.0, "model": 1.0},
-              "3": {"baseline:x": 1.0, "model": 0.0}, "4": {"baseline:x": 1.0, "model": 0.0}}
+    scores = {
+        "1": {"baseline:x": 0.0, "model": 1.0},
+        "2": {"baseline:x": 0.0, "model": 1.0},
+        "3": {"baseline:x": 1.0, "model": 0.0},
+        "4": {"baseline:x": 1.0, "model": 0.0},
+    }
     curve = cost_quality_curve(board, scores, chosen="baseline:x")
     assert (curve.cheap, curve.costly, curve.cost_basis) == ("baseline:x", "model", "p95 latency")
     assert curve.shares == [0, 0.25, 0.5, 0.75, 1.0] and curve.random == [0.5] * 5

@@ -33,14 +33,19 @@ def _sql(stmt: str, params=()) -> None:
 
 def test_record_builds_a_chain_and_verify_is_ok():
     assert audit.verify().ok and audit.verify().count == 0
-    seqs = [audit.record("request", request_id="req-1", text="hello"), audit.record("plan", request_id="req-1",
-            plan={"steps": [{"id": 1, "skill": "credit_lookup"}]}), audit.record("answer", request_id="req-2")]
+    seqs = [
+        audit.record("request", request_id="req-1", text="hello"),
+        audit.record("plan", request_id="req-1", plan={"steps": [{"id": 1, "skill": "credit_lookup"}]}),
+        audit.record("answer", request_id="req-2"),
+    ]
     assert seqs == [1, 2, 3]
     report = audit.verify()
     assert report.ok and report.count == 3 and report.head_seq == 3
     rows = audit.rows("req-1")
     assert [r.event for r in rows] == ["request", "plan"] and rows[1].payload["plan"]["steps"][0]["id"] == 1
-    assert rows[1].prev_hash == rows[0].hash and audit.audit_path().parent == Path(os.environ["FINCOPILOT_HOME"])
+    assert rows[1].prev_hash == rows[0].hash and audit.audit_path().parent == Path(
+        os.environ["FINCOPILOT_HOME"]
+    )
 
 
 def test_request_id_from_log_context_and_payload_canonical():
@@ -53,7 +58,12 @@ def test_request_id_from_log_context_and_payload_canonical():
     with request_context("req-ctx"):
         audit.record("tool_call", model=M(), path=Path("/tmp/x"), tags={"b", "a"}, err=ValueError("bad"))
     (row,) = audit.rows("req-ctx")
-    assert row.payload == {"model": {"a": "x", "b": 2}, "path": "/tmp/x", "tags": ["a", "b"], "err": "ValueError: bad"}
+    assert row.payload == {
+        "model": {"a": "x", "b": 2},
+        "path": "/tmp/x",
+        "tags": ["a", "b"],
+        "err": "ValueError: bad",
+    }
 
 
 def test_edited_payload_is_detected():
@@ -91,10 +101,13 @@ def test_rewritten_row_with_recomputed_hash_breaks_the_next_link():
     audit.flush()
     con = duckdb.connect(str(audit.audit_path()))
     seq, ts, rid, event, payload, prev = con.execute(
-        "SELECT seq, ts, request_id, event, payload, prev_hash FROM audit WHERE seq = 2").fetchone()
+        "SELECT seq, ts, request_id, event, payload, prev_hash FROM audit WHERE seq = 2"
+    ).fetchone()
     forged = payload.replace("张伟", "someone")
-    con.execute("UPDATE audit SET payload = ?, hash = ? WHERE seq = 2",
-                [forged, audit.row_hash(prev, seq, ts, rid, event, forged)])
+    con.execute(
+        "UPDATE audit SET payload = ?, hash = ? WHERE seq = 2",
+        [forged, audit.row_hash(prev, seq, ts, rid, event, forged)],
+    )
     con.close()
     report = audit.verify()
     assert not report.ok and report.first_bad_seq == 3 and "link" in report.problem
@@ -115,8 +128,10 @@ def test_threads_append_safely():
 
 
 def test_processes_append_safely(isolated_home):
-    code = ("import sys\nfrom fincopilot.safety import audit\n"
-            "for i in range(10): audit.record('step_finish', request_id='req-p'+sys.argv[1], i=i)\n")
+    code = (
+        "import sys\nfrom fincopilot.safety import audit\n"
+        "for i in range(10): audit.record('step_finish', request_id='req-p'+sys.argv[1], i=i)\n"
+    )
     audit.record("request", request_id="req-parent")
     procs = [subprocess.Popen([sys.executable, "-c", code, str(k)], env={**os.environ}) for k in range(3)]
     for k in range(5):  # the parent keeps writing while the children do
@@ -129,13 +144,17 @@ def test_processes_append_safely(isolated_home):
 def test_cli_verify_and_show():
     runner = CliRunner()
     audit.record("request", request_id="req-cli", text="Client C-1042 wants HY-7")
-    audit.record("route", request_id="req-cli", skill="planner", backend="smollm2-135m", reason="default backend")
+    audit.record(
+        "route", request_id="req-cli", skill="planner", backend="smollm2-135m", reason="default backend"
+    )
     res = runner.invoke(app, ["audit", "verify"])
     assert res.exit_code == 0 and "OK: 2 rows" in res.output
     res = runner.invoke(app, ["audit", "show", "req-cli", "--json"])
     assert res.exit_code == 0
     shown = json.loads(res.output)
-    assert [r["event"] for r in shown] == ["request", "route"] and shown[1]["payload"]["backend"] == "smollm2-135m"
+    assert [r["event"] for r in shown] == ["request", "route"] and shown[1]["payload"][
+        "backend"
+    ] == "smollm2-135m"
     res = runner.invoke(app, ["audit", "show", "req-cli"])
     assert res.exit_code == 0 and "route" in res.output and "req-cli" in res.output
     _sql("UPDATE audit SET event = 'answer' WHERE seq = 2")
@@ -151,6 +170,15 @@ def test_unknown_request_is_a_clear_error():
         audit.trail("req-nope")
     with pytest.raises(NotFoundError):
         audit.trail("x" * 1000)
-    proc = subprocess.run([sys.executable, "-m", "fincopilot.cli", "audit", "show", "req-nope"],
-                          capture_output=True, text=True, env={**os.environ}, timeout=120)
-    assert proc.returncode == 2 and proc.stderr.startswith("error: no audit events") and "Traceback" not in proc.stderr
+    proc = subprocess.run(
+        [sys.executable, "-m", "fincopilot.cli", "audit", "show", "req-nope"],
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+        timeout=120,
+    )
+    assert (
+        proc.returncode == 2
+        and proc.stderr.startswith("error: no audit events")
+        and "Traceback" not in proc.stderr
+    )

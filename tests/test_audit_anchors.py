@@ -89,8 +89,10 @@ def test_forged_row_with_recomputed_unkeyed_hash_and_head_fails(anchored):
     seq, prev = con.execute("SELECT seq, hash FROM audit_head").fetchone()
     ts, payload = "2026-01-01T00:00:00.000000+00:00", '{"approved_by":"nobody"}'
     digest = _unkeyed(prev, seq + 1, ts, "req-forged", "review", payload)
-    con.execute("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?)", [seq + 1, ts, "req-forged", "review", payload,
-                                                                   prev, digest])
+    con.execute(
+        "INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [seq + 1, ts, "req-forged", "review", payload, prev, digest],
+    )
     con.execute("UPDATE audit_head SET seq = ?, hash = ?", [seq + 1, digest])
     con.close()
     report = audit.verify()
@@ -100,12 +102,17 @@ def test_forged_row_with_recomputed_unkeyed_hash_and_head_fails(anchored):
 def test_rewritten_tail_rehashed_without_the_key_fails(anchored):
     audit.flush()
     con = duckdb.connect(str(audit.audit_path()))
-    rows = con.execute("SELECT seq, ts, request_id, event, payload FROM audit WHERE seq >= 5 ORDER BY seq").fetchall()
+    rows = con.execute(
+        "SELECT seq, ts, request_id, event, payload FROM audit WHERE seq >= 5 ORDER BY seq"
+    ).fetchall()
     prev = con.execute("SELECT hash FROM audit WHERE seq = 4").fetchone()[0]
     for seq, ts, rid, event, payload in rows:
         payload = payload.replace("C-1042", "C-9999")
         digest = _unkeyed(prev, seq, ts, rid, event, payload)
-        con.execute("UPDATE audit SET payload = ?, prev_hash = ?, hash = ? WHERE seq = ?", [payload, prev, digest, seq])
+        con.execute(
+            "UPDATE audit SET payload = ?, prev_hash = ?, hash = ? WHERE seq = ?",
+            [payload, prev, digest, seq],
+        )
         prev = digest
     con.execute("UPDATE audit_head SET hash = ?", [prev])
     con.close()
@@ -117,12 +124,17 @@ def test_rewritten_tail_rehashed_with_the_key_fails_against_the_anchor(anchored)
     """Even an attacker holding the key cannot rewrite history that an anchor (kept elsewhere) covers."""
     audit.flush()
     con = duckdb.connect(str(audit.audit_path()))
-    rows = con.execute("SELECT seq, ts, request_id, event, payload FROM audit WHERE seq >= 5 ORDER BY seq").fetchall()
+    rows = con.execute(
+        "SELECT seq, ts, request_id, event, payload FROM audit WHERE seq >= 5 ORDER BY seq"
+    ).fetchall()
     prev = con.execute("SELECT hash FROM audit WHERE seq = 4").fetchone()[0]
     for seq, ts, rid, event, payload in rows:
         payload = payload.replace("C-1042", "C-9999")
         digest = audit.row_hash(prev, seq, ts, rid, event, payload)
-        con.execute("UPDATE audit SET payload = ?, prev_hash = ?, hash = ? WHERE seq = ?", [payload, prev, digest, seq])
+        con.execute(
+            "UPDATE audit SET payload = ?, prev_hash = ?, hash = ? WHERE seq = ?",
+            [payload, prev, digest, seq],
+        )
         prev = digest
     con.execute("UPDATE audit_head SET hash = ?", [prev])
     con.close()

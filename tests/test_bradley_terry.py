@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from fincopilot.evals.bradley_terry import (
     Battle,
     Rating,
@@ -49,7 +48,12 @@ def test_confidence_intervals_shrink_with_more_data():
     for m in TRUE:
         assert small[m].ci_low <= small[m].rating <= small[m].ci_high
         assert (large[m].ci_high - large[m].ci_low) < 0.6 * (small[m].ci_high - small[m].ci_low)
-    assert [r.model for r in ratings_with_ci(simulate(3000, seed=2), rounds=20)] == ["alpha", "beta", "gamma", "delta"]
+    assert [r.model for r in ratings_with_ci(simulate(3000, seed=2), rounds=20)] == [
+        "alpha",
+        "beta",
+        "gamma",
+        "delta",
+    ]
 
 
 def test_ties_count_half_and_undefeated_stays_finite():
@@ -67,10 +71,18 @@ def test_bootstrap_is_deterministic_per_seed():
 
 
 def test_battles_from_scores_pairs_every_candidate_per_item():
-    battles = battles_from_scores({"i1": {"a": 1.0, "b": 0.5, "c": 0.5}, "i2": {"a": 0.0, "b": 0.0, "c": 1.0}})
+    battles = battles_from_scores(
+        {"i1": {"a": 1.0, "b": 0.5, "c": 0.5}, "i2": {"a": 0.0, "b": 0.0, "c": 1.0}}
+    )
     outcome = {(b.item_id, b.model_a, b.model_b): b.winner for b in battles}
-    assert outcome == {("i1", "a", "b"): "a", ("i1", "a", "c"): "a", ("i1", "b", "c"): "tie",
-                       ("i2", "a", "b"): "tie", ("i2", "a", "c"): "b", ("i2", "b", "c"): "b"}
+    assert outcome == {
+        ("i1", "a", "b"): "a",
+        ("i1", "a", "c"): "a",
+        ("i1", "b", "c"): "tie",
+        ("i2", "a", "b"): "tie",
+        ("i2", "a", "c"): "b",
+        ("i2", "b", "c"): "b",
+    }
 
 
 # --- evidence: no numbers the data do not support (scripted outcomes, named as such) ------------------------
@@ -102,8 +114,14 @@ def test_item_level_bootstrap_keeps_an_items_battles_together_and_defaults_to_10
     assert inspect.signature(ratings_with_ci).parameters["rounds"].default >= 1000
     # three models on 40 items; each item's three battles are resampled together
     rng = np.random.default_rng(0)
-    scores = {f"i{i}": {"a": float(rng.random() < 0.8), "b": float(rng.random() < 0.5),
-                        "c": float(rng.random() < 0.2)} for i in range(40)}
+    scores = {
+        f"i{i}": {
+            "a": float(rng.random() < 0.8),
+            "b": float(rng.random() < 0.5),
+            "c": float(rng.random() < 0.2),
+        }
+        for i in range(40)
+    }
     battles = battles_from_scores(scores)
     assert len(_item_groups(battles)) == 40 and all(len(g) == 3 for g in _item_groups(battles))
     ratings = {r.model: r for r in ratings_with_ci(battles, rounds=300)}
@@ -113,17 +131,18 @@ def test_item_level_bootstrap_keeps_an_items_battles_together_and_defaults_to_10
 
 def test_separates_only_when_intervals_do_not_overlap():
     def rated(lo, hi, status="rated"):
-        return Rating(model="m", rating=(lo + hi) / 2, ci_low=lo, ci_high=hi, battles=10, wins=5, status=status)
+        return Rating(
+            model="m", rating=(lo + hi) / 2, ci_low=lo, ci_high=hi, battles=10, wins=5, status=status
+        )
 
-    assert not separates(rated(956, 1044), rated(960, 1040))       # the overlapping "956–1044"
+    assert not separates(rated(956, 1044), rated(960, 1040))  # the overlapping "956–1044"
     assert separates(rated(1050, 1100), rated(950, 1040))
     assert not separates(rated(1050, 1100), rated(950, 1040, "insufficient_evidence"))
 
 
 def test_newton_solver_matches_lmsys_scikit_learn_fit():
-    from sklearn.linear_model import LogisticRegression
-
     from fincopilot.evals.bradley_terry import RIDGE_C, _encode, _fit_table, _win_table
+    from sklearn.linear_model import LogisticRegression
 
     battles = simulate(500, seed=5, tie_rate=0.1)
     names = sorted(TRUE)

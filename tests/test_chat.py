@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from server_fakes import FAKE_CONFIG, RISKY, LiveServer, fake_runner, prepare_home  # noqa: E402
 
 EXE = str(Path(sys.executable).with_name("fincopilot"))
@@ -21,18 +20,25 @@ def module_home(tmp_path_factory):
 
 
 def chat(args: list[str], stdin: str, home: Path, config: Path, **env) -> subprocess.CompletedProcess:
-    return subprocess.run([EXE, "--config", str(config), "chat", *args], input=stdin, capture_output=True,
-                          text=True, timeout=300,
-                          env={**os.environ, "FINCOPILOT_HOME": str(home), "HF_HUB_OFFLINE": "1",
-                               "COLUMNS": "160", **env})
+    return subprocess.run(
+        [EXE, "--config", str(config), "chat", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "FINCOPILOT_HOME": str(home), "HF_HUB_OFFLINE": "1", "COLUMNS": "160", **env},
+    )
 
 
 def test_terminal_chat_shows_plan_steps_answer_and_history(module_home, tmp_path):
     config = tmp_path / "fake.toml"
     config.write_text(FAKE_CONFIG)
-    out = chat(["--no-model", "--thread", "tchat-1"],
-               "Check the credit of client C-1042 and summarize the HY-7 report\n/thread\n/history\n/quit\n",
-               module_home, config)
+    out = chat(
+        ["--no-model", "--thread", "tchat-1"],
+        "Check the credit of client C-1042 and summarize the HY-7 report\n/thread\n/history\n/quit\n",
+        module_home,
+        config,
+    )
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert "Plan (" in text and "credit_lookup" in text and "report_summary" in text
@@ -58,7 +64,9 @@ def test_terminal_chat_announces_a_held_answer(module_home, tmp_path):
     config.write_text(FAKE_CONFIG)
     with LiveServer(app) as server:
         out = chat(["--url", server.url], RISKY + "\n", module_home, config, FINCOPILOT_API_KEY=key)
-        bad = chat(["--url", server.url, "--key", "fck_00000000_nopenopenopenopenope"], "hi\n", module_home, config)
+        bad = chat(
+            ["--url", server.url, "--key", "fck_00000000_nopenopenopenopenope"], "hi\n", module_home, config
+        )
     assert out.returncode == 0, out.stderr
     assert "connected to" in out.stdout and "(advisor)" in out.stdout
     assert "held for compliance review" in out.stdout and "compliance: failed" in out.stdout

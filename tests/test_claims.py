@@ -8,38 +8,48 @@ import pytest
 from fincopilot.evals import claims_eval
 from fincopilot.tools.claims import check_claims
 
-SOURCE = ("High Yield Bond Fund (HY-7) quarterly report, Q3 2026\n\nAs of 30 September 2026, the net asset value (NAV) "
-          "per unit of the High Yield Bond Fund (HY-7) was 1.3847, down 3.39% over the quarter and +5.59% year to "
-          "date. Net assets were CNY 6.35 billion, invested in 162 bonds.\n\nThe portfolio's yield to maturity was "
-          "7.88%, with a modified duration of 3.7 years.")
+SOURCE = (
+    "High Yield Bond Fund (HY-7) quarterly report, Q3 2026\n\nAs of 30 September 2026, the net asset value (NAV) "
+    "per unit of the High Yield Bond Fund (HY-7) was 1.3847, down 3.39% over the quarter and +5.59% year to "
+    "date. Net assets were CNY 6.35 billion, invested in 162 bonds.\n\nThe portfolio's yield to maturity was "
+    "7.88%, with a modified duration of 3.7 years."
+)
 
 
 def test_a_faithful_paraphrase_passes_and_cites_its_sentence():
-    report = check_claims("HY-7's NAV fell 3.39% over the quarter; its yield to maturity was 7.88%.", [SOURCE])
+    report = check_claims(
+        "HY-7's NAV fell 3.39% over the quarter; its yield to maturity was 7.88%.", [SOURCE]
+    )
     assert report.ok and report.faithfulness == 1.0
     assert all(c.source_sentence and "3.39%" in SOURCE for c in report.claims)
 
 
-@pytest.mark.parametrize("summary, why", [
-    ("HY-7 reported a 3.39% increase in net assets.", "the text says up, the source says down"),
-    ("The NAV rose 3.39% over the quarter.", "direction"),
-    ("The yield to maturity was 3.7% and the duration 7.88 years.", "quantity"),
-    ("The NAV gained 5.59% over the quarter.", "period"),
-    ("The yield to maturity was 8.12%.", "no source states this number"),
-    ("Duration was 3.7% of net assets.", "unit"),
-])
+@pytest.mark.parametrize(
+    "summary, why",
+    [
+        ("HY-7 reported a 3.39% increase in net assets.", "the text says up, the source says down"),
+        ("The NAV rose 3.39% over the quarter.", "direction"),
+        ("The yield to maturity was 3.7% and the duration 7.88 years.", "quantity"),
+        ("The NAV gained 5.59% over the quarter.", "period"),
+        ("The yield to maturity was 8.12%.", "no source states this number"),
+        ("Duration was 3.7% of net assets.", "unit"),
+    ],
+)
 def test_unsupported_claims_are_rejected_with_the_reason(summary, why):
     report = check_claims(summary, [SOURCE])
     assert not report.ok
     assert any(why in r for r in report.reasons), report.reasons
 
 
-@pytest.mark.parametrize("summary, why", [
-    ("", "empty"),
-    ("…from a benchmark benchmark to a benchmark benchmark.", "repeated"),
-    ("High Yield Bond Fund (HY-7) quarterly report, Q3 2026", "title only"),
-    ("The NAV was 1.3847. The NAV was 1.3847.", "repeated"),
-])
+@pytest.mark.parametrize(
+    "summary, why",
+    [
+        ("", "empty"),
+        ("…from a benchmark benchmark to a benchmark benchmark.", "repeated"),
+        ("High Yield Bond Fund (HY-7) quarterly report, Q3 2026", "title only"),
+        ("The NAV was 1.3847. The NAV was 1.3847.", "repeated"),
+    ],
+)
 def test_degenerate_text_is_rejected(summary, why):
     report = check_claims(summary, [SOURCE])
     assert not report.ok and why in (report.degenerate or "")
@@ -52,7 +62,9 @@ def test_chinese_claims():
     assert not check_claims("今年以来收益率为0.64%。", [src]).ok
 
 
-@pytest.mark.parametrize("path", [claims_eval.SET_PATH, claims_eval.SET_PATH.with_name("summary_claims_handwritten.jsonl")])
+@pytest.mark.parametrize(
+    "path", [claims_eval.SET_PATH, claims_eval.SET_PATH.with_name("summary_claims_handwritten.jsonl")]
+)
 def test_precision_and_recall_on_the_labelled_sets_beat_the_numbers_only_baseline(path):
     items = claims_eval.load_items(path)
     claims, numbers = claims_eval.evaluate(items)
@@ -71,8 +83,12 @@ def test_summarizer_rejects_a_model_summary_with_a_flipped_claim():
     from skill_helpers import BackendGateway, run_skill
 
     def reply(messages, schema):  # scripted FAKE model: a fluent summary that flips the NAV's direction
-        return json.dumps({"summary": "The NAV rose 3.39% over the quarter. The yield to maturity was 7.88%.",
-                           "key_figures": []})
+        return json.dumps(
+            {
+                "summary": "The NAV rose 3.39% over the quarter. The yield to maturity was 7.88%.",
+                "key_figures": [],
+            }
+        )
 
     gw = BackendGateway(ScriptedBackend.from_function("scripted-fake", reply))
     out = run_skill("report_summary", {"text": SOURCE}, gw)

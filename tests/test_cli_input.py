@@ -16,8 +16,15 @@ FINCOPILOT = str(Path(sys.executable).parent / "fincopilot")
 def run(*args: str | bytes, home: Path | str, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {**os.environ, "FINCOPILOT_HOME": str(home), **env}
     environ.pop("FINCOPILOT_CONFIG", None)
-    return subprocess.run([FINCOPILOT, *args], check=False, capture_output=True, text=True, errors="replace", env=environ,
-                          timeout=120)
+    return subprocess.run(
+        [FINCOPILOT, *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        env=environ,
+        timeout=120,
+    )
 
 
 def assert_one_error_line(proc: subprocess.CompletedProcess[str], expected: str) -> None:
@@ -32,8 +39,10 @@ def test_invalid_utf8_argument(tmp_path):
     assert_one_error_line(proc, "argument 2 ('C-10\\xff42') is not valid UTF-8 text")
 
 
-@pytest.mark.parametrize("name, content", [("bin.toml", bytes(range(256))), ("bin.yaml", b"\x00\x01\xff\xfe"),
-                                           ("nul.toml", b"\x00\x00\x00")])
+@pytest.mark.parametrize(
+    "name, content",
+    [("bin.toml", bytes(range(256))), ("bin.yaml", b"\x00\x01\xff\xfe"), ("nul.toml", b"\x00\x00\x00")],
+)
 def test_binary_config_file(tmp_path, name, content):
     config = tmp_path / name
     config.write_bytes(content)
@@ -45,7 +54,9 @@ def test_state_folder_that_cannot_be_created(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     proc = run("credit", "C-1042", home=blocker / "home")
-    assert_one_error_line(proc, f"cannot create the state folder {blocker / 'home'} (FINCOPILOT_HOME): Not a directory")
+    assert_one_error_line(
+        proc, f"cannot create the state folder {blocker / 'home'} (FINCOPILOT_HOME): Not a directory"
+    )
 
 
 def test_review_of_an_unknown_thread_prints_only_its_error(tmp_path):

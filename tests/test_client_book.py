@@ -34,8 +34,9 @@ def book(home):
     """(owner of C-1042, another advisor, one client of the other advisor)."""
     with data.connect() as con:
         owner = con.execute("SELECT advisor FROM clients WHERE client_id = 'C-1042'").fetchone()[0]
-        other, theirs = con.execute("SELECT advisor, client_id FROM clients WHERE advisor <> ? ORDER BY client_id "
-                                    "LIMIT 1", [owner]).fetchone()
+        other, theirs = con.execute(
+            "SELECT advisor, client_id FROM clients WHERE advisor <> ? ORDER BY client_id LIMIT 1", [owner]
+        ).fetchone()
     return owner, other, theirs
 
 
@@ -52,14 +53,21 @@ def test_advisor_reads_only_their_book_and_denials_are_audited(book):
         with pytest.raises(PermissionDenied, match=rf"client {theirs} is not in your book \({owner}\)"):
             data.get_client(theirs)
     with acting_as(advisor(other)):
-        for read in (data.get_client, data.get_holdings, data.get_transactions, data.get_advisor_notes,
-                     data.get_credit_record):
+        for read in (
+            data.get_client,
+            data.get_holdings,
+            data.get_transactions,
+            data.get_advisor_notes,
+            data.get_credit_record,
+        ):
             with pytest.raises(PermissionDenied, match="an advisor sees only the clients assigned to them"):
                 read("C-1042")
         with pytest.raises(PermissionDenied):
             data.get_client("Zhang Min")  # by name too
     denied = [r.payload for r in audit.rows(event="access_denied")]
-    assert len(denied) == 7 and denied[1]["principal"] == advisor(other).id and denied[1]["client"] == "C-1042"
+    assert (
+        len(denied) == 7 and denied[1]["principal"] == advisor(other).id and denied[1]["client"] == "C-1042"
+    )
 
 
 def test_a_name_variant_of_the_owner_is_not_the_owner(book):
@@ -70,22 +78,30 @@ def test_a_name_variant_of_the_owner_is_not_the_owner(book):
 
 def test_compliance_officer_and_operator_see_every_client(book):
     _, other, theirs = book
-    for who in (Principal(id="key:olga", role="compliance_officer", name="Olga Officer"),
-                Principal(id="local:ops", role="operator", name="ops")):
+    for who in (
+        Principal(id="key:olga", role="compliance_officer", name="Olga Officer"),
+        Principal(id="local:ops", role="operator", name="ops"),
+    ):
         with acting_as(who):
-            assert data.get_client("C-1042").client_id == "C-1042" and data.get_client(theirs).advisor == other
+            assert (
+                data.get_client("C-1042").client_id == "C-1042" and data.get_client(theirs).advisor == other
+            )
             assert len({c.advisor for c in data.search_clients("C-", limit=200)}) > 1
 
 
 def test_skills_enforce_the_principal_in_their_context(book):
     owner, other, _ = book
     s = get_skill("credit_lookup")
-    ok = s.run({"client": "C-1042", "explain": False},
-               SkillContext(skill=s.name, allowed_tools=s.tools, principal=advisor(owner)))
+    ok = s.run(
+        {"client": "C-1042", "explain": False},
+        SkillContext(skill=s.name, allowed_tools=s.tools, principal=advisor(owner)),
+    )
     assert ok.model_dump()["client_id"] == "C-1042"
     with pytest.raises(PermissionDenied):
-        s.run({"client": "C-1042", "explain": False},
-              SkillContext(skill=s.name, allowed_tools=s.tools, principal=advisor(other)))
+        s.run(
+            {"client": "C-1042", "explain": False},
+            SkillContext(skill=s.name, allowed_tools=s.tools, principal=advisor(other)),
+        )
 
 
 @pytest.fixture
@@ -95,8 +111,10 @@ def live(home, book):
 
     owner, other, _ = book
     store = KeyStore(home / "book-server.sqlite")
-    keys = {name: store.create(role, name)[1] for name, role in
-            [(owner, "advisor"), (other, "advisor"), ("Olga Officer", "compliance_officer")]}
+    keys = {
+        name: store.create(role, name)[1]
+        for name, role in [(owner, "advisor"), (other, "advisor"), ("Olga Officer", "compliance_officer")]
+    }
     with LiveServer(create_app({MODEL: fake_runner(home / "book-checkpoints.sqlite")}, keys=store)) as server:
         yield server, keys
 
@@ -112,11 +130,17 @@ def test_server_answers_403_for_another_advisors_client(live, book):
     with pytest.raises(openai.PermissionDeniedError, match="client C-1042 is not in your book"):
         ask(other)
     denied = audit.rows(event="access_denied")
-    assert denied and denied[-1].payload["principal_name"] == other and denied[-1].payload["client"] == "C-1042"
+    assert (
+        denied and denied[-1].payload["principal_name"] == other and denied[-1].payload["client"] == "C-1042"
+    )
     assert "C-1042" in ask(owner).choices[0].message.content
     assert "C-1042" in ask("Olga Officer").choices[0].message.content
-    resp = httpx.post(server.url + "/api/chat", json={"message": DEMO}, timeout=120,
-                      headers={"Authorization": f"Bearer {keys[other]}"})
+    resp = httpx.post(
+        server.url + "/api/chat",
+        json={"message": DEMO},
+        timeout=120,
+        headers={"Authorization": f"Bearer {keys[other]}"},
+    )
     assert "not in your book" in resp.text and '"status": "answered"' not in resp.text
 
 

@@ -9,12 +9,14 @@ import subprocess
 import sys
 
 import pytest
-
 from fincopilot.agents.compliance_check import check_rules
-from fincopilot.errors import InputError, NotFoundError
 from fincopilot.tools import data
 
-DISCLOSED_EN = " Investment involves risk; you may lose money and past performance does not indicate future results."
+from fincopilot.errors import InputError, NotFoundError
+
+DISCLOSED_EN = (
+    " Investment involves risk; you may lose money and past performance does not indicate future results."
+)
 DISCLOSED_ZH = "投资有风险，基金净值可能下跌，过往业绩不代表未来表现。"
 
 POSITIVE = {
@@ -126,8 +128,9 @@ SUITABILITY_TEXTS = {
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-@pytest.mark.parametrize(("code", "rules"), [("HY-9", {"SUIT-001"}), ("EQ-13", {"SUIT-001"}),
-                                             ("SN-7", {"SUIT-001", "SUIT-006"})])
+@pytest.mark.parametrize(
+    ("code", "rules"), [("HY-9", {"SUIT-001"}), ("EQ-13", {"SUIT-001"}), ("SN-7", {"SUIT-001", "SUIT-006"})]
+)
 def test_suitability_fires_with_client_and_product(db, lang, code, rules):
     text = SUITABILITY_TEXTS[lang].format(code=code)
     bad = check_rules(text, client="C-1042", product=code)  # risk profile 3; R4/R5 products
@@ -184,33 +187,73 @@ def test_skill_uses_the_suitability_tool_and_validates_model_flags(db):
 
     s = get_skill("compliance_check")
     text = "I recommend HY-7, a fund with a yield you can count on. Investment involves risk."
-    reply = json.dumps({"flags": [{"category": "guaranteed_return", "quote": "a yield you can count on"},
-                                  {"category": "misleading_claim", "quote": "not in the text at all"}]})
+    reply = json.dumps(
+        {
+            "flags": [
+                {"category": "guaranteed_return", "quote": "a yield you can count on"},
+                {"category": "misleading_claim", "quote": "not in the text at all"},
+            ]
+        }
+    )
     ctx = SkillContext(skill=s.name, allowed_tools=s.tools, gateway=_scripted_gateway(reply))
     result = s.run({"text": text, "client": "C-1042", "product": "HY-7", "assist": True}, ctx)
     assert [(v.rule, v.span) for v in result.violations] == [("CMP-LLM-001", "a yield you can count on")]
-    plain = s.run({"text": text, "client": "C-1042", "product": "HY-7"}, SkillContext(
-        skill=s.name, allowed_tools=s.tools, gateway=_scripted_gateway("{}")))
+    plain = s.run(
+        {"text": text, "client": "C-1042", "product": "HY-7"},
+        SkillContext(skill=s.name, allowed_tools=s.tools, gateway=_scripted_gateway("{}")),
+    )
     assert plain.passed  # rules alone: nothing to flag
 
 
 def test_cli_compliance_check_json_shape(db):
     text = "我们保证收益，稳赚不赔！Call me at 13812345678. I recommend HY-9."
     proc = subprocess.run(
-        [sys.executable, "-m", "fincopilot.cli", "compliance", "check", "--json", "--client", "C-1042",
-         "--product", "HY-9"], input=text, capture_output=True, text=True, timeout=120,
-        env={**__import__("os").environ, "FINCOPILOT_DB": str(db)})
+        [
+            sys.executable,
+            "-m",
+            "fincopilot.cli",
+            "compliance",
+            "check",
+            "--json",
+            "--client",
+            "C-1042",
+            "--product",
+            "HY-9",
+        ],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**__import__("os").environ, "FINCOPILOT_DB": str(db)},
+    )
     assert proc.returncode == 1, proc.stderr
     payload = json.loads(proc.stdout)
     assert set(payload) == {"passed", "violations", "produced_by"} and payload["passed"] is False
     assert payload["produced_by"] == "rules"  # provenance: no model took part
     assert all(set(v) == {"category", "rule", "span", "reason"} for v in payload["violations"])
-    assert {v["category"] for v in payload["violations"]} == {"guaranteed_return", "pii", "suitability",
-                                                              "missing_risk_disclosure"}
-    clean = subprocess.run([sys.executable, "-m", "fincopilot.cli", "compliance", "check", "--json"],
-                           input=CLEAN["en"][0], capture_output=True, text=True, timeout=120)
-    assert clean.returncode == 0 and json.loads(clean.stdout) == {"passed": True, "violations": [],
-                                                                  "produced_by": "rules"}
-    empty = subprocess.run([sys.executable, "-m", "fincopilot.cli", "compliance", "check", "--json"],
-                           input="", capture_output=True, text=True, timeout=120)
+    assert {v["category"] for v in payload["violations"]} == {
+        "guaranteed_return",
+        "pii",
+        "suitability",
+        "missing_risk_disclosure",
+    }
+    clean = subprocess.run(
+        [sys.executable, "-m", "fincopilot.cli", "compliance", "check", "--json"],
+        input=CLEAN["en"][0],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert clean.returncode == 0 and json.loads(clean.stdout) == {
+        "passed": True,
+        "violations": [],
+        "produced_by": "rules",
+    }
+    empty = subprocess.run(
+        [sys.executable, "-m", "fincopilot.cli", "compliance", "check", "--json"],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert empty.returncode == 2 and "no text on stdin" in empty.stderr

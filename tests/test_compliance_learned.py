@@ -30,8 +30,10 @@ def test_learned_path_beats_the_rules_with_few_false_alarms(scores):
     assert learned.category_f1["guaranteed_return"].value > rules.category_f1["guaranteed_return"].value
 
 
-@pytest.mark.parametrize("text", ["HY-7 delivers an assured 7.5% every year.",
-                                  "An annual return of 9% is contractually secured for you."])
+@pytest.mark.parametrize(
+    "text",
+    ["HY-7 delivers an assured 7.5% every year.", "An annual return of 9% is contractually secured for you."],
+)
 def test_the_issues_disguised_promises_are_caught_by_the_learned_path(text):
     assert check_rules(text).passed  # the rules alone miss them
     result = check_learned(text)
@@ -40,9 +42,15 @@ def test_the_issues_disguised_promises_are_caught_by_the_learned_path(text):
     assert all(v.span in text for v in result.violations)  # spans quote the original text
 
 
-@pytest.mark.parametrize("text", ["Returns are not guaranteed; you may lose part of your principal.",
-                                  "There is no guarantee that the fund will double; it could also lose value.",
-                                  "本产品不保本，也不保证收益。", "HY-7的到期收益率为7.88%，久期3.7年。"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Returns are not guaranteed; you may lose part of your principal.",
+        "There is no guarantee that the fund will double; it could also lose value.",
+        "本产品不保本，也不保证收益。",
+        "HY-7的到期收益率为7.88%，久期3.7年。",
+    ],
+)
 def test_negated_and_factual_texts_stay_clean(text):
     assert check_learned(text).passed
 
@@ -63,7 +71,9 @@ def test_the_skill_runs_the_learned_check_by_default():
 
     out = run_skill("compliance_check", {"text": "HY-7 delivers an assured 7.5% every year."})
     assert "CMP-ML-GR" in {v.rule for v in out.violations}
-    off = run_skill("compliance_check", {"text": "HY-7 delivers an assured 7.5% every year.", "learned": False})
+    off = run_skill(
+        "compliance_check", {"text": "HY-7 delivers an assured 7.5% every year.", "learned": False}
+    )
     assert off.passed
 
 

@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from fincopilot.models.registry import build_backend, get_backend
 
 from fincopilot import config
 from fincopilot.config import BackendSpec, load_settings
 from fincopilot.errors import ConfigError, UnknownBackendError
-from fincopilot.models.registry import build_backend, get_backend
 
 FINCOPILOT = str(Path(sys.executable).with_name("fincopilot"))
 
@@ -74,13 +74,22 @@ def test_good_toml_and_yaml_load(tmp_path):
 @pytest.mark.parametrize(
     "name, text, field",
     [
-        ("zero.toml", GOOD_TOML.replace("max_concurrency = 3", "max_concurrency = 0"), "backends.0.max_concurrency"),
+        (
+            "zero.toml",
+            GOOD_TOML.replace("max_concurrency = 3", "max_concurrency = 0"),
+            "backends.0.max_concurrency",
+        ),
         ("res.toml", GOOD_TOML.replace('"external"', '"cloudy"'), "backends.1.residency"),
         ("cost.toml", GOOD_TOML.replace("0.15", '"cheap"'), "backends.1.cost_per_1k_tokens"),
         ("extra.toml", GOOD_TOML + "\nbogus_setting = 1\n", "bogus_setting"),
         ("nokind.yaml", GOOD_YAML.replace("    kind: scripted\n", ""), "backends.0.kind"),
-        ("badid.yaml", GOOD_YAML.replace("id: fake-y", "id: 'has space'").replace("backend: fake-y", "backend: 'has space'"),
-         "backends.0.id"),
+        (
+            "badid.yaml",
+            GOOD_YAML.replace("id: fake-y", "id: 'has space'").replace(
+                "backend: fake-y", "backend: 'has space'"
+            ),
+            "backends.0.id",
+        ),
         ("default.yaml", GOOD_YAML.replace("default_backend: fake-y", "default_backend: ghost"), "ghost"),
         ("dup.yaml", GOOD_YAML + GOOD_YAML.split("backends:\n", 1)[1], "duplicate backend id 'fake-y'"),
     ],
@@ -105,7 +114,9 @@ def test_unparseable_files_are_clear(tmp_path):
 
 def test_unknown_backend_id_and_unknown_kind(tmp_path):
     cfg = load_settings(write(tmp_path, "c.toml", GOOD_TOML))
-    with pytest.raises(UnknownBackendError, match=r"unknown backend 'ghost'; configured backends: fake-a, cloud-b"):
+    with pytest.raises(
+        UnknownBackendError, match=r"unknown backend 'ghost'; configured backends: fake-a, cloud-b"
+    ):
         get_backend("ghost", cfg)
     with pytest.raises(ConfigError, match=r"unknown backend kind 'quantum'; known kinds: .*transformers"):
         build_backend(BackendSpec(id="q", kind="quantum", model="m"))
@@ -121,7 +132,9 @@ def test_config_flag_and_env_var_pick_the_file(tmp_path):
     assert by_env.returncode == 0, by_env.stderr
     assert [b["id"] for b in json.loads(by_env.stdout)] == ["fake-y"]
     # the flag wins over the environment
-    both = cli("--config", str(toml_path), "models", "list", "--json", env={"FINCOPILOT_CONFIG": str(yaml_path)})
+    both = cli(
+        "--config", str(toml_path), "models", "list", "--json", env={"FINCOPILOT_CONFIG": str(yaml_path)}
+    )
     assert [b["id"] for b in json.loads(both.stdout)] == ["fake-a", "cloud-b"]
 
 

@@ -8,11 +8,11 @@ import subprocess
 import sys
 
 import pytest
+from fincopilot.tools import data
+from fincopilot.tools import scorecard as sc
 from skill_helpers import BackendGateway, run_skill, scripted_fake
 
 from fincopilot.errors import InputError, NotFoundError
-from fincopilot.tools import data
-from fincopilot.tools import scorecard as sc
 
 
 @pytest.fixture(scope="module")
@@ -52,23 +52,38 @@ def test_numbers_come_from_the_scorecard(home):
 
 def test_model_explanation_is_kept_only_when_its_numbers_check_out(home):
     base = run({"client": "C-1042", "explain": False})
-    good = json.dumps({"explanation": f"Zhang Min scores {base.score} (grade {base.grade}); the loan duration "
-                                      "weighs most on the score."})
+    good = json.dumps(
+        {
+            "explanation": f"Zhang Min scores {base.score} (grade {base.grade}); the loan duration "
+            "weighs most on the score."
+        }
+    )
     kept = run({"client": "C-1042"}, scripted_fake(good))
     assert kept.explanation_method == "llm" and str(base.score) in kept.explanation
-    invented = json.dumps({"explanation": f"Zhang Min scores {base.score}, so a loan of 250,000 at 3.1% is fine."})
+    invented = json.dumps(
+        {"explanation": f"Zhang Min scores {base.score}, so a loan of 250,000 at 3.1% is fine."}
+    )
     rejected = run({"client": "C-1042"}, scripted_fake(invented))
     assert rejected.explanation_method == "template" and "250,000" not in rejected.explanation
     wrong = "A" if base.grade != "A" else "B"
-    mislabelled = run({"client": "C-1042"}, scripted_fake(json.dumps(
-        {"explanation": f"Zhang Min scores {base.score}, which is grade {wrong}."})))
+    mislabelled = run(
+        {"client": "C-1042"},
+        scripted_fake(json.dumps({"explanation": f"Zhang Min scores {base.score}, which is grade {wrong}."})),
+    )
     assert mislabelled.explanation_method == "template"
     broken = run({"client": "C-1042"}, scripted_fake("{not json"))
     assert broken.explanation_method == "template" and broken.score == base.score
 
 
-@pytest.mark.parametrize("attack", ["C-1042' OR '1'='1", "'; DROP TABLE credit_records; --",
-                                    "Zhang Min\" OR 1=1 --", "' UNION SELECT * FROM clients --"])
+@pytest.mark.parametrize(
+    "attack",
+    [
+        "C-1042' OR '1'='1",
+        "'; DROP TABLE credit_records; --",
+        'Zhang Min" OR 1=1 --',
+        "' UNION SELECT * FROM clients --",
+    ],
+)
 def test_injection_finds_nothing_and_changes_nothing(home, attack):
     before = data.table_checksums()
     with pytest.raises(NotFoundError, match="no client matches"):
@@ -96,16 +111,34 @@ def test_first_use_trains_the_scorecard(isolated_home):
 
 
 def test_cli_credit_json(home):
-    proc = subprocess.run([sys.executable, "-m", "fincopilot.cli", "credit", "C-1042", "--json"],
-                          capture_output=True, text=True, timeout=120, env={**os.environ})
+    proc = subprocess.run(
+        [sys.executable, "-m", "fincopilot.cli", "credit", "C-1042", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ},
+    )
     assert proc.returncode == 0, proc.stderr
     payload = json.loads(proc.stdout)
-    assert {"client_id", "client_name", "score", "pd", "grade", "reason_codes", "model_version",
-            "sources"} <= set(payload)
+    assert {
+        "client_id",
+        "client_name",
+        "score",
+        "pd",
+        "grade",
+        "reason_codes",
+        "model_version",
+        "sources",
+    } <= set(payload)
     assert payload["client_id"] == "C-1042" and payload["grade"] in "ABCDEFG"
     assert all(set(r) >= {"attribute", "value", "description"} for r in payload["reason_codes"])
-    missing = subprocess.run([sys.executable, "-m", "fincopilot.cli", "credit", "C-9999"],
-                             capture_output=True, text=True, timeout=120, env={**os.environ})
+    missing = subprocess.run(
+        [sys.executable, "-m", "fincopilot.cli", "credit", "C-9999"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ},
+    )
     assert missing.returncode == 2 and "no client matches" in missing.stderr
 
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 import json
 
 import pytest
+from fincopilot.tools import data
+from fincopilot.tools.numbers import extract_numbers
 from typer.testing import CliRunner
 
 from fincopilot.errors import InputError, NotFoundError
-from fincopilot.tools import data
-from fincopilot.tools.numbers import extract_numbers
 
 INJECTIONS = [
     "C-1042' OR '1'='1",
     "' OR 1=1 --",
     "x'; DROP TABLE clients; --",
     "Zhang Min'); DELETE FROM clients; --",
-    "C-1042\" OR \"\"=\"",
+    'C-1042" OR ""="',
     "1; UPDATE clients SET risk_profile = 5",
     "' UNION SELECT * FROM credit_records --",
     "张敏' OR name_zh LIKE '%",
@@ -52,8 +52,19 @@ def test_init_is_idempotent_and_deterministic(db, tmp_path):
     assert data.table_checksums(other) == before
 
 
-@pytest.mark.parametrize("ref", ["C-1042", "c-1042", " C-1042 ", "Zhang Min", "zhang min", "张敏",
-                                 "please check client C-1042 today", "credit check for Zhang Min"])
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "C-1042",
+        "c-1042",
+        " C-1042 ",
+        "Zhang Min",
+        "zhang min",
+        "张敏",
+        "please check client C-1042 today",
+        "credit check for Zhang Min",
+    ],
+)
 def test_get_client_resolves_ids_names_and_free_text(db, ref):
     assert data.get_client(ref).client_id == "C-1042"
 
@@ -104,7 +115,9 @@ def test_reports_several_per_product_dated_with_many_figures(db):
     latest = data.get_report("HY-7")
     assert latest.report_id == reports[0].report_id
     assert data.get_report("HY-7", "2026-06-30").report_date.isoformat() == "2026-06-30"
-    assert data.get_report("HY-7", "2026-07-15").report_date.isoformat() == "2026-06-30"  # latest on or before
+    assert (
+        data.get_report("HY-7", "2026-07-15").report_date.isoformat() == "2026-06-30"
+    )  # latest on or before
     zh = data.get_report("HY-7", language="zh")
     assert zh.language == "zh" and "到期收益率" in zh.body
     with pytest.raises(NotFoundError, match="available dates"):
@@ -151,6 +164,7 @@ def test_cli_data_commands(tmp_path):
     second = runner.invoke(app, ["data", "init", "--db", str(path), "--json", "--no-kb"])
     assert json.loads(second.stdout)["created"] is False
     assert runner.invoke(app, ["data", "init", "--db", str(path), "--force", "--no-kb"]).exit_code == 0
-    listed = runner.invoke(app, ["data", "clients", "--search", "zhang min", "--json"],
-                           env={"FINCOPILOT_DB": str(path)})
+    listed = runner.invoke(
+        app, ["data", "clients", "--search", "zhang min", "--json"], env={"FINCOPILOT_DB": str(path)}
+    )
     assert listed.exit_code == 0 and json.loads(listed.stdout)[0]["client_id"] == "C-1042"

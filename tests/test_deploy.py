@@ -21,7 +21,10 @@ def test_compose_has_postgres_two_replicas_a_proxy_and_vllm():
     a, b = services["replica-a"], services["replica-b"]
     for replica in (a, b):
         env = replica["environment"]
-        assert env["FINCOPILOT_DATABASE_URL"].startswith("postgresql://") and "@postgres:5432/" in env["FINCOPILOT_DATABASE_URL"]
+        assert (
+            env["FINCOPILOT_DATABASE_URL"].startswith("postgresql://")
+            and "@postgres:5432/" in env["FINCOPILOT_DATABASE_URL"]
+        )
         assert "FINCOPILOT_AUDIT_KEY" in env and replica["command"][:2] == ["fincopilot", "serve"]
         assert replica["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert a["environment"]["FINCOPILOT_DATABASE_URL"] == b["environment"]["FINCOPILOT_DATABASE_URL"]

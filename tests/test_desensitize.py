@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from pydantic import BaseModel, Field
-
-from fincopilot.config import BackendSpec
 from fincopilot.models.backends.openai import OpenAIBackend
 from fincopilot.models.backends.scripted import ScriptedBackend
 from fincopilot.models.base import BaseBackend, Completion, Usage, messages
 from fincopilot.models.registry import build_backend, clear_instances, get_backend, register_kind
+from pydantic import BaseModel, Field
+
+from fincopilot.config import BackendSpec
 from fincopilot.safety import audit
 from fincopilot.safety.desensitize import DesensitizingProxy, Pseudonymizer, _StreamRestorer, is_protected
 from tests.capture_server import CaptureServer
@@ -47,9 +47,12 @@ def server():
 # --- pseudonyms ------------------------------------------------------------------------------------------
 def test_same_value_same_token_and_typed_labels():
     p = Pseudonymizer(known_names=["Zhang Wei", "张伟"])
-    masked = p.mask(f"Zhang Wei 13800138000, ID {ID_A}; again 138 0013 8000 and zhang  wei; card {CARD_A}; a@b.cn")
-    assert masked == ("<PERSON_1> <PHONE_1>, ID <ID_CARD_1>; again <PHONE_1> and <PERSON_1>; card <BANK_CARD_1>; "
-                      "<EMAIL_1>")
+    masked = p.mask(
+        f"Zhang Wei 13800138000, ID {ID_A}; again 138 0013 8000 and zhang  wei; card {CARD_A}; a@b.cn"
+    )
+    assert masked == (
+        "<PERSON_1> <PHONE_1>, ID <ID_CARD_1>; again <PHONE_1> and <PERSON_1>; card <BANK_CARD_1>; <EMAIL_1>"
+    )
     assert p.mask("客户张伟，C-1042") == "客户<PERSON_2>，<ACCOUNT_1>"
     assert p.counts() == {"name": 3, "phone": 2, "id_card": 1, "bank_card": 1, "email": 1, "account_id": 1}
 
@@ -60,7 +63,10 @@ def test_restore_is_tolerant_and_leaves_unknown_tokens():
     assert p.restore("<PERSON_1> (<ACCOUNT_1>)") == "Alice Morgan (C-1042)"
     assert p.restore("< person_1 > and PERSON_1, ACCOUNT 1?") == "Alice Morgan and Alice Morgan, ACCOUNT 1?"
     assert p.restore("<PERSON_9> stays") == "<PERSON_9> stays"
-    assert p.restore_obj({"a": ["<PERSON_1>", ("<ACCOUNT_1>",)], "n": 3}) == {"a": ["Alice Morgan", ("C-1042",)], "n": 3}
+    assert p.restore_obj({"a": ["<PERSON_1>", ("<ACCOUNT_1>",)], "n": 3}) == {
+        "a": ["Alice Morgan", ("C-1042",)],
+        "n": 3,
+    }
 
 
 def test_stream_restorer_handles_tokens_split_across_chunks():
@@ -68,7 +74,7 @@ def test_stream_restorer_handles_tokens_split_across_chunks():
     p.mask("Alice Morgan")
     r = _StreamRestorer(p)
     text = "Dear <PERSON_1>, and PERSON_1 again."
-    out = "".join(r.feed(text[i:i + 2]) for i in range(0, len(text), 2)) + r.flush()
+    out = "".join(r.feed(text[i : i + 2]) for i in range(0, len(text), 2)) + r.flush()
     assert out == "Dear Alice Morgan, and Alice Morgan again."
 
 
@@ -79,8 +85,9 @@ def test_corpus_zero_raw_pii_reaches_external_and_advisor_sees_real_values(serve
     gw = gateway_for(cfg)
     all_secrets: list[str] = []
     for i, (text, secrets) in enumerate(CORPUS):
-        out = gw.complete("report_summary", messages(text, system="You help bank advisors."),
-                          request_id=f"req-corpus-{i}")
+        out = gw.complete(
+            "report_summary", messages(text, system="You help bank advisors."), request_id=f"req-corpus-{i}"
+        )
         assert out.text == "ECHO: " + text, (i, out.text)  # restored exactly
         all_secrets += secrets
     assert len(server.bodies) == len(CORPUS)
@@ -89,7 +96,11 @@ def test_corpus_zero_raw_pii_reaches_external_and_advisor_sees_real_values(serve
     assert "<PERSON_1>" in sent and "<ID_CARD_1>" in sent and "<PHONE_1>" in sent and "<EMAIL_1>" in sent
     events = audit.rows(event="desensitize")
     assert len(events) == len(CORPUS) and all(e.payload["backend"] == "cloud" for e in events)
-    assert audit.rows("req-corpus-1", event="desensitize")[0].payload["replaced"] == {"name": 1, "id_card": 1, "phone": 1}
+    assert audit.rows("req-corpus-1", event="desensitize")[0].payload["replaced"] == {
+        "name": 1,
+        "id_card": 1,
+        "phone": 1,
+    }
 
 
 def test_schema_path_is_desensitized_and_parsed_object_restored(server, clients_db):
@@ -124,7 +135,10 @@ def test_every_path_to_an_external_backend_is_guarded(server, clients_db):
     streamed = "".join(direct.stream(messages(secret)))
     assert streamed == "ECHO: " + secret
     assert len(server.bodies) == 5
-    assert leaked(["Robert Chen", "13912345678", "robert.chen@example.com", "Li Na", "C-3310"], server.bodies) == []
+    assert (
+        leaked(["Robert Chen", "13912345678", "robert.chen@example.com", "Li Na", "C-3310"], server.bodies)
+        == []
+    )
 
 
 def test_local_backend_gets_raw_values_and_remarking_external_takes_effect():
@@ -201,19 +215,22 @@ def test_pattern_constrained_schema_survives_tokens():
 def test_clients_of_the_real_domain_database_never_reach_external(server, isolated_home):
     """Names, ids, emails and phones of clients generated by `fincopilot data init` (tools/data.py)."""
     import duckdb
-
     from fincopilot.tools.data import init_db
 
     init_db()
     con = duckdb.connect(str(isolated_home / "fincopilot.duckdb"), read_only=True)
-    clients = con.execute("SELECT client_id, name_en, name_zh, email, phone FROM clients ORDER BY client_id LIMIT 6"
-                          ).fetchall()
+    clients = con.execute(
+        "SELECT client_id, name_en, name_zh, email, phone FROM clients ORDER BY client_id LIMIT 6"
+    ).fetchall()
     con.close()
     gw = gateway_for(settings_of(backend("cloud", base_url=server.base_url)))
     secrets: list[str] = []
     for i, (cid, en, zh, email, phone) in enumerate(clients):
-        text = (f"Client {cid} ({en}, {zh}) asked about HY-7; reach {en.split()[-1]} {en.split()[0]} at {email} "
-                if i % 2 else f"客户{zh}（{cid}）想了解HY-7，电话{phone}，邮箱{email}。")
+        text = (
+            f"Client {cid} ({en}, {zh}) asked about HY-7; reach {en.split()[-1]} {en.split()[0]} at {email} "
+            if i % 2
+            else f"客户{zh}（{cid}）想了解HY-7，电话{phone}，邮箱{email}。"
+        )
         out = gw.complete("report_summary", messages(text), request_id=f"req-db-{i}")
         assert out.text == "ECHO: " + text
         secrets += [cid, en, zh, email, f"{en.split()[-1]} {en.split()[0]}"] + ([phone] if phone else [])

@@ -51,9 +51,12 @@ def test_snippet_runs(fresh_registry):
     plan = {"steps": [{"id": 1, "skill": "fx_quote", "args": {"pair": "USD/CNY"}, "depends_on": []}]}
     assert validate_plan(plan) == []
     assert "fx_quote" in json.dumps(planner_schema().model_json_schema())
-    assert "missing" in validate_plan({"steps": [{"id": 1, "skill": "fx_quote", "args": {}, "depends_on": []}]})[0] \
-        or "Field required" in validate_plan({"steps": [{"id": 1, "skill": "fx_quote", "args": {},
-                                                          "depends_on": []}]})[0]
+    assert (
+        "missing"
+        in validate_plan({"steps": [{"id": 1, "skill": "fx_quote", "args": {}, "depends_on": []}]})[0]
+        or "Field required"
+        in validate_plan({"steps": [{"id": 1, "skill": "fx_quote", "args": {}, "depends_on": []}]})[0]
+    )
 
 
 def test_new_skill_runs_in_the_advisor_graph(fresh_registry, tmp_path):
@@ -94,7 +97,8 @@ def test_langgraph_json_points_at_real_graph_factories(fresh_registry):
     from fincopilot.graphs.advisor import make_graph
 
     assert {"plan", "run_step", "join", "synthesize", "compliance", "review", "finalize"} <= set(
-        make_graph().get_graph().nodes)
+        make_graph().get_graph().nodes
+    )
 
 
 def test_readme_shows_the_same_example():

@@ -32,16 +32,30 @@ def fake_openai_server(name: str, delay_s: float = 0.0) -> tuple[FastAPI, list[s
     async def chat() -> dict:
         seen.append(name)
         await asyncio.sleep(delay_s)
-        return {"id": "x", "object": "chat.completion", "created": 0, "model": "served",
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": name}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+        return {
+            "id": "x",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "served",
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": name}, "finish_reason": "stop"}
+            ],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        }
 
     return app, seen
 
 
 def backend_for(urls: list[str], **options):
-    spec = BackendSpec(id="vllm-pool", kind="openai", model="served", max_concurrency=16, timeout_s=5,
-                       max_retries=0, options={"base_urls": urls, **options})
+    spec = BackendSpec(
+        id="vllm-pool",
+        kind="openai",
+        model="served",
+        max_concurrency=16,
+        timeout_s=5,
+        max_retries=0,
+        options={"base_urls": urls, **options},
+    )
     return build_backend(spec)
 
 
@@ -51,7 +65,9 @@ def test_least_outstanding_requests_sends_more_to_the_faster_endpoint():
     with LiveServer(slow_app) as slow, LiveServer(fast_app) as fast:
         backend = backend_for([slow.url + "/v1", fast.url + "/v1"])
         with ThreadPoolExecutor(8) as pool:
-            answers = list(pool.map(lambda i: backend.complete(messages(f"q{i}"), max_tokens=4).text, range(40)))
+            answers = list(
+                pool.map(lambda i: backend.complete(messages(f"q{i}"), max_tokens=4).text, range(40))
+            )
     assert sorted(set(answers)) == ["fast", "slow"] and len(answers) == 40
     assert len(fast_seen) > 2 * len(slow_seen) > 0  # round-robin would split 20/20
     snap = backend.endpoints.snapshot()
@@ -62,7 +78,9 @@ def test_a_dead_endpoint_is_skipped_probed_and_readmitted():
     app, _ = fake_openai_server("alive")
     dead_port = free_port()
     with LiveServer(app) as alive:
-        backend = backend_for([f"http://127.0.0.1:{dead_port}/v1", alive.url + "/v1"], endpoint_cooldown_s=0.5)
+        backend = backend_for(
+            [f"http://127.0.0.1:{dead_port}/v1", alive.url + "/v1"], endpoint_cooldown_s=0.5
+        )
         answers = [backend.complete(messages("hi"), max_tokens=4).text for _ in range(6)]
         assert answers == ["alive"] * 6
         dead = next(e for e in backend.endpoints.snapshot() if str(dead_port) in e["url"])

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from fincopilot.errors import InputError, NotFoundError
 from fincopilot.evals import metrics
 from fincopilot.evals.datasets import DATASET_DIR, dataset_version, load_items, split_for, write_items
+
+from fincopilot.errors import InputError, NotFoundError
 
 SKILLS = ("planner", "credit_lookup", "report_summary", "compliance_check")
 
@@ -48,8 +48,14 @@ def test_compliance_set_is_not_trivial_for_the_rules():
     items = load_items("compliance_check")
     assert {i.metadata["lang"] for i in items} == {"en", "zh"}
     assert any(i.metadata["clean"] for i in items) and any(not i.metadata["clean"] for i in items)
-    scores = [metrics.score_item("compliance_check", i.reference, check_rules(i.input["text"], i.input["client"],
-                                                                  i.input["product"]).model_dump()) for i in items]
+    scores = [
+        metrics.score_item(
+            "compliance_check",
+            i.reference,
+            check_rules(i.input["text"], i.input["client"], i.input["product"]).model_dump(),
+        )
+        for i in items
+    ]
     agg = metrics.aggregate("compliance_check", scores)
     assert 0.5 < agg["micro_f1"] < 0.99
 
@@ -86,27 +92,52 @@ def test_rouge_l_and_lcs():
 
 
 def test_metric_scorers():
-    ref = {"skills": ["credit_lookup", "report_summary"],
-           "plan": {"steps": [{"id": 1, "skill": "credit_lookup", "args": {"client": "C-1042"}, "depends_on": []},
-                              {"id": 2, "skill": "report_summary", "args": {"product": "HY-7"}, "depends_on": []}]}}
-    out = {"plan": {"steps": [{"id": 1, "skill": "credit_lookup", "args": {"client": "C-1042"}}]},
-           "valid_before_repair": True}
+    ref = {
+        "skills": ["credit_lookup", "report_summary"],
+        "plan": {
+            "steps": [
+                {"id": 1, "skill": "credit_lookup", "args": {"client": "C-1042"}, "depends_on": []},
+                {"id": 2, "skill": "report_summary", "args": {"product": "HY-7"}, "depends_on": []},
+            ]
+        },
+    }
+    out = {
+        "plan": {"steps": [{"id": 1, "skill": "credit_lookup", "args": {"client": "C-1042"}}]},
+        "valid_before_repair": True,
+    }
     s = metrics.score_planner(ref, out)
     assert s.score == pytest.approx(2 / 3) and s.metrics["valid_before_repair"] == 1.0
     assert metrics.score_planner({"skills": [], "plan": {"steps": []}}, {"plan": {"steps": []}}).score == 1.0
-    c = metrics.score_item("credit_lookup", {"grade": "B", "score": 600, "pd": 0.05}, {"grade": "B", "score": 605,
-                                                                       "explanation": "Score 605, grade B."})
+    c = metrics.score_item(
+        "credit_lookup",
+        {"grade": "B", "score": 600, "pd": 0.05},
+        {"grade": "B", "score": 605, "explanation": "Score 605, grade B."},
+    )
     assert c.metrics["grade_exact"] == 1.0 and c.metrics["score_within_tol"] == 1.0
-    bad = metrics.score_item("credit_lookup", {"grade": "B", "score": 600, "pd": 0.05}, {"grade": "C", "score": 700,
-                                                                         "explanation": "PD is 99%."})
+    bad = metrics.score_item(
+        "credit_lookup",
+        {"grade": "B", "score": 600, "pd": 0.05},
+        {"grade": "C", "score": 700, "explanation": "PD is 99%."},
+    )
     assert bad.score < 0.34
     src = "NAV was 1.3847, up 1.16% over the quarter; net assets CNY 6.35 billion."
-    good = metrics.score_item("report_summary", {"key_figures": ["1.3847", "1.16%"], "summary": src},
-                                 {"summary": "NAV 1.3847, up 1.16%."}, src)
-    made_up = metrics.score_item("report_summary", {"key_figures": ["1.3847", "1.16%"], "summary": src},
-                                    {"summary": "NAV 1.3847, up 9.99%."}, src)
+    good = metrics.score_item(
+        "report_summary",
+        {"key_figures": ["1.3847", "1.16%"], "summary": src},
+        {"summary": "NAV 1.3847, up 1.16%."},
+        src,
+    )
+    made_up = metrics.score_item(
+        "report_summary",
+        {"key_figures": ["1.3847", "1.16%"], "summary": src},
+        {"summary": "NAV 1.3847, up 9.99%."},
+        src,
+    )
     assert good.metrics["coverage"] == 1.0 and good.metrics["faithfulness"] == 1.0
     assert made_up.metrics["faithfulness"] == 0.5 and made_up.score < good.score
-    comp = metrics.score_item("compliance_check", {"categories": ["pii"]}, {"violations": [{"category": "pii"},
-                                                                              {"category": "suitability"}]})
+    comp = metrics.score_item(
+        "compliance_check",
+        {"categories": ["pii"]},
+        {"violations": [{"category": "pii"}, {"category": "suitability"}]},
+    )
     assert comp.metrics["precision"] == 0.5 and comp.metrics["recall"] == 1.0

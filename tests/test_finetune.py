@@ -35,30 +35,48 @@ def _write(path: Path, lines: list[str]) -> Path:
 
 def test_corpus_file_reads_chat_and_item_lines(tmp_path):
     task = skill_task("compliance_check")
-    path = _write(tmp_path / "c.jsonl", [
-        json.dumps({"messages": [{"role": "user", "content": "hi"}], "completion": '{"flags": []}'}),
-        "",
-        json.dumps({"id": "x1", "input": {"text": "This fund is guaranteed to return 8% a year."}, "reference": {}}),
-    ])
+    path = _write(
+        tmp_path / "c.jsonl",
+        [
+            json.dumps({"messages": [{"role": "user", "content": "hi"}], "completion": '{"flags": []}'}),
+            "",
+            json.dumps(
+                {
+                    "id": "x1",
+                    "input": {"text": "This fund is guaranteed to return 8% a year."},
+                    "reference": {},
+                }
+            ),
+        ],
+    )
     examples = load_corpus_file(path, task)
     assert [e.source for e in examples] == ["file", "file"]
     assert examples[1].id == "x1"
     # the item line went through the production prompt and was labelled by the rules
     assert examples[1].messages[0].role == "system"
     assert "guaranteed_return" in examples[1].completion
-    assert json.loads(examples[1].completion)["flags"][0]["quote"] in "This fund is guaranteed to return 8% a year."
+    assert (
+        json.loads(examples[1].completion)["flags"][0]["quote"]
+        in "This fund is guaranteed to return 8% a year."
+    )
 
 
 @pytest.mark.parametrize(
     ("lines", "needle"),
     [
-        (['{"messages": [{"role": "user", "content": "a"}], "completion": "x"}', "{not json"], "line 2: not valid JSON"),
+        (
+            ['{"messages": [{"role": "user", "content": "a"}], "completion": "x"}', "{not json"],
+            "line 2: not valid JSON",
+        ),
         (['{"prompt": "a", "answer": "b"}'], "line 1: needs either 'messages' and 'completion'"),
         (['{"messages": [{"role": "robot", "content": "a"}], "completion": "x"}'], "line 1: messages.0.role"),
         (['{"messages": [], "completion": "x"}'], "line 1: messages"),
         (['{"messages": [{"role": "user", "content": "a"}], "completion": ""}'], "line 1: completion"),
-        (['[1, 2]'], "line 1: expected a JSON object"),
-        (['{"input": {"text": "a"}, "reference": {}, "split": "heldout"}'], "line 1: held-out items must not"),
+        (["[1, 2]"], "line 1: expected a JSON object"),
+        (
+            ['{"input": {"text": "a"}, "reference": {}, "split": "heldout"}'],
+            "line 1: held-out items must not",
+        ),
         (['{"input": {}, "reference": {}}'], "line 1"),
     ],
 )
@@ -92,9 +110,13 @@ def test_render_target_matches_the_grammar_separators():
 
 def test_corpus_hash_depends_on_content_and_order(tmp_path):
     task = skill_task("compliance_check")
-    path = _write(tmp_path / "c.jsonl", [
-        json.dumps({"messages": [{"role": "user", "content": t}], "completion": '{"flags": []}'}) for t in "ab"
-    ])
+    path = _write(
+        tmp_path / "c.jsonl",
+        [
+            json.dumps({"messages": [{"role": "user", "content": t}], "completion": '{"flags": []}'})
+            for t in "ab"
+        ],
+    )
     examples = load_corpus_file(path, task)
     assert corpus_hash(examples) == corpus_hash(list(examples))
     assert corpus_hash(examples) != corpus_hash(examples[::-1])
@@ -116,10 +138,14 @@ def test_non_transformers_base_is_refused(tmp_path):
 
     cfg = tmp_path / "c.toml"
     cfg.write_text(
-        'default_backend = "fake"\n[[backends]]\nid = "fake"\nkind = "scripted"\nmodel = "scripted"\n', encoding="utf-8"
+        'default_backend = "fake"\n[[backends]]\nid = "fake"\nkind = "scripted"\nmodel = "scripted"\n',
+        encoding="utf-8",
     )
     use_config(cfg)
-    with pytest.raises(ConfigError, match="'scripted' backend; LoRA fine-tuning needs a local 'transformers' or 'llamacpp' base"):
+    with pytest.raises(
+        ConfigError,
+        match="'scripted' backend; LoRA fine-tuning needs a local 'transformers' or 'llamacpp' base",
+    ):
         resolve_base("fake")
 
 
@@ -136,11 +162,23 @@ def test_cli_reports_unknown_base_as_one_line(tmp_path):
 # --- adapter discovery and base matching -------------------------------------------------------------
 
 
-def _fake_adapter(folder: Path, *, base_model: str = "embedded:smollm2-135m", base: str = "smollm2-135m",
-                  skill: str = "planner") -> Path:
+def _fake_adapter(
+    folder: Path,
+    *,
+    base_model: str = "embedded:smollm2-135m",
+    base: str = "smollm2-135m",
+    skill: str = "planner",
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": base_model}), encoding="utf-8")
-    card = {"backend_id": f"{base}+{skill}-lora", "base_backend": base, "base_model": base_model, "skill": skill}
+    (folder / "adapter_config.json").write_text(
+        json.dumps({"base_model_name_or_path": base_model}), encoding="utf-8"
+    )
+    card = {
+        "backend_id": f"{base}+{skill}-lora",
+        "base_backend": base,
+        "base_model": base_model,
+        "skill": skill,
+    }
     (folder / "card.json").write_text(json.dumps(card), encoding="utf-8")
     return folder
 
@@ -157,7 +195,9 @@ def test_adapters_in_home_register_as_backends(isolated_home):
 
 def test_adapter_with_mismatched_base_is_skipped_with_reason(isolated_home):
     _fake_adapter(isolated_home / "adapters" / "smollm2-135m+planner-lora", base_model="/models/qwen.gguf")
-    with pytest.raises(UnknownBackendError, match="trained on model '/models/qwen.gguf'.*runs 'embedded:smollm2-135m'"):
+    with pytest.raises(
+        UnknownBackendError, match="trained on model '/models/qwen.gguf'.*runs 'embedded:smollm2-135m'"
+    ):
         settings().backend("smollm2-135m+planner-lora")
     _fake_adapter(isolated_home / "adapters" / "other+planner-lora", base="other")
     specs, problems = adapter_backends(settings())
@@ -196,7 +236,10 @@ def test_compliance_metrics_count_categories_with_verbatim_quotes():
 
     task = skill_task("compliance_check")
     items = [
-        SimpleNamespace(input={"text": "Guaranteed 8% a year."}, reference={"violations": [{"category": "guaranteed_return"}]}),
+        SimpleNamespace(
+            input={"text": "Guaranteed 8% a year."},
+            reference={"violations": [{"category": "guaranteed_return"}]},
+        ),
         SimpleNamespace(input={"text": "A balanced fund."}, reference={"violations": []}),
     ]
     perfect = [_Flags(flags=[_Flag(category="guaranteed_return", quote="Guaranteed 8%")]), _Flags()]
@@ -208,13 +251,31 @@ def test_compliance_metrics_count_categories_with_verbatim_quotes():
 def test_model_card_has_scores_and_command(tmp_path):
     from fincopilot.models.finetune import AdapterCard, HeldoutScores, Hyperparameters, model_card, plot_loss
 
-    held = HeldoutScores(items=10, headline="skill_set_f1", seconds=12.0,
-                         scores={"smollm2-135m": {"skill_set_f1": 0.4}, "smollm2-135m+planner-lora": {"skill_set_f1": 0.8}})
-    card = AdapterCard(backend_id="smollm2-135m+planner-lora", skill="planner", base_backend="smollm2-135m",
-                       base_model="embedded:smollm2-135m", data_hash="abc", corpus_sources={"train_split": 3},
-                       examples=3, hyperparameters=Hyperparameters(), steps=2, epochs_done=1.0, train_seconds=3.0,
-                       final_loss=0.5, loss_curve=[(1, 1.0), (2, 0.5)], heldout=held,
-                       command="fincopilot finetune --skill planner --base smollm2-135m", created_at="now", versions={})
+    held = HeldoutScores(
+        items=10,
+        headline="skill_set_f1",
+        seconds=12.0,
+        scores={"smollm2-135m": {"skill_set_f1": 0.4}, "smollm2-135m+planner-lora": {"skill_set_f1": 0.8}},
+    )
+    card = AdapterCard(
+        backend_id="smollm2-135m+planner-lora",
+        skill="planner",
+        base_backend="smollm2-135m",
+        base_model="embedded:smollm2-135m",
+        data_hash="abc",
+        corpus_sources={"train_split": 3},
+        examples=3,
+        hyperparameters=Hyperparameters(),
+        steps=2,
+        epochs_done=1.0,
+        train_seconds=3.0,
+        final_loss=0.5,
+        loss_curve=[(1, 1.0), (2, 0.5)],
+        heldout=held,
+        command="fincopilot finetune --skill planner --base smollm2-135m",
+        created_at="now",
+        versions={},
+    )
     text = model_card(card)
     assert "| smollm2-135m+planner-lora | 0.800 |" in text
     assert "fincopilot finetune --skill planner --base smollm2-135m" in text
@@ -236,7 +297,9 @@ def test_planner_corpus_never_contains_heldout_items():
     from_split = {e.id for e in corpus.examples if e.source == "train_split"}
     assert from_split and from_split <= train and not from_split & heldout
     heldout_requests = {i.input["request"] for i in load_items("planner", "heldout")}
-    assert not any(e.messages[-1].content in heldout_requests for e in corpus.examples if e.source == "train_split")
+    assert not any(
+        e.messages[-1].content in heldout_requests for e in corpus.examples if e.source == "train_split"
+    )
     assert corpus.sources["domain"] > 0 and corpus.dataset_version
     # the prompt is the production prompt, the target parses as the production schema
     from fincopilot.agents.planner import planner_messages, planner_schema
@@ -262,16 +325,29 @@ def test_planner_metrics():
     from fincopilot.agents.planner import planner_schema
 
     task = skill_task("planner")
-    item = SimpleNamespace(input={"request": "Check the credit of client C-1042 and summarize the HY-7 report."},
-                           reference={"skills": ["credit_lookup", "report_summary"], "plan": {}})
+    item = SimpleNamespace(
+        input={"request": "Check the credit of client C-1042 and summarize the HY-7 report."},
+        reference={"skills": ["credit_lookup", "report_summary"], "plan": {}},
+    )
     half = planner_schema().model_validate(
-        {"steps": [{"id": 1, "skill": "credit_lookup", "args": {"client": "C-1042"}, "depends_on": []}]})
-    full = planner_schema().model_validate({"steps": [
-        {"id": 1, "skill": "credit_lookup", "args": {"client": "C-1042"}, "depends_on": []},
-        {"id": 2, "skill": "report_summary", "args": {"product": "HY-7"}, "depends_on": []}]})
+        {"steps": [{"id": 1, "skill": "credit_lookup", "args": {"client": "C-1042"}, "depends_on": []}]}
+    )
+    full = planner_schema().model_validate(
+        {
+            "steps": [
+                {"id": 1, "skill": "credit_lookup", "args": {"client": "C-1042"}, "depends_on": []},
+                {"id": 2, "skill": "report_summary", "args": {"product": "HY-7"}, "depends_on": []},
+            ]
+        }
+    )
     invented = planner_schema().model_validate(
-        {"steps": [{"id": 1, "skill": "credit_lookup", "args": {"client": "C-9999"}, "depends_on": []},
-                   {"id": 2, "skill": "report_summary", "args": {"product": "HY-7"}, "depends_on": []}]})
+        {
+            "steps": [
+                {"id": 1, "skill": "credit_lookup", "args": {"client": "C-9999"}, "depends_on": []},
+                {"id": 2, "skill": "report_summary", "args": {"product": "HY-7"}, "depends_on": []},
+            ]
+        }
+    )
     s = task.score([item] * 4, [full, half, invented, None])
     assert s["skill_set_f1"] == pytest.approx((1 + 2 / 3 + 1 + 0) / 4)
     # half is a valid plan (a missing step costs skill-set F1, it is no longer a validity gate: issue #11);
@@ -286,7 +362,9 @@ def test_heldout_scoring_with_a_scripted_fake_backend():
     from fincopilot.models.backends.scripted import ScriptedBackend
     from fincopilot.models.finetune import evaluate_heldout
 
-    credit_only = '{"steps": [{"id": 1, "skill": "credit_lookup", "args": {"client": "C-1042"}, "depends_on": []}]}'
+    credit_only = (
+        '{"steps": [{"id": 1, "skill": "credit_lookup", "args": {"client": "C-1042"}, "depends_on": []}]}'
+    )
     fake = ScriptedBackend.from_function("fake-planner", lambda messages, schema: credit_only)
     broken = ScriptedBackend.from_function("fake-broken", lambda messages, schema: "not json")
     held = evaluate_heldout(skill_task("planner"), [fake, broken], limit=6, progress=False)
@@ -295,7 +373,11 @@ def test_heldout_scoring_with_a_scripted_fake_backend():
     kinds = {i.metadata.get("kind") for i in load_items("planner", "heldout")[::6]}
     assert len(kinds) > 1
     assert 0 < held.scores["fake-planner"]["skill_set_f1"] < 1
-    assert held.scores["fake-broken"] == {"validity_before_repair": 0.0, "skill_set_f1": 0.0, "skill_set_exact": 0.0}
+    assert held.scores["fake-broken"] == {
+        "validity_before_repair": 0.0,
+        "skill_set_f1": 0.0,
+        "skill_set_exact": 0.0,
+    }
 
 
 def test_backend_refuses_a_configured_adapter_trained_on_another_base(tmp_path):

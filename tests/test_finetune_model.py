@@ -22,9 +22,11 @@ from fincopilot.errors import ConfigError, InputError
 pytestmark = pytest.mark.model
 
 # long enough (> 32 tokens) that the shared-prefix path of training is exercised
-SYSTEM = ("You are a compliance officer at a bank. Flag every phrase in the advisor's text that promises or "
-          "guarantees a return. Quote each phrase exactly as written. If there is none, return an empty list. "
-          "Answer with JSON.")
+SYSTEM = (
+    "You are a compliance officer at a bank. Flag every phrase in the advisor's text that promises or "
+    "guarantees a return. Quote each phrase exactly as written. If there is none, return an empty list. "
+    "Answer with JSON."
+)
 
 TEXTS = [
     ("This fund is guaranteed to return 8% a year.", "guaranteed_return", "guaranteed to return 8%"),
@@ -38,11 +40,15 @@ def _corpus(path: Path) -> Path:
     lines = []
     for text, category, quote in TEXTS:
         flags = [{"category": category, "quote": quote}] if category else []
-        lines.append(json.dumps({
-            "messages": [{"role": "system", "content": SYSTEM},
-                         {"role": "user", "content": text}],
-            "completion": json.dumps({"flags": flags}, ensure_ascii=False),
-        }, ensure_ascii=False))
+        lines.append(
+            json.dumps(
+                {
+                    "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}],
+                    "completion": json.dumps({"flags": flags}, ensure_ascii=False),
+                },
+                ensure_ascii=False,
+            )
+        )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -50,11 +56,26 @@ def _corpus(path: Path) -> Path:
 def _opts(data: Path, out: Path, max_steps: int, **hyper):
     from fincopilot.models.finetune import FinetuneOptions, Hyperparameters
 
-    hp = {"rank": 8, "alpha": 16, "learning_rate": 5e-3, "batch_size": 2, "epochs": 4, "max_steps": max_steps,
-          "save_every": 2, "max_seq_len": 160, "warmup_steps": 0}
+    hp = {
+        "rank": 8,
+        "alpha": 16,
+        "learning_rate": 5e-3,
+        "batch_size": 2,
+        "epochs": 4,
+        "max_steps": max_steps,
+        "save_every": 2,
+        "max_seq_len": 160,
+        "warmup_steps": 0,
+    }
     hp.update(hyper)
-    return FinetuneOptions(skill="compliance_check", base="smollm2-135m", data=data, out=out, evaluate=False,
-                           hyper=Hyperparameters(**hp))
+    return FinetuneOptions(
+        skill="compliance_check",
+        base="smollm2-135m",
+        data=data,
+        out=out,
+        evaluate=False,
+        hyper=Hyperparameters(**hp),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +100,10 @@ def test_adapter_folder_and_card_are_written(tiny):
     assert card["steps"] == 4 and len(card["loss_curve"]) == 4
     assert card["corpus_sources"] == {"file": 4} and len(card["data_hash"]) == 16
     assert card["hyperparameters"]["rank"] == 8
-    assert json.loads((out / "adapter_config.json").read_text())["base_model_name_or_path"] == "embedded:smollm2-135m"
+    assert (
+        json.loads((out / "adapter_config.json").read_text())["base_model_name_or_path"]
+        == "embedded:smollm2-135m"
+    )
     # lr 5e-3 on four examples: the completion loss falls
     losses = [loss for _, loss in card["loss_curve"]]
     assert min(losses[2:]) < losses[0]
@@ -96,8 +120,7 @@ def test_adapter_loads_through_the_backend_and_changes_outputs(tiny):
     base_spec = settings().backend("smollm2-135m").model_copy(update={"kind": "transformers"})
     base = build_backend(base_spec)
     tuned = build_backend(base_spec.model_copy(update={"id": "tuned", "adapter": str(result.out)}))
-    prompt = [Message(role="system", content=SYSTEM),
-              Message(role="user", content=TEXTS[0][0])]
+    prompt = [Message(role="system", content=SYSTEM), Message(role="user", content=TEXTS[0][0])]
     tok = base.loaded.tokenizer
     ids = tok(chat_prompt(tok, prompt), return_tensors="pt", add_special_tokens=False)
     with torch.inference_mode():
@@ -136,7 +159,9 @@ def test_resume_continues_from_the_checkpoint(tiny, tmp_path):
 
     opts, full = tiny
     first = finetune(_opts(opts.data, tmp_path / "a", max_steps=2), progress=False)
-    assert first.card.steps == 2 and (tmp_path / "a" / "checkpoints" / "step-000002" / "optimizer.pt").is_file()
+    assert (
+        first.card.steps == 2 and (tmp_path / "a" / "checkpoints" / "step-000002" / "optimizer.pt").is_file()
+    )
     second = finetune(_opts(opts.data, tmp_path / "a", max_steps=4), progress=False)
     assert second.resumed_from == 2 and second.card.steps == 4
     assert second.card.loss_curve[:2] == first.card.loss_curve
@@ -154,7 +179,9 @@ def test_resume_refuses_a_checkpoint_from_other_data(tiny, tmp_path):
     other.write_text("\n".join(opts.data.read_text().splitlines()[:3]) + "\n", encoding="utf-8")
     with pytest.raises(InputError, match="different run .*data_hash.*--no-resume"):
         finetune(_opts(other, tmp_path / "a", max_steps=1), progress=False)
-    fresh = finetune(_opts(other, tmp_path / "a", max_steps=1).model_copy(update={"resume": False}), progress=False)
+    fresh = finetune(
+        _opts(other, tmp_path / "a", max_steps=1).model_copy(update={"resume": False}), progress=False
+    )
     assert fresh.resumed_from is None and fresh.card.examples == 3
 
 
@@ -162,7 +189,9 @@ def test_completion_outside_the_grammar_is_refused(tmp_path):
     from fincopilot.models.finetune import finetune
 
     data = tmp_path / "bad.jsonl"
-    data.write_text(json.dumps({"messages": [{"role": "user", "content": "x"}], "completion": "{\"flags\":[]}"}) + "\n")
+    data.write_text(
+        json.dumps({"messages": [{"role": "user", "content": "x"}], "completion": '{"flags":[]}'}) + "\n"
+    )
     with pytest.raises(InputError, match="file-1.*not a complete _Flags JSON"):
         finetune(_opts(data, tmp_path / "a", max_steps=1), progress=False)
 
@@ -184,20 +213,37 @@ def test_heldout_evaluation_scores_base_and_adapter(tiny):
 
     _, result = tiny
     spec = settings().backend("smollm2-135m")
-    backends = [build_backend(spec), build_backend(spec.model_copy(update={"id": "tuned", "adapter": str(result.out)}))]
+    backends = [
+        build_backend(spec),
+        build_backend(spec.model_copy(update={"id": "tuned", "adapter": str(result.out)})),
+    ]
+
     class Verdict(BaseModel):  # tightly bounded, so two greedy answers stay short on a shared CPU
         category: Literal["guaranteed_return", "none"]
 
     base_task = skill_task("compliance_check")
     task = SkillTask(
-        skill="compliance_check", prompt=base_task.prompt, schema=lambda: Verdict, target=lambda i, r: None,
+        skill="compliance_check",
+        prompt=base_task.prompt,
+        schema=lambda: Verdict,
+        target=lambda i, r: None,
         max_tokens=16,
-        score=lambda items, outs: {"accuracy": sum(
-            (o is not None and o.category == (it.reference["violations"][0]["category"] if it.reference["violations"]
-                                              else "none")) for it, o in zip(items, outs)) / len(items)},
+        score=lambda items, outs: {
+            "accuracy": sum(
+                (
+                    o is not None
+                    and o.category
+                    == (it.reference["violations"][0]["category"] if it.reference["violations"] else "none")
+                )
+                for it, o in zip(items, outs)
+            )
+            / len(items)
+        },
     )
-    items = [SimpleNamespace(input={"text": t}, reference={"violations": [{"category": c}] if c else []})
-             for t, c, _ in TEXTS[:2]]
+    items = [
+        SimpleNamespace(input={"text": t}, reference={"violations": [{"category": c}] if c else []})
+        for t, c, _ in TEXTS[:2]
+    ]
     held = evaluate_heldout(task, backends, items=items, progress=False)
     assert set(held.scores) == {"smollm2-135m", "tuned"} and held.items == 2
     for row in held.scores.values():

@@ -15,10 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-
-from fincopilot.errors import BackendError, BackendUnavailable, InputError
 from fincopilot.models.base import messages
 from fincopilot.models.registry import clear_instances, get_backend
+
+from fincopilot.errors import BackendError, BackendUnavailable, InputError
 from fincopilot.safety import audit
 from tests.capture_server import CaptureServer
 from tests.safety_helpers import backend, gateway_for, leaked, make_clients_db, settings_of
@@ -56,8 +56,10 @@ def test_failover_to_next_backend_is_audited():
 
 def test_retries_with_backoff_then_success():
     delays: list[float] = []
-    cfg = settings_of(fake("flaky", fail_times=2, max_retries=2, replies=["finally"]),
-                      resilience={"retry_base_s": 0.1, "retry_cap_s": 1.0})
+    cfg = settings_of(
+        fake("flaky", fail_times=2, max_retries=2, replies=["finally"]),
+        resilience={"retry_base_s": 0.1, "retry_cap_s": 1.0},
+    )
     out = gateway_for(cfg, sleep=delays.append).complete("planner", messages("hi"), request_id="req-retry")
     assert out.text == "finally" and len(delays) == 2
     assert 0 <= delays[0] <= 0.1 and 0 <= delays[1] <= 0.2
@@ -74,15 +76,20 @@ def test_timeout_enforced_and_failover():
 
 
 def test_circuit_breaker_skips_a_dead_backend_then_trials_it():
-    cfg = settings_of(fake("dead", fail_times=3), fake("spare", replies=["ok"]),
-                      resilience={"breaker_failures": 2, "breaker_cooldown_s": 0.3})
+    cfg = settings_of(
+        fake("dead", fail_times=3),
+        fake("spare", replies=["ok"]),
+        resilience={"breaker_failures": 2, "breaker_cooldown_s": 0.3},
+    )
     gw = gateway_for(cfg)
     for i in range(2):
         assert gw.complete("planner", messages("x"), request_id=f"req-cb{i}").backend_id == "spare"
     assert gw.status()["dead"]["breaker"] == "open"
     assert gw.complete("planner", messages("x"), request_id="req-cb2").backend_id == "spare"
     skipped = [p for e, p in events("req-cb2") if e == "backend_error"]
-    assert skipped[0]["error_type"] == "circuit_open" and [e for e, _ in events("req-cb2")].count("route") == 1
+    assert (
+        skipped[0]["error_type"] == "circuit_open" and [e for e, _ in events("req-cb2")].count("route") == 1
+    )
     time.sleep(0.35)  # cool-down over: one trial; the dead backend's 3rd failure re-opens it
     assert gw.complete("planner", messages("x"), request_id="req-cb3").backend_id == "spare"
     assert gw.status()["dead"]["breaker"] == "open"
@@ -93,7 +100,9 @@ def test_circuit_breaker_skips_a_dead_backend_then_trials_it():
 
 def test_all_backends_failing_is_a_clear_recorded_error():
     cfg = settings_of(fake("a", fail_times=100), fake("b", fail_times=100))
-    with pytest.raises(BackendError, match=r"every backend for skill 'planner' failed: a: .*scripted failure.* \| b:"):
+    with pytest.raises(
+        BackendError, match=r"every backend for skill 'planner' failed: a: .*scripted failure.* \| b:"
+    ):
         gateway_for(cfg).complete("planner", messages("x"), request_id="req-dead")
     last = audit.rows("req-dead")[-1]
     assert last.event == "backend_error" and last.payload["error_type"] == "exhausted"
@@ -119,8 +128,10 @@ def _run_concurrently(gw, n: int, text: str = "hello", skill: str = "planner"):
 def test_overflow_to_external_when_local_is_saturated_and_desensitized(isolated_home):
     make_clients_db(isolated_home / "fincopilot.duckdb")
     with CaptureServer() as srv:
-        cfg = settings_of(fake("local", delay_s=1.0, max_concurrency=1, replies=["local answer"]),
-                          backend("cloud", base_url=srv.base_url, max_concurrency=8))
+        cfg = settings_of(
+            fake("local", delay_s=1.0, max_concurrency=1, replies=["local answer"]),
+            backend("cloud", base_url=srv.base_url, max_concurrency=8),
+        )
         results = _run_concurrently(gateway_for(cfg), 3, text="Client Zhang Wei 13800138000 C-1042")
     assert [r.backend_id for r in results] == ["local", "cloud", "cloud"]
     assert results[1].text == "ECHO: Client Zhang Wei 13800138000 C-1042 #1"  # restored for the advisor
@@ -132,9 +143,11 @@ def test_overflow_to_external_when_local_is_saturated_and_desensitized(isolated_
 
 def test_queue_mode_waits_and_a_full_queue_is_a_recorded_error():
     with CaptureServer() as srv:
-        cfg = settings_of(fake("local", delay_s=1.0, max_concurrency=1, replies=["local"]),
-                          backend("cloud", base_url=srv.base_url),
-                          overflow={"mode": "queue", "queue_size": 1, "queue_timeout_s": 10})
+        cfg = settings_of(
+            fake("local", delay_s=1.0, max_concurrency=1, replies=["local"]),
+            backend("cloud", base_url=srv.base_url),
+            overflow={"mode": "queue", "queue_size": 1, "queue_timeout_s": 10},
+        )
         results = _run_concurrently(gateway_for(cfg), 3)
     assert [getattr(r, "backend_id", None) for r in results[:2]] == ["local", "local"] and srv.bodies == []
     assert isinstance(results[2], BackendUnavailable) and "queue is full" in str(results[2])
@@ -143,18 +156,24 @@ def test_queue_mode_waits_and_a_full_queue_is_a_recorded_error():
 
 
 def test_every_backend_saturated_queues_on_the_preferred_one():
-    cfg = settings_of(fake("l1", delay_s=0.5, max_concurrency=1, replies=["one"]),
-                      fake("l2", delay_s=0.5, max_concurrency=1, replies=["two"]))
+    cfg = settings_of(
+        fake("l1", delay_s=0.5, max_concurrency=1, replies=["one"]),
+        fake("l2", delay_s=0.5, max_concurrency=1, replies=["two"]),
+    )
     results = _run_concurrently(gateway_for(cfg), 3)
     assert [r.backend_id for r in results] == ["l1", "l2", "l1"]
     assert [p["reason"] for e, p in events("req-c2") if e == "route"] == [
-        "queued: every backend in the chain was saturated"]
+        "queued: every backend in the chain was saturated"
+    ]
 
 
 def test_residency_policy_keeps_a_skill_local_even_when_saturated():
     with CaptureServer() as srv:
-        cfg = settings_of(fake("local", delay_s=0.4, max_concurrency=1, replies=["local"]),
-                          backend("cloud", base_url=srv.base_url), routing={"credit_lookup": {"residency": ["local"]}})
+        cfg = settings_of(
+            fake("local", delay_s=0.4, max_concurrency=1, replies=["local"]),
+            backend("cloud", base_url=srv.base_url),
+            routing={"credit_lookup": {"residency": ["local"]}},
+        )
         results = _run_concurrently(gateway_for(cfg), 2, skill="credit_lookup")
     assert [r.backend_id for r in results] == ["local", "local"] and srv.bodies == []
 
@@ -169,13 +188,18 @@ def test_backend_process_killed_mid_run_loses_no_request(tmp_path):
     """A real server process is killed while requests are in flight: each request completes through
     failover or ends with a recorded error."""
     port, log = _free_port(), tmp_path / "a.jsonl"
-    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "capture_server.py"), str(port), str(log), "0.3"],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "capture_server.py"), str(port), str(log), "0.3"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout.readline().strip() == "ready"
         with CaptureServer() as spare:
-            cfg = settings_of(backend("cloud-a", base_url=f"http://127.0.0.1:{port}/v1", max_concurrency=8),
-                              backend("cloud-b", base_url=spare.base_url, max_concurrency=8))
+            cfg = settings_of(
+                backend("cloud-a", base_url=f"http://127.0.0.1:{port}/v1", max_concurrency=8),
+                backend("cloud-b", base_url=spare.base_url, max_concurrency=8),
+            )
             gw = gateway_for(cfg)
             n = 12
 
@@ -203,8 +227,11 @@ def test_backend_process_killed_mid_run_loses_no_request(tmp_path):
         else:
             assert r.text == f"ECHO: request {i}"
             assert [p["backend"] for e, p in trail if e == "route"][-1] == r.backend_id
-    failed_over = [i for i in range(n) if any(e == "backend_error" and p.get("backend") == "cloud-a"
-                                              for e, p in events(f"req-k{i}"))]
+    failed_over = [
+        i
+        for i in range(n)
+        if any(e == "backend_error" and p.get("backend") == "cloud-a" for e, p in events(f"req-k{i}"))
+    ]
     assert failed_over and all(not isinstance(results[i], Exception) for i in failed_over)
 
 

@@ -22,8 +22,10 @@ from skill_helpers import prepare_home
 
 from fincopilot.errors import InputError, NotFoundError
 
-DEMO = ("Client C-1042 wants the HY-7 bond fund: check credit, summarize the latest HY-7 report, "
-        "make my recommendation compliant")
+DEMO = (
+    "Client C-1042 wants the HY-7 bond fund: check credit, summarize the latest HY-7 report, "
+    "make my recommendation compliant"
+)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +47,9 @@ def events_of(it):
 def guaranteed_reply(messages, schema):
     """Fake model whose synthesizer draft cites every step but promises a guaranteed return (must be held)."""
     if getattr(schema, "__name__", "") == "_Draft":
-        return json.dumps({"answer": "Zhang Min has a solid credit profile [1]. HY-7 offers guaranteed returns [2]."})
+        return json.dumps(
+            {"answer": "Zhang Min has a solid credit profile [1]. HY-7 offers guaranteed returns [2]."}
+        )
     return planner_reply(messages, schema)
 
 
@@ -53,8 +57,9 @@ def guaranteed_reply(messages, schema):
 def test_independent_steps_overlap_in_time(home, tmp_path):
     gw, _backend = fake_gateway(delay_s=1.0)
     runner = CopilotRunner(tmp_path / "cp.sqlite", gateway=gw)
-    evs = events_of(runner.run("Check the credit of C-1042 and summarize the HY-7 and GB-1 reports",
-                               thread_id="par"))
+    evs = events_of(
+        runner.run("Check the credit of C-1042 and summarize the HY-7 and GB-1 reports", thread_id="par")
+    )
     finishes = [e.data for e in evs if e.type == "step_finish"]
     assert len(finishes) == 3 and all(f["ok"] for f in finishes), finishes
     starts = [f["started_at"] for f in finishes]
@@ -73,11 +78,13 @@ def test_event_order_and_answer_citations(home, tmp_path):
     evs = events_of(runner.run(DEMO, thread_id="order"))
     types = [e.type for e in evs]
     assert types[0] == "request" and types[1] == "plan" and types[-1] == "done"
-    assert types.index("answer") > max(i for i, t in enumerate(types) if t == "step_finish" and
-                                       evs[i].data["skill"] != "compliance_check")
+    assert types.index("answer") > max(
+        i for i, t in enumerate(types) if t == "step_finish" and evs[i].data["skill"] != "compliance_check"
+    )
     assert types.index("compliance") > types.index("answer")
-    assert "token" in types and "".join(e.data["text"] for e in evs if e.type == "token") == \
-        next(e.data["text"] for e in evs if e.type == "answer")
+    assert "token" in types and "".join(e.data["text"] for e in evs if e.type == "token") == next(
+        e.data["text"] for e in evs if e.type == "answer"
+    )
     plan = evs[1].data
     assert [s["skill"] for s in plan["steps"]] == ["credit_lookup", "report_summary", "compliance_check"]
     answer = next(e.data for e in evs if e.type == "answer")
@@ -94,9 +101,13 @@ def test_event_order_and_answer_citations(home, tmp_path):
 
 # ---------------------------------------------------------------------------------------------- failures
 def test_failed_step_is_recorded_and_dependents_skipped(home, tmp_path):
-    plan = {"steps": [{"id": 1, "skill": "credit_lookup", "args": {"client": "C-9999"}, "depends_on": []},
-                      {"id": 2, "skill": "credit_lookup", "args": {"client": "$1.client_id"}, "depends_on": [1]},
-                      {"id": 3, "skill": "report_summary", "args": {"product": "HY-7"}, "depends_on": []}]}
+    plan = {
+        "steps": [
+            {"id": 1, "skill": "credit_lookup", "args": {"client": "C-9999"}, "depends_on": []},
+            {"id": 2, "skill": "credit_lookup", "args": {"client": "$1.client_id"}, "depends_on": [1]},
+            {"id": 3, "skill": "report_summary", "args": {"product": "HY-7"}, "depends_on": []},
+        ]
+    }
 
     def reply(messages, schema):
         if getattr(schema, "__name__", "") == "PlannerOutput":
@@ -144,15 +155,29 @@ def test_unsupported_number_is_never_sent():
     from fincopilot.agents.synthesizer import synthesize
 
     steps = [{"id": 1, "skill": "credit_lookup", "args": {"client": "C-1"}, "depends_on": []}]
-    results = {"1": {"ok": True, "output": {"client_id": "C-1", "client_name": "Li Lei", "score": 612, "pd": 0.031,
-                                            "grade": "C", "reason_codes": [], "explanation": ""}}}
+    results = {
+        "1": {
+            "ok": True,
+            "output": {
+                "client_id": "C-1",
+                "client_name": "Li Lei",
+                "score": 612,
+                "pd": 0.031,
+                "grade": "C",
+                "reason_codes": [],
+                "explanation": "",
+            },
+        }
+    }
     gw, _ = fake_gateway(lambda m, s: json.dumps({"answer": "Li Lei scores 999 points, PD 3.1% [1]."}))
     ans = synthesize("credit of C-1", steps, results, gateway=gw)
     assert "999" not in ans.text and ans.method in ("repaired", "template")
     assert any("999" in n for n in ans.notes)
     assert "612" in ans.text and ans.unsupported_numbers == [] and not ans.flagged
-    good, _ = fake_gateway(lambda m, s: json.dumps({"answer": "Li Lei scores 612 points, a 3.10% PD [1]."}),
-                           backend_id="fake-good")
+    good, _ = fake_gateway(
+        lambda m, s: json.dumps({"answer": "Li Lei scores 612 points, a 3.10% PD [1]."}),
+        backend_id="fake-good",
+    )
     ans2 = synthesize("credit of C-1", steps, results, gateway=good)
     assert ans2.method == "llm" and ans2.citations[0].step_id == 1
 
@@ -175,8 +200,9 @@ def test_interrupt_process_exit_resume_approve(home, tmp_path):
     cp = tmp_path / "checkpoints.sqlite"
     env = {**os.environ, "FINCOPILOT_HOME": str(home), "HF_HUB_OFFLINE": "1"}
     code = PART1.format(tests=str(Path(__file__).parent), cp=str(cp), req=DEMO)
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         timeout=300, check=False)
+    res = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300, check=False
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     evs = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
     assert evs[-1]["type"] == "done" and evs[-1]["data"]["status"] == "held"
@@ -260,7 +286,9 @@ def test_concurrent_threads_share_one_runner(home, tmp_path):
     runner = CopilotRunner(tmp_path / "cp.sqlite", gateway=fake_gateway(delay_s=0.2)[0])
     reqs = {"t1": "Summarize the GB-1 report", "t2": "Summarize the IG-3 report", "t3": "credit of C-1042"}
     with ThreadPoolExecutor(3) as pool:
-        done = dict(zip(reqs, pool.map(lambda kv: events_of(runner.run(kv[1], thread_id=kv[0])), reqs.items())))
+        done = dict(
+            zip(reqs, pool.map(lambda kv: events_of(runner.run(kv[1], thread_id=kv[0])), reqs.items()))
+        )
     for tid, evs in done.items():
         assert evs[-1].data["status"] == "answered", (tid, evs[-1])
         assert all(e.thread_id == tid for e in evs)
@@ -282,7 +310,9 @@ def test_internal_error_ends_the_run_as_failed_and_the_thread_recovers(home, tmp
     assert "synthesizer exploded" in evs[-2].data["message"] and evs[-1].data["status"] == "failed"
     assert runner.thread("boom").status == "failed"
     monkeypatch.setattr(synth, "synthesize", real)
-    runner = CopilotRunner(tmp_path / "cp.sqlite", gateway=fake_gateway()[0])  # same file, working synthesizer
+    runner = CopilotRunner(
+        tmp_path / "cp.sqlite", gateway=fake_gateway()[0]
+    )  # same file, working synthesizer
     evs = events_of(runner.run("credit of C-1042", thread_id="boom"))
     assert evs[-1].data["status"] == "answered"
 

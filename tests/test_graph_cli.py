@@ -6,10 +6,9 @@ from __future__ import annotations
 import sys
 
 import pytest
-from typer.testing import CliRunner
-
 from graph_fakes import fake_gateway  # noqa: E402
 from test_graph import guaranteed_reply  # noqa: E402
+from typer.testing import CliRunner
 
 
 @pytest.fixture
@@ -40,9 +39,19 @@ def test_demo_on_a_fresh_home_initializes_the_database_and_answers(isolated_home
     out = res.output
     assert db_path().exists() and "running `fincopilot data init`" in out
     assert "Client C-1042 wants the HY-7 bond fund" in out
-    for needle in ('"skill": "credit_lookup"', '"skill": "report_summary"', '"skill": "compliance_check"',
-                   "Answer (", "Citations", "[1] step 1 credit_lookup", "Trace", "backend=", "latency=",
-                   "Compliance", "status: answered"):
+    for needle in (
+        '"skill": "credit_lookup"',
+        '"skill": "report_summary"',
+        '"skill": "compliance_check"',
+        "Answer (",
+        "Citations",
+        "[1] step 1 credit_lookup",
+        "Trace",
+        "backend=",
+        "latency=",
+        "Compliance",
+        "status: answered",
+    ):
         assert needle in out, needle
 
 
@@ -51,8 +60,13 @@ def test_held_answer_is_explained_and_approved_from_the_cli(isolated_home, fake_
     from fincopilot.tools.data import init_db
 
     init_db()
-    res = invoke("ask", "Client C-1042 wants the HY-7 bond fund: check credit, summarize the latest HY-7 report, "
-                        "make my recommendation compliant", "--thread", "cli-held")
+    res = invoke(
+        "ask",
+        "Client C-1042 wants the HY-7 bond fund: check credit, summarize the latest HY-7 report, "
+        "make my recommendation compliant",
+        "--thread",
+        "cli-held",
+    )
     assert res.exit_code == 0, res.output
     assert "Held for human review" in res.output and "guaranteed_return" in res.output
     assert "fincopilot review cli-held --approve" in res.output

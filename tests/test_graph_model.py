@@ -9,13 +9,15 @@ from typer.testing import CliRunner
 
 @pytest.mark.model
 def test_ask_end_to_end_with_the_embedded_model(isolated_home, smollm2):
-    from fincopilot.cli import app
     from fincopilot.graphs.runner import CopilotRunner
     from fincopilot.tools.data import init_db
 
+    from fincopilot.cli import app
+
     init_db()
-    res = CliRunner().invoke(app, ["ask", "What is the credit score of C-1042?", "--thread", "e2e"],
-                             catch_exceptions=False)
+    res = CliRunner().invoke(
+        app, ["ask", "What is the credit score of C-1042?", "--thread", "e2e"], catch_exceptions=False
+    )
     assert res.exit_code == 0, res.output
     out = res.output
     assert '"skill": "credit_lookup"' in out and "Answer (" in out and "[1] step 1 credit_lookup" in out

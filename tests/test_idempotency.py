@@ -23,8 +23,15 @@ MODEL = "fincopilot-advisor"
 
 
 def _begin(ledger: RunLedger, rid: str, key: str | None = None, thread: str = "t-1"):
-    return ledger.begin(request_id=rid, principal_id="p-1", idempotency_key=key, thread_id=thread, model=MODEL,
-                        kind="run", input={"text": "hi"})
+    return ledger.begin(
+        request_id=rid,
+        principal_id="p-1",
+        idempotency_key=key,
+        thread_id=thread,
+        model=MODEL,
+        kind="run",
+        input={"text": "hi"},
+    )
 
 
 def test_lease_expiry_lets_exactly_one_other_replica_take_over(isolated_home):
@@ -59,7 +66,9 @@ def served(tmp_path_factory):
 
     store = KeyStore(home / "server.sqlite")
     key = store.create("advisor", "Olivia Brandt")[1]  # C-1042 and C-1007 are in her book
-    with LiveServer(create_app({MODEL: fake_runner(home / "checkpoints.sqlite", delay_s=0.2)}, keys=store)) as srv:
+    with LiveServer(
+        create_app({MODEL: fake_runner(home / "checkpoints.sqlite", delay_s=0.2)}, keys=store)
+    ) as srv:
         yield srv, key, home
     if old is None:
         os.environ.pop("FINCOPILOT_HOME", None)
@@ -75,21 +84,30 @@ def api(served, monkeypatch):
 
 
 def _post(api: httpx.Client, text: str, **headers) -> httpx.Response:
-    return api.post("/v1/chat/completions", headers=headers,
-                    json={"model": MODEL, "messages": [{"role": "user", "content": text}]})
+    return api.post(
+        "/v1/chat/completions",
+        headers=headers,
+        json={"model": MODEL, "messages": [{"role": "user", "content": text}]},
+    )
 
 
 def _runs(key: str) -> list[tuple]:
     from fincopilot.state.db import state_db
 
-    return state_db().execute("SELECT request_id, status, attempts FROM runs WHERE idempotency_key=?", (key,)).rows
+    return (
+        state_db()
+        .execute("SELECT request_id, status, attempts FROM runs WHERE idempotency_key=?", (key,))
+        .rows
+    )
 
 
 def test_concurrent_retries_with_one_key_get_one_run(api):
     from fincopilot.safety import audit
 
     with ThreadPoolExecutor(3) as pool:
-        answers = list(pool.map(lambda _: _post(api, "Credit of C-1042?", **{"Idempotency-Key": "same-1"}), range(3)))
+        answers = list(
+            pool.map(lambda _: _post(api, "Credit of C-1042?", **{"Idempotency-Key": "same-1"}), range(3))
+        )
     assert [r.status_code for r in answers] == [200, 200, 200]
     contents = {r.json()["choices"][0]["message"]["content"] for r in answers}
     assert len(contents) == 1 and "C-1042" in contents.pop()
@@ -105,7 +123,9 @@ def test_the_returned_request_id_works_as_the_key(api):
     rid = first.headers["x-request-id"]
     again = _post(api, "Credit of C-1007?", **{"X-Request-Id": rid})
     assert again.status_code == 200 and again.json()["fincopilot"]["request_id"] == rid
-    assert again.json()["choices"][0]["message"]["content"] == first.json()["choices"][0]["message"]["content"]
+    assert (
+        again.json()["choices"][0]["message"]["content"] == first.json()["choices"][0]["message"]["content"]
+    )
 
 
 def test_a_reused_or_malformed_key_is_refused(api):
@@ -152,4 +172,6 @@ def test_continue_run_picks_up_from_the_last_checkpoint(isolated_home, tmp_path)
     review = {"decision": "approve", "reviewer": "Carl"}
     done = list(runner.continue_run("t-held", "req-review", review=review))
     assert done[-1].data["status"] == "answered"
-    assert [e.data["status"] for e in runner.continue_run("t-held", "req-review", review=review)] == ["answered"]
+    assert [e.data["status"] for e in runner.continue_run("t-held", "req-review", review=review)] == [
+        "answered"
+    ]

@@ -18,11 +18,16 @@ PRODUCTS = ["HY-7"]
 def _pdf(text_lines: list[str]) -> bytes:
     """A minimal one-page PDF with Helvetica text (hand-written objects and cross-reference table)."""
     body = "BT /F1 12 Tf 72 720 Td " + " ".join(f"({t}) Tj 0 -16 Td" for t in text_lines) + " ET"
-    objs = ["<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            ("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-            "/Resources << /Font << /F1 5 0 R >> >> >>"),
-            f"<< /Length {len(body)} >>\nstream\n{body}\nendstream",
-            "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    objs = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        (
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+            "/Resources << /Font << /F1 5 0 R >> >> >>"
+        ),
+        f"<< /Length {len(body)} >>\nstream\n{body}\nendstream",
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
     out, offsets = "%PDF-1.4\n", []
     for i, o in enumerate(objs, 1):
         offsets.append(len(out))
@@ -66,9 +71,12 @@ def test_markdown_html_text_and_pdf_are_read_with_sections_tables_and_pages(tmp_
     from fincopilot.tools.kb_docs import chunk_document, read_document
 
     md = tmp_path / "terms.md"
-    md.write_text("---\ntitle: Terms\ndoc_type: policy\n---\n# Terms\n\n## 1 Fees\n\nThe fee is 1.5%.\n\n"
-                  "| Period | Fee |\n| --- | --- |\n| < 7 days | 1.50% |\n| >= 7 days | 0.00% |\n\n"
-                  "<!-- page 2 -->\n## 2 Risks\n\nValues may fall.\n", encoding="utf-8")
+    md.write_text(
+        "---\ntitle: Terms\ndoc_type: policy\n---\n# Terms\n\n## 1 Fees\n\nThe fee is 1.5%.\n\n"
+        "| Period | Fee |\n| --- | --- |\n| < 7 days | 1.50% |\n| >= 7 days | 0.00% |\n\n"
+        "<!-- page 2 -->\n## 2 Risks\n\nValues may fall.\n",
+        encoding="utf-8",
+    )
     doc = read_document(md)
     assert doc.title == "Terms" and doc.meta["doc_type"] == "policy" and len(doc.pages) == 2
     chunks = chunk_document(doc)
@@ -77,8 +85,11 @@ def test_markdown_html_text_and_pdf_are_read_with_sections_tables_and_pages(tmp_
     assert any(c.section == "2 Risks" and c.page == 2 for c in chunks)
 
     html = tmp_path / "fees.html"
-    html.write_text("<html><script>x=1</script><h2>3 赎回费</h2><table><tr><th>持有期限</th><th>费率</th></tr>"
-                    "<tr><td>少于7日</td><td>1.50%</td></tr></table><p>赎回费归入基金资产。</p></html>", encoding="utf-8")
+    html.write_text(
+        "<html><script>x=1</script><h2>3 赎回费</h2><table><tr><th>持有期限</th><th>费率</th></tr>"
+        "<tr><td>少于7日</td><td>1.50%</td></tr></table><p>赎回费归入基金资产。</p></html>",
+        encoding="utf-8",
+    )
     hd = read_document(html)
     assert hd.language == "zh" and "x=1" not in "".join(hd.pages)
     assert [c.section for c in chunk_document(hd)] == ["3 赎回费"] * len(chunk_document(hd))
@@ -95,9 +106,8 @@ def test_markdown_html_text_and_pdf_are_read_with_sections_tables_and_pages(tmp_
 
 
 def test_bad_files_get_clear_errors(tmp_path, monkeypatch):
-    from pypdf import PdfWriter
-
     from fincopilot.tools import kb_docs
+    from pypdf import PdfWriter
 
     cases = {}
     (tmp_path / "empty.md").write_text("   \n", encoding="utf-8")
@@ -125,7 +135,6 @@ def test_bad_files_get_clear_errors(tmp_path, monkeypatch):
 # ------------------------------------------------------------------------------------------ store
 def test_adding_is_idempotent_and_a_failure_leaves_nothing_half_ingested(home, tmp_path, monkeypatch):
     import numpy as np
-
     from fincopilot.tools import kb
 
     before = kb.list_documents()
@@ -133,10 +142,14 @@ def test_adding_is_idempotent_and_a_failure_leaves_nothing_half_ingested(home, t
     assert again.skipped and not again.added and kb.list_documents() == before
 
     doc = tmp_path / "circular.md"
-    doc.write_text("# Circular 7\n\n## 1 Scope\n\nApplies to all advisors.\n\n## 2 Dates\n\nFrom 1 May.\n",
-                   encoding="utf-8")
+    doc.write_text(
+        "# Circular 7\n\n## 1 Scope\n\nApplies to all advisors.\n\n## 2 Dates\n\nFrom 1 May.\n",
+        encoding="utf-8",
+    )
     # the chunk rows fail after the document row went in (vectors of the wrong width): all of it rolls back
-    monkeypatch.setattr(kb, "embed_passages", lambda texts, progress=None: np.zeros((len(texts), 3), np.float32))
+    monkeypatch.setattr(
+        kb, "embed_passages", lambda texts, progress=None: np.zeros((len(texts), 3), np.float32)
+    )
     with pytest.raises(Exception):  # noqa: B017 - DuckDB's conversion error; what matters is what is left
         kb.add([doc], db=kb.kb_path())
     assert [d.name for d in kb.list_documents()] == [d.name for d in before]
@@ -144,7 +157,9 @@ def test_adding_is_idempotent_and_a_failure_leaves_nothing_half_ingested(home, t
     monkeypatch.setenv("FINCOPILOT_HOME", str(home))
 
     result = kb.add([doc, tmp_path / "nope.pdf"])
-    assert [d.name for d in result.added] == ["circular"] and "no such file" in result.failed[str(tmp_path / "nope.pdf")]
+    assert [d.name for d in result.added] == ["circular"] and "no such file" in result.failed[
+        str(tmp_path / "nope.pdf")
+    ]
     assert result.added[0].audience == "internal"  # unknown material is internal until someone says otherwise
     assert kb.remove(["circular"]) == [result.added[0].doc_id]
     assert "circular" not in {d.name for d in kb.list_documents()}
@@ -160,13 +175,19 @@ def test_hybrid_retrieval_finds_the_passage_in_english_and_chinese(home):
     assert ("fees_hy7_en", "2 Redemption fee", 1) in [(h.name, h.section, h.page) for h in en]
     zh = kb.search("高收益债券基金的赎回费率是多少？", 3)
     assert ("fees_hy7_zh", "二、赎回费") in [(h.name, h.section) for h in zh]
-    assert all(h.name.endswith("_zh") for h in zh[:2])  # the Chinese passages rank first for a Chinese question
+    assert all(
+        h.name.endswith("_zh") for h in zh[:2]
+    )  # the Chinese passages rank first for a Chinese question
     dense = kb.search("高收益债券基金的赎回费是多少？", 6, mode="dense", doc_type="fee_schedule")
     assert (dense[0].name, dense[0].section) == ("fees_hy7_zh", "二、赎回费")
-    assert {h.name for h in dense} == {"fees_hy7_zh", "fees_hy7_en"}  # cross-lingual: the English table follows
+    assert {h.name for h in dense} == {
+        "fees_hy7_zh",
+        "fees_hy7_en",
+    }  # cross-lingual: the English table follows
     assert all(h.doc_type == "policy" for h in kb.search("cooling-off period", 5, doc_type="policy"))
     assert kb.search("redemption fee", 5, product="EQ-10") == [] or all(
-        h.product in (None, "EQ-10") for h in kb.search("redemption fee", 5, product="EQ-10"))
+        h.product in (None, "EQ-10") for h in kb.search("redemption fee", 5, product="EQ-10")
+    )
     assert kb.rrf([[1, 2, 3], [3, 1]]) == pytest.approx({1: 1 / 61 + 1 / 62, 2: 1 / 62, 3: 1 / 63 + 1 / 61})
     with pytest.raises(InputError):
         kb.search("  ")
@@ -201,7 +222,9 @@ def test_absent_answers_are_not_guessed_and_internal_documents_are_marked(home):
 
     absent = _ask("What swing pricing threshold does HY-7 apply?")
     assert not absent.found and absent.answer == "Not found in the knowledge base." and absent.citations == []
-    policy = _ask("If a client insists on a product above their risk profile, how long is the cooling-off period?")
+    policy = _ask(
+        "If a client insists on a product above their risk profile, how long is the cooling-off period?"
+    )
     assert policy.found and policy.internal and "24-hour" in policy.answer
     rendered = get_skill("knowledge_qa").render(policy.model_dump(mode="json"))
     assert "internal — not for clients" in rendered.text and rendered.sources[0].internal
@@ -212,7 +235,10 @@ def test_the_planner_routes_knowledge_questions_to_the_skill():
 
     plan, _ = fallback_plan("What is HY-7's redemption fee after six months?")
     assert validate_plan(plan) == [] and [s.skill for s in plan.steps] == ["knowledge_qa"]
-    assert plan.steps[0].args == {"question": "What is HY-7's redemption fee after six months?", "product": "HY-7"}
+    assert plan.steps[0].args == {
+        "question": "What is HY-7's redemption fee after six months?",
+        "product": "HY-7",
+    }
     plan, _ = fallback_plan("科技龙头股票基金的申购费和风险等级是什么？")
     assert [s.skill for s in plan.steps] == ["knowledge_qa"]
 
@@ -241,14 +267,15 @@ def test_kb_cli_add_list_search_remove(home, tmp_path):
 def test_a_model_answer_is_kept_only_when_its_numbers_are_in_the_cited_passages(home):
     from fincopilot.models.backends.scripted import ScriptedBackend
     from fincopilot.tools.kb_seed import product_terms
-
     from skill_helpers import BackendGateway, run_skill
 
     fee = f"{product_terms('HY-7')['red_6m']:.2f}%"
     question = "What is the redemption fee for HY-7 after four months?"
 
     def ask(reply: str):
-        fake = BackendGateway(ScriptedBackend.from_function("scripted-fake", lambda m, s: json.dumps({"answer": reply})))
+        fake = BackendGateway(
+            ScriptedBackend.from_function("scripted-fake", lambda m, s: json.dumps({"answer": reply}))
+        )
         return run_skill("knowledge_qa", {"question": question}, fake)
 
     good = ask(f"Redeeming HY-7 after four months costs {fee} of the amount.")
@@ -261,12 +288,14 @@ def test_a_model_answer_is_kept_only_when_its_numbers_are_in_the_cited_passages(
 def test_real_model_answer_keeps_the_cited_figure_and_invents_none(home, smollm2):
     from fincopilot.tools.kb_seed import product_terms
     from fincopilot.tools.numbers import unsupported_numbers
-
     from skill_helpers import BackendGateway, run_skill
 
     fee = f"{product_terms('HY-7')['red_6m']:.2f}%"
-    out = run_skill("knowledge_qa", {"question": "What is the redemption fee for HY-7 after four months?"},
-                    BackendGateway(smollm2))
+    out = run_skill(
+        "knowledge_qa",
+        {"question": "What is the redemption fee for HY-7 after four months?"},
+        BackendGateway(smollm2),
+    )
     assert out.found and out.method in ("llm", "extractive") and fee in out.answer
     assert out.unsupported_numbers == []  # checked against the cited passages
     if out.method == "llm":  # the model's own words: every number is one of the evidence's

@@ -76,7 +76,8 @@ def test_keys_cli_errors_are_one_line(isolated_home):
     exe = str(Path(sys.executable).with_name("fincopilot"))
     bad_role = subprocess.run([exe, "keys", "create", "--role", "root"], capture_output=True, text=True)
     assert bad_role.returncode == 2 and bad_role.stderr.strip() == (
-        "error: unknown role 'root'; roles: advisor, compliance_officer")
+        "error: unknown role 'root'; roles: advisor, compliance_officer"
+    )
     missing = subprocess.run([exe, "keys", "revoke", "12345678"], capture_output=True, text=True)
     assert missing.returncode == 2 and "no API key with id 12345678" in missing.stderr
     assert "Traceback" not in missing.stderr

@@ -44,8 +44,13 @@ def upward_imports() -> set[tuple[str, str]]:
     for module, path in source_modules().items():
         here = ORDER.index(layer_of(module))
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else []
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module]
+                if isinstance(node, ast.ImportFrom) and node.module and not node.level
+                else []
+            )
             for name in names:
                 if name.startswith("fincopilot.") and ORDER.index(layer_of(name)) > here:
                     found.add((module.removesuffix(".__init__"), name))

@@ -37,8 +37,14 @@ options = { replies = ['{"label": "ok", "n": "many"'] }
 
 def cli(*args: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
     pre = ["--config", str(config)] if config else []
-    return subprocess.run([FINCOPILOT, *pre, *args], capture_output=True, text=True, cwd=REPO, timeout=300,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    return subprocess.run(
+        [FINCOPILOT, *pre, *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
 
 
 @pytest.fixture()
@@ -68,8 +74,16 @@ def test_models_try_plain_and_structured(fake_config):
     plain = cli("models", "try", "fake", "hello", "--json", config=fake_config)
     assert plain.returncode == 0, plain.stderr
     assert json.loads(plain.stdout)["backend_id"] == "fake"
-    structured = cli("models", "try", "fake", "hello", "--schema", "tests.test_models_cli:SmallModel", "--json",
-                     config=fake_config)
+    structured = cli(
+        "models",
+        "try",
+        "fake",
+        "hello",
+        "--schema",
+        "tests.test_models_cli:SmallModel",
+        "--json",
+        config=fake_config,
+    )
     assert structured.returncode == 0, structured.stderr
     assert json.loads(structured.stdout)["parsed"] == {"label": "ok", "n": 3}
 
@@ -93,8 +107,15 @@ def test_models_try_errors_are_one_line(fake_config, args, message):
 
 @pytest.mark.model
 def test_models_try_real_model():
-    done = cli("models", "try", "smollm2-135m", "Rate the HY-7 bond fund.", "--schema",
-               "tests.test_models_cli:SmallModel", "--json")
+    done = cli(
+        "models",
+        "try",
+        "smollm2-135m",
+        "Rate the HY-7 bond fund.",
+        "--schema",
+        "tests.test_models_cli:SmallModel",
+        "--json",
+    )
     assert done.returncode == 0, done.stderr
     payload = json.loads(done.stdout)
     assert SmallModel.model_validate(payload["parsed"]) and payload["usage"]["completion_tokens"] > 0

@@ -17,8 +17,13 @@ pytest.importorskip("xllamacpp")
 
 from fincopilot.models.backends import llamacpp
 
-SPEC = BackendSpec(id="smollm2-cpp", kind="llamacpp", model="embedded:smollm2-135m", timeout_s=120,
-                   options={"context": 4096, "parallel": 4})
+SPEC = BackendSpec(
+    id="smollm2-cpp",
+    kind="llamacpp",
+    model="embedded:smollm2-135m",
+    timeout_s=120,
+    options={"context": 4096, "parallel": 4},
+)
 
 
 @pytest.fixture(scope="module")
@@ -129,8 +134,9 @@ def test_errors_are_typed(cpp):
         cpp.complete(messages("bond " * 5000), max_tokens=8)
     with pytest.raises(InputError, match="no messages"):
         cpp.complete([], max_tokens=8)
-    uncapped = build_backend(SPEC.model_copy(update={"id": "uncapped", "options": {
-        **SPEC.options, "max_string_length": 0}}))
+    uncapped = build_backend(
+        SPEC.model_copy(update={"id": "uncapped", "options": {**SPEC.options, "max_string_length": 0}})
+    )
 
     class FreeText(BaseModel):
         text: str
@@ -160,8 +166,9 @@ def test_peft_adapter_is_converted_and_served_like_transformers_serves_it(cpp, t
 
     model, _tok = load_base("embedded:smollm2-135m", fresh=True)
     torch.manual_seed(0)
-    lora = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "k_proj"],
-                                            init_lora_weights=False))
+    lora = get_peft_model(
+        model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "k_proj"], init_lora_weights=False)
+    )
     for name, param in lora.named_parameters():
         if "lora_" in name:
             param.data.normal_(0, 0.15)
@@ -170,8 +177,16 @@ def test_peft_adapter_is_converted_and_served_like_transformers_serves_it(cpp, t
     tuned = build_backend(SPEC.model_copy(update={"id": "cpp-lora", "adapter": str(tmp_path / "adapter")}))
     said = tuned.complete(prompt, max_tokens=16).text
     assert (tmp_path / "adapter" / "adapter.gguf").is_file()
-    hf = build_backend(SPEC.model_copy(update={"id": "hf-lora", "kind": "transformers", "options": {},
-                                               "adapter": str(tmp_path / "adapter")}))
+    hf = build_backend(
+        SPEC.model_copy(
+            update={
+                "id": "hf-lora",
+                "kind": "transformers",
+                "options": {},
+                "adapter": str(tmp_path / "adapter"),
+            }
+        )
+    )
     assert said.split()[:6] == hf.complete(prompt, max_tokens=16).text.split()[:6]
     assert said != cpp.complete(prompt, max_tokens=16).text  # the adapter changed the model
 

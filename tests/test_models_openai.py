@@ -8,13 +8,13 @@ import threading
 from typing import Annotated, Literal
 
 import pytest
+from fincopilot.models.backends.openai import OpenAIBackend
+from fincopilot.models.base import messages
+from fincopilot.models.registry import build_backend
 from pydantic import BaseModel, Field, StringConstraints
 
 from fincopilot.config import BackendSpec
 from fincopilot.errors import BackendError, BackendTimeout, BackendUnavailable, ConfigError
-from fincopilot.models.backends.openai import OpenAIBackend
-from fincopilot.models.base import messages
-from fincopilot.models.registry import build_backend
 
 
 class Rating(BaseModel):
@@ -46,7 +46,9 @@ def test_structured_round_trip_auto_mode(llama_server):
         "该公司资产负债率从45%上升到72%。",
     ]
     system = "Reply with JSON: risk (low|medium|high), drivers (short phrases), summary, score (0-100)."
-    results = backend.complete_batch([messages(p, system=system) for p in prompts], schema=Rating, max_tokens=100)
+    results = backend.complete_batch(
+        [messages(p, system=system) for p in prompts], schema=Rating, max_tokens=100
+    )
     assert [type(r.parsed) for r in results] == [Rating] * len(prompts)
     # llama.cpp's C++ server honours response_format json_schema: auto mode settled on it
     assert backend.structured_mode == "json_schema"
@@ -122,4 +124,7 @@ def test_config_errors_are_clear(monkeypatch):
     with pytest.raises(ConfigError, match="structured_mode"):
         OpenAIBackend(spec("http://127.0.0.1:1/v1", options={"structured_mode": "yaml"}))
     monkeypatch.setenv("FINCOPILOT_TEST_KEY", "sk-test")
-    assert OpenAIBackend(spec("http://127.0.0.1:1/v1", options={"api_key_env": "FINCOPILOT_TEST_KEY"}))._api_key == "sk-test"
+    assert (
+        OpenAIBackend(spec("http://127.0.0.1:1/v1", options={"api_key_env": "FINCOPILOT_TEST_KEY"}))._api_key
+        == "sk-test"
+    )

@@ -5,9 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import pytest
-from pydantic import BaseModel, Field, StringConstraints
-
-from fincopilot.errors import ConfigError, StructuredOutputError
 from fincopilot.models.backends.scripted import ScriptedBackend
 from fincopilot.models.base import messages, parse_structured
 from fincopilot.models.structured import (
@@ -18,6 +15,9 @@ from fincopilot.models.structured import (
     max_json_chars,
     schema_json,
 )
+from pydantic import BaseModel, Field, StringConstraints
+
+from fincopilot.errors import ConfigError, StructuredOutputError
 
 
 class Line(BaseModel):
@@ -70,7 +70,9 @@ def test_max_json_chars_bounds_the_longest_valid_answer():
 def test_fit_schema_shrinks_added_caps_to_the_token_budget():
     small = fit_json_schema(Memo, 200)
     big = fit_json_schema(Memo, 100_000)
-    assert small["properties"]["notes"]["items"]["maxLength"] < big["properties"]["notes"]["items"]["maxLength"]
+    assert (
+        small["properties"]["notes"]["items"]["maxLength"] < big["properties"]["notes"]["items"]["maxLength"]
+    )
     assert small["properties"]["notes"]["items"]["maxLength"] >= MIN_STRING_LENGTH
     assert small["properties"]["notes"]["maxItems"] >= MIN_ITEMS
     assert small["properties"]["title"]["maxLength"] == 20

@@ -7,14 +7,13 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import pytest
+from fincopilot.models.backends.transformers import TransformersBackend, resolve_model_ref
+from fincopilot.models.base import Completion, messages
+from fincopilot.models.registry import build_backend
 from pydantic import BaseModel, Field, StringConstraints
 
 from fincopilot.config import BackendSpec
 from fincopilot.errors import BackendTimeout, ConfigError, InputError, StructuredOutputError
-from fincopilot.models.backends.transformers import TransformersBackend, resolve_model_ref
-from fincopilot.models.base import Completion, messages
-from fincopilot.models.registry import build_backend
-
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +102,10 @@ def test_plain_completion_and_batch_use_left_padding(smollm2):
     assert single.latency_s > 0 and single.model == "embedded:smollm2-135m"
     # greedy decoding: the same prompt gives the same first words alone and inside a padded batch
     batch = smollm2.complete_batch(
-        [messages("What is a bond? Answer in one sentence."), messages("Define a credit default swap in detail.")],
+        [
+            messages("What is a bond? Answer in one sentence."),
+            messages("Define a credit default swap in detail."),
+        ],
         max_tokens=12,
     )
     assert batch[0].text.split()[:4] == single.text.split()[:4]
@@ -152,13 +154,14 @@ def test_timeout_is_a_typed_error(smollm2):
 @pytest.mark.model
 def test_lora_adapter_is_applied_without_touching_the_base(smollm2, tmp_path):
     import torch
-    from peft import LoraConfig, get_peft_model
-
     from fincopilot.models.backends.transformers import load_base
+    from peft import LoraConfig, get_peft_model
 
     model, _tok = load_base("embedded:smollm2-135m", fresh=True)
     torch.manual_seed(0)
-    lora = get_peft_model(model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    lora = get_peft_model(
+        model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    )
     for name, param in lora.named_parameters():
         if "lora_" in name:
             param.data.normal_(0, 0.5)  # a visibly different model
@@ -172,7 +175,9 @@ def test_lora_adapter_is_applied_without_touching_the_base(smollm2, tmp_path):
 
 
 def test_missing_adapter_is_a_clear_error(tmp_path):
-    spec = BackendSpec(id="x", kind="transformers", model="embedded:smollm2-135m", adapter=str(tmp_path / "nope"))
+    spec = BackendSpec(
+        id="x", kind="transformers", model="embedded:smollm2-135m", adapter=str(tmp_path / "nope")
+    )
     with pytest.raises(ConfigError, match=r"LoRA adapter not found: .*nope"):
         build_backend(spec)
 

@@ -1,7 +1,6 @@
 """Numeric faithfulness: numbers are matched by value, tolerant of formatting, strict on substance."""
 
 import pytest
-
 from fincopilot.tools.numbers import extract_numbers, numeric_faithfulness, unsupported_numbers
 
 SOURCE = (
@@ -12,16 +11,33 @@ SOURCE = (
 
 @pytest.mark.parametrize(
     "claim",
-    ["yield 6.85% [1]", "yield 6.9%", "AUM 125,000,000", "AUM 1.25亿", "1234567 units", "spreads +0.25%",
-     "收益率6.85%，久期3.4年", "client C-1042 and fund HY-7", "no numbers at all"],
+    [
+        "yield 6.85% [1]",
+        "yield 6.9%",
+        "AUM 125,000,000",
+        "AUM 1.25亿",
+        "1234567 units",
+        "spreads +0.25%",
+        "收益率6.85%，久期3.4年",
+        "client C-1042 and fund HY-7",
+        "no numbers at all",
+    ],
 )
 def test_supported_claims(claim):
     assert unsupported_numbers(claim, [SOURCE]) == []
     assert numeric_faithfulness(claim, [SOURCE]) == 1.0
 
 
-@pytest.mark.parametrize("claim, bad", [("yield 6.7%", "6.7%"), ("duration 4.4 years", "4.4"),
-                                        ("AUM 2亿", "2亿"), ("收益率为9.5%", "9.5%"), ("score 612", "612")])
+@pytest.mark.parametrize(
+    "claim, bad",
+    [
+        ("yield 6.7%", "6.7%"),
+        ("duration 4.4 years", "4.4"),
+        ("AUM 2亿", "2亿"),
+        ("收益率为9.5%", "9.5%"),
+        ("score 612", "612"),
+    ],
+)
 def test_unsupported_claims_are_named(claim, bad):
     found = unsupported_numbers(claim, [SOURCE])
     assert [n.text for n in found] == [bad]
@@ -32,7 +48,7 @@ def test_extract_scales_units_and_keeps_spans():
     text = "Fees 1.5%, AUM 3 million, 2万 units, down -4.2%"
     nums = extract_numbers(text)
     assert [n.value for n in nums] == [1.5, 3e6, 2e4, -4.2]
-    assert [text[n.start:n.end].strip() for n in nums] == ["1.5%", "3 million", "2万", "-4.2%"]
+    assert [text[n.start : n.end].strip() for n in nums] == ["1.5%", "3 million", "2万", "-4.2%"]
 
 
 def test_citations_and_identifiers_are_not_numbers():

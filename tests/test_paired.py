@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from fincopilot.evals.paired import all_pairs, lookup, paired_bootstrap
 
 
@@ -14,8 +13,10 @@ def scripted_scores(n: int, gain: float, noise: float, seed: int = 0) -> dict[st
     out = {}
     for i in range(n):
         difficulty = rng.random()
-        out[f"i{i}"] = {"a": float(np.clip(difficulty + gain + rng.normal(0, noise), 0, 1)),
-                        "b": float(np.clip(difficulty + rng.normal(0, noise), 0, 1))}
+        out[f"i{i}"] = {
+            "a": float(np.clip(difficulty + gain + rng.normal(0, noise), 0, 1)),
+            "b": float(np.clip(difficulty + rng.normal(0, noise), 0, 1)),
+        }
     return out
 
 

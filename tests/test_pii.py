@@ -30,7 +30,9 @@ def test_id_card_checksum_and_birth_date():
     wrong = ID_B[:-1] + str((int(ID_B[-1]) + 1) % 10) if ID_B[-1].isdigit() else ID_B[:-1] + "0"
     assert not id_card_checksum_ok(wrong)
     assert kinds(f"身份证{ID_B}") == [("id_card", ID_B)]
-    assert kinds(f"身份证{wrong}") == []  # bad check digit: not an ID (and 18 digits failing Luhn: not a card)
+    assert (
+        kinds(f"身份证{wrong}") == []
+    )  # bad check digit: not an ID (and 18 digits failing Luhn: not a card)
     bad_date = make_id("11010519491331002")  # month 13, checksum otherwise valid
     assert id_card_checksum_ok(bad_date) and not [m for m in find_pii(bad_date) if m.kind == "id_card"]
     future = make_id("11010521990101002")
@@ -40,7 +42,7 @@ def test_id_card_checksum_and_birth_date():
 def test_bank_cards_need_luhn_and_accept_groups():
     assert luhn_ok(CARD_A) and luhn_ok(CARD_B)
     assert kinds(f"卡号{CARD_A}。") == [("bank_card", CARD_A)]
-    grouped = " ".join(CARD_B[i:i + 4] for i in range(0, 16, 4))
+    grouped = " ".join(CARD_B[i : i + 4] for i in range(0, 16, 4))
     assert kinds(f"card {grouped} expired") == [("bank_card", grouped)]
     not_luhn = CARD_B[:-1] + str((int(CARD_B[-1]) + 1) % 10)
     assert find_pii(f"order {not_luhn} shipped") == []
@@ -48,10 +50,22 @@ def test_bank_cards_need_luhn_and_accept_groups():
     assert find_pii("ref 12345678901234567890123") == []
 
 
-@pytest.mark.parametrize("phone", [
-    "13800138000", "+86 138-0013-8000", "0086 13800138000", "138 0013 8000", "+8613800138000",
-    "(212) 555-0123", "212-555-0123", "+1 415-555-0199", "+44 20 7946 0958", "010-62345678", "0755-23456789",
-])
+@pytest.mark.parametrize(
+    "phone",
+    [
+        "13800138000",
+        "+86 138-0013-8000",
+        "0086 13800138000",
+        "138 0013 8000",
+        "+8613800138000",
+        "(212) 555-0123",
+        "212-555-0123",
+        "+1 415-555-0199",
+        "+44 20 7946 0958",
+        "010-62345678",
+        "0755-23456789",
+    ],
+)
 def test_phone_formats(phone):
     assert kinds(f"电话：{phone}。") == [("phone", phone)]
     assert kinds(f"call {phone} today") == [("phone", phone)]
@@ -86,7 +100,7 @@ def test_known_names_english_and_chinese():
 def test_fullwidth_digits_keep_original_spans():
     text = "手机１３８００１３８０００，谢谢"
     (m,) = find_pii(text)
-    assert m.kind == "phone" and text[m.start:m.end] == m.text == "１３８００１３８０００"
+    assert m.kind == "phone" and text[m.start : m.end] == m.text == "１３８００１３８０００"
     assert canonical_value("phone", m.text) == "13800138000" == canonical_value("phone", "+86 138-0013-8000")
 
 
@@ -109,7 +123,7 @@ def test_bad_input():
     assert find_pii("") == []
     with pytest.raises(InputError, match="expects text"):
         find_pii(None)  # type: ignore[arg-type]
-    big = ("Zhang Wei 13800138000 " * 5000)
+    big = "Zhang Wei 13800138000 " * 5000
     assert len(find_pii(big, ["Zhang Wei"])) == 10000
     assert isinstance(find_pii("C-1042")[0], PiiMatch)
 
@@ -119,7 +133,9 @@ def test_known_client_names_from_real_duckdb(tmp_path):
     assert known_client_names(db) == ()  # no database yet: nothing to protect
     con = duckdb.connect(str(db))
     con.execute("CREATE TABLE clients (client_id VARCHAR, name VARCHAR, name_zh VARCHAR, age INTEGER)")
-    con.execute("INSERT INTO clients VALUES ('C-1042', 'Zhang Wei', '张伟', 40), ('C-2077', 'O''Brien Kate', NULL, 33)")
+    con.execute(
+        "INSERT INTO clients VALUES ('C-1042', 'Zhang Wei', '张伟', 40), ('C-2077', 'O''Brien Kate', NULL, 33)"
+    )
     con.close()
     names = known_client_names(db)
     assert set(names) == {"Zhang Wei", "张伟", "O'Brien Kate"}

@@ -42,31 +42,53 @@ def _clean_registry():
     clear_instances()
 
 
-@pytest.mark.parametrize("text, kind", [
-    ("110101 1990 0307 1233", "id_card"), ("110-101-1990-0307-1233", "id_card"), ("110101199 003071233", "id_card"),
-    ("6222.0202.1234.5679", "bank_card"), ("6222\u00a00202\u00a01234\u00a05679", "bank_card"),
-    ("62220 20212 345679", "bank_card"), ("8613513854740", "phone"), ("139.8765.4321", "phone"),
-    ("1\u200b3\u200b9\u200b8765\u200b4321", "phone"), ("Ｃ－１０４２", "account_id"),
-])
+@pytest.mark.parametrize(
+    "text, kind",
+    [
+        ("110101 1990 0307 1233", "id_card"),
+        ("110-101-1990-0307-1233", "id_card"),
+        ("110101199 003071233", "id_card"),
+        ("6222.0202.1234.5679", "bank_card"),
+        ("6222\u00a00202\u00a01234\u00a05679", "bank_card"),
+        ("62220 20212 345679", "bank_card"),
+        ("8613513854740", "phone"),
+        ("139.8765.4321", "phone"),
+        ("1\u200b3\u200b9\u200b8765\u200b4321", "phone"),
+        ("Ｃ－１０４２", "account_id"),
+    ],
+)
 def test_issue_disguises_are_found_with_original_spans(text, kind):
     sentence = f"客户资料：{text}，请核实。"
     found = find_pii(sentence)
     assert [(m.kind, m.text) for m in found] == [(kind, text)]
 
 
-@pytest.mark.parametrize("text, name", [
-    ("张 敏", "张敏"), ("唐 娜", "唐娜"), ("Min, Zhang", "Zhang Min"), ("Xu-Juan Wang", "Wang Xujuan"),
-    ("Zhang\tMin", "Zhang Min"), ("ZHANG\u00a0MIN", "Zhang Min"), ("Zh\u200bang Min", "Zhang Min"),
-    ("张\u3000敏", "张敏"), ("张·敏", "张敏"), ("Ｚｈａｎｇ Ｍｉｎ", "Zhang Min"),
-])
+@pytest.mark.parametrize(
+    "text, name",
+    [
+        ("张 敏", "张敏"),
+        ("唐 娜", "唐娜"),
+        ("Min, Zhang", "Zhang Min"),
+        ("Xu-Juan Wang", "Wang Xujuan"),
+        ("Zhang\tMin", "Zhang Min"),
+        ("ZHANG\u00a0MIN", "Zhang Min"),
+        ("Zh\u200bang Min", "Zhang Min"),
+        ("张\u3000敏", "张敏"),
+        ("张·敏", "张敏"),
+        ("Ｚｈａｎｇ Ｍｉｎ", "Zhang Min"),
+    ],
+)
 def test_name_disguises_are_found(text, name):
     found = find_pii(f"Please call {text} today.", [name])
     assert [(m.kind, m.text) for m in found] == [("name", text)]
 
 
 def test_clean_financial_text_stays_clean():
-    extra = ["Years 2021 2022 2023 2024 2025 returned 5.2 4.1 3.3 2.9 1.1 percent.",
-             "Scores 612 580 700 655 710 690 702 688; limits 100.000 200.000.", "Zhang-Ming Road branch opened 2024."]
+    extra = [
+        "Years 2021 2022 2023 2024 2025 returned 5.2 4.1 3.3 2.9 1.1 percent.",
+        "Scores 612 580 700 655 710 690 702 688; limits 100.000 200.000.",
+        "Zhang-Ming Road branch opened 2024.",
+    ]
     for text in [*CLEAN_TEXTS, *extra]:
         assert find_pii(text, known_names()) == [], text
 
@@ -75,8 +97,11 @@ def test_generated_corpus_masks_every_value():
     names = known_names()
     variants = generate(N_PER_KIND)
     assert len(variants) == N_PER_KIND * len(KINDS)
-    missed = [(v.kind, v.text) for v in variants
-              if leaks(v.secret, v.kind, Pseudonymizer(known_names=names).mask(v.text))]
+    missed = [
+        (v.kind, v.text)
+        for v in variants
+        if leaks(v.secret, v.kind, Pseudonymizer(known_names=names).mask(v.text))
+    ]
     assert missed == []
 
 
@@ -89,8 +114,10 @@ def _clients_db_with_generated_names(path) -> None:
     con = duckdb.connect(str(path))
     con.execute("CREATE TABLE clients (client_id VARCHAR PRIMARY KEY, name_en VARCHAR, name_zh VARCHAR)")
     names = known_names()
-    con.executemany("INSERT INTO clients VALUES (?, ?, ?)",
-                    [(f"C-{9000 + i}", en, zh) for i, (en, zh) in enumerate(zip(names[::2], names[1::2]))])
+    con.executemany(
+        "INSERT INTO clients VALUES (?, ?, ?)",
+        [(f"C-{9000 + i}", en, zh) for i, (en, zh) in enumerate(zip(names[::2], names[1::2]))],
+    )
     con.close()
 
 
@@ -101,7 +128,7 @@ def test_generated_corpus_puts_zero_raw_values_on_the_wire(isolated_home):
     with CaptureServer() as srv:
         gw = gateway_for(settings_of(backend("cloud", base_url=srv.base_url)))
         for i in range(0, len(variants), per_request):
-            batch = variants[i:i + per_request]
+            batch = variants[i : i + per_request]
             text = "\n".join(v.text for v in batch)
             out = gw.complete("report_summary", messages(text), request_id=f"req-adv-{i}")
             # the advisor reads the real values (a value written twice in a request comes back as its first spelling)
@@ -119,8 +146,10 @@ def _digits_of(kind: str, seed: int) -> str:
 
     rng = random.Random(seed)
     if kind == "id_card":
-        return make_id(rng.choice(["110101", "440304"]) + f"{rng.randint(1950, 2004)}{rng.randint(1, 12):02d}"
-                       f"{rng.randint(1, 28):02d}{rng.randint(0, 999):03d}")
+        return make_id(
+            rng.choice(["110101", "440304"]) + f"{rng.randint(1950, 2004)}{rng.randint(1, 12):02d}"
+            f"{rng.randint(1, 28):02d}{rng.randint(0, 999):03d}"
+        )
     if kind == "bank_card":
         return make_card("6222" + "".join(str(rng.randint(0, 9)) for _ in range(11)))
     return "1" + rng.choice("3456789") + "".join(str(rng.randint(0, 9)) for _ in range(9))
@@ -170,4 +199,4 @@ def test_property_any_spelling_of_a_known_name_is_masked(name, template):
 @given(st.text(max_size=200))
 def test_property_spans_index_the_original_text(text):
     for m in find_pii(text, known_names()):
-        assert text[m.start:m.end] == m.text and m.text
+        assert text[m.start : m.end] == m.text and m.text

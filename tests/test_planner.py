@@ -44,17 +44,24 @@ def step(i, skill, args, deps=()):
 
 # ------------------------------------------------------------------------------------------ validate_plan
 def test_valid_plan_has_no_problems():
-    plan = {"steps": [step(1, "credit_lookup", {"client": "C-1042"}),
-                      step(2, "report_summary", {"product": "HY-7"}),
-                      step(3, "compliance_check", {"text": ANSWER_REF, "client": "C-1042", "product": "HY-7"},
-                           [1, 2])]}
+    plan = {
+        "steps": [
+            step(1, "credit_lookup", {"client": "C-1042"}),
+            step(2, "report_summary", {"product": "HY-7"}),
+            step(3, "compliance_check", {"text": ANSWER_REF, "client": "C-1042", "product": "HY-7"}, [1, 2]),
+        ]
+    }
     assert validate_plan(plan) == []
     assert ensure_valid(plan).steps[2].depends_on == [1, 2]
 
 
 def test_cycle_is_rejected_with_the_cycle_named():
-    plan = {"steps": [step(1, "credit_lookup", {"client": "C-1"}, [2]),
-                      step(2, "credit_lookup", {"client": "C-2"}, [1])]}
+    plan = {
+        "steps": [
+            step(1, "credit_lookup", {"client": "C-1"}, [2]),
+            step(2, "credit_lookup", {"client": "C-2"}, [1]),
+        ]
+    }
     problems = validate_plan(plan)
     assert any("cycle" in p and "1" in p and "2" in p for p in problems), problems
     assert any("comes later" in p for p in problems), problems
@@ -73,16 +80,25 @@ def test_unknown_skill_names_the_registered_ones():
 
 
 def test_bad_and_unknown_arguments():
-    problems = validate_plan({"steps": [step(1, "credit_lookup", {"client": 42, "colour": "red"}),
-                                        step(2, "compliance_check", {"client": "C-1"})]})
+    problems = validate_plan(
+        {
+            "steps": [
+                step(1, "credit_lookup", {"client": 42, "colour": "red"}),
+                step(2, "compliance_check", {"client": "C-1"}),
+            ]
+        }
+    )
     assert any("unknown argument(s) 'colour'" in p for p in problems), problems
-    assert any("step 1 (credit_lookup): argument client: Input should be a valid string" in p for p in problems)
+    assert any(
+        "step 1 (credit_lookup): argument client: Input should be a valid string" in p for p in problems
+    )
     assert any("step 2 (compliance_check): argument text: Field required" in p for p in problems), problems
 
 
 def test_duplicate_ids_and_empty_plan():
     assert "step id 1 is used more than once" in validate_plan(
-        {"steps": [step(1, "credit_lookup", {"client": "C-1"}), step(1, "credit_lookup", {"client": "C-2"})]})
+        {"steps": [step(1, "credit_lookup", {"client": "C-1"}), step(1, "credit_lookup", {"client": "C-2"})]}
+    )
     assert validate_plan({"steps": []}) == ["the plan has no steps and no direct answer"]
     assert validate_plan({"steps": [], "direct_answer": "Hello"}) == []
 
@@ -96,15 +112,27 @@ def test_malformed_plan_shapes_are_problems_not_crashes():
 
 
 def test_output_references_are_checked_against_the_dependency_output_model():
-    ok = {"steps": [step(1, "credit_lookup", {"client": "C-1042"}),
-                    step(2, "credit_lookup", {"client": "$1.client_id"}, [1])]}
+    ok = {
+        "steps": [
+            step(1, "credit_lookup", {"client": "C-1042"}),
+            step(2, "credit_lookup", {"client": "$1.client_id"}, [1]),
+        ]
+    }
     assert validate_plan(ok) == []
-    bad_field = {"steps": [step(1, "credit_lookup", {"client": "C-1042"}),
-                           step(2, "credit_lookup", {"client": "$1.rating"}, [1])]}
+    bad_field = {
+        "steps": [
+            step(1, "credit_lookup", {"client": "C-1042"}),
+            step(2, "credit_lookup", {"client": "$1.rating"}, [1]),
+        ]
+    }
     (problem,) = validate_plan(bad_field)
     assert "output has no field 'rating'" in problem and "grade" in problem
-    not_a_dep = {"steps": [step(1, "credit_lookup", {"client": "C-1042"}),
-                           step(2, "credit_lookup", {"client": "$1.client_id"})]}
+    not_a_dep = {
+        "steps": [
+            step(1, "credit_lookup", {"client": "C-1042"}),
+            step(2, "credit_lookup", {"client": "$1.client_id"}),
+        ]
+    }
     assert "does not depend on it" in validate_plan(not_a_dep)[0]
     malformed = {"steps": [step(1, "credit_lookup", {"client": "$one"})]}
     assert "is not a reference like" in validate_plan(malformed)[0]
@@ -117,8 +145,12 @@ def test_schema_is_built_from_the_registry_and_rejects_unknown_skills():
     from fincopilot.agents.skills import skill, unregister
 
     schema = planner_schema()
-    good = {"steps": [step(1, "credit_lookup", {"client": "C-1042"}),
-                      step(2, "report_summary", {"product": "HY-7"})]}
+    good = {
+        "steps": [
+            step(1, "credit_lookup", {"client": "C-1042"}),
+            step(2, "report_summary", {"product": "HY-7"}),
+        ]
+    }
     assert [s.skill for s in schema.model_validate(good).steps] == ["credit_lookup", "report_summary"]
     with pytest.raises(ValidationError):
         schema.model_validate({"steps": [step(1, "fx_quote", {"pair": "USD/CNY"})]})
@@ -212,8 +244,11 @@ def test_problems_are_fed_back_and_the_plan_repaired():
 
 def test_malformed_output_counts_as_a_failed_round_then_rules():
     gw, backend = fake_gateway(lambda m, s: "{not json")
-    out = plan_request("客户C-1042想买HY-7债券基金：查一下信用，总结最新的HY-7研报，并确保我的推荐合规", gateway=gw,
-                       max_repairs=2)
+    out = plan_request(
+        "客户C-1042想买HY-7债券基金：查一下信用，总结最新的HY-7研报，并确保我的推荐合规",
+        gateway=gw,
+        max_repairs=2,
+    )
     assert out.source == "rules" and out.reason.startswith("rules:")
     assert len(backend.calls) <= 2  # the repair repeats the first output: never a third generation
     assert validate_plan(out.plan) == []
@@ -221,8 +256,14 @@ def test_malformed_output_counts_as_a_failed_round_then_rules():
 
 
 def test_a_repeated_round_stops_the_repairs():
-    cyclic = json.dumps({"steps": [step(1, "credit_lookup", {"client": "C-1042"}, [2]),
-                                   step(2, "credit_lookup", {"client": "C-1042"}, [1])]})
+    cyclic = json.dumps(
+        {
+            "steps": [
+                step(1, "credit_lookup", {"client": "C-1042"}, [2]),
+                step(2, "credit_lookup", {"client": "C-1042"}, [1]),
+            ]
+        }
+    )
     gw, backend = fake_gateway(lambda m, s: cyclic)
     out = plan_request("Credit check for C-1042", gateway=gw, max_repairs=4)
     assert out.source == "rules" and out.rounds == 2 and len(backend.calls) == 2  # one wasted generation
@@ -239,7 +280,9 @@ def test_no_repair_when_the_backend_gave_no_output():
 
 
 def test_model_alone_raises_naming_the_problems():
-    gw, _ = fake_gateway(lambda m, s: json.dumps({"steps": [step(1, "report_summary", {"product": "C-1042"})]}))
+    gw, _ = fake_gateway(
+        lambda m, s: json.dumps({"steps": [step(1, "report_summary", {"product": "C-1042"})]})
+    )
     with pytest.raises(PlanValidationError) as err:
         plan_request("Summarize the report for C-1042", gateway=gw, use_rules=False, max_repairs=0)
     assert any("is a client id, not a product" in p for p in err.value.problems)
@@ -260,8 +303,14 @@ def test_hallucinated_plan_for_a_greeting_is_rejected():
 
 # ------------------------------------------------------------------------------------------ types, entities, text
 def test_client_id_in_a_product_slot_and_code_in_a_client_slot_are_type_errors():
-    problems = validate_plan({"steps": [step(1, "report_summary", {"product": "C-1042"}),
-                                        step(2, "credit_lookup", {"client": "HY-7"})]})
+    problems = validate_plan(
+        {
+            "steps": [
+                step(1, "report_summary", {"product": "C-1042"}),
+                step(2, "credit_lookup", {"client": "HY-7"}),
+            ]
+        }
+    )
     assert any("product = 'C-1042' is a client id, not a product" in p for p in problems), problems
     assert any("client = 'HY-7' is a product code, not a client" in p for p in problems), problems
 
@@ -270,8 +319,17 @@ def test_names_resolve_through_the_database(db):
     client = data.get_client("C-1001")
     product = data.get_product("HY-7")
     request = f"Is the {product.name_en} suitable for {client.name_en}?"
-    plan = Plan.model_validate({"steps": [step(1, "compliance_check", {
-        "text": ANSWER_REF, "client": client.name_en, "product": product.name_en})]})
+    plan = Plan.model_validate(
+        {
+            "steps": [
+                step(
+                    1,
+                    "compliance_check",
+                    {"text": ANSWER_REF, "client": client.name_en, "product": product.name_en},
+                )
+            ]
+        }
+    )
     assert review_plan(plan, request) == []
     resolved, problems, questions = resolve_plan(plan, request)
     assert resolved.steps[0].args == {"text": ANSWER_REF, "client": "C-1001", "product": "HY-7"}
@@ -281,21 +339,27 @@ def test_names_resolve_through_the_database(db):
 
 
 def test_an_ambiguous_name_becomes_a_question_listing_candidates(db):
-    gw, _ = fake_gateway(lambda m, s: json.dumps({"steps": [step(1, "report_summary", {"product": "High Yield"})]}))
+    gw, _ = fake_gateway(
+        lambda m, s: json.dumps({"steps": [step(1, "report_summary", {"product": "High Yield"})]})
+    )
     out = plan_request("Summarize the High Yield report", gateway=gw)
     assert out.source == "model" and not out.plan.steps
     assert "HY-7" in out.plan.direct_answer and "HY-8" in out.plan.direct_answer
 
 
 def test_an_unknown_name_asks_instead_of_guessing(db):
-    gw, backend = fake_gateway(lambda m, s: json.dumps({"steps": [step(1, "credit_lookup", {"client": "Zorro X"})]}))
+    gw, backend = fake_gateway(
+        lambda m, s: json.dumps({"steps": [step(1, "credit_lookup", {"client": "Zorro X"})]})
+    )
     out = plan_request("What is Zorro X's credit score?", gateway=gw)
     assert not out.plan.steps and "Zorro X" in out.plan.direct_answer and len(backend.calls) == 1
 
 
 def test_a_quoted_draft_goes_to_compliance_check_in_full():
-    draft = ("Dear client, this fund is guaranteed to return 8% a year with no risk at all; past results "
-             "prove it. Subscribe before Friday and tell your friends, the offer will not last.")
+    draft = (
+        "Dear client, this fund is guaranteed to return 8% a year with no risk at all; past results "
+        "prove it. Subscribe before Friday and tell your friends, the offer will not last."
+    )
     request = f'Is this OK to send to my client: "{draft}"'
     plan = Plan.model_validate({"steps": [step(1, "compliance_check", {"text": QUOTE_REF})]})
     assert review_plan(plan, request) == []
@@ -325,20 +389,32 @@ def test_plan_batch_without_model_matches_rules():
 
 def test_plan_model_round_trips_public_shape():
     p = Plan(steps=[PlanStep(id=1, skill="credit_lookup", args={"client": "C-1"})])
-    assert p.plan_json() == {"steps": [{"id": 1, "skill": "credit_lookup", "args": {"client": "C-1"},
-                                        "depends_on": []}]}
+    assert p.plan_json() == {
+        "steps": [{"id": 1, "skill": "credit_lookup", "args": {"client": "C-1"}, "depends_on": []}]
+    }
 
 
 # ------------------------------------------------------------------------------------------ CLI
 def _cli(*args, home):
     env = {**os.environ, "FINCOPILOT_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "fincopilot.cli", *args], capture_output=True, text=True,
-                          env=env, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "fincopilot.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_plan_json_stdout_is_only_the_plan(isolated_home):
-    res = _cli("plan", "Client C-1042 wants HY-7: check credit and summarize the HY-7 report", "--json",
-               "--no-model", home=isolated_home)
+    res = _cli(
+        "plan",
+        "Client C-1042 wants HY-7: check credit and summarize the HY-7 report",
+        "--json",
+        "--no-model",
+        home=isolated_home,
+    )
     assert res.returncode == 0, res.stderr
     data = json.loads(res.stdout)  # the whole stdout parses
     assert set(data) == {"steps", "direct_answer", "source", "backend"} and data["source"] == "rules"
@@ -355,9 +431,17 @@ def test_plan_cli_bad_input_is_one_line(isolated_home):
 def test_a_valid_model_plan_numbered_from_2_is_renumbered_from_1():
     from fincopilot.agents.planner import renumbered
 
-    plan = Plan(steps=[PlanStep(id=2, skill="credit_lookup", args={"client": "C-1042"}),
-                       PlanStep(id=5, skill="compliance_check", depends_on=[2],
-                                args={"text": "$answer", "client": "$2.client_id", "product": "HY-7"})])
+    plan = Plan(
+        steps=[
+            PlanStep(id=2, skill="credit_lookup", args={"client": "C-1042"}),
+            PlanStep(
+                id=5,
+                skill="compliance_check",
+                depends_on=[2],
+                args={"text": "$answer", "client": "$2.client_id", "product": "HY-7"},
+            ),
+        ]
+    )
     out = renumbered(plan)
     assert [s.id for s in out.steps] == [1, 2] and out.steps[1].depends_on == [1]
     assert out.steps[1].args["client"] == "$1.client_id" and out.steps[1].args["text"] == "$answer"

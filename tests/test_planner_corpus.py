@@ -29,7 +29,9 @@ def test_every_kind_and_language_is_in_every_split():
 def test_committed_splits_are_what_the_generator_writes(tmp_path):
     pc.write_all(tmp_path)
     for split in ("train", "validation", "test"):
-        assert (tmp_path / f"{split}.jsonl").read_bytes() == (pc.SETS_DIR / f"{split}.jsonl").read_bytes(), split
+        assert (tmp_path / f"{split}.jsonl").read_bytes() == (pc.SETS_DIR / f"{split}.jsonl").read_bytes(), (
+            split
+        )
 
 
 @pytest.mark.parametrize("split", ["validation", "test", "handwritten"])
@@ -46,12 +48,26 @@ def test_gold_plans_pass_the_production_checks_and_resolve(split, db):
 def test_corpus_has_the_variety_the_planner_needs():
     items = load_set("train")
     kinds = {i["metadata"]["kind"] for i in items}
-    assert {"compare", "draft", "draft_suit", "followup_credit", "chitchat", "out_of_scope", "multi_summary"} <= kinds
+    assert {
+        "compare",
+        "draft",
+        "draft_suit",
+        "followup_credit",
+        "chitchat",
+        "out_of_scope",
+        "multi_summary",
+    } <= kinds
     assert {i["metadata"]["style"] for i in items} == {"formal", "casual", "terse", "typos"}
     assert sum(bool(i["metadata"]["by_name"]) for i in items) > 300  # names, not only ids
     compare = next(i for i in items if i["metadata"]["kind"] == "compare")
     skills = [s["skill"] for s in compare["reference"]["plan"]["steps"]]
-    assert skills == ["credit_lookup", "report_summary", "report_summary", "compliance_check", "compliance_check"]
+    assert skills == [
+        "credit_lookup",
+        "report_summary",
+        "report_summary",
+        "compliance_check",
+        "compliance_check",
+    ]
 
 
 def test_handwritten_set_is_apart_from_the_generator():
@@ -63,13 +79,23 @@ def test_handwritten_set_is_apart_from_the_generator():
 
 
 def test_metrics_compare_resolved_arguments(db):
-    item = {"id": "x", "input": {"request": "Summarize the High Yield Bond Fund report"},
-            "reference": {"plan": {"steps": [{"id": 1, "skill": "report_summary",
-                                              "args": {"product": "High Yield Bond Fund"}}]}}}
+    item = {
+        "id": "x",
+        "input": {"request": "Summarize the High Yield Bond Fund report"},
+        "reference": {
+            "plan": {
+                "steps": [{"id": 1, "skill": "report_summary", "args": {"product": "High Yield Bond Fund"}}]
+            }
+        },
+    }
     gold = gold_plan(item)
     assert gold.steps[0].args == {"product": "HY-7"}
-    right = Plan.model_validate({"steps": [{"id": 1, "skill": "report_summary", "args": {"product": "HY-7"}}]})
-    wrong = Plan.model_validate({"steps": [{"id": 1, "skill": "report_summary", "args": {"product": "HY-8"}}]})
+    right = Plan.model_validate(
+        {"steps": [{"id": 1, "skill": "report_summary", "args": {"product": "HY-7"}}]}
+    )
+    wrong = Plan.model_validate(
+        {"steps": [{"id": 1, "skill": "report_summary", "args": {"product": "HY-8"}}]}
+    )
     assert score_plan(right, gold) == {"skill_set": True, "arguments": True}
     assert score_plan(wrong, gold) == {"skill_set": True, "arguments": False}
     assert score_plan(None, gold) == {"skill_set": False, "arguments": False}

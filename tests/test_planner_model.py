@@ -15,9 +15,9 @@ from fincopilot.evals.planner_eval import gold_plan, load_set, score_plan
 from planner_requests import REQUESTS
 
 ADAPTER = Path(__file__).resolve().parents[1] / "models" / "adapters" / "smollm2-135m+planner-lora"
-TEST_ITEMS = 32          # the first 32 test items: every (kind, language) group of the split once
-FLOOR_SKILL_SET = 0.06   # measured 6/32 = 19% (evals/examples/planner-eval.md); 0 when output is discarded
-FLOOR_VALID = 0.3        # measured 18/32 = 56%
+TEST_ITEMS = 32  # the first 32 test items: every (kind, language) group of the split once
+FLOOR_SKILL_SET = 0.06  # measured 6/32 = 19% (evals/examples/planner-eval.md); 0 when output is discarded
+FLOOR_VALID = 0.3  # measured 18/32 = 56%
 
 
 @pytest.fixture(scope="module")
@@ -33,15 +33,22 @@ def tuned():
 @pytest.mark.model
 def test_finetuned_planner_alone_on_the_template_disjoint_test_split(tuned, db):
     items = load_set("test")[:TEST_ITEMS]
-    outs = plan_batch([i["input"]["request"] for i in items], backend=tuned, max_repairs=0, use_rules=False,
-                      contexts=[i["input"]["context"] for i in items])
+    outs = plan_batch(
+        [i["input"]["request"] for i in items],
+        backend=tuned,
+        max_repairs=0,
+        use_rules=False,
+        contexts=[i["input"]["context"] for i in items],
+    )
     exact = valid = 0
     for item, out in zip(items, outs):
         own = out.plan if out.ok and out.source == "model" and out.valid_before_repair else None
         exact += score_plan(own, gold_plan(item))["skill_set"]
         valid += out.valid_before_repair
         assert out.rounds == 1 and out.backend == "smollm2-135m+planner-lora"
-    print(f"\nfine-tuned planner alone: exact skill set {exact}/{len(items)}, first-attempt valid {valid}/{len(items)}")
+    print(
+        f"\nfine-tuned planner alone: exact skill set {exact}/{len(items)}, first-attempt valid {valid}/{len(items)}"
+    )
     assert exact / len(items) >= FLOOR_SKILL_SET
     assert valid / len(items) >= FLOOR_VALID
 

@@ -19,8 +19,9 @@ from fincopilot.state.principals import normalize_handle
 MODEL = "fincopilot-advisor"
 
 
-@pytest.mark.parametrize("variant", ["ann lee", "Ann  Lee", "LEE, Ann", "Ａｎｎ Ｌｅｅ", "A\u200bnn Lee", "Ann-Lee",
-                                     "ANN\tLEE"])
+@pytest.mark.parametrize(
+    "variant", ["ann lee", "Ann  Lee", "LEE, Ann", "Ａｎｎ Ｌｅｅ", "A\u200bnn Lee", "Ann-Lee", "ANN\tLEE"]
+)
 def test_name_variants_normalize_to_one_handle(variant):
     assert normalize_handle(variant) == normalize_handle("Ann Lee") == "ann lee"
 
@@ -48,10 +49,16 @@ def served(tmp_path_factory):
     from fincopilot.server.api import create_app
 
     store = KeyStore(home / "server.sqlite")
-    keys = {label: store.create(role, name)[1] for label, role, name in [
-        # C-1042 is in Olivia Brandt's book: the advisor asks about her own client
-        ("ann", "advisor", "Olivia Brandt"), ("ann-officer", "compliance_officer", "olivia brandt"),
-        ("carl", "compliance_officer", "Carl Checker"), ("bob", "advisor", "Bob Wu")]}
+    keys = {
+        label: store.create(role, name)[1]
+        for label, role, name in [
+            # C-1042 is in Olivia Brandt's book: the advisor asks about her own client
+            ("ann", "advisor", "Olivia Brandt"),
+            ("ann-officer", "compliance_officer", "olivia brandt"),
+            ("carl", "compliance_officer", "Carl Checker"),
+            ("bob", "advisor", "Bob Wu"),
+        ]
+    }
     runner = fake_runner(home / "checkpoints.sqlite")
     with LiveServer(create_app({MODEL: runner}, keys=store)) as server:
         yield server, keys, runner, home
@@ -73,8 +80,10 @@ def _client(live, who: str) -> httpx.Client:
 
 
 def _ask(client: httpx.Client, text: str, **extra) -> dict:
-    r = client.post("/v1/chat/completions", json={"model": MODEL, "messages": [{"role": "user", "content": text}],
-                                                  **extra})
+    r = client.post(
+        "/v1/chat/completions",
+        json={"model": MODEL, "messages": [{"role": "user", "content": text}], **extra},
+    )
     assert r.status_code == 200, r.text
     return r.json()["fincopilot"]
 
@@ -107,8 +116,11 @@ def test_cli_threads_have_the_local_operator_as_owner(live):
     owner = runner.index.owner("cli-owned-1")
     assert owner is not None and owner.principal_id == local_operator(state_db()).principal_id
     bob = _client(live, "bob")
-    r = bob.post("/v1/chat/completions", headers={"X-FinCopilot-Thread": "cli-owned-1"},
-                 json={"model": MODEL, "messages": [{"role": "user", "content": "show me that history"}]})
+    r = bob.post(
+        "/v1/chat/completions",
+        headers={"X-FinCopilot-Thread": "cli-owned-1"},
+        json={"model": MODEL, "messages": [{"role": "user", "content": "show me that history"}]},
+    )
     assert r.status_code == 403
     r = bob.post("/api/chat", json={"message": "and now?", "thread_id": "cli-owned-1"})
     assert r.status_code == 403
@@ -121,8 +133,14 @@ def test_cli_threads_have_the_local_operator_as_owner(live):
 def test_an_advisor_cannot_take_over_another_advisors_thread(live):
     mine = _ask(_client(live, "ann"), "Credit of C-1042?")["thread_id"]
     bob = _client(live, "bob")
-    r = bob.post("/v1/chat/completions", json={"model": MODEL, "metadata": {"thread_id": mine},
-                                               "messages": [{"role": "user", "content": "Credit of C-1007?"}]})
+    r = bob.post(
+        "/v1/chat/completions",
+        json={
+            "model": MODEL,
+            "metadata": {"thread_id": mine},
+            "messages": [{"role": "user", "content": "Credit of C-1007?"}],
+        },
+    )
     assert r.status_code == 403
     assert bob.get(f"/api/threads/{mine}").status_code == 404
 
@@ -134,8 +152,16 @@ def test_a_thread_without_an_owner_record_is_refused(live):
     r = _client(live, "bob").post("/api/chat", json={"message": "Credit of C-1042?", "thread_id": "legacy-1"})
     assert r.status_code == 403 and "no recorded owner" in r.json()["error"]["message"]
     with pytest.raises(NotFoundError, match="someone else"):
-        list(runner.run("again", thread_id="cli-owned-x", principal=Principal(id="p-a", role="advisor", name="A")))
-        list(runner.run("again", thread_id="cli-owned-x", principal=Principal(id="p-b", role="advisor", name="B")))
+        list(
+            runner.run(
+                "again", thread_id="cli-owned-x", principal=Principal(id="p-a", role="advisor", name="A")
+            )
+        )
+        list(
+            runner.run(
+                "again", thread_id="cli-owned-x", principal=Principal(id="p-b", role="advisor", name="B")
+            )
+        )
 
 
 def test_an_old_server_file_is_upgraded_in_place(isolated_home):
@@ -149,12 +175,19 @@ def test_an_old_server_file_is_upgraded_in_place(isolated_home):
     isolated_home.mkdir(parents=True, exist_ok=True)
     old = "fck_0123abcd_" + "s" * 32
     con = sqlite3.connect(path)
-    con.execute("CREATE TABLE api_keys (key_id TEXT PRIMARY KEY, key_hash TEXT NOT NULL, role TEXT NOT NULL, "
-                "name TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT, last_used_at TEXT)")
-    con.execute("CREATE TABLE thread_owners (thread_id TEXT PRIMARY KEY, key_id TEXT NOT NULL, name TEXT NOT NULL, "
-                "model TEXT NOT NULL, title TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)")
-    con.execute("INSERT INTO api_keys VALUES ('0123abcd', ?, 'advisor', 'Old Key', '2026-01-01T00:00:00+00:00', "
-                "NULL, NULL)", (hash_key(old),))
+    con.execute(
+        "CREATE TABLE api_keys (key_id TEXT PRIMARY KEY, key_hash TEXT NOT NULL, role TEXT NOT NULL, "
+        "name TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT, last_used_at TEXT)"
+    )
+    con.execute(
+        "CREATE TABLE thread_owners (thread_id TEXT PRIMARY KEY, key_id TEXT NOT NULL, name TEXT NOT NULL, "
+        "model TEXT NOT NULL, title TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)"
+    )
+    con.execute(
+        "INSERT INTO api_keys VALUES ('0123abcd', ?, 'advisor', 'Old Key', '2026-01-01T00:00:00+00:00', "
+        "NULL, NULL)",
+        (hash_key(old),),
+    )
     con.execute("INSERT INTO thread_owners VALUES ('t-old', '0123abcd', 'Old Key', 'm', 'hi', 'x', 'x')")
     con.commit()
     con.close()
@@ -175,8 +208,9 @@ def test_fincopilot_ask_records_the_local_operator_as_owner(live, tmp_path):
 
     config = tmp_path / "fake.toml"
     config.write_text(FAKE_CONFIG)
-    res = CliRunner().invoke(app, ["--config", str(config), "ask", "--no-model", "--thread", "cli-ask-1",
-                                   "Credit of C-1042?"])
+    res = CliRunner().invoke(
+        app, ["--config", str(config), "ask", "--no-model", "--thread", "cli-ask-1", "Credit of C-1042?"]
+    )
     assert res.exit_code == 0, res.output
     owner = ThreadIndex().owner("cli-ask-1")
     assert owner is not None and owner.principal_id == local_operator(state_db()).principal_id

@@ -24,19 +24,19 @@ def test_no_model_call_is_rules():
 
 
 def test_answer_names_its_producer_in_its_data():
-    assert Answer(text="x", method="template", backend="smollm2-135m").model_dump()["produced_by"] == "template"
+    assert (
+        Answer(text="x", method="template", backend="smollm2-135m").model_dump()["produced_by"] == "template"
+    )
     assert Answer(text="x", method="llm", backend="smollm2-135m").produced_by == "smollm2-135m"
     assert Answer(text="x", method="direct").produced_by == "template"
-
 
 
 def test_graph_credits_template_fallbacks_not_the_consulted_fake_backend(tmp_path, monkeypatch):
     """Through the real graph with a SCRIPTED FAKE model whose worker replies never parse: the workers fall
     back, so the steps are credited to template/extractive, not to the backend that was called."""
+    from fincopilot.graphs.runner import CopilotRunner
     from graph_fakes import fake_gateway
     from skill_helpers import prepare_home
-
-    from fincopilot.graphs.runner import CopilotRunner
 
     monkeypatch.setenv("FINCOPILOT_HOME", str(prepare_home(tmp_path / "home")))
     gw, _ = fake_gateway()
@@ -47,21 +47,30 @@ def test_graph_credits_template_fallbacks_not_the_consulted_fake_backend(tmp_pat
     assert by_skill["report_summary"]["produced_by"] == "extractive"
     answer = next(e.data for e in evs if e.type == "answer")
     assert answer["produced_by"] in ("fake-scripted", "template")
-    assert answer["produced_by"] == ("fake-scripted" if answer["method"] in ("llm", "repaired") else "template")
+    assert answer["produced_by"] == (
+        "fake-scripted" if answer["method"] in ("llm", "repaired") else "template"
+    )
 
 
 CREDIT = {"client_name": "Zhang Min", "client_id": "C-1042", "score": 712, "grade": "B", "pd": 0.018}
-STEPS = [{"id": 1, "skill": "credit_lookup", "args": {"client_id": "C-1042"}},
-         {"id": 2, "skill": "credit_lookup", "args": {"client_id": "C-9999"}}]
-RESULTS = {"1": {"ok": True, "output": CREDIT},
-           "2": {"ok": False, "error": "BackendTimeout: step 2 (credit_lookup) did not finish within 300 s"}}
+STEPS = [
+    {"id": 1, "skill": "credit_lookup", "args": {"client_id": "C-1042"}},
+    {"id": 2, "skill": "credit_lookup", "args": {"client_id": "C-9999"}},
+]
+RESULTS = {
+    "1": {"ok": True, "output": CREDIT},
+    "2": {"ok": False, "error": "BackendTimeout: step 2 (credit_lookup) did not finish within 300 s"},
+}
 
 
 def test_a_failed_step_is_said_plainly_and_its_error_text_is_not_a_model_claim():
     from fincopilot.agents.synthesizer import synthesize
 
     ans = synthesize("Credit of C-1042 and C-9999?", STEPS, RESULTS, use_model=False)
-    assert "Step 2 (credit_lookup) could not run: step 2 (credit_lookup) did not finish within 300 s [2]" in ans.text
+    assert (
+        "Step 2 (credit_lookup) could not run: step 2 (credit_lookup) did not finish within 300 s [2]"
+        in ans.text
+    )
     assert "BackendTimeout" not in ans.text
     assert not ans.flagged and ans.unsupported_numbers == []  # "300" is the framework's, cited to step 2
 
@@ -78,10 +87,9 @@ def test_a_chinese_request_gets_a_chinese_answer():
 def test_a_slow_model_part_keeps_the_scorecard_result_with_template_text(tmp_path, monkeypatch):
     """SCRIPTED FAKE model that takes 12 s; the step limit is 8 s, its model part gets half: the credit step
     still returns the score/grade/PD (template explanation), credited to the template, not lost."""
+    from fincopilot.graphs.runner import CopilotRunner
     from graph_fakes import fake_gateway, planner_reply
     from skill_helpers import prepare_home
-
-    from fincopilot.graphs.runner import CopilotRunner
 
     monkeypatch.setenv("FINCOPILOT_HOME", str(prepare_home(tmp_path / "home")))
 

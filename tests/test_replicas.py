@@ -26,9 +26,13 @@ class Replica:
     def __init__(self, env: dict[str, str], name: str, delay_s: float):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen([sys.executable, str(HERE / "replica_server.py"), str(self.port), str(delay_s)],
-                                     env={**env, "FINCOPILOT_REPLICA": name}, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "replica_server.py"), str(self.port), str(delay_s)],
+            env={**env, "FINCOPILOT_REPLICA": name},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         wait_for_http(self.url + "/healthz", self.proc, timeout=120)
 
     def client(self, key: str) -> httpx.Client:
@@ -60,8 +64,10 @@ def cluster(postgres_server, tmp_path_factory):
     saved = {k: os.environ.get(k) for k in ("FINCOPILOT_HOME", "FINCOPILOT_DATABASE_URL")}
     os.environ.update(FINCOPILOT_HOME=str(home), FINCOPILOT_DATABASE_URL=url)
     store = KeyStore()
-    keys = {"ann": store.create("advisor", "Olivia Brandt")[1],  # C-1042 and C-1007 are in her book
-            "carl": store.create("compliance_officer", "Carl")[1]}
+    keys = {
+        "ann": store.create("advisor", "Olivia Brandt")[1],  # C-1042 and C-1007 are in her book
+        "carl": store.create("compliance_officer", "Carl")[1],
+    }
     env = {**os.environ, "FINCOPILOT_LEASE_S": "2", "HF_HUB_OFFLINE": "1"}
     started: dict[str, Replica] = {}
 
@@ -106,9 +112,11 @@ def test_review_and_conversation_move_across_replicas(replicas):
     assert a.client(keys["ann"]).get(f"/api/threads/{thread}").json()["status"] == "answered"
 
     first = _ask(b.client(keys["ann"]), [{"role": "user", "content": "Credit of C-1042?"}]).json()
-    history = [{"role": "user", "content": "Credit of C-1042?"},
-               {"role": "assistant", "content": first["choices"][0]["message"]["content"]},
-               {"role": "user", "content": "Now C-1007."}]
+    history = [
+        {"role": "user", "content": "Credit of C-1042?"},
+        {"role": "assistant", "content": first["choices"][0]["message"]["content"]},
+        {"role": "user", "content": "Now C-1007."},
+    ]
     second = _ask(a.client(keys["ann"]), history).json()  # the next turn lands on the other replica
     assert second["fincopilot"]["thread_id"] == first["fincopilot"]["thread_id"]
     turns = a.client(keys["ann"]).get(f"/api/threads/{first['fincopilot']['thread_id']}").json()["turns"]
@@ -117,13 +125,18 @@ def test_review_and_conversation_move_across_replicas(replicas):
 
 def _stream_until_plan(replica: Replica, key: str, idem: str) -> None:
     """Start a streaming request on `replica`; return once its plan is streamed and checkpointed."""
-    with replica.client(key).stream("POST", "/v1/chat/completions", headers={"Idempotency-Key": idem},
-                                    json={"model": MODEL, "stream": True,
-                                          "messages": [{"role": "user", "content": DEMO}]}) as resp:
+    with replica.client(key).stream(
+        "POST",
+        "/v1/chat/completions",
+        headers={"Idempotency-Key": idem},
+        json={"model": MODEL, "stream": True, "messages": [{"role": "user", "content": DEMO}]},
+    ) as resp:
         assert resp.status_code == 200
         thread = resp.headers["x-fincopilot-thread"]
         for line in resp.iter_lines():
-            if line.startswith("data:") and '"type": "plan"' in line.replace('"type":"plan"', '"type": "plan"'):
+            if line.startswith("data:") and '"type": "plan"' in line.replace(
+                '"type":"plan"', '"type": "plan"'
+            ):
                 _wait_for_plan_checkpoint(thread)
                 return
     raise AssertionError("the stream ended before the plan")
@@ -135,8 +148,11 @@ def _wait_for_plan_checkpoint(thread: str, timeout_s: float = 30.0) -> None:
 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        step = state_db().execute("SELECT max((metadata->>'step')::int) FROM checkpoints WHERE thread_id=?",
-                                  (thread,)).rows[0][0]
+        step = (
+            state_db()
+            .execute("SELECT max((metadata->>'step')::int) FROM checkpoints WHERE thread_id=?", (thread,))
+            .rows[0][0]
+        )
         if step is not None and step >= 1:
             return
         time.sleep(0.1)
@@ -146,8 +162,11 @@ def _wait_for_plan_checkpoint(thread: str, timeout_s: float = 30.0) -> None:
 def _ledger_row(idem: str) -> tuple:
     from fincopilot.state.db import state_db
 
-    rows = state_db().execute("SELECT request_id, status, attempts, replica FROM runs WHERE idempotency_key=?",
-                              (idem,)).rows
+    rows = (
+        state_db()
+        .execute("SELECT request_id, status, attempts, replica FROM runs WHERE idempotency_key=?", (idem,))
+        .rows
+    )
     assert len(rows) == 1, rows  # one run for the key, never a second
     return rows[0]
 
@@ -159,20 +178,27 @@ def test_a_replica_killed_mid_run_loses_no_request_and_a_retry_gets_the_one_resu
     a, b = started["A"], started["B"]
     _stream_until_plan(a, keys["ann"], "retry-key-1")  # the steps now wait on the slow FAKE model
     a.kill()
-    retry = _ask(b.client(keys["ann"]), [{"role": "user", "content": DEMO}], **{"Idempotency-Key": "retry-key-1"})
+    retry = _ask(
+        b.client(keys["ann"]), [{"role": "user", "content": DEMO}], **{"Idempotency-Key": "retry-key-1"}
+    )
     assert retry.status_code == 200, retry.text
     body = retry.json()
     assert body["fincopilot"]["status"] == "answered" and "C-1042" in body["choices"][0]["message"]["content"]
     request_id, status, attempts, replica = _ledger_row("retry-key-1")
     assert status == "done" and attempts == 2 and replica == "B"
-    again = _ask(b.client(keys["ann"]), [{"role": "user", "content": DEMO}], **{"Idempotency-Key": "retry-key-1"})
+    again = _ask(
+        b.client(keys["ann"]), [{"role": "user", "content": DEMO}], **{"Idempotency-Key": "retry-key-1"}
+    )
     assert again.json()["choices"][0]["message"]["content"] == body["choices"][0]["message"]["content"]
     assert _ledger_row("retry-key-1")[2] == 2  # the replay started nothing
     continued = [r.payload for r in audit.rows(request_id, event="run_continued")]
     assert continued == [{"thread_id": body["fincopilot"]["thread_id"], "from_checkpoint": True}]
     assert len(audit.rows(request_id, event="request")) == 1  # continued, not run again from the start
-    other = _ask(b.client(keys["ann"]), [{"role": "user", "content": "Credit of C-1007?"}],
-                 **{"Idempotency-Key": "retry-key-1"})
+    other = _ask(
+        b.client(keys["ann"]),
+        [{"role": "user", "content": "Credit of C-1007?"}],
+        **{"Idempotency-Key": "retry-key-1"},
+    )
     assert other.status_code == 422
     assert audit.verify().ok
 

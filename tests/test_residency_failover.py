@@ -32,16 +32,27 @@ def test_local_outage_does_not_send_text_off_premises_by_default(isolated_home):
             gateway_for(cfg).complete("credit_lookup", messages("Client Zhang Wei"), request_id="req-nofo")
     assert srv.bodies == []
     crossing = [r.payload for r in audit.rows("req-nofo", event="residency_failover")]
-    assert crossing == [{"skill": "credit_lookup", "backend": "cloud", "allowed": False,
-                         "reason": "a local backend failed; external_failover is off for this skill"}]
+    assert crossing == [
+        {
+            "skill": "credit_lookup",
+            "backend": "cloud",
+            "allowed": False,
+            "reason": "a local backend failed; external_failover is off for this skill",
+        }
+    ]
 
 
 def test_opted_in_skill_fails_over_desensitized_and_audited(isolated_home):
     make_clients_db(isolated_home / "fincopilot.duckdb")
     with CaptureServer() as srv:
-        cfg = settings_of(_broken_local(), backend("cloud", base_url=srv.base_url),
-                          routing={"credit_lookup": {"external_failover": True}})
-        out = gateway_for(cfg).complete("credit_lookup", messages("Client Zhang Wei"), request_id="req-fo-ext")
+        cfg = settings_of(
+            _broken_local(),
+            backend("cloud", base_url=srv.base_url),
+            routing={"credit_lookup": {"external_failover": True}},
+        )
+        out = gateway_for(cfg).complete(
+            "credit_lookup", messages("Client Zhang Wei"), request_id="req-fo-ext"
+        )
     assert out.backend_id == "cloud" and out.text == "ECHO: Client Zhang Wei"
     assert leaked(["Zhang Wei"], srv.bodies) == []
     events = [r.event for r in audit.rows("req-fo-ext")]
@@ -52,5 +63,7 @@ def test_opted_in_skill_fails_over_desensitized_and_audited(isolated_home):
 def test_external_first_choice_is_not_a_failover(isolated_home):
     with CaptureServer() as srv:
         cfg = settings_of(backend("cloud", base_url=srv.base_url), _broken_local())
-        assert gateway_for(cfg).complete("planner", messages("hi"), request_id="req-ext1").backend_id == "cloud"
+        assert (
+            gateway_for(cfg).complete("planner", messages("hi"), request_id="req-ext1").backend_id == "cloud"
+        )
     assert audit.rows("req-ext1", event="residency_failover") == []

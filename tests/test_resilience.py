@@ -16,7 +16,7 @@ from fincopilot.safety.resilience import CircuitBreaker, ConcurrencyLimiter, bac
 def test_backoff_is_exponential_capped_and_jittered():
     rng = random.Random(7)
     for attempt in range(8):
-        ceiling = min(5.0, 0.2 * 2 ** attempt)
+        ceiling = min(5.0, 0.2 * 2**attempt)
         draws = [backoff_delay(attempt, base_s=0.2, cap_s=5.0, rng=rng) for _ in range(200)]
         assert all(0 <= d <= ceiling for d in draws)
         assert len({round(d, 6) for d in draws}) > 150  # jittered, not a fixed schedule

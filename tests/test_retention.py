@@ -60,7 +60,10 @@ def test_keep_last_trims_checkpoints_and_the_thread_still_continues(home, tmp_pa
     report = runner.prune(86400, keep_last=2)
     assert _checkpoints(runner, "old-2") == 2 < before and report.checkpoints_deleted >= before - 2
     view = runner.thread("old-2")
-    assert [t["content"] for t in view.turns if t["role"] == "user"] == ["Credit of C-1042?", "Credit of C-1007?"]
+    assert [t["content"] for t in view.turns if t["role"] == "user"] == [
+        "Credit of C-1042?",
+        "Credit of C-1007?",
+    ]
     assert list(runner.run("And C-1042 again?", thread_id="old-2"))[-1].data["status"] == "answered"
     assert runner.thread("held-1").status == "held"
 
@@ -77,6 +80,13 @@ def test_prune_on_postgres_uses_langgraphs_keep_latest(pg_url, home, tmp_path):
 
 def test_cli_names_a_bad_duration(isolated_home):
     exe = str(Path(sys.executable).with_name("fincopilot"))
-    proc = subprocess.run([exe, "threads", "prune", "--older-than", "soon"], check=False, capture_output=True,
-                          text=True, timeout=120)
-    assert proc.returncode == 2 and "invalid duration 'soon'" in proc.stderr and "Traceback" not in proc.stderr
+    proc = subprocess.run(
+        [exe, "threads", "prune", "--older-than", "soon"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (
+        proc.returncode == 2 and "invalid duration 'soon'" in proc.stderr and "Traceback" not in proc.stderr
+    )

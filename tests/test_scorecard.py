@@ -9,10 +9,10 @@ import math
 import joblib
 import numpy as np
 import pytest
+from fincopilot.tools import scorecard as sc
 from typer.testing import CliRunner
 
 from fincopilot.errors import InputError
-from fincopilot.tools import scorecard as sc
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +30,9 @@ def test_fresh_training_reaches_the_published_baseline(trained):
     result, _ = trained
     m = result.metrics
     assert m["cv_folds"] == 5 and len(m["folds"]) == 5 and m["n_rows"] == 1000
-    assert m["cv_auc"] >= 0.77, m          # plain one-hot logistic regression: ~0.79; literature: 0.77-0.80
+    assert m["cv_auc"] >= 0.77, m  # plain one-hot logistic regression: ~0.79; literature: 0.77-0.80
     assert 0.3 <= m["cv_ks"] <= 0.7
-    assert m["cv_brier"] < 0.21            # the base-rate forecast (0.3 bad) scores 0.21
+    assert m["cv_brier"] < 0.21  # the base-rate forecast (0.3 bad) scores 0.21
     assert all(0.6 < f["auc"] < 0.95 for f in m["folds"])
 
 
@@ -80,7 +80,10 @@ def test_reason_codes_are_the_top_adverse_attributes(trained):
     assert 1 <= len(worst.reason_codes) <= 4
     lost = [r.points_lost for r in worst.reason_codes]
     assert lost == sorted(lost, reverse=True) and lost[0] > 5
-    assert all(r.attribute in sc.FEATURES and "points below the best bin" in r.description for r in worst.reason_codes)
+    assert all(
+        r.attribute in sc.FEATURES and "points below the best bin" in r.description
+        for r in worst.reason_codes
+    )
 
 
 def test_bad_attributes_are_rejected_or_scored_as_missing(trained):

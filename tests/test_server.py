@@ -15,8 +15,16 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-
-from server_fakes import DEMO, FAKE_CONFIG, RISKY, LiveServer, fake_runner, free_port, prepare_home, wait_for_http  # noqa: E402
+from server_fakes import (  # noqa: E402
+    DEMO,
+    FAKE_CONFIG,
+    RISKY,
+    LiveServer,
+    fake_runner,
+    free_port,
+    prepare_home,
+    wait_for_http,
+)
 
 MODEL = "fincopilot-advisor"
 
@@ -35,8 +43,14 @@ def live(module_home):
     from fincopilot.server.keys import KeyStore
 
     store = KeyStore(module_home / "server.sqlite")
-    keys = {name: store.create(role, name)[1] for name, role in
-            [("Olivia Brandt", "advisor"), ("Olga Officer", "compliance_officer"), ("Carl Checker", "compliance_officer")]}
+    keys = {
+        name: store.create(role, name)[1]
+        for name, role in [
+            ("Olivia Brandt", "advisor"),
+            ("Olga Officer", "compliance_officer"),
+            ("Carl Checker", "compliance_officer"),
+        ]
+    }
     revoked, keys["revoked"] = store.create("advisor", "Rex Revoked")
     store.revoke(revoked.key_id)
     app = create_app({MODEL: fake_runner(module_home / "checkpoints.sqlite")}, keys=store)
@@ -85,8 +99,11 @@ def test_openai_client_non_streaming_gets_a_cited_answer(home, live):
 
 def test_openai_client_streaming_clean_content_and_progress(home, live):
     stream = client(live).chat.completions.create(
-        model=MODEL, messages=[{"role": "user", "content": "What is the credit grade of client C-1042?"}],
-        stream=True, stream_options={"include_usage": True})
+        model=MODEL,
+        messages=[{"role": "user", "content": "What is the credit grade of client C-1042?"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
     content, reasoning, events, finish, usage = "", "", [], None, None
     for chunk in stream:
         if chunk.usage:
@@ -102,17 +119,25 @@ def test_openai_client_streaming_clean_content_and_progress(home, live):
     assert "grade B" in content and "[1]" in content
     assert "Plan" not in content and "step 1" not in content  # progress never leaks into the answer
     assert "Plan (" in reasoning and "✓ step 1 credit_lookup" in reasoning
-    assert events.index("plan") < events.index("step_start") < events.index("step_finish") < events.index(
-        "compliance")
+    assert (
+        events.index("plan")
+        < events.index("step_start")
+        < events.index("step_finish")
+        < events.index("compliance")
+    )
 
 
 def test_resent_history_continues_the_same_thread(home, live):
     c = client(live)
-    first = c.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Credit of C-1042?"}])
-    history = [{"role": "system", "content": "You are helpful."},
-               {"role": "user", "content": "Credit of C-1042?"},
-               {"role": "assistant", "content": first.choices[0].message.content},
-               {"role": "user", "content": "And of C-1007?"}]
+    first = c.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "Credit of C-1042?"}]
+    )
+    history = [
+        {"role": "system", "content": "You are helpful."},
+        {"role": "user", "content": "Credit of C-1042?"},
+        {"role": "assistant", "content": first.choices[0].message.content},
+        {"role": "user", "content": "And of C-1007?"},
+    ]
     second = c.chat.completions.create(model=MODEL, messages=history)
     thread = first.model_extra["fincopilot"]["thread_id"]
     assert second.model_extra["fincopilot"]["thread_id"] == thread
@@ -121,8 +146,11 @@ def test_resent_history_continues_the_same_thread(home, live):
     # an explicit thread header wins; another key cannot write into this thread
     other = client(live, "Olga Officer")
     with pytest.raises(openai.PermissionDeniedError):
-        other.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}],
-                                      extra_headers={"X-FinCopilot-Thread": thread})
+        other.chat.completions.create(
+            model=MODEL,
+            messages=[{"role": "user", "content": "hi"}],
+            extra_headers={"X-FinCopilot-Thread": thread},
+        )
 
 
 def test_missing_wrong_and_revoked_keys_get_401(home, live):
@@ -142,15 +170,21 @@ def test_unknown_model_bad_json_and_empty_messages(home, live):
         client(live).chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
     assert "fincopilot-advisor" in str(err.value)
     h = http(live)
-    for body, needle in [(b"{not json", "not valid JSON"), (b"", "empty"), (b"[1, 2]", "JSON object"),
-                         (b'{"model": "fincopilot-advisor", "messages": []}', "at least one user message"),
-                         (b'{"model": "fincopilot-advisor"}', "messages"),
-                         (b'{"model": "fincopilot-advisor", "messages": [{"role": "user", "content": "   "}]}', "empty"),
-                         (b'{"model": "fincopilot-advisor", "messages": [{"role": "wizard", "content": "x"}]}', "role")]:
+    for body, needle in [
+        (b"{not json", "not valid JSON"),
+        (b"", "empty"),
+        (b"[1, 2]", "JSON object"),
+        (b'{"model": "fincopilot-advisor", "messages": []}', "at least one user message"),
+        (b'{"model": "fincopilot-advisor"}', "messages"),
+        (b'{"model": "fincopilot-advisor", "messages": [{"role": "user", "content": "   "}]}', "empty"),
+        (b'{"model": "fincopilot-advisor", "messages": [{"role": "wizard", "content": "x"}]}', "role"),
+    ]:
         r = h.post("/v1/chat/completions", content=body, headers={"Content-Type": "application/json"})
         assert r.status_code == 400, body
         assert needle in r.json()["error"]["message"], (body, r.json())
-    r = h.post("/v1/chat/completions", json={"model": MODEL, "messages": [{"role": "user", "content": "x" * 9000}]})
+    r = h.post(
+        "/v1/chat/completions", json={"model": MODEL, "messages": [{"role": "user", "content": "x" * 9000}]}
+    )
     assert r.status_code == 400 and "limit" in r.json()["error"]["message"]
     r = h.get("/api/threads/'; DROP TABLE thread_owners; --")
     assert r.status_code == 400 and "thread id" in r.json()["error"]["message"]
@@ -205,12 +239,17 @@ def test_held_answer_review_roles_and_identity(home, live):
     r = carl.post(f"/api/threads/{thread}/review", json={"decision": "approve"})
     assert r.status_code == 409
     audit.flush()
-    reviews = [r.payload for r in audit.rows(event="review") if r.payload.get("thread_id") == thread
-               or r.payload.get("reviewer", "").startswith("Carl")]
+    reviews = [
+        r.payload
+        for r in audit.rows(event="review")
+        if r.payload.get("thread_id") == thread or r.payload.get("reviewer", "").startswith("Carl")
+    ]
     outcomes = {(p.get("outcome"), p.get("reviewer_role")) for p in reviews}
     assert ("denied", "advisor") in outcomes and ("accepted", "compliance_officer") in outcomes
     accepted = next(p for p in reviews if p.get("outcome") == "accepted")
-    assert accepted["asked_by"].startswith("Olivia Brandt") and accepted["reviewer"].startswith("Carl Checker")
+    assert accepted["asked_by"].startswith("Olivia Brandt") and accepted["reviewer"].startswith(
+        "Carl Checker"
+    )
 
 
 def test_threads_are_private_to_advisors(home, live):
@@ -237,34 +276,54 @@ def test_conversation_survives_a_server_restart(home, tmp_path):
     config.write_text(FAKE_CONFIG)
     env = {**os.environ, "FINCOPILOT_HOME": str(home), "HF_HUB_OFFLINE": "1"}
     exe = str(Path(sys.executable).with_name("fincopilot"))
-    key = subprocess.run([exe, "keys", "create", "--role", "advisor", "--name", "Olivia Brandt"], env=env,
-                         capture_output=True, text=True, check=True).stdout.strip()
+    key = subprocess.run(
+        [exe, "keys", "create", "--role", "advisor", "--name", "Olivia Brandt"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
 
     def start():
         port = free_port()
-        proc = subprocess.Popen([exe, "--config", str(config), "serve", "--no-model", "--port", str(port)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [exe, "--config", str(config), "serve", "--no-model", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         wait_for_http(f"http://127.0.0.1:{port}/healthz", proc)
-        return proc, openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=0, timeout=120)
+        return proc, openai.OpenAI(
+            base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=0, timeout=120
+        )
 
     proc, c = start()
     try:
-        first = c.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Credit of C-1042?"}])
+        first = c.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "Credit of C-1042?"}]
+        )
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     thread = first.model_extra["fincopilot"]["thread_id"]
     proc, c = start()
     try:
-        h = httpx.get(f"{c.base_url}".replace("/v1/", "") + f"/api/threads/{thread}",
-                      headers={"Authorization": f"Bearer {key}"})
+        h = httpx.get(
+            f"{c.base_url}".replace("/v1/", "") + f"/api/threads/{thread}",
+            headers={"Authorization": f"Bearer {key}"},
+        )
         assert h.status_code == 200
         assert h.json()["turns"][0]["content"] == "Credit of C-1042?"
         assert h.json()["turns"][1]["content"] == first.choices[0].message.content.split("\n\nSources:")[0]
-        second = c.chat.completions.create(model=MODEL, messages=[
-            {"role": "user", "content": "Credit of C-1042?"},
-            {"role": "assistant", "content": first.choices[0].message.content},
-            {"role": "user", "content": "Now C-1007."}])
+        second = c.chat.completions.create(
+            model=MODEL,
+            messages=[
+                {"role": "user", "content": "Credit of C-1042?"},
+                {"role": "assistant", "content": first.choices[0].message.content},
+                {"role": "user", "content": "Now C-1007."},
+            ],
+        )
         assert second.model_extra["fincopilot"]["thread_id"] == thread
     finally:
         proc.terminate()

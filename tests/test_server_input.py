@@ -56,8 +56,10 @@ def live(tmp_path_factory):
 
     store = KeyStore(tmp_path_factory.mktemp("input-home") / "server.sqlite")
     _, token = store.create("advisor", "Ann Advisor")
-    with (LiveServer(create_app({MODEL: EchoRunner()}, keys=store)) as server,
-          httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as http):
+    with (
+        LiveServer(create_app({MODEL: EchoRunner()}, keys=store)) as server,
+        httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as http,
+    ):
         yield server, http
 
 
@@ -79,19 +81,28 @@ def test_deeply_nested_json_under_the_size_limit_is_a_400(live):
     resp = live[1].post("/v1/chat/completions", content=body, headers={"Content-Type": "application/json"})
     assert resp.status_code == 400
     assert resp.json()["error"]["message"] == "request body nests JSON deeper than 32 levels"
-    brackets_in_text = _chat(messages=[{"role": "user", "content": "[[[[" * 100 + "\\\"{{{" * 100}])
+    brackets_in_text = _chat(messages=[{"role": "user", "content": "[[[[" * 100 + '\\"{{{' * 100}])
     assert live[1].post("/v1/chat/completions", json=brackets_in_text).status_code == 200
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("n", 3, "n=3 is not supported"), ("max_tokens", -5, "max_tokens"), ("temperature", "hot", "temperature"),
-    ("temperature", 2.5, "temperature"), ("top_p", -1, "top_p"), ("max_completion_tokens", 0, "max_completion_tokens"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("n", 3, "n=3 is not supported"),
+        ("max_tokens", -5, "max_tokens"),
+        ("temperature", "hot", "temperature"),
+        ("temperature", 2.5, "temperature"),
+        ("top_p", -1, "top_p"),
+        ("max_completion_tokens", 0, "max_completion_tokens"),
+    ],
+)
 def test_openai_parameters_out_of_range_are_a_400_in_openais_shape(live, field, value, message):
     resp = live[1].post("/v1/chat/completions", json=_chat(**{field: value}))
     assert resp.status_code == 400
     error = resp.json()["error"]
-    assert message in error["message"] and error["param"] == field and error["type"] == "invalid_request_error"
+    assert (
+        message in error["message"] and error["param"] == field and error["type"] == "invalid_request_error"
+    )
 
 
 def test_schema_pages_need_a_key(live):
@@ -109,12 +120,16 @@ def test_a_client_hanging_up_mid_body_leaves_no_traceback(live, caplog):
     uvicorn_log.addHandler(caplog.handler)
     for _ in range(3):
         with socket.create_connection((host, int(port))) as sock:
-            sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer nope\r\n"
-                         b"Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n{\"model\": ")
+            sock.sendall(
+                b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer nope\r\n"
+                b'Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n{"model": '
+            )
         with socket.create_connection((host, int(port))) as sock:  # a valid key's request, cut short
             token = live[1].headers["Authorization"]
-            sock.sendall(f"POST /api/chat HTTP/1.1\r\nHost: x\r\nAuthorization: {token}\r\n"
-                         "Content-Length: 5000\r\n\r\n{\"message\": ".encode())
+            sock.sendall(
+                f"POST /api/chat HTTP/1.1\r\nHost: x\r\nAuthorization: {token}\r\n"
+                'Content-Length: 5000\r\n\r\n{"message": '.encode()
+            )
     time.sleep(0.5)
     uvicorn_log.removeHandler(caplog.handler)
     traces = [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
@@ -123,15 +138,38 @@ def test_a_client_hanging_up_mid_body_leaves_no_traceback(live, caplog):
 
 
 # --- hypothesis: no body is a 500 ----------------------------------------------------------------------------
-_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-                     max_leaves=12)
-_fields = st.sampled_from(["model", "messages", "stream", "n", "max_tokens", "temperature", "top_p", "metadata",
-                           "stop", "seed", "user", "stream_options", "message", "thread_id", "role", "content"])
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+_fields = st.sampled_from(
+    [
+        "model",
+        "messages",
+        "stream",
+        "n",
+        "max_tokens",
+        "temperature",
+        "top_p",
+        "metadata",
+        "stop",
+        "seed",
+        "user",
+        "stream_options",
+        "message",
+        "thread_id",
+        "role",
+        "content",
+    ]
+)
 _bodies = st.one_of(
     st.dictionaries(_fields, _json, max_size=6),
-    st.builds(lambda extra, content: {**extra, "model": MODEL, "messages": [{"role": "user", "content": content}]},
-              st.dictionaries(_fields, _json, max_size=3), _json),
+    st.builds(
+        lambda extra, content: {**extra, "model": MODEL, "messages": [{"role": "user", "content": content}]},
+        st.dictionaries(_fields, _json, max_size=3),
+        _json,
+    ),
 )
 
 
@@ -151,8 +189,9 @@ def test_property_random_bytes_never_get_a_500(live, raw):
     assert resp.status_code < 500, (raw, resp.text)
 
 
-@pytest.mark.parametrize("raw", [b'"\\' * 300_000, b'{"a": "' + b'\\"[' * 200_000 + b'"}', b"[" * 900_000,
-                                 b'{"a": "[[[[\\'])
+@pytest.mark.parametrize(
+    "raw", [b'"\\' * 300_000, b'{"a": "' + b'\\"[' * 200_000 + b'"}', b"[" * 900_000, b'{"a": "[[[[\\']
+)
 def test_hostile_bodies_near_the_size_limit_are_400s(live, raw):
     resp = live[1].post("/v1/chat/completions", content=raw, headers={"Content-Type": "application/json"})
     assert resp.status_code == 400 and resp.json()["error"]["code"] in ("invalid_json", "invalid_request")

@@ -3,10 +3,8 @@ server on 127.0.0.1 → the real CopilotRunner with the built-in config (every m
 
 from __future__ import annotations
 
-
 import openai
 import pytest
-
 from server_fakes import LiveServer, prepare_home  # noqa: E402
 
 pytestmark = pytest.mark.model
@@ -15,19 +13,24 @@ pytestmark = pytest.mark.model
 def test_openai_stream_through_the_real_model(isolated_home, smollm2):
     from fincopilot.graphs.runner import CopilotRunner
     from fincopilot.models.registry import register_instance
+
     from fincopilot.server.api import create_app
     from fincopilot.server.keys import KeyStore
 
     prepare_home(isolated_home)
-    register_instance(smollm2)  # the session's loaded model serves every skill (the built-in config's default)
+    register_instance(
+        smollm2
+    )  # the session's loaded model serves every skill (the built-in config's default)
     store = KeyStore()
     _, key = store.create("advisor", "Olivia Brandt")  # C-1042 is in her book
     app = create_app({"fincopilot-advisor": CopilotRunner()}, keys=store)
     with LiveServer(app) as server:
         client = openai.OpenAI(base_url=server.url + "/v1", api_key=key, max_retries=0, timeout=600)
         stream = client.chat.completions.create(
-            model="fincopilot-advisor", stream=True,
-            messages=[{"role": "user", "content": "What is the credit grade of client C-1042?"}])
+            model="fincopilot-advisor",
+            stream=True,
+            messages=[{"role": "user", "content": "What is the credit grade of client C-1042?"}],
+        )
         content, reasoning, final = "", "", {}
         for chunk in stream:
             for choice in chunk.choices:

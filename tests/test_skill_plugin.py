@@ -13,10 +13,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
 from graph_fakes import fake_gateway
 from skill_helpers import prepare_home
+from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "fx_rate_plugin"
@@ -74,7 +73,7 @@ def fx_rate_plugin(args: FxArgs, ctx: SkillContext) -> FxQuote:
     return FxQuote(pair=args.pair, rate=RATES[args.pair.upper()], sources=["fx:desk-fixing"])
 '''
 
-PYPROJECT = '''
+PYPROJECT = """
 [build-system]
 requires = ["setuptools>=77"]
 build-backend = "setuptools.build_meta"
@@ -91,12 +90,17 @@ packages = ["fincopilot_fx_plugin_test"]
 
 [tool.setuptools.package-data]
 fincopilot_fx_plugin_test = ["*.jsonl"]
-'''
+"""
 
 
 def _pip(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *args], check=True,
-                   capture_output=True, text=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -112,8 +116,10 @@ def plugin(tmp_path_factory):
     pkg.mkdir()
     (src / "pyproject.toml").write_text(textwrap.dedent(PYPROJECT), encoding="utf-8")
     (pkg / "__init__.py").write_text(textwrap.dedent(PLUGIN), encoding="utf-8")
-    items = [{"id": f"fx-{i}", "input": {"pair": p}, "reference": {"rate": r}, "split": "heldout"}
-             for i, (p, r) in enumerate([("USD/CNY", 7.12), ("EUR/CNY", 7.71), ("GBP/CNY", 9.02)])]
+    items = [
+        {"id": f"fx-{i}", "input": {"pair": p}, "reference": {"rate": r}, "split": "heldout"}
+        for i, (p, r) in enumerate([("USD/CNY", 7.12), ("EUR/CNY", 7.71), ("GBP/CNY", 9.02)])
+    ]
     (pkg / "fx_eval.jsonl").write_text("\n".join(json.dumps(i) for i in items) + "\n", encoding="utf-8")
     _pip("install", "--no-deps", "--no-build-isolation", str(src))
     try:
@@ -143,7 +149,9 @@ def test_the_installed_skill_is_planned_by_the_rules(plugin):
     plan, note = fallback_plan("What is the USD/CNY exchange rate, and check the credit of C-1042")
     assert validate_plan(plan) == [], note
     assert {(s.skill, json.dumps(s.args)) for s in plan.steps} == {
-        (NAME, '{"pair": "USD/CNY"}'), ("credit_lookup", '{"client": "C-1042"}')}
+        (NAME, '{"pair": "USD/CNY"}'),
+        ("credit_lookup", '{"client": "C-1042"}'),
+    }
     plan, _ = fallback_plan("What is the exchange rate?")  # the skill says what it needs
     assert not plan.steps and "currency pair" in plan.direct_answer
     prompt = "\n".join(m.content for m in planner_messages("x"))
@@ -155,28 +163,40 @@ def test_the_installed_skill_runs_in_parallel_and_renders_with_its_citation(plug
 
     gw, _ = fake_gateway()
     runner = CopilotRunner(tmp_path / "cp.sqlite", gateway=gw)
-    evs = list(runner.run("What is the EUR/CNY exchange rate, and check the credit of C-1042", thread_id="fx"))
+    evs = list(
+        runner.run("What is the EUR/CNY exchange rate, and check the credit of C-1042", thread_id="fx")
+    )
     starts = [e.data for e in evs if e.type == "step_start"]
     finishes = {e.data["skill"]: e for e in evs if e.type == "step_finish"}
     assert {s["skill"] for s in starts} == {NAME, "credit_lookup"}
     assert finishes[NAME].data["ok"] and finishes[NAME].data["output"]["rate"] == 7.71
     # parallel: both steps started before the slow plugin step finished
-    assert all(evs.index(next(e for e in evs if e.type == "step_start" and e.data["skill"] == s)) <
-               evs.index(finishes[NAME]) for s in (NAME, "credit_lookup"))
+    assert all(
+        evs.index(next(e for e in evs if e.type == "step_start" and e.data["skill"] == s))
+        < evs.index(finishes[NAME])
+        for s in (NAME, "credit_lookup")
+    )
     answer = next(e.data for e in evs if e.type == "answer")
     fx_step = next(s["id"] for s in starts if s["skill"] == NAME)
     assert f"EUR/CNY trades at 7.71. [{fx_step}]" in answer["text"] or f"7.71 [{fx_step}]" in answer["text"]
     cite = next(c for c in answer["citations"] if c["step_id"] == fx_step)
-    assert cite["sources"] == [{"label": "FX desk fixing 10:00", "url": "https://fx.example/fixing",
-                                "passage": None, "internal": False}]
+    assert cite["sources"] == [
+        {
+            "label": "FX desk fixing 10:00",
+            "url": "https://fx.example/fixing",
+            "passage": None,
+            "internal": False,
+        }
+    ]
     assert not answer["flagged"]
 
 
 def test_the_installed_skill_is_compared_in_the_arena(plugin, home):
     from fincopilot.cli import app
 
-    res = CliRunner().invoke(app, ["arena", "run", "--skill", NAME, "--backends", "baseline:desk,baseline:stale",
-                                   "--split", "all"])
+    res = CliRunner().invoke(
+        app, ["arena", "run", "--skill", NAME, "--backends", "baseline:desk,baseline:stale", "--split", "all"]
+    )
     assert res.exit_code == 0, res.output
     from fincopilot.evals.arena import latest_runs, leaderboard
 

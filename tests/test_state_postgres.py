@@ -27,8 +27,18 @@ def test_migrations_are_versioned_and_applied_once(pg_url, isolated_home):
     assert upgrade(db) == []  # nothing left to apply
     with psycopg.connect(pg_url) as conn:
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname='public'")}
-    assert {"api_keys", "principals", "thread_owners", "conversations", "runs", "run_events", "audit",
-            "audit_head", "audit_meta", "schema_version"} <= tables
+    assert {
+        "api_keys",
+        "principals",
+        "thread_owners",
+        "conversations",
+        "runs",
+        "run_events",
+        "audit",
+        "audit_head",
+        "audit_meta",
+        "schema_version",
+    } <= tables
     assert not (isolated_home / "server.sqlite").exists()  # nothing went to the embedded file
 
 
@@ -40,7 +50,10 @@ def test_keys_principals_and_threads_live_in_postgres(pg_url, isolated_home):
     officer, _ = store.create("compliance_officer", "ANN  lee")
     assert store.verify(key).principal_id == rec.principal_id == officer.principal_id
     index = ThreadIndex()
-    assert index.claim("t-1", rec.principal_id, rec.key_id, rec.name, "m", "hello").principal_id == rec.principal_id
+    assert (
+        index.claim("t-1", rec.principal_id, rec.key_id, rec.name, "m", "hello").principal_id
+        == rec.principal_id
+    )
     assert index.claim("t-1", "p-other", "x", "X", "m", "steal").principal_id == rec.principal_id
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT count(*) FROM api_keys").fetchone()[0] == 2
@@ -66,8 +79,10 @@ def test_audit_is_one_chain_under_concurrent_appends_from_two_processes(pg_url, 
     assert report.ok and report.count == 91 and report.head_seq == 91
     assert len({r.prev_hash for r in audit.rows()}) == 91  # no fork: every row extends a different head
     with psycopg.connect(pg_url) as conn, pytest.raises(psycopg.errors.UniqueViolation):
-        conn.execute("INSERT INTO audit SELECT seq + 1000, ts, request_id, event, payload, prev_hash, hash "
-                     "FROM audit WHERE seq = 5")
+        conn.execute(
+            "INSERT INTO audit SELECT seq + 1000, ts, request_id, event, payload, prev_hash, hash "
+            "FROM audit WHERE seq = 5"
+        )
     a = audit.anchor()
     assert a.seq == 91 and a.log.startswith("PostgreSQL")
     with psycopg.connect(pg_url, autocommit=True) as conn:

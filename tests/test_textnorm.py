@@ -7,13 +7,16 @@ from fincopilot.tools.compliance_rules import pattern_violations
 from fincopilot.tools.textnorm import normalize
 
 
-@pytest.mark.parametrize("raw, view", [
-    ("ＨＹ－７ 年化８％", "HY-7 年化8%"),           # full-width → half-width
-    ("稳\u200b赚\u200d不赔", "稳赚不赔"),             # zero-width characters
-    ("保 本 保 息", "保本保息"),                       # spacing inside a Chinese word
-    ("we g u a r a n t e e it", "we guarantee it"),  # letter-spaced English word
-    ("穩賺不賠，年化8%", "稳赚不赔,年化8%"),          # traditional → simplified (and NFKC punctuation)
-])
+@pytest.mark.parametrize(
+    "raw, view",
+    [
+        ("ＨＹ－７ 年化８％", "HY-7 年化8%"),  # full-width → half-width
+        ("稳\u200b赚\u200d不赔", "稳赚不赔"),  # zero-width characters
+        ("保 本 保 息", "保本保息"),  # spacing inside a Chinese word
+        ("we g u a r a n t e e it", "we guarantee it"),  # letter-spaced English word
+        ("穩賺不賠，年化8%", "稳赚不赔,年化8%"),  # traditional → simplified (and NFKC punctuation)
+    ],
+)
 def test_normalized_view(raw, view):
     assert normalize(raw).text == view
 
@@ -34,11 +37,14 @@ def test_plain_text_is_unchanged_and_identity_mapped():
     assert norm.original_text(0, len(norm.text)) == raw
 
 
-@pytest.mark.parametrize("raw, quoted", [
-    ("穩賺不賠，年化8%", "穩賺不賠"),
-    ("保 本 保 息", "保 本 保 息"),
-    ("稳\u200b赚不赔", "稳\u200b赚不赔"),
-])
+@pytest.mark.parametrize(
+    "raw, quoted",
+    [
+        ("穩賺不賠，年化8%", "穩賺不賠"),
+        ("保 本 保 息", "保 本 保 息"),
+        ("稳\u200b赚不赔", "稳\u200b赚不赔"),
+    ],
+)
 def test_rules_see_through_disguises_and_quote_the_original(raw, quoted):
     hits = pattern_violations(raw)
     assert [v.category for v in hits] == ["guaranteed_return"]

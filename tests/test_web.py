@@ -11,13 +11,20 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from server_fakes import DEMO, RISKY, LiveServer, fake_runner, prepare_home  # noqa: E402
 
 pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 if not Path(CHROMIUM).exists():
     pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
@@ -32,9 +39,13 @@ def live(tmp_path_factory):
     from fincopilot.server.keys import KeyStore
 
     store = KeyStore(home / "server.sqlite")
-    keys = {"advisor": store.create("advisor", "Olivia Brandt")[1],
-            "officer": store.create("compliance_officer", "Olga Officer")[1]}
-    app = create_app({"fincopilot-advisor": fake_runner(home / "checkpoints.sqlite", delay_s=0.3)}, keys=store)
+    keys = {
+        "advisor": store.create("advisor", "Olivia Brandt")[1],
+        "officer": store.create("compliance_officer", "Olga Officer")[1],
+    }
+    app = create_app(
+        {"fincopilot-advisor": fake_runner(home / "checkpoints.sqlite", delay_s=0.3)}, keys=store
+    )
     with LiveServer(app) as server:
         yield server, keys, home
     if old is None:
@@ -110,7 +121,9 @@ def test_page_streams_plan_steps_and_cited_answer(home, live, browser, tmp_path)
 
 def test_officer_reviews_a_held_answer_in_the_page(home, live, browser, tmp_path):
     server, keys, _ = live
-    advisor = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {keys['advisor']}"}, timeout=60)
+    advisor = httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {keys['advisor']}"}, timeout=60
+    )
     with advisor.stream("POST", "/api/chat", json={"message": RISKY}) as resp:
         body = "".join(resp.iter_text())
     assert '"status":"held"' in body

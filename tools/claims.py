@@ -28,46 +28,133 @@ from fincopilot.tools.numbers import NumberMention, _matches, extract_numbers
 from pydantic import BaseModel, Field
 
 # longest phrases first, so "net asset value" wins over "net assets" and 到期收益率 over 收益率
-_QUANTITIES: tuple[tuple[str, str], ...] = tuple(sorted((
-    ("net asset value", "nav"), ("nav", "nav"), ("unit value", "nav"), ("price per unit", "nav"),
-    ("单位净值", "nav"), ("净值", "nav"),
-    ("net assets", "fund_size"), ("assets under management", "fund_size"), ("fund size", "fund_size"),
-    ("aum", "fund_size"), ("基金资产净值", "fund_size"), ("资产净值", "fund_size"), ("基金规模", "fund_size"), ("规模", "fund_size"),
-    ("yield to maturity", "yield"), ("ytm", "yield"), ("yield", "yield"), ("到期收益率", "yield"),
-    ("七日年化", "yield"), ("7-day", "yield"),
-    ("return", "return"), ("performance", "return"), ("收益率", "return"), ("回报", "return"), ("涨幅", "return"),
-    ("default rate", "default_rate"), ("defaults", "default_rate"), ("default", "default_rate"),
-    ("违约率", "default_rate"), ("违约", "default_rate"),
-    ("management fee", "fee"), ("custody fee", "fee"), ("subscription fee", "fee"), ("fee", "fee"),
-    ("管理费", "fee"), ("托管费", "fee"), ("申购费", "fee"), ("费率", "fee"),
-    ("duration", "duration"), ("久期", "duration"),
-    ("spread", "spread"), ("利差", "spread"), ("coupon", "coupon"), ("票息", "coupon"),
-    ("drawdown", "drawdown"), ("回撤", "drawdown"), ("volatility", "volatility"), ("波动率", "volatility"),
-    ("daily income", "income"), ("日收益", "income"), ("initial level", "underlying"), ("期初价格", "underlying"),
-    ("leverage", "leverage"), ("杠杆", "leverage"), ("cash", "cash"), ("现金", "cash"),
-), key=lambda kv: -len(kv[0])))
-_QUANTITY_RE = re.compile("|".join(rf"(?<![a-z]){re.escape(k)}(?![a-z])" if k.isascii() else re.escape(k)
-                                   for k, _ in _QUANTITIES)
-                          .replace("(?<![a-z])yield(?![a-z])", r"(?<![a-z])yield(?![a-z])(?!\s+(?:bond|fund|note))"),
-                          re.IGNORECASE)
+_QUANTITIES: tuple[tuple[str, str], ...] = tuple(
+    sorted(
+        (
+            ("net asset value", "nav"),
+            ("nav", "nav"),
+            ("unit value", "nav"),
+            ("price per unit", "nav"),
+            ("单位净值", "nav"),
+            ("净值", "nav"),
+            ("net assets", "fund_size"),
+            ("assets under management", "fund_size"),
+            ("fund size", "fund_size"),
+            ("aum", "fund_size"),
+            ("基金资产净值", "fund_size"),
+            ("资产净值", "fund_size"),
+            ("基金规模", "fund_size"),
+            ("规模", "fund_size"),
+            ("yield to maturity", "yield"),
+            ("ytm", "yield"),
+            ("yield", "yield"),
+            ("到期收益率", "yield"),
+            ("七日年化", "yield"),
+            ("7-day", "yield"),
+            ("return", "return"),
+            ("performance", "return"),
+            ("收益率", "return"),
+            ("回报", "return"),
+            ("涨幅", "return"),
+            ("default rate", "default_rate"),
+            ("defaults", "default_rate"),
+            ("default", "default_rate"),
+            ("违约率", "default_rate"),
+            ("违约", "default_rate"),
+            ("management fee", "fee"),
+            ("custody fee", "fee"),
+            ("subscription fee", "fee"),
+            ("fee", "fee"),
+            ("管理费", "fee"),
+            ("托管费", "fee"),
+            ("申购费", "fee"),
+            ("费率", "fee"),
+            ("duration", "duration"),
+            ("久期", "duration"),
+            ("spread", "spread"),
+            ("利差", "spread"),
+            ("coupon", "coupon"),
+            ("票息", "coupon"),
+            ("drawdown", "drawdown"),
+            ("回撤", "drawdown"),
+            ("volatility", "volatility"),
+            ("波动率", "volatility"),
+            ("daily income", "income"),
+            ("日收益", "income"),
+            ("initial level", "underlying"),
+            ("期初价格", "underlying"),
+            ("leverage", "leverage"),
+            ("杠杆", "leverage"),
+            ("cash", "cash"),
+            ("现金", "cash"),
+        ),
+        key=lambda kv: -len(kv[0]),
+    )
+)
+_QUANTITY_RE = re.compile(
+    "|".join(
+        rf"(?<![a-z]){re.escape(k)}(?![a-z])" if k.isascii() else re.escape(k) for k, _ in _QUANTITIES
+    ).replace("(?<![a-z])yield(?![a-z])", r"(?<![a-z])yield(?![a-z])(?!\s+(?:bond|fund|note))"),
+    re.IGNORECASE,
+)
 _QUANTITY_OF = {k: v for k, v in _QUANTITIES}
 
-_UP = re.compile(r"\b(?:up|rose|rise[sn]?|rising|increase[sd]?|increasing|gain(?:ed|s)?|grew|grow(?:s|n)?|higher|"
-                 r"climb(?:ed|s)?|widen(?:ed|s)?|improv(?:ed|es))\b|上涨|上升|增长|增加|提高|走阔|上行|涨|增", re.IGNORECASE)
-_DOWN = re.compile(r"\b(?:down|fell|fall(?:s|en)?|falling|decrease[sd]?|decreasing|decline[sd]?|drop(?:ped|s)?|"
-                   r"lost|lower|shr[ua]nk|tighten(?:ed|s)?|loss)\b|下跌|下降|减少|降低|收窄|下行|回落|亏损|跌|降|减", re.IGNORECASE)
+_UP = re.compile(
+    r"\b(?:up|rose|rise[sn]?|rising|increase[sd]?|increasing|gain(?:ed|s)?|grew|grow(?:s|n)?|higher|"
+    r"climb(?:ed|s)?|widen(?:ed|s)?|improv(?:ed|es))\b|上涨|上升|增长|增加|提高|走阔|上行|涨|增",
+    re.IGNORECASE,
+)
+_DOWN = re.compile(
+    r"\b(?:down|fell|fall(?:s|en)?|falling|decrease[sd]?|decreasing|decline[sd]?|drop(?:ped|s)?|"
+    r"lost|lower|shr[ua]nk|tighten(?:ed|s)?|loss)\b|下跌|下降|减少|降低|收窄|下行|回落|亏损|跌|降|减",
+    re.IGNORECASE,
+)
 _PERIODS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\bQ([1-4])\b|\b(first|second|third|fourth) quarter\b|([一二三四1-4])季度", re.IGNORECASE), "q"),
-    (re.compile(r"\byear[- ]to[- ]date\b|\bytd\b|今年以来|年初至今|\bsince (?:the start of )?(?:the )?year\b", re.IGNORECASE),
-     "ytd"),
-    (re.compile(r"\b(?:over|in|during|for) the (?:last |past )?quarter\b|\bquarterly\b|近一季度|本季度|上季度|"
-                r"\bthis quarter\b|\blast quarter\b", re.IGNORECASE), "quarter"),
-    (re.compile(r"\b(?:trailing )?12[- ]month\b|过去12个月|近12个月|\bover the (?:last|past) year\b", re.IGNORECASE), "12m"),
+    (
+        re.compile(
+            r"\bQ([1-4])\b|\b(first|second|third|fourth) quarter\b|([一二三四1-4])季度", re.IGNORECASE
+        ),
+        "q",
+    ),
+    (
+        re.compile(
+            r"\byear[- ]to[- ]date\b|\bytd\b|今年以来|年初至今|\bsince (?:the start of )?(?:the )?year\b",
+            re.IGNORECASE,
+        ),
+        "ytd",
+    ),
+    (
+        re.compile(
+            r"\b(?:over|in|during|for) the (?:last |past )?quarter\b|\bquarterly\b|近一季度|本季度|上季度|"
+            r"\bthis quarter\b|\blast quarter\b",
+            re.IGNORECASE,
+        ),
+        "quarter",
+    ),
+    (
+        re.compile(
+            r"\b(?:trailing )?12[- ]month\b|过去12个月|近12个月|\bover the (?:last|past) year\b",
+            re.IGNORECASE,
+        ),
+        "12m",
+    ),
     (re.compile(r"\bH([12])\b|\b(first|second) half\b|([上下])半年", re.IGNORECASE), "h"),
 )
-_ORDINAL = {"first": "1", "second": "2", "third": "3", "fourth": "4", "一": "1", "二": "2", "三": "3", "四": "4",
-            "上": "1", "下": "2"}
-_UNIT_AFTER = re.compile(r"\s*(years?|yrs?|年|months?|个月|days?|天|bonds|holdings|只|元|yuan|CNY|USD)", re.IGNORECASE)
+_ORDINAL = {
+    "first": "1",
+    "second": "2",
+    "third": "3",
+    "fourth": "4",
+    "一": "1",
+    "二": "2",
+    "三": "3",
+    "四": "4",
+    "上": "1",
+    "下": "2",
+}
+_UNIT_AFTER = re.compile(
+    r"\s*(years?|yrs?|年|months?|个月|days?|天|bonds|holdings|只|元|yuan|CNY|USD)", re.IGNORECASE
+)
 _NAME = re.compile(r"\b(?:[A-Z][a-z]+\s+)+(?:Fund|Note|Bond|Plan|Portfolio)\b")  # product names
 _SENTENCE = re.compile(r".+?(?:[.!?](?=\s|$)|[。！？]|\n|$)", re.DOTALL)
 _CLAUSE_BREAK = re.compile(r"[;；。!?！？\n]|，|,(?=\s)")
@@ -84,7 +171,9 @@ class Claim(BaseModel):
     unit: str | None = None
     supported: bool
     reason: str = ""
-    source_sentence: str | None = Field(None, description="the source sentence that supports (or contradicts) it")
+    source_sentence: str | None = Field(
+        None, description="the source sentence that supports (or contradicts) it"
+    )
 
 
 class ClaimReport(BaseModel):
@@ -145,16 +234,26 @@ def read_claims(sentence: str) -> list[tuple[NumberMention, dict[str, str | None
         c_start, c_end = _clause_bounds(sentence, m.start)
         prev_end = max(c_start, mentions[i - 1].end if i else 0)
         next_start = min(c_end, mentions[i + 1].start if i + 1 < len(mentions) else c_end)
-        before, after = sentence[prev_end:m.start], sentence[m.end:max(m.end, next_start)]
-        q = (_nearest(_QUANTITY_RE, named[prev_end:m.start], named[m.end:max(m.end, next_start)])
-             or _nearest(_QUANTITY_RE, named[:m.start], ""))
+        before, after = sentence[prev_end : m.start], sentence[m.end : max(m.end, next_start)]
+        q = _nearest(
+            _QUANTITY_RE, named[prev_end : m.start], named[m.end : max(m.end, next_start)]
+        ) or _nearest(_QUANTITY_RE, named[: m.start], "")
         unit_m = _UNIT_AFTER.match(sentence, m.end)
         unit = m.unit or (unit_m.group(1).lower() if unit_m else None)
         quantity = _QUANTITY_OF.get(q.group(0).lower(), _QUANTITY_OF.get(q.group(0))) if q else None
         if _is_date_part(m, unit, sentence):
             quantity, unit = "date", None
-        out.append((m, {"quantity": quantity, "direction": _direction(m, before, after),
-                        "period": _period_of(before, after), "unit": _unit_class(unit)}))
+        out.append(
+            (
+                m,
+                {
+                    "quantity": quantity,
+                    "direction": _direction(m, before, after),
+                    "period": _period_of(before, after),
+                    "unit": _unit_class(unit),
+                },
+            )
+        )
     return out
 
 
@@ -162,9 +261,21 @@ def _is_date_part(m: NumberMention, unit: str | None, sentence: str) -> bool:
     """A year (2026, 2026年), or a month/day written next to 月/日 or a month name."""
     if m.unit is None and m.decimals == 0 and 1900 <= m.value <= 2100:
         return True
-    tail = sentence[m.end:m.end + 1]
-    return m.unit is None and m.decimals == 0 and (tail in ("月", "日") or bool(re.match(
-        r"\s*(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b", sentence[m.end:], re.IGNORECASE)))
+    tail = sentence[m.end : m.end + 1]
+    return (
+        m.unit is None
+        and m.decimals == 0
+        and (
+            tail in ("月", "日")
+            or bool(
+                re.match(
+                    r"\s*(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b",
+                    sentence[m.end :],
+                    re.IGNORECASE,
+                )
+            )
+        )
+    )
 
 
 def _direction(m: NumberMention, before: str, after: str) -> str | None:
@@ -194,8 +305,24 @@ def _unit_class(unit: str | None) -> str | None:
         return "days"
     if u in ("%", "bp"):
         return "rate"
-    if u in ("元", "yuan", "cny", "usd", "亿", "万", "千", "k", "m", "mn", "b", "bn", "thousand", "million",
-             "billion", "trillion"):
+    if u in (
+        "元",
+        "yuan",
+        "cny",
+        "usd",
+        "亿",
+        "万",
+        "千",
+        "k",
+        "m",
+        "mn",
+        "b",
+        "bn",
+        "thousand",
+        "million",
+        "billion",
+        "trillion",
+    ):
         return "amount"
     return None
 
@@ -233,7 +360,9 @@ def degenerate_reason(text: str, sources: Iterable[str] = ()) -> str | None:
 
 
 def _pool(sources: Iterable[str]) -> list[tuple[str, NumberMention, dict[str, str | None]]]:
-    return [(sent, m, attrs) for src in sources for sent in split_sentences(src) for m, attrs in read_claims(sent)]
+    return [
+        (sent, m, attrs) for src in sources for sent in split_sentences(src) for m, attrs in read_claims(sent)
+    ]
 
 
 def _disagreement(claim: dict[str, str | None], source: dict[str, str | None]) -> str | None:
@@ -251,8 +380,7 @@ def _disagreement(claim: dict[str, str | None], source: dict[str, str | None]) -
 
 
 def _judge(m: NumberMention, attrs: dict[str, str | None], pool) -> Claim:
-    same_value = [(sent, sm, sa) for sent, sm, sa in pool if _matches(m, sm)
-                  and not (m.value * sm.value < 0)]
+    same_value = [(sent, sm, sa) for sent, sm, sa in pool if _matches(m, sm) and not (m.value * sm.value < 0)]
     base = {"text": m.text, "value": m.value, **attrs}
     if not same_value:
         return Claim(**base, supported=False, reason=f"{m.text}: no source states this number")

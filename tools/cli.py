@@ -25,12 +25,15 @@ def _run_skill(name: str, args: dict[str, Any]):
 
     s = get_skill(name)
     with request_context() as rid:
-        return s.run(args, SkillContext(skill=name, request_id=rid, allowed_tools=s.tools,
-                                        principal=local_operator()))
+        return s.run(
+            args, SkillContext(skill=name, request_id=rid, allowed_tools=s.tools, principal=local_operator())
+        )
 
 
 def register(app: typer.Typer) -> None:
-    data = typer.Typer(help="The domain database (DuckDB): clients, products, holdings, reports.", no_args_is_help=True)
+    data = typer.Typer(
+        help="The domain database (DuckDB): clients, products, holdings, reports.", no_args_is_help=True
+    )
     risk = typer.Typer(help="Traditional risk models (the German-credit PD scorecard).", no_args_is_help=True)
     compliance = typer.Typer(help="Compliance checks of outgoing text.", no_args_is_help=True)
     app.add_typer(data, name="data")
@@ -39,10 +42,16 @@ def register(app: typer.Typer) -> None:
 
     @data.command("init")
     def data_init(
-        db: Annotated[Path | None, typer.Option("--db", help="DuckDB file (default: $FINCOPILOT_DB or home)")] = None,
-        force: Annotated[bool, typer.Option("--force", help="Re-create the tables even if up to date.")] = False,
+        db: Annotated[
+            Path | None, typer.Option("--db", help="DuckDB file (default: $FINCOPILOT_DB or home)")
+        ] = None,
+        force: Annotated[
+            bool, typer.Option("--force", help="Re-create the tables even if up to date.")
+        ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-        kb: Annotated[bool, typer.Option("--kb/--no-kb", help="Also write and ingest the seeded documents.")] = True,
+        kb: Annotated[
+            bool, typer.Option("--kb/--no-kb", help="Also write and ingest the seeded documents.")
+        ] = True,
     ) -> None:
         """Create the demo bank's database and knowledge base (deterministic; safe to re-run)."""
         from fincopilot.tools.data import init_db
@@ -61,7 +70,9 @@ def register(app: typer.Typer) -> None:
 
     @data.command("clients")
     def data_clients(
-        search: Annotated[str, typer.Option("--search", help="Part of a client id or name (English or Chinese).")],
+        search: Annotated[
+            str, typer.Option("--search", help="Part of a client id or name (English or Chinese).")
+        ],
         limit: Annotated[int, typer.Option("--limit")] = 20,
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
@@ -70,7 +81,9 @@ def register(app: typer.Typer) -> None:
 
         found = search_clients(search, limit=limit)
         if as_json:
-            _print_json([c.model_dump(include={"client_id", "name_en", "name_zh", "risk_profile"}) for c in found])
+            _print_json(
+                [c.model_dump(include={"client_id", "name_en", "name_zh", "risk_profile"}) for c in found]
+            )
             return
         for c in found:
             typer.echo(f"{c.client_id}  {c.name_en} ({c.name_zh})  risk profile {c.risk_profile}")
@@ -115,7 +128,9 @@ def register(app: typer.Typer) -> None:
             return
         m = result.metrics
         typer.echo(f"scorecard {result.version} -> {result.path}")
-        typer.echo(f"{m['cv_folds']}-fold stratified CV on {m['n_rows']} applicants (bad rate {m['bad_rate']:.1%}):")
+        typer.echo(
+            f"{m['cv_folds']}-fold stratified CV on {m['n_rows']} applicants (bad rate {m['bad_rate']:.1%}):"
+        )
         typer.echo(f"  AUC   {m['cv_auc']:.4f} ± {m['cv_auc_std']:.4f}")
         typer.echo(f"  KS    {m['cv_ks']:.4f} ± {m['cv_ks_std']:.4f}")
         typer.echo(f"  Brier {m['cv_brier']:.4f} ± {m['cv_brier_std']:.4f}")
@@ -124,16 +139,19 @@ def register(app: typer.Typer) -> None:
     def credit(
         client: Annotated[str, typer.Argument(help="Client id (C-1042) or full name.")],
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-        explain: Annotated[bool, typer.Option("--explain/--no-explain",
-                                              help="Let the small model phrase the explanation.")] = False,
+        explain: Annotated[
+            bool, typer.Option("--explain/--no-explain", help="Let the small model phrase the explanation.")
+        ] = False,
     ) -> None:
         """Credit check: scorecard score, PD, grade and reason codes."""
         result = _run_skill("credit_lookup", {"client": client, "explain": explain})
         if as_json:
             _print_json(result.model_dump(mode="json"))
             return
-        typer.echo(f"{result.client_name} ({result.client_id}): score {result.score}, PD {result.pd:.2%}, "
-                   f"grade {result.grade} [scorecard {result.model_version}]")
+        typer.echo(
+            f"{result.client_name} ({result.client_id}): score {result.score}, PD {result.pd:.2%}, "
+            f"grade {result.grade} [scorecard {result.model_version}]"
+        )
         for r in result.reason_codes:
             typer.echo(f"  - {r.description}")
         typer.echo(result.explanation)
@@ -142,17 +160,22 @@ def register(app: typer.Typer) -> None:
     def compliance_check(
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
         client: Annotated[str | None, typer.Option("--client", help="Client, to check suitability.")] = None,
-        product: Annotated[str | None, typer.Option("--product", help="Product, to check suitability.")] = None,
+        product: Annotated[
+            str | None, typer.Option("--product", help="Product, to check suitability.")
+        ] = None,
         assist: Annotated[bool, typer.Option("--assist", help="Also ask the small model.")] = False,
-        rules_only: Annotated[bool, typer.Option("--rules-only", help="Rules only: skip the learned classifier.")]
-        = False,
+        rules_only: Annotated[
+            bool, typer.Option("--rules-only", help="Rules only: skip the learned classifier.")
+        ] = False,
     ) -> None:
         """Check the text on stdin (rules + the learned classifier); exit code 1 when it fails."""
         text = sys.stdin.read()
         if not text.strip():
             raise InputError("no text on stdin (pipe the text to check into this command)")
-        result = _run_skill("compliance_check", {"text": text, "client": client, "product": product, "assist": assist,
-                                                 "learned": not rules_only})
+        result = _run_skill(
+            "compliance_check",
+            {"text": text, "client": client, "product": product, "assist": assist, "learned": not rules_only},
+        )
         if as_json:
             _print_json(result.model_dump(mode="json"))
         else:
@@ -165,9 +188,15 @@ def register(app: typer.Typer) -> None:
     @app.command("summarize")
     def summarize(
         product: Annotated[str | None, typer.Option("--product", help="Product code, e.g. HY-7.")] = None,
-        date: Annotated[str | None, typer.Option("--date", help="Report date YYYY-MM-DD (default latest).")] = None,
-        text_file: Annotated[Path | None, typer.Option("--file", help="Summarize this text file instead.")] = None,
-        extractive: Annotated[bool, typer.Option("--extractive", help="No model: extractive summary.")] = False,
+        date: Annotated[
+            str | None, typer.Option("--date", help="Report date YYYY-MM-DD (default latest).")
+        ] = None,
+        text_file: Annotated[
+            Path | None, typer.Option("--file", help="Summarize this text file instead.")
+        ] = None,
+        extractive: Annotated[
+            bool, typer.Option("--extractive", help="No model: extractive summary.")
+        ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     ) -> None:
         """Summarize a product's research report; every number is checked against the report."""
@@ -179,13 +208,16 @@ def register(app: typer.Typer) -> None:
                 raise InputError(f"cannot read {text_file}: {err}") from None
         if product is None and text is None:
             raise InputError("give --product CODE or --file PATH")
-        result = _run_skill("report_summary", {"product": product, "date": date, "text": text,
-                                               "use_model": not extractive})
+        result = _run_skill(
+            "report_summary", {"product": product, "date": date, "text": text, "use_model": not extractive}
+        )
         if as_json:
             _print_json(result.model_dump(mode="json"))
             return
-        typer.echo(f"{result.report_id or 'text'} ({result.report_date or '-'}) [{result.method}, "
-                   f"faithfulness {result.faithfulness:.2f}]")
+        typer.echo(
+            f"{result.report_id or 'text'} ({result.report_date or '-'}) [{result.method}, "
+            f"faithfulness {result.faithfulness:.2f}]"
+        )
         typer.echo(result.summary)
         for f in result.key_figures:
             typer.echo(f"  - {f}")

@@ -16,8 +16,8 @@ import zlib
 from dataclasses import dataclass
 
 GR, MC, RD, SU, PII = "guaranteed_return", "misleading_claim", "missing_risk_disclosure", "suitability", "pii"
-SENTENCE_CATEGORIES = (GR, MC, SU, PII)   # judged per sentence (and per pair of adjacent sentences)
-TEXT_CATEGORIES = (RD,)                    # judged on the whole text
+SENTENCE_CATEGORIES = (GR, MC, SU, PII)  # judged per sentence (and per pair of adjacent sentences)
+TEXT_CATEGORIES = (RD,)  # judged on the whole text
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,16 @@ class Example:
     lang: str
 
 
-PRODUCTS = ["HY-7", "this fund", "the bond fund", "our note", "the product", "BAL-3", "this plan", "the portfolio"]
+PRODUCTS = [
+    "HY-7",
+    "this fund",
+    "the bond fund",
+    "our note",
+    "the product",
+    "BAL-3",
+    "this plan",
+    "the portfolio",
+]
 RATES = ["5%", "6%", "6.5%", "7%", "7.5%", "8%", "8.8%", "9%", "10%", "12%", "4.2%", "15%"]
 PER_YEAR = ["a year", "per year", "every year", "annually", "per annum", "each year", "a year, every year"]
 P_ZH = ["HY-7", "这只基金", "该产品", "本产品", "这款理财", "BAL-3", "这个计划"]
@@ -37,79 +46,283 @@ Y_ZH = ["年化", "每年", "一年", ""]
 
 V = {
     # English promise vocabulary (synonyms)
-    "guar_v": ["guarantees", "assures", "promises", "secures", "locks in", "commits to", "ensures", "pledges",
-               "warrants", "underwrites", "vouches for", "stands behind"],
-    "guar_v1": ["guarantee", "assure", "promise", "secure", "lock in", "commit to", "ensure", "pledge", "warrant",
-                "underwrite", "vouch for", "stand behind"],
-    "sure_adj": ["guaranteed", "assured", "certain", "fixed", "sure", "secured", "locked-in", "promised", "safe",
-                 "risk-free", "protected", "contractual", "definite"],
-    "sure_adv": ["for sure", "without fail", "no matter what", "guaranteed", "100%", "whatever happens",
-                 "in any market", "come rain or shine"],
+    "guar_v": [
+        "guarantees",
+        "assures",
+        "promises",
+        "secures",
+        "locks in",
+        "commits to",
+        "ensures",
+        "pledges",
+        "warrants",
+        "underwrites",
+        "vouches for",
+        "stands behind",
+    ],
+    "guar_v1": [
+        "guarantee",
+        "assure",
+        "promise",
+        "secure",
+        "lock in",
+        "commit to",
+        "ensure",
+        "pledge",
+        "warrant",
+        "underwrite",
+        "vouch for",
+        "stand behind",
+    ],
+    "sure_adj": [
+        "guaranteed",
+        "assured",
+        "certain",
+        "fixed",
+        "sure",
+        "secured",
+        "locked-in",
+        "promised",
+        "safe",
+        "risk-free",
+        "protected",
+        "contractual",
+        "definite",
+    ],
+    "sure_adv": [
+        "for sure",
+        "without fail",
+        "no matter what",
+        "guaranteed",
+        "100%",
+        "whatever happens",
+        "in any market",
+        "come rain or shine",
+    ],
     "deliver_v": ["delivers", "offers", "provides", "yields", "pays out", "hands you", "gives", "generates"],
     "get_v": ["earn", "get", "receive", "collect", "pocket", "make", "take home", "be paid"],
-    "is_guar": ["is guaranteed", "is assured", "is secured", "is locked in", "is certain", "is contractually promised",
-                "is fully protected", "is fixed and safe", "is promised", "is a sure thing"],
-    "is_not": ["is not guaranteed", "is not assured", "is a target, not a promise", "may not be achieved",
-               "is not certain", "is not promised", "can vary and is not secured", "is only an estimate"],
-    "cannot_lose": ["cannot lose", "will never lose a penny", "face no risk of loss", "have no downside at all",
-                    "are protected from any loss", "can't lose money", "will not lose anything", "run zero risk",
-                    "have no chance of losing", "are shielded from every loss", "will get all your money back"],
-    "noloss_n": ["a loss is impossible", "losing is not an option", "there is no way to lose", "losses cannot happen",
-                 "there is no chance of a loss", "you are covered against any loss"],
-    "can_lose": ["could lose money", "may lose part of your capital", "can lose value", ("might not get back "
-                 "what you invested"), "may see the value fall", "can make a loss"],
+    "is_guar": [
+        "is guaranteed",
+        "is assured",
+        "is secured",
+        "is locked in",
+        "is certain",
+        "is contractually promised",
+        "is fully protected",
+        "is fixed and safe",
+        "is promised",
+        "is a sure thing",
+    ],
+    "is_not": [
+        "is not guaranteed",
+        "is not assured",
+        "is a target, not a promise",
+        "may not be achieved",
+        "is not certain",
+        "is not promised",
+        "can vary and is not secured",
+        "is only an estimate",
+    ],
+    "cannot_lose": [
+        "cannot lose",
+        "will never lose a penny",
+        "face no risk of loss",
+        "have no downside at all",
+        "are protected from any loss",
+        "can't lose money",
+        "will not lose anything",
+        "run zero risk",
+        "have no chance of losing",
+        "are shielded from every loss",
+        "will get all your money back",
+    ],
+    "noloss_n": [
+        "a loss is impossible",
+        "losing is not an option",
+        "there is no way to lose",
+        "losses cannot happen",
+        "there is no chance of a loss",
+        "you are covered against any loss",
+    ],
+    "can_lose": [
+        "could lose money",
+        "may lose part of your capital",
+        "can lose value",
+        ("might not get back what you invested"),
+        "may see the value fall",
+        "can make a loss",
+    ],
     "hedge": ["", "Honestly, ", "Trust me, ", "Between us, ", "As you know, ", "Simply put, "],
     "capital": ["principal", "capital", "investment", "money", "savings"],
-    "safe": ["100% safe", "totally secure", "fully guaranteed", "safe no matter what", "completely protected"],
+    "safe": [
+        "100% safe",
+        "totally secure",
+        "fully guaranteed",
+        "safe no matter what",
+        "completely protected",
+    ],
     "at_risk": ["at risk", "not protected", "exposed to losses", "not guaranteed", "subject to market risk"],
     # misleading claims
-    "will_beat": ["will beat the market", "is going to outperform", "will surely rise", "will double",
-                  "is bound to go up", "will definitely outperform its peers", "will keep climbing"],
-    "record": ["has never lost money", "never had a down year", "has always gone up", "has never fallen",
-               "always beats the index", "has made money every single year", "has not lost money in any year",
-               "has gained every quarter", "only rises", "never goes down"],
-    "best": ["the best fund on the market", "the number one product", "the top-performing fund anywhere",
-             "the highest-returning and safest fund", "the best investment you can make"],
-    "past": ["Past returns prove", "The track record guarantees", "Its history shows", "Past performance ensures"],
-    "future": ["it will do the same again", "future gains", "you will earn this again", ("the next years will be "
-               "as good")],
+    "will_beat": [
+        "will beat the market",
+        "is going to outperform",
+        "will surely rise",
+        "will double",
+        "is bound to go up",
+        "will definitely outperform its peers",
+        "will keep climbing",
+    ],
+    "record": [
+        "has never lost money",
+        "never had a down year",
+        "has always gone up",
+        "has never fallen",
+        "always beats the index",
+        "has made money every single year",
+        "has not lost money in any year",
+        "has gained every quarter",
+        "only rises",
+        "never goes down",
+    ],
+    "best": [
+        "the best fund on the market",
+        "the number one product",
+        "the top-performing fund anywhere",
+        "the highest-returning and safest fund",
+        "the best investment you can make",
+    ],
+    "past": [
+        "Past returns prove",
+        "The track record guarantees",
+        "Its history shows",
+        "Past performance ensures",
+    ],
+    "future": [
+        "it will do the same again",
+        "future gains",
+        "you will earn this again",
+        ("the next years will be as good"),
+    ],
     # suitability claims
-    "everyone": ["suitable for every investor", "right for anyone", "fine for all clients", ("good for any risk "
-                 "profile"), "appropriate for everybody"],
-    "even": ["Even conservative investors", "Even retirees", "Even a cautious client", "Even a low-risk investor"],
+    "everyone": [
+        "suitable for every investor",
+        "right for anyone",
+        "fine for all clients",
+        ("good for any risk profile"),
+        "appropriate for everybody",
+    ],
+    "even": [
+        "Even conservative investors",
+        "Even retirees",
+        "Even a cautious client",
+        "Even a low-risk investor",
+    ],
 }
 
 Z = {
-    "guar": ["保本保息", "稳赚不赔", "保证收益", "收益有保障", "本金无忧", "包赚不亏", "刚性兑付", "保证本金安全",
-             "只赚不赔", "零风险", "收益固定", "本息全额兑付", "稳赚", "保收益", "亏损由我们承担", "到手收益确定"],
+    "guar": [
+        "保本保息",
+        "稳赚不赔",
+        "保证收益",
+        "收益有保障",
+        "本金无忧",
+        "包赚不亏",
+        "刚性兑付",
+        "保证本金安全",
+        "只赚不赔",
+        "零风险",
+        "收益固定",
+        "本息全额兑付",
+        "稳赚",
+        "保收益",
+        "亏损由我们承担",
+        "到手收益确定",
+    ],
     "sure_zh": ["确定", "固定", "保证", "锁定", "稳定到手", "肯定", "一定", "铁定"],
     "get_zh": ["拿到", "赚到", "获得", "收到", "到手"],
     "promise": ["我们保证", "我们承诺", "我向您保证", "公司承诺", "确保您"],
-    "nolose": ["绝对不会亏", "不会亏损", "没有任何风险", "百分之百安全", "亏不了", "稳赚", "不可能亏损",
-               "本金不会有任何损失", "一分钱都不会亏"],
-    "neg": ["不保本", "不保证收益", "不承诺收益", "并非无风险", "不能保证本金", "不保息", "可能亏损", "不是保本产品"],
+    "nolose": [
+        "绝对不会亏",
+        "不会亏损",
+        "没有任何风险",
+        "百分之百安全",
+        "亏不了",
+        "稳赚",
+        "不可能亏损",
+        "本金不会有任何损失",
+        "一分钱都不会亏",
+    ],
+    "neg": [
+        "不保本",
+        "不保证收益",
+        "不承诺收益",
+        "并非无风险",
+        "不能保证本金",
+        "不保息",
+        "可能亏损",
+        "不是保本产品",
+    ],
     "hedge": ["", "说实话，", "放心，", "您知道的，", "简单说，"],
     "will_rise": ["一定会上涨", "肯定会跑赢大盘", "必涨", "明年一定翻倍", "必然跑赢基准", "只涨不跌"],
-    "record": ["从未亏损", "从来没亏过", "每年都是正收益", "一直跑赢大盘", "成立以来没跌过", "没有一年亏钱",
-               "从来没有下跌过", "历年都赚钱"],
+    "record": [
+        "从未亏损",
+        "从来没亏过",
+        "每年都是正收益",
+        "一直跑赢大盘",
+        "成立以来没跌过",
+        "没有一年亏钱",
+        "从来没有下跌过",
+        "历年都赚钱",
+    ],
     "best": ["市场上最好的基金", "业绩第一的产品", "收益最高的产品", "全市场最佳的债基"],
     "past": ["过往业绩证明了未来收益", "历史业绩保证未来也会赚钱", "过去的业绩说明以后也会涨"],
-    "everyone": ["适合所有投资者", "适合任何人", "所有客户都可以买", "不论风险等级都适合", "任何风险偏好都能买"],
+    "everyone": [
+        "适合所有投资者",
+        "适合任何人",
+        "所有客户都可以买",
+        "不论风险等级都适合",
+        "任何风险偏好都能买",
+    ],
     "even": ["保守型客户也可以重仓", "退休老人也能全部买入", "风险承受能力低的客户也适合"],
 }
 
-REC_EN = ["I recommend {P} for your portfolio.", "You should buy {P} now.", ("We suggest adding {P} to the "
-          "client's allocation."), "{P} is a great choice for you.", "Consider investing in {P} this month.",
-          "My recommendation: move some savings into {P}."]
-DISC_EN = ["Investment involves risk and the value may fall.", "Risks include credit and interest-rate risk.",
-           "You may lose money; returns are not guaranteed.", ("Past performance does not indicate future "
-           "results."), "Your capital is at risk."]
-FACT_EN = ["Its yield to maturity is {R}.", "The management fee is {R} a year.", "The NAV fell {R} last quarter.",
-           "The default rate rose to {R}.", "Its duration is 3.7 years.", "The coupon is {R}, paid annually."]
+REC_EN = [
+    "I recommend {P} for your portfolio.",
+    "You should buy {P} now.",
+    ("We suggest adding {P} to the client's allocation."),
+    "{P} is a great choice for you.",
+    "Consider investing in {P} this month.",
+    "My recommendation: move some savings into {P}.",
+]
+DISC_EN = [
+    "Investment involves risk and the value may fall.",
+    "Risks include credit and interest-rate risk.",
+    "You may lose money; returns are not guaranteed.",
+    ("Past performance does not indicate future results."),
+    "Your capital is at risk.",
+]
+FACT_EN = [
+    "Its yield to maturity is {R}.",
+    "The management fee is {R} a year.",
+    "The NAV fell {R} last quarter.",
+    "The default rate rose to {R}.",
+    "Its duration is 3.7 years.",
+    "The coupon is {R}, paid annually.",
+]
 REC_ZH = ["建议您买入{P}。", "推荐您配置{P}。", "{P}适合您，可以申购。", "建议客户增持{P}。", "{P}值得配置。"]
-DISC_ZH = ["投资有风险，净值可能下跌。", "风险提示：本金可能损失。", "该产品存在信用风险和利率风险。",
-           "过往业绩不代表未来表现，请谨慎投资。"]
-FACT_ZH = ["到期收益率为{R}。", "管理费率为每年{R}。", "上季度净值下跌{R}。", "违约率上升至{R}。", "久期为3.7年。"]
+DISC_ZH = [
+    "投资有风险，净值可能下跌。",
+    "风险提示：本金可能损失。",
+    "该产品存在信用风险和利率风险。",
+    "过往业绩不代表未来表现，请谨慎投资。",
+]
+FACT_ZH = [
+    "到期收益率为{R}。",
+    "管理费率为每年{R}。",
+    "上季度净值下跌{R}。",
+    "违约率上升至{R}。",
+    "久期为3.7年。",
+]
 
 
 def _fill(rng: random.Random, template: str, zh: bool = False) -> str:
@@ -118,86 +331,247 @@ def _fill(rng: random.Random, template: str, zh: bool = False) -> str:
     for key, words in vocab.items():
         while "{" + key + "}" in out:
             out = out.replace("{" + key + "}", rng.choice(words), 1)
-    out = out.replace("{P}", rng.choice(P_ZH if zh else PRODUCTS)).replace("{R}", rng.choice(R_ZH if zh else RATES))
+    out = out.replace("{P}", rng.choice(P_ZH if zh else PRODUCTS)).replace(
+        "{R}", rng.choice(R_ZH if zh else RATES)
+    )
     out = out.replace("{Y}", rng.choice(PER_YEAR)).replace("{ZY}", rng.choice(Y_ZH))
     return out[0].upper() + out[1:] if out and not zh else out
 
 
 # family id -> (language, labels, templates). Families ending in "-neg" are the negated or factual twins.
 FAMILIES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
-    "gr-en-verb": ("en", (GR,), ("{hedge}{P} {guar_v} you {R} {Y}.", "{hedge}we {guar_v1} you {R} {Y}.",
-                                 "{hedge}I {guar_v1} a return of {R} {Y} on {P}.", "{hedge}I {guar_v1} {R} {Y}.",
-                                 "{hedge}you will {get_v} {R} {Y} {sure_adv}.",
-                                 "{hedge}{P} pays a {sure_adj} {R} {Y}.", "{hedge}{P} gives you a {sure_adj} {R}.",
-                                 "{hedge}{P} {deliver_v} a {sure_adj} {R} {Y}.", "{hedge}{R} {Y}, {sure_adv}.",
-                                 "{hedge}your {R} {Y} is {sure_adj}.", "We take on all the risk; you {get_v} {R} {Y}.",
-                                 "{hedge}you get back every cent plus {R}.")),
-    "gr-en-passive": ("en", (GR,), ("{hedge}the {R} return on {P} {is_guar}.", "{hedge}a yield of {R} {Y} {is_guar}.",
-                                    "{hedge}your income of {R} {Y} {is_guar} with {P}.")),
-    "gr-en-noloss": ("en", (GR,), ("{hedge}with {P} you {cannot_lose}.", "{hedge}your {capital} is {safe} in {P}.",
-                                   "{hedge}{P} is risk-free and pays {R} {Y}.", "Zero risk: {R} {Y} on {P}.",
-                                   "{hedge}with {P} {noloss_n}.", "{hedge}{noloss_n} with {P}, and it pays {R}.")),
-    "gr-en-split": ("en", (GR,), ("{P} pays {R} {Y}. That {is_guar}.", "You get {R} {Y}. We {guar_v1} it.",
-                                  "Invest in {P}. Your {capital} is {safe}.")),
-    "gr-en-neg": ("en", (), ("{hedge}the {R} return on {P} {is_not}.", "{hedge}with {P} you {can_lose}.",
-                             "{hedge}your {capital} is {at_risk} in {P}.", "Nobody can {guar_v1} {R} {Y} on {P}.",
-                             "We do not {guar_v1} any return on {P}.", "{P} pays {R} {Y}. That {is_not}.",
-                             "{P} is not risk-free and you {can_lose}.", "The risk-free rate is {R} {Y}.",
-                             "There is no {sure_adj} return on {P}; you {can_lose}.",
-                             "{P} aims to pay {R} {Y} but you {can_lose}.", "{P} paid {R} last year.",
-                             "We cannot {guar_v1} that {P} will pay {R}.", "No return on {P} is {sure_adj}.",
-                             "{P} {deliver_v} {R} {Y} on average, but returns vary.",
-                             "{P} targets {R} {Y}; this is not {sure_adj}.", "Past years delivered {R} {Y} on average.",
-                             "{hedge}you can lose money with {P}.")),
-    "mc-en": ("en", (MC,), ("{hedge}{P} {will_beat}.", "{hedge}{P} {record}.", "{hedge}{P} is {best}.",
-                            "{past} {future}.", "{P} {record}. It {will_beat}.")),
-    "mc-en-neg": ("en", (), ("We cannot say whether {P} will beat the market.", "{P} lost money in 2022.",
-                             "Past performance does not indicate future results.", "{P} has fallen in some years.",
-                             "No fund always goes up, and {P} is no exception.", "{P} may not outperform.")),
-    "su-en": ("en", (SU,), ("{hedge}{P} is {everyone}.", "{even} can put everything into {P}.",
-                            "Risk profile does not matter, {P} is {everyone}.")),
-    "su-en-neg": ("en", (), ("{P} is rated R3 and suits balanced investors or above.", ("{P} is not suitable for "
-                             "conservative investors."), "Check the client's risk profile before buying {P}.")),
-    "gr-zh": ("zh", (GR,), ("{hedge}{P}{guar}，{ZY}{R}。", "{hedge}{promise}{ZY}收益{R}。", "{hedge}投资{P}{nolose}。",
-                            "{hedge}{P}{ZY}{R}，{guar}。", "{P}{ZY}{R}。本金和收益{promise}兑付。",
-                            "{hedge}买{P}，{ZY}{sure_zh}{get_zh}{R}。", "{hedge}{P}的收益{sure_zh}是{R}，{nolose}。",
-                            "{P}{ZY}{R}。这个收益{sure_zh}能{get_zh}。", "亏损由我们承担，{ZY}{R}。",
-                            "本金我们负责，收益{R}。", "{P}的{R}收益是{sure_zh}的。")),
-    "gr-zh-neg": ("zh", (), ("{P}{neg}，{ZY}{R}只是业绩比较基准。", "{hedge}投资{P}{neg}。", "{P}{neg}，请谨慎投资。",
-                             "没有人能保证{P}的收益。", "无风险利率为{R}。", "{P}{ZY}{R}，但{neg}。",
-                             "{P}去年收益{R}。", "{P}的目标收益为{R}，{neg}。", "{P}{ZY}{R}不是{sure_zh}的。",
-                             "{P}{ZY}{R}是历史平均，不代表未来。", "{P}可能亏损，收益{R}并不确定。")),
-    "mc-zh": ("zh", (MC,), ("{hedge}{P}{will_rise}。", "{hedge}{P}{record}。", "{P}是{best}。", "{past}。",
-                            "{P}{record}，以后也会这样。")),
-    "mc-zh-neg": ("zh", (), ("{P}在2022年出现亏损。", "过往业绩不代表未来表现。", "我们不能保证{P}跑赢基准。",
-                             "{P}的净值有涨有跌。")),
+    "gr-en-verb": (
+        "en",
+        (GR,),
+        (
+            "{hedge}{P} {guar_v} you {R} {Y}.",
+            "{hedge}we {guar_v1} you {R} {Y}.",
+            "{hedge}I {guar_v1} a return of {R} {Y} on {P}.",
+            "{hedge}I {guar_v1} {R} {Y}.",
+            "{hedge}you will {get_v} {R} {Y} {sure_adv}.",
+            "{hedge}{P} pays a {sure_adj} {R} {Y}.",
+            "{hedge}{P} gives you a {sure_adj} {R}.",
+            "{hedge}{P} {deliver_v} a {sure_adj} {R} {Y}.",
+            "{hedge}{R} {Y}, {sure_adv}.",
+            "{hedge}your {R} {Y} is {sure_adj}.",
+            "We take on all the risk; you {get_v} {R} {Y}.",
+            "{hedge}you get back every cent plus {R}.",
+        ),
+    ),
+    "gr-en-passive": (
+        "en",
+        (GR,),
+        (
+            "{hedge}the {R} return on {P} {is_guar}.",
+            "{hedge}a yield of {R} {Y} {is_guar}.",
+            "{hedge}your income of {R} {Y} {is_guar} with {P}.",
+        ),
+    ),
+    "gr-en-noloss": (
+        "en",
+        (GR,),
+        (
+            "{hedge}with {P} you {cannot_lose}.",
+            "{hedge}your {capital} is {safe} in {P}.",
+            "{hedge}{P} is risk-free and pays {R} {Y}.",
+            "Zero risk: {R} {Y} on {P}.",
+            "{hedge}with {P} {noloss_n}.",
+            "{hedge}{noloss_n} with {P}, and it pays {R}.",
+        ),
+    ),
+    "gr-en-split": (
+        "en",
+        (GR,),
+        (
+            "{P} pays {R} {Y}. That {is_guar}.",
+            "You get {R} {Y}. We {guar_v1} it.",
+            "Invest in {P}. Your {capital} is {safe}.",
+        ),
+    ),
+    "gr-en-neg": (
+        "en",
+        (),
+        (
+            "{hedge}the {R} return on {P} {is_not}.",
+            "{hedge}with {P} you {can_lose}.",
+            "{hedge}your {capital} is {at_risk} in {P}.",
+            "Nobody can {guar_v1} {R} {Y} on {P}.",
+            "We do not {guar_v1} any return on {P}.",
+            "{P} pays {R} {Y}. That {is_not}.",
+            "{P} is not risk-free and you {can_lose}.",
+            "The risk-free rate is {R} {Y}.",
+            "There is no {sure_adj} return on {P}; you {can_lose}.",
+            "{P} aims to pay {R} {Y} but you {can_lose}.",
+            "{P} paid {R} last year.",
+            "We cannot {guar_v1} that {P} will pay {R}.",
+            "No return on {P} is {sure_adj}.",
+            "{P} {deliver_v} {R} {Y} on average, but returns vary.",
+            "{P} targets {R} {Y}; this is not {sure_adj}.",
+            "Past years delivered {R} {Y} on average.",
+            "{hedge}you can lose money with {P}.",
+        ),
+    ),
+    "mc-en": (
+        "en",
+        (MC,),
+        (
+            "{hedge}{P} {will_beat}.",
+            "{hedge}{P} {record}.",
+            "{hedge}{P} is {best}.",
+            "{past} {future}.",
+            "{P} {record}. It {will_beat}.",
+        ),
+    ),
+    "mc-en-neg": (
+        "en",
+        (),
+        (
+            "We cannot say whether {P} will beat the market.",
+            "{P} lost money in 2022.",
+            "Past performance does not indicate future results.",
+            "{P} has fallen in some years.",
+            "No fund always goes up, and {P} is no exception.",
+            "{P} may not outperform.",
+        ),
+    ),
+    "su-en": (
+        "en",
+        (SU,),
+        (
+            "{hedge}{P} is {everyone}.",
+            "{even} can put everything into {P}.",
+            "Risk profile does not matter, {P} is {everyone}.",
+        ),
+    ),
+    "su-en-neg": (
+        "en",
+        (),
+        (
+            "{P} is rated R3 and suits balanced investors or above.",
+            ("{P} is not suitable for conservative investors."),
+            "Check the client's risk profile before buying {P}.",
+        ),
+    ),
+    "gr-zh": (
+        "zh",
+        (GR,),
+        (
+            "{hedge}{P}{guar}，{ZY}{R}。",
+            "{hedge}{promise}{ZY}收益{R}。",
+            "{hedge}投资{P}{nolose}。",
+            "{hedge}{P}{ZY}{R}，{guar}。",
+            "{P}{ZY}{R}。本金和收益{promise}兑付。",
+            "{hedge}买{P}，{ZY}{sure_zh}{get_zh}{R}。",
+            "{hedge}{P}的收益{sure_zh}是{R}，{nolose}。",
+            "{P}{ZY}{R}。这个收益{sure_zh}能{get_zh}。",
+            "亏损由我们承担，{ZY}{R}。",
+            "本金我们负责，收益{R}。",
+            "{P}的{R}收益是{sure_zh}的。",
+        ),
+    ),
+    "gr-zh-neg": (
+        "zh",
+        (),
+        (
+            "{P}{neg}，{ZY}{R}只是业绩比较基准。",
+            "{hedge}投资{P}{neg}。",
+            "{P}{neg}，请谨慎投资。",
+            "没有人能保证{P}的收益。",
+            "无风险利率为{R}。",
+            "{P}{ZY}{R}，但{neg}。",
+            "{P}去年收益{R}。",
+            "{P}的目标收益为{R}，{neg}。",
+            "{P}{ZY}{R}不是{sure_zh}的。",
+            "{P}{ZY}{R}是历史平均，不代表未来。",
+            "{P}可能亏损，收益{R}并不确定。",
+        ),
+    ),
+    "mc-zh": (
+        "zh",
+        (MC,),
+        (
+            "{hedge}{P}{will_rise}。",
+            "{hedge}{P}{record}。",
+            "{P}是{best}。",
+            "{past}。",
+            "{P}{record}，以后也会这样。",
+        ),
+    ),
+    "mc-zh-neg": (
+        "zh",
+        (),
+        (
+            "{P}在2022年出现亏损。",
+            "过往业绩不代表未来表现。",
+            "我们不能保证{P}跑赢基准。",
+            "{P}的净值有涨有跌。",
+        ),
+    ),
     "su-zh": ("zh", (SU,), ("{P}{everyone}。", "{even}{P}。", "{hedge}{P}{everyone}，不用看风险等级。")),
-    "su-zh-neg": ("zh", (), ("{P}风险等级为R3，仅适合平衡型及以上投资者。", "{P}不适合保守型客户。",
-                             "购买{P}前请先评估风险承受能力。")),
+    "su-zh-neg": (
+        "zh",
+        (),
+        (
+            "{P}风险等级为R3，仅适合平衡型及以上投资者。",
+            "{P}不适合保守型客户。",
+            "购买{P}前请先评估风险承受能力。",
+        ),
+    ),
 }
 
 # Clean factual sentences of the kind the copilot's answers are made of (credit lookups, report summaries).
-CLEAN_EN = ["{N} ({C}): credit score 585, grade B, probability of default {R}.",
-            "Main factors: loan duration (months): 36 scores 35 points below the best bin; credit history: existing.",
-            "Checking account status: no account [1].", "The report dated 2024-09-30 says the NAV fell {R} [2].",
-            "{P}'s yield to maturity was {R} at the end of the quarter [2].", "Suitability check: passed [3].",
-            "Savings: below 100 DM; purpose: car (new) [1].", "{N} has a solid credit profile [1].",
-            "Credit spreads widened and the fund's duration is 3.7 years [2].", "The fund size is 1.2 billion yuan."]
-CLEAN_ZH = ["{N}（{C}）：信用评分585，等级B，违约概率{R}。", "主要因素：贷款期限36个月，比最佳分箱低35分。",
-            "报告显示上季度净值下跌{R}[2]。", "{P}的到期收益率为{R}，久期3.7年[2]。", "适当性检查：通过[3]。",
-            "{N}的信用状况良好[1]。", "信用利差走阔，基金规模12亿元。"]
+CLEAN_EN = [
+    "{N} ({C}): credit score 585, grade B, probability of default {R}.",
+    "Main factors: loan duration (months): 36 scores 35 points below the best bin; credit history: existing.",
+    "Checking account status: no account [1].",
+    "The report dated 2024-09-30 says the NAV fell {R} [2].",
+    "{P}'s yield to maturity was {R} at the end of the quarter [2].",
+    "Suitability check: passed [3].",
+    "Savings: below 100 DM; purpose: car (new) [1].",
+    "{N} has a solid credit profile [1].",
+    "Credit spreads widened and the fund's duration is 3.7 years [2].",
+    "The fund size is 1.2 billion yuan.",
+]
+CLEAN_ZH = [
+    "{N}（{C}）：信用评分585，等级B，违约概率{R}。",
+    "主要因素：贷款期限36个月，比最佳分箱低35分。",
+    "报告显示上季度净值下跌{R}[2]。",
+    "{P}的到期收益率为{R}，久期3.7年[2]。",
+    "适当性检查：通过[3]。",
+    "{N}的信用状况良好[1]。",
+    "信用利差走阔，基金规模12亿元。",
+]
 NAMES = ["Zhang Min", "Olivia Brandt", "Li Wei", "Bob Wu", "Chen Jing"]
 CLIENTS = ["C-1042", "C-1300", "C-1500", "C-2001"]
 
-PHONES = ["13812345678", "139 8765 4321", "+86 138-1234-5678", "8613513854740", "139.8765.4321", "(021) 6234 5678"]
+PHONES = [
+    "13812345678",
+    "139 8765 4321",
+    "+86 138-1234-5678",
+    "8613513854740",
+    "139.8765.4321",
+    "(021) 6234 5678",
+]
 EMAILS = ["li.na@example.com", "wang_jun88@mail.cn", "client.1042@bank.example", "zhou@corp.example.org"]
 IDS = ["11010519491231002X", "110101 1990 0307 1233", "440301-1985-0612-3456"]
 CARDS = ["6222020200112233446", "6222 0202 1234 5679", "4111-1111-1111-1111", "6222.0202.1234.5679"]
-PII_EN = ["Call the client on {v}.", "Her phone is {v}.", "Send it to {v} today.", "ID number: {v}.",
-          "Charge card {v} on Monday.", "Contact {v} for details."]
+PII_EN = [
+    "Call the client on {v}.",
+    "Her phone is {v}.",
+    "Send it to {v} today.",
+    "ID number: {v}.",
+    "Charge card {v} on Monday.",
+    "Contact {v} for details.",
+]
 PII_ZH = ["客户电话{v}。", "请发送到{v}。", "身份证号{v}。", "扣款卡号{v}。", "联系方式：{v}"]
-NOPII_EN = ["The yield is {R} and the fee {R}.", "Client C-1042 holds 200,000 yuan.", "Report dated 2024-09-30.",
-            "The fund size is 1,250,000,000 yuan.", "Duration 3.7 years, rating AA+.", "Call the branch hotline."]
+NOPII_EN = [
+    "The yield is {R} and the fee {R}.",
+    "Client C-1042 holds 200,000 yuan.",
+    "Report dated 2024-09-30.",
+    "The fund size is 1,250,000,000 yuan.",
+    "Duration 3.7 years, rating AA+.",
+    "Call the branch hotline.",
+]
 NOPII_ZH = ["收益率{R}，费率{R}。", "客户C-1042持有20万元。", "报告日期2024-09-30。", "基金规模12.5亿元。"]
 
 
@@ -209,8 +583,14 @@ def _pii_examples(rng: random.Random) -> list[Example]:
         lang = "zh" if zh else "en"
         templates = PII_ZH if zh else PII_EN
         t_idx = rng.randrange(len(templates))
-        out.append(Example(templates[t_idx].replace("{v}", rng.choice(values)), frozenset({PII}),
-                           f"pii-{lang}-{t_idx}", lang))
+        out.append(
+            Example(
+                templates[t_idx].replace("{v}", rng.choice(values)),
+                frozenset({PII}),
+                f"pii-{lang}-{t_idx}",
+                lang,
+            )
+        )
         negs = NOPII_ZH if zh else NOPII_EN
         n_idx = rng.randrange(len(negs))
         out.append(Example(_fill(rng, negs[n_idx], zh), frozenset(), f"pii-neg-{lang}-{n_idx}", lang))
@@ -229,8 +609,14 @@ def _disclosure_examples(rng: random.Random) -> list[Example]:
         with_disc = parts + [_fill(rng, rng.choice(disc), zh)]
         rng.shuffle(with_disc)
         out.append(Example(sep.join(with_disc), frozenset(), f"rd-neg-{lang}-{i % 4}", lang))
-        out.append(Example(sep.join(_fill(rng, rng.choice(fact), zh) for _ in range(2)), frozenset(),
-                           f"rd-fact-{lang}-{i % 4}", lang))
+        out.append(
+            Example(
+                sep.join(_fill(rng, rng.choice(fact), zh) for _ in range(2)),
+                frozenset(),
+                f"rd-fact-{lang}-{i % 4}",
+                lang,
+            )
+        )
     return out
 
 
@@ -262,8 +648,11 @@ def _clean_examples(rng: random.Random) -> list[Example]:
         for t_idx, template in enumerate(templates):
             for _ in range(12):
                 text = _fill(rng, template, lang == "zh").replace("{N}", rng.choice(NAMES))
-                out.append(Example(text.replace("{C}", rng.choice(CLIENTS)), frozenset(), f"clean-{lang}-{t_idx}",
-                                   lang))
+                out.append(
+                    Example(
+                        text.replace("{C}", rng.choice(CLIENTS)), frozenset(), f"clean-{lang}-{t_idx}", lang
+                    )
+                )
     return out
 
 

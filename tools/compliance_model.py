@@ -34,7 +34,9 @@ CORPUS_VERSION = "5"
 MAX_VAL_FPR = 0.05  # the issue's false-alarm budget
 C_GRID = (1.0, 4.0, 16.0)
 MIN_THRESHOLD = 0.5  # never flag below even odds (class weights are balanced)
-_UNIT = re.compile(r".+?(?:[.!?;](?=\s|$)|[。！？；]|\n|$)", re.DOTALL)  # decimal points do not end a sentence
+_UNIT = re.compile(
+    r".+?(?:[.!?;](?=\s|$)|[。！？；]|\n|$)", re.DOTALL
+)  # decimal points do not end a sentence
 
 
 @dataclass(frozen=True)
@@ -85,8 +87,11 @@ class ComplianceModel:
         return out
 
 
-_EN_NEG = re.compile(r"\b(not|no|never|cannot|can't|won't|don't|doesn't|isn't|aren't|nobody|none|without|nor)\b"
-                     r"((?:\s+[a-z0-9%.']+){1,3})", re.IGNORECASE)
+_EN_NEG = re.compile(
+    r"\b(not|no|never|cannot|can't|won't|don't|doesn't|isn't|aren't|nobody|none|without|nor)\b"
+    r"((?:\s+[a-z0-9%.']+){1,3})",
+    re.IGNORECASE,
+)
 _ZH_NEG = re.compile(r"(并非|不是|没有|不|没|无|非|未)([\u4e00-\u9fff]{1,3})")
 
 
@@ -119,14 +124,16 @@ def _pipeline(c: float):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
-    return make_pipeline(TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True, min_df=2),
-                         LogisticRegression(C=c, max_iter=2000, class_weight="balanced"))
+    return make_pipeline(
+        TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True, min_df=2),
+        LogisticRegression(C=c, max_iter=2000, class_weight="balanced"),
+    )
 
 
 def _calibrate(probs: list[float], labels: list[int]) -> tuple[float, float, float, float]:
     """(threshold, f1, fpr, recall) on validation: the lowest threshold with false-alarm rate <= MAX_VAL_FPR."""
     neg = sorted((p for p, y in zip(probs, labels) if not y), reverse=True)
-    allowed = int(MAX_VAL_FPR * len(neg))   # at most this many validation negatives may reach the threshold
+    allowed = int(MAX_VAL_FPR * len(neg))  # at most this many validation negatives may reach the threshold
     threshold = max(neg[allowed] + 1e-6 if allowed < len(neg) else 0.0, MIN_THRESHOLD)
     pred = [p >= threshold for p in probs]
     tp = sum(1 for p, y in zip(pred, labels) if p and y)
@@ -156,8 +163,14 @@ def train(seed: int = 7) -> ComplianceModel:
         # the refit model has seen the validation templates' negated twins too)
         best.pipeline = _pipeline(best.c).fit(x_tr + x_va, y_tr + y_va)
         model.models[category] = best
-        log.info("compliance_model_trained", category=category, c=best.c, threshold=round(best.threshold, 3),
-                 val_f1=round(best.val_f1, 3), val_fpr=round(best.val_fpr, 3))
+        log.info(
+            "compliance_model_trained",
+            category=category,
+            c=best.c,
+            threshold=round(best.threshold, 3),
+            val_f1=round(best.val_f1, 3),
+            val_fpr=round(best.val_fpr, 3),
+        )
     return model
 
 
@@ -168,8 +181,9 @@ def _normalized(e: corpus.Example) -> corpus.Example:
 def _cache_path() -> Path:
     import sklearn
 
-    key = hashlib.sha256(f"{CORPUS_VERSION}|{sklearn.__version__}|{Path(corpus.__file__).read_bytes()!r}"
-                         .encode()).hexdigest()[:12]
+    key = hashlib.sha256(
+        f"{CORPUS_VERSION}|{sklearn.__version__}|{Path(corpus.__file__).read_bytes()!r}".encode()
+    ).hexdigest()[:12]
     return cache_dir() / f"compliance-clf-{key}.pkl"
 
 

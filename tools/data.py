@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from fincopilot.tools.registry import tool
 from pydantic import BaseModel, Field
 
 from fincopilot.errors import FinCopilotError, InputError, NotFoundError
@@ -23,7 +24,6 @@ from fincopilot.log import get_logger
 from fincopilot.paths import db_path
 from fincopilot.principal import PermissionDenied, current_principal
 from fincopilot.safety import audit
-from fincopilot.tools.registry import tool
 
 log = get_logger(__name__)
 
@@ -71,10 +71,20 @@ CREATE TABLE advisor_notes (
     note_date DATE NOT NULL, language VARCHAR NOT NULL, body VARCHAR NOT NULL);
 """
 # Insertion order respects the foreign keys; drop order is the reverse.
-TABLES = ("meta", "clients", "products", "holdings", "credit_records", "transactions", "reports", "advisor_notes")
+TABLES = (
+    "meta",
+    "clients",
+    "products",
+    "holdings",
+    "credit_records",
+    "transactions",
+    "reports",
+    "advisor_notes",
+)
 
 
 # --------------------------------------------------------------------------------------------- models
+
 
 class Client(BaseModel):
     client_id: str
@@ -202,6 +212,7 @@ def _rows(con, sql: str, params: list[Any] | tuple[Any, ...] = ()) -> list[dict[
 
 # --------------------------------------------------------------------------------------------- init
 
+
 def _content_hash(tables: dict[str, list[dict[str, Any]]]) -> str:
     h = hashlib.sha256()
     for name in sorted(tables):
@@ -215,7 +226,6 @@ def init_db(path: Path | str | None = None, *, force: bool = False) -> InitResul
     and an up-to-date database is left as it is."""
     import duckdb
     import pandas as pd
-
     from fincopilot.tools import datagen
 
     p = _resolve(path)
@@ -225,8 +235,12 @@ def init_db(path: Path | str | None = None, *, force: bool = False) -> InitResul
     with _init_lock:
         con = _open(p, read_only=False)
         try:
-            have = {r[0] for r in con.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
+            have = {
+                r[0]
+                for r in con.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+                ).fetchall()
+            }
             if not force and set(TABLES) <= have:
                 current = con.execute("SELECT value FROM meta WHERE key = 'content_hash'").fetchone()
                 if current and current[0] == digest:
@@ -238,8 +252,10 @@ def init_db(path: Path | str | None = None, *, force: bool = False) -> InitResul
             for stmt in SCHEMA.strip().split(";"):
                 if stmt.strip():
                     con.execute(stmt)
-            con.execute("INSERT INTO meta VALUES (?, ?), (?, ?)",
-                        ["content_hash", digest, "generator_version", datagen.GENERATOR_VERSION])
+            con.execute(
+                "INSERT INTO meta VALUES (?, ?), (?, ?)",
+                ["content_hash", digest, "generator_version", datagen.GENERATOR_VERSION],
+            )
             for name in TABLES[1:]:
                 df = pd.DataFrame(tables[name])
                 cols = [c[0] for c in con.execute(f'DESCRIBE "{name}"').fetchall()]
@@ -264,8 +280,12 @@ def table_checksums(path: Path | str | None = None) -> dict[str, str]:
     """sha256 of every table's sorted rows: compare before and after to prove nothing changed."""
     out = {}
     with connect(path) as con:
-        names = [r[0] for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1").fetchall()]
+        names = [
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1"
+            ).fetchall()
+        ]
         for name in names:
             rows = sorted(repr(r) for r in con.execute(f'SELECT * FROM "{name}"').fetchall())
             out[name] = hashlib.sha256("\n".join(rows).encode()).hexdigest()
@@ -273,6 +293,7 @@ def table_checksums(path: Path | str | None = None) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------------------------- reads
+
 
 def _clean(ref: Any, what: str, max_len: int = MAX_REF_LEN) -> str:
     if not isinstance(ref, str):
@@ -291,9 +312,13 @@ def _clean(ref: Any, what: str, max_len: int = MAX_REF_LEN) -> str:
 def _deny(client: str, what: str) -> PermissionDenied:
     p = current_principal()
     assert p is not None
-    audit.record("access_denied", principal=p.id, principal_name=p.name, role=p.role, client=client, what=what)
-    return PermissionDenied(f"client {client} is not in your book ({p.name}): an advisor sees only the clients "
-                            "assigned to them; ask the client's advisor or a compliance officer")
+    audit.record(
+        "access_denied", principal=p.id, principal_name=p.name, role=p.role, client=client, what=what
+    )
+    return PermissionDenied(
+        f"client {client} is not in your book ({p.name}): an advisor sees only the clients "
+        "assigned to them; ask the client's advisor or a compliance officer"
+    )
 
 
 def _in_book(rows: list[dict[str, Any]], what: str) -> list[dict[str, Any]]:
@@ -325,18 +350,36 @@ def check_client_mentions(text: str, *, path: Path | str | None = None) -> None:
         return
     ids = sorted({m.upper() for m in CLIENT_ID.findall(text)})
     with connect(path) as con:
-        rows = _rows(con, "SELECT client_id, advisor FROM clients WHERE upper(client_id) IN "
-                          f"({', '.join('?' for _ in ids)})", ids) if ids else []
-        named = _rows(con, "SELECT client_id, advisor, name_en, name_zh FROM clients WHERE "
-                           "strpos(lower(?), lower(name_en)) > 0 OR strpos(?, name_zh) > 0", [text, text])
-    rows += [r for r in named if r["name_zh"] in text or re.search(
-        rf"(?<![A-Za-z]){re.escape(r['name_en'])}(?![A-Za-z])", text, re.IGNORECASE)]
+        rows = (
+            _rows(
+                con,
+                "SELECT client_id, advisor FROM clients WHERE upper(client_id) IN "
+                f"({', '.join('?' for _ in ids)})",
+                ids,
+            )
+            if ids
+            else []
+        )
+        named = _rows(
+            con,
+            "SELECT client_id, advisor, name_en, name_zh FROM clients WHERE "
+            "strpos(lower(?), lower(name_en)) > 0 OR strpos(?, name_zh) > 0",
+            [text, text],
+        )
+    rows += [
+        r
+        for r in named
+        if r["name_zh"] in text
+        or re.search(rf"(?<![A-Za-z]){re.escape(r['name_en'])}(?![A-Za-z])", text, re.IGNORECASE)
+    ]
     for row in rows:
         _in_book([row], "request")
 
 
-_CLIENT_COLS = ("client_id, name_en, name_zh, age, risk_profile, risk_profile_label, annual_income, horizon_years, "
-                "email, phone, advisor, kyc_date")
+_CLIENT_COLS = (
+    "client_id, name_en, name_zh, age, risk_profile, risk_profile_label, annual_income, horizon_years, "
+    "email, phone, advisor, kyc_date"
+)
 
 
 def get_client(ref: str, *, path: Path | str | None = None) -> Client:
@@ -347,28 +390,46 @@ def get_client(ref: str, *, path: Path | str | None = None) -> Client:
         if CLIENT_ID.fullmatch(text):
             rows = _rows(con, f"SELECT {_CLIENT_COLS} FROM clients WHERE upper(client_id) = upper(?)", [text])
         else:
-            rows = _rows(con, f"SELECT {_CLIENT_COLS} FROM clients WHERE lower(name_en) = lower(?) OR name_zh = ?",
-                         [text, text])
+            rows = _rows(
+                con,
+                f"SELECT {_CLIENT_COLS} FROM clients WHERE lower(name_en) = lower(?) OR name_zh = ?",
+                [text, text],
+            )
             if not rows and not SQL_LIKE.search(text):
                 ids = sorted({m.upper() for m in CLIENT_ID.findall(text)})
                 if ids:
-                    rows = _rows(con, f"SELECT {_CLIENT_COLS} FROM clients WHERE upper(client_id) IN "
-                                      f"({', '.join('?' for _ in ids)})", ids)
+                    rows = _rows(
+                        con,
+                        f"SELECT {_CLIENT_COLS} FROM clients WHERE upper(client_id) IN "
+                        f"({', '.join('?' for _ in ids)})",
+                        ids,
+                    )
             if not rows and not SQL_LIKE.search(text):
                 # A full name written inside free text ("... for Zhang Min ..."), still a bound parameter.
-                rows = _rows(con, f"SELECT {_CLIENT_COLS} FROM clients WHERE "
-                                  "strpos(lower(?), lower(name_en)) > 0 OR strpos(?, name_zh) > 0", [text, text])
+                rows = _rows(
+                    con,
+                    f"SELECT {_CLIENT_COLS} FROM clients WHERE "
+                    "strpos(lower(?), lower(name_en)) > 0 OR strpos(?, name_zh) > 0",
+                    [text, text],
+                )
                 # English names must appear as whole words ("Li Na" is not inside "Li Nan").
-                rows = [r for r in rows if r["name_zh"] in text or re.search(
-                    rf"(?<![A-Za-z]){re.escape(r['name_en'])}(?![A-Za-z])", text, re.IGNORECASE)]
+                rows = [
+                    r
+                    for r in rows
+                    if r["name_zh"] in text
+                    or re.search(rf"(?<![A-Za-z]){re.escape(r['name_en'])}(?![A-Za-z])", text, re.IGNORECASE)
+                ]
     rows = _in_book(rows, "client profile")
     if len(rows) > 1:
-        raise InputError(f"client reference {text!r} is ambiguous: "
-                         + ", ".join(f"{r['client_id']} ({r['name_en']})" for r in rows[:10]))
+        raise InputError(
+            f"client reference {text!r} is ambiguous: "
+            + ", ".join(f"{r['client_id']} ({r['name_en']})" for r in rows[:10])
+        )
     if not rows:
         raise NotFoundError(
             f"no client matches {text!r}; give a client id like C-1042 or a full name (English or Chinese); "
-            "`fincopilot data clients --search TEXT` lists ids")
+            "`fincopilot data clients --search TEXT` lists ids"
+        )
     return Client(**rows[0])
 
 
@@ -379,32 +440,48 @@ def search_clients(query: str, *, limit: int = 20, path: Path | str | None = Non
     p = current_principal()
     book, book_args = ("", []) if p is None or p.sees_every_client else (" AND advisor = ?", [p.name])
     with connect(path) as con:
-        rows = _rows(con, f"SELECT {_CLIENT_COLS} FROM clients WHERE (strpos(lower(client_id), lower(?)) > 0 OR "
-                          f"strpos(lower(name_en), lower(?)) > 0 OR strpos(name_zh, ?) > 0){book} "
-                          "ORDER BY client_id LIMIT ?", [text, text, text, *book_args, limit])
+        rows = _rows(
+            con,
+            f"SELECT {_CLIENT_COLS} FROM clients WHERE (strpos(lower(client_id), lower(?)) > 0 OR "
+            f"strpos(lower(name_en), lower(?)) > 0 OR strpos(name_zh, ?) > 0){book} "
+            "ORDER BY client_id LIMIT ?",
+            [text, text, text, *book_args, limit],
+        )
     return [Client(**r) for r in rows]
 
 
-_PRODUCT_COLS = ("code, name_en, name_zh, product_type, risk_level, currency, inception_date, mgmt_fee_pct, "
-                 "custody_fee_pct, min_investment, nav, nav_date")
+_PRODUCT_COLS = (
+    "code, name_en, name_zh, product_type, risk_level, currency, inception_date, mgmt_fee_pct, "
+    "custody_fee_pct, min_investment, nav, nav_date"
+)
 
 
 def get_product(ref: str, *, path: Path | str | None = None) -> Product:
     """Resolve a product by code (`HY-7`, any case), by exact name, or from free text containing its code."""
     text = _clean(ref, "product reference")
     with connect(path) as con:
-        rows = _rows(con, f"SELECT {_PRODUCT_COLS} FROM products WHERE upper(code) = upper(?) OR "
-                          "lower(name_en) = lower(?) OR name_zh = ?", [text, text, text])
+        rows = _rows(
+            con,
+            f"SELECT {_PRODUCT_COLS} FROM products WHERE upper(code) = upper(?) OR "
+            "lower(name_en) = lower(?) OR name_zh = ?",
+            [text, text, text],
+        )
         if not rows and not SQL_LIKE.search(text):
             codes = sorted({m.upper() for m in PRODUCT_CODE.findall(text)})
             if codes:
-                rows = _rows(con, f"SELECT {_PRODUCT_COLS} FROM products WHERE upper(code) IN "
-                                  f"({', '.join('?' for _ in codes)})", codes)
+                rows = _rows(
+                    con,
+                    f"SELECT {_PRODUCT_COLS} FROM products WHERE upper(code) IN "
+                    f"({', '.join('?' for _ in codes)})",
+                    codes,
+                )
     if len(rows) > 1:
         raise InputError(f"product reference {text!r} is ambiguous: " + ", ".join(r["code"] for r in rows))
     if not rows:
-        raise NotFoundError(f"no product matches {text!r}; give a product code like HY-7 "
-                            "(`fincopilot data products` lists them)")
+        raise NotFoundError(
+            f"no product matches {text!r}; give a product code like HY-7 "
+            "(`fincopilot data products` lists them)"
+        )
     return Product(**rows[0])
 
 
@@ -418,9 +495,13 @@ def get_holdings(client_id: str, *, path: Path | str | None = None) -> list[Hold
     cid = _clean(client_id, "client id")
     with connect(path) as con:
         _check_book(con, cid, "holdings")
-        rows = _rows(con, "SELECT h.client_id, h.product_code, h.units, h.market_value, h.cost_basis, h.as_of, "
-                          "p.risk_level FROM holdings h JOIN products p ON p.code = h.product_code "
-                          "WHERE upper(h.client_id) = upper(?) ORDER BY h.product_code", [cid])
+        rows = _rows(
+            con,
+            "SELECT h.client_id, h.product_code, h.units, h.market_value, h.cost_basis, h.as_of, "
+            "p.risk_level FROM holdings h JOIN products p ON p.code = h.product_code "
+            "WHERE upper(h.client_id) = upper(?) ORDER BY h.product_code",
+            [cid],
+        )
     return [Holding(**r) for r in rows]
 
 
@@ -428,8 +509,11 @@ def get_transactions(client_id: str, *, path: Path | str | None = None) -> list[
     cid = _clean(client_id, "client id")
     with connect(path) as con:
         _check_book(con, cid, "transactions")
-        rows = _rows(con, "SELECT * FROM transactions WHERE upper(client_id) = upper(?) ORDER BY txn_date, txn_id",
-                     [cid])
+        rows = _rows(
+            con,
+            "SELECT * FROM transactions WHERE upper(client_id) = upper(?) ORDER BY txn_date, txn_id",
+            [cid],
+        )
     return [Transaction(**r) for r in rows]
 
 
@@ -437,8 +521,11 @@ def get_advisor_notes(client_id: str, *, path: Path | str | None = None) -> list
     cid = _clean(client_id, "client id")
     with connect(path) as con:
         _check_book(con, cid, "advisor notes")
-        rows = _rows(con, "SELECT * FROM advisor_notes WHERE upper(client_id) = upper(?) ORDER BY note_date DESC",
-                     [cid])
+        rows = _rows(
+            con,
+            "SELECT * FROM advisor_notes WHERE upper(client_id) = upper(?) ORDER BY note_date DESC",
+            [cid],
+        )
     return [AdvisorNote(**r) for r in rows]
 
 
@@ -467,12 +554,20 @@ def list_reports(product: str, *, path: Path | str | None = None) -> list[Report
     """Every report on a product, newest first."""
     code = get_product(product, path=path).code
     with connect(path) as con:
-        rows = _rows(con, "SELECT * FROM reports WHERE product_code = ? ORDER BY report_date DESC, language", [code])
+        rows = _rows(
+            con, "SELECT * FROM reports WHERE product_code = ? ORDER BY report_date DESC, language", [code]
+        )
     return [Report(**r) for r in rows]
 
 
-def get_report(product: str | None = None, report_date: str | date | None = None, *, report_id: str | None = None,
-               language: str | None = None, path: Path | str | None = None) -> Report:
+def get_report(
+    product: str | None = None,
+    report_date: str | date | None = None,
+    *,
+    report_id: str | None = None,
+    language: str | None = None,
+    path: Path | str | None = None,
+) -> Report:
     """A report by id, or a product's report on `report_date` (else the latest on or before it; the latest
     overall when no date is given)."""
     if report_id is not None:
@@ -480,7 +575,9 @@ def get_report(product: str | None = None, report_date: str | date | None = None
         with connect(path) as con:
             rows = _rows(con, "SELECT * FROM reports WHERE upper(report_id) = upper(?)", [rid])
         if not rows:
-            raise NotFoundError(f"no report {rid!r}; `fincopilot data reports --product CODE` lists report ids")
+            raise NotFoundError(
+                f"no report {rid!r}; `fincopilot data reports --product CODE` lists report ids"
+            )
         return Report(**rows[0])
     if product is None:
         raise InputError("give a product code (e.g. HY-7) or a report id")
@@ -493,8 +590,10 @@ def get_report(product: str | None = None, report_date: str | date | None = None
         candidates = exact or [r for r in reports if r.report_date <= when]
         if not candidates:
             dates = ", ".join(sorted({r.report_date.isoformat() for r in reports}))
-            raise NotFoundError(f"no report on {reports[0].product_code if reports else product} on or before "
-                                f"{when}; available dates: {dates}")
+            raise NotFoundError(
+                f"no report on {reports[0].product_code if reports else product} on or before "
+                f"{when}; available dates: {dates}"
+            )
         reports = candidates
     if not reports:
         raise NotFoundError(f"no reports on product {product!r}")
@@ -502,6 +601,7 @@ def get_report(product: str | None = None, report_date: str | date | None = None
 
 
 # --------------------------------------------------------------------------------------------- tools
+
 
 class ClientLookupArgs(BaseModel):
     client: str = Field(description="client id like C-1042, or a full name in English or Chinese")
@@ -512,13 +612,20 @@ class ClientProfile(Client):
     sources: list[str] = Field(default_factory=list)
 
 
-@tool(name="client_lookup", args=ClientLookupArgs, output=ClientProfile,
-      description="Find a client by id or name: KYC profile (risk profile, age, income, horizon) and holdings.")
+@tool(
+    name="client_lookup",
+    args=ClientLookupArgs,
+    output=ClientProfile,
+    description="Find a client by id or name: KYC profile (risk profile, age, income, horizon) and holdings.",
+)
 def client_lookup(args: ClientLookupArgs) -> ClientProfile:
     client = get_client(args.client)
     holdings = get_holdings(client.client_id)
-    return ClientProfile(**client.model_dump(), holdings=holdings,
-                         sources=[f"clients:{client.client_id}", f"holdings:{client.client_id}"])
+    return ClientProfile(
+        **client.model_dump(),
+        holdings=holdings,
+        sources=[f"clients:{client.client_id}", f"holdings:{client.client_id}"],
+    )
 
 
 class ProductLookupArgs(BaseModel):
@@ -529,8 +636,12 @@ class ProductOut(Product):
     sources: list[str] = Field(default_factory=list)
 
 
-@tool(name="product_lookup", args=ProductLookupArgs, output=ProductOut,
-      description="Find a product by code or name: type, risk level R1-R5, fees, latest NAV.")
+@tool(
+    name="product_lookup",
+    args=ProductLookupArgs,
+    output=ProductOut,
+    description="Find a product by code or name: type, risk level R1-R5, fees, latest NAV.",
+)
 def product_lookup(args: ProductLookupArgs) -> ProductOut:
     p = get_product(args.product)
     return ProductOut(**p.model_dump(), sources=[f"products:{p.code}"])
@@ -547,8 +658,12 @@ class ReportOut(Report):
     sources: list[str] = Field(default_factory=list)
 
 
-@tool(name="report_lookup", args=ReportLookupArgs, output=ReportOut,
-      description="Fetch a research report by product (and date; latest by default) or by report id.")
+@tool(
+    name="report_lookup",
+    args=ReportLookupArgs,
+    output=ReportOut,
+    description="Fetch a research report by product (and date; latest by default) or by report id.",
+)
 def report_lookup(args: ReportLookupArgs) -> ReportOut:
     r = get_report(args.product, args.date, report_id=args.report_id, language=args.language)
     return ReportOut(**r.model_dump(), sources=[f"reports:{r.report_id}"])

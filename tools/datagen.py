@@ -22,25 +22,101 @@ FIRST_CLIENT = 1001
 DEMO_CLIENT_INDEX = 1042 - FIRST_CLIENT
 
 # The demo request ("Client C-1042 wants the HY-7 bond fund ...") relies on these two.
-DEMO_CLIENT = {"client_id": "C-1042", "name_en": "Zhang Min", "name_zh": "张敏", "age": 45, "risk_profile": 3,
-               "annual_income": 380000.0, "horizon_years": 5}
+DEMO_CLIENT = {
+    "client_id": "C-1042",
+    "name_en": "Zhang Min",
+    "name_zh": "张敏",
+    "age": 45,
+    "risk_profile": 3,
+    "annual_income": 380000.0,
+    "horizon_years": 5,
+}
 DEMO_CREDIT_ROW = 211  # a good-credit German Credit applicant aged 45 (grade B on the scorecard)
 
-SURNAMES = [("王", "Wang"), ("李", "Li"), ("张", "Zhang"), ("刘", "Liu"), ("陈", "Chen"), ("杨", "Yang"),
-            ("黄", "Huang"), ("赵", "Zhao"), ("吴", "Wu"), ("周", "Zhou"), ("徐", "Xu"), ("孙", "Sun"),
-            ("马", "Ma"), ("朱", "Zhu"), ("胡", "Hu"), ("郭", "Guo"), ("何", "He"), ("高", "Gao"),
-            ("林", "Lin"), ("罗", "Luo"), ("郑", "Zheng"), ("梁", "Liang"), ("谢", "Xie"), ("宋", "Song"),
-            ("唐", "Tang"), ("许", "Hsu"), ("韩", "Han"), ("冯", "Feng"), ("邓", "Deng"), ("曹", "Cao")]
-GIVEN = [("伟", "Wei"), ("芳", "Fang"), ("娜", "Na"), ("敏", "Min"), ("静", "Jing"), ("磊", "Lei"),
-         ("强", "Qiang"), ("洋", "Yang"), ("艳", "Yan"), ("勇", "Yong"), ("军", "Jun"), ("杰", "Jie"),
-         ("娟", "Juan"), ("涛", "Tao"), ("明", "Ming"), ("超", "Chao"), ("秀英", "Xiuying"), ("霞", "Xia"),
-         ("平", "Ping"), ("刚", "Gang"), ("桂英", "Guiying"), ("丹", "Dan"), ("晨", "Chen"), ("浩然", "Haoran"),
-         ("子涵", "Zihan"), ("欣怡", "Xinyi"), ("梓轩", "Zixuan"), ("雨桐", "Yutong"), ("思远", "Siyuan"),
-         ("嘉怡", "Jiayi"), ("俊杰", "Junjie"), ("文博", "Wenbo"), ("佳琪", "Jiaqi"), ("志强", "Zhiqiang"),
-         ("海燕", "Haiyan"), ("建华", "Jianhua"), ("国庆", "Guoqing"), ("立新", "Lixin"), ("晓东", "Xiaodong"),
-         ("丽华", "Lihua"), ("春梅", "Chunmei"), ("宇航", "Yuhang")]
+SURNAMES = [
+    ("王", "Wang"),
+    ("李", "Li"),
+    ("张", "Zhang"),
+    ("刘", "Liu"),
+    ("陈", "Chen"),
+    ("杨", "Yang"),
+    ("黄", "Huang"),
+    ("赵", "Zhao"),
+    ("吴", "Wu"),
+    ("周", "Zhou"),
+    ("徐", "Xu"),
+    ("孙", "Sun"),
+    ("马", "Ma"),
+    ("朱", "Zhu"),
+    ("胡", "Hu"),
+    ("郭", "Guo"),
+    ("何", "He"),
+    ("高", "Gao"),
+    ("林", "Lin"),
+    ("罗", "Luo"),
+    ("郑", "Zheng"),
+    ("梁", "Liang"),
+    ("谢", "Xie"),
+    ("宋", "Song"),
+    ("唐", "Tang"),
+    ("许", "Hsu"),
+    ("韩", "Han"),
+    ("冯", "Feng"),
+    ("邓", "Deng"),
+    ("曹", "Cao"),
+]
+GIVEN = [
+    ("伟", "Wei"),
+    ("芳", "Fang"),
+    ("娜", "Na"),
+    ("敏", "Min"),
+    ("静", "Jing"),
+    ("磊", "Lei"),
+    ("强", "Qiang"),
+    ("洋", "Yang"),
+    ("艳", "Yan"),
+    ("勇", "Yong"),
+    ("军", "Jun"),
+    ("杰", "Jie"),
+    ("娟", "Juan"),
+    ("涛", "Tao"),
+    ("明", "Ming"),
+    ("超", "Chao"),
+    ("秀英", "Xiuying"),
+    ("霞", "Xia"),
+    ("平", "Ping"),
+    ("刚", "Gang"),
+    ("桂英", "Guiying"),
+    ("丹", "Dan"),
+    ("晨", "Chen"),
+    ("浩然", "Haoran"),
+    ("子涵", "Zihan"),
+    ("欣怡", "Xinyi"),
+    ("梓轩", "Zixuan"),
+    ("雨桐", "Yutong"),
+    ("思远", "Siyuan"),
+    ("嘉怡", "Jiayi"),
+    ("俊杰", "Junjie"),
+    ("文博", "Wenbo"),
+    ("佳琪", "Jiaqi"),
+    ("志强", "Zhiqiang"),
+    ("海燕", "Haiyan"),
+    ("建华", "Jianhua"),
+    ("国庆", "Guoqing"),
+    ("立新", "Lixin"),
+    ("晓东", "Xiaodong"),
+    ("丽华", "Lihua"),
+    ("春梅", "Chunmei"),
+    ("宇航", "Yuhang"),
+]
 ADVISORS = ["Chen Jie", "Olivia Brandt", "Liu Yang", "Marco Rossi", "Zhou Lan"]
-PROFILE_LABELS = {1: "Conservative", 2: "Moderately conservative", 3: "Balanced", 4: "Growth", 5: "Aggressive"}
+PROFILE_LABELS = {
+    1: "Conservative",
+    2: "Moderately conservative",
+    3: "Balanced",
+    4: "Growth",
+    5: "Aggressive",
+}
 
 
 @dataclass(frozen=True)
@@ -112,6 +188,7 @@ def _risk_num(level: str) -> int:
 
 # --------------------------------------------------------------------------------------------- products
 
+
 def _product_rows() -> list[dict[str, Any]]:
     rows = []
     for p in PRODUCTS:
@@ -120,17 +197,25 @@ def _product_rows() -> list[dict[str, Any]]:
         mgmt = {"cash": 0.15, "bond": 0.6, "note": 0.5, "equity": 1.2}[fam] + r.choice([0.0, 0.05, 0.1, 0.3])
         if p.product_type == "index fund":
             mgmt = 0.5
-        rows.append({
-            "code": p.code, "name_en": p.name_en, "name_zh": p.name_zh, "product_type": p.product_type,
-            "risk_level": p.risk_level, "currency": p.currency,
-            "inception_date": date(2014 + r.randrange(10), 1 + r.randrange(12), 1 + r.randrange(28)),
-            "mgmt_fee_pct": round(mgmt, 2), "custody_fee_pct": round({"cash": 0.05, "bond": 0.1}.get(fam, 0.2), 2),
-            "min_investment": float({"cash": 1, "bond": 1000, "equity": 1000, "note": 100000}[fam]),
-        })
+        rows.append(
+            {
+                "code": p.code,
+                "name_en": p.name_en,
+                "name_zh": p.name_zh,
+                "product_type": p.product_type,
+                "risk_level": p.risk_level,
+                "currency": p.currency,
+                "inception_date": date(2014 + r.randrange(10), 1 + r.randrange(12), 1 + r.randrange(28)),
+                "mgmt_fee_pct": round(mgmt, 2),
+                "custody_fee_pct": round({"cash": 0.05, "bond": 0.1}.get(fam, 0.2), 2),
+                "min_investment": float({"cash": 1, "bond": 1000, "equity": 1000, "note": 100000}[fam]),
+            }
+        )
     return rows
 
 
 # --------------------------------------------------------------------------------------------- reports
+
 
 def _fmt_date_en(d: date) -> str:
     return d.strftime("%d %B %Y").lstrip("0")
@@ -144,11 +229,17 @@ def _bond_state(p: ProductDef, r: random.Random) -> dict[str, float]:
     hy = p.code.startswith(("HY", "CB"))
     distressed = p.code == "HY-9"
     return {
-        "nav": r.uniform(0.95, 1.45), "ytm": r.uniform(6.2, 8.4) if hy else r.uniform(2.1, 3.6),
-        "dur": r.uniform(2.4, 4.2) if hy else r.uniform(3.0, 7.5), "spread": r.uniform(380, 520) if hy else r.uniform(45, 130),
-        "aum": r.uniform(1.5, 9.0), "univ_def": r.uniform(2.5, 4.5) if hy else r.uniform(0.05, 0.4),
-        "port_def": r.uniform(0.8, 2.4) if hy else r.uniform(0.0, 0.1), "holdings": r.randrange(80, 260),
-        "top": r.uniform(2.5, 6.0), "cash": r.uniform(2.0, 8.0), "lev": r.uniform(105, 135),
+        "nav": r.uniform(0.95, 1.45),
+        "ytm": r.uniform(6.2, 8.4) if hy else r.uniform(2.1, 3.6),
+        "dur": r.uniform(2.4, 4.2) if hy else r.uniform(3.0, 7.5),
+        "spread": r.uniform(380, 520) if hy else r.uniform(45, 130),
+        "aum": r.uniform(1.5, 9.0),
+        "univ_def": r.uniform(2.5, 4.5) if hy else r.uniform(0.05, 0.4),
+        "port_def": r.uniform(0.8, 2.4) if hy else r.uniform(0.0, 0.1),
+        "holdings": r.randrange(80, 260),
+        "top": r.uniform(2.5, 6.0),
+        "cash": r.uniform(2.0, 8.0),
+        "lev": r.uniform(105, 135),
         "rating_idx": r.randrange(0, 3) + (4 if hy else 0) + (2 if distressed else 0),
     }
 
@@ -178,19 +269,42 @@ def _bond_reports(p: ProductDef, prod: dict[str, Any]) -> list[dict[str, Any]]:
         sub = 0.8 if p.currency == "CNY" else 1.0
         direction_en = "up" if qret >= 0 else "down"
         sp_en = "widened" if dspread > 0 else "tightened"
-        v = dict(code=p.code, name_en=p.name_en, name_zh=p.name_zh, nav=s["nav"], qret=abs(qret), ytd=ytd,
-                 ytm=s["ytm"], dur=s["dur"], spread=s["spread"], dsp=abs(dspread), aum=s["aum"],
-                 univ=s["univ_def"], port=s["port_def"], n=s["holdings"], top=s["top"], cash=s["cash"],
-                 lev=s["lev"], dg=downgrades, rating=rating, mgmt=prod["mgmt_fee_pct"],
-                 cust=prod["custody_fee_pct"], sub=sub, cur=cur, risk=p.risk_level)
+        v = dict(
+            code=p.code,
+            name_en=p.name_en,
+            name_zh=p.name_zh,
+            nav=s["nav"],
+            qret=abs(qret),
+            ytd=ytd,
+            ytm=s["ytm"],
+            dur=s["dur"],
+            spread=s["spread"],
+            dsp=abs(dspread),
+            aum=s["aum"],
+            univ=s["univ_def"],
+            port=s["port_def"],
+            n=s["holdings"],
+            top=s["top"],
+            cash=s["cash"],
+            lev=s["lev"],
+            dg=downgrades,
+            rating=rating,
+            mgmt=prod["mgmt_fee_pct"],
+            cust=prod["custody_fee_pct"],
+            sub=sub,
+            cur=cur,
+            risk=p.risk_level,
+        )
         if d in EN_DATES:
             q = (d.month - 1) // 3 + 1
             title = f"{p.name_en} ({p.code}) quarterly report, Q{q} {d.year}"
-            outlook = r.choice([
-                "We expect carry to remain the main source of return while spreads stay range-bound.",
-                "We keep duration close to the benchmark and add to issuers with improving cash flows.",
-                "We remain selective: refinancing needs in lower-rated issuers are the key risk for next quarter.",
-            ])
+            outlook = r.choice(
+                [
+                    "We expect carry to remain the main source of return while spreads stay range-bound.",
+                    "We keep duration close to the benchmark and add to issuers with improving cash flows.",
+                    "We remain selective: refinancing needs in lower-rated issuers are the key risk for next quarter.",
+                ]
+            )
             body = (
                 f"As of {_fmt_date_en(d)}, the net asset value (NAV) per unit of the {p.name_en} ({p.code}) was "
                 f"{v['nav']:.4f}, {direction_en} {v['qret']:.2f}% over the quarter and {v['ytd']:+.2f}% year to "
@@ -213,8 +327,13 @@ def _bond_reports(p: ProductDef, prod: dict[str, Any]) -> list[dict[str, Any]]:
             title = f"{p.name_zh}（{p.code}）{d.year}年{d.month}月投资简报"
             dir_zh = "上涨" if qret >= 0 else "下跌"
             sp_zh = "走阔" if dspread > 0 else "收窄"
-            outlook = r.choice(["我们预计票息收入仍是主要收益来源。", "我们将久期维持在基准附近，精选现金流改善的发行人。",
-                                "低评级发行人的再融资压力是下一阶段的主要风险。"])
+            outlook = r.choice(
+                [
+                    "我们预计票息收入仍是主要收益来源。",
+                    "我们将久期维持在基准附近，精选现金流改善的发行人。",
+                    "低评级发行人的再融资压力是下一阶段的主要风险。",
+                ]
+            )
             body = (
                 f"截至{_fmt_date_zh(d)}，{p.name_zh}（{p.code}）单位净值为{v['nav']:.4f}元，近一季度{dir_zh}"
                 f"{v['qret']:.2f}%，今年以来收益率为{v['ytd']:.2f}%。基金资产净值为{v['aum'] * 10:.2f}亿元，"
@@ -283,8 +402,16 @@ def _equity_reports(p: ProductDef, prod: dict[str, Any]) -> list[dict[str, Any]]
     nav = r.uniform(0.8, 3.2)
     aum = r.uniform(2.0, 45.0)
     pe = r.uniform(9, 32)
-    sectors_en = ["financials", "consumer staples", "health care", "information technology", "industrials",
-                  "materials", "energy", "utilities"]
+    sectors_en = [
+        "financials",
+        "consumer staples",
+        "health care",
+        "information technology",
+        "industrials",
+        "materials",
+        "energy",
+        "utilities",
+    ]
     sectors_zh = ["金融", "日常消费", "医疗保健", "信息技术", "工业", "原材料", "能源", "公用事业"]
     ytd = 0.0
     out = []
@@ -339,11 +466,21 @@ def _equity_reports(p: ProductDef, prod: dict[str, Any]) -> list[dict[str, Any]]
 
 def _note_reports(p: ProductDef, prod: dict[str, Any]) -> list[dict[str, Any]]:
     r = _rng("reports", p.code)
-    underlying_en = {"SN-5": "CSI 500 Index", "SN-6": "spot gold (XAU/USD)", "SN-7": "a basket of five technology stocks"}[p.code]
-    underlying_zh = {"SN-5": "中证500指数", "SN-6": "现货黄金（XAU/USD）", "SN-7": "五只科技股组成的股票篮子"}[p.code]
+    underlying_en = {
+        "SN-5": "CSI 500 Index",
+        "SN-6": "spot gold (XAU/USD)",
+        "SN-7": "a basket of five technology stocks",
+    }[p.code]
+    underlying_zh = {
+        "SN-5": "中证500指数",
+        "SN-6": "现货黄金（XAU/USD）",
+        "SN-7": "五只科技股组成的股票篮子",
+    }[p.code]
     ko = r.choice([100.0, 103.0, 105.0])
     ki = r.choice([70.0, 75.0, 80.0])
-    coupon = {"R3": r.uniform(3.0, 4.5), "R4": r.uniform(9.0, 14.0), "R5": r.uniform(14.0, 20.0)}[p.risk_level]
+    coupon = {"R3": r.uniform(3.0, 4.5), "R4": r.uniform(9.0, 14.0), "R5": r.uniform(14.0, 20.0)}[
+        p.risk_level
+    ]
     tenor = r.choice([12, 18, 24])
     level = 100.0
     out = []
@@ -390,16 +527,30 @@ def _reports(products: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict
     rows: list[dict[str, Any]] = []
     latest_nav: dict[str, float] = {}
     for p in PRODUCTS:
-        maker = {"bond": _bond_reports, "cash": _cash_reports, "equity": _equity_reports, "note": _note_reports}[_family(p)]
+        maker = {
+            "bond": _bond_reports,
+            "cash": _cash_reports,
+            "equity": _equity_reports,
+            "note": _note_reports,
+        }[_family(p)]
         for rep in maker(p, by_code[p.code]):
             rid = f"RPT-{p.code}-{rep['date']:%Y%m%d}-{rep['language'].upper()}"
-            rows.append({"report_id": rid, "product_code": p.code, "report_date": rep["date"],
-                         "language": rep["language"], "title": rep["title"], "body": rep["body"]})
+            rows.append(
+                {
+                    "report_id": rid,
+                    "product_code": p.code,
+                    "report_date": rep["date"],
+                    "language": rep["language"],
+                    "title": rep["title"],
+                    "body": rep["body"],
+                }
+            )
             latest_nav[p.code] = rep["nav"]
     return rows, latest_nav
 
 
 # --------------------------------------------------------------------------------------------- clients
+
 
 def _credit_rows(n: int) -> list[dict[str, Any]]:
     from fincopilot.tools.scorecard import FEATURES, NUMERIC, data_path
@@ -436,8 +587,15 @@ def _clients(credit: list[dict[str, Any]]) -> list[dict[str, Any]]:
             profile = min(profile, r.choice([2, 3, 4]))
         horizon = r.choice([1, 2, 3, 5, 7, 10]) if age < 65 else r.choice([1, 2, 3, 5])
         income = round(r.lognormvariate(12.3, 0.6), -3)
-        row = {"client_id": cid, "name_en": en, "name_zh": zh, "age": age, "risk_profile": profile,
-               "annual_income": float(income), "horizon_years": horizon}
+        row = {
+            "client_id": cid,
+            "name_en": en,
+            "name_zh": zh,
+            "age": age,
+            "risk_profile": profile,
+            "annual_income": float(income),
+            "horizon_years": horizon,
+        }
         if cid == DEMO_CLIENT["client_id"]:
             row.update(DEMO_CLIENT)
         slug = row["name_en"].lower().replace(" ", ".")
@@ -472,13 +630,31 @@ def _portfolio(clients, products, latest_nav):
                 nav = round(nav_now * r.uniform(0.9, 1.05), 4)
                 u = round(amount / nav, 2)
                 d = date(2024, 1, 1) + timedelta(days=r.randrange(0, 640))
-                txns.append({"txn_id": f"T-{tx_id:06d}", "client_id": c["client_id"], "product_code": code,
-                             "txn_date": d, "txn_type": "buy", "amount": amount, "units": u, "nav": nav})
+                txns.append(
+                    {
+                        "txn_id": f"T-{tx_id:06d}",
+                        "client_id": c["client_id"],
+                        "product_code": code,
+                        "txn_date": d,
+                        "txn_type": "buy",
+                        "amount": amount,
+                        "units": u,
+                        "nav": nav,
+                    }
+                )
                 tx_id += 1
                 cost += amount
                 units += u
-            holdings.append({"client_id": c["client_id"], "product_code": code, "units": round(units, 2),
-                             "market_value": round(units * nav_now, 2), "cost_basis": round(cost, 2), "as_of": AS_OF})
+            holdings.append(
+                {
+                    "client_id": c["client_id"],
+                    "product_code": code,
+                    "units": round(units, 2),
+                    "market_value": round(units * nav_now, 2),
+                    "cost_basis": round(cost, 2),
+                    "as_of": AS_OF,
+                }
+            )
     txns.sort(key=lambda t: (t["txn_date"], t["txn_id"]))
     return holdings, txns
 
@@ -508,11 +684,24 @@ def _notes(clients) -> list[dict[str, Any]]:
             zh = r.random() < 0.4
             code = "HY-7" if c["client_id"] == DEMO_CLIENT["client_id"] else r.choice(codes)
             tpl = r.choice(NOTES_ZH if zh else NOTES_EN)
-            body = tpl.format(name=c["name_zh"] if zh else c["name_en"], code=code, risk=risk[code],
-                              h=c["horizon_years"], profile=c["risk_profile"], label=c["risk_profile_label"])
-            rows.append({"note_id": f"N-{nid:05d}", "client_id": c["client_id"], "advisor": c["advisor"],
-                         "note_date": AS_OF - timedelta(days=r.randrange(1, 400)),
-                         "language": "zh" if zh else "en", "body": body})
+            body = tpl.format(
+                name=c["name_zh"] if zh else c["name_en"],
+                code=code,
+                risk=risk[code],
+                h=c["horizon_years"],
+                profile=c["risk_profile"],
+                label=c["risk_profile_label"],
+            )
+            rows.append(
+                {
+                    "note_id": f"N-{nid:05d}",
+                    "client_id": c["client_id"],
+                    "advisor": c["advisor"],
+                    "note_date": AS_OF - timedelta(days=r.randrange(1, 400)),
+                    "language": "zh" if zh else "en",
+                    "body": body,
+                }
+            )
             nid += 1
     return rows
 
@@ -529,8 +718,16 @@ def build_tables() -> dict[str, list[dict[str, Any]]]:
     credit_rows = []
     for c, rec in zip(clients, credit):
         r = _rng("bureau", c["client_id"])
-        credit_rows.append({"client_id": c["client_id"], "bureau_date": AS_OF - timedelta(days=r.randrange(1, 90)),
-                            **rec})
+        credit_rows.append(
+            {"client_id": c["client_id"], "bureau_date": AS_OF - timedelta(days=r.randrange(1, 90)), **rec}
+        )
     holdings, txns = _portfolio(clients, products, latest_nav)
-    return {"clients": clients, "products": products, "holdings": holdings, "credit_records": credit_rows,
-            "transactions": txns, "reports": reports, "advisor_notes": _notes(clients)}
+    return {
+        "clients": clients,
+        "products": products,
+        "holdings": holdings,
+        "credit_records": credit_rows,
+        "transactions": txns,
+        "reports": reports,
+        "advisor_notes": _notes(clients),
+    }

@@ -23,21 +23,42 @@ import re
 from collections.abc import Iterable, Sequence
 
 _UNITS = {
-    "points": "points", "point": "points", "pts": "points", "pt": "points", "分": "points",
-    "%": "percent", "percent": "percent", "per cent": "percent", "pct": "percent",
-    "bps": "bps", "bp": "bps", "basis points": "bps",
-    "months": "months", "month": "months", "years": "years", "year": "years",
+    "points": "points",
+    "point": "points",
+    "pts": "points",
+    "pt": "points",
+    "分": "points",
+    "%": "percent",
+    "percent": "percent",
+    "per cent": "percent",
+    "pct": "percent",
+    "bps": "bps",
+    "bp": "bps",
+    "basis points": "bps",
+    "months": "months",
+    "month": "months",
+    "years": "years",
+    "year": "years",
 }
-_NUM_UNIT = re.compile(r"(?<![\w.])(\d+(?:[.,]\d+)*)\s*(basis points|per cent|percent|points|point|pts|pt|pct|bps|bp|"
-                       r"months|month|years|year|%|分)(?![A-Za-z])", re.IGNORECASE)
+_NUM_UNIT = re.compile(
+    r"(?<![\w.])(\d+(?:[.,]\d+)*)\s*(basis points|per cent|percent|points|point|pts|pt|pct|bps|bp|"
+    r"months|month|years|year|%|分)(?![A-Za-z])",
+    re.IGNORECASE,
+)
 # "score 585" / "scores 585" / "评分585": a bare number right after the word score is in points
 _SCORE_NUM = re.compile(r"\bscores?\s*(?:of\s*)?(\d+(?:\.\d+)?)|评分\s*(\d+)", re.IGNORECASE)
 # quantities whose unit is fixed whatever the number: a PD (probability of default) is never in points
-_QUANTITY_UNIT = re.compile(r"\b(pd|probability of default|default probability|default rate)\b\W+(?:[A-Za-z]+\W+){0,3}?"
-                            r"(\d+(?:[.,]\d+)*)\s*(points|point|pts|pt|分)(?![A-Za-z])", re.IGNORECASE)
+_QUANTITY_UNIT = re.compile(
+    r"\b(pd|probability of default|default probability|default rate)\b\W+(?:[A-Za-z]+\W+){0,3}?"
+    r"(\d+(?:[.,]\d+)*)\s*(points|point|pts|pt|分)(?![A-Za-z])",
+    re.IGNORECASE,
+)
 # "18 points below the best bin": a number with a unit and a direction; the direction must match the source's
-_DIRECTED = re.compile(r"(?<![\w.])(\d+(?:[.,]\d+)*)\s*(points|point|pts|%|percent|bps)\s+"
-                       r"(above|below|higher|lower|more|less|up|down)\b", re.IGNORECASE)
+_DIRECTED = re.compile(
+    r"(?<![\w.])(\d+(?:[.,]\d+)*)\s*(points|point|pts|%|percent|bps)\s+"
+    r"(above|below|higher|lower|more|less|up|down)\b",
+    re.IGNORECASE,
+)
 _SIGN = {"above": 1, "higher": 1, "more": 1, "up": 1, "below": -1, "lower": -1, "less": -1, "down": -1}
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
 
@@ -90,14 +111,17 @@ def unit_errors(text: str, sources: Sequence[str]) -> list[str]:
     for source in sources:
         for value, unit, _ in unit_claims(source):
             known.setdefault(value, set()).add(unit)
-    problems = [f"'{m.group(0).strip()}': a {m.group(1)} is a probability (percent), not points"
-                for m in _QUANTITY_UNIT.finditer(text)]
+    problems = [
+        f"'{m.group(0).strip()}': a {m.group(1)} is a probability (percent), not points"
+        for m in _QUANTITY_UNIT.finditer(text)
+    ]
     for value, unit, written in unit_claims(text):
         units = known.get(value)
         if units is None or unit in units:
             continue  # a number the sources lack is the number check's business
-        problems.append(f"'{written.strip()}': the source gives {value:g} in {', '.join(sorted(units))}, "
-                        f"not {unit}")
+        problems.append(
+            f"'{written.strip()}': the source gives {value:g} in {', '.join(sorted(units))}, not {unit}"
+        )
     return problems
 
 
@@ -106,7 +130,9 @@ def direction_errors(text: str, sources: Sequence[str]) -> list[str]:
     known: dict[tuple[float, str], set[int]] = {}
     for source in sources:
         for m in _DIRECTED.finditer(source):
-            known.setdefault((_value(m.group(1)), _UNITS[m.group(2).lower()]), set()).add(_SIGN[m.group(3).lower()])
+            known.setdefault((_value(m.group(1)), _UNITS[m.group(2).lower()]), set()).add(
+                _SIGN[m.group(3).lower()]
+            )
     problems = []
     for m in _DIRECTED.finditer(text):
         signs = known.get((_value(m.group(1)), _UNITS[m.group(2).lower()]))

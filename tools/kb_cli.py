@@ -10,8 +10,10 @@ import typer
 
 from fincopilot.errors import InputError
 
-kb_app = typer.Typer(help="The knowledge base: prospectuses, fee schedules, research and policies, with cited search.",
-                     no_args_is_help=True)
+kb_app = typer.Typer(
+    help="The knowledge base: prospectuses, fee schedules, research and policies, with cited search.",
+    no_args_is_help=True,
+)
 
 
 def _expand(paths: list[Path]) -> list[Path]:
@@ -29,13 +31,18 @@ def _expand(paths: list[Path]) -> list[Path]:
 
 def ingest_with_progress(paths: list[Path], **meta):
     """`kb.add` with a Rich progress bar (files and embedded chunks) on stderr."""
+    from fincopilot.tools import kb
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from fincopilot.tools import kb
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=Console(stderr=True), transient=False) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    ) as bar:
         files = bar.add_task("files", total=len(paths))
         chunks = bar.add_task("chunks embedded", total=None)
 
@@ -50,23 +57,34 @@ def ingest_with_progress(paths: list[Path], **meta):
 
 def seed_knowledge_base(products: list[str] | None = None) -> None:
     """Write the seeded document set under home()/documents and ingest it (what `data init` calls)."""
-    from fincopilot.paths import home
     from fincopilot.tools.kb_seed import write_documents
+
+    from fincopilot.paths import home
 
     paths = write_documents(home() / "documents", products)
     result = ingest_with_progress(paths)
-    typer.echo(f"knowledge base: {len(result.added)} documents added, {len(result.skipped)} already there"
-               + (f", {len(result.failed)} failed" if result.failed else ""), err=True)
+    typer.echo(
+        f"knowledge base: {len(result.added)} documents added, {len(result.skipped)} already there"
+        + (f", {len(result.failed)} failed" if result.failed else ""),
+        err=True,
+    )
 
 
 @kb_app.command("add")
 def add_cmd(
     paths: Annotated[list[Path], typer.Argument(help="files or folders (Markdown, HTML, text, PDF)")],
-    doc_type: Annotated[str | None, typer.Option("--type", help="prospectus, fee_schedule, research, policy, "
-                                                                "other")] = None,
-    product: Annotated[str | None, typer.Option("--product", help="product code the documents are about")] = None,
-    audience: Annotated[str | None, typer.Option("--audience", help="client-facing or internal (default: "
-                                                                    "internal, unless the file says)")] = None,
+    doc_type: Annotated[
+        str | None, typer.Option("--type", help="prospectus, fee_schedule, research, policy, other")
+    ] = None,
+    product: Annotated[
+        str | None, typer.Option("--product", help="product code the documents are about")
+    ] = None,
+    audience: Annotated[
+        str | None,
+        typer.Option(
+            "--audience", help="client-facing or internal (default: internal, unless the file says)"
+        ),
+    ] = None,
     date: Annotated[str | None, typer.Option("--date", help="document date YYYY-MM-DD")] = None,
 ) -> None:
     """Add documents; each file goes in whole or not at all, and a file already there is skipped."""
@@ -98,15 +116,26 @@ def list_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
     table = Table("id", "name", "type", "product", "audience", "lang", "date", "chunks")
     for d in docs:
-        table.add_row(d.doc_id[:12], d.name, d.doc_type, d.product or "", d.audience, d.language,
-                      str(d.doc_date or ""), str(d.chunks))
+        table.add_row(
+            d.doc_id[:12],
+            d.name,
+            d.doc_type,
+            d.product or "",
+            d.audience,
+            d.language,
+            str(d.doc_date or ""),
+            str(d.chunks),
+        )
     Console().print(table)
     typer.echo(f"{len(docs)} documents, {sum(d.chunks for d in docs)} chunks")
 
 
 @kb_app.command("remove")
-def remove_cmd(refs: Annotated[list[str], typer.Argument(help="document ids (or 6+ character prefixes), names or "
-                                                               "paths")]) -> None:
+def remove_cmd(
+    refs: Annotated[
+        list[str], typer.Argument(help="document ids (or 6+ character prefixes), names or paths")
+    ],
+) -> None:
     """Remove documents and their chunks (one transaction)."""
     from fincopilot.tools.kb import remove
 
@@ -132,7 +161,9 @@ def search_cmd(
 
 
 @kb_app.command("show")
-def show_cmd(chunk_id: Annotated[str, typer.Argument(help="a passage id from a citation or `kb search`")]) -> None:
+def show_cmd(
+    chunk_id: Annotated[str, typer.Argument(help="a passage id from a citation or `kb search`")],
+) -> None:
     """One passage, as a citation link opens it."""
     from fincopilot.tools.kb import get_passage
 
@@ -142,4 +173,3 @@ def show_cmd(chunk_id: Annotated[str, typer.Argument(help="a passage id from a c
 
 def register(app: typer.Typer) -> None:
     app.add_typer(kb_app, name="kb")
-

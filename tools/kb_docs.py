@@ -20,10 +20,17 @@ from pathlib import Path
 from fincopilot.errors import InputError
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
-MAX_CHUNK_CHARS = 900        # about 220 English tokens: small enough for a precise citation
-CJK_MAX_CHUNK_CHARS = 450    # a Chinese character carries about as much as an English word
-SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".text": "text", ".html": "html",
-            ".htm": "html", ".pdf": "pdf"}
+MAX_CHUNK_CHARS = 900  # about 220 English tokens: small enough for a precise citation
+CJK_MAX_CHUNK_CHARS = 450  # a Chinese character carries about as much as an English word
+SUFFIXES = {
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".txt": "text",
+    ".text": "text",
+    ".html": "html",
+    ".htm": "html",
+    ".pdf": "pdf",
+}
 DOC_TYPES = ("prospectus", "fee_schedule", "research", "policy", "other")
 AUDIENCES = ("client-facing", "internal")
 _PAGE_MARK = re.compile(r"^\s*<!--\s*page\s*(\d+)\s*-->\s*$", re.IGNORECASE)
@@ -68,8 +75,9 @@ def read_document(path: str | Path) -> Document:
     p = Path(path)
     fmt = SUFFIXES.get(p.suffix.lower())
     if fmt is None:
-        raise InputError(f"{p}: unsupported file type {p.suffix or '(none)'!r}; "
-                         f"use one of {', '.join(sorted(SUFFIXES))}")
+        raise InputError(
+            f"{p}: unsupported file type {p.suffix or '(none)'!r}; use one of {', '.join(sorted(SUFFIXES))}"
+        )
     try:
         if not p.is_file():
             raise InputError(f"{p}: no such file")
@@ -89,7 +97,9 @@ def read_document(path: str | Path) -> Document:
     if not any(pg.strip() for pg in pages):
         raise InputError(f"{p}: has no text" + (" (a scanned PDF needs OCR first)" if fmt == "pdf" else ""))
     title = meta.get("title") or _first_heading(pages) or p.stem
-    return Document(path=str(p), title=title, pages=pages, fmt=fmt, content_hash=content_hash(data), meta=meta)
+    return Document(
+        path=str(p), title=title, pages=pages, fmt=fmt, content_hash=content_hash(data), meta=meta
+    )
 
 
 def _decode(p: Path, data: bytes) -> str:
@@ -126,7 +136,7 @@ def _front_matter(text: str) -> tuple[str, dict[str, str]]:
         if ":" in line:
             k, v = line.split(":", 1)
             meta[k.strip().lower()] = v.strip().strip("\"'")
-    return text[m.end():], meta
+    return text[m.end() :], meta
 
 
 def _split_pages(text: str) -> list[str]:

@@ -16,8 +16,13 @@ from typing import Any
 from fincopilot.tools import datagen
 
 SEED = "kb-v1"
-PROFILES = {1: ("C1", "Conservative", "保守型"), 2: ("C2", "Moderately conservative", "稳健型"),
-            3: ("C3", "Balanced", "平衡型"), 4: ("C4", "Growth", "成长型"), 5: ("C5", "Aggressive", "进取型")}
+PROFILES = {
+    1: ("C1", "Conservative", "保守型"),
+    2: ("C2", "Moderately conservative", "稳健型"),
+    3: ("C3", "Balanced", "平衡型"),
+    4: ("C4", "Growth", "成长型"),
+    5: ("C5", "Aggressive", "进取型"),
+}
 
 
 @dataclass(frozen=True)
@@ -32,18 +37,34 @@ def product_terms(code: str) -> dict[str, Any]:
     pdef = next(p for p in datagen.PRODUCTS if p.code == code)
     r = random.Random(f"{SEED}:{code}")
     fam = datagen._family(pdef)
-    sub = {"cash": 0.0, "bond": 0.8, "equity": 1.5, "note": 1.0}[fam] + (0.2 if fam == "equity" and r.random() < .5 else 0)
+    sub = {"cash": 0.0, "bond": 0.8, "equity": 1.5, "note": 1.0}[fam] + (
+        0.2 if fam == "equity" and r.random() < 0.5 else 0
+    )
     short = {"cash": 0.0, "bond": 1.5, "equity": 1.5, "note": 2.0}[fam]
     mid = round(r.choice([0.5, 0.75, 1.0]) if fam != "cash" else 0.0, 2)
     late = round(r.choice([0.25, 0.5]) if fam in ("equity", "note") else (0.1 if fam == "bond" else 0.0), 2)
     lockup = r.choice([6, 12, 18]) if fam == "note" else 0
-    return {"code": code, "name_en": prod["name_en"], "name_zh": prod["name_zh"], "risk": pdef.risk_level,
-            "type": pdef.product_type, "currency": pdef.currency, "family": fam,
-            "min_investment": prod["min_investment"], "mgmt": prod["mgmt_fee_pct"], "custody": prod["custody_fee_pct"],
-            "sub_fee": round(sub, 2), "sub_fee_large": round(sub / 4, 2) if sub else 0.0,
-            "red_7d": short, "red_6m": mid, "red_12m": late, "lockup_months": lockup,
-            "sales_fee": 0.25 if fam == "cash" else 0.0, "settle_days": {"cash": 1, "bond": 2}.get(fam, 3),
-            "profile": PROFILES[int(pdef.risk_level[1])]}
+    return {
+        "code": code,
+        "name_en": prod["name_en"],
+        "name_zh": prod["name_zh"],
+        "risk": pdef.risk_level,
+        "type": pdef.product_type,
+        "currency": pdef.currency,
+        "family": fam,
+        "min_investment": prod["min_investment"],
+        "mgmt": prod["mgmt_fee_pct"],
+        "custody": prod["custody_fee_pct"],
+        "sub_fee": round(sub, 2),
+        "sub_fee_large": round(sub / 4, 2) if sub else 0.0,
+        "red_7d": short,
+        "red_6m": mid,
+        "red_12m": late,
+        "lockup_months": lockup,
+        "sales_fee": 0.25 if fam == "cash" else 0.0,
+        "settle_days": {"cash": 1, "bond": 2}.get(fam, 3),
+        "profile": PROFILES[int(pdef.risk_level[1])],
+    }
 
 
 def _front(**meta: Any) -> str:
@@ -52,65 +73,104 @@ def _front(**meta: Any) -> str:
 
 def _prospectus_en(t: dict[str, Any]) -> str:
     c, n = t["code"], t["name_en"]
-    lock = (f"Units are locked up for {t['lockup_months']} months after subscription; no redemption is possible "
-            f"before the lock-up ends." if t["lockup_months"] else "Units can be redeemed on any dealing day.")
-    return (_front(title=f"{n} ({c}) Prospectus", doc_type="prospectus", product=c, audience="client-facing",
-                   date="2026-01-05", language="en")
-            + f"# {n} ({c}) Prospectus\n\n## 1 The product\n\nThe {n} ({c}) is a {t['type']} denominated in "
-            f"{t['currency']}. This prospectus sets out its objective, risks, dealing terms and fees.\n\n"
-            f"## 2 Investment objective and policy\n\nThe {t['type']} seeks returns consistent with its risk level "
-            f"{t['risk']} through a diversified portfolio. It may use derivatives only to hedge.\n\n<!-- page 2 -->\n"
-            f"## 3 Risk level and target investors\n\n### 3.1 Risk level\n\nThe product is rated {t['risk']} on the "
-            f"bank's five-level scale (R1 lowest, R5 highest).\n\n### 3.2 Target investors\n\nIt is suitable for "
-            f"clients whose risk profile is {t['profile'][0]} ({t['profile'][1]}) or higher.\n\n"
-            f"## 4 Subscription and redemption\n\n### 4.1 Subscription\n\nThe minimum initial investment is "
-            f"{t['currency']} {t['min_investment']:,.0f}. Subscriptions are priced at the next net asset value.\n\n"
-            f"### 4.2 Redemption\n\n{lock} Redemption proceeds are paid within T+{t['settle_days']} business days. "
-            f"Redemption fees are set out in the fee schedule of {c}.\n\n<!-- page 3 -->\n"
-            f"## 5 Fees and expenses\n\nThe management fee is {t['mgmt']:.2f}% per year and the custody fee "
-            f"{t['custody']:.2f}% per year, accrued daily from net assets.\n\n## 6 Principal risks\n\nThe value of "
-            f"the product may fall as well as rise; returns are not guaranteed. Past performance does not indicate "
-            f"future results.\n")
+    lock = (
+        f"Units are locked up for {t['lockup_months']} months after subscription; no redemption is possible "
+        f"before the lock-up ends."
+        if t["lockup_months"]
+        else "Units can be redeemed on any dealing day."
+    )
+    return (
+        _front(
+            title=f"{n} ({c}) Prospectus",
+            doc_type="prospectus",
+            product=c,
+            audience="client-facing",
+            date="2026-01-05",
+            language="en",
+        )
+        + f"# {n} ({c}) Prospectus\n\n## 1 The product\n\nThe {n} ({c}) is a {t['type']} denominated in "
+        f"{t['currency']}. This prospectus sets out its objective, risks, dealing terms and fees.\n\n"
+        f"## 2 Investment objective and policy\n\nThe {t['type']} seeks returns consistent with its risk level "
+        f"{t['risk']} through a diversified portfolio. It may use derivatives only to hedge.\n\n<!-- page 2 -->\n"
+        f"## 3 Risk level and target investors\n\n### 3.1 Risk level\n\nThe product is rated {t['risk']} on the "
+        f"bank's five-level scale (R1 lowest, R5 highest).\n\n### 3.2 Target investors\n\nIt is suitable for "
+        f"clients whose risk profile is {t['profile'][0]} ({t['profile'][1]}) or higher.\n\n"
+        f"## 4 Subscription and redemption\n\n### 4.1 Subscription\n\nThe minimum initial investment is "
+        f"{t['currency']} {t['min_investment']:,.0f}. Subscriptions are priced at the next net asset value.\n\n"
+        f"### 4.2 Redemption\n\n{lock} Redemption proceeds are paid within T+{t['settle_days']} business days. "
+        f"Redemption fees are set out in the fee schedule of {c}.\n\n<!-- page 3 -->\n"
+        f"## 5 Fees and expenses\n\nThe management fee is {t['mgmt']:.2f}% per year and the custody fee "
+        f"{t['custody']:.2f}% per year, accrued daily from net assets.\n\n## 6 Principal risks\n\nThe value of "
+        f"the product may fall as well as rise; returns are not guaranteed. Past performance does not indicate "
+        f"future results.\n"
+    )
 
 
 def _prospectus_zh(t: dict[str, Any]) -> str:
     c, n = t["code"], t["name_zh"]
-    lock = (f"份额自认购之日起锁定{t['lockup_months']}个月，锁定期内不可赎回。" if t["lockup_months"]
-            else "投资者可在任一开放日赎回。")
-    return (_front(title=f"{n}（{c}）招募说明书", doc_type="prospectus", product=c, audience="client-facing",
-                   date="2026-01-05", language="zh")
-            + f"# {n}（{c}）招募说明书\n\n## 一、产品概况\n\n{n}（{c}）为以{t['currency']}计价的{t['type']}产品。\n\n"
-            f"## 三、风险等级与适合投资者\n\n### 3.1 风险等级\n\n本产品风险等级为{t['risk']}（R1最低，R5最高）。\n\n"
-            f"### 3.2 适合投资者\n\n本产品适合风险承受能力评级为{t['profile'][0]}（{t['profile'][2]}）及以上的投资者。\n\n"
-            f"<!-- page 2 -->\n## 四、申购与赎回\n\n### 4.1 申购\n\n首次申购最低金额为{t['min_investment']:,.0f}元。\n\n"
-            f"### 4.2 赎回\n\n{lock}赎回款项在T+{t['settle_days']}个工作日内支付。\n\n"
-            f"## 五、费用\n\n管理费率为每年{t['mgmt']:.2f}%，托管费率为每年{t['custody']:.2f}%。\n")
+    lock = (
+        f"份额自认购之日起锁定{t['lockup_months']}个月，锁定期内不可赎回。"
+        if t["lockup_months"]
+        else "投资者可在任一开放日赎回。"
+    )
+    return (
+        _front(
+            title=f"{n}（{c}）招募说明书",
+            doc_type="prospectus",
+            product=c,
+            audience="client-facing",
+            date="2026-01-05",
+            language="zh",
+        )
+        + f"# {n}（{c}）招募说明书\n\n## 一、产品概况\n\n{n}（{c}）为以{t['currency']}计价的{t['type']}产品。\n\n"
+        f"## 三、风险等级与适合投资者\n\n### 3.1 风险等级\n\n本产品风险等级为{t['risk']}（R1最低，R5最高）。\n\n"
+        f"### 3.2 适合投资者\n\n本产品适合风险承受能力评级为{t['profile'][0]}（{t['profile'][2]}）及以上的投资者。\n\n"
+        f"<!-- page 2 -->\n## 四、申购与赎回\n\n### 4.1 申购\n\n首次申购最低金额为{t['min_investment']:,.0f}元。\n\n"
+        f"### 4.2 赎回\n\n{lock}赎回款项在T+{t['settle_days']}个工作日内支付。\n\n"
+        f"## 五、费用\n\n管理费率为每年{t['mgmt']:.2f}%，托管费率为每年{t['custody']:.2f}%。\n"
+    )
 
 
 def _fee_schedule_en(t: dict[str, Any]) -> str:
     c = t["code"]
-    return (_front(title=f"{t['name_en']} ({c}) Fee Schedule", doc_type="fee_schedule", product=c,
-                   audience="client-facing", date="2026-01-05", language="en")
-            + f"# {t['name_en']} ({c}) Fee Schedule\n\n## 1 Subscription fee\n\n"
-            f"| Amount | Subscription fee |\n| --- | --- |\n| below 1 million | {t['sub_fee']:.2f}% |\n"
-            f"| 1 million or more | {t['sub_fee_large']:.2f}% |\n\n## 2 Redemption fee\n\n"
-            f"| Holding period | Redemption fee |\n| --- | --- |\n| less than 7 days | {t['red_7d']:.2f}% |\n"
-            f"| 7 days to less than 6 months | {t['red_6m']:.2f}% |\n| 6 months to less than 12 months | "
-            f"{t['red_12m']:.2f}% |\n| 12 months or more | 0.00% |\n\n## 3 Ongoing fees\n\nManagement fee "
-            f"{t['mgmt']:.2f}% per year; custody fee {t['custody']:.2f}% per year; sales service fee "
-            f"{t['sales_fee']:.2f}% per year.\n")
+    return (
+        _front(
+            title=f"{t['name_en']} ({c}) Fee Schedule",
+            doc_type="fee_schedule",
+            product=c,
+            audience="client-facing",
+            date="2026-01-05",
+            language="en",
+        )
+        + f"# {t['name_en']} ({c}) Fee Schedule\n\n## 1 Subscription fee\n\n"
+        f"| Amount | Subscription fee |\n| --- | --- |\n| below 1 million | {t['sub_fee']:.2f}% |\n"
+        f"| 1 million or more | {t['sub_fee_large']:.2f}% |\n\n## 2 Redemption fee\n\n"
+        f"| Holding period | Redemption fee |\n| --- | --- |\n| less than 7 days | {t['red_7d']:.2f}% |\n"
+        f"| 7 days to less than 6 months | {t['red_6m']:.2f}% |\n| 6 months to less than 12 months | "
+        f"{t['red_12m']:.2f}% |\n| 12 months or more | 0.00% |\n\n## 3 Ongoing fees\n\nManagement fee "
+        f"{t['mgmt']:.2f}% per year; custody fee {t['custody']:.2f}% per year; sales service fee "
+        f"{t['sales_fee']:.2f}% per year.\n"
+    )
 
 
 def _fee_schedule_zh(t: dict[str, Any]) -> str:
     c = t["code"]
-    return (_front(title=f"{t['name_zh']}（{c}）费率表", doc_type="fee_schedule", product=c,
-                   audience="client-facing", date="2026-01-05", language="zh")
-            + f"# {t['name_zh']}（{c}）费率表\n\n## 一、申购费\n\n| 申购金额 | 申购费率 |\n| --- | --- |\n"
-            f"| 100万元以下 | {t['sub_fee']:.2f}% |\n| 100万元及以上 | {t['sub_fee_large']:.2f}% |\n\n## 二、赎回费\n\n"
-            f"| 持有期限 | 赎回费率 |\n| --- | --- |\n| 少于7日 | {t['red_7d']:.2f}% |\n| 7日至不满6个月 | "
-            f"{t['red_6m']:.2f}% |\n| 6个月至不满12个月 | {t['red_12m']:.2f}% |\n| 12个月及以上 | 0.00% |\n\n"
-            f"## 三、持续费用\n\n管理费率每年{t['mgmt']:.2f}%，托管费率每年{t['custody']:.2f}%，销售服务费率每年"
-            f"{t['sales_fee']:.2f}%。\n")
+    return (
+        _front(
+            title=f"{t['name_zh']}（{c}）费率表",
+            doc_type="fee_schedule",
+            product=c,
+            audience="client-facing",
+            date="2026-01-05",
+            language="zh",
+        )
+        + f"# {t['name_zh']}（{c}）费率表\n\n## 一、申购费\n\n| 申购金额 | 申购费率 |\n| --- | --- |\n"
+        f"| 100万元以下 | {t['sub_fee']:.2f}% |\n| 100万元及以上 | {t['sub_fee_large']:.2f}% |\n\n## 二、赎回费\n\n"
+        f"| 持有期限 | 赎回费率 |\n| --- | --- |\n| 少于7日 | {t['red_7d']:.2f}% |\n| 7日至不满6个月 | "
+        f"{t['red_6m']:.2f}% |\n| 6个月至不满12个月 | {t['red_12m']:.2f}% |\n| 12个月及以上 | 0.00% |\n\n"
+        f"## 三、持续费用\n\n管理费率每年{t['mgmt']:.2f}%，托管费率每年{t['custody']:.2f}%，销售服务费率每年"
+        f"{t['sales_fee']:.2f}%。\n"
+    )
 
 
 SUITABILITY_EN = """# Suitability Policy
@@ -247,20 +307,32 @@ MARKETING_ZH = """# 营销宣传管理办法
 def _policies() -> list[SeedDoc]:
     out = []
     for name, title, body, lang in (
-            ("policy_suitability_en", "Suitability Policy", SUITABILITY_EN, "en"),
-            ("policy_suitability_zh", "投资者适当性管理办法", SUITABILITY_ZH, "zh"),
-            ("policy_marketing_en", "Marketing Communications Policy", MARKETING_EN, "en"),
-            ("policy_marketing_zh", "营销宣传管理办法", MARKETING_ZH, "zh")):
-        out.append(SeedDoc(name, _front(title=title, doc_type="policy", audience="internal", date="2026-03-01",
-                                        language=lang) + body))
+        ("policy_suitability_en", "Suitability Policy", SUITABILITY_EN, "en"),
+        ("policy_suitability_zh", "投资者适当性管理办法", SUITABILITY_ZH, "zh"),
+        ("policy_marketing_en", "Marketing Communications Policy", MARKETING_EN, "en"),
+        ("policy_marketing_zh", "营销宣传管理办法", MARKETING_ZH, "zh"),
+    ):
+        out.append(
+            SeedDoc(
+                name,
+                _front(title=title, doc_type="policy", audience="internal", date="2026-03-01", language=lang)
+                + body,
+            )
+        )
     return out
 
 
 def _research(tables: dict[str, list[dict[str, Any]]]) -> list[SeedDoc]:
     out = []
     for rep in tables["reports"]:
-        meta = _front(title=rep["title"], doc_type="research", product=rep["product_code"], audience="client-facing",
-                      date=rep["report_date"].isoformat(), language=rep["language"])
+        meta = _front(
+            title=rep["title"],
+            doc_type="research",
+            product=rep["product_code"],
+            audience="client-facing",
+            date=rep["report_date"].isoformat(),
+            language=rep["language"],
+        )
         out.append(SeedDoc(f"research_{rep['report_id']}", f"{meta}# {rep['title']}\n\n{rep['body']}\n"))
     return out
 
@@ -272,8 +344,12 @@ def documents(products: list[str] | None = None, *, research: bool = True) -> li
     for code in codes:
         t = product_terms(code)
         low = code.lower().replace("-", "")
-        out += [SeedDoc(f"prospectus_{low}_en", _prospectus_en(t)), SeedDoc(f"prospectus_{low}_zh", _prospectus_zh(t)),
-                SeedDoc(f"fees_{low}_en", _fee_schedule_en(t)), SeedDoc(f"fees_{low}_zh", _fee_schedule_zh(t))]
+        out += [
+            SeedDoc(f"prospectus_{low}_en", _prospectus_en(t)),
+            SeedDoc(f"prospectus_{low}_zh", _prospectus_zh(t)),
+            SeedDoc(f"fees_{low}_en", _fee_schedule_en(t)),
+            SeedDoc(f"fees_{low}_zh", _fee_schedule_zh(t)),
+        ]
     out += _policies()
     if research:
         tables = datagen.build_tables()

@@ -15,8 +15,18 @@ from collections.abc import Iterable
 from pydantic import BaseModel
 
 _SCALE = {
-    "亿": 1e8, "万": 1e4, "千": 1e3, "k": 1e3, "thousand": 1e3, "m": 1e6, "mn": 1e6, "million": 1e6,
-    "b": 1e9, "bn": 1e9, "billion": 1e9, "trillion": 1e12,
+    "亿": 1e8,
+    "万": 1e4,
+    "千": 1e3,
+    "k": 1e3,
+    "thousand": 1e3,
+    "m": 1e6,
+    "mn": 1e6,
+    "million": 1e6,
+    "b": 1e9,
+    "bn": 1e9,
+    "billion": 1e9,
+    "trillion": 1e12,
 }
 _NUMBER = re.compile(
     r"""
@@ -67,8 +77,16 @@ def extract_numbers(text: str) -> list[NumberMention]:
         if m.group("sign") in ("-", "−"):
             value = -value
         decimals = len(raw.split(".", 1)[1]) if "." in raw else 0
-        out.append(NumberMention(value=value, text=text[m.start():m.end()].strip(), start=m.start(),
-                                 end=m.end(), unit=unit, decimals=decimals))
+        out.append(
+            NumberMention(
+                value=value,
+                text=text[m.start() : m.end()].strip(),
+                start=m.start(),
+                end=m.end(),
+                unit=unit,
+                decimals=decimals,
+            )
+        )
     return out
 
 

@@ -48,7 +48,9 @@ def tool(*, name: str, args: type[A], output: type[O], description: str | None =
     """Decorator: `@tool(name="credit_score", args=ScoreArgs, output=Score)` on `def f(args: ScoreArgs) -> Score`."""
 
     def decorate(fn: Callable[[A], O]) -> Tool[A, O]:
-        t = Tool(name=name, args=args, output=output, fn=fn, description=(description or fn.__doc__ or "").strip())
+        t = Tool(
+            name=name, args=args, output=output, fn=fn, description=(description or fn.__doc__ or "").strip()
+        )
         _TOOLS[name] = t
         return t
 

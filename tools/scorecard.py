@@ -34,29 +34,49 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from fincopilot.tools.registry import tool
 from pydantic import BaseModel, Field
 
 from fincopilot.errors import InputError, NotFoundError
 from fincopilot.log import get_logger
 from fincopilot.paths import home
-from fincopilot.tools.registry import tool
 
 log = get_logger(__name__)
 
 TARGET = "creditability"
 FEATURES: tuple[str, ...] = (
-    "status_of_existing_checking_account", "duration_in_month", "credit_history", "purpose", "credit_amount",
-    "savings_account_and_bonds", "present_employment_since",
-    "installment_rate_in_percentage_of_disposable_income", "personal_status_and_sex",
-    "other_debtors_or_guarantors", "present_residence_since", "property", "age_in_years",
-    "other_installment_plans", "housing", "number_of_existing_credits_at_this_bank", "job",
-    "number_of_people_being_liable_to_provide_maintenance_for", "telephone", "foreign_worker",
-)
-NUMERIC: frozenset[str] = frozenset({
-    "duration_in_month", "credit_amount", "installment_rate_in_percentage_of_disposable_income",
-    "present_residence_since", "age_in_years", "number_of_existing_credits_at_this_bank",
+    "status_of_existing_checking_account",
+    "duration_in_month",
+    "credit_history",
+    "purpose",
+    "credit_amount",
+    "savings_account_and_bonds",
+    "present_employment_since",
+    "installment_rate_in_percentage_of_disposable_income",
+    "personal_status_and_sex",
+    "other_debtors_or_guarantors",
+    "present_residence_since",
+    "property",
+    "age_in_years",
+    "other_installment_plans",
+    "housing",
+    "number_of_existing_credits_at_this_bank",
+    "job",
     "number_of_people_being_liable_to_provide_maintenance_for",
-})
+    "telephone",
+    "foreign_worker",
+)
+NUMERIC: frozenset[str] = frozenset(
+    {
+        "duration_in_month",
+        "credit_amount",
+        "installment_rate_in_percentage_of_disposable_income",
+        "present_residence_since",
+        "age_in_years",
+        "number_of_existing_credits_at_this_bank",
+        "number_of_people_being_liable_to_provide_maintenance_for",
+    }
+)
 CATEGORICAL: tuple[str, ...] = tuple(f for f in FEATURES if f not in NUMERIC)
 
 # Human-readable attribute names for reason codes.
@@ -84,15 +104,25 @@ DESCRIPTIONS: dict[str, str] = {
 }
 
 PARAMS: dict[str, Any] = {
-    "pdo": 20, "odds": 50, "scorecard_points": 600,       # 600 points at 50:1 good:bad, 20 points to double
-    "monotonic_trend": "auto_asc_desc",                  # numeric bins: monotone event rate
-    "min_iv": 0.02,                                       # drop attributes that carry (almost) no information
-    "C": 1.0, "cv_folds": 5, "cv_seed": 0,
+    "pdo": 20,
+    "odds": 50,
+    "scorecard_points": 600,  # 600 points at 50:1 good:bad, 20 points to double
+    "monotonic_trend": "auto_asc_desc",  # numeric bins: monotone event rate
+    "min_iv": 0.02,  # drop attributes that carry (almost) no information
+    "C": 1.0,
+    "cv_folds": 5,
+    "cv_seed": 0,
 }
 
 # Rating grades by PD band (upper bounds, exclusive).
 GRADES: tuple[tuple[str, float], ...] = (
-    ("A", 0.03), ("B", 0.06), ("C", 0.10), ("D", 0.18), ("E", 0.30), ("F", 0.50), ("G", 1.01),
+    ("A", 0.03),
+    ("B", 0.06),
+    ("C", 0.10),
+    ("D", 0.18),
+    ("E", 0.30),
+    ("F", 0.50),
+    ("G", 1.01),
 )
 
 
@@ -105,6 +135,7 @@ def grade_for(pd_value: float) -> str:
 
 
 # --------------------------------------------------------------------------------------------- data
+
 
 def data_path() -> Path:
     """The shipped copy of the German Credit CSV (see tools/data/ATTRIBUTION.md)."""
@@ -133,6 +164,7 @@ def models_dir() -> Path:
 
 # --------------------------------------------------------------------------------------------- model
 
+
 class ReasonCode(BaseModel):
     """An adverse attribute: the applicant's bin earns fewer points than the attribute's best bin."""
 
@@ -148,13 +180,13 @@ class VarTable:
 
     name: str
     numeric: bool
-    splits: list[float]              # numeric: bin edges (bin i is [splits[i-1], splits[i]))
-    groups: list[list[str]]          # categorical: categories per bin
-    labels: list[str]                # bin labels for reason codes
-    points: list[float]              # points per bin
-    woe: list[float]                 # weight of evidence per bin
+    splits: list[float]  # numeric: bin edges (bin i is [splits[i-1], splits[i]))
+    groups: list[list[str]]  # categorical: categories per bin
+    labels: list[str]  # bin labels for reason codes
+    points: list[float]  # points per bin
+    woe: list[float]  # weight of evidence per bin
     coef: float
-    missing_points: float            # unseen category / missing value
+    missing_points: float  # unseen category / missing value
     missing_woe: float
 
     @cached_property
@@ -172,7 +204,9 @@ class VarTable:
         if isinstance(getattr(values, "dtype", None), pd.CategoricalDtype):
             # Dictionary-encoded column: look up each distinct category once, then gather by code.
             cat = pd.Categorical(values)
-            per_category = np.array([self._lookup.get(str(c), -1) for c in cat.categories] + [-1], dtype=np.int64)
+            per_category = np.array(
+                [self._lookup.get(str(c), -1) for c in cat.categories] + [-1], dtype=np.int64
+            )
             return per_category[cat.codes]  # code -1 (missing) → the trailing -1
         return pd.Series(values, dtype=object).map(self._lookup).fillna(-1).to_numpy(dtype=np.int64)
 
@@ -221,7 +255,7 @@ class ScorecardModel:
             if t.name not in columns:
                 raise InputError(f"missing attribute {t.name!r} for credit scoring")
             idx = t.bin_index(columns[t.name])
-            pts = np.append(np.asarray(t.points), t.missing_points)    # index -1 → the missing bin
+            pts = np.append(np.asarray(t.points), t.missing_points)  # index -1 → the missing bin
             woe = np.append(np.asarray(t.woe), t.missing_woe)
             points += pts[idx]
             logit += t.coef * woe[idx]
@@ -248,18 +282,28 @@ class ScorecardModel:
                 label = t.labels[i] if i >= 0 else "missing or unseen value"
                 # Name the bin only when it says more than the value itself (numeric ranges, grouped categories).
                 where = f" (bin {label})" if label != str(value) else ""
-                adverse.append(ReasonCode(
-                    attribute=t.name, value=str(value), points_lost=round(lost, 1),
-                    description=f"{DESCRIPTIONS.get(t.name, t.name)}: {value}{where} scores "
-                                f"{lost:.0f} points below the best bin",
-                ))
+                adverse.append(
+                    ReasonCode(
+                        attribute=t.name,
+                        value=str(value),
+                        points_lost=round(lost, 1),
+                        description=f"{DESCRIPTIONS.get(t.name, t.name)}: {value}{where} scores "
+                        f"{lost:.0f} points below the best bin",
+                    )
+                )
         adverse.sort(key=lambda r: -r.points_lost)
         pd_value = 1.0 / (1.0 + math.exp(-logit))
-        return CreditScore(score=int(round(total)), pd=round(pd_value, 4), grade=grade_for(pd_value),
-                           reason_codes=adverse[:top_reasons], model_version=self.version)
+        return CreditScore(
+            score=int(round(total)),
+            pd=round(pd_value, 4),
+            grade=grade_for(pd_value),
+            reason_codes=adverse[:top_reasons],
+            model_version=self.version,
+        )
 
 
 # --------------------------------------------------------------------------------------------- training
+
 
 class TrainResult(BaseModel):
     version: str
@@ -288,16 +332,22 @@ def _build(params: Mapping[str, Any]):
 
     BinningProcess, Scorecard = _quiet_optbinning()
     bp = BinningProcess(
-        list(FEATURES), categorical_variables=list(CATEGORICAL),
+        list(FEATURES),
+        categorical_variables=list(CATEGORICAL),
         selection_criteria={"iv": {"min": params["min_iv"]}},
         binning_fit_params={f: {"monotonic_trend": params["monotonic_trend"]} for f in NUMERIC},
     )
     return Scorecard(
-        binning_process=bp, estimator=LogisticRegression(C=params["C"], max_iter=2000),
+        binning_process=bp,
+        estimator=LogisticRegression(C=params["C"], max_iter=2000),
         scaling_method="pdo_odds",
-        scaling_method_params={"pdo": params["pdo"], "odds": params["odds"],
-                               "scorecard_points": params["scorecard_points"]},
-        intercept_based=False, reverse_scorecard=False,
+        scaling_method_params={
+            "pdo": params["pdo"],
+            "odds": params["odds"],
+            "scorecard_points": params["scorecard_points"],
+        },
+        intercept_based=False,
+        reverse_scorecard=False,
     )
 
 
@@ -340,8 +390,13 @@ def cross_validate(params: Mapping[str, Any] = PARAMS, *, progress: bool = False
             with _quiet_warnings():
                 sc = _build(params).fit(X.iloc[train_idx], y[train_idx])
             p = sc.predict_proba(X.iloc[test_idx])[:, 1]
-            rows.append({"auc": float(roc_auc_score(y[test_idx], p)), "ks": ks_statistic(y[test_idx], p),
-                         "brier": float(brier_score_loss(y[test_idx], p))})
+            rows.append(
+                {
+                    "auc": float(roc_auc_score(y[test_idx], p)),
+                    "ks": ks_statistic(y[test_idx], p),
+                    "brier": float(brier_score_loss(y[test_idx], p)),
+                }
+            )
             if bar:
                 bar.advance(task)
     finally:
@@ -349,9 +404,18 @@ def cross_validate(params: Mapping[str, Any] = PARAMS, *, progress: bool = False
             bar.stop()
     mean = {k: float(np.mean([r[k] for r in rows])) for k in ("auc", "ks", "brier")}
     std = {k: float(np.std([r[k] for r in rows])) for k in ("auc", "ks", "brier")}
-    return {"cv_folds": params["cv_folds"], "cv_auc": mean["auc"], "cv_ks": mean["ks"], "cv_brier": mean["brier"],
-            "cv_auc_std": std["auc"], "cv_ks_std": std["ks"], "cv_brier_std": std["brier"], "folds": rows,
-            "n_rows": int(len(y)), "bad_rate": float(y.mean())}
+    return {
+        "cv_folds": params["cv_folds"],
+        "cv_auc": mean["auc"],
+        "cv_ks": mean["ks"],
+        "cv_brier": mean["brier"],
+        "cv_auc_std": std["auc"],
+        "cv_ks_std": std["ks"],
+        "cv_brier_std": std["brier"],
+        "folds": rows,
+        "n_rows": int(len(y)),
+        "bad_rate": float(y.mean()),
+    }
 
 
 def _export(sc, version: str, params: Mapping[str, Any], metrics: Mapping[str, Any]) -> dict[str, Any]:
@@ -367,21 +431,30 @@ def _export(sc, version: str, params: Mapping[str, Any], metrics: Mapping[str, A
         missing = rows[rows["Bin"].astype(str) == "Missing"]
         ob = bp.get_binned_variable(name)
         numeric = name in NUMERIC
-        tables.append({
-            "name": name, "numeric": numeric,
-            "splits": [float(s) for s in ob.splits] if numeric else [],
-            "groups": [] if numeric else [[str(c) for c in g] for g in ob.splits],
-            "labels": [str(b) if numeric else ", ".join(map(str, b)) for b in regular["Bin"]],
-            "points": [float(p) for p in regular["Points"]],
-            "woe": [float(w) for w in regular["WoE"]],
-            "coef": float(coefs[name]),
-            "missing_points": float(missing["Points"].iloc[0]) if len(missing) else 0.0,
-            "missing_woe": float(missing["WoE"].iloc[0]) if len(missing) else 0.0,
-        })
-    return {"version": version, "params": dict(params), "metrics": dict(metrics),
-            "intercept": float(sc.estimator_.intercept_[0]), "tables": tables,
-            "selected": selected, "dropped": [f for f in FEATURES if f not in selected],
-            "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        tables.append(
+            {
+                "name": name,
+                "numeric": numeric,
+                "splits": [float(s) for s in ob.splits] if numeric else [],
+                "groups": [] if numeric else [[str(c) for c in g] for g in ob.splits],
+                "labels": [str(b) if numeric else ", ".join(map(str, b)) for b in regular["Bin"]],
+                "points": [float(p) for p in regular["Points"]],
+                "woe": [float(w) for w in regular["WoE"]],
+                "coef": float(coefs[name]),
+                "missing_points": float(missing["Points"].iloc[0]) if len(missing) else 0.0,
+                "missing_woe": float(missing["WoE"].iloc[0]) if len(missing) else 0.0,
+            }
+        )
+    return {
+        "version": version,
+        "params": dict(params),
+        "metrics": dict(metrics),
+        "intercept": float(sc.estimator_.intercept_[0]),
+        "tables": tables,
+        "selected": selected,
+        "dropped": [f for f in FEATURES if f not in selected],
+        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
 
 
 def train(params: Mapping[str, Any] | None = None, *, progress: bool = False) -> TrainResult:
@@ -430,11 +503,14 @@ def load_model(*, train_if_missing: bool = True) -> ScorecardModel:
 
 # --------------------------------------------------------------------------------------------- tool
 
+
 class CreditScoreArgs(BaseModel):
     """Score a client's bureau record (by client id) or a given set of the 20 German-credit attributes."""
 
     client_id: str | None = Field(None, description="client id like C-1042 (its credit record is fetched)")
-    attributes: dict[str, str | int | float] | None = Field(None, description="the 20 attributes, if no client")
+    attributes: dict[str, str | int | float] | None = Field(
+        None, description="the 20 attributes, if no client"
+    )
 
 
 class CreditScoreOut(CreditScore):
@@ -442,8 +518,12 @@ class CreditScoreOut(CreditScore):
     sources: list[str] = Field(default_factory=list)
 
 
-@tool(name="credit_score", args=CreditScoreArgs, output=CreditScoreOut,
-      description="Score a client's credit record with the German-credit PD scorecard: score, PD, grade, reasons.")
+@tool(
+    name="credit_score",
+    args=CreditScoreArgs,
+    output=CreditScoreOut,
+    description="Score a client's credit record with the German-credit PD scorecard: score, PD, grade, reasons.",
+)
 def credit_score(args: CreditScoreArgs) -> CreditScoreOut:
     if (args.client_id is None) == (args.attributes is None):
         raise InputError("credit_score needs exactly one of client_id or attributes")

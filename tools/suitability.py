@@ -11,15 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, Field
-
 from fincopilot.tools.data import Client, Holding, Product, get_client, get_holdings, get_product
 from fincopilot.tools.registry import tool
+from pydantic import BaseModel, Field
 
-CONCENTRATION_LIMIT = 0.30      # one product at most 30% of the portfolio after the purchase
-HIGH_RISK_MIN_HORIZON = 3       # R4/R5 need an investment horizon of at least 3 years
-ELDERLY_AGE = 70                # clients aged 70+ buying R4/R5 need review
-AFFORDABILITY_SHARE = 0.5       # one purchase at most 50% of annual income for R3 and above
+CONCENTRATION_LIMIT = 0.30  # one product at most 30% of the portfolio after the purchase
+HIGH_RISK_MIN_HORIZON = 3  # R4/R5 need an investment horizon of at least 3 years
+ELDERLY_AGE = 70  # clients aged 70+ buying R4/R5 need review
+AFFORDABILITY_SHARE = 0.5  # one purchase at most 50% of annual income for R3 and above
 
 
 class SuitabilityViolation(BaseModel):
@@ -38,8 +37,10 @@ class Rule:
 
 def _risk_match(c: Client, p: Product, _h: list[Holding], _a: float | None) -> str | None:
     if p.risk_number > c.risk_profile:
-        return (f"product {p.code} is risk level {p.risk_level}, above the client's risk profile "
-                f"{c.risk_profile} ({c.risk_profile_label}); the highest level allowed is R{c.risk_profile}")
+        return (
+            f"product {p.code} is risk level {p.risk_level}, above the client's risk profile "
+            f"{c.risk_profile} ({c.risk_profile_label}); the highest level allowed is R{c.risk_profile}"
+        )
     return None
 
 
@@ -50,28 +51,36 @@ def _concentration(c: Client, p: Product, holdings: list[Holding], amount: float
     in_product = sum(h.market_value for h in holdings if h.product_code == p.code) + amount
     share = in_product / total if total else 1.0
     if share > CONCENTRATION_LIMIT:
-        return (f"after the purchase {p.code} would be {share:.0%} of the portfolio, above the "
-                f"{CONCENTRATION_LIMIT:.0%} single-product limit")
+        return (
+            f"after the purchase {p.code} would be {share:.0%} of the portfolio, above the "
+            f"{CONCENTRATION_LIMIT:.0%} single-product limit"
+        )
     return None
 
 
 def _horizon(c: Client, p: Product, _h: list[Holding], _a: float | None) -> str | None:
     if p.risk_number >= 4 and c.horizon_years < HIGH_RISK_MIN_HORIZON:
-        return (f"{p.risk_level} products need an investment horizon of at least {HIGH_RISK_MIN_HORIZON} years; "
-                f"the client's horizon is {c.horizon_years} years")
+        return (
+            f"{p.risk_level} products need an investment horizon of at least {HIGH_RISK_MIN_HORIZON} years; "
+            f"the client's horizon is {c.horizon_years} years"
+        )
     return None
 
 
 def _elderly(c: Client, p: Product, _h: list[Holding], _a: float | None) -> str | None:
     if p.risk_number >= 4 and c.age >= ELDERLY_AGE:
-        return f"the client is {c.age} (70 or older) and {p.code} is {p.risk_level}: needs a documented review"
+        return (
+            f"the client is {c.age} (70 or older) and {p.code} is {p.risk_level}: needs a documented review"
+        )
     return None
 
 
 def _affordability(c: Client, p: Product, _h: list[Holding], amount: float | None) -> str | None:
     if amount and p.risk_number >= 3 and amount > AFFORDABILITY_SHARE * c.annual_income:
-        return (f"the purchase ({amount:,.0f}) exceeds {AFFORDABILITY_SHARE:.0%} of the client's annual income "
-                f"({c.annual_income:,.0f}) for an {p.risk_level} product")
+        return (
+            f"the purchase ({amount:,.0f}) exceeds {AFFORDABILITY_SHARE:.0%} of the client's annual income "
+            f"({c.annual_income:,.0f}) for an {p.risk_level} product"
+        )
     return None
 
 
@@ -94,7 +103,9 @@ RULES: tuple[Rule, ...] = (
 class SuitabilityArgs(BaseModel):
     client: str = Field(description="client id like C-1042 or a full name")
     product: str = Field(description="product code like HY-7")
-    amount: float | None = Field(None, ge=0, description="purchase amount in the product's currency (optional)")
+    amount: float | None = Field(
+        None, ge=0, description="purchase amount in the product's currency (optional)"
+    )
 
 
 class SuitabilityResult(BaseModel):
@@ -108,8 +119,9 @@ class SuitabilityResult(BaseModel):
     sources: list[str] = Field(default_factory=list)
 
 
-def check_suitability(client: Client, product: Product, holdings: list[Holding],
-                      amount: float | None = None) -> SuitabilityResult:
+def check_suitability(
+    client: Client, product: Product, holdings: list[Holding], amount: float | None = None
+) -> SuitabilityResult:
     """Apply every rule (pure function, no database access)."""
     violations = []
     for rule in RULES:
@@ -117,15 +129,23 @@ def check_suitability(client: Client, product: Product, holdings: list[Holding],
         if reason:
             violations.append(SuitabilityViolation(rule=rule.id, reason=reason, severity=rule.severity))
     return SuitabilityResult(
-        client_id=client.client_id, product_code=product.code, suitable=not violations, violations=violations,
-        rules_checked=[r.id for r in RULES], client_risk_profile=client.risk_profile,
+        client_id=client.client_id,
+        product_code=product.code,
+        suitable=not violations,
+        violations=violations,
+        rules_checked=[r.id for r in RULES],
+        client_risk_profile=client.risk_profile,
         product_risk_level=product.risk_level,
         sources=[f"clients:{client.client_id}", f"products:{product.code}", f"holdings:{client.client_id}"],
     )
 
 
-@tool(name="suitability_check", args=SuitabilityArgs, output=SuitabilityResult,
-      description="Check a product against a client's KYC profile and holdings; violations carry rule ids.")
+@tool(
+    name="suitability_check",
+    args=SuitabilityArgs,
+    output=SuitabilityResult,
+    description="Check a product against a client's KYC profile and holdings; violations carry rule ids.",
+)
 def suitability_check(args: SuitabilityArgs) -> SuitabilityResult:
     client = get_client(args.client)
     product = get_product(args.product)

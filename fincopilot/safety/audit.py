@@ -53,7 +53,7 @@ from fincopilot.state.db import Result, database_url, state_db
 
 GENESIS = "0" * 64
 _IDLE_CLOSE_S = 0.25  # let go of the file this long after the last event
-_MAX_HOLD_S = 2.0     # and at the latest after this long, even under a steady stream of events
+_MAX_HOLD_S = 2.0  # and at the latest after this long, even under a steady stream of events
 _LOCK_TIMEOUT_S = 60.0
 _MAX_FIELD_CHARS = 100_000
 _BATCH = 5000
@@ -151,7 +151,9 @@ def audit_key() -> bytes:
     env = os.environ.get("FINCOPILOT_AUDIT_KEY")
     if env:
         if len(env) < 32:
-            raise AuditError("FINCOPILOT_AUDIT_KEY must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+            raise AuditError(
+                "FINCOPILOT_AUDIT_KEY must be at least 32 characters (e.g. `openssl rand -hex 32`)"
+            )
         return env.encode("utf-8")
     path = audit_key_path()
     cached = _keys.get(str(path))
@@ -171,15 +173,24 @@ def audit_key() -> bytes:
     return key
 
 
-def row_hash(prev_hash: str, seq: int, ts: str, request_id: str | None, event: str, payload: str,
-             key: bytes | None = None) -> str:
+def row_hash(
+    prev_hash: str,
+    seq: int,
+    ts: str,
+    request_id: str | None,
+    event: str,
+    payload: str,
+    key: bytes | None = None,
+) -> str:
     """HMAC-SHA256 of (previous hash, canonical row) under the audit key."""
     canonical = json.dumps([seq, ts, request_id, event, payload], separators=(",", ":"), ensure_ascii=False)
     return hmac.new(key or audit_key(), (prev_hash + canonical).encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def sign_anchor(anchor: Anchor, key: bytes | None = None) -> str:
-    return hmac.new(key or audit_key(), _ANCHOR_DOMAIN + anchor.body().encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.new(
+        key or audit_key(), _ANCHOR_DOMAIN + anchor.body().encode("utf-8"), hashlib.sha256
+    ).hexdigest()
 
 
 # --- storage ------------------------------------------------------------------------------------------------
@@ -188,8 +199,10 @@ def audit_path() -> Path:
 
 
 _SCHEMA = (
-    ("CREATE TABLE IF NOT EXISTS audit (seq BIGINT PRIMARY KEY, ts VARCHAR NOT NULL, request_id VARCHAR, "
-     "event VARCHAR NOT NULL, payload VARCHAR NOT NULL, prev_hash VARCHAR NOT NULL, hash VARCHAR NOT NULL)"),
+    (
+        "CREATE TABLE IF NOT EXISTS audit (seq BIGINT PRIMARY KEY, ts VARCHAR NOT NULL, request_id VARCHAR, "
+        "event VARCHAR NOT NULL, payload VARCHAR NOT NULL, prev_hash VARCHAR NOT NULL, hash VARCHAR NOT NULL)"
+    ),
     "CREATE TABLE IF NOT EXISTS audit_head (id INTEGER PRIMARY KEY, seq BIGINT NOT NULL, hash VARCHAR NOT NULL)",
 )
 
@@ -333,9 +346,11 @@ class _PgStore:
             tx.execute("INSERT INTO audit_meta VALUES (1, ?) ON CONFLICT (id) DO NOTHING", (mine,))
             theirs = tx.execute("SELECT key_fingerprint FROM audit_meta WHERE id = 1").rows[0][0]
         if theirs != mine:
-            raise AuditError("this process's audit key differs from the key the shared audit log is written with "
-                             f"(fingerprint {mine[:12]}… vs {theirs[:12]}…): give every replica the same "
-                             "FINCOPILOT_AUDIT_KEY")
+            raise AuditError(
+                "this process's audit key differs from the key the shared audit log is written with "
+                f"(fingerprint {mine[:12]}… vs {theirs[:12]}…): give every replica the same "
+                "FINCOPILOT_AUDIT_KEY"
+            )
         _checked_keys.add((self.db.target, mine))
 
     def exists(self) -> bool:
@@ -404,9 +419,14 @@ def record(event: str, *, request_id: str | None = None, **payload: Any) -> int:
             head = tx.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").one() or (0, GENESIS)
         seq, prev = int(head[0]) + 1, head[1]
         digest = row_hash(prev, seq, ts, request_id, event, body, key)
-        tx.execute("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?)", (seq, ts, request_id, event, body, prev, digest))
-        tx.execute("INSERT INTO audit_head VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, "
-                   "hash = excluded.hash", (seq, digest))
+        tx.execute(
+            "INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?)", (seq, ts, request_id, event, body, prev, digest)
+        )
+        tx.execute(
+            "INSERT INTO audit_head VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, "
+            "hash = excluded.hash",
+            (seq, digest),
+        )
     return seq
 
 
@@ -415,12 +435,24 @@ def _to_row(r: tuple) -> AuditRow:
         payload = json.loads(r[4])
     except (TypeError, json.JSONDecodeError):
         payload = {"_unparseable": r[4]}
-    return AuditRow(seq=r[0], ts=r[1], request_id=r[2], event=r[3], payload=payload if isinstance(payload, dict)
-                    else {"_value": payload}, prev_hash=r[5], hash=r[6])
+    return AuditRow(
+        seq=r[0],
+        ts=r[1],
+        request_id=r[2],
+        event=r[3],
+        payload=payload if isinstance(payload, dict) else {"_value": payload},
+        prev_hash=r[5],
+        hash=r[6],
+    )
 
 
-def rows(request_id: str | None = None, *, event: str | None = None, limit: int | None = None,
-         path: Path | None = None) -> list[AuditRow]:
+def rows(
+    request_id: str | None = None,
+    *,
+    event: str | None = None,
+    limit: int | None = None,
+    path: Path | None = None,
+) -> list[AuditRow]:
     """Audit rows in sequence order, optionally for one request and/or one event type."""
     store = _store(path)
     if not store.exists():
@@ -455,8 +487,11 @@ def trail(request_id: str, *, path: Path | None = None) -> list[AuditRow]:
 def _iter_chain(tx) -> Iterator[tuple]:
     after = 0
     while True:
-        batch = tx.execute("SELECT seq, ts, request_id, event, payload, prev_hash, hash FROM audit WHERE seq > ? "
-                           f"ORDER BY seq LIMIT {_BATCH}", (after,)).rows
+        batch = tx.execute(
+            "SELECT seq, ts, request_id, event, payload, prev_hash, hash FROM audit WHERE seq > ? "
+            f"ORDER BY seq LIMIT {_BATCH}",
+            (after,),
+        ).rows
         yield from batch
         if len(batch) < _BATCH:
             return
@@ -469,8 +504,14 @@ def _walk(tx, key: bytes, want: set[int]) -> tuple[VerifyReport, dict[int, str]]
     expected, prev, count, seen = 1, GENESIS, 0, {}
 
     def bad(seq: int, problem: str) -> tuple[VerifyReport, dict[int, str]]:
-        return VerifyReport(ok=False, count=count, first_bad_seq=seq, problem=problem,
-                            head_seq=head[0] if head else None, head_hash=head[1] if head else None), seen
+        return VerifyReport(
+            ok=False,
+            count=count,
+            first_bad_seq=seq,
+            problem=problem,
+            head_seq=head[0] if head else None,
+            head_hash=head[1] if head else None,
+        ), seen
 
     for seq, ts, rid, event, payload, prev_hash, digest in _iter_chain(tx):
         if seq > expected:
@@ -480,8 +521,11 @@ def _walk(tx, key: bytes, want: set[int]) -> tuple[VerifyReport, dict[int, str]]
         if prev_hash != prev:
             return bad(seq, f"row {seq} does not link to row {seq - 1} (rows deleted, inserted or reordered)")
         if not hmac.compare_digest(row_hash(prev_hash, seq, ts, rid, event, payload, key), digest):
-            return bad(seq, f"row {seq} ({event}) does not match its keyed hash: edited, reordered or forged "
-                            "without the audit key")
+            return bad(
+                seq,
+                f"row {seq} ({event}) does not match its keyed hash: edited, reordered or forged "
+                "without the audit key",
+            )
         if seq in want:
             seen[seq] = digest
         prev, expected, count = digest, expected + 1, count + 1
@@ -490,11 +534,14 @@ def _walk(tx, key: bytes, want: set[int]) -> tuple[VerifyReport, dict[int, str]]
         if count:
             return bad(last, "the log head is missing (audit_head row deleted)")
     elif head[0] > last:
-        return bad(last + 1, f"rows {last + 1}..{head[0]} are missing (deleted): the log head records {head[0]}")
+        return bad(
+            last + 1, f"rows {last + 1}..{head[0]} are missing (deleted): the log head records {head[0]}"
+        )
     elif head[0] < last or head[1] != prev:
         return bad(head[0], f"the log head (row {head[0]}) does not match the last row {last}")
-    return VerifyReport(ok=True, count=count, head_seq=head[0] if head else None,
-                        head_hash=head[1] if head else None), seen
+    return VerifyReport(
+        ok=True, count=count, head_seq=head[0] if head else None, head_hash=head[1] if head else None
+    ), seen
 
 
 def anchors_path() -> Path:
@@ -518,23 +565,36 @@ def read_anchors(path: Path | None = None) -> list[Anchor | str]:
     return out
 
 
-def _check_anchors(report: VerifyReport, anchors: list[Anchor | str], seen: dict[int, str],
-                   key: bytes) -> VerifyReport:
+def _check_anchors(
+    report: VerifyReport, anchors: list[Anchor | str], seen: dict[int, str], key: bytes
+) -> VerifyReport:
     for n, anchor in enumerate(anchors, 1):
         if isinstance(anchor, str):
             return report.model_copy(update={"ok": False, "problem": anchor})
         if not hmac.compare_digest(sign_anchor(anchor, key), anchor.sig):
-            return report.model_copy(update={"ok": False, "problem": f"anchor {n} ({anchor.ts}) is not signed by "
-                                             "the audit key: forged or edited"})
+            return report.model_copy(
+                update={
+                    "ok": False,
+                    "problem": f"anchor {n} ({anchor.ts}) is not signed by the audit key: forged or edited",
+                }
+            )
         if report.count < anchor.seq:
-            return report.model_copy(update={
-                "ok": False, "first_bad_seq": report.count + 1,
-                "problem": f"the log holds {report.count} rows but anchor {n} ({anchor.ts}) says it held "
-                           f"{anchor.seq}: the log was deleted, emptied or truncated"})
+            return report.model_copy(
+                update={
+                    "ok": False,
+                    "first_bad_seq": report.count + 1,
+                    "problem": f"the log holds {report.count} rows but anchor {n} ({anchor.ts}) says it held "
+                    f"{anchor.seq}: the log was deleted, emptied or truncated",
+                }
+            )
         if anchor.seq and seen.get(anchor.seq) != anchor.hash:
-            return report.model_copy(update={
-                "ok": False, "first_bad_seq": anchor.seq,
-                "problem": f"row {anchor.seq} differs from anchor {n} ({anchor.ts}): the log was rewritten"})
+            return report.model_copy(
+                update={
+                    "ok": False,
+                    "first_bad_seq": anchor.seq,
+                    "problem": f"row {anchor.seq} differs from anchor {n} ({anchor.ts}): the log was rewritten",
+                }
+            )
     return report.model_copy(update={"anchors_checked": len(anchors)})
 
 
@@ -554,8 +614,10 @@ def verify(path: Path | None = None, *, anchors: Path | None = None) -> VerifyRe
         return report
     report = _check_anchors(report, found, seen, key)
     if report.ok and not found:
-        report.warning = ("no anchors: a deleted, emptied or truncated log cannot be told from a new one; run "
-                          "`fincopilot audit anchor` regularly and keep the lines outside this machine")
+        report.warning = (
+            "no anchors: a deleted, emptied or truncated log cannot be told from a new one; run "
+            "`fincopilot audit anchor` regularly and keep the lines outside this machine"
+        )
     return report
 
 
@@ -565,8 +627,12 @@ def anchor(out: Path | None = None) -> Anchor:
     report = verify(anchors=out)
     if not report.ok:
         raise AuditError(f"not anchoring a broken log: {report.problem}")
-    a = Anchor(seq=report.head_seq or 0, hash=report.head_hash or GENESIS,
-               ts=datetime.now(UTC).isoformat(timespec="seconds"), log=_store().where)
+    a = Anchor(
+        seq=report.head_seq or 0,
+        hash=report.head_hash or GENESIS,
+        ts=datetime.now(UTC).isoformat(timespec="seconds"),
+        log=_store().where,
+    )
     a.sig = sign_anchor(a)
     target = out or anchors_path()
     target.parent.mkdir(parents=True, exist_ok=True)

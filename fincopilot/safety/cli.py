@@ -12,8 +12,9 @@ ANCHORS_HELP = "Anchors file (default: $FINCOPILOT_AUDIT_ANCHORS or FINCOPILOT_H
 
 
 def register(app: typer.Typer) -> None:
-    audit_app = typer.Typer(help="The tamper-evident audit log (keyed hash chain, signed anchors).",
-                            no_args_is_help=True)
+    audit_app = typer.Typer(
+        help="The tamper-evident audit log (keyed hash chain, signed anchors).", no_args_is_help=True
+    )
 
     @audit_app.command("verify")
     def verify_cmd(
@@ -29,8 +30,10 @@ def register(app: typer.Typer) -> None:
             typer.echo(report.model_dump_json())
         elif report.ok:
             head = f", head {report.head_hash[:16]}…" if report.head_hash else ""
-            typer.echo(f"OK: {report.count} rows, hash chain intact{head}, {report.anchors_checked} anchors "
-                       f"checked ({audit._store().where})")
+            typer.echo(
+                f"OK: {report.count} rows, hash chain intact{head}, {report.anchors_checked} anchors "
+                f"checked ({audit._store().where})"
+            )
             if report.warning:
                 typer.echo(f"warning: {report.warning}", err=True)
         else:

@@ -30,12 +30,19 @@ from typing import Any
 
 from fincopilot.safety.pii import KINDS, canonical_value, find_pii, known_client_names
 
-LABELS = {"name": "PERSON", "id_card": "ID_CARD", "bank_card": "BANK_CARD", "phone": "PHONE", "email": "EMAIL",
-          "account_id": "ACCOUNT"}
+LABELS = {
+    "name": "PERSON",
+    "id_card": "ID_CARD",
+    "bank_card": "BANK_CARD",
+    "phone": "PHONE",
+    "email": "EMAIL",
+    "account_id": "ACCOUNT",
+}
 _LABEL_ALT = "|".join(sorted(LABELS.values(), key=len, reverse=True))
 # Tolerant of what models do to tokens they echo: case, spaces inside the brackets, or dropped brackets.
-_TOKEN_RE = re.compile(rf"<\s*({_LABEL_ALT})[_ ](\d+)\s*>|(?<![A-Za-z0-9_<])({_LABEL_ALT})_(\d+)(?![A-Za-z0-9_])",
-                       re.IGNORECASE)
+_TOKEN_RE = re.compile(
+    rf"<\s*({_LABEL_ALT})[_ ](\d+)\s*>|(?<![A-Za-z0-9_<])({_LABEL_ALT})_(\d+)(?![A-Za-z0-9_])", re.IGNORECASE
+)
 _MAX_TOKEN_LEN = max(len(v) for v in LABELS.values()) + 10
 
 
@@ -70,7 +77,7 @@ class Pseudonymizer:
             return text
         out, pos = [], 0
         for m in find_pii(text, self.known_names):
-            out.append(text[pos:m.start])
+            out.append(text[pos : m.start])
             out.append(self.token_for(m.kind, m.text))
             pos = m.end
         out.append(text[pos:])
@@ -111,7 +118,9 @@ class Pseudonymizer:
 
 
 # --- request scope: the same value gets the same token across all calls of one request ---------------------
-_scope: contextvars.ContextVar[Pseudonymizer | None] = contextvars.ContextVar("fincopilot_pseudonyms", default=None)
+_scope: contextvars.ContextVar[Pseudonymizer | None] = contextvars.ContextVar(
+    "fincopilot_pseudonyms", default=None
+)
 _by_request: OrderedDict[str, Pseudonymizer] = OrderedDict()
 _by_request_lock = threading.Lock()
 _MAX_SCOPES = 512
@@ -160,8 +169,14 @@ def _audit(backend: Any, p: Pseudonymizer, before: dict[str, int], calls: int) -
     from fincopilot.safety import audit
 
     delta = {k: v - before.get(k, 0) for k, v in p.replaced.items() if v - before.get(k, 0)}
-    audit.record("desensitize", request_id=p.request_id, backend=getattr(backend, "id", "?"), residency="external", messages=calls,
-                 replaced=delta)
+    audit.record(
+        "desensitize",
+        request_id=p.request_id,
+        backend=getattr(backend, "id", "?"),
+        residency="external",
+        messages=calls,
+        replaced=delta,
+    )
 
 
 def _restore_completion(p: Pseudonymizer, comp: Any, schema: Any) -> Any:
@@ -188,12 +203,18 @@ def _rescue_structured(p: Pseudonymizer, err: Any, schema: Any, backend: Any) ->
         parsed = parse_structured(raw, schema, backend_id=getattr(backend, "id", None))
     except StructuredOutputError as again:
         raise StructuredOutputError(str(again), backend_id=again.backend_id, raw=raw) from None
-    return Completion(text=raw, parsed=parsed, backend_id=getattr(backend, "id", "?"),
-                      model=getattr(getattr(backend, "spec", None), "model", ""), finish_reason="stop")
+    return Completion(
+        text=raw,
+        parsed=parsed,
+        backend_id=getattr(backend, "id", "?"),
+        model=getattr(getattr(backend, "spec", None), "model", ""),
+        finish_reason="stop",
+    )
 
 
-def desensitized_complete(backend: Any, call: Callable[..., Any], messages: Sequence[Any], schema: Any = None,
-                          **kwargs: Any) -> Any:
+def desensitized_complete(
+    backend: Any, call: Callable[..., Any], messages: Sequence[Any], schema: Any = None, **kwargs: Any
+) -> Any:
     """Run `call(masked_messages, schema=schema, **kwargs)` and restore its Completion."""
     from fincopilot.errors import StructuredOutputError
 
@@ -213,8 +234,9 @@ def desensitized_complete(backend: Any, call: Callable[..., Any], messages: Sequ
     return _restore_completion(p, comp, schema)
 
 
-def desensitized_batch(backend: Any, call: Callable[..., Any], batch: Sequence[Sequence[Any]], schema: Any = None,
-                       **kwargs: Any) -> list[Any]:
+def desensitized_batch(
+    backend: Any, call: Callable[..., Any], batch: Sequence[Sequence[Any]], schema: Any = None, **kwargs: Any
+) -> list[Any]:
     from fincopilot.errors import StructuredOutputError
 
     p = _current_pseudonymizer()
@@ -255,8 +277,9 @@ class _StreamRestorer:
         return self.p.restore(out)
 
 
-def desensitized_stream(backend: Any, call: Callable[..., Iterator[str]], messages: Sequence[Any],
-                        **kwargs: Any) -> Iterator[str]:
+def desensitized_stream(
+    backend: Any, call: Callable[..., Iterator[str]], messages: Sequence[Any], **kwargs: Any
+) -> Iterator[str]:
     p = _current_pseudonymizer()
     before = dict(p.replaced)
     masked = p.mask_messages(messages)
@@ -294,25 +317,31 @@ def guard_backend_class(cls: type) -> type:
 
 def _guarded(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     if name == "complete":
+
         @functools.wraps(fn)
         def complete(self, messages, *args, schema=None, **kwargs):
             if args or not _needs_guard(self):
                 return fn(self, messages, *args, schema=schema, **kwargs)
             return desensitized_complete(self, lambda m, **kw: fn(self, m, **kw), messages, schema, **kwargs)
+
         wrapper = complete
     elif name == "complete_batch":
+
         @functools.wraps(fn)
         def complete_batch(self, batch, *args, schema=None, **kwargs):
             if args or not _needs_guard(self):
                 return fn(self, batch, *args, schema=schema, **kwargs)
             return desensitized_batch(self, lambda b, **kw: fn(self, b, **kw), batch, schema, **kwargs)
+
         wrapper = complete_batch
     else:
+
         @functools.wraps(fn)
         def stream(self, messages, *args, **kwargs):
             if args or not _needs_guard(self):
                 return fn(self, messages, *args, **kwargs)
             return desensitized_stream(self, lambda m, **kw: fn(self, m, **kw), messages, **kwargs)
+
         wrapper = stream
     wrapper.__fincopilot_guarded__ = True  # type: ignore[attr-defined]
     return wrapper
@@ -356,7 +385,9 @@ def is_protected(backend: Any) -> bool:
     """Will a call on `backend` be desensitized if its spec is external?"""
     cls = type(backend)
     return isinstance(backend, DesensitizingProxy) or all(
-        getattr(getattr(cls, n, None), "__fincopilot_guarded__", False) for n in ("complete", "complete_batch", "stream"))
+        getattr(getattr(cls, n, None), "__fincopilot_guarded__", False)
+        for n in ("complete", "complete_batch", "stream")
+    )
 
 
 def ensure_protected(backend: Any) -> Any:

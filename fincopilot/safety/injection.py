@@ -84,22 +84,31 @@ def fence_untrusted(text: str, label: str) -> str:
     body = _neutralise(text if isinstance(text, str) else str(text))
     clean_label = " ".join(_LABEL_CLEAN.sub("", str(label)).split())[:60] or "untrusted"
     fence_id = hashlib.sha256(f"{clean_label}\x00{body}".encode()).hexdigest()[:10]
-    return (f'<<<UNTRUSTED source="{clean_label}" id={fence_id}>>>\n{body}\n'
-            f"<<<END UNTRUSTED id={fence_id}>>>")
+    return f'<<<UNTRUSTED source="{clean_label}" id={fence_id}>>>\n{body}\n<<<END UNTRUSTED id={fence_id}>>>'
 
 
-def check_untrusted(text: str, label: str, *, request_id: str | None = None, skill: str | None = None) -> list[str]:
+def check_untrusted(
+    text: str, label: str, *, request_id: str | None = None, skill: str | None = None
+) -> list[str]:
     """`looks_like_injection`, and record an `injection_suspected` audit event when something matched."""
     found = looks_like_injection(text)
     if found:
         from fincopilot.safety import audit
 
-        audit.record("injection_suspected", request_id=request_id, source=str(label)[:200], skill=skill,
-                     patterns=found, excerpt=_excerpt(text, found))
+        audit.record(
+            "injection_suspected",
+            request_id=request_id,
+            source=str(label)[:200],
+            skill=skill,
+            patterns=found,
+            excerpt=_excerpt(text, found),
+        )
     return found
 
 
-_FENCED = re.compile(r'<<<UNTRUSTED source="([^"\n]*)" id=([0-9a-f]{10})>>>\n(.*?)\n<<<END UNTRUSTED id=\2>>>', re.DOTALL)
+_FENCED = re.compile(
+    r'<<<UNTRUSTED source="([^"\n]*)" id=([0-9a-f]{10})>>>\n(.*?)\n<<<END UNTRUSTED id=\2>>>', re.DOTALL
+)
 
 
 _MARKER_TEXT = re.compile(
@@ -141,4 +150,4 @@ def _excerpt(text: str, names: list[str]) -> str:
     m = _PATTERNS[names[0]].search(text)
     if m is None:
         return ""
-    return text[max(0, m.start() - 40): m.end() + 40]
+    return text[max(0, m.start() - 40) : m.end() + 40]

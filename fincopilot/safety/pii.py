@@ -66,7 +66,7 @@ def canonical_value(kind: str, text: str) -> str:
         # +86 / 0086 prefixes do not make a different number
         for prefix in ("0086", "86"):
             if len(digits) == 11 + len(prefix) and digits.startswith(prefix) and digits[len(prefix)] == "1":
-                return digits[len(prefix):]
+                return digits[len(prefix) :]
         return digits
     if kind == "email":
         return t.strip().lower()
@@ -83,7 +83,9 @@ def canonical_value(kind: str, text: str) -> str:
 # compatibility forms folded (NFKC, one character each), digits of any script made ASCII, accents and a few
 # Cyrillic/Greek look-alikes folded to Latin letters, every dash made "-", every Unicode space " ", and invisible
 # format characters (zero-width spaces and joiners, BOM, soft hyphen, bidi controls) dropped.
-_LOOKALIKES = dict(zip("АВЕЗІЈКМНОРСТУХаеіјоруѕсхԁһΑΒΕΖΗΙΚΜΝΟΡΤΥΧΖο", "ABE3IJKMHOPCTYXaeijopyscxdhABEZHIKMNOPTYXZo"))
+_LOOKALIKES = dict(
+    zip("АВЕЗІЈКМНОРСТУХаеіјоруѕсхԁһΑΒΕΖΗΙΚΜΝΟΡΤΥΧΖο", "ABE3IJKMHOPCTYXaeijopyscxdhABEZHIKMNOPTYXZo")
+)
 _LOOKALIKES.update({"\u2212": "-", "\u2043": "-", "\u2796": "-"})  # minus signs and a hyphen bullet
 
 
@@ -193,33 +195,41 @@ _NO_DIGIT_AFTER = r"(?![0-9]|[.,][0-9])"
 _ID_CARD = re.compile(
     _NO_DIGIT_BEFORE
     + r"[1-9][0-9]{5}[ -]?(?P<birth>(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01]))"
-    r"[ -]?[0-9]{3}[0-9Xx]"
-    + _NO_DIGIT_AFTER
+    r"[ -]?[0-9]{3}[0-9Xx]" + _NO_DIGIT_AFTER
 )
 _BANK_CARD = re.compile(
-    _NO_DIGIT_BEFORE
-    + r"(?:[0-9]{13,19}"                                  # contiguous
+    _NO_DIGIT_BEFORE + r"(?:[0-9]{13,19}"  # contiguous
     r"|[0-9]{4}(?:[ -][0-9]{4}){2,3}(?:[ -][0-9]{1,3})?"  # 4-4-4-4(-3)
-    r"|[0-9]{4}[ -][0-9]{6}[ -][0-9]{4,5})"                # Amex/Diners 4-6-5
-    + _NO_DIGIT_AFTER
+    r"|[0-9]{4}[ -][0-9]{6}[ -][0-9]{4,5})"  # Amex/Diners 4-6-5
+     + _NO_DIGIT_AFTER
 )
 _PHONE_PATTERNS = (
     # CN mobile: 13800138000, 138 0013 8000, 138-0013-8000, +86 138..., 0086-138...
     re.compile(_NO_DIGIT_BEFORE + r"(?:(?:\+|00)?86[ -]?)?1[3-9][0-9](?:[ -]?[0-9]{4}){2}" + _NO_DIGIT_AFTER),
     # CN landline with area code: 010-62345678, (021) 6234 5678, 0755-2345678
-    re.compile(_NO_DIGIT_BEFORE + r"(?:\(0[1-9][0-9]{1,2}\)[ -]?|0[1-9][0-9]{1,2}-)[2-9][0-9]{2,3}[ -]?[0-9]{4}"
-               + _NO_DIGIT_AFTER),
+    re.compile(
+        _NO_DIGIT_BEFORE
+        + r"(?:\(0[1-9][0-9]{1,2}\)[ -]?|0[1-9][0-9]{1,2}-)[2-9][0-9]{2,3}[ -]?[0-9]{4}"
+        + _NO_DIGIT_AFTER
+    ),
     # US/NANP with separators: (212) 555-0123, 212-555-0123, 212.555.0123, +1 212 555 0123
-    re.compile(_NO_DIGIT_BEFORE + r"(?:\+?1[ .-]?)?(?:\([2-9][0-9]{2}\)[ ]?|[2-9][0-9]{2}[ .-])[2-9][0-9]{2}[ .-][0-9]{4}"
-               + _NO_DIGIT_AFTER),
+    re.compile(
+        _NO_DIGIT_BEFORE
+        + r"(?:\+?1[ .-]?)?(?:\([2-9][0-9]{2}\)[ ]?|[2-9][0-9]{2}[ .-])[2-9][0-9]{2}[ .-][0-9]{4}"
+        + _NO_DIGIT_AFTER
+    ),
     # International with a leading +: +44 20 7946 0958, +49-30-1234567, +852 2345 6789
     re.compile(r"(?<![0-9A-Za-z+])\+[1-9][0-9]{0,2}(?:[ .-]?\(?[0-9]{1,5}\)?){2,5}" + _NO_DIGIT_AFTER),
 )
-_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}"
-                    r"(?![A-Za-z0-9-])")
+_EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}"
+    r"(?![A-Za-z0-9-])"
+)
 _CLIENT_ID = re.compile(r"(?<![A-Za-z0-9-])[Cc]-[0-9]{3,10}(?![0-9A-Za-z])")
 _ACCOUNT_CODE = re.compile(r"(?<![A-Za-z0-9-])(?:ACCT|ACC)[- ]?[0-9]{6,20}(?![0-9A-Za-z])", re.IGNORECASE)
-_IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?(?![A-Za-z0-9])")
+_IBAN = re.compile(
+    r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?(?![A-Za-z0-9])"
+)
 _ACCOUNT_KEYWORD = re.compile(
     r"(?:account|acct|a/c|iban|账号|帐号|账户|帐户|户号|卡号)"
     r"(?:\s*(?:number|no\.?|num|#|id|号码|号)?)?\s*(?:[:：#=]|is|为|是)?\s*"
@@ -232,8 +242,10 @@ _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 # Separators a disguise puts between the digits of one number (`139.8765.4321`, `110101 1990 0307 1233`).
 _DIGIT_SEP = r"[ \t.\-_/·]{1,3}"
-_DIGIT_RUN = re.compile(rf"(?<![0-9])[0-9]+(?:{_DIGIT_SEP}[0-9]+)+(?:(?:{_DIGIT_SEP})?[Xx](?![A-Za-z]))?(?![0-9])"
-                        rf"|(?<![0-9])[0-9]{{17}}{_DIGIT_SEP}[Xx](?![A-Za-z])")
+_DIGIT_RUN = re.compile(
+    rf"(?<![0-9])[0-9]+(?:{_DIGIT_SEP}[0-9]+)+(?:(?:{_DIGIT_SEP})?[Xx](?![A-Za-z]))?(?![0-9])"
+    rf"|(?<![0-9])[0-9]{{17}}{_DIGIT_SEP}[Xx](?![A-Za-z])"
+)
 _DIGIT_GROUP = re.compile(r"[0-9]+|[Xx]")
 # Group lengths of card numbers written with separators, when the groups are part of a longer digit run.
 _CARD_SHAPES = frozenset({(4, 6, 4), (4, 6, 5), (5, 5, 6), (6, 13), (6, 12)})
@@ -249,8 +261,12 @@ def _grouped_number_kind(digits: str, shape: tuple[int, ...], whole_run: bool) -
         return "id_card"
     if not digits.isdigit():
         return None
-    card_shaped = (whole_run or shape in _CARD_SHAPES or (set(shape[:-1]) == {4} and 1 <= shape[-1] <= 4)
-                   or (len(digits) >= 15 and _CARD_IIN.match(digits) is not None))
+    card_shaped = (
+        whole_run
+        or shape in _CARD_SHAPES
+        or (set(shape[:-1]) == {4} and 1 <= shape[-1] <= 4)
+        or (len(digits) >= 15 and _CARD_IIN.match(digits) is not None)
+    )
     if 13 <= len(digits) <= 19 and card_shaped and luhn_ok(digits):
         return "bank_card"
     if len(digits) in (11, 13) and _MOBILE.fullmatch(digits):
@@ -273,7 +289,7 @@ def _grouped_number_spans(norm: str) -> Iterator[tuple[PiiKind, int, int]]:
                     break
                 if j == i or len(digits) < 11:
                     continue
-                shape = tuple(len(g) for _, g in groups[i:j + 1])
+                shape = tuple(len(g) for _, g in groups[i : j + 1])
                 kind = _grouped_number_kind(digits, shape, i == 0 and j == len(groups) - 1)
                 if kind:
                     yield kind, groups[i][0], groups[j][0] + len(groups[j][1])
@@ -341,7 +357,7 @@ def _cjk_name_spans(norm: str, cjk: tuple[str, ...]) -> list[tuple[int, int]]:
     """CJK names as substrings of the text with separators between CJK characters removed (`张 敏`, `张·敏`)."""
     pieces, starts, pos = [], [], 0  # compact text, and where each compact piece starts in `norm`
     for sep in _CJK_SEP.finditer(norm):
-        pieces.append(norm[pos:sep.start()])
+        pieces.append(norm[pos : sep.start()])
         starts.append(pos)
         pos = sep.end()
     pieces.append(norm[pos:])
@@ -434,7 +450,9 @@ def find_pii(text: str, known_names: Iterable[str] = ()) -> list[PiiMatch]:
     chosen: list[PiiMatch] = []
     taken: list[tuple[int, int]] = []
     # Higher-priority kinds first, then longer spans; skip anything overlapping a chosen span.
-    for cand in sorted(_candidates(text, names), key=lambda c: (_PRIORITY[c.kind], -(c.end - c.start), c.start)):
+    for cand in sorted(
+        _candidates(text, names), key=lambda c: (_PRIORITY[c.kind], -(c.end - c.start), c.start)
+    ):
         if any(cand.start < e and s < cand.end for s, e in taken):
             continue
         chosen.append(cand)
@@ -495,16 +513,21 @@ def _read_names(path: Path) -> tuple[str, ...] | None:
         get_logger(__name__).warning("client_names_unavailable", db=str(path), error=str(err))
         return None
     try:
-        cols = [r[0] for r in con.execute(
-            "SELECT column_name FROM information_schema.columns "
-            "WHERE table_name = ? AND lower(column_name) LIKE ? AND data_type = 'VARCHAR'",
-            ["clients", "%name%"],
-        ).fetchall()]
+        cols = [
+            r[0]
+            for r in con.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_name = ? AND lower(column_name) LIKE ? AND data_type = 'VARCHAR'",
+                ["clients", "%name%"],
+            ).fetchall()
+        ]
         names: set[str] = set()
         for col in cols:
             # `col` comes from the catalog itself, quoted as an identifier; nothing user-supplied is spliced in.
             ident = '"' + col.replace('"', '""') + '"'
-            for (value,) in con.execute(f"SELECT DISTINCT {ident} FROM clients WHERE {ident} IS NOT NULL").fetchall():
+            for (value,) in con.execute(
+                f"SELECT DISTINCT {ident} FROM clients WHERE {ident} IS NOT NULL"
+            ).fetchall():
                 if isinstance(value, str) and len(value.strip()) >= 2:
                     names.add(value.strip())
         return tuple(sorted(names))

@@ -30,14 +30,17 @@ from fincopilot.errors import BackendTimeout, BackendUnavailable
 T = TypeVar("T")
 
 
-def backoff_delay(attempt: int, *, base_s: float = 0.2, cap_s: float = 5.0, rng: random.Random | None = None) -> float:
+def backoff_delay(
+    attempt: int, *, base_s: float = 0.2, cap_s: float = 5.0, rng: random.Random | None = None
+) -> float:
     """Seconds to wait before retry number `attempt` (0-based): full jitter on an exponential ceiling."""
     ceiling = min(cap_s, base_s * (2 ** max(0, attempt)))
     return (rng or random).uniform(0.0, ceiling)
 
 
-def call_with_timeout(fn: Callable[[], T], timeout_s: float, *, name: str = "call",
-                      on_done: Callable[[], None] | None = None) -> T:
+def call_with_timeout(
+    fn: Callable[[], T], timeout_s: float, *, name: str = "call", on_done: Callable[[], None] | None = None
+) -> T:
     """Run `fn()` in a daemon thread (with the caller's context variables); raise BackendTimeout after
     `timeout_s`. `on_done` runs in the worker when `fn` really finishes (e.g. to free a concurrency slot)."""
     box: dict[str, object] = {}
@@ -69,7 +72,12 @@ BreakerState = Literal["closed", "open", "half_open"]
 class CircuitBreaker:
     """Consecutive-failure circuit breaker with a cool-down and a single half-open trial."""
 
-    def __init__(self, failure_threshold: int = 3, cooldown_s: float = 30.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        failure_threshold: int = 3,
+        cooldown_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.failure_threshold = max(1, failure_threshold)
         self.cooldown_s = cooldown_s
         self._clock = clock
@@ -161,7 +169,9 @@ class ConcurrencyLimiter:
             if self._waiting >= self.queue_size:
                 raise BackendUnavailable(
                     f"{name} is saturated ({self._active}/{self.limit} busy) and its queue is full "
-                    f"({self._waiting}/{self.queue_size} waiting)", backend_id=name)
+                    f"({self._waiting}/{self.queue_size} waiting)",
+                    backend_id=name,
+                )
             self._waiting += 1
             try:
                 while self._active >= self.limit:
@@ -171,7 +181,8 @@ class ConcurrencyLimiter:
                             break
                         raise BackendUnavailable(
                             f"{name} is saturated: no slot freed within the queue timeout of {timeout_s:g} s",
-                            backend_id=name)
+                            backend_id=name,
+                        )
                 self._active += 1
             finally:
                 self._waiting -= 1
@@ -201,13 +212,21 @@ class HealthRegistry:
         self._lock = threading.Lock()
         self._by_id: dict[str, BackendHealth] = {}
 
-    def get(self, backend_id: str, max_concurrency: int, queue_size: int, failure_threshold: int | None = None,
-            cooldown_s: float | None = None) -> BackendHealth:
+    def get(
+        self,
+        backend_id: str,
+        max_concurrency: int,
+        queue_size: int,
+        failure_threshold: int | None = None,
+        cooldown_s: float | None = None,
+    ) -> BackendHealth:
         signature = (max_concurrency, queue_size)
         with self._lock:
             health = self._by_id.get(backend_id)
             if health is None or health.signature != signature:
-                breaker = health.breaker if health else CircuitBreaker(self.failure_threshold, self.cooldown_s)
+                breaker = (
+                    health.breaker if health else CircuitBreaker(self.failure_threshold, self.cooldown_s)
+                )
                 health = BackendHealth(breaker, ConcurrencyLimiter(max_concurrency, queue_size), signature)
                 self._by_id[backend_id] = health
             if failure_threshold is not None:
@@ -220,8 +239,15 @@ class HealthRegistry:
         """State per backend, for status pages: breaker state, busy slots, waiting callers."""
         with self._lock:
             items = list(self._by_id.items())
-        return {bid: {"breaker": h.breaker.state, "active": h.limiter.active, "waiting": h.limiter.waiting,
-                      "limit": h.limiter.limit} for bid, h in items}
+        return {
+            bid: {
+                "breaker": h.breaker.state,
+                "active": h.limiter.active,
+                "waiting": h.limiter.waiting,
+                "limit": h.limiter.limit,
+            }
+            for bid, h in items
+        }
 
     def reset(self) -> None:
         with self._lock:

@@ -66,8 +66,14 @@ GRAPH_DESCRIPTIONS = {
 class RunnerLike(Protocol):
     """What the server needs from a graph runner (`fincopilot.graphs.runner.CopilotRunner`)."""
 
-    def run(self, text: str, *, thread_id: str | None = None, request_id: str | None = None,
-            principal: Principal | None = None) -> Iterator[Event]: ...
+    def run(
+        self,
+        text: str,
+        *,
+        thread_id: str | None = None,
+        request_id: str | None = None,
+        principal: Principal | None = None,
+    ) -> Iterator[Event]: ...
     def resume(self, thread_id: str, review: Any) -> Iterator[Event]: ...
     def thread(self, thread_id: str) -> Any: ...
     def threads(self) -> list[str]: ...
@@ -77,8 +83,15 @@ class RunnerLike(Protocol):
 class ApiError(Exception):
     """An HTTP error answered as `{"error": {"message", "type", "param", "code"}}` (OpenAI's shape)."""
 
-    def __init__(self, status: int, message: str, *, type: str = "invalid_request_error",
-                 code: str | None = None, param: str | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        code: str | None = None,
+        param: str | None = None,
+    ):
         super().__init__(message)
         self.status, self.message, self.type, self.code, self.param = status, message, type, code, param
 
@@ -109,7 +122,9 @@ class ChatMessage(BaseModel):
             return ""
         if isinstance(self.content, str):
             return self.content
-        return "".join(str(p.get("text", "")) for p in self.content if p.get("type") in ("text", "input_text"))
+        return "".join(
+            str(p.get("text", "")) for p in self.content if p.get("type") in ("text", "input_text")
+        )
 
 
 class ChatCompletionRequest(BaseModel):
@@ -137,7 +152,9 @@ class ChatCompletionRequest(BaseModel):
     @classmethod
     def _one_choice(cls, n: int | None) -> int | None:
         if n not in (None, 1):
-            raise ValueError(f"n={n} is not supported: each request runs the copilot once and returns one choice")
+            raise ValueError(
+                f"n={n} is not supported: each request runs the copilot once and returns one choice"
+            )
         return n
 
 
@@ -154,12 +171,15 @@ class ReviewRequest(BaseModel):
 
 def _parse_body(raw: bytes, model: type[BaseModel]) -> Any:
     if len(raw) > MAX_BODY_BYTES:
-        raise ApiError(413, f"request body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}",
-                       code="body_too_large")
+        raise ApiError(
+            413, f"request body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}", code="body_too_large"
+        )
     if not raw.strip():
         raise ApiError(400, "request body is empty; send a JSON object", code="invalid_json")
     if _nesting_depth(raw) > MAX_JSON_DEPTH:
-        raise ApiError(400, f"request body nests JSON deeper than {MAX_JSON_DEPTH} levels", code="invalid_json")
+        raise ApiError(
+            400, f"request body nests JSON deeper than {MAX_JSON_DEPTH} levels", code="invalid_json"
+        )
     try:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -173,7 +193,9 @@ def _parse_body(raw: bytes, model: type[BaseModel]) -> Any:
     except ValidationError as err:
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(body)"
-        raise ApiError(400, f"invalid field {where}: {first['msg']}", param=where, code="invalid_request") from None
+        raise ApiError(
+            400, f"invalid field {where}: {first['msg']}", param=where, code="invalid_request"
+        ) from None
 
 
 # A string runs to its closing quote, or to the end of an (invalid) body that never closes it: every match attempt
@@ -195,15 +217,22 @@ def _check_text(text: str, what: str = "message") -> str:
     if not text:
         raise ApiError(400, f"the {what} is empty", code="empty_message")
     if len(text) > MAX_MESSAGE_CHARS:
-        raise ApiError(400, f"the {what} is {len(text)} characters; the limit is {MAX_MESSAGE_CHARS}",
-                       code="message_too_long")
+        raise ApiError(
+            400,
+            f"the {what} is {len(text)} characters; the limit is {MAX_MESSAGE_CHARS}",
+            code="message_too_long",
+        )
     return text
 
 
 def _check_thread_id(thread_id: str) -> str:
     if not THREAD_ID_RE.match(thread_id):
-        raise ApiError(400, "thread id must be 1-100 letters, digits or . _ : -", param="thread_id",
-                       code="invalid_thread_id")
+        raise ApiError(
+            400,
+            "thread id must be 1-100 letters, digits or . _ : -",
+            param="thread_id",
+            code="invalid_thread_id",
+        )
     return thread_id
 
 
@@ -219,8 +248,11 @@ class _RunPool:
     def claim(self, thread_id: str) -> None:
         with self._lock:
             if thread_id in self._busy:
-                raise ApiError(409, f"thread {thread_id} is already answering a request; wait for it to finish",
-                               code="thread_busy")
+                raise ApiError(
+                    409,
+                    f"thread {thread_id} is already answering a request; wait for it to finish",
+                    code="thread_busy",
+                )
             self._busy.add(thread_id)
 
     def release(self, thread_id: str) -> None:
@@ -253,7 +285,9 @@ class _RunPool:
             loop.run_in_executor(self.executor, work)
         except RuntimeError:
             self.release(thread_id)
-            raise ApiError(503, "the server is shutting down", type="server_error", code="shutting_down") from None
+            raise ApiError(
+                503, "the server is shutting down", type="server_error", code="shutting_down"
+            ) from None
 
         async def events() -> AsyncIterator[Event | None]:
             while True:
@@ -353,8 +387,10 @@ class RunSummary(BaseModel):
             violations = (self.compliance or {}).get("violations", [])
             cats = sorted({str(v.get("category", "")) for v in violations if isinstance(v, dict)} - {""})
             why = f" ({', '.join(cats)})" if cats else ""
-            return (f"This answer is held for compliance review{why}: {self.held_reason}. "
-                    f"A compliance officer must approve it before it is released. Thread: {self.thread_id}.")
+            return (
+                f"This answer is held for compliance review{why}: {self.held_reason}. "
+                f"A compliance officer must approve it before it is released. Thread: {self.thread_id}."
+            )
         if self.status == "rejected":
             return "A compliance officer rejected this answer; it will not be released."
         text = (self.answer or "").strip()
@@ -363,10 +399,17 @@ class RunSummary(BaseModel):
 
     def extra(self) -> dict[str, Any]:
         """The `fincopilot` field added to OpenAI responses (clients that do not know it ignore it)."""
-        return {"thread_id": self.thread_id, "request_id": self.request_id, "status": self.status,
-                "plan": self.plan, "citations": self.citations, "compliance": self.compliance,
-                "held_reason": self.held_reason, "answer_produced_by": self.answer_produced_by,
-                "steps_produced_by": {str(k): v.get("produced_by") for k, v in sorted(self.steps.items())}}
+        return {
+            "thread_id": self.thread_id,
+            "request_id": self.request_id,
+            "status": self.status,
+            "plan": self.plan,
+            "citations": self.citations,
+            "compliance": self.compliance,
+            "held_reason": self.held_reason,
+            "answer_produced_by": self.answer_produced_by,
+            "steps_produced_by": {str(k): v.get("produced_by") for k, v in sorted(self.steps.items())},
+        }
 
 
 async def visible_events(events: AsyncIterator[Event | None], role: str) -> AsyncIterator[Event | None]:
@@ -407,7 +450,9 @@ def progress_line(event: Event) -> str:
     if event.type == "plan":
         steps = d.get("steps", [])
         parts = [f"{s.get('id')}. {s.get('skill')}" for s in steps]
-        return f"Plan ({d.get('source', 'planner')}): " + ("; ".join(parts) if parts else "direct answer") + "\n"
+        return (
+            f"Plan ({d.get('source', 'planner')}): " + ("; ".join(parts) if parts else "direct answer") + "\n"
+        )
     if event.type == "step_start":
         return f"… step {d.get('id')} {d.get('skill')} started\n"
     if event.type == "step_finish":
@@ -431,8 +476,12 @@ class _LazyRunners:
 
     def get(self, model: str) -> RunnerLike:
         if model not in self.names():
-            raise ApiError(404, f"The model `{model}` does not exist; available models: {', '.join(self.names())}",
-                           param="model", code="model_not_found")
+            raise ApiError(
+                404,
+                f"The model `{model}` does not exist; available models: {', '.join(self.names())}",
+                param="model",
+                code="model_not_found",
+            )
         with self._lock:
             if self._runners is None:
                 from fincopilot.graphs.runner import CopilotRunner
@@ -491,8 +540,14 @@ def create_app(
         pool.shutdown()
 
     # No public /docs or /openapi.json: the schema maps the attack surface, so it is served only with a key.
-    app = FastAPI(title="FinCopilot", version=__version__, docs_url=None, redoc_url=None, openapi_url=None,
-                  lifespan=lifespan)
+    app = FastAPI(
+        title="FinCopilot",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
     app.state.keys, app.state.index, app.state.pool, app.state.models = key_store, threads_index, pool, models
     static_dir = resources.files("fincopilot").joinpath("server/static")
 
@@ -522,10 +577,16 @@ def create_app(
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if not header:
-            raise ApiError(401, "Missing API key: send `Authorization: Bearer <key>` "
-                                "(create one with `fincopilot keys create --role advisor`)", code="invalid_api_key")
+            raise ApiError(
+                401,
+                "Missing API key: send `Authorization: Bearer <key>` "
+                "(create one with `fincopilot keys create --role advisor`)",
+                code="invalid_api_key",
+            )
         if scheme.lower() != "bearer" or not token.strip():
-            raise ApiError(401, "Malformed Authorization header: expected `Bearer <key>`", code="invalid_api_key")
+            raise ApiError(
+                401, "Malformed Authorization header: expected `Bearer <key>`", code="invalid_api_key"
+            )
         key = key_store.verify(token)
         if key is None:
             raise ApiError(401, "Incorrect or revoked API key", code="invalid_api_key")
@@ -537,15 +598,27 @@ def create_app(
         owner = threads_index.owner(thread_id)
         if key.role != "compliance_officer" and (owner is None or owner.principal_id != key.principal_id):
             raise ApiError(404, f"no thread {thread_id} for this key", code="thread_not_found")
-        return owner.model_dump() if owner else {"thread_id": thread_id, "key_id": None, "principal_id": None,
-                                                 "name": "(no owner)", "model": DEFAULT_MODEL, "title": thread_id}
+        return (
+            owner.model_dump()
+            if owner
+            else {
+                "thread_id": thread_id,
+                "key_id": None,
+                "principal_id": None,
+                "name": "(no owner)",
+                "model": DEFAULT_MODEL,
+                "title": thread_id,
+            }
+        )
 
     async def own_thread(key: ApiKey, thread_id: str, model: str, title: str) -> str:
         """Claim `thread_id` for the caller's principal, or refuse (403) a thread someone else owns, and a
         thread that has checkpoints but no owner record (started before owners were recorded)."""
         _check_thread_id(thread_id)
         if threads_index.owner(thread_id) is None and await _has_checkpoints(models.get(model), thread_id):
-            raise ApiError(403, f"thread {thread_id} has no recorded owner; start a new thread", code="forbidden")
+            raise ApiError(
+                403, f"thread {thread_id} has no recorded owner; start a new thread", code="forbidden"
+            )
         owner = threads_index.claim(thread_id, key.principal_id, key.key_id, key.name, model, title)
         if owner.principal_id != key.principal_id:
             raise ApiError(403, f"thread {thread_id} belongs to someone else", code="forbidden")
@@ -555,12 +628,17 @@ def create_app(
     def idempotency_key(request: Request) -> str | None:
         value = (request.headers.get("idempotency-key") or request.headers.get("x-request-id") or "").strip()
         if value and not IDEMPOTENCY_KEY_RE.match(value):
-            raise ApiError(400, "Idempotency-Key must be 1-200 printable ASCII characters",
-                           param="Idempotency-Key", code="invalid_idempotency_key")
+            raise ApiError(
+                400,
+                "Idempotency-Key must be 1-200 printable ASCII characters",
+                param="Idempotency-Key",
+                code="invalid_idempotency_key",
+            )
         return value or None
 
-    async def replay(key: ApiKey, idem: str | None, model: str,
-                     payload: dict[str, Any]) -> tuple[AsyncIterator[Event | None], RunRecord] | None:
+    async def replay(
+        key: ApiKey, idem: str | None, model: str, payload: dict[str, Any]
+    ) -> tuple[AsyncIterator[Event | None], RunRecord] | None:
         """The run a retry refers to (its events from the first), or None for a new request. The key is the
         client's Idempotency-Key, or the request id the server returned (`X-Request-Id`) sent back."""
         if not idem:
@@ -572,19 +650,37 @@ def create_app(
         if rec is None:
             return None
         if rec.input != {**payload, "as": _acting(key)} or rec.model != model:
-            raise ApiError(422, "this Idempotency-Key was already used for a different request",
-                           param="Idempotency-Key", code="idempotency_key_reused")
+            raise ApiError(
+                422,
+                "this Idempotency-Key was already used for a different request",
+                param="Idempotency-Key",
+                code="idempotency_key_reused",
+            )
         return service.follow(rec), rec
 
-    async def launch(key: ApiKey, idem: str | None, thread_id: str, model: str, kind: str, payload: dict[str, Any],
-                     factory: Callable[[str], Iterable[Event]]) -> tuple[AsyncIterator[Event | None], str]:
+    async def launch(
+        key: ApiKey,
+        idem: str | None,
+        thread_id: str,
+        model: str,
+        kind: str,
+        payload: dict[str, Any],
+        factory: Callable[[str], Iterable[Event]],
+    ) -> tuple[AsyncIterator[Event | None], str]:
         """Start a run under a lease in the ledger (or follow the one a concurrent retry started)."""
         request_id = new_request_id()
         pool.claim(thread_id)
         try:
             rec, new = await asyncio.to_thread(
-                ledger.begin, request_id=request_id, principal_id=key.principal_id, idempotency_key=idem,
-                thread_id=thread_id, model=model, kind=kind, input={**payload, "as": _acting(key)})
+                ledger.begin,
+                request_id=request_id,
+                principal_id=key.principal_id,
+                idempotency_key=idem,
+                thread_id=thread_id,
+                model=model,
+                kind=kind,
+                input={**payload, "as": _acting(key)},
+            )
         except ThreadBusy as err:
             pool.release(thread_id)
             raise ApiError(409, str(err), code="thread_busy") from None
@@ -594,7 +690,9 @@ def create_app(
         if not new:
             pool.release(thread_id)
             return service.follow(rec), rec.request_id
-        return pool.start(lambda: tracked(service.keeper, request_id, factory(request_id)), thread_id), request_id
+        return pool.start(
+            lambda: tracked(service.keeper, request_id, factory(request_id)), thread_id
+        ), request_id
 
     def runner_for_thread(thread_id: str) -> RunnerLike:
         owner = threads_index.owner(thread_id)
@@ -607,7 +705,10 @@ def create_app(
 
     @app.get("/static/{name}", include_in_schema=False)
     async def static_file(name: str) -> Response:
-        if not re.fullmatch(r"[a-z0-9_-]+\.(js|css|html|svg)", name) or not static_dir.joinpath(name).is_file():
+        if (
+            not re.fullmatch(r"[a-z0-9_-]+\.(js|css|html|svg)", name)
+            or not static_dir.joinpath(name).is_file()
+        ):
             raise ApiError(404, f"no static file {name!r}", code="not_found")
         return FileResponse(str(static_dir.joinpath(name)))
 
@@ -622,8 +723,13 @@ def create_app(
 
     # --- OpenAI-compatible ---------------------------------------------------------------------------
     def model_card(name: str) -> dict[str, Any]:
-        return {"id": name, "object": "model", "created": 1767225600, "owned_by": "fincopilot",
-                "description": GRAPH_DESCRIPTIONS.get(name, "FinCopilot graph")}
+        return {
+            "id": name,
+            "object": "model",
+            "created": 1767225600,
+            "owned_by": "fincopilot",
+            "description": GRAPH_DESCRIPTIONS.get(name, "FinCopilot graph"),
+        }
 
     @app.get("/v1/models")
     async def list_models(_: ApiKey = Depends(caller)) -> dict[str, Any]:
@@ -640,27 +746,44 @@ def create_app(
         runner = models.get(body.model)
         convo = [(m.role, m.text()) for m in body.messages if m.role in ("user", "assistant")]
         if not convo:
-            raise ApiError(400, "messages must contain at least one user message", param="messages",
-                           code="empty_messages")
+            raise ApiError(
+                400,
+                "messages must contain at least one user message",
+                param="messages",
+                code="empty_messages",
+            )
         if convo[-1][0] != "user":
-            raise ApiError(400, "the last message must come from the user", param="messages", code="invalid_messages")
+            raise ApiError(
+                400, "the last message must come from the user", param="messages", code="invalid_messages"
+            )
         text = _check_text(convo[-1][1], "last user message")
         idem = idempotency_key(request)
         found = await replay(key, idem, body.model, {"text": text})
         if found is not None:
             events, thread_id, request_id = found[0], found[1].thread_id, found[1].request_id
         else:
-            thread_id = await own_thread(key, conversation_thread(key, request, body, convo), body.model, text)
+            thread_id = await own_thread(
+                key, conversation_thread(key, request, body, convo), body.model, text
+            )
             events, request_id = await launch(
-                key, idem, thread_id, body.model, "run", {"text": text},
-                lambda rid: runner.run(text, thread_id=thread_id, request_id=rid, principal=principal_of_key(key)))
+                key,
+                idem,
+                thread_id,
+                body.model,
+                "run",
+                {"text": text},
+                lambda rid: runner.run(
+                    text, thread_id=thread_id, request_id=rid, principal=principal_of_key(key)
+                ),
+            )
         completion_id = "chatcmpl-" + uuid.uuid4().hex[:24]
         created = int(time.time())
         headers = {"X-FinCopilot-Thread": thread_id, "X-Request-Id": request_id}
 
         def remember(summary: RunSummary, content: str) -> None:
             threads_index.remember(
-                conversation_hash(key.key_id, body.model, [*convo, ("assistant", content)]), thread_id)
+                conversation_hash(key.key_id, body.model, [*convo, ("assistant", content)]), thread_id
+            )
 
         def usage(content: str) -> dict[str, int]:
             # Word counts: the graph makes several model calls; their token counts are in the audit log.
@@ -676,23 +799,45 @@ def create_app(
             except FinCopilotError as err:
                 raise _from_fincopilot_error(err) from None
             if summary.status == "failed":
-                raise ApiError(500, f"the copilot could not answer: {summary.error or 'unknown error'}",
-                               type="server_error", code="run_failed")
+                raise ApiError(
+                    500,
+                    f"the copilot could not answer: {summary.error or 'unknown error'}",
+                    type="server_error",
+                    code="run_failed",
+                )
             content = summary.content()
             remember(summary, content)
-            return JSONResponse({
-                "id": completion_id, "object": "chat.completion", "created": created, "model": body.model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                             "finish_reason": "stop", "logprobs": None}],
-                "usage": usage(content), "fincopilot": summary.extra(),
-            }, headers=headers)
+            return JSONResponse(
+                {
+                    "id": completion_id,
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": body.model,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": content},
+                            "finish_reason": "stop",
+                            "logprobs": None,
+                        }
+                    ],
+                    "usage": usage(content),
+                    "fincopilot": summary.extra(),
+                },
+                headers=headers,
+            )
 
         include_usage = bool((body.stream_options or {}).get("include_usage"))
 
         def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
-            payload = {"id": completion_id, "object": "chat.completion.chunk", "created": created,
-                       "model": body.model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish,
-                                                         "logprobs": None}], **extra}
+            payload = {
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": body.model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+                **extra,
+            }
             return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
 
         async def sse() -> AsyncIterator[str]:
@@ -705,15 +850,21 @@ def create_app(
                         continue
                     summary.add(ev)
                     if ev.type in PROGRESS_TYPES:
-                        yield chunk({"reasoning_content": progress_line(ev)},
-                                    fincopilot={"event": ev.model_dump(mode="json")})
+                        yield chunk(
+                            {"reasoning_content": progress_line(ev)},
+                            fincopilot={"event": ev.model_dump(mode="json")},
+                        )
                     elif ev.type in ("compliance", "held"):
                         yield chunk({}, fincopilot={"event": ev.model_dump(mode="json")})
             except FinCopilotError as err:
                 summary.status, summary.error = "failed", str(err)
             if summary.status == "failed":
-                err = ApiError(500, f"the copilot could not answer: {summary.error or 'unknown error'}",
-                               type="server_error", code="run_failed")
+                err = ApiError(
+                    500,
+                    f"the copilot could not answer: {summary.error or 'unknown error'}",
+                    type="server_error",
+                    code="run_failed",
+                )
                 yield f"data: {json.dumps(err.body())}\n\n"
                 return
             content = summary.content()
@@ -724,21 +875,28 @@ def create_app(
                 yield f"data: {json.dumps({'id': completion_id, 'object': 'chat.completion.chunk', 'created': created, 'model': body.model, 'choices': [], 'usage': usage(content)})}\n\n"
             yield "data: [DONE]\n\n"
 
-        return StreamingResponse(sse(), media_type="text/event-stream",
-                                 headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return StreamingResponse(
+            sse(),
+            media_type="text/event-stream",
+            headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
 
-    def conversation_thread(key: ApiKey, request: Request, body: ChatCompletionRequest,
-                            convo: list[tuple[str, str]]) -> str:
+    def conversation_thread(
+        key: ApiKey, request: Request, body: ChatCompletionRequest, convo: list[tuple[str, str]]
+    ) -> str:
         """The thread named by header or metadata, else the one these earlier messages continue, else new."""
         explicit = request.headers.get("x-fincopilot-thread") or (body.metadata or {}).get("thread_id")
         if explicit:
             return str(explicit)
         earlier = convo[:-1]
-        return (threads_index.lookup(conversation_hash(key.key_id, body.model, earlier)) if earlier
-                else None) or f"t-{uuid.uuid4().hex[:16]}"
+        return (
+            threads_index.lookup(conversation_hash(key.key_id, body.model, earlier)) if earlier else None
+        ) or f"t-{uuid.uuid4().hex[:16]}"
 
     # --- JSON / SSE API for the web page and other tools -----------------------------------------------
-    def event_stream(events: AsyncIterator[Event | None], role: str, first: dict[str, Any]) -> StreamingResponse:
+    def event_stream(
+        events: AsyncIterator[Event | None], role: str, first: dict[str, Any]
+    ) -> StreamingResponse:
         async def sse() -> AsyncIterator[str]:
             yield f"event: start\ndata: {json.dumps(first)}\n\n"
             try:
@@ -748,13 +906,20 @@ def create_app(
                         continue
                     yield f"event: {ev.type}\ndata: {ev.model_dump_json()}\n\n"
             except FinCopilotError as err:
-                body = {"type": "error", "request_id": first.get("request_id", ""), "data": {"message": str(err)}}
+                body = {
+                    "type": "error",
+                    "request_id": first.get("request_id", ""),
+                    "data": {"message": str(err)},
+                }
                 yield f"event: error\ndata: {json.dumps(body)}\n\n"
                 done = {**body, "type": "done", "data": {"status": "failed"}}
                 yield f"event: done\ndata: {json.dumps(done)}\n\n"
 
-        return StreamingResponse(sse(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return StreamingResponse(
+            sse(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
 
     @app.get("/api/me")
     async def me(key: ApiKey = Depends(caller)) -> dict[str, Any]:
@@ -777,10 +942,20 @@ def create_app(
         if found is not None:
             events, thread_id, request_id = found[0], found[1].thread_id, found[1].request_id
         else:
-            thread_id = await own_thread(key, body.thread_id or f"t-{uuid.uuid4().hex[:16]}", body.model, text)
+            thread_id = await own_thread(
+                key, body.thread_id or f"t-{uuid.uuid4().hex[:16]}", body.model, text
+            )
             events, request_id = await launch(
-                key, idem, thread_id, body.model, "run", {"text": text},
-                lambda rid: runner.run(text, thread_id=thread_id, request_id=rid, principal=principal_of_key(key)))
+                key,
+                idem,
+                thread_id,
+                body.model,
+                "run",
+                {"text": text},
+                lambda rid: runner.run(
+                    text, thread_id=thread_id, request_id=rid, principal=principal_of_key(key)
+                ),
+            )
         return event_stream(events, key.role, {"thread_id": thread_id, "request_id": request_id})
 
     @app.get("/api/threads")
@@ -793,13 +968,24 @@ def create_app(
             # threads checkpointed before owners were recorded can be held too
             known = {o.thread_id for o in threads_index.threads(None)}
             try:
-                others = [t for t in await asyncio.to_thread(models.get(DEFAULT_MODEL).threads) if t not in known]
+                others = [
+                    t for t in await asyncio.to_thread(models.get(DEFAULT_MODEL).threads) if t not in known
+                ]
             except FinCopilotError:
                 others = []
             for t in others[:100]:
-                items.append({"thread_id": t, "key_id": None, "name": "(command line)", "model": DEFAULT_MODEL,
-                              "title": t, "created_at": None, "updated_at": None,
-                              "status": await _status(t, DEFAULT_MODEL)})
+                items.append(
+                    {
+                        "thread_id": t,
+                        "key_id": None,
+                        "name": "(command line)",
+                        "model": DEFAULT_MODEL,
+                        "title": t,
+                        "created_at": None,
+                        "updated_at": None,
+                        "status": await _status(t, DEFAULT_MODEL),
+                    }
+                )
         return {"threads": items}
 
     async def _status(thread_id: str, model: str) -> str:
@@ -814,28 +1000,59 @@ def create_app(
         owner = visible(key, thread_id)
         view = _view_dict(await asyncio.to_thread(runner_for_thread(thread_id).thread, thread_id))
         if view.get("status") == "held" and key.role != "compliance_officer":
-            view["held"] = {k: v for k, v in (view.get("held") or {}).items()
-                            if k in ("reason", "thread_id", "violations", "compliance")}
-        can_review = (view.get("status") == "held" and key.role == "compliance_officer"
-                      and owner.get("principal_id") != key.principal_id)
-        return {**view, "owner": {"key_id": owner.get("key_id"), "principal_id": owner.get("principal_id"),
-                                  "name": owner.get("name")},
-                "title": owner.get("title"), "can_review": can_review}
+            view["held"] = {
+                k: v
+                for k, v in (view.get("held") or {}).items()
+                if k in ("reason", "thread_id", "violations", "compliance")
+            }
+        can_review = (
+            view.get("status") == "held"
+            and key.role == "compliance_officer"
+            and owner.get("principal_id") != key.principal_id
+        )
+        return {
+            **view,
+            "owner": {
+                "key_id": owner.get("key_id"),
+                "principal_id": owner.get("principal_id"),
+                "name": owner.get("name"),
+            },
+            "title": owner.get("title"),
+            "can_review": can_review,
+        }
 
     @app.post("/api/threads/{thread_id}/review")
-    @app.post("/threads/{thread_id}/review", include_in_schema=False)  # the path the runner's held event names
+    @app.post(
+        "/threads/{thread_id}/review", include_in_schema=False
+    )  # the path the runner's held event names
     async def review(thread_id: str, request: Request, key: ApiKey = Depends(caller)) -> Response:
         body: ReviewRequest = _parse_body(await request.body(), ReviewRequest)
         owner = visible(key, thread_id)
         asked_by = f"{owner['name']} ({owner['key_id']})" if owner.get("key_id") else owner["name"]
-        who = {"reviewer": key.identity, "reviewer_principal": key.principal_id, "reviewer_role": key.role,
-               "asked_by": asked_by, "asked_by_principal": owner.get("principal_id")}
+        who = {
+            "reviewer": key.identity,
+            "reviewer_principal": key.principal_id,
+            "reviewer_role": key.role,
+            "asked_by": asked_by,
+            "asked_by_principal": owner.get("principal_id"),
+        }
 
         def deny(status: int, message: str, code: str) -> ApiError:
-            audit.record("review", request_id=None, thread_id=thread_id, decision=body.decision, outcome="denied",
-                         reason=message, **who)
-            return ApiError(status, message, type="permission_error" if status == 403 else "invalid_request_error",
-                            code=code)
+            audit.record(
+                "review",
+                request_id=None,
+                thread_id=thread_id,
+                decision=body.decision,
+                outcome="denied",
+                reason=message,
+                **who,
+            )
+            return ApiError(
+                status,
+                message,
+                type="permission_error" if status == 403 else "invalid_request_error",
+                code=code,
+            )
 
         if key.role != "compliance_officer":
             raise deny(403, "only a compliance officer can review a held answer", "forbidden_role")
@@ -852,16 +1069,28 @@ def create_app(
             return await review_response(request, key, thread_id, found[0])
         view = _view_dict(await asyncio.to_thread(runner.thread, thread_id))
         if view.get("status") != "held":
-            raise deny(409, f"thread {thread_id} is not waiting for review (status: {view.get('status')})",
-                       "not_held")
-        audit.record("review", request_id=None, thread_id=thread_id, decision=body.decision, outcome="accepted",
-                     **who)
-        events, _ = await launch(key, idem, thread_id, owner.get("model") or DEFAULT_MODEL, "resume", payload,
-                                 lambda _rid: runner.resume(thread_id, review_obj))
+            raise deny(
+                409,
+                f"thread {thread_id} is not waiting for review (status: {view.get('status')})",
+                "not_held",
+            )
+        audit.record(
+            "review", request_id=None, thread_id=thread_id, decision=body.decision, outcome="accepted", **who
+        )
+        events, _ = await launch(
+            key,
+            idem,
+            thread_id,
+            owner.get("model") or DEFAULT_MODEL,
+            "resume",
+            payload,
+            lambda _rid: runner.resume(thread_id, review_obj),
+        )
         return await review_response(request, key, thread_id, events)
 
-    async def review_response(request: Request, key: ApiKey, thread_id: str,
-                              events: AsyncIterator[Event | None]) -> Response:
+    async def review_response(
+        request: Request, key: ApiKey, thread_id: str, events: AsyncIterator[Event | None]
+    ) -> Response:
         if "text/event-stream" in request.headers.get("accept", ""):
             return event_stream(events, key.role, {"thread_id": thread_id})
         out: list[dict[str, Any]] = []

@@ -46,14 +46,23 @@ class RunView:
         if event.type == "plan":
             self.plan_source = str(d.get("source", ""))
             for s in d.get("steps", []):
-                self.steps[int(s["id"])] = {"skill": s.get("skill"), "args": s.get("args", {}), "state": "pending"}
+                self.steps[int(s["id"])] = {
+                    "skill": s.get("skill"),
+                    "args": s.get("args", {}),
+                    "state": "pending",
+                }
         elif event.type == "step_start":
             step = self.steps.setdefault(int(d["id"]), {"skill": d.get("skill"), "args": d.get("args", {})})
             step["state"] = "running"
         elif event.type == "step_finish":
             step = self.steps.setdefault(int(d["id"]), {"skill": d.get("skill"), "args": {}})
-            step.update(state="ok" if d.get("ok", True) else "failed", backend=d.get("backend"),
-                        latency_s=d.get("latency_s"), output=d.get("output"), error=d.get("error"))
+            step.update(
+                state="ok" if d.get("ok", True) else "failed",
+                backend=d.get("backend"),
+                latency_s=d.get("latency_s"),
+                output=d.get("output"),
+                error=d.get("error"),
+            )
         elif event.type == "answer":
             self.answer = d
         elif event.type == "compliance":
@@ -80,11 +89,20 @@ class RunView:
             style = {"ok": "green", "failed": "red", "running": "yellow"}.get(state, "dim")
             args = ", ".join(f"{k}={v}" for k, v in (s.get("args") or {}).items())
             secs = f"{float(s['latency_s']):.2f}s" if s.get("latency_s") is not None else ""
-            table.add_row(str(sid), str(s.get("skill")), args, Text(f"{_ICONS.get(state, '?')} {state}", style=style),
-                          str(s.get("backend") or ""), secs)
+            table.add_row(
+                str(sid),
+                str(s.get("skill")),
+                args,
+                Text(f"{_ICONS.get(state, '?')} {state}", style=style),
+                str(s.get("backend") or ""),
+                secs,
+            )
         parts: list[Any] = [table]
-        if self.status == "running" and self.steps and all(s.get("state") in ("ok", "failed")
-                                                           for s in self.steps.values()):
+        if (
+            self.status == "running"
+            and self.steps
+            and all(s.get("state") in ("ok", "failed") for s in self.steps.values())
+        ):
             parts.append(Text("writing and checking the answer…", style="dim"))
         return Group(*parts)
 
@@ -94,14 +112,19 @@ def render_result(console: Console, view: RunView) -> None:
     if view.answer:
         body = Text(str(view.answer.get("text", "")))
         body.highlight_regex(r"\[\d+\]", "bold cyan")
-        console.print(Panel(body, title="answer" + (" (draft)" if view.answer.get("draft") else ""),
-                            border_style="green"))
+        console.print(
+            Panel(
+                body, title="answer" + (" (draft)" if view.answer.get("draft") else ""), border_style="green"
+            )
+        )
         for c in view.answer.get("citations", []):
             step = view.steps.get(int(c.get("step_id", c.get("n", 0))), {})
             out = step.get("output") if isinstance(step.get("output"), dict) else {}
             sources = ", ".join(str(s) for s in (out or {}).get("sources", [])[:3])
-            console.print(f"  [cyan][{c.get('n')}][/] step {c.get('step_id')} {step.get('skill', '')}"
-                          + (f": {sources}" if sources else ""))
+            console.print(
+                f"  [cyan][{c.get('n')}][/] step {c.get('step_id')} {step.get('skill', '')}"
+                + (f": {sources}" if sources else "")
+            )
     if view.compliance is not None:
         if view.compliance.get("passed"):
             console.print("[green]compliance: passed[/]")
@@ -111,9 +134,15 @@ def render_result(console: Console, view: RunView) -> None:
                 console.print(f"  [red]-[/] {v.get('category')}: {v.get('reason') or v.get('rule')}")
     if view.held is not None or view.status == "held":
         reason = (view.held or {}).get("reason", "the compliance check failed")
-        console.print(Panel(f"This answer is held for compliance review: {reason}.\n"
-                            f"A compliance officer must approve, edit or reject it (web page, or "
-                            f"`fincopilot review {view.thread_id}`).", title="held", border_style="yellow"))
+        console.print(
+            Panel(
+                f"This answer is held for compliance review: {reason}.\n"
+                f"A compliance officer must approve, edit or reject it (web page, or "
+                f"`fincopilot review {view.thread_id}`).",
+                title="held",
+                border_style="yellow",
+            )
+        )
     if view.review:
         console.print(f"review: {view.review.get('decision')} by {view.review.get('reviewer')}")
     for err in view.errors:
@@ -149,7 +178,9 @@ def _remote_events(client: Any, text: str, thread_id: str | None) -> Iterator[Ev
                 yield Event.model_validate(json.loads(line[5:]))
             elif line.startswith("data:") and name == "start":
                 start = json.loads(line[5:])
-                yield Event(type="request", request_id=start.get("request_id", ""), thread_id=start["thread_id"])
+                yield Event(
+                    type="request", request_id=start.get("request_id", ""), thread_id=start["thread_id"]
+                )
 
 
 def _run_once(console: Console, events: Iterable[Event]) -> RunView:
@@ -170,8 +201,15 @@ def _show_history(console: Console, view: dict[str, Any]) -> None:
     console.print(f"[dim]status: {view.get('status')}[/]")
 
 
-def run_chat(*, thread: str | None = None, use_model: bool = True, url: str | None = None,
-             key: str | None = None, console: Console | None = None, stdin: Any = None) -> None:
+def run_chat(
+    *,
+    thread: str | None = None,
+    use_model: bool = True,
+    url: str | None = None,
+    key: str | None = None,
+    console: Console | None = None,
+    stdin: Any = None,
+) -> None:
     """The chat loop: one line per request until /quit or end of input."""
     console = console or Console()
     stdin = stdin or sys.stdin
@@ -181,8 +219,11 @@ def run_chat(*, thread: str | None = None, use_model: bool = True, url: str | No
 
         if not key:
             raise InputError("--url needs an API key: --key KEY or $FINCOPILOT_API_KEY")
-        client = httpx.Client(base_url=url.rstrip("/"), headers={"Authorization": f"Bearer {key}"},
-                              timeout=httpx.Timeout(10.0, read=None))
+        client = httpx.Client(
+            base_url=url.rstrip("/"),
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=httpx.Timeout(10.0, read=None),
+        )
         me = client.get("/api/me")
         if me.status_code != 200:
             raise InputError(f"server at {url} refused the key ({me.status_code})")
@@ -225,8 +266,11 @@ def run_chat(*, thread: str | None = None, use_model: bool = True, url: str | No
                     resp = client.get(f"/api/threads/{thread_id}")
                     _show_history(console, resp.json() if resp.status_code == 200 else {"turns": []})
                 continue
-            events = (_local_events(runner, text, thread_id) if runner is not None
-                      else _remote_events(client, text, thread_id))
+            events = (
+                _local_events(runner, text, thread_id)
+                if runner is not None
+                else _remote_events(client, text, thread_id)
+            )
             view = _run_once(console, events)
             thread_id = view.thread_id or thread_id
         except FinCopilotError as err:

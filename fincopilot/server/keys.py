@@ -92,8 +92,13 @@ class KeyStore:
         handle = principal or (given if given else f"key:{key_id}")
         owner, _ = self.principals.resolve(handle, name)
         plaintext = f"fck_{key_id}_{secrets.token_urlsafe(24)}"
-        record = ApiKey(key_id=key_id, role=role, name=name, created_at=_now(),  # type: ignore[arg-type]
-                        principal_id=owner.principal_id)
+        record = ApiKey(
+            key_id=key_id,
+            role=role,
+            name=name,
+            created_at=_now(),  # type: ignore[arg-type]
+            principal_id=owner.principal_id,
+        )
         self.db.execute(
             "INSERT INTO api_keys (key_id, key_hash, role, name, created_at, principal_id) VALUES (?, ?, ?, ?, ?, ?)",
             (key_id, hash_key(plaintext), role, name, record.created_at, owner.principal_id),
@@ -113,7 +118,9 @@ class KeyStore:
 
     def get(self, key_id: str) -> ApiKey:
         if not re.fullmatch(r"[0-9a-f]{8}", key_id or ""):
-            raise InputError(f"malformed key id {key_id!r}: expected 8 hex digits (see `fincopilot keys list`)")
+            raise InputError(
+                f"malformed key id {key_id!r}: expected 8 hex digits (see `fincopilot keys list`)"
+            )
         row = self.db.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE key_id=?", (key_id,)).one()
         if row is None:
             raise NotFoundError(f"no API key with id {key_id}")
@@ -129,8 +136,9 @@ class KeyStore:
         match = _KEY_RE.match((key or "").strip())
         if not match:
             return None
-        row = self.db.execute(f"SELECT {_COLUMNS}, key_hash FROM api_keys WHERE key_id=?",
-                              (match.group(1),)).one()
+        row = self.db.execute(
+            f"SELECT {_COLUMNS}, key_hash FROM api_keys WHERE key_id=?", (match.group(1),)
+        ).one()
         # compare_digest: the comparison time does not reveal how much of the hash matched
         if row is None or row[4] is not None or not hmac.compare_digest(row[7], hash_key(key.strip())):
             return None
@@ -142,5 +150,12 @@ class KeyStore:
 
     @staticmethod
     def _record(row: tuple) -> ApiKey:
-        return ApiKey(key_id=row[0], role=row[1], name=row[2], created_at=row[3], revoked_at=row[4],
-                      last_used_at=row[5], principal_id=row[6])
+        return ApiKey(
+            key_id=row[0],
+            role=row[1],
+            name=row[2],
+            created_at=row[3],
+            revoked_at=row[4],
+            last_used_at=row[5],
+            principal_id=row[6],
+        )

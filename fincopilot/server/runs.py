@@ -99,7 +99,9 @@ def tracked(keeper: LeaseKeeper, request_id: str, events: Iterable[Event]) -> It
 def run_principal(rec: RunRecord) -> Principal:
     """Who a run acts for: its principal id, with the role and name recorded when it started."""
     who = rec.input.get("as") or {}
-    return Principal(id=rec.principal_id, role=who.get("role", "advisor"), name=who.get("name", rec.principal_id))
+    return Principal(
+        id=rec.principal_id, role=who.get("role", "advisor"), name=who.get("name", rec.principal_id)
+    )
 
 
 def continuation(runner: Any, rec: RunRecord) -> Callable[[], Iterable[Event]]:
@@ -110,8 +112,13 @@ def continuation(runner: Any, rec: RunRecord) -> Callable[[], Iterable[Event]]:
         cont = getattr(runner, "continue_run", None)
         if cont is None:
             raise RuntimeError(f"runner for {rec.model} cannot continue runs")
-        return cont(rec.thread_id, rec.request_id, text=rec.input.get("text"), review=review,
-                    principal=run_principal(rec))
+        return cont(
+            rec.thread_id,
+            rec.request_id,
+            text=rec.input.get("text"),
+            review=review,
+            principal=run_principal(rec),
+        )
 
     return go
 
@@ -156,8 +163,11 @@ class RunService:
                     seen = n
                     yield Event.model_validate_json(body)
                 return
-            if (current.lease_until < time.time() and rec.request_id not in self.keeper.held()
-                    and await asyncio.to_thread(self.ledger.take_over, rec.request_id)):
+            if (
+                current.lease_until < time.time()
+                and rec.request_id not in self.keeper.held()
+                and await asyncio.to_thread(self.ledger.take_over, rec.request_id)
+            ):
                 log.info("run_taken_over", request_id=rec.request_id, replica=self.ledger.replica)
                 self.run_in_background(current)
             if time.monotonic() - quiet_since > KEEPALIVE_S:

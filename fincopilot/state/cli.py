@@ -21,8 +21,9 @@ def parse_duration(text: str) -> float:
 
 
 def register(app: typer.Typer) -> None:
-    db_app = typer.Typer(help="The state database (embedded SQLite, or PostgreSQL via database_url).",
-                         no_args_is_help=True)
+    db_app = typer.Typer(
+        help="The state database (embedded SQLite, or PostgreSQL via database_url).", no_args_is_help=True
+    )
     app.add_typer(db_app, name="db")
 
     @db_app.command("upgrade")
@@ -55,10 +56,15 @@ def register(app: typer.Typer) -> None:
 
     @threads_app.command("prune")
     def prune_cmd(
-        older_than: Annotated[str, typer.Option("--older-than", help="Delete finished threads idle this long "
-                                                                     "(e.g. 30d, 12h).")],
-        keep_last: Annotated[int | None, typer.Option("--keep-last", min=1, help="Keep only the newest N "
-                                                      "checkpoints of the threads that stay.")] = None,
+        older_than: Annotated[
+            str, typer.Option("--older-than", help="Delete finished threads idle this long (e.g. 30d, 12h).")
+        ],
+        keep_last: Annotated[
+            int | None,
+            typer.Option(
+                "--keep-last", min=1, help="Keep only the newest N checkpoints of the threads that stay."
+            ),
+        ] = None,
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be deleted.")] = False,
     ) -> None:
         """Retention for checkpoints: finished threads idle longer than --older-than are deleted (held ones
@@ -71,6 +77,8 @@ def register(app: typer.Typer) -> None:
         before = state_db().size_bytes()
         report = runner.prune(seconds, keep_last, dry_run=dry_run)
         verb = "would delete" if dry_run else "deleted"
-        typer.echo(f"{verb} {len(report.threads_deleted)} threads idle for over {older_than} "
-                   f"({report.runs_deleted} run records); kept {report.kept}; "
-                   f"trimmed {report.checkpoints_deleted} older checkpoints. State database: {before} bytes before.")
+        typer.echo(
+            f"{verb} {len(report.threads_deleted)} threads idle for over {older_than} "
+            f"({report.runs_deleted} run records); kept {report.kept}; "
+            f"trimmed {report.checkpoints_deleted} older checkpoints. State database: {before} bytes before."
+        )

@@ -136,7 +136,9 @@ class StateDB:
     def size_bytes(self) -> int:
         """How big the database is on disk (file + WAL, or `pg_database_size`)."""
         if self.engine == "sqlite":
-            return sum(p.stat().st_size for p in (Path(self.target), Path(self.target + "-wal")) if p.exists())
+            return sum(
+                p.stat().st_size for p in (Path(self.target), Path(self.target + "-wal")) if p.exists()
+            )
         return int(self.execute("SELECT pg_database_size(current_database())").rows[0][0])
 
     def close(self) -> None:
@@ -153,8 +155,9 @@ def _pg_pool(url: str, kwargs: dict[str, Any]) -> Any:
     try:
         from psycopg_pool import ConnectionPool
     except ImportError:
-        raise ConfigError("database_url is set but psycopg is not installed: pip install 'psycopg[binary,pool]'") \
-            from None
+        raise ConfigError(
+            "database_url is set but psycopg is not installed: pip install 'psycopg[binary,pool]'"
+        ) from None
     import psycopg
 
     try:  # one direct attempt first: a wrong host or password fails at once, with the server's reason

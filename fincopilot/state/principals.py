@@ -54,16 +54,24 @@ class Principals:
         self.db = db
 
     def get(self, principal_id: str) -> Principal:
-        row = self.db.execute("SELECT principal_id, handle, display_name, created_at FROM principals "
-                              "WHERE principal_id=?", (principal_id,)).one()
+        row = self.db.execute(
+            "SELECT principal_id, handle, display_name, created_at FROM principals WHERE principal_id=?",
+            (principal_id,),
+        ).one()
         if row is None:
             raise NotFoundError(f"no principal {principal_id!r} (see `fincopilot keys list`)")
         return Principal(principal_id=row[0], handle=row[1], display_name=row[2], created_at=row[3])
 
     def by_handle(self, handle: str) -> Principal | None:
-        row = self.db.execute("SELECT principal_id, handle, display_name, created_at FROM principals "
-                              "WHERE handle=?", (normalize_handle(handle),)).one()
-        return Principal(principal_id=row[0], handle=row[1], display_name=row[2], created_at=row[3]) if row else None
+        row = self.db.execute(
+            "SELECT principal_id, handle, display_name, created_at FROM principals WHERE handle=?",
+            (normalize_handle(handle),),
+        ).one()
+        return (
+            Principal(principal_id=row[0], handle=row[1], display_name=row[2], created_at=row[3])
+            if row
+            else None
+        )
 
     def ensure(self, handle: str, display_name: str) -> tuple[Principal, bool]:
         """The principal with this (normalized) handle, created if new; returns (principal, created)."""
@@ -71,7 +79,8 @@ class Principals:
         new_id = "p-" + uuid.uuid4().hex
         inserted = self.db.execute(
             "INSERT INTO principals VALUES (?, ?, ?, ?) ON CONFLICT (handle) DO NOTHING",
-            (new_id, norm, display_name, _now())).rowcount
+            (new_id, norm, display_name, _now()),
+        ).rowcount
         found = self.by_handle(norm)
         assert found is not None
         return found, bool(inserted) and found.principal_id == new_id

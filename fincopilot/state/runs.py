@@ -25,8 +25,10 @@ from pydantic import BaseModel
 from fincopilot.errors import FinCopilotError
 from fincopilot.state.db import StateDB, state_db
 
-_COLUMNS = ("request_id, principal_id, idempotency_key, thread_id, model, kind, input, status, replica, "
-            "lease_until, attempts, created_at, updated_at")
+_COLUMNS = (
+    "request_id, principal_id, idempotency_key, thread_id, model, kind, input, status, replica, "
+    "lease_until, attempts, created_at, updated_at"
+)
 
 
 def lease_seconds() -> float:
@@ -69,21 +71,44 @@ def _record(row: tuple) -> RunRecord:
 class RunLedger:
     """Runs, leases and recorded events in the state database."""
 
-    def __init__(self, db: StateDB | None = None, *, replica: str | None = None, lease_s: float | None = None):
+    def __init__(
+        self, db: StateDB | None = None, *, replica: str | None = None, lease_s: float | None = None
+    ):
         self.db = db or state_db()
         self.replica = replica or replica_name()
         self.lease_s = lease_s if lease_s is not None else lease_seconds()
 
-    def begin(self, *, request_id: str, principal_id: str, idempotency_key: str | None, thread_id: str,
-              model: str, kind: str, input: dict[str, Any]) -> tuple[RunRecord, bool]:
+    def begin(
+        self,
+        *,
+        request_id: str,
+        principal_id: str,
+        idempotency_key: str | None,
+        thread_id: str,
+        model: str,
+        kind: str,
+        input: dict[str, Any],
+    ) -> tuple[RunRecord, bool]:
         """Start a run holding the lease: (record, True); or the existing run with this idempotency key:
         (it, False). ThreadBusy when the thread is running another request."""
         now = time.time()
         inserted = self.db.execute(
             f"INSERT INTO runs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, 1, ?, ?) "
             "ON CONFLICT DO NOTHING",
-            (request_id, principal_id, idempotency_key, thread_id, model, kind, json.dumps(input), self.replica,
-             now + self.lease_s, now, now)).rowcount
+            (
+                request_id,
+                principal_id,
+                idempotency_key,
+                thread_id,
+                model,
+                kind,
+                json.dumps(input),
+                self.replica,
+                now + self.lease_s,
+                now,
+                now,
+            ),
+        ).rowcount
         if inserted:
             return self.get(request_id), True
         existing = self.by_key(principal_id, idempotency_key) if idempotency_key else None
@@ -96,8 +121,10 @@ class RunLedger:
         return _record(row) if row else None
 
     def by_key(self, principal_id: str, idempotency_key: str) -> RunRecord | None:
-        row = self.db.execute(f"SELECT {_COLUMNS} FROM runs WHERE principal_id=? AND idempotency_key=?",
-                              (principal_id, idempotency_key)).one()
+        row = self.db.execute(
+            f"SELECT {_COLUMNS} FROM runs WHERE principal_id=? AND idempotency_key=?",
+            (principal_id, idempotency_key),
+        ).one()
         return _record(row) if row else None
 
     def heartbeat_many(self, request_ids: set[str]) -> set[str]:
@@ -107,39 +134,61 @@ class RunLedger:
             return gone
         with self.db.transaction() as tx:
             for rid in sorted(request_ids):
-                if tx.execute("UPDATE runs SET lease_until=?, updated_at=? WHERE request_id=? AND replica=? "
-                              "AND status='running'", (now + self.lease_s, now, rid, self.replica)).rowcount != 1:
+                if (
+                    tx.execute(
+                        "UPDATE runs SET lease_until=?, updated_at=? WHERE request_id=? AND replica=? "
+                        "AND status='running'",
+                        (now + self.lease_s, now, rid, self.replica),
+                    ).rowcount
+                    != 1
+                ):
                     gone.add(rid)
         return gone
 
     def take_over(self, request_id: str) -> bool:
         """Claim a running run whose lease expired; True for the one replica that wins."""
         now = time.time()
-        return self.db.execute(
-            "UPDATE runs SET replica=?, lease_until=?, attempts=attempts+1, updated_at=? "
-            "WHERE request_id=? AND status='running' AND lease_until < ?",
-            (self.replica, now + self.lease_s, now, request_id, now)).rowcount == 1
+        return (
+            self.db.execute(
+                "UPDATE runs SET replica=?, lease_until=?, attempts=attempts+1, updated_at=? "
+                "WHERE request_id=? AND status='running' AND lease_until < ?",
+                (self.replica, now + self.lease_s, now, request_id, now),
+            ).rowcount
+            == 1
+        )
 
     def expired(self, limit: int = 20) -> list[RunRecord]:
         """Running runs whose lease has passed (their replica died), oldest first."""
-        rows = self.db.execute(f"SELECT {_COLUMNS} FROM runs WHERE status='running' AND lease_until < ? "
-                               "ORDER BY lease_until LIMIT ?", (time.time(), limit)).rows
+        rows = self.db.execute(
+            f"SELECT {_COLUMNS} FROM runs WHERE status='running' AND lease_until < ? "
+            "ORDER BY lease_until LIMIT ?",
+            (time.time(), limit),
+        ).rows
         return [_record(r) for r in rows]
 
     def finish(self, request_id: str, status: str) -> bool:
         """Mark the run `done` or `failed` if this replica still holds it."""
-        return self.db.execute(
-            "UPDATE runs SET status=?, updated_at=? WHERE request_id=? AND replica=? AND status='running'",
-            (status, time.time(), request_id, self.replica)).rowcount == 1
+        return (
+            self.db.execute(
+                "UPDATE runs SET status=?, updated_at=? WHERE request_id=? AND replica=? AND status='running'",
+                (status, time.time(), request_id, self.replica),
+            ).rowcount
+            == 1
+        )
 
     def record_event(self, request_id: str, body: str) -> None:
         with self.db.transaction() as tx:
             tx.lock(f"run:{request_id}")
-            n = tx.execute("SELECT COALESCE(MAX(n), -1) + 1 FROM run_events WHERE request_id=?",
-                           (request_id,)).rows[0][0]
+            n = tx.execute(
+                "SELECT COALESCE(MAX(n), -1) + 1 FROM run_events WHERE request_id=?", (request_id,)
+            ).rows[0][0]
             tx.execute("INSERT INTO run_events VALUES (?, ?, ?)", (request_id, n, body))
 
     def events(self, request_id: str, after: int = -1) -> list[tuple[int, str]]:
         """(n, event JSON) recorded for the run after index `after`."""
-        return [(int(r[0]), r[1]) for r in self.db.execute(
-            "SELECT n, body FROM run_events WHERE request_id=? AND n > ? ORDER BY n", (request_id, after)).rows]
+        return [
+            (int(r[0]), r[1])
+            for r in self.db.execute(
+                "SELECT n, body FROM run_events WHERE request_id=? AND n > ? ORDER BY n", (request_id, after)
+            ).rows
+        ]

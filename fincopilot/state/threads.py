@@ -45,17 +45,22 @@ class ThreadIndex:
     def __init__(self, path: Path | None = None):
         self.db = state_db(path)
 
-    def claim(self, thread_id: str, principal_id: str, key_id: str, name: str, model: str,
-              title: str) -> ThreadOwner:
+    def claim(
+        self, thread_id: str, principal_id: str, key_id: str, name: str, model: str, title: str
+    ) -> ThreadOwner:
         """Record the owner of a new thread (first writer wins) and bump `updated_at` when the caller is
         the owner; returns the owner, who may be someone else: callers compare principal ids."""
         now = datetime.now(UTC).isoformat(timespec="seconds")
         with self.db.transaction() as tx:
-            tx.execute(f"INSERT INTO thread_owners ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                       "ON CONFLICT (thread_id) DO NOTHING",
-                       (thread_id, key_id, name, model, title[:80], now, now, principal_id))
-            tx.execute("UPDATE thread_owners SET updated_at=? WHERE thread_id=? AND principal_id=?",
-                       (now, thread_id, principal_id))
+            tx.execute(
+                f"INSERT INTO thread_owners ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (thread_id) DO NOTHING",
+                (thread_id, key_id, name, model, title[:80], now, now, principal_id),
+            )
+            tx.execute(
+                "UPDATE thread_owners SET updated_at=? WHERE thread_id=? AND principal_id=?",
+                (now, thread_id, principal_id),
+            )
         owner = self.owner(thread_id)
         assert owner is not None
         return owner
@@ -67,16 +72,22 @@ class ThreadIndex:
     def threads(self, principal_id: str | None = None, limit: int = 1000) -> list[ThreadOwner]:
         """Threads newest first; only those owned by `principal_id` when given."""
         if principal_id is None:
-            rows = self.db.execute(f"SELECT {_COLUMNS} FROM thread_owners ORDER BY updated_at DESC LIMIT ?",
-                                   (limit,)).rows
+            rows = self.db.execute(
+                f"SELECT {_COLUMNS} FROM thread_owners ORDER BY updated_at DESC LIMIT ?", (limit,)
+            ).rows
         else:
-            rows = self.db.execute(f"SELECT {_COLUMNS} FROM thread_owners WHERE principal_id=? "
-                                   "ORDER BY updated_at DESC LIMIT ?", (principal_id, limit)).rows
+            rows = self.db.execute(
+                f"SELECT {_COLUMNS} FROM thread_owners WHERE principal_id=? ORDER BY updated_at DESC LIMIT ?",
+                (principal_id, limit),
+            ).rows
         return [self._owner(r) for r in rows]
 
     def remember(self, prefix_hash: str, thread_id: str) -> None:
-        self.db.execute("INSERT INTO conversations VALUES (?, ?) ON CONFLICT (prefix_hash) "
-                        "DO UPDATE SET thread_id = excluded.thread_id", (prefix_hash, thread_id))
+        self.db.execute(
+            "INSERT INTO conversations VALUES (?, ?) ON CONFLICT (prefix_hash) "
+            "DO UPDATE SET thread_id = excluded.thread_id",
+            (prefix_hash, thread_id),
+        )
 
     def lookup(self, prefix_hash: str) -> str | None:
         row = self.db.execute("SELECT thread_id FROM conversations WHERE prefix_hash=?", (prefix_hash,)).one()
@@ -96,11 +107,17 @@ class ThreadIndex:
         removed = 0
         with self.db.transaction() as tx:
             for tid in thread_ids:
-                ids = [r[0] for r in tx.execute("SELECT request_id FROM runs WHERE thread_id=? AND status<>'running'",
-                                                (tid,)).rows]
+                ids = [
+                    r[0]
+                    for r in tx.execute(
+                        "SELECT request_id FROM runs WHERE thread_id=? AND status<>'running'", (tid,)
+                    ).rows
+                ]
                 for rid in ids:
                     tx.execute("DELETE FROM run_events WHERE request_id=?", (rid,))
-                removed += tx.execute("DELETE FROM runs WHERE thread_id=? AND status<>'running'", (tid,)).rowcount
+                removed += tx.execute(
+                    "DELETE FROM runs WHERE thread_id=? AND status<>'running'", (tid,)
+                ).rowcount
         return removed
 
     def close(self) -> None:
@@ -108,5 +125,13 @@ class ThreadIndex:
 
     @staticmethod
     def _owner(row: tuple) -> ThreadOwner:
-        return ThreadOwner(thread_id=row[0], key_id=row[1], name=row[2], model=row[3], title=row[4],
-                           created_at=row[5], updated_at=row[6], principal_id=row[7])
+        return ThreadOwner(
+            thread_id=row[0],
+            key_id=row[1],
+            name=row[2],
+            model=row[3],
+            title=row[4],
+            created_at=row[5],
+            updated_at=row[6],
+            principal_id=row[7],
+        )

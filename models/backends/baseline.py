@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pydantic import BaseModel
-
 from fincopilot.models.base import BaseBackend, Message, Usage
 from fincopilot.models.registry import register_kind
 from fincopilot.models.router import BASELINE_KIND, RoutedToBaseline
+from pydantic import BaseModel
 
 
 @register_kind(BASELINE_KIND)
 class BaselineBackend(BaseBackend):
-    def _generate(self, messages: Sequence[Message], schema: type[BaseModel] | None, max_tokens: int,
-                  temperature: float) -> tuple[str, Usage, str | None]:
-        raise RoutedToBaseline(f"backend {self.id!r} is a classical baseline: the worker answers with its rules")
+    def _generate(
+        self, messages: Sequence[Message], schema: type[BaseModel] | None, max_tokens: int, temperature: float
+    ) -> tuple[str, Usage, str | None]:
+        raise RoutedToBaseline(
+            f"backend {self.id!r} is a classical baseline: the worker answers with its rules"
+        )

@@ -102,7 +102,12 @@ class Engine:
         except (RuntimeError, ValueError, OSError) as err:  # an unreadable or foreign file
             raise ConfigError(f"llama.cpp cannot load {key.gguf}: {err}") from None
         self.key = key
-        log.info("model_loaded", model=key.gguf, adapter=key.adapter, seconds=round(time.perf_counter() - started, 2))
+        log.info(
+            "model_loaded",
+            model=key.gguf,
+            adapter=key.adapter,
+            seconds=round(time.perf_counter() - started, 2),
+        )
 
 
 def default_threads() -> int:
@@ -128,7 +133,7 @@ def gguf_path(model: str) -> str:
     if not file:
         raise ConfigError(
             f"backend kind 'llamacpp' runs GGUF files; {model!r} is a model folder or hub name "
-            f"(use kind = \"transformers\" for it, or point model at a .gguf file)"
+            f'(use kind = "transformers" for it, or point model at a .gguf file)'
         )
     return str(Path(folder) / file)
 
@@ -175,7 +180,9 @@ class LlamaCppBackend(BaseBackend):
             parallel = int(opts.get("parallel", DEFAULT_PARALLEL))
             threads = int(opts.get("threads", default_threads()))
         except (TypeError, ValueError) as err:
-            raise ConfigError(f"backend {spec.id!r}: options.context/parallel/threads must be integers: {err}") from None
+            raise ConfigError(
+                f"backend {spec.id!r}: options.context/parallel/threads must be integers: {err}"
+            ) from None
         if context < 256 or parallel < 1 or threads < 1:
             raise ConfigError(
                 f"backend {spec.id!r}: need options.context >= 256, parallel >= 1, threads >= 1 "
@@ -266,10 +273,13 @@ class LlamaCppBackend(BaseBackend):
             self._raise(error)
         if state["timed_out"]:
             raise BackendTimeout(
-                f"backend {self.id!r} did not finish within timeout_s={self.spec.timeout_s:g}", backend_id=self.id
+                f"backend {self.id!r} did not finish within timeout_s={self.spec.timeout_s:g}",
+                backend_id=self.id,
             )
         raw = state["usage"] or {}
-        usage = Usage(prompt_tokens=raw.get("prompt_tokens", 0), completion_tokens=raw.get("completion_tokens", 0))
+        usage = Usage(
+            prompt_tokens=raw.get("prompt_tokens", 0), completion_tokens=raw.get("completion_tokens", 0)
+        )
         return "".join(pieces), usage, state["finish"]
 
     def _raise(self, error: Any) -> None:
@@ -277,7 +287,9 @@ class LlamaCppBackend(BaseBackend):
         kind = error.get("type", "") if isinstance(error, dict) else ""
         if kind == "exceed_context_size_error":
             raise InputError(f"backend {self.id!r}: {message}; shorten the input or raise options.context")
-        raise BackendError(f"backend {self.id!r}: llama.cpp refused the request: {message}", backend_id=self.id)
+        raise BackendError(
+            f"backend {self.id!r}: llama.cpp refused the request: {message}", backend_id=self.id
+        )
 
     def _generate(self, messages, schema, max_tokens, temperature):
         request, budget = self._request(messages, schema, max_tokens, temperature)

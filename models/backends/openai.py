@@ -29,14 +29,14 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-
-from fincopilot.config import BackendSpec
-from fincopilot.errors import BackendError, BackendTimeout, BackendUnavailable, ConfigError
-from fincopilot.log import get_logger
 from fincopilot.models.base import BaseBackend, Message, Usage
 from fincopilot.models.endpoints import EndpointPool
 from fincopilot.models.registry import register_kind
 from fincopilot.models.structured import fit_json_schema, max_json_chars, truncated_error
+
+from fincopilot.config import BackendSpec
+from fincopilot.errors import BackendError, BackendTimeout, BackendUnavailable, ConfigError
+from fincopilot.log import get_logger
 
 log = get_logger(__name__)
 
@@ -52,11 +52,17 @@ class OpenAIBackend(BaseBackend):
         opts = spec.options
         urls = [str(u) for u in opts.get("base_urls") or [opts.get("base_url", "https://api.openai.com/v1")]]
         self.base_url = urls[0]
-        self.endpoints = EndpointPool(urls, cooldown_s=float(opts.get("endpoint_cooldown_s", 10.0)),
-                                      probe=self._probe, backend_id=spec.id)
+        self.endpoints = EndpointPool(
+            urls,
+            cooldown_s=float(opts.get("endpoint_cooldown_s", 10.0)),
+            probe=self._probe,
+            backend_id=spec.id,
+        )
         mode = str(opts.get("structured_mode", "auto"))
         if mode not in MODES:
-            raise ConfigError(f"backend {spec.id!r}: options.structured_mode must be one of {MODES}, got {mode!r}")
+            raise ConfigError(
+                f"backend {spec.id!r}: options.structured_mode must be one of {MODES}, got {mode!r}"
+            )
         self._mode = mode
         self._strict = bool(opts.get("strict", False))
         self._extra_body = dict(opts.get("extra_body", {}))
@@ -71,7 +77,9 @@ class OpenAIBackend(BaseBackend):
         if env:
             value = os.environ.get(str(env))
             if not value:
-                raise ConfigError(f"backend {self.id!r}: environment variable {env} (options.api_key_env) is not set")
+                raise ConfigError(
+                    f"backend {self.id!r}: environment variable {env} (options.api_key_env) is not set"
+                )
             return value
         return "not-needed"  # local servers accept any key; the client insists on one
 
@@ -103,8 +111,14 @@ class OpenAIBackend(BaseBackend):
         import httpx
 
         try:
-            return httpx.get(url.rstrip("/") + "/models", timeout=2.0,
-                             headers={"Authorization": f"Bearer {self._api_key}"}).status_code < 500
+            return (
+                httpx.get(
+                    url.rstrip("/") + "/models",
+                    timeout=2.0,
+                    headers={"Authorization": f"Bearer {self._api_key}"},
+                ).status_code
+                < 500
+            )
         except httpx.HTTPError:
             return False
 
@@ -156,7 +170,11 @@ class OpenAIBackend(BaseBackend):
         """One request to one endpoint, with the openai errors turned into FinCopilot's typed errors."""
         import openai
 
-        client = self.client_for(url) if retries is None else self.client_for(url).with_options(max_retries=retries)
+        client = (
+            self.client_for(url)
+            if retries is None
+            else self.client_for(url).with_options(max_retries=retries)
+        )
         try:
             return client.chat.completions.create(**body)
         except openai.APITimeoutError:
@@ -170,9 +188,13 @@ class OpenAIBackend(BaseBackend):
                 f"backend {self.id!r} cannot reach {url}: {err.__cause__ or err}", backend_id=self.id
             ) from None
         except openai.RateLimitError as err:
-            raise _RateLimited(f"backend {self.id!r} is rate limited: {err.message}", backend_id=self.id) from None
+            raise _RateLimited(
+                f"backend {self.id!r} is rate limited: {err.message}", backend_id=self.id
+            ) from None
         except openai.AuthenticationError as err:
-            raise BackendError(f"backend {self.id!r} rejected the API key: {err.message}", backend_id=self.id) from None
+            raise BackendError(
+                f"backend {self.id!r} rejected the API key: {err.message}", backend_id=self.id
+            ) from None
         except openai.APIStatusError as err:
             raise _StatusError(
                 f"backend {self.id!r} answered HTTP {err.status_code}: {err.message}",
@@ -191,7 +213,9 @@ class OpenAIBackend(BaseBackend):
             budget = max(max_tokens, max_json_chars(js, unbounded=0, bytes_per_char=4) + 4)
             body = self._request(messages, budget, temperature)
             if self._mode != "auto":
-                response = self._call(**body, response_format=self._response_format(js, schema.__name__, self._mode))
+                response = self._call(
+                    **body, response_format=self._response_format(js, schema.__name__, self._mode)
+                )
             else:
                 response = self._probe_structured(body, js, schema.__name__)
         if not response.choices:
@@ -210,7 +234,9 @@ class OpenAIBackend(BaseBackend):
         """`auto` mode: try `json_schema` once without retries; if the server rejects the request
         format (llama-cpp-python answers 500 with a validation error), switch to `json_object`."""
         try:
-            response = self._call(**body, response_format=self._response_format(js, name, "json_schema"), _retries=0)
+            response = self._call(
+                **body, response_format=self._response_format(js, name, "json_schema"), _retries=0
+            )
         except _StatusError as err:
             if err.status not in (400, 422, 500) or "response_format" not in str(err):
                 raise
@@ -241,10 +267,13 @@ class OpenAIBackend(BaseBackend):
                     yield chunk.choices[0].delta.content
         except openai.APITimeoutError:
             raise BackendTimeout(
-                f"backend {self.id!r} stopped streaming for timeout_s={self.spec.timeout_s:g}", backend_id=self.id
+                f"backend {self.id!r} stopped streaming for timeout_s={self.spec.timeout_s:g}",
+                backend_id=self.id,
             ) from None
         except openai.APIConnectionError as err:
-            raise BackendUnavailable(f"backend {self.id!r} dropped the stream: {err}", backend_id=self.id) from None
+            raise BackendUnavailable(
+                f"backend {self.id!r} dropped the stream: {err}", backend_id=self.id
+            ) from None
         finally:
             chunks.close()
 

@@ -28,11 +28,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
-from fincopilot.config import BackendSpec
-from fincopilot.errors import BackendError, BackendTimeout, ConfigError, InputError
-from fincopilot.log import get_logger
 from fincopilot.models.base import BaseBackend, Message, Usage
 from fincopilot.models.registry import register_kind
 from fincopilot.models.structured import (
@@ -43,6 +38,11 @@ from fincopilot.models.structured import (
     max_json_chars,
     truncated_error,
 )
+from pydantic import BaseModel
+
+from fincopilot.config import BackendSpec
+from fincopilot.errors import BackendError, BackendTimeout, ConfigError, InputError
+from fincopilot.log import get_logger
 
 log = get_logger(__name__)
 
@@ -71,7 +71,9 @@ class _Loaded:
         with self._grammar_lock:
             if self._grammar is None:
                 self._grammar = GrammarCompiler(
-                    self.tokenizer, self.model.config.vocab_size, stop_token_ids=_stop_ids(self.model, self.tokenizer)
+                    self.tokenizer,
+                    self.model.config.vocab_size,
+                    stop_token_ids=_stop_ids(self.model, self.tokenizer),
                 )
             return self._grammar
 
@@ -157,7 +159,9 @@ def _load(model: str, dtype: str = "float32") -> _Loaded:
             tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
             lm = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file, dtype=dtype)
     except (OSError, ValueError) as err:
-        raise ConfigError(f"cannot load model {model!r} (hub access is off, only local files): {err}") from None
+        raise ConfigError(
+            f"cannot load model {model!r} (hub access is off, only local files): {err}"
+        ) from None
     lm.eval()
     tokenizer.padding_side = "left"  # decoder-only batches pad on the left so every row ends at the prompt
     if tokenizer.pad_token_id is None:
@@ -195,9 +199,13 @@ def check_adapter_base(adapter: Path, spec: BackendSpec) -> None:
     adapter = Path(adapter)
     config_path = adapter / "adapter_config.json"
     if not config_path.is_file():
-        raise ConfigError(f"LoRA adapter not found: {adapter} (expected a peft folder with adapter_config.json)")
+        raise ConfigError(
+            f"LoRA adapter not found: {adapter} (expected a peft folder with adapter_config.json)"
+        )
     card_path = adapter / "card.json"
-    source, key = (card_path, "base_model") if card_path.is_file() else (config_path, "base_model_name_or_path")
+    source, key = (
+        (card_path, "base_model") if card_path.is_file() else (config_path, "base_model_name_or_path")
+    )
     try:
         data = json.loads(source.read_text(encoding="utf-8"))
     except ValueError as err:
@@ -354,7 +362,9 @@ class TransformersBackend(BaseBackend):
             try:
                 out = state.model.generate(**inputs, **kwargs)
             except (RuntimeError, AssertionError) as err:
-                raise BackendError(f"backend {self.id!r}: generation failed: {err}", backend_id=self.id) from None
+                raise BackendError(
+                    f"backend {self.id!r}: generation failed: {err}", backend_id=self.id
+                ) from None
         elapsed = time.perf_counter() - started
         prompt_len = inputs["input_ids"].shape[1]
         results = []
@@ -429,7 +439,8 @@ class TransformersBackend(BaseBackend):
                     yield piece
         except Empty:
             raise BackendTimeout(
-                f"backend {self.id!r} produced nothing for timeout_s={self.spec.timeout_s:g}", backend_id=self.id
+                f"backend {self.id!r} produced nothing for timeout_s={self.spec.timeout_s:g}",
+                backend_id=self.id,
             ) from None
         finally:
             cancelled.set()

@@ -23,13 +23,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from fincopilot.models.base import BaseBackend, Message, Usage
+from fincopilot.models.registry import register_kind
+from fincopilot.models.structured import fit_json_schema, max_json_chars, truncated_error
 from pydantic import BaseModel
 
 from fincopilot.config import BackendSpec
 from fincopilot.errors import BackendError, ConfigError
-from fincopilot.models.base import BaseBackend, Message, Usage
-from fincopilot.models.registry import register_kind
-from fincopilot.models.structured import fit_json_schema, max_json_chars, truncated_error
 
 INSTALL_HINT = "pip install 'fincopilot[vllm]' (needs a CUDA GPU)"
 
@@ -64,8 +64,13 @@ class VLLMBackend(BaseBackend):
     def __init__(self, spec: BackendSpec):
         super().__init__(spec)
         if importlib.util.find_spec("vllm") is None:
-            raise ConfigError(f"backend {spec.id!r} has kind 'vllm' but vLLM is not installed: {INSTALL_HINT}")
-        if spec.adapter is not None and not (Path(spec.adapter).expanduser() / "adapter_config.json").is_file():
+            raise ConfigError(
+                f"backend {spec.id!r} has kind 'vllm' but vLLM is not installed: {INSTALL_HINT}"
+            )
+        if (
+            spec.adapter is not None
+            and not (Path(spec.adapter).expanduser() / "adapter_config.json").is_file()
+        ):
             raise ConfigError(f"backend {spec.id!r}: LoRA adapter not found: {spec.adapter}")
         self._engine_args: dict[str, Any] = dict(spec.options.get("engine", {}))
         self._lora: Any = None
@@ -75,9 +80,8 @@ class VLLMBackend(BaseBackend):
 
         if not torch.cuda.is_available():
             raise ConfigError(f"backend {self.id!r}: vLLM needs a CUDA GPU and none is visible")
-        from vllm import LLM
-
         from fincopilot.models.backends.transformers import resolve_model_ref
+        from vllm import LLM
 
         folder, gguf = resolve_model_ref(self.spec.model)
         model = str(Path(folder) / gguf) if gguf else folder
@@ -133,11 +137,15 @@ class VLLMBackend(BaseBackend):
             try:
                 outputs = llm.chat(conversations, params, use_tqdm=False, lora_request=self._lora_request())
             except (RuntimeError, ValueError) as err:
-                raise BackendError(f"backend {self.id!r}: vLLM generation failed: {err}", backend_id=self.id) from None
+                raise BackendError(
+                    f"backend {self.id!r}: vLLM generation failed: {err}", backend_id=self.id
+                ) from None
         results = []
         for out in outputs:
             choice = out.outputs[0]
-            usage = Usage(prompt_tokens=len(out.prompt_token_ids or []), completion_tokens=len(choice.token_ids))
+            usage = Usage(
+                prompt_tokens=len(out.prompt_token_ids or []), completion_tokens=len(choice.token_ids)
+            )
             if schema is not None and choice.finish_reason == "length":
                 raise truncated_error(self.id, budget, choice.text)
             results.append((choice.text, usage, choice.finish_reason))
