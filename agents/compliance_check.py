@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import BaseModel, Field
+
 from fincopilot.agents._common import check_text, fence, flag_injection
 from fincopilot.agents.skills import (
     ANSWER_REF,
@@ -26,6 +28,8 @@ from fincopilot.agents.skills import (
     SkillContext,
     skill,
 )
+from fincopilot.errors import BackendError, InputError
+from fincopilot.log import get_logger
 from fincopilot.models.base import Message
 from fincopilot.tools.compliance_rules import (
     CATEGORIES,
@@ -37,10 +41,6 @@ from fincopilot.tools.compliance_rules import (
     pii_violations,
     suitability_result_violations,
 )
-from pydantic import BaseModel, Field
-
-from fincopilot.errors import BackendError, InputError
-from fincopilot.log import get_logger
 
 log = get_logger(__name__)
 

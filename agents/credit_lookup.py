@@ -13,13 +13,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from fincopilot.agents._common import fence, repetitive, tidy_generated
-from fincopilot.agents.skills import Evaluation, Rendered, SkillContext, skill
-from fincopilot.models.base import Message
 from pydantic import BaseModel, Field
 
+from fincopilot.agents._common import fence, repetitive, tidy_generated
+from fincopilot.agents.skills import Evaluation, Rendered, SkillContext, skill
 from fincopilot.errors import BackendError
 from fincopilot.log import get_logger
+from fincopilot.models.base import Message
 
 log = get_logger(__name__)
 

@@ -20,13 +20,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from fincopilot.agents._common import fence, flag_injection, repetitive, sentences, tidy_generated
-from fincopilot.agents.skills import Entities, Evaluation, Rendered, SkillContext, SourceRef, skill
-from fincopilot.models.base import Message
 from pydantic import BaseModel, Field
 
+from fincopilot.agents._common import fence, flag_injection, repetitive, sentences, tidy_generated
+from fincopilot.agents.skills import Entities, Evaluation, Rendered, SkillContext, SourceRef, skill
 from fincopilot.errors import BackendError, FinCopilotError
 from fincopilot.log import get_logger
+from fincopilot.models.base import Message
 
 log = get_logger(__name__)
 

@@ -26,12 +26,12 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from fincopilot.agents.skills import ANSWER_REF, CLIENT_ID, PRODUCT_CODE, QUOTE_REF, Entities
-from fincopilot.models.base import Message
 from pydantic import BaseModel, Field, ValidationError, create_model
 
+from fincopilot.agents.skills import ANSWER_REF, CLIENT_ID, PRODUCT_CODE, QUOTE_REF, Entities
 from fincopilot.errors import BackendError, FinCopilotError, InputError, NotFoundError, PlanValidationError
 from fincopilot.log import get_logger
+from fincopilot.models.base import Message
 
 log = get_logger(__name__)
 

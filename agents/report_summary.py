@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from pydantic import BaseModel, Field
+
 from fincopilot.agents._common import (
     check_text,
     fence,
@@ -29,12 +31,10 @@ from fincopilot.agents._common import (
     tidy_generated,
 )
 from fincopilot.agents.skills import Evaluation, Rendered, SkillContext, skill
-from fincopilot.models.base import Message
-from fincopilot.tools.claims import check_claims, degenerate_reason
-from pydantic import BaseModel, Field
-
 from fincopilot.errors import BackendError, InputError
 from fincopilot.log import get_logger
+from fincopilot.models.base import Message
+from fincopilot.tools.claims import check_claims, degenerate_reason
 
 log = get_logger(__name__)
 
@@ -310,9 +310,8 @@ def metric(reference: Mapping[str, Any], output: Mapping[str, Any], source: str 
 
 def report_source(item_input: dict[str, Any]) -> str | None:
     """The stored report an eval item's summary must be faithful to."""
-    from fincopilot.tools.data import get_report
-
     from fincopilot.errors import FinCopilotError
+    from fincopilot.tools.data import get_report
 
     try:
         rep = get_report(item_input["product"], item_input.get("date"))

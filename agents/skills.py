@@ -26,11 +26,11 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from fincopilot.models.base import Completion, Message
 from pydantic import BaseModel, Field, ValidationError
 
 from fincopilot.errors import InputError, NotFoundError
 from fincopilot.log import get_logger
+from fincopilot.models.base import Completion, Message
 from fincopilot.principal import Principal, acting_as
 
 log = get_logger(__name__)
@@ -189,7 +189,6 @@ class SkillContext:
     ) -> Completion:
         """Ask the backend the router assigns to this skill (with failover)."""
         from fincopilot.models.gateway import default_gateway
-
         from fincopilot.safety.resilience import call_with_timeout
 
         gw = self.gateway or default_gateway()
@@ -216,9 +215,8 @@ class SkillContext:
 
     def call_tool(self, name: str, args: BaseModel | dict[str, Any]) -> BaseModel:
         """Call a registered tool; only tools on this skill's allowlist are reachable."""
-        from fincopilot.tools.registry import get_tool
-
         from fincopilot.safety import audit
+        from fincopilot.tools.registry import get_tool
 
         if name not in self.allowed_tools:
             # audited: an out-of-allowlist request is what a prompt injection looks like from here

@@ -17,12 +17,12 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from fincopilot.agents.skills import Rendered, SourceRef, get_skill
-from fincopilot.models.base import Message
 from pydantic import BaseModel, Field, computed_field
 
+from fincopilot.agents.skills import Rendered, SourceRef, get_skill
 from fincopilot.errors import BackendError, NotFoundError
 from fincopilot.log import get_logger
+from fincopilot.models.base import Message
 
 log = get_logger(__name__)
 

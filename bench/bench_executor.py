@@ -31,12 +31,11 @@ REQUEST = "Check the credit of C-1042 and summarize the HY-7 and GB-1 reports"
 def _gateway(latency: float):
     """A gateway whose every skill routes to one scripted fixed-latency backend."""
     from fincopilot.agents.planner import fallback_plan
+    from fincopilot.config import Settings
     from fincopilot.models.backends.scripted import ScriptedBackend
     from fincopilot.models.gateway import Gateway
     from fincopilot.models.registry import register_instance
     from fincopilot.models.router import Router
-
-    from fincopilot.config import Settings
     from fincopilot.safety.resilience import HealthRegistry
 
     def reply(messages, schema):
@@ -77,10 +76,11 @@ def run_parallel(gateway, checkpoints: Path) -> float:
 
 
 def run_react(gateway) -> float:
+    from pydantic import BaseModel
+
     from fincopilot.agents.skills import SkillContext, get_skill
     from fincopilot.agents.synthesizer import synthesize
     from fincopilot.models.base import Message
-    from pydantic import BaseModel
 
     class _ReactAction(BaseModel):
         skill: str

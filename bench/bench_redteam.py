@@ -44,11 +44,10 @@ ISSUE_EXAMPLES = [
 
 
 def pii_area(progress: Progress) -> dict[str, list[int]]:
+    from fincopilot.config import parse_settings
     from fincopilot.models.base import messages
     from fincopilot.models.gateway import Gateway
     from fincopilot.models.router import Router
-
-    from fincopilot.config import parse_settings
     from fincopilot.safety.pii import add_known_names
     from fincopilot.safety.resilience import HealthRegistry
     from tests.capture_server import CaptureServer
@@ -96,9 +95,8 @@ def pii_area(progress: Progress) -> dict[str, list[int]]:
 
 
 def book_area(progress: Progress) -> dict[str, list[int]]:
-    from fincopilot.tools import data
-
     from fincopilot.principal import PermissionDenied, Principal, acting_as
+    from fincopilot.tools import data
 
     with data.connect() as con:
         clients = con.execute("SELECT client_id, advisor FROM clients ORDER BY client_id").fetchall()

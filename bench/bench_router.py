@@ -26,6 +26,8 @@ def measure(calls: int, repeats: int = 5) -> dict[str, float]:
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["FINCOPILOT_HOME"] = tmp
+        from fincopilot.config import settings
+        from fincopilot.log import configure
         from fincopilot.models.router import (
             CandidateStats,
             Router,
@@ -33,9 +35,6 @@ def measure(calls: int, repeats: int = 5) -> dict[str, float]:
             route_for_skill,
             write_routing_table,
         )
-
-        from fincopilot.config import settings
-        from fincopilot.log import configure
 
         configure("warning")  # production default: route decisions are logged at info and filtered
         logging.getLogger().setLevel(logging.WARNING)

@@ -70,9 +70,9 @@ def make_corpus(clients: list[tuple], n: int, seed: int = 7) -> list[str]:
 
 def _clients() -> list[tuple]:
     import duckdb
-    from fincopilot.tools.data import init_db
 
     from fincopilot.paths import db_path
+    from fincopilot.tools.data import init_db
 
     init_db()
     con = duckdb.connect(str(db_path()), read_only=True)
@@ -82,10 +82,9 @@ def _clients() -> list[tuple]:
 
 
 def bench_overhead(corpus: list[str], base_url: str, progress: Progress) -> dict:
+    from fincopilot.config import BackendSpec
     from fincopilot.models.backends.openai import OpenAIBackend
     from fincopilot.models.base import messages
-
-    from fincopilot.config import BackendSpec
     from fincopilot.safety.desensitize import Pseudonymizer, pseudonym_scope
     from fincopilot.safety.pii import known_client_names
 
@@ -172,13 +171,12 @@ def bench_disguised(names: tuple[str, ...], progress: Progress) -> dict:
 
 
 def bench_overflow(corpus: list[str], base_url: str, progress: Progress) -> dict:
+    from fincopilot.config import parse_settings
+    from fincopilot.errors import BackendError
     from fincopilot.models.base import messages
     from fincopilot.models.gateway import Gateway
     from fincopilot.models.registry import clear_instances
     from fincopilot.models.router import Router
-
-    from fincopilot.config import parse_settings
-    from fincopilot.errors import BackendError
     from fincopilot.safety.resilience import HealthRegistry
 
     local = {

@@ -26,6 +26,7 @@ N_OPTBINNING = 100_000
 def synthetic_applicants(n: int, seed: int = 7):
     """n applicants, each attribute sampled from its empirical distribution in German Credit."""
     import pandas as pd
+
     from fincopilot.tools.scorecard import FEATURES, NUMERIC, load_dataset
 
     X, _ = load_dataset()
@@ -64,9 +65,10 @@ def duckdb_sql(model) -> str:
 
 def main(n: int = N_DEFAULT) -> dict[str, float]:
     import duckdb
-    from fincopilot.tools.scorecard import load_model
     from rich.console import Console
     from rich.progress import track
+
+    from fincopilot.tools.scorecard import load_model
 
     console = Console(stderr=True)
     model = load_model()
@@ -115,6 +117,7 @@ def main(n: int = N_DEFAULT) -> dict[str, float]:
 
     # Reference: optbinning's own batch scorer (on a 100k sample).
     import joblib
+
     from fincopilot.tools.scorecard import _quiet_optbinning, _quiet_warnings, models_dir
 
     _quiet_optbinning()

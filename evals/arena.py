@@ -27,13 +27,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import BaseModel, Field
+
+from fincopilot.errors import FinCopilotError, InputError, NotFoundError
 from fincopilot.evals.bradley_terry import ROUNDS, Battle, Rating, battles_from_scores, ratings_with_ci
 from fincopilot.evals.datasets import EvalItem, Split, dataset_version, load_items
 from fincopilot.evals.metrics import ItemScore, aggregate, score_item
 from fincopilot.evals.paired import PairedDiff, all_pairs
-from pydantic import BaseModel, Field
-
-from fincopilot.errors import FinCopilotError, InputError, NotFoundError
 from fincopilot.log import get_logger
 
 log = get_logger(__name__)
@@ -197,7 +197,6 @@ class Candidate:
             else:
                 from fincopilot.models.gateway import Gateway
                 from fincopilot.models.router import PinnedRouter
-
                 from fincopilot.safety.resilience import HealthRegistry
 
                 gw = Gateway(router=PinnedRouter(name, cfg), health=HealthRegistry())
@@ -916,9 +915,8 @@ def leaderboard(run_id: str, db: Path | None = None) -> list[CandidateSummary]:
         ).fetchall()
     finally:
         con.close()
-    from fincopilot.models.router import resolve_spec
-
     from fincopilot.config import settings
+    from fincopilot.models.router import resolve_spec
 
     cfg = settings()
     by: dict[str, list[tuple]] = {}
@@ -1030,9 +1028,8 @@ def route_from_run(
 def promote(db: Path | None = None, path: Path | None = None, config=None):
     """Write the routing table from the latest run of every skill; returns (table, file path). The skill's
     current route is the incumbent; every decision is logged and audited with its evidence."""
-    from fincopilot.models.router import load_routing_table, new_table, write_routing_table
-
     from fincopilot.config import settings
+    from fincopilot.models.router import load_routing_table, new_table, write_routing_table
     from fincopilot.safety import audit
 
     cfg = config or settings()

@@ -21,9 +21,10 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from fincopilot.tools.claims import check_claims, split_sentences
 from fincopilot.tools.numbers import unsupported_numbers
-from pydantic import BaseModel
 
 SET_PATH = Path(__file__).parent / "sets" / "summary_claims.jsonl"
 

@@ -40,10 +40,9 @@ def run_cmd(
     ] = True,
 ) -> None:
     """Run candidates on a skill's eval set; prints the leaderboard."""
+    from fincopilot.errors import InputError
     from fincopilot.evals.arena import default_baseline, run_arena
     from fincopilot.evals.report import collect, print_leaderboard
-
-    from fincopilot.errors import InputError
 
     if split not in ("train", "heldout", "all"):
         raise InputError(f"unknown split {split!r}; use train, heldout or all")

@@ -13,9 +13,10 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from fincopilot.agents.compliance_check import check_learned, check_rules
 from fincopilot.tools.compliance_rules import CATEGORIES
-from pydantic import BaseModel
 
 SET_PATH = Path(__file__).parent / "sets" / "compliance_adversarial.jsonl"
 SYSTEMS: dict[str, Callable[[str], set[str]]] = {

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import numpy as np
 import typer
+
 from fincopilot.evals.datasets import EvalItem, load_items
 
 MODES = ("lexical", "dense", "hybrid")

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from fincopilot.tools.textmetrics import lcs_length, prf, rouge_l, tokenize
 from pydantic import BaseModel, Field
+
+from fincopilot.tools.textmetrics import lcs_length, prf, rouge_l, tokenize
 
 __all__ = [
     "ItemScore",

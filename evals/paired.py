@@ -16,8 +16,9 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from fincopilot.evals.bradley_terry import MIN_DECISIVE, ROUNDS
 from pydantic import BaseModel
+
+from fincopilot.evals.bradley_terry import MIN_DECISIVE, ROUNDS
 
 Verdict = Literal["a_better", "b_better", "no_separation", "insufficient_evidence"]
 

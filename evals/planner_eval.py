@@ -207,10 +207,10 @@ def evaluate(
     rows_path: Path | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Results per set → configuration → language, and every scored row."""
-    from fincopilot.models.registry import build_backend
     from rich.progress import Progress
 
     from fincopilot.config import settings
+    from fincopilot.models.registry import build_backend
 
     backends = []
     for model_id in models:

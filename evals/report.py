@@ -16,8 +16,9 @@ import html
 from pathlib import Path
 from typing import Any
 
-from fincopilot.evals.arena import CandidateSummary, item_scores, latest_runs, leaderboard, stored_pairs
 from pydantic import BaseModel
+
+from fincopilot.evals.arena import CandidateSummary, item_scores, latest_runs, leaderboard, stored_pairs
 
 # open symbols of shrinking size: candidates at the same point stay visible (no text labels to overprint)
 SYMBOLS = [
@@ -71,7 +72,6 @@ def _key_metrics(skill: str) -> list[str]:
     if skill == "planner":
         return _PLANNER_METRICS
     from fincopilot.agents.skills import get_skill
-
     from fincopilot.errors import NotFoundError
 
     try:
@@ -137,9 +137,8 @@ def pair_lines(run: dict[str, Any]) -> list[str]:
 
 def decision(run: dict[str, Any], board: list[CandidateSummary]):
     """The routing decision the run's evidence supports (what `arena promote` would write without a table)."""
-    from fincopilot.evals.arena import route_from_run
-
     from fincopilot.config import settings
+    from fincopilot.evals.arena import route_from_run
 
     return route_from_run(run, board, settings(), run.get("db"))
 

@@ -21,12 +21,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fincopilot.graphs.state import AdvisorState, StepTask
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send, interrupt
 
 from fincopilot.errors import BackendError, FinCopilotError
+from fincopilot.graphs.state import AdvisorState, StepTask
 from fincopilot.log import get_logger
 from fincopilot.principal import Principal
 from fincopilot.safety import audit
@@ -131,7 +131,6 @@ def build_advisor_graph(
     from fincopilot.agents.planner import plan_request
     from fincopilot.agents.skills import SkillContext, get_skill, produced_by
     from fincopilot.agents.synthesizer import direct_answer, synthesize
-
     from fincopilot.safety.resilience import call_with_timeout
 
     # --- plan -----------------------------------------------------------------------------------

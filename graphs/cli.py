@@ -19,6 +19,15 @@ DEMO_REQUEST = (
 )
 
 
+def _ensure_scorecard(out) -> None:
+    """Train the scorecard before the demo's output starts, so no log line lands inside it."""
+    from fincopilot.tools import scorecard
+
+    if not (scorecard.models_dir() / scorecard.model_version() / "model.json").exists():
+        with out.status("no scorecard artifact yet: training it (`fincopilot risk train`) …"):
+            scorecard.train()
+
+
 def _console(stderr: bool = False):
     from rich.console import Console
 
@@ -162,9 +171,9 @@ def register(app: typer.Typer) -> None:
         repairs: Annotated[int, typer.Option("--repairs", min=0, max=5, help="Repair rounds.")] = 1,
     ) -> None:
         """Turn a request into a validated plan (a DAG of skill steps), or a direct answer."""
-        from fincopilot.agents.planner import ensure_valid, plan_request
         from rich.markup import escape
 
+        from fincopilot.agents.planner import ensure_valid, plan_request
         from fincopilot.errors import PlanValidationError
         from fincopilot.log import request_context
 
@@ -255,9 +264,8 @@ def register(app: typer.Typer) -> None:
         show: Annotated[bool, typer.Option("--show", help="Only show what is held.")] = False,
     ) -> None:
         """Decide on an answer held by the compliance gate (works after a restart)."""
-        from fincopilot.graphs.runner import CopilotRunner, Review
-
         from fincopilot.errors import InputError
+        from fincopilot.graphs.runner import CopilotRunner, Review
 
         runner = CopilotRunner()
         if show:
@@ -284,7 +292,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """The main demo: one advisor request through the whole copilot on the embedded model."""
         from fincopilot.graphs.runner import CopilotRunner
-
         from fincopilot.paths import db_path
 
         out = _console()
@@ -294,6 +301,7 @@ def register(app: typer.Typer) -> None:
             out.print(f"no database at {db_path()}: running `fincopilot data init` …")
             res = init_db()
             out.print(f"created {res.path} ({sum(res.counts.values())} rows)")
+        _ensure_scorecard(out)
         out.print(f"[bold]Advisor request[/]: {DEMO_REQUEST}")
         out.print(
             "[dim]Backends: the router's choice per skill (embedded SmolLM2-135M by default, on CPU: "

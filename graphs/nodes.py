@@ -18,7 +18,6 @@ def skill_node(
     through the gateway, tool calls audited.
     """
     from fincopilot.agents.skills import SkillContext, get_skill
-
     from fincopilot.log import current_request_id, new_request_id
     from fincopilot.principal import Principal
 

@@ -20,17 +20,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from fincopilot.graphs.events import Event
-from fincopilot.tools.data import check_client_mentions
 from pydantic import BaseModel, Field, model_validator
 
 from fincopilot.errors import FinCopilotError, InputError, NotFoundError
+from fincopilot.graphs.events import Event
 from fincopilot.log import get_logger, new_request_id, request_context
 from fincopilot.principal import Principal, acting_as
 from fincopilot.safety import audit
 from fincopilot.state.db import checkpoint_saver, state_db
 from fincopilot.state.principals import local_operator
 from fincopilot.state.threads import CLI_KEY_ID, ThreadIndex
+from fincopilot.tools.data import check_client_mentions
 
 log = get_logger(__name__)
 
@@ -91,7 +91,6 @@ class CopilotRunner:
         graph_builder=None,
     ):
         from fincopilot.graphs import advisor
-
         from fincopilot.paths import home
 
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else home() / "checkpoints.sqlite"

@@ -46,9 +46,8 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     ) -> None:
         """List the configured backends: id, kind, model, residency, cost per 1k tokens, concurrency, status."""
-        from fincopilot.models.status import backend_status
-
         from fincopilot.config import settings
+        from fincopilot.models.status import backend_status
 
         cfg = settings()
         statuses = {b.id: backend_status(b) for b in cfg.backends}
@@ -109,10 +108,9 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print the whole completion as JSON.")] = False,
     ) -> None:
         """Send one prompt to one backend and print the answer, usage and latency."""
+        from fincopilot.config import settings
         from fincopilot.models.base import messages
         from fincopilot.models.registry import get_backend
-
-        from fincopilot.config import settings
 
         if not prompt.strip():
             raise InputError("the prompt is empty")

@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from fincopilot.models.base import Message
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from fincopilot.errors import BackendError, InputError, NotFoundError
 from fincopilot.log import get_logger
+from fincopilot.models.base import Message
 
 log = get_logger(__name__)
 
@@ -479,6 +479,7 @@ def check_targets(examples: Sequence[Example], task: SkillTask, tokenizer: Any, 
     InputError names the first example that fails.
     """
     import xgrammar as xgr
+
     from fincopilot.models.structured import GrammarCompiler, fit_json_schema
 
     stop = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []

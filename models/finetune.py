@@ -30,13 +30,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from fincopilot.models.backends.transformers import check_adapter_base
-from fincopilot.models.corpus import Corpus, Example, SkillTask, build_corpus, check_targets, skill_task
 from pydantic import BaseModel, Field
 
 from fincopilot.config import BackendSpec, adapters_dir, settings
 from fincopilot.errors import BackendError, ConfigError, InputError
 from fincopilot.log import get_logger
+from fincopilot.models.backends.transformers import check_adapter_base
+from fincopilot.models.corpus import Corpus, Example, SkillTask, build_corpus, check_targets, skill_task
 
 log = get_logger(__name__)
 
@@ -269,9 +269,10 @@ def train_adapter(
 ) -> dict[str, Any]:
     """Train (or resume) the LoRA adapter and save it to `out`; returns the training record."""
     import torch
-    from fincopilot.models.backends.transformers import load_base
     from peft import LoraConfig, get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from fincopilot.models.backends.transformers import load_base
 
     hp = opts.hyper
     task = task or skill_task(opts.skill)
@@ -451,8 +452,9 @@ def export_gguf(adapter: Path, spec: BackendSpec, converter: Path, *, outtype: s
     import sys
     import tempfile
 
-    from fincopilot.models.backends.transformers import resolve_model_ref
     from transformers import AutoConfig
+
+    from fincopilot.models.backends.transformers import resolve_model_ref
 
     converter = Path(converter)
     if not converter.is_file():

@@ -25,9 +25,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from fincopilot.models.base import Completion, Message
-from fincopilot.models.registry import get_backend
-from fincopilot.models.router import BASELINE_KIND, RoutedToBaseline, Router, default_router, resolve_spec
 from pydantic import BaseModel
 
 from fincopilot.config import BackendSpec, Settings
@@ -40,6 +37,9 @@ from fincopilot.errors import (
     StructuredOutputError,
 )
 from fincopilot.log import current_request_id, get_logger
+from fincopilot.models.base import Completion, Message
+from fincopilot.models.registry import get_backend
+from fincopilot.models.router import BASELINE_KIND, RoutedToBaseline, Router, default_router, resolve_spec
 from fincopilot.safety import audit
 from fincopilot.safety.desensitize import ensure_protected, pseudonym_scope
 from fincopilot.safety.injection import scan_messages

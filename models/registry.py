@@ -10,10 +10,9 @@ import importlib
 import threading
 from importlib.metadata import entry_points
 
-from fincopilot.models.base import BaseBackend
-
 from fincopilot.config import BackendSpec, Settings, settings
 from fincopilot.errors import ConfigError
+from fincopilot.models.base import BaseBackend
 
 _KINDS: dict[str, type[BaseBackend]] = {}
 _INSTANCES: dict[str, BaseBackend] = {}

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import importlib.util
 
-from fincopilot.models.backends.transformers import resolve_model_ref
-from fincopilot.models.registry import get_backend
-
 from fincopilot.config import BackendSpec, Settings, settings
 from fincopilot.errors import FinCopilotError
+from fincopilot.models.backends.transformers import resolve_model_ref
+from fincopilot.models.registry import get_backend
 
 LOCAL_KINDS = {"transformers": "transformers", "llamacpp": "xllamacpp", "vllm": "vllm"}
 

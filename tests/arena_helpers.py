@@ -54,9 +54,8 @@ retry_cap_s = 0
 
 
 def use(path: Path) -> None:
-    from fincopilot.models.registry import clear_instances
-
     from fincopilot import config
+    from fincopilot.models.registry import clear_instances
 
     config.use_config(path)
     clear_instances()

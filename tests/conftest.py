@@ -24,9 +24,8 @@ def isolated_home(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def smollm2():
     """The real embedded SmolLM2-135M backend, loaded once per test session."""
-    from fincopilot.models.registry import build_backend
-
     from fincopilot.config import settings
+    from fincopilot.models.registry import build_backend
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     return build_backend(settings().backend("smollm2-135m"))

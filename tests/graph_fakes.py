@@ -11,12 +11,11 @@ import json
 import re
 import time
 
+from fincopilot.config import BackendSpec, Settings
 from fincopilot.models.backends.scripted import ScriptedBackend
 from fincopilot.models.gateway import Gateway
 from fincopilot.models.registry import register_instance
 from fincopilot.models.router import Router
-
-from fincopilot.config import BackendSpec, Settings
 from fincopilot.safety.resilience import HealthRegistry
 
 

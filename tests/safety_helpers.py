@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from fincopilot.models.gateway import Gateway
-from fincopilot.models.router import Router
 
 from fincopilot.config import Settings, parse_settings
+from fincopilot.models.gateway import Gateway
+from fincopilot.models.router import Router
 from fincopilot.safety.pii import canonical_value, find_pii
 from fincopilot.safety.resilience import HealthRegistry
 

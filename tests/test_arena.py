@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from fincopilot.evals.arena import arena_db_path, connect, judge_battles, latest_runs, leaderboard, run_arena
-from fincopilot.evals.datasets import load_items
 
 from fincopilot.errors import InputError, UnknownBackendError
+from fincopilot.evals.arena import arena_db_path, connect, judge_battles, latest_runs, leaderboard, run_arena
+from fincopilot.evals.datasets import load_items
 from tests.arena_helpers import scripted_calls, use, write_config
 
 
@@ -146,7 +146,6 @@ def test_judge_position_swapping_turns_position_bias_into_ties(fakes, tmp_path):
     from fincopilot.models.gateway import Gateway
     from fincopilot.models.registry import register_instance
     from fincopilot.models.router import PinnedRouter
-
     from fincopilot.safety.resilience import HealthRegistry
 
     items = load_items("compliance_check", "all")[:3]

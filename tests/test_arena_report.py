@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from fincopilot.evals.report import pareto_front
 from typer.testing import CliRunner
 
 from fincopilot.cli import app
+from fincopilot.evals.report import pareto_front
 from tests.arena_helpers import use, write_config
 
 

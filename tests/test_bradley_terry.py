@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from fincopilot.evals.bradley_terry import (
     Battle,
     Rating,
@@ -141,8 +142,9 @@ def test_separates_only_when_intervals_do_not_overlap():
 
 
 def test_newton_solver_matches_lmsys_scikit_learn_fit():
-    from fincopilot.evals.bradley_terry import RIDGE_C, _encode, _fit_table, _win_table
     from sklearn.linear_model import LogisticRegression
+
+    from fincopilot.evals.bradley_terry import RIDGE_C, _encode, _fit_table, _win_table
 
     battles = simulate(500, seed=5, tie_rate=0.1)
     names = sorted(TRUE)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from fincopilot.evals import claims_eval
 from fincopilot.tools.claims import check_claims
 
@@ -79,8 +80,9 @@ def test_labelled_set_is_reproducible():
 
 
 def test_summarizer_rejects_a_model_summary_with_a_flipped_claim():
-    from fincopilot.models.backends.scripted import ScriptedBackend
     from skill_helpers import BackendGateway, run_skill
+
+    from fincopilot.models.backends.scripted import ScriptedBackend
 
     def reply(messages, schema):  # scripted FAKE model: a fluent summary that flips the NAV's direction
         return json.dumps(

@@ -8,12 +8,12 @@ from __future__ import annotations
 import httpx
 import openai
 import pytest
-from fincopilot.agents.skills import SkillContext, get_skill
-from fincopilot.tools import data
 from server_fakes import DEMO, LiveServer, fake_runner, prepare_home
 
+from fincopilot.agents.skills import SkillContext, get_skill
 from fincopilot.principal import PermissionDenied, Principal, acting_as
 from fincopilot.safety import audit
+from fincopilot.tools import data
 
 MODEL = "fincopilot-advisor"
 

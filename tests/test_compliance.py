@@ -9,10 +9,10 @@ import subprocess
 import sys
 
 import pytest
-from fincopilot.agents.compliance_check import check_rules
-from fincopilot.tools import data
 
+from fincopilot.agents.compliance_check import check_rules
 from fincopilot.errors import InputError, NotFoundError
+from fincopilot.tools import data
 
 DISCLOSED_EN = (
     " Investment involves risk; you may lose money and past performance does not indicate future results."

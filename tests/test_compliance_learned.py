@@ -4,6 +4,7 @@ adversarial split (never used in training) against the rules-only baseline."""
 from __future__ import annotations
 
 import pytest
+
 from fincopilot.agents.compliance_check import check_learned, check_rules
 from fincopilot.evals.compliance_adversarial import evaluate, load_items
 from fincopilot.tools import compliance_corpus

@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from fincopilot.models.registry import build_backend, get_backend
 
 from fincopilot import config
 from fincopilot.config import BackendSpec, load_settings
 from fincopilot.errors import ConfigError, UnknownBackendError
+from fincopilot.models.registry import build_backend, get_backend
 
 FINCOPILOT = str(Path(sys.executable).with_name("fincopilot"))
 

@@ -8,11 +8,11 @@ import subprocess
 import sys
 
 import pytest
-from fincopilot.tools import data
-from fincopilot.tools import scorecard as sc
 from skill_helpers import BackendGateway, run_skill, scripted_fake
 
 from fincopilot.errors import InputError, NotFoundError
+from fincopilot.tools import data
+from fincopilot.tools import scorecard as sc
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from fincopilot.tools import data
-from fincopilot.tools.numbers import extract_numbers
 from typer.testing import CliRunner
 
 from fincopilot.errors import InputError, NotFoundError
+from fincopilot.tools import data
+from fincopilot.tools.numbers import extract_numbers
 
 INJECTIONS = [
     "C-1042' OR '1'='1",

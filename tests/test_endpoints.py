@@ -11,13 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi import FastAPI
-from fincopilot.models.base import messages
-from fincopilot.models.endpoints import EndpointPool
-from fincopilot.models.registry import build_backend
 from server_fakes import LiveServer, free_port
 
 from fincopilot.config import BackendSpec
 from fincopilot.errors import BackendUnavailable
+from fincopilot.models.base import messages
+from fincopilot.models.endpoints import EndpointPool
+from fincopilot.models.registry import build_backend
 
 
 def fake_openai_server(name: str, delay_s: float = 0.0) -> tuple[FastAPI, list[str]]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from fincopilot.evals import metrics
-from fincopilot.evals.datasets import DATASET_DIR, dataset_version, load_items, split_for, write_items
 
 from fincopilot.errors import InputError, NotFoundError
+from fincopilot.evals import metrics
+from fincopilot.evals.datasets import DATASET_DIR, dataset_version, load_items, split_for, write_items
 
 SKILLS = ("planner", "credit_lookup", "report_summary", "compliance_check")
 

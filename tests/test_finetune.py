@@ -7,10 +7,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from fincopilot.models.corpus import SkillTask, corpus_hash, load_corpus_file, render_target, skill_task
 
 from fincopilot.config import BackendSpec, adapter_backends, settings, use_config
 from fincopilot.errors import ConfigError, InputError, NotFoundError, UnknownBackendError
+from fincopilot.models.corpus import SkillTask, corpus_hash, load_corpus_file, render_target, skill_task
 
 
 def _flags_task() -> SkillTask:

@@ -12,12 +12,12 @@ from types import SimpleNamespace
 from typing import Literal
 
 import pytest
-from fincopilot.models.base import Message
-from fincopilot.models.corpus import SkillTask
 from pydantic import BaseModel
 
 from fincopilot.config import BackendSpec, settings
 from fincopilot.errors import ConfigError, InputError
+from fincopilot.models.base import Message
+from fincopilot.models.corpus import SkillTask
 
 pytestmark = pytest.mark.model
 
@@ -111,6 +111,7 @@ def test_adapter_folder_and_card_are_written(tiny):
 
 def test_adapter_loads_through_the_backend_and_changes_outputs(tiny):
     import torch
+
     from fincopilot.models.backends.transformers import chat_prompt
     from fincopilot.models.registry import build_backend
 
@@ -137,10 +138,11 @@ def test_adapter_loads_through_the_backend_and_changes_outputs(tiny):
 
 def test_shared_prefix_loss_equals_the_full_forward(tiny):
     import torch
+    from peft import PeftModel
+
     from fincopilot.models.backends.transformers import load_base
     from fincopilot.models.corpus import load_corpus_file, skill_task
     from fincopilot.models.finetune import _tokenize, batch_loss, shared_prefix_len
-    from peft import PeftModel
 
     opts, result = tiny
     model, tok = load_base("embedded:smollm2-135m", fresh=True)

@@ -7,10 +7,10 @@ import json
 from datetime import date
 
 import pytest
-from fincopilot.graphs.runner import CopilotRunner, Review
 from graph_fakes import fake_gateway, planner_reply
 from skill_helpers import prepare_home
 
+from fincopilot.graphs.runner import CopilotRunner, Review
 from fincopilot.safety import audit
 
 DEMO = (

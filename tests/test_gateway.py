@@ -15,10 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from fincopilot.models.base import messages
-from fincopilot.models.registry import clear_instances, get_backend
 
 from fincopilot.errors import BackendError, BackendUnavailable, InputError
+from fincopilot.models.base import messages
+from fincopilot.models.registry import clear_instances, get_backend
 from fincopilot.safety import audit
 from tests.capture_server import CaptureServer
 from tests.safety_helpers import backend, gateway_for, leaked, make_clients_db, settings_of

@@ -15,12 +15,12 @@ import time
 from pathlib import Path
 
 import pytest
-from fincopilot.graphs.runner import CopilotRunner, Review
 from graph_fakes import fake_gateway, planner_reply
 from pydantic import BaseModel, ValidationError
 from skill_helpers import prepare_home
 
 from fincopilot.errors import InputError, NotFoundError
+from fincopilot.graphs.runner import CopilotRunner, Review
 
 DEMO = (
     "Client C-1042 wants the HY-7 bond fund: check credit, summarize the latest HY-7 report, "

@@ -9,10 +9,9 @@ from typer.testing import CliRunner
 
 @pytest.mark.model
 def test_ask_end_to_end_with_the_embedded_model(isolated_home, smollm2):
+    from fincopilot.cli import app
     from fincopilot.graphs.runner import CopilotRunner
     from fincopilot.tools.data import init_db
-
-    from fincopilot.cli import app
 
     init_db()
     res = CliRunner().invoke(

@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from skill_helpers import prepare_home, run_skill, scripted_fake
+
 from fincopilot.evals.metrics import score_item
 from fincopilot.tools.grounding import ungrounded, unit_errors, unsupported_words
-from skill_helpers import prepare_home, run_skill, scripted_fake
 
 FACTS = (
     "Client Zhang Min (C-1042). Score 585. Probability of default 28.00%. Grade B. Main adverse factors: "

@@ -67,12 +67,12 @@ import json  # noqa: E402
 from datetime import date  # noqa: E402
 
 import duckdb  # noqa: E402
-from fincopilot.agents.skills import SkillContext, get_skill, skill, unregister  # noqa: E402
-from fincopilot.models.backends.scripted import ScriptedBackend  # noqa: E402
-from fincopilot.models.registry import clear_instances, register_instance  # noqa: E402
 from pydantic import BaseModel  # noqa: E402
 
+from fincopilot.agents.skills import SkillContext, get_skill, skill, unregister  # noqa: E402
 from fincopilot.errors import InputError  # noqa: E402
+from fincopilot.models.backends.scripted import ScriptedBackend  # noqa: E402
+from fincopilot.models.registry import clear_instances, register_instance  # noqa: E402
 from fincopilot.safety import audit  # noqa: E402
 
 INJECTED_REPORT = (
@@ -102,10 +102,9 @@ def obedient_fake(msgs, schema):
 
 @pytest.fixture
 def fake_gateway():
+    from fincopilot.config import parse_settings
     from fincopilot.models.gateway import Gateway
     from fincopilot.models.router import Router
-
-    from fincopilot.config import parse_settings
     from fincopilot.safety.resilience import HealthRegistry
 
     clear_instances()
@@ -207,10 +206,9 @@ def test_obedient_model_in_a_tool_using_agent_cannot_leave_its_allowlist(fake_ga
 @pytest.mark.model
 def test_injected_report_with_the_real_embedded_model(smollm2, injected_db):
     """The real SmolLM2 model summarizes the injected report: no tool call beyond the skill's lookup."""
+    from fincopilot.config import settings
     from fincopilot.models.gateway import Gateway
     from fincopilot.models.router import Router
-
-    from fincopilot.config import settings
     from fincopilot.safety.resilience import HealthRegistry
 
     class ShortGateway(Gateway):

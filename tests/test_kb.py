@@ -106,8 +106,9 @@ def test_markdown_html_text_and_pdf_are_read_with_sections_tables_and_pages(tmp_
 
 
 def test_bad_files_get_clear_errors(tmp_path, monkeypatch):
-    from fincopilot.tools import kb_docs
     from pypdf import PdfWriter
+
+    from fincopilot.tools import kb_docs
 
     cases = {}
     (tmp_path / "empty.md").write_text("   \n", encoding="utf-8")
@@ -135,6 +136,7 @@ def test_bad_files_get_clear_errors(tmp_path, monkeypatch):
 # ------------------------------------------------------------------------------------------ store
 def test_adding_is_idempotent_and_a_failure_leaves_nothing_half_ingested(home, tmp_path, monkeypatch):
     import numpy as np
+
     from fincopilot.tools import kb
 
     before = kb.list_documents()
@@ -265,9 +267,10 @@ def test_kb_cli_add_list_search_remove(home, tmp_path):
 
 # ------------------------------------------------------------------------------------------ the model path
 def test_a_model_answer_is_kept_only_when_its_numbers_are_in_the_cited_passages(home):
+    from skill_helpers import BackendGateway, run_skill
+
     from fincopilot.models.backends.scripted import ScriptedBackend
     from fincopilot.tools.kb_seed import product_terms
-    from skill_helpers import BackendGateway, run_skill
 
     fee = f"{product_terms('HY-7')['red_6m']:.2f}%"
     question = "What is the redemption fee for HY-7 after four months?"
@@ -286,9 +289,10 @@ def test_a_model_answer_is_kept_only_when_its_numbers_are_in_the_cited_passages(
 
 @pytest.mark.model
 def test_real_model_answer_keeps_the_cited_figure_and_invents_none(home, smollm2):
+    from skill_helpers import BackendGateway, run_skill
+
     from fincopilot.tools.kb_seed import product_terms
     from fincopilot.tools.numbers import unsupported_numbers
-    from skill_helpers import BackendGateway, run_skill
 
     fee = f"{product_terms('HY-7')['red_6m']:.2f}%"
     out = run_skill(

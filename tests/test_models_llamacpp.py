@@ -6,12 +6,12 @@ import json
 from typing import Literal
 
 import pytest
-from fincopilot.models.base import Completion, messages
-from fincopilot.models.registry import build_backend
 from pydantic import BaseModel, Field
 
 from fincopilot.config import BackendSpec
 from fincopilot.errors import BackendTimeout, ConfigError, InputError, StructuredOutputError
+from fincopilot.models.base import Completion, messages
+from fincopilot.models.registry import build_backend
 
 pytest.importorskip("xllamacpp")
 
@@ -161,8 +161,9 @@ def test_peft_adapter_is_converted_and_served_like_transformers_serves_it(cpp, t
     permutation gives different text from the first token on.
     """
     import torch
-    from fincopilot.models.backends.transformers import load_base
     from peft import LoraConfig, get_peft_model
+
+    from fincopilot.models.backends.transformers import load_base
 
     model, _tok = load_base("embedded:smollm2-135m", fresh=True)
     torch.manual_seed(0)

@@ -8,13 +8,13 @@ import threading
 from typing import Annotated, Literal
 
 import pytest
-from fincopilot.models.backends.openai import OpenAIBackend
-from fincopilot.models.base import messages
-from fincopilot.models.registry import build_backend
 from pydantic import BaseModel, Field, StringConstraints
 
 from fincopilot.config import BackendSpec
 from fincopilot.errors import BackendError, BackendTimeout, BackendUnavailable, ConfigError
+from fincopilot.models.backends.openai import OpenAIBackend
+from fincopilot.models.base import messages
+from fincopilot.models.registry import build_backend
 
 
 class Rating(BaseModel):

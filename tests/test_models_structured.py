@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import pytest
+from pydantic import BaseModel, Field, StringConstraints
+
+from fincopilot.errors import ConfigError, StructuredOutputError
 from fincopilot.models.backends.scripted import ScriptedBackend
 from fincopilot.models.base import messages, parse_structured
 from fincopilot.models.structured import (
@@ -15,9 +18,6 @@ from fincopilot.models.structured import (
     max_json_chars,
     schema_json,
 )
-from pydantic import BaseModel, Field, StringConstraints
-
-from fincopilot.errors import ConfigError, StructuredOutputError
 
 
 class Line(BaseModel):

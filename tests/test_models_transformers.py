@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import pytest
-from fincopilot.models.backends.transformers import TransformersBackend, resolve_model_ref
-from fincopilot.models.base import Completion, messages
-from fincopilot.models.registry import build_backend
 from pydantic import BaseModel, Field, StringConstraints
 
 from fincopilot.config import BackendSpec
 from fincopilot.errors import BackendTimeout, ConfigError, InputError, StructuredOutputError
+from fincopilot.models.backends.transformers import TransformersBackend, resolve_model_ref
+from fincopilot.models.base import Completion, messages
+from fincopilot.models.registry import build_backend
 
 
 @pytest.fixture(scope="module")
@@ -154,8 +154,9 @@ def test_timeout_is_a_typed_error(smollm2):
 @pytest.mark.model
 def test_lora_adapter_is_applied_without_touching_the_base(smollm2, tmp_path):
     import torch
-    from fincopilot.models.backends.transformers import load_base
     from peft import LoraConfig, get_peft_model
+
+    from fincopilot.models.backends.transformers import load_base
 
     model, _tok = load_base("embedded:smollm2-135m", fresh=True)
     torch.manual_seed(0)

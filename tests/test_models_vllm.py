@@ -6,13 +6,13 @@ import importlib.util
 from typing import Literal
 
 import pytest
-from fincopilot.models.backends.vllm import vllm_available
-from fincopilot.models.base import messages
-from fincopilot.models.registry import build_backend
 from pydantic import BaseModel, Field
 
 from fincopilot.config import BackendSpec
 from fincopilot.errors import ConfigError
+from fincopilot.models.backends.vllm import vllm_available
+from fincopilot.models.base import messages
+from fincopilot.models.registry import build_backend
 
 
 class Verdict(BaseModel):

@@ -1,6 +1,7 @@
 """Numeric faithfulness: numbers are matched by value, tolerant of formatting, strict on substance."""
 
 import pytest
+
 from fincopilot.tools.numbers import extract_numbers, numeric_faithfulness, unsupported_numbers
 
 SOURCE = (

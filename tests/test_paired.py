@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from fincopilot.evals.paired import all_pairs, lookup, paired_bootstrap
 
 

@@ -9,11 +9,11 @@ import re
 
 import duckdb
 import pytest
-from fincopilot.models.base import messages
-from fincopilot.models.registry import clear_instances
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fincopilot.models.base import messages
+from fincopilot.models.registry import clear_instances
 from fincopilot.safety.desensitize import Pseudonymizer
 from fincopilot.safety.pii import _normalize, find_pii
 from tests.capture_server import CaptureServer

@@ -12,6 +12,10 @@ import subprocess
 import sys
 
 import pytest
+from graph_fakes import fake_gateway, planner_reply
+from planner_requests import REQUESTS
+from pydantic import BaseModel, ValidationError
+
 from fincopilot.agents.planner import (
     ANSWER_REF,
     QUOTE_REF,
@@ -30,12 +34,8 @@ from fincopilot.agents.planner import (
     review_plan,
     validate_plan,
 )
-from fincopilot.tools import data
-from graph_fakes import fake_gateway, planner_reply
-from planner_requests import REQUESTS
-from pydantic import BaseModel, ValidationError
-
 from fincopilot.errors import BackendError, InputError, PlanValidationError
+from fincopilot.tools import data
 
 
 def step(i, skill, args, deps=()):

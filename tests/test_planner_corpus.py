@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from fincopilot.agents.planner import Plan, planner_schema, resolve_plan, review_plan
 from fincopilot.evals import planner_corpus as pc
 from fincopilot.evals.planner_eval import gold_plan, load_set, score_plan, wilson

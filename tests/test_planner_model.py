@@ -10,9 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from planner_requests import REQUESTS
+
 from fincopilot.agents.planner import plan_batch, validate_plan
 from fincopilot.evals.planner_eval import gold_plan, load_set, score_plan
-from planner_requests import REQUESTS
 
 ADAPTER = Path(__file__).resolve().parents[1] / "models" / "adapters" / "smollm2-135m+planner-lora"
 TEST_ITEMS = 32  # the first 32 test items: every (kind, language) group of the split once
@@ -22,9 +23,8 @@ FLOOR_VALID = 0.3  # measured 18/32 = 56%
 
 @pytest.fixture(scope="module")
 def tuned():
-    from fincopilot.models.registry import build_backend
-
     from fincopilot.config import settings
+    from fincopilot.models.registry import build_backend
 
     spec = settings().backend("smollm2-135m")
     return build_backend(spec.model_copy(update={"id": "smollm2-135m+planner-lora", "adapter": str(ADAPTER)}))

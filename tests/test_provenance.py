@@ -34,9 +34,10 @@ def test_answer_names_its_producer_in_its_data():
 def test_graph_credits_template_fallbacks_not_the_consulted_fake_backend(tmp_path, monkeypatch):
     """Through the real graph with a SCRIPTED FAKE model whose worker replies never parse: the workers fall
     back, so the steps are credited to template/extractive, not to the backend that was called."""
-    from fincopilot.graphs.runner import CopilotRunner
     from graph_fakes import fake_gateway
     from skill_helpers import prepare_home
+
+    from fincopilot.graphs.runner import CopilotRunner
 
     monkeypatch.setenv("FINCOPILOT_HOME", str(prepare_home(tmp_path / "home")))
     gw, _ = fake_gateway()
@@ -87,9 +88,10 @@ def test_a_chinese_request_gets_a_chinese_answer():
 def test_a_slow_model_part_keeps_the_scorecard_result_with_template_text(tmp_path, monkeypatch):
     """SCRIPTED FAKE model that takes 12 s; the step limit is 8 s, its model part gets half: the credit step
     still returns the score/grade/PD (template explanation), credited to the template, not lost."""
-    from fincopilot.graphs.runner import CopilotRunner
     from graph_fakes import fake_gateway, planner_reply
     from skill_helpers import prepare_home
+
+    from fincopilot.graphs.runner import CopilotRunner
 
     monkeypatch.setenv("FINCOPILOT_HOME", str(prepare_home(tmp_path / "home")))
 

@@ -5,10 +5,10 @@ The local backend is a scripted FAKE (it fails on purpose); the external one is 
 from __future__ import annotations
 
 import pytest
-from fincopilot.models.base import messages
-from fincopilot.models.registry import clear_instances
 
 from fincopilot.errors import BackendError
+from fincopilot.models.base import messages
+from fincopilot.models.registry import clear_instances
 from fincopilot.safety import audit
 from tests.capture_server import CaptureServer
 from tests.safety_helpers import backend, gateway_for, leaked, make_clients_db, settings_of

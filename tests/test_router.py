@@ -7,6 +7,8 @@ import os
 import time
 
 import pytest
+
+from fincopilot.config import settings
 from fincopilot.models.base import Message
 from fincopilot.models.router import (
     CandidateStats,
@@ -16,8 +18,6 @@ from fincopilot.models.router import (
     routing_path,
     write_routing_table,
 )
-
-from fincopilot.config import settings
 from tests.arena_helpers import scripted_calls, use, write_config
 
 EXTRA = """
@@ -149,7 +149,6 @@ def test_broken_table_falls_back_to_default_with_reason(cfg):
 
 def test_gateway_fails_over_along_the_promoted_chain(cfg):
     from fincopilot.models.gateway import Gateway
-
     from fincopilot.safety.resilience import HealthRegistry
 
     write_routing_table(
@@ -233,7 +232,6 @@ def test_evidence_decides_a_challenger_replaces_the_incumbent_only_when_signific
 def test_a_call_routed_to_a_baseline_is_answered_by_the_worker_rules_and_credited(cfg):
     from fincopilot.agents.skills import SkillContext, get_skill
     from fincopilot.models.gateway import Gateway
-
     from fincopilot.safety.resilience import HealthRegistry
 
     write_routing_table(

@@ -9,10 +9,10 @@ import math
 import joblib
 import numpy as np
 import pytest
-from fincopilot.tools import scorecard as sc
 from typer.testing import CliRunner
 
 from fincopilot.errors import InputError
+from fincopilot.tools import scorecard as sc
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,12 @@ import time
 
 import httpx
 import pytest
-from fincopilot.graphs.events import Event
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from server_fakes import LiveServer
 
 from fincopilot.errors import NotFoundError
+from fincopilot.graphs.events import Event
 
 MODEL = "fincopilot-advisor"
 

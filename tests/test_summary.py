@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from fincopilot.agents.report_summary import extractive_key_figures, extractive_summary, repair
-from fincopilot.tools import data
-from fincopilot.tools.numbers import extract_numbers, numeric_faithfulness, unsupported_numbers
 from skill_helpers import BackendGateway, run_skill, scripted_fake
 from typer.testing import CliRunner
 
+from fincopilot.agents.report_summary import extractive_key_figures, extractive_summary, repair
 from fincopilot.errors import InputError, NotFoundError
+from fincopilot.tools import data
+from fincopilot.tools.numbers import extract_numbers, numeric_faithfulness, unsupported_numbers
 
 
 def run(args, gateway=None):

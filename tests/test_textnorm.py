@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from fincopilot.tools.compliance_rules import pattern_violations
 from fincopilot.tools.textnorm import normalize
 

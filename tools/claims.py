@@ -24,8 +24,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from fincopilot.tools.numbers import NumberMention, _matches, extract_numbers
 from pydantic import BaseModel, Field
+
+from fincopilot.tools.numbers import NumberMention, _matches, extract_numbers
 
 # longest phrases first, so "net asset value" wins over "net assets" and 到期收益率 over 收益率
 _QUANTITIES: tuple[tuple[str, str], ...] = tuple(

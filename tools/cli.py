@@ -19,7 +19,6 @@ def _print_json(obj: Any) -> None:
 
 def _run_skill(name: str, args: dict[str, Any]):
     from fincopilot.agents.skills import SkillContext, get_skill
-
     from fincopilot.log import request_context
     from fincopilot.principal import local_operator
 

@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from fincopilot.log import get_logger
 from fincopilot.tools import compliance_corpus as corpus
 from fincopilot.tools.textnorm import normalize
-
-from fincopilot.log import get_logger
 
 log = get_logger(__name__)
 

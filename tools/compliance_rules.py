@@ -21,8 +21,9 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from fincopilot.tools.textnorm import normalize
 from pydantic import BaseModel, Field
+
+from fincopilot.tools.textnorm import normalize
 
 Category = Literal["guaranteed_return", "misleading_claim", "missing_risk_disclosure", "suitability", "pii"]
 CATEGORIES: tuple[str, ...] = (

@@ -16,7 +16,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from fincopilot.tools.registry import tool
 from pydantic import BaseModel, Field
 
 from fincopilot.errors import FinCopilotError, InputError, NotFoundError
@@ -24,6 +23,7 @@ from fincopilot.log import get_logger
 from fincopilot.paths import db_path
 from fincopilot.principal import PermissionDenied, current_principal
 from fincopilot.safety import audit
+from fincopilot.tools.registry import tool
 
 log = get_logger(__name__)
 
@@ -226,6 +226,7 @@ def init_db(path: Path | str | None = None, *, force: bool = False) -> InitResul
     and an up-to-date database is left as it is."""
     import duckdb
     import pandas as pd
+
     from fincopilot.tools import datagen
 
     p = _resolve(path)

@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from fincopilot.tools.kb_docs import AUDIENCES, DOC_TYPES, Document, chunk_document, parse_date, read_document
-from fincopilot.tools.registry import tool
 from pydantic import BaseModel, Field
 
 from fincopilot.errors import FinCopilotError, InputError, NotFoundError
 from fincopilot.log import get_logger
 from fincopilot.paths import home
+from fincopilot.tools.kb_docs import AUDIENCES, DOC_TYPES, Document, chunk_document, parse_date, read_document
+from fincopilot.tools.registry import tool
 
 log = get_logger(__name__)
 

@@ -31,9 +31,10 @@ def _expand(paths: list[Path]) -> list[Path]:
 
 def ingest_with_progress(paths: list[Path], **meta):
     """`kb.add` with a Rich progress bar (files and embedded chunks) on stderr."""
-    from fincopilot.tools import kb
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from fincopilot.tools import kb
 
     with Progress(
         TextColumn("{task.description}"),
@@ -57,9 +58,8 @@ def ingest_with_progress(paths: list[Path], **meta):
 
 def seed_knowledge_base(products: list[str] | None = None) -> None:
     """Write the seeded document set under home()/documents and ingest it (what `data init` calls)."""
-    from fincopilot.tools.kb_seed import write_documents
-
     from fincopilot.paths import home
+    from fincopilot.tools.kb_seed import write_documents
 
     paths = write_documents(home() / "documents", products)
     result = ingest_with_progress(paths)

@@ -34,12 +34,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from fincopilot.tools.registry import tool
 from pydantic import BaseModel, Field
 
 from fincopilot.errors import InputError, NotFoundError
 from fincopilot.log import get_logger
 from fincopilot.paths import home
+from fincopilot.tools.registry import tool
 
 log = get_logger(__name__)
 

@@ -11,9 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from pydantic import BaseModel, Field
+
 from fincopilot.tools.data import Client, Holding, Product, get_client, get_holdings, get_product
 from fincopilot.tools.registry import tool
-from pydantic import BaseModel, Field
 
 CONCENTRATION_LIMIT = 0.30  # one product at most 30% of the portfolio after the purchase
 HIGH_RISK_MIN_HORIZON = 3  # R4/R5 need an investment horizon of at least 3 years

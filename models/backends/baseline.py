@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from pydantic import BaseModel
+
 from fincopilot.models.base import BaseBackend, Message, Usage
 from fincopilot.models.registry import register_kind
 from fincopilot.models.router import BASELINE_KIND, RoutedToBaseline
-from pydantic import BaseModel
 
 
 @register_kind(BASELINE_KIND)

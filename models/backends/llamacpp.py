@@ -41,6 +41,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
+from fincopilot.config import BackendSpec
+from fincopilot.errors import BackendError, BackendTimeout, ConfigError, InputError
+from fincopilot.log import get_logger
 from fincopilot.models.backends.transformers import check_adapter_base, resolve_model_ref
 from fincopilot.models.base import BaseBackend, Message, Usage
 from fincopilot.models.lora_gguf import convert_peft_to_gguf
@@ -52,11 +57,6 @@ from fincopilot.models.structured import (
     max_json_chars,
     truncated_error,
 )
-from pydantic import BaseModel
-
-from fincopilot.config import BackendSpec
-from fincopilot.errors import BackendError, BackendTimeout, ConfigError, InputError
-from fincopilot.log import get_logger
 
 log = get_logger(__name__)
 

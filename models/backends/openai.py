@@ -29,14 +29,13 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from fincopilot.config import BackendSpec
+from fincopilot.errors import BackendError, BackendTimeout, BackendUnavailable, ConfigError
+from fincopilot.log import get_logger
 from fincopilot.models.base import BaseBackend, Message, Usage
 from fincopilot.models.endpoints import EndpointPool
 from fincopilot.models.registry import register_kind
 from fincopilot.models.structured import fit_json_schema, max_json_chars, truncated_error
-
-from fincopilot.config import BackendSpec
-from fincopilot.errors import BackendError, BackendTimeout, BackendUnavailable, ConfigError
-from fincopilot.log import get_logger
 
 log = get_logger(__name__)
 

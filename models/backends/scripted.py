@@ -11,12 +11,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from fincopilot.models.base import BaseBackend, Message, Usage
-from fincopilot.models.registry import register_kind
 from pydantic import BaseModel
 
 from fincopilot.config import BackendSpec
 from fincopilot.errors import BackendError
+from fincopilot.models.base import BaseBackend, Message, Usage
+from fincopilot.models.registry import register_kind
 
 Reply = Callable[[Sequence[Message], type[BaseModel] | None], str]
 

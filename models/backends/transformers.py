@@ -28,6 +28,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
+from fincopilot.config import BackendSpec
+from fincopilot.errors import BackendError, BackendTimeout, ConfigError, InputError
+from fincopilot.log import get_logger
 from fincopilot.models.base import BaseBackend, Message, Usage
 from fincopilot.models.registry import register_kind
 from fincopilot.models.structured import (
@@ -38,11 +43,6 @@ from fincopilot.models.structured import (
     max_json_chars,
     truncated_error,
 )
-from pydantic import BaseModel
-
-from fincopilot.config import BackendSpec
-from fincopilot.errors import BackendError, BackendTimeout, ConfigError, InputError
-from fincopilot.log import get_logger
 
 log = get_logger(__name__)
 

@@ -23,13 +23,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from fincopilot.models.base import BaseBackend, Message, Usage
-from fincopilot.models.registry import register_kind
-from fincopilot.models.structured import fit_json_schema, max_json_chars, truncated_error
 from pydantic import BaseModel
 
 from fincopilot.config import BackendSpec
 from fincopilot.errors import BackendError, ConfigError
+from fincopilot.models.base import BaseBackend, Message, Usage
+from fincopilot.models.registry import register_kind
+from fincopilot.models.structured import fit_json_schema, max_json_chars, truncated_error
 
 INSTALL_HINT = "pip install 'fincopilot[vllm]' (needs a CUDA GPU)"
 
@@ -80,8 +80,9 @@ class VLLMBackend(BaseBackend):
 
         if not torch.cuda.is_available():
             raise ConfigError(f"backend {self.id!r}: vLLM needs a CUDA GPU and none is visible")
-        from fincopilot.models.backends.transformers import resolve_model_ref
         from vllm import LLM
+
+        from fincopilot.models.backends.transformers import resolve_model_ref
 
         folder, gguf = resolve_model_ref(self.spec.model)
         model = str(Path(folder) / gguf) if gguf else folder
