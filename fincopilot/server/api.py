@@ -694,6 +694,34 @@ def create_app(
             lambda: tracked(service.keeper, request_id, factory(request_id)), thread_id
         ), request_id
 
+    async def start_or_replay(
+        key: ApiKey,
+        request: Request,
+        model: str,
+        text: str,
+        thread_ref: Callable[[], str],
+        runner: RunnerLike,
+    ) -> tuple[AsyncIterator[Event | None], str, str]:
+        """(events, thread id, request id) of the run this request starts, or of the one a retry with the same
+        Idempotency-Key already started. `thread_ref` names the thread, asked only for a new run."""
+        idem = idempotency_key(request)
+        found = await replay(key, idem, model, {"text": text})
+        if found is not None:
+            return found[0], found[1].thread_id, found[1].request_id
+        thread_id = await own_thread(key, thread_ref(), model, text)
+        events, request_id = await launch(
+            key,
+            idem,
+            thread_id,
+            model,
+            "run",
+            {"text": text},
+            lambda rid: runner.run(
+                text, thread_id=thread_id, request_id=rid, principal=principal_of_key(key)
+            ),
+        )
+        return events, thread_id, request_id
+
     def runner_for_thread(thread_id: str) -> RunnerLike:
         owner = threads_index.owner(thread_id)
         return models.get(owner.model if owner else DEFAULT_MODEL)
@@ -757,25 +785,9 @@ def create_app(
                 400, "the last message must come from the user", param="messages", code="invalid_messages"
             )
         text = _check_text(convo[-1][1], "last user message")
-        idem = idempotency_key(request)
-        found = await replay(key, idem, body.model, {"text": text})
-        if found is not None:
-            events, thread_id, request_id = found[0], found[1].thread_id, found[1].request_id
-        else:
-            thread_id = await own_thread(
-                key, conversation_thread(key, request, body, convo), body.model, text
-            )
-            events, request_id = await launch(
-                key,
-                idem,
-                thread_id,
-                body.model,
-                "run",
-                {"text": text},
-                lambda rid: runner.run(
-                    text, thread_id=thread_id, request_id=rid, principal=principal_of_key(key)
-                ),
-            )
+        events, thread_id, request_id = await start_or_replay(
+            key, request, body.model, text, lambda: conversation_thread(key, request, body, convo), runner
+        )
         completion_id = "chatcmpl-" + uuid.uuid4().hex[:24]
         created = int(time.time())
         headers = {"X-FinCopilot-Thread": thread_id, "X-Request-Id": request_id}
@@ -937,25 +949,9 @@ def create_app(
         body: ChatRequest = _parse_body(await request.body(), ChatRequest)
         runner = models.get(body.model)
         text = _check_text(body.message)
-        idem = idempotency_key(request)
-        found = await replay(key, idem, body.model, {"text": text})
-        if found is not None:
-            events, thread_id, request_id = found[0], found[1].thread_id, found[1].request_id
-        else:
-            thread_id = await own_thread(
-                key, body.thread_id or f"t-{uuid.uuid4().hex[:16]}", body.model, text
-            )
-            events, request_id = await launch(
-                key,
-                idem,
-                thread_id,
-                body.model,
-                "run",
-                {"text": text},
-                lambda rid: runner.run(
-                    text, thread_id=thread_id, request_id=rid, principal=principal_of_key(key)
-                ),
-            )
+        events, thread_id, request_id = await start_or_replay(
+            key, request, body.model, text, lambda: body.thread_id or f"t-{uuid.uuid4().hex[:16]}", runner
+        )
         return event_stream(events, key.role, {"thread_id": thread_id, "request_id": request_id})
 
     @app.get("/api/threads")
