@@ -22,7 +22,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -31,6 +30,7 @@ from pydantic import BaseModel, Field, ValidationError
 from fincopilot.errors import InputError, NotFoundError
 from fincopilot.log import get_logger
 from fincopilot.models.base import Completion, Message
+from fincopilot.plugins import PluginGroup
 from fincopilot.principal import Principal, acting_as
 
 log = get_logger(__name__)
@@ -262,7 +262,7 @@ def produced_by(output: dict[str, Any], trace: Sequence[dict[str, Any]]) -> str:
 
 
 _SKILLS: dict[str, Skill] = {}
-_LOADED = False
+_PLUGINS = PluginGroup(ENTRY_POINT_GROUP)
 
 
 def skill(
@@ -330,20 +330,6 @@ def unregister(name: str) -> None:
 
 
 def load_installed_skills(*, reload: bool = False) -> list[str]:
-    """Import every module registered under the `fincopilot.skills` entry-point group (once per process).
-
-    The built-ins are registered there too (pyproject.toml). A package that fails to load is a loud warning
-    naming it, never a silent absence. Returns the entry-point names loaded now.
-    """
-    global _LOADED
-    if _LOADED and not reload:
-        return []
-    _LOADED = True
-    loaded = []
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            ep.load()
-            loaded.append(ep.name)
-        except Exception as err:  # noqa: BLE001 - a broken plugin must not take the built-ins down
-            log.warning("skill_plugin_failed", entry_point=ep.name, target=ep.value, error=str(err)[:300])
-    return loaded
+    """Import every module registered under the `fincopilot.skills` entry-point group (once per process;
+    the built-ins are registered there too). Returns the entry-point names loaded now."""
+    return _PLUGINS.load(reload=reload)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from fincopilot.errors import InputError, NotFoundError
 from fincopilot.log import get_logger
+from fincopilot.plugins import PluginGroup
 
 log = get_logger(__name__)
 ENTRY_POINT_GROUP = "fincopilot.tools"
@@ -69,18 +69,9 @@ def list_tools() -> list[Tool]:
     return [_TOOLS[k] for k in sorted(_TOOLS)]
 
 
-_LOADED = False
+_PLUGINS = PluginGroup(ENTRY_POINT_GROUP)
 
 
 def load_installed_tools() -> None:
-    """Import every module registered under the `fincopilot.tools` entry-point group (once per process).
-    A module that fails to load is a loud warning naming it, never a silent absence."""
-    global _LOADED
-    if _LOADED:
-        return
-    _LOADED = True
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            ep.load()
-        except Exception as err:  # noqa: BLE001 - a broken plugin must not take the built-ins down
-            log.warning("tool_plugin_failed", entry_point=ep.name, target=ep.value, error=str(err)[:300])
+    """Import every module registered under the `fincopilot.tools` entry-point group (once per process)."""
+    _PLUGINS.load()
