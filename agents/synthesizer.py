@@ -67,14 +67,6 @@ def step_text(skill: str, output: Mapping[str, Any]) -> str:
     return rendered(skill, output).text
 
 
-def _is_gate(skill: str) -> bool:
-    """A gate step checks the final answer; its output is not a fact to cite."""
-    try:
-        return get_skill(skill).checks_answer
-    except NotFoundError:
-        return False
-
-
 def rendered(skill: str, output: Mapping[str, Any]) -> Rendered:
     """The skill's own rendering of its output; a skill that is no longer registered renders as JSON."""
     try:
@@ -123,7 +115,7 @@ def template_answer(
     parts: list[str] = []
     for st in steps:
         r = results.get(str(st["id"]))
-        if r is None or _is_gate(st["skill"]):
+        if r is None:
             continue
         n = st["id"]
         if not r.get("ok"):
@@ -137,11 +129,7 @@ def template_answer(
         parts.append(_step_sentence(st["skill"], n, r.get("output") or {}, zh))
     if recommendation:
         client, product = recommendation
-        cited = "".join(
-            f"[{st['id']}]"
-            for st in steps
-            if not _is_gate(st["skill"]) and (results.get(str(st["id"])) or {}).get("ok")
-        )
+        cited = "".join(f"[{st['id']}]" for st in steps if (results.get(str(st["id"])) or {}).get("ok"))
         parts.append(
             f"建议草稿：在适当性检查通过的前提下，可考虑向{client}推荐{product} {cited}。投资有风险："
             f"{product}可能亏损，收益不作保证。"
@@ -220,7 +208,7 @@ def synthesize(
     sources = {
         int(k): _sources(by_step[int(k)]["skill"], r["output"])
         for k, r in results.items()
-        if r.get("ok") and int(k) in by_step and not _is_gate(by_step[int(k)]["skill"])
+        if r.get("ok") and int(k) in by_step
     }
     notes: list[str] = []
     backend = None

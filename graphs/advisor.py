@@ -51,13 +51,6 @@ def _principal(data: dict[str, Any] | None) -> Principal | None:
     return Principal.model_validate(data) if data else None
 
 
-def _is_gate_step(step: dict[str, Any]) -> bool:
-    """A step that checks the final answer ($answer) runs in the compliance gate, after synthesis."""
-    from fincopilot.agents.planner import ANSWER_REF
-
-    return any(v == ANSWER_REF for v in step.get("args", {}).values())
-
-
 def _rendered(skill: str, output: dict[str, Any]) -> dict[str, Any]:
     """The skill's own rendering of its output for people (the page shows it instead of raw JSON)."""
     from fincopilot.agents.synthesizer import rendered
@@ -85,11 +78,11 @@ def _resolve(value: Any, results: dict[str, Any]) -> Any:
 
 def _recommendation(plan: dict[str, Any], results: dict[str, Any]) -> tuple[str, str] | None:
     """(client, product) when the plan checks a recommendation to a client about a product."""
-    for st in plan.get("steps", []):
-        if st["skill"] == "compliance_check" and _is_gate_step(st):
-            client, product = st["args"].get("client"), st["args"].get("product")
-            if isinstance(client, str) and isinstance(product, str):
-                return _resolve(client, results), _resolve(product, results)
+    steps = plan.get("steps", [])
+    clients = [st["args"].get("client") for st in steps if st["skill"] == "credit_lookup"]
+    products = [st["args"].get("product") for st in steps if st["skill"] == "report_summary"]
+    if len(clients) == 1 and products and isinstance(clients[0], str) and isinstance(products[0], str):
+        return _resolve(clients[0], results), _resolve(products[0], results)
     return None
 
 
@@ -161,7 +154,7 @@ def build_advisor_graph(
     # --- dispatch (fan-out) and join -------------------------------------------------------------
     def dispatch(state: AdvisorState):
         p = state.get("plan") or {}
-        steps = [s for s in p.get("steps", []) if not _is_gate_step(s)]
+        steps = p.get("steps", [])
         results = state.get("results") or {}
         ids = {s["id"] for s in steps}
         pending = [s for s in steps if str(s["id"]) not in results]
@@ -305,7 +298,7 @@ def build_advisor_graph(
         p, rid = state["plan"] or {}, state["request_id"]
         results = state.get("results") or {}
         ans = state["answer"] or {}
-        gate = next((s for s in p.get("steps", []) if _is_gate_step(s)), None)
+        gate = None
         rec = _recommendation(p, results)
         client, product = rec if rec else (None, None)
         update: dict[str, Any] = {}
