@@ -12,7 +12,7 @@ CMP-LLM-001 so reviewers can tell them apart from rule hits.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -53,6 +53,7 @@ __all__ = [
     "ComplianceResult",
     "Violation",
     "check_learned",
+    "check_release",
     "check_rules",
     "compliance_check",
 ]
@@ -128,6 +129,21 @@ def check_learned(text: str, client: str | None = None, product: str | None = No
 def check_rules(text: str, client: str | None = None, product: str | None = None) -> ComplianceResult:
     """Rules only, no model: every category, both languages."""
     return _run_rules(text, client, product, None)
+
+
+def check_release(text: str, client: str | None = None, products: Sequence[str] = ()) -> ComplianceResult:
+    """The compliance gate's check of a text about to be released: the rules and the learned classifier, and
+    with a client, each product's suitability for that client."""
+    result = check_learned(text)
+    suitability = [
+        v
+        for product in (products if client else ())
+        for v in suitability_result_violations(
+            text, suitability_check(SuitabilityArgs(client=client, product=product))
+        )
+    ]
+    violations = [*result.violations, *suitability]
+    return ComplianceResult(passed=not violations, violations=violations)
 
 
 class _Flag(BaseModel):

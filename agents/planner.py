@@ -44,7 +44,7 @@ MAX_REQUEST_CHARS = 4000
 ARG_MAX_CHARS = 60  # ids, codes and names ("Asia Investment Grade Bond Fund", "徐艳")
 TEXT_MAX_CHARS = 600  # a `text` argument: "$quote" or a draft copied from the request
 PLANNER_MAX_TOKENS = 320
-_REF = re.compile(r"^\$(\d+)\.([A-Za-z_][A-Za-z0-9_]*)$")
+REF_PATTERN = re.compile(r"^\$(\d+)\.([A-Za-z_][A-Za-z0-9_]*)$")
 
 
 # ---------------------------------------------------------------------------------------------- models
@@ -285,7 +285,7 @@ def renumbered(plan: Plan) -> Plan:
     def remap(value: Any) -> Any:
         if isinstance(value, list):
             return [remap(v) for v in value]
-        m = _REF.match(value) if isinstance(value, str) else None
+        m = REF_PATTERN.match(value) if isinstance(value, str) else None
         return f"${new_id[int(m.group(1))]}.{m.group(2)}" if m and int(m.group(1)) in new_id else value
 
     steps = [
@@ -371,7 +371,7 @@ def _check_args(step: PlanStep, skill, by_id: dict[int, PlanStep], registry: dic
             if not text.startswith("$"):
                 continue
             referenced.add(key)
-            m = _REF.match(text)
+            m = REF_PATTERN.match(text)
             if not m:
                 out.append(
                     f'{where}: argument {key!r} = {text!r} is not a reference like "$1.grade" or {QUOTE_REF} '
