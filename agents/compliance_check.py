@@ -12,7 +12,7 @@ CMP-LLM-001 so reviewers can tell them apart from rule hits.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,7 +20,6 @@ from pydantic import BaseModel, Field
 
 from fincopilot.agents._common import check_text, fence, flag_injection
 from fincopilot.agents.skills import (
-    ANSWER_REF,
     QUOTE_REF,
     Entities,
     Evaluation,
@@ -31,6 +30,7 @@ from fincopilot.agents.skills import (
 from fincopilot.errors import BackendError, InputError
 from fincopilot.log import get_logger
 from fincopilot.models.base import Message
+from fincopilot.tools.compliance_model import load_model
 from fincopilot.tools.compliance_rules import (
     CATEGORIES,
     MAX_TEXT,
@@ -41,6 +41,9 @@ from fincopilot.tools.compliance_rules import (
     pii_violations,
     suitability_result_violations,
 )
+from fincopilot.tools.suitability import SuitabilityArgs, suitability_check
+from fincopilot.tools.textmetrics import prf
+from fincopilot.tools.textnorm import normalize
 
 log = get_logger(__name__)
 
@@ -50,6 +53,7 @@ __all__ = [
     "ComplianceResult",
     "Violation",
     "check_learned",
+    "check_release",
     "check_rules",
     "compliance_check",
 ]
@@ -77,8 +81,6 @@ def _run_rules(
     violations += pii_violations(text)
     if client is not None and product is not None:
         if suitability is None:
-            from fincopilot.tools.suitability import SuitabilityArgs, suitability_check
-
             result = suitability_check(SuitabilityArgs(client=client, product=product))
         else:
             result = suitability(client, product)
@@ -97,9 +99,6 @@ _LEARNED_RULES = {
 
 def learned_violations(text: str, already: list[Violation]) -> list[Violation]:
     """The learned classifier's flags in categories the rules did not already flag (spans quote the original)."""
-    from fincopilot.tools.compliance_model import load_model
-    from fincopilot.tools.textnorm import normalize
-
     model = load_model()
     norm = normalize(text)
     seen = {v.category for v in already}
@@ -130,6 +129,21 @@ def check_learned(text: str, client: str | None = None, product: str | None = No
 def check_rules(text: str, client: str | None = None, product: str | None = None) -> ComplianceResult:
     """Rules only, no model: every category, both languages."""
     return _run_rules(text, client, product, None)
+
+
+def check_release(text: str, client: str | None = None, products: Sequence[str] = ()) -> ComplianceResult:
+    """The compliance gate's check of a text about to be released: the rules and the learned classifier, and
+    with a client, each product's suitability for that client."""
+    result = check_learned(text)
+    suitability = [
+        v
+        for product in (products if client else ())
+        for v in suitability_result_violations(
+            text, suitability_check(SuitabilityArgs(client=client, product=product))
+        )
+    ]
+    violations = [*result.violations, *suitability]
+    return ComplianceResult(passed=not violations, violations=violations)
 
 
 class _Flag(BaseModel):
@@ -188,48 +202,38 @@ _ASKED = re.compile(
     r"|合规|适当性|适合|合适|监管|风险提示|能发|可以发|审一下|文案|有没有问题",
     re.IGNORECASE,
 )
-_RECOMMEND = re.compile(
-    r"recommend|wants?\b|buy|invest|subscribe|pitch|推荐|想买|购买|申购|配置|投资", re.IGNORECASE
-)
 EXAMPLES = [
     (
-        "Client C-2001 asks about GB-1: check her credit and summarize the latest GB-1 report; keep it compliant.",
+        "Is GB-1 suitable for client C-2001? Check her credit and the latest GB-1 report; keep it compliant.",
         {
             "steps": [
                 {"id": 1, "skill": "credit_lookup", "args": {"client": "C-2001"}, "depends_on": []},
                 {"id": 2, "skill": "report_summary", "args": {"product": "GB-1"}, "depends_on": []},
-                {
-                    "id": 3,
-                    "skill": "compliance_check",
-                    "args": {"text": ANSWER_REF, "client": "C-2001", "product": "GB-1"},
-                    "depends_on": [1, 2],
-                },
             ]
         },
     ),
     ("这段话合规吗：“本基金保证收益”", {"text": QUOTE_REF}),
 ]
 PLAN_RULE = (
-    "To check the advisor's answer (a recommendation, a suitability question, a comparison for a client) "
-    f'add a compliance_check with "text": "{ANSWER_REF}" (and the client and product; one per product) '
-    f'that depends on every earlier step. A quoted draft to check is "text": "{QUOTE_REF}".'
+    "Every answer goes through the compliance gate (suitability included), so a recommendation, a suitability "
+    "question or a comparison for a client needs only its credit_lookup and report_summary steps. "
+    f'compliance_check is for a draft the request quotes: "text": "{QUOTE_REF}".'
 )
 
 
 def intent(e: Entities) -> bool:
-    """Asked for, or implied: a recommendation to a client about a product is always checked."""
-    return bool(_ASKED.search(e.request)) or bool(e.clients and e.products and _RECOMMEND.search(e.request))
+    """A quoted draft to check: asked for, or a draft that names a client or a product."""
+    if e.quote is None:
+        return False
+    return bool(_ASKED.search(e.request) or e.clients or e.products)
 
 
 def plan_args(e: Entities) -> list[dict[str, Any]]:
-    """A quoted draft is checked as written; else the gate checks the final answer. With a client and a
-    product it checks suitability too (the answer once per product)."""
-    if e.quote is not None:
-        both = {"client": e.clients[0], "product": e.products[0]} if e.clients and e.products else {}
-        return [{"text": e.quote, **both}]
-    if e.clients and e.products:
-        return [{"text": ANSWER_REF, "client": e.clients[0], "product": p} for p in e.products[:3]]
-    return [{"text": ANSWER_REF}]
+    """The quoted draft as written; with a client and a product, their suitability too."""
+    if e.quote is None:
+        return []
+    both = {"client": e.clients[0], "product": e.products[0]} if e.clients and e.products else {}
+    return [{"text": e.quote, **both}]
 
 
 def render(o: Mapping[str, Any]) -> Rendered:
@@ -245,8 +249,6 @@ def render(o: Mapping[str, Any]) -> Rendered:
 
 def metric(reference: Mapping[str, Any], output: Mapping[str, Any], source: str | None) -> dict[str, float]:
     """Precision, recall and F1 over the violation categories (micro-averaged by `micro_average`)."""
-    from fincopilot.tools.textmetrics import prf
-
     got = {v.get("category") for v in output.get("violations", [])}
     gold = set(reference.get("categories", []))
     p, r, f1 = prf(got, gold)
@@ -301,8 +303,7 @@ EVALUATION = Evaluation(
     examples=EXAMPLES,
     intent=intent,
     plan_args=plan_args,
-    needs="client id and a product code (like C-1042 and HY-7)",
-    checks_answer=True,
+    needs="quoted draft to check",
     plan_rule=PLAN_RULE,
     render=render,
     evaluation=EVALUATION,

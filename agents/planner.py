@@ -5,9 +5,9 @@
    can only produce plans that name registered skills with well-typed arguments.
 2. `validate_plan()` checks what a schema cannot: unique ids, dependencies that exist and point backwards,
    no self-reference or cycle, arguments valid for the skill, and references to a dependency's output
-   (`"$1.grade"`) that name a real field of that skill's output model. `"$answer"` (the advisor's final
-   answer) and `"$quote"` (a draft quoted in the request) may only be used by a gate step (a skill declared
-   `checks_answer`), which runs after synthesis.
+   (`"$1.grade"`) that name a real field of that skill's output model. `"$quote"` (a draft quoted in the
+   request) may only be a `text` argument; it becomes the quoted text before the plan runs. The final answer
+   is never a step's argument: the graph's compliance gate checks it after synthesis.
 3. `plan_request()` asks the backend the router assigns to `planner` and trusts a valid plan; problems
    (validation, grounding: an argument the request never mentions) are fed back only when that can change
    the output, for at most `max_repairs` rounds; then the rules fallback (each skill's declared intent and
@@ -23,15 +23,18 @@ from __future__ import annotations
 import graphlib
 import json
 import re
+import types
 from collections.abc import Iterable, Sequence
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, Field, ValidationError, create_model
 
-from fincopilot.agents.skills import ANSWER_REF, CLIENT_ID, PRODUCT_CODE, QUOTE_REF, Entities
+from fincopilot.agents.skills import CLIENT_ID, PRODUCT_CODE, QUOTE_REF, Entities, get_skill, list_skills
 from fincopilot.errors import BackendError, FinCopilotError, InputError, NotFoundError, PlanValidationError
 from fincopilot.log import get_logger
 from fincopilot.models.base import Message
+from fincopilot.models.gateway import default_gateway
+from fincopilot.tools import data
 
 log = get_logger(__name__)
 
@@ -39,9 +42,9 @@ MAX_STEPS = 6  # what validate_plan accepts
 SCHEMA_MAX_STEPS = 6  # what the grammar lets a model write (a comparison for a client takes 5 steps)
 MAX_REQUEST_CHARS = 4000
 ARG_MAX_CHARS = 60  # ids, codes and names ("Asia Investment Grade Bond Fund", "徐艳")
-TEXT_MAX_CHARS = 600  # a `text` argument: "$answer", "$quote" or a draft copied from the request
+TEXT_MAX_CHARS = 600  # a `text` argument: "$quote" or a draft copied from the request
 PLANNER_MAX_TOKENS = 320
-_REF = re.compile(r"^\$(\d+)\.([A-Za-z_][A-Za-z0-9_]*)$")
+REF_PATTERN = re.compile(r"^\$(\d+)\.([A-Za-z_][A-Za-z0-9_]*)$")
 
 
 # ---------------------------------------------------------------------------------------------- models
@@ -93,7 +96,7 @@ def _is_str_like(annotation: Any) -> tuple[bool, bool]:
     """(is a string field, allows None)."""
     if annotation is str:
         return True, False
-    if get_origin(annotation) in (Union, getattr(__import__("types"), "UnionType", Union)):
+    if get_origin(annotation) in (Union, types.UnionType):
         parts = get_args(annotation)
         non_none = [p for p in parts if p is not type(None)]
         if len(non_none) == 1 and non_none[0] is str:
@@ -140,8 +143,6 @@ _SCHEMA_CACHE: dict[tuple[str, ...], type[BaseModel]] = {}
 
 def planner_schema() -> type[BaseModel]:
     """The pydantic model the planner's output is constrained to, built from the current skill registry."""
-    from fincopilot.agents.skills import list_skills
-
     skills = list_skills()
     key = tuple(f"{s.name}:{id(s.args)}" for s in skills)
     if key in _SCHEMA_CACHE:
@@ -183,19 +184,17 @@ name). {rules}Greetings and requests no skill can do: {{"steps": []}}."""
 
 
 def _example_features(plan: dict[str, Any]) -> set[str]:
-    """What an example shows: the skills it uses and the references ($answer, $quote) each passes."""
+    """What an example shows: the skills it uses and the quoted draft ($quote) each passes."""
     out = set()
     for st in plan["steps"]:
         out.add(st["skill"])
-        out |= {f"{st['skill']}:{v}" for v in st["args"].values() if v in (ANSWER_REF, QUOTE_REF)}
+        out |= {f"{st['skill']}:{v}" for v in st["args"].values() if v == QUOTE_REF}
     return out
 
 
 def prompt_examples() -> list[tuple[str, dict[str, Any]]]:
     """The skills' declared examples that show something no earlier one shows (a skill, or a reference it
     passes), skipping examples that name a skill not registered."""
-    from fincopilot.agents.skills import list_skills
-
     known = {s.name for s in list_skills()}
     shown: set[str] = set()
     out = []
@@ -209,8 +208,6 @@ def prompt_examples() -> list[tuple[str, dict[str, Any]]]:
 
 
 def _skill_lines() -> str:
-    from fincopilot.agents.skills import list_skills
-
     lines = []
     for s in list_skills():
         args = ", ".join(_planner_args_model(s).model_fields)
@@ -219,20 +216,8 @@ def _skill_lines() -> str:
 
 
 def _rule_lines() -> str:
-    """Each skill's declared planning rule, the work skills' first (a gate without one gets the generic rule)."""
-    from fincopilot.agents.skills import list_skills
-
-    work, gates = [], []
-    for s in list_skills():
-        rule = s.plan_rule or (
-            f'A {s.name} of the advisor\'s answer uses "text": "{ANSWER_REF}" and depends on '
-            f"every other step."
-            if s.checks_answer
-            else ""
-        )
-        if rule:
-            (gates if s.checks_answer else work).append(rule)
-    return "".join(f"{r} " for r in work + gates)
+    """Each skill's declared planning rule, in registry order."""
+    return "".join(f"{s.plan_rule} " for s in list_skills() if s.plan_rule)
 
 
 def planner_messages(request: str, context: Sequence[str] = ()) -> list[Message]:
@@ -300,7 +285,7 @@ def renumbered(plan: Plan) -> Plan:
     def remap(value: Any) -> Any:
         if isinstance(value, list):
             return [remap(v) for v in value]
-        m = _REF.match(value) if isinstance(value, str) else None
+        m = REF_PATTERN.match(value) if isinstance(value, str) else None
         return f"${new_id[int(m.group(1))]}.{m.group(2)}" if m and int(m.group(1)) in new_id else value
 
     steps = [
@@ -318,8 +303,6 @@ def renumbered(plan: Plan) -> Plan:
 
 def validate_plan(plan: Plan | dict[str, Any]) -> list[str]:
     """Every problem of `plan`, each naming the step and what is wrong ([] when the plan is valid)."""
-    from fincopilot.agents.skills import list_skills
-
     try:
         p = _as_plan(plan)
     except PlanValidationError as err:
@@ -378,20 +361,22 @@ def _check_args(step: PlanStep, skill, by_id: dict[int, PlanStep], registry: dic
     referenced: set[str] = set()
     for key, value in step.args.items():
         for text in _references(value):
-            if text in (ANSWER_REF, QUOTE_REF):
+            if text == QUOTE_REF:
                 referenced.add(key)
-                if not skill.checks_answer:
-                    gates = (
-                        " or ".join(sorted(s.name for s in registry.values() if s.checks_answer)) or "gate"
+                if key != "text":
+                    out.append(
+                        f"{where}: {QUOTE_REF} (the quoted draft) may only be a text argument, not {key!r}"
                     )
-                    out.append(f"{where}: only a {gates} step may use {text} (argument {key!r})")
                 continue
             if not text.startswith("$"):
                 continue
             referenced.add(key)
-            m = _REF.match(text)
+            m = REF_PATTERN.match(text)
             if not m:
-                out.append(f'{where}: argument {key!r} = {text!r} is not a reference like "$1.grade"')
+                out.append(
+                    f'{where}: argument {key!r} = {text!r} is not a reference like "$1.grade" or {QUOTE_REF} '
+                    f"(the compliance gate checks the final answer; no step does)"
+                )
                 continue
             dep, field = int(m.group(1)), m.group(2)
             if dep not in by_id:
@@ -480,8 +465,6 @@ def _unique(items: Iterable[str]) -> list[str]:
 def classify(request: str, context: Sequence[str] = ()) -> Intents:
     """Each skill's declared intent (English and Chinese) and entity extraction (ids, codes and names
     through the domain database); entities fall back to earlier turns for a follow-up."""
-    from fincopilot.agents.skills import list_skills
-
     named_clients, named_products = _named_entities(request)
     clients = _unique([c.upper() for c in CLIENT_ID.findall(request)] + named_clients)
     products = _unique([p.upper() for p in PRODUCT_CODE.findall(request)] + named_products)
@@ -507,8 +490,6 @@ def classify(request: str, context: Sequence[str] = ()) -> Intents:
 
 def _named_entities(text: str) -> tuple[list[str], list[str]]:
     """Clients and products the text names by full name (domain database), as ids and codes."""
-    from fincopilot.tools import data
-
     clients: list[str] = []
     try:
         clients.append(data.get_client(text[: data.MAX_REF_LEN]).client_id)
@@ -524,44 +505,32 @@ def _named_entities(text: str) -> tuple[list[str], list[str]]:
     return clients, products
 
 
-def _skill_steps(it: Intents, request: str) -> tuple[list[PlanStep], list[PlanStep], list[str]]:
-    """(work steps, gate steps, what is missing) from each wanted skill's declared `plan_args`."""
-    from fincopilot.agents.skills import get_skill
-
+def _skill_steps(it: Intents, request: str) -> tuple[list[PlanStep], list[str]]:
+    """(steps, what is missing) from each wanted skill's declared `plan_args`."""
     entities = Entities(request=request, clients=it.clients, products=it.products, quote=quoted_text(request))
-    work: list[PlanStep] = []
-    gates: list[PlanStep] = []
+    steps: list[PlanStep] = []
     missing: list[str] = []
     for name in it.skills:
         sk = get_skill(name)
         arg_sets = sk.steps_for(entities)
         if not arg_sets:
             missing.append(sk.needs or f"what {name} needs")
-        for args in arg_sets:
-            (gates if sk.checks_answer else work).append(PlanStep(id=0, skill=name, args=args))
-    return work, gates, missing
+        steps += [PlanStep(id=0, skill=name, args=args) for args in arg_sets]
+    return steps, missing
 
 
 def fallback_plan(request: str, context: Sequence[str] = ()) -> tuple[Plan, str]:
     """The deterministic plan for `request` (rules, no model) and a note on what it did."""
-    from fincopilot.agents.skills import get_skill
-
     it = classify(request, context)
-    work, gates, missing = _skill_steps(it, request)
-    drafts = [g for g in gates if g.args.get("text") != ANSWER_REF]
+    work, missing = _skill_steps(it, request)
+    quote = quoted_text(request)
+    drafts = [s for s in work if quote is not None and s.args.get("text") == quote]
     if drafts:  # a quoted draft is checked as written; its words are not requests for other skills
         return (
             Plan(steps=[g.model_copy(update={"id": n}) for n, g in enumerate(drafts, 1)][:MAX_STEPS]),
             f"rules matched {', '.join(it.skills)} (a quoted draft)",
         )
     steps = [s.model_copy(update={"id": n}) for n, s in enumerate(work, 1)]
-    earlier = [s.id for s in steps]
-    for gate in gates:
-        # a gate checks the final answer; alone (no facts to gather) it needs something of its own to check
-        if earlier or len(gate.args) > 1:
-            steps.append(gate.model_copy(update={"id": len(steps) + 1, "depends_on": earlier}))
-        else:
-            missing.append(get_skill(gate.skill).needs or f"what {gate.skill} needs")
     if steps:
         return Plan(steps=steps[:MAX_STEPS]), f"rules matched {', '.join(it.skills)}"
     if missing:
@@ -591,8 +560,6 @@ def _norm_name(text: str) -> str:
 
 def resolve_client(mention: str) -> Resolution:
     """An id stays as written (upper-cased); a name resolves to one client, candidates, or a problem."""
-    from fincopilot.tools import data
-
     text = mention.strip()
     if CLIENT_ID.fullmatch(text):
         return Resolution(value=text.upper())
@@ -611,8 +578,6 @@ def resolve_client(mention: str) -> Resolution:
 
 def resolve_product(mention: str) -> Resolution:
     """A code stays as written (upper-cased); a name resolves to one product, candidates, or a problem."""
-    from fincopilot.tools import data
-
     text = mention.strip()
     if PRODUCT_CODE.fullmatch(text.upper()):
         return Resolution(value=text.upper())
@@ -655,8 +620,6 @@ def _collapse(text: str) -> str:
 def _grounding(plan: Plan, request: str, context: Sequence[str]) -> list[str]:
     """Arguments must come from the conversation: an id, code, name or text the advisor never wrote is invented."""
     seen = _collapse(request + " " + " ".join(context))
-    from fincopilot.agents.skills import get_skill
-
     out = []
     for s in plan.steps:
         for key in ("client", "product"):
@@ -664,18 +627,17 @@ def _grounding(plan: Plan, request: str, context: Sequence[str]) -> list[str]:
             if isinstance(v, str) and v.strip() and not v.startswith("$") and _collapse(v) not in seen:
                 out.append(f"step {s.id} ({s.skill}): {key} {v!r} does not appear in the request")
         text = s.args.get("text")
-        if isinstance(text, str) and text != ANSWER_REF and get_skill(s.skill).checks_answer:
-            if text == QUOTE_REF:
-                if quoted_text(request) is None:
-                    out.append(
-                        f"step {s.id} ({s.skill}): text is {QUOTE_REF} but the request quotes no "
-                        f"text; use {ANSWER_REF} to check the answer"
-                    )
-            elif _collapse(text) not in _collapse(request):
-                out.append(
-                    f"step {s.id} ({s.skill}): text must be {ANSWER_REF}, {QUOTE_REF} or text that "
-                    f"occurs in the request"
-                )
+        if not isinstance(text, str):
+            continue
+        if text == QUOTE_REF and quoted_text(request) is None:
+            out.append(
+                f"step {s.id} ({s.skill}): text is {QUOTE_REF} but the request quotes no text (the final "
+                f"answer is checked by the compliance gate, never by a step)"
+            )
+        elif text != QUOTE_REF and _collapse(text) not in _collapse(request):
+            out.append(
+                f"step {s.id} ({s.skill}): text must be {QUOTE_REF} or text that occurs in the request"
+            )
     return out
 
 
@@ -881,8 +843,6 @@ def plan_request(
         raise InputError("planning needs the model or the rules (or both)")
     job = _Planning(request, context, max_repairs, use_rules)
     if use_model:
-        from fincopilot.models.gateway import default_gateway
-
         gw = gateway or default_gateway()
         while job.pending:
             try:
@@ -944,8 +904,6 @@ def plan_batch(
             j.gave_up = True
         return [j.finish() for j in jobs]
     if backend is None:
-        from fincopilot.models.gateway import default_gateway
-
         backend = _GatewayAsBackend(gateway or default_gateway())
     while todo := [j for j in jobs if j.pending]:
         for j, res in zip(todo, _batch_round(backend, todo)):

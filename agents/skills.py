@@ -9,7 +9,6 @@
 
 - `description`, `examples`, `plan_rule` (one line of planning advice) → the planner prompt and corpus;
 - `intent`, `plan_args`, `needs`, `bare_entity` → the rules fallback planner (what it recognises, which steps);
-  `checks_answer=True`: a gate that checks the final answer (its `"$answer"` argument; runs after synthesis);
 - `render` → how the synthesizer and the page show the output to people, with citations;
 - `evaluation` → the arena: eval set, metric, baselines, what to pass a backend run.
 
@@ -19,6 +18,7 @@ the same way in pyproject.toml), so a separately installed package adds a skill 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,8 +30,12 @@ from pydantic import BaseModel, Field, ValidationError
 from fincopilot.errors import InputError, NotFoundError
 from fincopilot.log import get_logger
 from fincopilot.models.base import Completion, Message
+from fincopilot.models.gateway import default_gateway
 from fincopilot.plugins import PluginGroup
 from fincopilot.principal import Principal, acting_as
+from fincopilot.safety import audit
+from fincopilot.safety.resilience import call_with_timeout
+from fincopilot.tools.registry import get_tool
 
 log = get_logger(__name__)
 
@@ -39,7 +43,6 @@ A = TypeVar("A", bound=BaseModel)
 O = TypeVar("O", bound=BaseModel)  # noqa: E741 - the output type
 
 ENTRY_POINT_GROUP = "fincopilot.skills"
-ANSWER_REF = "$answer"  # an argument that stands for the advisor's final answer (checked by a gate step)
 QUOTE_REF = "$quote"  # the draft the advisor quoted in the request (resolved before the plan runs)
 CLIENT_ID = re.compile(r"(?<![A-Za-z0-9-])C-\d{3,6}(?!\d)", re.IGNORECASE)
 PRODUCT_CODE = re.compile(r"(?<![A-Za-z0-9-])([A-Z]{2,3}-\d{1,2})(?![0-9])")
@@ -96,8 +99,6 @@ class Evaluation:
 
 
 def _json_render(output: Mapping[str, Any]) -> Rendered:
-    import json
-
     return Rendered(text=json.dumps(dict(output), ensure_ascii=False, default=str)[:1500])
 
 
@@ -114,7 +115,6 @@ class Skill:
     plan_args: Callable[[Entities], list[dict[str, Any]]] | None = None
     needs: str = ""
     bare_entity: Literal["client", "product"] | None = None
-    checks_answer: bool = False
     plan_rule: str = ""
     render: Callable[[Mapping[str, Any]], Rendered] = _json_render
     evaluation: Evaluation = field(default_factory=Evaluation)
@@ -188,9 +188,6 @@ class SkillContext:
         temperature: float = 0.0,
     ) -> Completion:
         """Ask the backend the router assigns to this skill (with failover)."""
-        from fincopilot.models.gateway import default_gateway
-        from fincopilot.safety.resilience import call_with_timeout
-
         gw = self.gateway or default_gateway()
 
         def call() -> Completion:
@@ -215,9 +212,6 @@ class SkillContext:
 
     def call_tool(self, name: str, args: BaseModel | dict[str, Any]) -> BaseModel:
         """Call a registered tool; only tools on this skill's allowlist are reachable."""
-        from fincopilot.safety import audit
-        from fincopilot.tools.registry import get_tool
-
         if name not in self.allowed_tools:
             # audited: an out-of-allowlist request is what a prompt injection looks like from here
             audit.record(
@@ -277,7 +271,6 @@ def skill(
     plan_args: Callable[[Entities], list[dict[str, Any]]] | None = None,
     needs: str = "",
     bare_entity: Literal["client", "product"] | None = None,
-    checks_answer: bool = False,
     plan_rule: str = "",
     render: Callable[[Mapping[str, Any]], Rendered] | None = None,
     evaluation: Evaluation | None = None,
@@ -301,7 +294,6 @@ def skill(
             plan_args=plan_args,
             needs=needs,
             bare_entity=bare_entity,
-            checks_answer=checks_answer,
             plan_rule=plan_rule,
             render=render or _json_render,
             evaluation=evaluation or Evaluation(),

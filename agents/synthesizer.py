@@ -19,10 +19,21 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, computed_field
 
-from fincopilot.agents.skills import Rendered, SourceRef, get_skill
+from fincopilot.agents._common import (
+    asks_in_chinese,
+    fence,
+    is_chinese,
+    join_sentences,
+    repetitive,
+    sentences,
+    tidy_generated,
+)
+from fincopilot.agents.skills import Rendered, SourceRef, get_skill, list_skills
 from fincopilot.errors import BackendError, NotFoundError
 from fincopilot.log import get_logger
 from fincopilot.models.base import Message
+from fincopilot.models.gateway import default_gateway
+from fincopilot.tools.numbers import extract_numbers, unsupported_numbers
 
 log = get_logger(__name__)
 
@@ -67,14 +78,6 @@ def step_text(skill: str, output: Mapping[str, Any]) -> str:
     return rendered(skill, output).text
 
 
-def _is_gate(skill: str) -> bool:
-    """A gate step checks the final answer; its output is not a fact to cite."""
-    try:
-        return get_skill(skill).checks_answer
-    except NotFoundError:
-        return False
-
-
 def rendered(skill: str, output: Mapping[str, Any]) -> Rendered:
     """The skill's own rendering of its output; a skill that is no longer registered renders as JSON."""
     try:
@@ -113,17 +116,14 @@ def template_answer(
     request: str,
     steps: Sequence[Mapping[str, Any]],
     results: Mapping[str, Mapping[str, Any]],
-    recommendation: tuple[str, str] | None = None,
 ) -> str:
     """A deterministic answer in the request's language: one cited sentence per step, numbers copied from the
     outputs; a failed step is said plainly (its error text is framework-written, cited to the step)."""
-    from fincopilot.agents._common import asks_in_chinese
-
     zh = asks_in_chinese(request)
     parts: list[str] = []
     for st in steps:
         r = results.get(str(st["id"]))
-        if r is None or _is_gate(st["skill"]):
+        if r is None:
             continue
         n = st["id"]
         if not r.get("ok"):
@@ -135,21 +135,6 @@ def template_answer(
             )
             continue
         parts.append(_step_sentence(st["skill"], n, r.get("output") or {}, zh))
-    if recommendation:
-        client, product = recommendation
-        cited = "".join(
-            f"[{st['id']}]"
-            for st in steps
-            if not _is_gate(st["skill"]) and (results.get(str(st["id"])) or {}).get("ok")
-        )
-        parts.append(
-            f"建议草稿：在适当性检查通过的前提下，可考虑向{client}推荐{product} {cited}。投资有风险："
-            f"{product}可能亏损，收益不作保证。"
-            if zh
-            else f"Draft recommendation: {product} may be considered for {client}, subject to the suitability "
-            f"check {cited}. Investment involves risk: {product} may lose value and returns are not "
-            f"guaranteed."
-        )
     if not parts:
         return (
             "没有任何步骤产生结果，因此无可报告。"
@@ -171,8 +156,6 @@ def citations(text: str) -> list[int]:
 
 def check_answer(text: str, sources_by_step: Mapping[int, list[str]]) -> tuple[list[str], list[str]]:
     """(problems, unsupported numbers) of `text`: bad citations, numbers not in a cited step's output."""
-    from fincopilot.tools.numbers import unsupported_numbers
-
     cited = citations(text)
     problems = [f"cites [{n}], which is not a finished step" for n in cited if n not in sources_by_step]
     pool = [s for n in cited if n in sources_by_step for s in sources_by_step[n]]
@@ -184,8 +167,6 @@ def check_answer(text: str, sources_by_step: Mapping[int, list[str]]) -> tuple[l
 
 def _repair(text: str, sources_by_step: Mapping[int, list[str]]) -> str:
     """Keep only the sentences that cite a finished step and whose numbers that step supports."""
-    from fincopilot.agents._common import join_sentences, sentences, tidy_generated
-
     kept = []
     for s in sentences(tidy_generated(text)):
         cited = citations(s)
@@ -202,6 +183,45 @@ SYSTEM = (
 )
 
 
+def _model_answer(
+    request: str, sources: Mapping[int, list[str]], zh: bool, gateway, request_id: str | None
+) -> tuple[str, str, str | None, list[str]]:
+    """(text, method, backend, notes): the model's draft if it passes the checks, else its repaired sentences,
+    else "" (the caller falls back to the template)."""
+    facts = "\n".join(f"[{n}] {src[0]}" for n, src in sorted(sources.items()))
+    msgs = [
+        Message(role="system", content=SYSTEM),
+        Message(
+            role="user",
+            content=fence(facts, "step outputs")
+            + "\nAdvisor's request: "
+            + request
+            + ("\nWrite the answer in Chinese (请用中文回答)." if zh else ""),
+        ),
+    ]
+    try:
+        out = (gateway or default_gateway()).complete(
+            "synthesizer", msgs, schema=_Draft, max_tokens=MAX_TOKENS, request_id=request_id
+        )
+        draft = (out.parsed.answer if isinstance(out.parsed, _Draft) else out.text).strip()
+    except (BackendError, ValueError) as err:
+        return "", "template", None, [f"model answer failed: {err}"[:300]]
+    problems, _ = check_answer(draft, sources)
+    missing = sorted(set(sources) - set(citations(draft)))
+    if missing:
+        problems.append(f"does not cite step(s) {missing}")
+    if repetitive(draft) or len(draft) < 30:
+        problems.append("too short or repetitive")
+    if zh and not is_chinese(draft):
+        problems.append("not in the advisor's language (Chinese)")
+    if not problems:
+        return draft, "llm", out.backend_id, []
+    repaired = _repair(draft, sources)
+    if len(repaired) >= 40 and set(citations(repaired)) >= set(sources):
+        return repaired, "repaired", out.backend_id, problems
+    return "", "template", out.backend_id, problems
+
+
 def synthesize(
     request: str,
     steps: Sequence[Mapping[str, Any]],
@@ -210,91 +230,32 @@ def synthesize(
     gateway=None,
     request_id: str | None = None,
     use_model: bool = True,
-    recommendation: tuple[str, str] | None = None,
 ) -> Answer:
     """The cited, number-checked answer to `request` from the finished steps (see module doc)."""
-    from fincopilot.agents._common import asks_in_chinese, fence, is_chinese, repetitive
-
     zh = asks_in_chinese(request)
     by_step = {int(st["id"]): st for st in steps}
-    sources = {
-        int(k): _sources(by_step[int(k)]["skill"], r["output"])
-        for k, r in results.items()
-        if r.get("ok") and int(k) in by_step and not _is_gate(by_step[int(k)]["skill"])
-    }
-    notes: list[str] = []
-    backend = None
-    text, method = "", "template"
+    done = {int(k): r for k, r in results.items() if r.get("ok") and int(k) in by_step}
+    sources = {n: _sources(by_step[n]["skill"], r["output"]) for n, r in done.items()}
+    text, method, backend, notes = "", "template", None, []
     if use_model and sources:
-        from fincopilot.models.gateway import default_gateway
-
-        facts = "\n".join(f"[{n}] {src[0]}" for n, src in sorted(sources.items()))
-        msgs = [
-            Message(role="system", content=SYSTEM),
-            Message(
-                role="user",
-                content=fence(facts, "step outputs")
-                + "\nAdvisor's request: "
-                + request
-                + ("\nWrite the answer in Chinese (请用中文回答)." if zh else ""),
-            ),
-        ]
-        try:
-            out = (gateway or default_gateway()).complete(
-                "synthesizer", msgs, schema=_Draft, max_tokens=MAX_TOKENS, request_id=request_id
-            )
-            backend = out.backend_id
-            draft = (out.parsed.answer if isinstance(out.parsed, _Draft) else out.text).strip()
-            problems, _ = check_answer(draft, sources)
-            missing = sorted(set(sources) - set(citations(draft)))
-            if missing:
-                problems.append(f"does not cite step(s) {missing}")
-            if repetitive(draft) or len(draft) < 30:
-                problems.append("too short or repetitive")
-            if zh and not is_chinese(draft):
-                problems.append("not in the advisor's language (Chinese)")
-            if not problems:
-                text, method = draft, "llm"
-            else:
-                notes += problems
-                repaired = _repair(draft, sources)
-                if len(repaired) >= 40 and set(citations(repaired)) >= set(sources):
-                    text, method = repaired, "repaired"
-        except (BackendError, ValueError) as err:
-            notes.append(f"model answer failed: {err}"[:300])
+        text, method, backend, notes = _model_answer(request, sources, zh, gateway, request_id)
     if not text:
-        text, method = template_answer(request, steps, results, recommendation), "template"
+        text, method = template_answer(request, steps, results), "template"
         if notes:
             log.info("answer_template", reasons=notes[:4])
-    elif recommendation:
-        # the model's prose never replaces the disclosure a recommendation needs
-        client, product = recommendation
-        text += (
-            f"建议草稿：在适当性检查通过的前提下，可考虑向{client}推荐{product}。投资有风险：{product}可能亏损，"
-            f"收益不作保证。"
-            if zh
-            else f" Draft recommendation: {product} may be considered for {client}, subject to the suitability "
-            f"check. Investment involves risk: {product} may lose value and returns are not guaranteed."
-        )
     failed = {
         int(k): [plain_error(r.get("error")), f"Step {k}"]
         for k, r in results.items()
         if not r.get("ok") and int(k) in by_step
     }  # framework-written text, not a model claim
     problems, bad = check_answer(text, {**sources, **failed})
-    from fincopilot.tools.numbers import extract_numbers
-
-    refs = {
-        int(k): rendered(by_step[int(k)]["skill"], r["output"]).sources
-        for k, r in results.items()
-        if r.get("ok") and int(k) in by_step
-    }
+    refs = {n: rendered(by_step[n]["skill"], r["output"]).sources for n, r in done.items()}
     return Answer(
         text=text,
         citations=[Citation(n=n, step_id=n, sources=refs.get(n, [])) for n in citations(text)],
         numbers_checked=len(extract_numbers(text)),
         unsupported_numbers=bad,
-        method=method,
+        method=method,  # type: ignore[arg-type]
         flagged=bool(problems),
         backend=backend,
         notes=notes,
@@ -311,10 +272,6 @@ def direct_answer(
     request: str, prepared: str | None, *, gateway=None, request_id: str | None = None, use_model: bool = True
 ) -> Answer:
     """The reply to a request that needs no skill (a greeting, a general question, a missing id)."""
-    from fincopilot.agents._common import repetitive, tidy_generated
-    from fincopilot.agents.skills import list_skills
-    from fincopilot.tools.numbers import unsupported_numbers
-
     if prepared:
         return Answer(text=prepared, method="direct")
     # skill names only: descriptions quote risky phrases ("guaranteed returns") the compliance gate would flag
@@ -324,8 +281,6 @@ def direct_answer(
         + ". Name a client id (like C-1042) or a product code (like HY-7)."
     )
     if use_model:
-        from fincopilot.models.gateway import default_gateway
-
         msgs = [Message(role="system", content=DIRECT_SYSTEM), Message(role="user", content=request)]
         try:
             out = (gateway or default_gateway()).complete(

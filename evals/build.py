@@ -55,10 +55,11 @@ def _step(i: int, skill: str, args: dict[str, Any], deps: list[int] | None = Non
 def _compliance_after(
     steps: list[dict[str, Any]], client: str | None, product: str | None
 ) -> list[dict[str, Any]]:
-    args: dict[str, Any] = {"text": "$answer"}
-    if client and product:
-        args.update(client=client, product=product)
-    return [*steps, _step(len(steps) + 1, "compliance_check", args, [s["id"] for s in steps])]
+    """The steps a checked answer needs: the graph's compliance gate checks the answer (and the product's
+    suitability for the client) after synthesis, so a recommendation plans its report_summary, no check."""
+    if client and product and all(s["skill"] != "report_summary" for s in steps):
+        return [*steps, _step(len(steps) + 1, "report_summary", {"product": product})]
+    return steps
 
 
 CREDIT_EN = [

@@ -9,9 +9,8 @@ terse, typos). Gold plans are written by construction, in the production convent
 planner's rules):
 
 - one `credit_lookup` per client, then one `report_summary` per product, in the order they are named;
-- a recommendation, suitability question or comparison for a client adds one `compliance_check` per
-  product, `{"text": "$answer", "client", "product"}`, depending on every earlier step (the gate checks
-  the final answer for that client and product);
+- a recommendation, suitability question or comparison for a client is just those steps: the graph's
+  compliance gate checks the final answer, and each product's suitability for the client, after synthesis;
 - a quoted draft to check is `compliance_check` with `{"text": "$quote"}` (the quoted text; plus client
   and product when the request names them for suitability), no dependencies;
 - greetings and out-of-scope requests have no steps.
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from fincopilot.evals.planner_frames import DRAFTS_EN, DRAFTS_ZH, FRAMES, Frame
+from fincopilot.tools.datagen import build_tables
 
 SETS_DIR = Path(__file__).resolve().parent / "sets" / "planner"
 SPLIT_SIZES = {"train": 1400, "validation": 120, "test": 200}
@@ -50,8 +50,6 @@ class Entities:
 
 def domain_entities() -> Entities:
     """Clients and products from the domain data generator (the same rows `fincopilot data init` writes)."""
-    from fincopilot.tools.datagen import build_tables
-
     tables = build_tables()
     clients = [(r["client_id"], r["name_en"], r["name_zh"]) for r in tables["clients"]]
     products = [(r["code"], r["name_en"], r["name_zh"]) for r in tables["products"]]
@@ -180,12 +178,6 @@ def gold_plan(frame: Frame, clients: list[str], products: list[str]) -> dict[str
     if "summary" in frame.needs:
         for p in products:
             add("report_summary", {"product": p})
-    if "suit" in frame.needs:
-        earlier = [s["id"] for s in steps]
-        for p in products:
-            add("compliance_check", {"text": "$answer", "client": clients[0], "product": p}, earlier)
-    if "answer_check" in frame.needs:
-        add("compliance_check", {"text": "$answer"}, [s["id"] for s in steps])
     if "quote" in frame.needs:
         args: dict[str, Any] = {"text": "$quote"}
         if clients and products:

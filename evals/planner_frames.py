@@ -1,8 +1,9 @@
 """Sentence frames for the planner corpus (see `planner_corpus`): one intent each, English and Chinese.
 
 Placeholders: {c}/{c1}/{c2}/{c3} clients, {p}/{p1}/{p2}/{p3} products, {q} a quoted draft. `needs` says
-which steps the gold plan has (credit, summary, suit, answer_check, quote); `context` is an earlier
-user turn a follow-up refers back to. A frame's split is a hash of its text, so adding frames never moves
+which steps the gold plan has (credit, summary, quote); `context` is an earlier user turn a follow-up
+refers back to. A recommendation, suitability question or comparison needs only credit and summary: the
+graph's compliance gate checks the answer and each product's suitability. A frame's split is a hash of its text, so adding frames never moves
 existing ones between splits.
 """
 
@@ -37,7 +38,7 @@ def _many(
 CREDIT = ("credit",)
 SUMMARY = ("summary",)
 BOTH = ("credit", "summary")
-RECOMMEND = ("credit", "summary", "suit")
+RECOMMEND = BOTH  # the compliance gate checks suitability
 
 FRAMES: list[Frame] = [
     # --- one client's credit -------------------------------------------------------------------
@@ -149,7 +150,7 @@ FRAMES: list[Frame] = [
         clients=1,
         products=1,
     ),
-    # --- recommendation: credit, report, suitability/compliance --------------------------------
+    # --- recommendation: credit and report (the gate checks suitability) -----------------------
     *_many(
         "recommend",
         "en",
@@ -200,7 +201,7 @@ FRAMES: list[Frame] = [
             "Suitability check: {c} and {p}.",
             "Is it compliant to offer {p} to {c}?",
         ],
-        ("suit",),
+        RECOMMEND,
         clients=1,
         products=1,
     ),
@@ -216,11 +217,11 @@ FRAMES: list[Frame] = [
             "请检查{c}购买{p}是否符合适当性要求。",
             "{c}买{p}会不会有适当性问题？",
         ],
-        ("suit",),
+        RECOMMEND,
         clients=1,
         products=1,
     ),
-    # --- a report plus a compliance check of the answer ----------------------------------------
+    # --- a report whose answer must be compliant (the gate checks every answer) ----------------
     *_many(
         "summary_check",
         "en",
@@ -232,7 +233,7 @@ FRAMES: list[Frame] = [
             "Write up the {p} research and run the compliance check on it.",
             "Need a compliant summary of the {p} report for my newsletter.",
         ],
-        ("summary", "answer_check"),
+        SUMMARY,
         products=1,
     ),
     *_many(
@@ -246,7 +247,7 @@ FRAMES: list[Frame] = [
             "概括{p}最新报告，并检查有没有违规表述",
             "请出一份合规的{p}研报摘要",
         ],
-        ("summary", "answer_check"),
+        SUMMARY,
         products=1,
     ),
     # --- several clients -----------------------------------------------------------------------
@@ -307,7 +308,7 @@ FRAMES: list[Frame] = [
         SUMMARY,
         products=2,
     ),
-    # --- comparison for a client: both reports, the credit, a suitability check per product ---
+    # --- comparison for a client: the credit and both reports (the gate checks suitability) ---
     *_many(
         "compare",
         "en",
@@ -458,7 +459,7 @@ FRAMES: list[Frame] = [
             "OK, and is it appropriate for {c}?",
             "Check if {c} can buy it.",
         ],
-        ("suit",),
+        RECOMMEND,
         clients=1,
         products=1,
         context="Summarize the latest {p} report.",
@@ -473,7 +474,7 @@ FRAMES: list[Frame] = [
             "那对{c}来说合规吗",
             "检查一下{c}能不能买",
         ],
-        ("suit",),
+        RECOMMEND,
         clients=1,
         products=1,
         context="总结一下{p}的最新研报。",

@@ -30,6 +30,13 @@ class StepResult(TypedDict, total=False):
     finished_at: float
 
 
+class Recommendation(TypedDict):
+    """A recommendation to check: the client and every product the plan looked up (suitability per product)."""
+
+    client: str
+    products: list[str]
+
+
 class AdvisorState(TypedDict, total=False):
     """One conversation thread. Per-request fields are reset by each new request; `turns` accumulates."""
 
@@ -37,8 +44,9 @@ class AdvisorState(TypedDict, total=False):
     request_id: str
     plan: dict[str, Any] | None  # {"steps": [...], "direct_answer", "source", "reason", "problems"}
     results: Annotated[dict[str, StepResult], merge_results]  # by str(step id)
-    answer: dict[str, Any] | None  # agents.synthesizer.Answer as a dict
-    compliance: dict[str, Any] | None  # {"passed", "violations", "client", "product"}
+    answer: dict[str, Any] | None  # agents.synthesizer.Answer as a dict; after the gate, the released text
+    recommendation: Recommendation | None  # the client and products the plan looked up (the gate's input)
+    compliance: dict[str, Any] | None  # {"passed", "violations", "client", "products"}
     review: dict[str, Any] | None  # the human decision, when there was one
     status: str  # running | answered | held | edited | rejected | failed
     turns: Annotated[list[dict[str, Any]], operator.add]  # the conversation so far
@@ -52,4 +60,15 @@ class StepTask(TypedDict):
     args: dict[str, Any]
     request_id: str
     blocked_by: list[int]
+    principal: dict[str, Any] | None
+
+
+class GateInput(TypedDict, total=False):
+    """What the compliance gate reads: the synthesized (or reviewer-edited) answer, the recommendation when
+    there is one, and the request (its language, its audit id, who it runs for)."""
+
+    request: str
+    request_id: str
+    answer: dict[str, Any] | None
+    recommendation: Recommendation | None
     principal: dict[str, Any] | None

@@ -10,8 +10,10 @@ import pytest
 from graph_fakes import fake_gateway, planner_reply
 from skill_helpers import prepare_home
 
+from fincopilot.graphs.gate import compliance_gate
 from fincopilot.graphs.runner import CopilotRunner, Review
 from fincopilot.safety import audit
+from fincopilot.tools.compliance_rules import risk_disclosure
 
 DEMO = (
     "Client C-1042 wants the HY-7 bond fund: check credit, summarize the latest HY-7 report, "
@@ -19,6 +21,7 @@ DEMO = (
 )
 PROMISE = "I guarantee an 8% annual return on HY-7 for Zhang Min, zero risk."
 CLEAN = "Zhang Min's credit is grade B [1]. HY-7 may lose value; returns are not guaranteed [2]."
+CLEAN_NO_DISCLOSURE = "Zhang Min's credit is grade B [1]. The latest HY-7 report is summarized [2]."
 
 
 def guaranteed_reply(messages, schema):
@@ -127,7 +130,77 @@ def test_fence_and_chat_markers_never_reach_the_answer(home, tmp_path):
     runner = CopilotRunner(tmp_path / "cp.sqlite", gateway=gw)
     evs = list(runner.run("What is the credit grade of C-1042?", thread_id="markers"))
     answer = next(e.data for e in evs if e.type == "answer")["text"]
-    tokens = "".join(e.data["text"] for e in evs if e.type == "token")
-    for text in (answer, tokens, runner.thread("markers").turns[-1]["content"]):
+    for text in (answer, runner.thread("markers").turns[-1]["content"]):
         assert "UNTRUSTED" not in text and "<|im_start|>" not in text and "<<<" not in text
     assert "grade" in answer
+
+
+# --- the gate node on its own typed input --------------------------------------------------------------------
+def _gate_input(text: str, rec=None, request: str = "Is it suitable?", **answer) -> dict:
+    return {
+        "request": request,
+        "request_id": "req-gate-unit",
+        "answer": {"text": text, "citations": [], "method": "template", **answer},
+        "recommendation": rec,
+        "principal": None,
+    }
+
+
+def test_the_gate_adds_the_disclosure_and_checks_suitability_per_product(home):
+    out = compliance_gate(
+        _gate_input(CLEAN_NO_DISCLOSURE, {"client": "C-1042", "products": ["HY-7", "EQ-10"]})
+    )
+    assert out["answer"]["text"].endswith(risk_disclosure(["HY-7", "EQ-10"]))
+    verdict = out["compliance"]
+    assert verdict["client"] == "C-1042" and verdict["products"] == ["HY-7", "EQ-10"]
+    # HY-7 suits the client, EQ-10 does not: held, the violation names the unsuitable product
+    assert out["status"] == "held" and not verdict["passed"]
+    assert [(v["category"], v["span"]) for v in verdict["violations"]] == [("suitability", "EQ-10")]
+
+
+def test_a_suitable_recommendation_passes_with_the_disclosure_once(home):
+    first = compliance_gate(_gate_input(CLEAN_NO_DISCLOSURE, {"client": "C-1042", "products": ["HY-7"]}))
+    assert first["status"] == "answered" and first["compliance"]["violations"] == []
+    again = compliance_gate(
+        {**_gate_input("", {"client": "C-1042", "products": ["HY-7"]}), "answer": first["answer"]}
+    )
+    assert again["answer"]["text"] == first["answer"]["text"]  # added once
+    zh = compliance_gate(
+        _gate_input(
+            "张敏的信用评级为B [1]。", {"client": "C-1042", "products": ["HY-7"]}, request="HY-7适合张敏吗？"
+        )
+    )
+    assert zh["answer"]["text"].endswith(risk_disclosure(["HY-7"], zh=True))
+
+
+def test_the_gate_fails_closed_and_flags_unsupported_numbers(home):
+    unknown = compliance_gate(_gate_input(CLEAN_NO_DISCLOSURE, {"client": "C-9999", "products": ["HY-7"]}))
+    assert unknown["status"] == "held" and unknown["compliance"]["violations"][0]["rule"] == "GATE-001"
+    flagged = compliance_gate(_gate_input(CLEAN_NO_DISCLOSURE, flagged=True, unsupported_numbers=["9.9%"]))
+    assert [v["rule"] for v in flagged["compliance"]["violations"]] == ["NUM-001"]
+    # a reviewer's edit is checked as written: no disclosure added, the synthesis-time flags no longer apply
+    edited = compliance_gate(
+        _gate_input(CLEAN, {"client": "C-1042", "products": ["HY-7"]}, method="edited", flagged=True)
+    )
+    assert edited["status"] == "answered" and edited["answer"]["text"] == CLEAN
+
+
+def test_a_comparison_is_checked_for_every_product_and_a_quoted_draft_is_still_a_step(home, tmp_path):
+    gw, _ = fake_gateway(planner_reply)
+    runner = CopilotRunner(tmp_path / "cp.sqlite", gateway=gw)
+    evs = list(
+        runner.run(
+            "Check the credit of C-1042 and summarize the HY-7 and GB-1 reports: which suits her better?",
+            thread_id="cmp",
+        )
+    )
+    verdict = next(e.data for e in evs if e.type == "compliance")
+    assert verdict["client"] == "C-1042" and verdict["products"] == ["HY-7", "GB-1"]
+    assert "compliance_check" not in {s["skill"] for s in evs[1].data["steps"]}
+    draft = "HY-7 is guaranteed to return 8% a year, zero risk."
+    evs = list(runner.run(f'Is this OK to send to my client: "{draft}"', thread_id="draft"))
+    (step,) = evs[1].data["steps"]
+    assert step["skill"] == "compliance_check" and step["args"] == {"text": draft}
+    finish = next(e.data for e in evs if e.type == "step_finish")
+    assert not finish["output"]["passed"]  # the step reports on the draft; the gate checks the answer
+    assert next(e.data for e in evs if e.type == "compliance")["client"] is None

@@ -21,6 +21,7 @@ from skill_helpers import prepare_home
 
 from fincopilot.errors import InputError, NotFoundError
 from fincopilot.graphs.runner import CopilotRunner, Review
+from fincopilot.tools.compliance_rules import risk_disclosure
 
 DEMO = (
     "Client C-1042 wants the HY-7 bond fund: check credit, summarize the latest HY-7 report, "
@@ -78,18 +79,20 @@ def test_event_order_and_answer_citations(home, tmp_path):
     evs = events_of(runner.run(DEMO, thread_id="order"))
     types = [e.type for e in evs]
     assert types[0] == "request" and types[1] == "plan" and types[-1] == "done"
-    assert types.index("answer") > max(
-        i for i, t in enumerate(types) if t == "step_finish" and evs[i].data["skill"] != "compliance_check"
-    )
-    assert types.index("compliance") > types.index("answer")
-    assert "token" in types and "".join(e.data["text"] for e in evs if e.type == "token") == next(
-        e.data["text"] for e in evs if e.type == "answer"
-    )
+    assert types.index("answer") > max(i for i, t in enumerate(types) if t == "step_finish")
+    assert types.index("compliance") == types.index("answer") + 1 and "token" not in types
     plan = evs[1].data
-    assert [s["skill"] for s in plan["steps"]] == ["credit_lookup", "report_summary", "compliance_check"]
+    # no compliance_check step: the graph's compliance gate checks the answer
+    assert [s["skill"] for s in plan["steps"]] == ["credit_lookup", "report_summary"]
+    assert [e.data["skill"] for e in evs if e.type == "step_start"].count("compliance_check") == 0
     answer = next(e.data for e in evs if e.type == "answer")
     assert {c["step_id"] for c in answer["citations"]} >= {1, 2}
     assert answer["unsupported_numbers"] == [] and not answer["flagged"]
+    # the gate added the disclosure and checked the text it released, suitability included
+    assert answer["text"].endswith(risk_disclosure(["HY-7"]))
+    verdict = next(e.data for e in evs if e.type == "compliance")
+    assert verdict["passed"] and verdict["client"] == "C-1042" and verdict["products"] == ["HY-7"]
+    assert runner.thread("order").turns[-1]["content"] == answer["text"]
     assert all(e.request_id == evs[0].request_id and e.thread_id == "order" for e in evs)
     from fincopilot.safety import audit
 

@@ -42,7 +42,6 @@ def test_demo_on_a_fresh_home_initializes_the_database_and_answers(isolated_home
     for needle in (
         '"skill": "credit_lookup"',
         '"skill": "report_summary"',
-        '"skill": "compliance_check"',
         "Answer (",
         "Citations",
         "[1] step 1 credit_lookup",

@@ -17,7 +17,6 @@ from planner_requests import REQUESTS
 from pydantic import BaseModel, ValidationError
 
 from fincopilot.agents.planner import (
-    ANSWER_REF,
     QUOTE_REF,
     Plan,
     PlanStep,
@@ -48,7 +47,7 @@ def test_valid_plan_has_no_problems():
         "steps": [
             step(1, "credit_lookup", {"client": "C-1042"}),
             step(2, "report_summary", {"product": "HY-7"}),
-            step(3, "compliance_check", {"text": ANSWER_REF, "client": "C-1042", "product": "HY-7"}, [1, 2]),
+            step(3, "credit_lookup", {"client": "$1.client_id"}, [1, 2]),
         ]
     }
     assert validate_plan(plan) == []
@@ -136,8 +135,14 @@ def test_output_references_are_checked_against_the_dependency_output_model():
     assert "does not depend on it" in validate_plan(not_a_dep)[0]
     malformed = {"steps": [step(1, "credit_lookup", {"client": "$one"})]}
     assert "is not a reference like" in validate_plan(malformed)[0]
-    answer_elsewhere = {"steps": [step(1, "credit_lookup", {"client": ANSWER_REF})]}
-    assert "only a compliance_check step may use $answer" in validate_plan(answer_elsewhere)[0]
+    quote_elsewhere = {"steps": [step(1, "credit_lookup", {"client": QUOTE_REF})]}
+    assert (
+        "$quote (the quoted draft) may only be a text argument, not 'client'"
+        in validate_plan(quote_elsewhere)[0]
+    )
+    # the compliance gate checks the final answer: no step may stand for it
+    answer = {"steps": [step(1, "compliance_check", {"text": "$answer"})]}
+    assert "the compliance gate checks the final answer" in validate_plan(answer)[0]
 
 
 # ------------------------------------------------------------------------------------------ schema
@@ -199,7 +204,8 @@ def test_fallback_plans_are_valid_and_cover_the_request(request_text, wanted):
 
 def test_classify_extracts_entities_in_chinese_text_and_uses_context():
     it = classify("客户C-1042想买HY-7债券基金")
-    assert it.clients == ["C-1042"] and it.products == ["HY-7"] and "compliance_check" in it.skills
+    assert it.clients == ["C-1042"] and it.products == ["HY-7"] and "compliance_check" not in it.skills
+    assert set(it.skills) == {"credit_lookup", "report_summary"}  # bare entities: the gate checks suitability
     follow = classify("and summarize the report", context=["Client C-1042 wants HY-7"])
     assert follow.products == ["HY-7"] and follow.skills == ["report_summary"]
 
@@ -252,7 +258,7 @@ def test_malformed_output_counts_as_a_failed_round_then_rules():
     assert out.source == "rules" and out.reason.startswith("rules:")
     assert len(backend.calls) <= 2  # the repair repeats the first output: never a third generation
     assert validate_plan(out.plan) == []
-    assert [s.skill for s in out.plan.steps] == ["credit_lookup", "report_summary", "compliance_check"]
+    assert [s.skill for s in out.plan.steps] == ["credit_lookup", "report_summary"]
 
 
 def test_a_repeated_round_stops_the_repairs():
@@ -322,17 +328,14 @@ def test_names_resolve_through_the_database(db):
     plan = Plan.model_validate(
         {
             "steps": [
-                step(
-                    1,
-                    "compliance_check",
-                    {"text": ANSWER_REF, "client": client.name_en, "product": product.name_en},
-                )
+                step(1, "credit_lookup", {"client": client.name_en}),
+                step(2, "report_summary", {"product": product.name_en}),
             ]
         }
     )
     assert review_plan(plan, request) == []
     resolved, problems, questions = resolve_plan(plan, request)
-    assert resolved.steps[0].args == {"text": ANSWER_REF, "client": "C-1001", "product": "HY-7"}
+    assert [s.args for s in resolved.steps] == [{"client": "C-1001"}, {"product": "HY-7"}]
     assert problems == [] and questions == []
     assert resolve_product(product.name_zh).value == "HY-7"
     assert resolve_client(client.name_zh).value == "C-1001"
@@ -438,13 +441,13 @@ def test_a_valid_model_plan_numbered_from_2_is_renumbered_from_1():
                 id=5,
                 skill="compliance_check",
                 depends_on=[2],
-                args={"text": "$answer", "client": "$2.client_id", "product": "HY-7"},
+                args={"text": QUOTE_REF, "client": "$2.client_id", "product": "HY-7"},
             ),
         ]
     )
     out = renumbered(plan)
     assert [s.id for s in out.steps] == [1, 2] and out.steps[1].depends_on == [1]
-    assert out.steps[1].args["client"] == "$1.client_id" and out.steps[1].args["text"] == "$answer"
+    assert out.steps[1].args["client"] == "$1.client_id" and out.steps[1].args["text"] == QUOTE_REF
     assert validate_plan(out) == []
 
 

@@ -62,13 +62,18 @@ def test_corpus_has_the_variety_the_planner_needs():
     assert sum(bool(i["metadata"]["by_name"]) for i in items) > 300  # names, not only ids
     compare = next(i for i in items if i["metadata"]["kind"] == "compare")
     skills = [s["skill"] for s in compare["reference"]["plan"]["steps"]]
-    assert skills == [
-        "credit_lookup",
-        "report_summary",
-        "report_summary",
-        "compliance_check",
-        "compliance_check",
-    ]
+    # the graph's compliance gate checks each product's suitability: no compliance_check step
+    assert skills == ["credit_lookup", "report_summary", "report_summary"]
+    draft = next(i for i in items if i["metadata"]["kind"] == "draft_suit")
+    assert [s["args"]["text"] for s in draft["reference"]["plan"]["steps"]] == ["$quote"]
+
+
+@pytest.mark.parametrize("split", ["train", "validation", "test", "handwritten"])
+def test_no_plan_checks_the_final_answer_in_a_step(split):
+    # the compliance gate is a graph node: a plan never has an answer-check step
+    for item in load_set(split):
+        for st in item["reference"]["plan"]["steps"]:
+            assert st["skill"] != "compliance_check" or st["args"]["text"] != "$answer", item["id"]
 
 
 def test_handwritten_set_is_apart_from_the_generator():
@@ -105,7 +110,7 @@ def test_metrics_compare_resolved_arguments(db):
 
 
 def test_training_targets_are_the_decoders_bytes():
-    item = next(i for i in load_set("train") if i["metadata"]["kind"] == "recommend")
+    item = next(i for i in load_set("train") if i["metadata"]["kind"] == "draft_suit")
     target = render_target(planner_schema().model_validate(item["reference"]["plan"]))
-    assert '"args": {"text": "$answer", "client": ' in target  # schema order, xgrammar's separators
-    assert Plan.model_validate(json.loads(target)).plan_json()["steps"][0]["skill"] == "credit_lookup"
+    assert '"args": {"text": "$quote", "client": ' in target  # schema order, xgrammar's separators
+    assert Plan.model_validate(json.loads(target)).plan_json()["steps"][0]["skill"] == "compliance_check"

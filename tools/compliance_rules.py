@@ -18,11 +18,13 @@ pattern either excludes negation words inside its match or is checked for a nega
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from fincopilot.safety.pii import find_pii
 from fincopilot.tools.textnorm import normalize
 
 Category = Literal["guaranteed_return", "misleading_claim", "missing_risk_disclosure", "suitability", "pii"]
@@ -285,6 +287,16 @@ DISCLOSURE = (
     ),
 )
 
+
+def risk_disclosure(products: Sequence[str], zh: bool = False) -> str:
+    """The risk disclosure the compliance gate adds to an answer that recommends `products` (one wording)."""
+    if zh:
+        return f"投资有风险：{'、'.join(products)}可能亏损，收益不作保证。"
+    return (
+        f"Investment involves risk: {' and '.join(products)} may lose value and returns are not guaranteed."
+    )
+
+
 PII_RULES = {
     "id_card": ("CMP-PII-001", "contains a national ID-card number"),
     "bank_card": ("CMP-PII-002", "contains a bank-card number"),
@@ -377,8 +389,6 @@ def disclosure_violations(text: str) -> list[Violation]:
 
 def pii_violations(text: str) -> list[Violation]:
     """ID cards, bank cards, phones and emails (client ids and names are internal references, not flagged here)."""
-    from fincopilot.safety.pii import find_pii
-
     out = []
     for m in find_pii(text):
         if m.kind in PII_RULES:
