@@ -35,7 +35,7 @@ def live(tmp_path_factory):
     home = prepare_home(tmp_path_factory.mktemp("web-home"))
     old = os.environ.get("FINCOPILOT_HOME")
     os.environ["FINCOPILOT_HOME"] = str(home)
-    from fincopilot.server.api import create_app
+    from fincopilot.server.app import create_app
     from fincopilot.server.keys import KeyStore
 
     store = KeyStore(home / "server.sqlite")
