@@ -112,6 +112,18 @@ def _print_answer(out, view) -> None:
     )
 
 
+def _print_draft(held: dict | None) -> None:
+    """The draft of a held answer, for its reviewer."""
+    from rich.markup import escape
+    from rich.panel import Panel
+
+    from fincopilot.graphs.release import held_for
+
+    draft = (held_for(held, reviewer=True) or {}).get("answer")
+    if draft:
+        _console().print(Panel(escape(str(draft)), title="Draft answer (held, not released)", expand=False))
+
+
 def _print_result(out, view) -> None:
     """The plan, errors, the released answer, the per-step trace, the verdict and the final status."""
     from rich.markup import escape
@@ -271,7 +283,8 @@ def review_cmd(
         review = Review(decision=chosen[0], reviewer=reviewer, text=edit)  # type: ignore[arg-type]
     except ValueError as err:
         raise InputError(f"invalid review: {err}") from None
-    _show_run(runner.resume(thread, review), reviewer=True, title="review")
+    if _show_run(runner.resume(thread, review), reviewer=True, title="review") == "held":
+        _print_draft(runner.thread(thread).held)  # an edit that failed the gate again: the reviewer's draft
 
 
 def demo_cmd(
