@@ -172,8 +172,6 @@ def plan_cmd(
     repairs: Annotated[int, typer.Option("--repairs", min=0, max=5, help="Repair rounds.")] = 1,
 ) -> None:
     """Turn a request into a validated plan (a DAG of skill steps), or a direct answer."""
-    from rich.markup import escape
-
     from fincopilot.agents.planner import ensure_valid, plan_request
     from fincopilot.errors import PlanValidationError
     from fincopilot.log import request_context
@@ -208,7 +206,14 @@ def plan_cmd(
             )
         )
         return
-    out = _console()
+    _print_plan(outcome)
+
+
+def _print_plan(outcome) -> None:
+    """A planning outcome for a person: where the plan came from, rejected attempts, the plan."""
+    from rich.markup import escape
+
+    out, plan = _console(), outcome.plan
     out.print(
         f"source: {outcome.source} ({escape(outcome.reason)})"
         + (f", backend {outcome.backend}" if outcome.backend else "")
