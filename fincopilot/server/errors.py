@@ -160,13 +160,11 @@ def error_response(err: FinCopilotError) -> JSONResponse:
     return JSONResponse(error_body(err), status_code=status, headers=headers)
 
 
-async def _fincopilot_error(_: Request, err: Exception) -> Response:
-    assert isinstance(err, FinCopilotError)
+async def _fincopilot_error(_: Request, err: FinCopilotError) -> Response:
     return error_response(err)
 
 
-async def _invalid_request(_: Request, err: Exception) -> Response:
-    assert isinstance(err, RequestValidationError)
+async def _invalid_request(_: Request, err: RequestValidationError) -> Response:
     first = err.errors()[0] if err.errors() else {"loc": (), "msg": "invalid request"}
     where = ".".join(str(p) for p in first["loc"])
     return error_response(InvalidField(f"invalid {where}: {first['msg']}"))
@@ -181,6 +179,6 @@ async def _client_gone(request: Request, _: Exception) -> Response:
 def install(app: FastAPI) -> None:
     """Answer every FinCopilotError through the table; a request FastAPI cannot validate as an invalid field;
     a client that hung up mid-body with nothing."""
-    app.add_exception_handler(FinCopilotError, _fincopilot_error)
-    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(FinCopilotError, _fincopilot_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     app.add_exception_handler(ClientDisconnect, _client_gone)
