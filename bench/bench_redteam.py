@@ -172,7 +172,7 @@ def _random_json(rng: random.Random, depth: int = 0):
 def http_area(progress: Progress, home: Path) -> dict[str, list[int]]:
     import httpx
 
-    from fincopilot.server.api import create_app
+    from fincopilot.server.app import create_app
     from fincopilot.server.keys import KeyStore
     from tests.server_fakes import LiveServer
 

@@ -17,24 +17,31 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from langgraph.types import Command
 from pydantic import BaseModel, Field, model_validator
 
+from fincopilot.agents._common import MAX_TEXT
+from fincopilot.agents.planner import check_request
 from fincopilot.errors import FinCopilotError, InputError, NotFoundError
+from fincopilot.graphs import advisor
 from fincopilot.graphs.events import Event
 from fincopilot.log import get_logger, new_request_id, request_context
+from fincopilot.paths import home
 from fincopilot.principal import Principal, acting_as
 from fincopilot.safety import audit
 from fincopilot.state.db import checkpoint_saver, state_db
 from fincopilot.state.principals import local_operator
-from fincopilot.state.threads import CLI_KEY_ID, ThreadIndex
+from fincopilot.state.threads import CLI_KEY_ID, ThreadIndex, check_thread_id
 from fincopilot.tools.data import check_client_mentions
 
 log = get_logger(__name__)
 
-MAX_THREAD_ID = 128
+# An edit goes back through the compliance check, so it may be as long as the check accepts: one limit.
+MAX_EDITED_ANSWER_CHARS = MAX_TEXT
 
 
 class Review(BaseModel):
@@ -42,7 +49,9 @@ class Review(BaseModel):
 
     decision: Literal["approve", "edit", "reject"]
     reviewer: str = Field(min_length=1, max_length=120)
-    text: str | None = Field(None, max_length=20_000, description="the edited answer (decision 'edit')")
+    text: str | None = Field(
+        None, max_length=MAX_EDITED_ANSWER_CHARS, description="the edited answer (decision 'edit')"
+    )
 
     @model_validator(mode="after")
     def _edit_has_text(self) -> Review:
@@ -69,14 +78,6 @@ class ThreadView(BaseModel):
     held: dict[str, Any] | None = Field(None, description="what waits for review (answer, violations)")
 
 
-def _check_thread_id(thread_id: str) -> str:
-    if not isinstance(thread_id, str) or not thread_id.strip() or len(thread_id) > MAX_THREAD_ID:
-        raise InputError(f"thread id must be 1-{MAX_THREAD_ID} characters")
-    if any(ch in thread_id for ch in "\x00\n\r"):
-        raise InputError("thread id contains control characters")
-    return thread_id
-
-
 class CopilotRunner:
     """Runs the advisor graph with a persistent checkpointer (SQLite or PostgreSQL); thread-safe."""
 
@@ -90,9 +91,6 @@ class CopilotRunner:
         step_retries: int | None = None,
         graph_builder=None,
     ):
-        from fincopilot.graphs import advisor
-        from fincopilot.paths import home
-
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else home() / "checkpoints.sqlite"
         self.saver, self.engine = checkpoint_saver(self.checkpoint_path)
         self.index = ThreadIndex()
@@ -120,9 +118,7 @@ class CopilotRunner:
         `principal`: who asks (default: the local operator). It owns a new thread (a thread owned by someone
         else is refused as unknown), and its skills see only the clients it may see.
         """
-        from fincopilot.agents.planner import check_request
-
-        thread_id = _check_thread_id(thread_id) if thread_id is not None else "t-" + uuid.uuid4().hex[:12]
+        thread_id = check_thread_id(thread_id) if thread_id is not None else "t-" + uuid.uuid4().hex[:12]
         rid = request_id or new_request_id()
         text = check_request(text)
         principal = principal or self._local_operator()
@@ -159,9 +155,7 @@ class CopilotRunner:
 
     def resume(self, thread_id: str, review: Review) -> Iterator[Event]:
         """Continue a held thread with a human decision (works in a new process: state is in SQLite)."""
-        from langgraph.types import Command
-
-        _check_thread_id(thread_id)
+        check_thread_id(thread_id)
         review = review if isinstance(review, Review) else Review.model_validate(review)
         lock = self._lock(thread_id)
         if not lock.acquire(blocking=False):
@@ -183,7 +177,7 @@ class CopilotRunner:
 
     def thread(self, thread_id: str) -> ThreadView:
         """The conversation so far and what (if anything) waits for review."""
-        _check_thread_id(thread_id)
+        check_thread_id(thread_id)
         state = self.graph.get_state(self._config(thread_id))
         if not state.values:
             raise NotFoundError(f"unknown thread {thread_id!r}")
@@ -248,8 +242,6 @@ class CopilotRunner:
         conversation map and their run records too), and keep only the newest `keep_last` checkpoints of
         the others. Held threads (waiting for a human) and running ones are kept. The audit log is never
         touched."""
-        from datetime import UTC, datetime, timedelta
-
         cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
         report = PruneReport()
         for tid in self.threads():
@@ -350,13 +342,7 @@ class CopilotRunner:
             return
         state = self.graph.get_state(config)
         status = "held" if self._held_payload(state) is not None else state.values.get("status", "failed")
-        data: dict[str, Any] = {"status": status}
-        if status == "held":
-            data["how_to_review"] = (
-                f"fincopilot review {thread_id} --approve | --reject | --edit TEXT "
-                f"(or POST /api/threads/{thread_id}/review)"
-            )
-        yield Event(type="done", request_id=rid, thread_id=thread_id, data=data)
+        yield Event(type="done", request_id=rid, thread_id=thread_id, data={"status": status})
 
     def _fail(self, rid: str, thread_id: str, message: str) -> Iterator[Event]:
         audit.record("error", request_id=rid, thread_id=thread_id, message=message[:2000])

@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from server_fakes import fake_runner
 
-from fincopilot.server.api import DEFAULT_MODEL, create_app
+from fincopilot.server.app import DEFAULT_MODEL, create_app
 
 
 def main() -> None:

@@ -54,7 +54,7 @@ def test_terminal_chat_shows_plan_steps_answer_and_history(module_home, tmp_path
 def test_terminal_chat_announces_a_held_answer(module_home, tmp_path):
     """`--url` mode against a live server whose runner uses the scripted FAKE model (drafts a promise)."""
     os.environ["FINCOPILOT_HOME"] = str(module_home)
-    from fincopilot.server.api import create_app
+    from fincopilot.server.app import create_app
     from fincopilot.server.keys import KeyStore
 
     store = KeyStore(module_home / "server.sqlite")

@@ -106,7 +106,7 @@ def test_skills_enforce_the_principal_in_their_context(book):
 
 @pytest.fixture
 def live(home, book):
-    from fincopilot.server.api import create_app
+    from fincopilot.server.app import create_app
     from fincopilot.server.keys import KeyStore
 
     owner, other, _ = book

@@ -61,7 +61,7 @@ def served(tmp_path_factory):
     home = prepare_home(tmp_path_factory.mktemp("idem-home"))
     old = os.environ.get("FINCOPILOT_HOME")
     os.environ["FINCOPILOT_HOME"] = str(home)
-    from fincopilot.server.api import create_app
+    from fincopilot.server.app import create_app
     from fincopilot.server.keys import KeyStore
 
     store = KeyStore(home / "server.sqlite")

@@ -309,7 +309,7 @@ def test_real_model_answer_keeps_the_cited_figure_and_invents_none(home, smollm2
 def test_a_citation_link_opens_the_passage_through_the_api(home):
     from fastapi.testclient import TestClient
 
-    from fincopilot.server.api import create_app
+    from fincopilot.server.app import create_app
     from fincopilot.server.keys import KeyStore
 
     cited = _ask("What is the redemption fee for HY-7 after four months?").citations[0]

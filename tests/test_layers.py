@@ -71,7 +71,7 @@ KNOWN_DEBT: set[tuple[str, str]] = {
 
 
 def test_layers_are_known():
-    assert layer_of("fincopilot.tools.data") == "tools" and layer_of("fincopilot.server.api") == "interfaces"
+    assert layer_of("fincopilot.tools.data") == "tools" and layer_of("fincopilot.server.app") == "interfaces"
     assert layer_of("fincopilot.evals.cli") == "interfaces" and layer_of("fincopilot.config") == "core"
 
 

@@ -39,7 +39,7 @@ def live(module_home):
     """(server, keys): one server for the module, with an advisor, two compliance officers."""
     old = os.environ.get("FINCOPILOT_HOME")
     os.environ["FINCOPILOT_HOME"] = str(module_home)
-    from fincopilot.server.api import create_app
+    from fincopilot.server.app import create_app
     from fincopilot.server.keys import KeyStore
 
     store = KeyStore(module_home / "server.sqlite")

@@ -51,7 +51,7 @@ class EchoRunner:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    from fincopilot.server.api import create_app
+    from fincopilot.server.app import create_app
     from fincopilot.server.keys import KeyStore
 
     store = KeyStore(tmp_path_factory.mktemp("input-home") / "server.sqlite")

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.model
 def test_openai_stream_through_the_real_model(isolated_home, smollm2):
     from fincopilot.graphs.runner import CopilotRunner
     from fincopilot.models.registry import register_instance
-    from fincopilot.server.api import create_app
+    from fincopilot.server.app import create_app
     from fincopilot.server.keys import KeyStore
 
     prepare_home(isolated_home)

@@ -35,7 +35,7 @@ def live(tmp_path_factory):
     home = prepare_home(tmp_path_factory.mktemp("web-home"))
     old = os.environ.get("FINCOPILOT_HOME")
     os.environ["FINCOPILOT_HOME"] = str(home)
-    from fincopilot.server.api import create_app
+    from fincopilot.server.app import create_app
     from fincopilot.server.keys import KeyStore
 
     store = KeyStore(home / "server.sqlite")
@@ -148,4 +148,25 @@ def test_page_without_or_with_a_bad_key(home, live, browser):
     page.fill("#api-key", "fck_00000000_wrongwrongwrongwrongwrong")
     page.click("#save-key")
     page.wait_for_selector("#key-error:has-text('refused')")
+    page.close()
+
+
+def test_sidebar_shows_a_thread_as_finished_when_it_finishes_elsewhere(home, live, browser):
+    """The advisor's page: a held thread's badge says `held`; once an officer approves it (through the API,
+    not this page) the badge says `answered` without a reload."""
+    server, keys, _ = live
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    sign_in(page, server.url, keys["advisor"])
+    page.fill("#prompt", RISKY)
+    page.click("#send")
+    page.wait_for_selector(".run .meta:has-text('status: held')", timeout=60_000)
+    page.wait_for_selector(".thread-item.active .badge.held", timeout=10_000)
+    thread = page.get_attribute(".thread-item.active", "data-thread")
+    officer = httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {keys['officer']}"}, timeout=60
+    )
+    resp = officer.post(f"/api/threads/{thread}/review", json={"decision": "approve"})
+    assert resp.status_code == 200 and resp.json()["status"] == "answered"
+    page.wait_for_selector(f".thread-item[data-thread='{thread}'] .badge.answered", timeout=25_000)
+    assert page.inner_text(f".thread-item[data-thread='{thread}'] .badge") == "answered"
     page.close()

@@ -1,8 +1,8 @@
 """`fincopilot chat`: a terminal chat. Rich shows the plan and each step live, then the cited answer.
 
 It runs the copilot in this process (the same CopilotRunner and checkpoints as the server), or, with `--url`,
-talks to a running server's `/api/chat` stream with an API key. Either way the events pass through the
-server's compliance-first gate: a held answer is announced, not shown.
+talks to a running server's `/api/chat` stream with an API key. Either way the events pass through the one
+release policy (`fincopilot.graphs.release`) for the asker: a held answer is announced, its draft not shown.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import httpx
 from rich.console import Console, Group
 from rich.live import Live
 from rich.panel import Panel
@@ -21,70 +22,32 @@ from rich.text import Text
 
 from fincopilot.errors import FinCopilotError, InputError
 from fincopilot.graphs.events import Event
+from fincopilot.graphs.release import RunView, released
+from fincopilot.graphs.runner import CopilotRunner
 
 HELP = "/new start a new thread · /thread show the thread id · /history show this thread · /quit (or Ctrl-D)"
 _ICONS = {"pending": "·", "running": "…", "ok": "✓", "failed": "✗"}
 
 
-class RunView:
-    """The live state of one run, renderable by Rich."""
+class LiveRun:
+    """The live state of one run (a `RunView` folded from its released events), renderable by Rich."""
 
     def __init__(self) -> None:
-        self.plan_source = ""
-        self.steps: dict[int, dict[str, Any]] = {}
-        self.answer: dict[str, Any] | None = None
-        self.compliance: dict[str, Any] | None = None
-        self.held: dict[str, Any] | None = None
-        self.review: dict[str, Any] | None = None
-        self.errors: list[str] = []
-        self.status = "running"
-        self.thread_id: str | None = None
+        self.view = RunView()
 
     def feed(self, event: Event) -> None:
-        d = event.data
-        self.thread_id = event.thread_id or self.thread_id
-        if event.type == "plan":
-            self.plan_source = str(d.get("source", ""))
-            for s in d.get("steps", []):
-                self.steps[int(s["id"])] = {
-                    "skill": s.get("skill"),
-                    "args": s.get("args", {}),
-                    "state": "pending",
-                }
-        elif event.type == "step_start":
-            step = self.steps.setdefault(int(d["id"]), {"skill": d.get("skill"), "args": d.get("args", {})})
-            step["state"] = "running"
-        elif event.type == "step_finish":
-            step = self.steps.setdefault(int(d["id"]), {"skill": d.get("skill"), "args": {}})
-            step.update(
-                state="ok" if d.get("ok", True) else "failed",
-                backend=d.get("backend"),
-                latency_s=d.get("latency_s"),
-                output=d.get("output"),
-                error=d.get("error"),
-            )
-        elif event.type == "answer":
-            self.answer = d
-        elif event.type == "compliance":
-            self.compliance = d
-        elif event.type == "held":
-            self.held = d
-        elif event.type == "review":
-            self.review = d
-        elif event.type == "error":
-            self.errors.append(str(d.get("message", "")))
-        elif event.type == "done":
-            self.status = str(d.get("status", "failed"))
+        self.view.add(event)
 
     def __rich__(self) -> Group:
-        table = Table(title=f"Plan ({self.plan_source or 'planning…'})", title_justify="left", expand=False)
+        view = self.view
+        table = Table(title=f"Plan ({view.plan_source or 'planning…'})", title_justify="left", expand=False)
         table.add_column("#", justify="right")
         table.add_column("skill")
         table.add_column("args", overflow="fold", max_width=40)
         table.add_column("status")
         table.add_column("backend")
         table.add_column("time", justify="right")
-        for sid, s in sorted(self.steps.items()):
+        for sid, s in sorted(view.steps.items()):
             state = s.get("state", "pending")
             style = {"ok": "green", "failed": "red", "running": "yellow"}.get(state, "dim")
             args = ", ".join(f"{k}={v}" for k, v in (s.get("args") or {}).items())
@@ -98,11 +61,7 @@ class RunView:
                 secs,
             )
         parts: list[Any] = [table]
-        if (
-            self.status == "running"
-            and self.steps
-            and all(s.get("state") in ("ok", "failed") for s in self.steps.values())
-        ):
+        if not view.finished and view.steps and len(view.finished_steps()) == len(view.steps):
             parts.append(Text("writing and checking the answer…", style="dim"))
         return Group(*parts)
 
@@ -152,11 +111,8 @@ def render_result(console: Console, view: RunView) -> None:
 
 
 def _local_events(runner: Any, text: str, thread_id: str) -> Iterator[Event]:
-    from fincopilot.server.api import ReleaseGate
-
-    gate = ReleaseGate("advisor")
-    for event in runner.run(text, thread_id=thread_id):
-        yield from gate.feed(event)
+    """The events of a run in this process, as its asker sees them (a held draft is not shown)."""
+    return released(runner.run(text, thread_id=thread_id), reviewer=False)
 
 
 def _remote_events(client: Any, text: str, thread_id: str | None) -> Iterator[Event]:
@@ -184,14 +140,14 @@ def _remote_events(client: Any, text: str, thread_id: str | None) -> Iterator[Ev
 
 
 def _run_once(console: Console, events: Iterable[Event]) -> RunView:
-    view = RunView()
-    with Live(view, console=console, refresh_per_second=8, transient=False):
+    live = LiveRun()
+    with Live(live, console=console, refresh_per_second=8, transient=False):
         for event in events:
-            view.feed(event)
+            live.feed(event)
     if not console.is_terminal:  # Live printed only its final frame, without a line break
         console.line()
-    render_result(console, view)
-    return view
+    render_result(console, live.view)
+    return live.view
 
 
 def _show_history(console: Console, view: dict[str, Any]) -> None:
@@ -199,6 +155,69 @@ def _show_history(console: Console, view: dict[str, Any]) -> None:
         who = "you" if turn.get("role") == "user" else "copilot"
         console.print(f"[bold]{who}>[/] {turn.get('content', '')}")
     console.print(f"[dim]status: {view.get('status')}[/]")
+
+
+class _Session:
+    """One chat: a local runner or a server client, and the current thread."""
+
+    def __init__(self, console: Console, runner: Any = None, client: Any = None, thread: str | None = None):
+        self.console, self.runner, self.client = console, runner, client
+        self.thread_id = thread or self.new_thread_id()
+
+    def new_thread_id(self) -> str | None:
+        """A new thread id (local), or None: the server names the thread on the next request."""
+        return "t-" + uuid.uuid4().hex[:16] if self.runner is not None else None
+
+    def command(self, text: str) -> bool:
+        """Handle a /command; False when `text` is not one (it is a request)."""
+        if text == "/help":
+            self.console.print(HELP)
+        elif text == "/new":
+            self.thread_id = self.new_thread_id()
+            self.console.print(
+                f"new thread {self.thread_id or '(assigned by the server on the next request)'}"
+            )
+        elif text == "/thread":
+            self.console.print(f"thread {self.thread_id}")
+        elif text == "/history":
+            self.history()
+        else:
+            return False
+        return True
+
+    def history(self) -> None:
+        if self.thread_id is None:
+            self.console.print("no thread yet")
+        elif self.runner is not None:
+            _show_history(self.console, self.runner.thread(self.thread_id).model_dump(mode="json"))
+        else:
+            resp = self.client.get(f"/api/threads/{self.thread_id}")
+            _show_history(self.console, resp.json() if resp.status_code == 200 else {"turns": []})
+
+    def ask(self, text: str) -> None:
+        if self.runner is not None:
+            events = _local_events(self.runner, text, self.thread_id)
+        else:
+            events = _remote_events(self.client, text, self.thread_id)
+        self.thread_id = _run_once(self.console, events).thread_id or self.thread_id
+
+
+def _connect(console: Console, url: str, key: str | None) -> httpx.Client:
+    """A client for the server at `url`, once it accepts `key`."""
+    if not key:
+        raise InputError("--url needs an API key: --key KEY or $FINCOPILOT_API_KEY")
+    client = httpx.Client(
+        base_url=url.rstrip("/"),
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=httpx.Timeout(10.0, read=None),
+    )
+    me = client.get("/api/me")
+    if me.status_code != 200:
+        client.close()
+        raise InputError(f"server at {url} refused the key ({me.status_code})")
+    who = me.json()
+    console.print(f"connected to {url} as {who['name']} ({who['role']})")
+    return client
 
 
 def run_chat(
@@ -213,67 +232,33 @@ def run_chat(
     """The chat loop: one line per request until /quit or end of input."""
     console = console or Console()
     stdin = stdin or sys.stdin
-    client = runner = None
     if url:
-        import httpx
-
-        if not key:
-            raise InputError("--url needs an API key: --key KEY or $FINCOPILOT_API_KEY")
-        client = httpx.Client(
-            base_url=url.rstrip("/"),
-            headers={"Authorization": f"Bearer {key}"},
-            timeout=httpx.Timeout(10.0, read=None),
-        )
-        me = client.get("/api/me")
-        if me.status_code != 200:
-            raise InputError(f"server at {url} refused the key ({me.status_code})")
-        who = me.json()
-        console.print(f"connected to {url} as {who['name']} ({who['role']})")
+        session = _Session(console, client=_connect(console, url, key), thread=thread)
     else:
-        from fincopilot.graphs.runner import CopilotRunner
+        session = _Session(console, runner=CopilotRunner(use_model=use_model), thread=thread)
+    console.print(f"[bold]FinCopilot chat[/] · thread {session.thread_id or '(new)'} · {HELP}")
+    try:
+        _loop(session, stdin)
+    finally:
+        if session.client is not None:
+            session.client.close()
 
-        runner = CopilotRunner(use_model=use_model)
-    thread_id = thread or ("t-" + uuid.uuid4().hex[:16] if runner is not None else None)
-    console.print(f"[bold]FinCopilot chat[/] · thread {thread_id or '(new)'} · {HELP}")
+
+def _loop(session: _Session, stdin: Any) -> None:
+    console = session.console
     while True:
         console.print("[bold]you>[/] ", end="")
         line = stdin.readline()
         if not line:
             console.print()
-            break
+            return
         text = line.strip()
+        if text in ("/quit", "/exit"):
+            return
         if not text:
             continue
-        if text in ("/quit", "/exit"):
-            break
-        if text == "/help":
-            console.print(HELP)
-            continue
-        if text == "/new":
-            thread_id = "t-" + uuid.uuid4().hex[:16] if runner is not None else None
-            console.print(f"new thread {thread_id or '(assigned by the server on the next request)'}")
-            continue
-        if text == "/thread":
-            console.print(f"thread {thread_id}")
-            continue
         try:
-            if text == "/history":
-                if thread_id is None:
-                    console.print("no thread yet")
-                elif runner is not None:
-                    _show_history(console, runner.thread(thread_id).model_dump(mode="json"))
-                else:
-                    resp = client.get(f"/api/threads/{thread_id}")
-                    _show_history(console, resp.json() if resp.status_code == 200 else {"turns": []})
-                continue
-            events = (
-                _local_events(runner, text, thread_id)
-                if runner is not None
-                else _remote_events(client, text, thread_id)
-            )
-            view = _run_once(console, events)
-            thread_id = view.thread_id or thread_id
+            if not session.command(text):
+                session.ask(text)
         except FinCopilotError as err:
             console.print(f"[red]error:[/] {err}")
-    if client is not None:
-        client.close()

@@ -8,6 +8,11 @@ import importlib.util
 import shutil
 import subprocess
 from dataclasses import dataclass
+from importlib.metadata import version
+
+from fincopilot.config import settings
+from fincopilot.models.status import backend_status
+from fincopilot.paths import db_path
 
 
 @dataclass
@@ -20,9 +25,6 @@ class Check:
 
 
 def model_checks() -> list[Check]:
-    from fincopilot.config import settings
-    from fincopilot.models.status import backend_status
-
     cfg = settings()
     out = []
     for spec in cfg.backends:
@@ -49,14 +51,10 @@ def model_checks() -> list[Check]:
 def llama_check() -> Check:
     if importlib.util.find_spec("xllamacpp") is None:
         return Check("llama.cpp (xllamacpp)", False, "not installed", "pip install xllamacpp")
-    from importlib.metadata import version
-
     return Check("llama.cpp (xllamacpp)", True, f"xllamacpp {version('xllamacpp')}")
 
 
 def database_check() -> Check:
-    from fincopilot.paths import db_path
-
     path = db_path()
     if path.is_file():
         return Check("domain database", True, str(path))

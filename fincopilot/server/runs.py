@@ -14,12 +14,14 @@ import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from fincopilot.graphs.events import Event
 from fincopilot.log import get_logger
 from fincopilot.principal import Principal
-from fincopilot.state.runs import RunLedger, RunRecord
+from fincopilot.server.errors import ShuttingDown
+from fincopilot.state.runs import RunLedger, RunRecord, ThreadBusy
 
 log = get_logger(__name__)
 
@@ -200,3 +202,74 @@ class RunService:
     def stop(self) -> None:
         self._stop.set()
         self.keeper.stop()
+
+
+# --- running a sync event iterator off the event loop ---------------------------------------------------
+class RunPool:
+    """Runs runner iterators in worker threads, one thread per run, and marks threads busy meanwhile.
+
+    The runner is synchronous and may run a model for minutes: each run iterates in one worker thread
+    (contextvars set inside the run stay in that thread) and hands events to the event loop through a queue.
+    A run continues to completion when its client disconnects, so the thread stays consistent."""
+
+    def __init__(self, max_workers: int = 32):
+        self.executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fincopilot-run")
+        self._busy: set[str] = set()
+        self._lock = threading.Lock()
+
+    def claim(self, thread_id: str) -> None:
+        with self._lock:
+            if thread_id in self._busy:
+                raise ThreadBusy(f"thread {thread_id} is already answering a request; wait for it to finish")
+            self._busy.add(thread_id)
+
+    def release(self, thread_id: str) -> None:
+        with self._lock:
+            self._busy.discard(thread_id)
+
+    def start(self, factory: Callable[[], Iterable[Event]], thread_id: str) -> AsyncIterator[Event | None]:
+        """Start the run now (in a worker thread) and return its events; `None` every KEEPALIVE_S seconds
+        of silence. The worker releases `thread_id` when the run ends, whether or not anyone still listens."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+
+        def put(item: tuple[str, Any]) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the event loop is gone (server shutting down): nobody is listening
+                pass
+
+        def work() -> None:
+            try:
+                for event in factory():
+                    put(("event", event))
+            except BaseException as err:  # noqa: BLE001 - handed to the async side, which decides
+                put(("error", err))
+            finally:
+                self.release(thread_id)
+                put(("end", None))
+
+        try:
+            loop.run_in_executor(self.executor, work)
+        except RuntimeError:
+            self.release(thread_id)
+            raise ShuttingDown("the server is shutting down") from None
+        return _drain(queue)
+
+    def shutdown(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+async def _drain(queue: asyncio.Queue[tuple[str, Any]]) -> AsyncIterator[Event | None]:
+    """The events a worker puts on `queue` until its end; `None` after KEEPALIVE_S seconds of silence."""
+    while True:
+        try:
+            kind, item = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+        except TimeoutError:
+            yield None
+            continue
+        if kind == "end":
+            return
+        if kind == "error":
+            raise item
+        yield item

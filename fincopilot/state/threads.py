@@ -11,15 +11,30 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel
 
+from fincopilot.errors import InputError
 from fincopilot.state.db import state_db
 
 CLI_KEY_ID = "-"  # thread_owners.key_id of threads started on the command line (no API key)
+THREAD_ID_RULE = "thread id must be 1-100 letters, digits or . _ : -"
+_THREAD_ID_RE = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
 _COLUMNS = "thread_id, key_id, name, model, title, created_at, updated_at, principal_id"
+
+
+class InvalidThreadId(InputError):
+    """A thread id breaks the one rule every interface applies (`THREAD_ID_RULE`)."""
+
+
+def check_thread_id(thread_id: object) -> str:
+    """`thread_id` when it is 1-100 letters, digits or `. _ : -`; else InvalidThreadId."""
+    if not isinstance(thread_id, str) or not _THREAD_ID_RE.fullmatch(thread_id):
+        raise InvalidThreadId(THREAD_ID_RULE)
+    return thread_id
 
 
 class ThreadOwner(BaseModel):

@@ -2,6 +2,7 @@
 "use strict";
 
 const KEY_STORAGE = "fincopilot.apiKey";
+const THREADS_REFRESH_MS = 10000;  // the sidebar follows threads that finish elsewhere (a review, another tab)
 const $ = (sel, root = document) => root.querySelector(sel);
 const state = { me: null, threadId: null, busy: false };
 
@@ -306,6 +307,7 @@ class RunCard {
     else if (type === "done") {
       this.working.textContent = "";
       this.card.append(el("div", { class: "meta", text: `status: ${d.status} · request ${ev.request_id}` }));
+      loadThreads();  // the run has finished: its thread's badge shows how
     }
     const box = $("#messages");
     box.scrollTop = box.scrollHeight;
@@ -328,12 +330,12 @@ async function send(text) {
         $("#thread-title").textContent = `${text.slice(0, 80)} · ${data.thread_id}`;
       } else run.event(name, data);
     });
-    await loadThreads();
   } catch (err) {
     if (err.message !== "unauthorized") run.card.append(el("div", { class: "error", text: String(err) }));
   } finally {
     state.busy = false;
     $("#send").disabled = false;
+    if (state.me) await loadThreads();  // also when the stream broke off: the sidebar shows the server's status
   }
 }
 
@@ -356,4 +358,5 @@ document.addEventListener("DOMContentLoaded", () => {
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $("#composer").requestSubmit(); }
   });
   signIn();
+  setInterval(() => { if (state.me && !document.hidden) loadThreads().catch(() => {}); }, THREADS_REFRESH_MS);
 });
