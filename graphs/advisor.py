@@ -32,8 +32,7 @@ from fincopilot.agents.skills import SkillContext, get_skill, produced_by
 from fincopilot.errors import BackendError, FinCopilotError
 from fincopilot.graphs.events import emit
 from fincopilot.graphs.gate import compliance_gate
-from fincopilot.graphs.runner import Review
-from fincopilot.graphs.state import AdvisorState, GateInput, Recommendation, StepTask
+from fincopilot.graphs.state import AdvisorState, GateInput, Recommendation, Review, StepTask
 from fincopilot.log import get_logger
 from fincopilot.principal import Principal
 from fincopilot.safety import audit

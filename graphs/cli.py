@@ -272,7 +272,8 @@ def review_cmd(
 ) -> None:
     """Decide on an answer held by the compliance gate (works after a restart)."""
     from fincopilot.errors import InputError
-    from fincopilot.graphs.runner import CopilotRunner, Review
+    from fincopilot.graphs.runner import CopilotRunner
+    from fincopilot.graphs.state import Review
 
     runner = CopilotRunner()
     if show:

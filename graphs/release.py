@@ -43,8 +43,6 @@ class ReleaseGate:
 
     def feed(self, event: Event) -> list[Event]:
         """The events the viewer sees now, given the run's next event."""
-        if event.type == "token":
-            return []
         if event.type == "answer":
             self._answer = event
             return []

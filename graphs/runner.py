@@ -19,16 +19,16 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from langgraph.types import Command
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
-from fincopilot.agents._common import MAX_TEXT
 from fincopilot.agents.planner import check_request
 from fincopilot.errors import FinCopilotError, InputError, NotFoundError
 from fincopilot.graphs import advisor
 from fincopilot.graphs.events import Event
+from fincopilot.graphs.state import Review
 from fincopilot.log import get_logger, new_request_id, request_context
 from fincopilot.paths import home
 from fincopilot.principal import Principal, acting_as
@@ -39,25 +39,6 @@ from fincopilot.state.threads import CLI_KEY_ID, ThreadIndex, check_thread_id
 from fincopilot.tools.data import check_client_mentions
 
 log = get_logger(__name__)
-
-# An edit goes back through the compliance check, so it may be as long as the check accepts: one limit.
-MAX_EDITED_ANSWER_CHARS = MAX_TEXT
-
-
-class Review(BaseModel):
-    """A human decision on a held answer."""
-
-    decision: Literal["approve", "edit", "reject"]
-    reviewer: str = Field(min_length=1, max_length=120)
-    text: str | None = Field(
-        None, max_length=MAX_EDITED_ANSWER_CHARS, description="the edited answer (decision 'edit')"
-    )
-
-    @model_validator(mode="after")
-    def _edit_has_text(self) -> Review:
-        if self.decision == "edit" and not (self.text or "").strip():
-            raise ValueError("an 'edit' review needs the edited answer text")
-        return self
 
 
 class PruneReport(BaseModel):

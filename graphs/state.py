@@ -3,7 +3,30 @@
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
+
+from pydantic import BaseModel, Field, model_validator
+
+from fincopilot.agents._common import MAX_TEXT
+
+# An edit goes back through the compliance check, so it may be as long as the check accepts: one limit.
+MAX_EDITED_ANSWER_CHARS = MAX_TEXT
+
+
+class Review(BaseModel):
+    """A human decision on a held answer."""
+
+    decision: Literal["approve", "edit", "reject"]
+    reviewer: str = Field(min_length=1, max_length=120)
+    text: str | None = Field(
+        None, max_length=MAX_EDITED_ANSWER_CHARS, description="the edited answer (decision 'edit')"
+    )
+
+    @model_validator(mode="after")
+    def _edit_has_text(self) -> Review:
+        if self.decision == "edit" and not (self.text or "").strip():
+            raise ValueError("an 'edit' review needs the edited answer text")
+        return self
 
 
 def merge_results(

@@ -20,7 +20,8 @@ from pydantic import BaseModel, ValidationError
 from skill_helpers import prepare_home
 
 from fincopilot.errors import InputError, NotFoundError
-from fincopilot.graphs.runner import CopilotRunner, Review
+from fincopilot.graphs.runner import CopilotRunner
+from fincopilot.graphs.state import Review
 from fincopilot.tools.compliance_rules import risk_disclosure
 
 DEMO = (

@@ -32,7 +32,6 @@ def held_run() -> list[Event]:
         ),
         ev("step_start", id=1, skill="credit_lookup", args={"client_id": "C-1042"}),
         ev("step_finish", id=1, skill="credit_lookup", ok=True, output={"score": 585}, produced_by="rules"),
-        ev("token", text="HY-7 offers"),
         ev("answer", text=DRAFT, citations=[{"n": 1, "step_id": 1}], produced_by="fake-scripted"),
         ev("compliance", passed=False, violations=[VIOLATION]),
         ev("held", thread_id="t1", reason="guaranteed_return: promises a return"),
@@ -67,13 +66,12 @@ def test_a_reviewer_sees_the_draft_marked_as_draft():
     answers = [e for e in seen if e.type == "answer"]
     assert len(answers) == 1 and answers[0].data["text"] == DRAFT and answers[0].data["draft"] is True
     assert [e.type for e in seen].index("answer") < [e.type for e in seen].index("compliance")
-    assert "token" not in [e.type for e in seen]
     view = fold(seen)
     assert view.status == "held" and view.answer["draft"] is True and view.produced_by == "fake-scripted"
 
 
 def test_a_passing_answer_is_released_to_everyone_before_its_verdict():
-    run = [*held_run()[:6], ev("compliance", passed=True, violations=[]), ev("done", status="answered")]
+    run = [*held_run()[:5], ev("compliance", passed=True, violations=[]), ev("done", status="answered")]
     for reviewer in (False, True):
         kinds = [e.type for e in released(run, reviewer=reviewer)]
         assert kinds[-3:] == ["answer", "compliance", "done"]

@@ -114,7 +114,7 @@ def test_checkpoints_in_postgres_let_a_second_runner_review_a_held_answer(pg_url
     assert events[-1].data["status"] == "held"
     runner_b = fake_runner(tmp_path / "unused-b.sqlite")  # another replica: nothing shared but the database
     assert runner_b.thread("pg-held").status == "held"
-    from fincopilot.graphs.runner import Review
+    from fincopilot.graphs.state import Review
 
     done = list(runner_b.resume("pg-held", Review(decision="reject", reviewer="Carl Checker")))
     assert done[-1].data["status"] == "rejected"

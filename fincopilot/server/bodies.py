@@ -14,7 +14,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from fincopilot.agents.planner import MAX_REQUEST_CHARS
-from fincopilot.graphs.runner import MAX_EDITED_ANSWER_CHARS
+from fincopilot.graphs.state import MAX_EDITED_ANSWER_CHARS
 from fincopilot.server.errors import BodyTooLarge, EmptyText, InvalidField, InvalidJson, TextTooLong
 
 DEFAULT_MODEL = "fincopilot-advisor"

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 
 from fincopilot.errors import FinCopilotError
 from fincopilot.graphs.release import held_for, sees_drafts
-from fincopilot.graphs.runner import Review
+from fincopilot.graphs.state import Review
 from fincopilot.safety import audit
 from fincopilot.server.auth import Caller
 from fincopilot.server.bodies import DEFAULT_MODEL, ReviewRequest, check_edited_answer, parse_body
