@@ -24,7 +24,7 @@ import graphlib
 import json
 import re
 import types
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, Field, ValidationError, create_model
@@ -834,17 +834,23 @@ def plan_request(
     request_id: str | None = None,
     use_model: bool = True,
     use_rules: bool = True,
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> PlanOutcome:
     """Plan `request` with the routed planner backend, repairing or falling back as needed (see module doc).
 
     `use_rules=False`: the model alone; an invalid plan raises PlanValidationError naming the problems.
+    `on_progress`: called with {"stage": "generating", "attempt": n} before each model round and
+    {"stage": "rejected", "attempt": n, "backend", "problems"} after a rejected one, so interfaces can show
+    live progress while the model plans.
     """
+    progress = on_progress or (lambda info: None)
     if not (use_model or use_rules):
         raise InputError("planning needs the model or the rules (or both)")
     job = _Planning(request, context, max_repairs, use_rules)
     if use_model:
         gw = gateway or default_gateway()
         while job.pending:
+            progress({"stage": "generating", "attempt": job.rounds + 1})
             try:
                 result: Any = gw.complete(
                     "planner",
@@ -856,6 +862,15 @@ def plan_request(
             except BackendError as err:
                 result = err
             job.judge(result)
+            if job.outcome is None:
+                progress(
+                    {
+                        "stage": "rejected",
+                        "attempt": job.rounds,
+                        "backend": job.backend,
+                        "problems": job.problems[-2:],
+                    }
+                )
     else:
         job.gave_up = True
     outcome = job.finish()

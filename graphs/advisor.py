@@ -121,6 +121,7 @@ class _Nodes:
             context=context,
             request_id=rid,
             use_model=self.use_model,
+            on_progress=lambda info: emit("planning", **info),
         )
         p = outcome.plan
         data = {

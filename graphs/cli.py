@@ -78,6 +78,11 @@ def _show_run(events, *, reviewer: bool = False, title: str = "") -> str:
     first = next(events, None)
     with Live(_progress_table(view, title), console=err, refresh_per_second=4, transient=False) as live:
         for ev in itertools.chain([first] if first is not None else [], events):
+            if ev.type == "planning" and ev.data.get("stage") == "rejected":
+                problems = ev.data.get("problems") or ["invalid"]
+                live.console.print(
+                    f"[dim]plan attempt {ev.data.get('attempt')} rejected: {escape(problems[0])}[/]"
+                )
             if ev.type == "plan":
                 live.console.print(
                     f"[bold]plan[/] ({ev.data.get('source')}: {escape(ev.data.get('reason', ''))})"

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 EventType = Literal[
     "request",  # data: {text}
+    "planning",  # data: {stage: "generating" | "rejected", attempt, backend?, problems?} (live progress)
     "plan",  # data: {steps: [...], source: "model" | "repaired" | "rules", reason}
     "step_start",  # data: {id, skill, args}
     "step_finish",  # data: {id, skill, ok, output | error, backend, latency_s}

@@ -196,10 +196,11 @@ def test_a_comparison_is_checked_for_every_product_and_a_quoted_draft_is_still_a
     )
     verdict = next(e.data for e in evs if e.type == "compliance")
     assert verdict["client"] == "C-1042" and verdict["products"] == ["HY-7", "GB-1"]
-    assert "compliance_check" not in {s["skill"] for s in evs[1].data["steps"]}
+    plan = next(e.data for e in evs if e.type == "plan")
+    assert "compliance_check" not in {s["skill"] for s in plan["steps"]}
     draft = "HY-7 is guaranteed to return 8% a year, zero risk."
     evs = list(runner.run(f'Is this OK to send to my client: "{draft}"', thread_id="draft"))
-    (step,) = evs[1].data["steps"]
+    (step,) = next(e.data for e in evs if e.type == "plan")["steps"]
     assert step["skill"] == "compliance_check" and step["args"] == {"text": draft}
     finish = next(e.data for e in evs if e.type == "step_finish")
     assert not finish["output"]["passed"]  # the step reports on the draft; the gate checks the answer

@@ -79,10 +79,12 @@ def test_event_order_and_answer_citations(home, tmp_path):
     runner = CopilotRunner(tmp_path / "cp.sqlite", gateway=gw)
     evs = events_of(runner.run(DEMO, thread_id="order"))
     types = [e.type for e in evs]
-    assert types[0] == "request" and types[1] == "plan" and types[-1] == "done"
+    # live planning progress (the model's first round) comes before the plan
+    assert types[:3] == ["request", "planning", "plan"] and types[-1] == "done"
+    assert evs[1].data == {"stage": "generating", "attempt": 1}
     assert types.index("answer") > max(i for i, t in enumerate(types) if t == "step_finish")
     assert types.index("compliance") == types.index("answer") + 1 and "token" not in types
-    plan = evs[1].data
+    plan = evs[2].data
     # no compliance_check step: the graph's compliance gate checks the answer
     assert [s["skill"] for s in plan["steps"]] == ["credit_lookup", "report_summary"]
     assert [e.data["skill"] for e in evs if e.type == "step_start"].count("compliance_check") == 0

@@ -248,6 +248,26 @@ def test_problems_are_fed_back_and_the_plan_repaired():
     assert {s.skill for s in out.plan.steps} == {"credit_lookup", "report_summary"}
 
 
+def test_progress_reports_each_round_and_why_a_plan_was_rejected():
+    answers = iter([json.dumps({"steps": [step(1, "credit_lookup", {"client": "C-9999"})]})])  # invented id
+
+    def reply(messages, schema):
+        return next(answers, None) or planner_reply(messages, schema)
+
+    gw, _ = fake_gateway(reply)
+    seen: list[dict] = []
+    out = plan_request(
+        "Check C-1042's credit and summarize the HY-7 report", gateway=gw, on_progress=seen.append
+    )
+    assert out.source == "repaired"
+    assert [(p["stage"], p["attempt"]) for p in seen] == [
+        ("generating", 1),
+        ("rejected", 1),
+        ("generating", 2),
+    ]
+    assert seen[1]["backend"] == "fake-scripted" and "C-9999" in seen[1]["problems"][0]
+
+
 def test_malformed_output_counts_as_a_failed_round_then_rules():
     gw, backend = fake_gateway(lambda m, s: "{not json")
     out = plan_request(

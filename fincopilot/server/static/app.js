@@ -153,6 +153,14 @@ class RunCard {
     this.working.textContent = quiet ? "" : "Running steps…";
   }
 
+  // Live progress while the model plans: each attempt, and why a rejected one was rejected.
+  planning(d) {
+    if (d.stage === "generating")
+      this.working.textContent = d.attempt > 1 ? `Repairing the plan (attempt ${d.attempt})…` : "Planning with the model…";
+    else if (d.stage === "rejected")
+      this.working.textContent = `Plan attempt ${d.attempt}${d.backend ? ` by ${d.backend}` : ""} rejected: ${(d.problems || [])[0] || "invalid"}`;
+  }
+
   stepNode(id, skill, args, status) {
     const argText = Object.entries(args || {}).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(", ");
     const node = el("li", { class: `step ${status}`, id: `run${this.id}-step${id}`, "data-step": String(id) },
@@ -296,7 +304,8 @@ class RunCard {
 
   event(type, ev) {
     const d = ev.data || {};
-    if (type === "plan") this.plan(d);
+    if (type === "planning") this.planning(d);
+    else if (type === "plan") this.plan(d);
     else if (type === "step_start") this.step(d, false);
     else if (type === "step_finish") this.step(d, true);
     else if (type === "answer") this.answer(d);
