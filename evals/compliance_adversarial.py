@@ -182,7 +182,31 @@ def wilson_table(split: str, scores: list[SystemScore]) -> list[str]:
     return rows
 
 
-if __name__ == "__main__":  # python -m fincopilot.evals.compliance_adversarial [SET.jsonl]
+def report(splits: dict[str, list[dict]], extra: dict[str, Callable[[str], set[str]]] | None = None) -> str:
+    """Every system (and `extra` predictors, e.g. a zero-shot model) on every split: the Wilson table, then
+    per-category F1 per split."""
+    predictors = {**SYSTEMS, **EXTRA_SYSTEMS, **(extra or {})}
+    rows = [
+        "| split | system | lang | recall [Wilson 95%] | false alarms [Wilson 95%] | positives / clean |",
+        "|---|---|---|---|---|---|",
+    ]
+    f1_tables = []
+    for split, items in splits.items():
+        scores = [score(name, items, predict) for name, predict in predictors.items()]
+        rows += wilson_table(split, scores)
+        f1_tables += [
+            "",
+            f"Per-category F1 on {split} [95% bootstrap]:",
+            "",
+            markdown(scores).split("\n\n")[1],
+        ]
+    return "\n".join(rows + f1_tables)
+
+
+if __name__ == "__main__":  # python -m fincopilot.evals.compliance_adversarial [SET.jsonl | --report]
     import sys
 
-    print(markdown(evaluate(load_items(Path(sys.argv[1])) if len(sys.argv) > 1 else None)))
+    if sys.argv[1:] == ["--report"]:  # the development split and the test split, every system
+        print(report({"dev": load_items(), "test": load_items(TEST_PATH)}))
+    else:
+        print(markdown(evaluate(load_items(Path(sys.argv[1])) if len(sys.argv) > 1 else None)))

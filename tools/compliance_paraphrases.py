@@ -38,6 +38,14 @@ SLOTS_EN: dict[str, list[str]] = {
         "not contractually secured",
         "not certain",
     ],
+    "x_impossible": [
+        "not possible",
+        "impossible",
+        "out of the question",
+        "ruled out",
+        "never going to happen",
+    ],
+    "x_locked": ["locked in", "fixed", "nailed down", "safe", "set"],
     "x_rise": ["is bound to beat", "will certainly outperform", "cannot fail to beat", "is sure to top"],
 }
 
@@ -76,6 +84,26 @@ FAMILIES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
             "Any loss on {P} is covered by {x_we}, so you {x_get} {R} {Y}.",
             "{x_we} will make up any shortfall below {R}, so you cannot come out behind.",
             "Treat {P} like a deposit that pays {R} {Y}: your money is {x_safe}.",
+        ),
+    ),
+    "pp-gr-en-impossible": (
+        "en",
+        (GR,),
+        (
+            "Losing money on {P} is {x_impossible}.",
+            "With {P}, a loss of any kind is {x_impossible}, and it pays {R}.",
+            "Your {R} on {P} is {x_locked} no matter how the market moves.",
+            "{P} is backed by {x_we}: {R} {Y}, come what may.",
+        ),
+    ),
+    "pp-gr-en-impossible-neg": (
+        "en",
+        (),
+        (
+            "Losing money on {P} is possible.",
+            "A loss on {P} is not out of the question.",
+            "Your {R} on {P} is not {x_locked}; it moves with the market.",
+            "{P} is not backed by {x_we}, so {R} {Y} can fall short.",
         ),
     ),
     "pp-gr-en-neg": (
@@ -127,6 +155,24 @@ FAMILIES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
             "{P}到期保本，{R}的收益一分不少。",
         ),
     ),
+    "pp-gr-zh-impossible": (
+        "zh",
+        (GR,),
+        (
+            "{P}不存在亏损的可能，{ZY}{R}。",
+            "收益率固定{R}，投{P}亏损是不可能的。",
+            "{P}{x_noloss}，闭着眼睛买都行。",
+        ),
+    ),
+    "pp-gr-zh-impossible-neg": (
+        "zh",
+        (),
+        (
+            "{P}存在亏损的可能，{ZY}{R}不是固定收益。",
+            "{P}的收益率不固定，{x_maybe}。",
+            "不能闭着眼睛买{P}，{x_maybe}。",
+        ),
+    ),
     "pp-gr-zh-trad": (
         "zh",
         (GR,),
@@ -164,6 +210,7 @@ FAMILIES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
             "{P}{x_up}，闭眼买就行。",
             "{P}年年赚钱，以后也肯定赚。",
             "全市场收益最高的就是{P}，错过就亏了。",
+            "{P}每年都是正收益，以后也一样。",
         ),
     ),
     "pp-mc-zh-neg": (
