@@ -1,4 +1,5 @@
-"""Per-category F1 (`f1:<category>`) in the arena's compliance scores, from per-item counts."""
+"""Per-category F1 (`f1:<category>`) in the arena's compliance scores, from per-item counts; the zero-shot
+baseline's answer parsing. Backends are scripted FAKES (named as such)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import pytest
 
 from fincopilot.evals.arena import leaderboard, run_arena
 from fincopilot.evals.compliance_metrics import category_counts, category_f1
+from fincopilot.evals.compliance_zeroshot import zero_shot
 from fincopilot.evals.metrics import ItemScore, aggregate
+from fincopilot.tools.compliance_rules import CATEGORIES
 from tests.arena_helpers import use, write_config
 
 GR, MC = "guaranteed_return", "misleading_claim"
@@ -60,5 +63,23 @@ def test_the_arena_reports_f1_per_category_for_compliance(tmp_path):
         assert board["fake-noisy"].metrics[f"f1:{MC}"] < rules[f"f1:{MC}"]
         stored = {c.candidate: c.metrics for c in leaderboard(run.run_id)}
         assert stored["baseline:rules"][f"f1:{GR}"] == pytest.approx(rules[f"f1:{GR}"])
+    finally:
+        use(None)
+
+
+def test_zero_shot_baseline_reads_a_yes_as_every_category_and_anything_else_as_clean(tmp_path):
+    extra = """
+[[backends]]
+id = "fake-yes"
+kind = "scripted"
+model = "scripted"
+options = { replies = ["Yes, it does."] }
+"""
+    use(write_config(tmp_path, extra=extra))
+    try:
+        assert zero_shot("fake-yes")("We guarantee 8% a year.") == set(CATEGORIES)
+        assert (
+            zero_shot("fake-quiet")("We guarantee 8% a year.") == set()
+        )  # a FAKE that answers JSON, not yes
     finally:
         use(None)
