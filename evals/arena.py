@@ -31,6 +31,7 @@ from pydantic import BaseModel, Field
 
 from fincopilot.errors import FinCopilotError, InputError, NotFoundError
 from fincopilot.evals.bradley_terry import ROUNDS, Battle, Rating, battles_from_scores, ratings_with_ci
+from fincopilot.evals.compliance_metrics import category_counts, category_f1
 from fincopilot.evals.datasets import EvalItem, Split, dataset_version, load_items
 from fincopilot.evals.metrics import ItemScore, aggregate, score_item
 from fincopilot.evals.paired import PairedDiff, all_pairs
@@ -569,7 +570,8 @@ def _score_candidate(
             fallbacks += 1
         else:
             s = score_item(skill, it.reference, rec["output"], sources.get(it.id))
-            s = ItemScore(score=s.score, metrics={**s.metrics, "fallback": 0.0})
+            counts = category_counts(skill, it.reference, rec["output"])  # per-category F1 (compliance)
+            s = ItemScore(score=s.score, metrics={**s.metrics, **counts, "fallback": 0.0})
         scores.append(s)
         per_item[it.id][c.name] = s.score
         lat.append(rec["latency_s"])
@@ -594,7 +596,7 @@ def _score_candidate(
                 fallback,
             ]
         )
-    agg = aggregate(skill, scores)
+    agg = category_f1(aggregate(skill, scores))
     return CandidateSummary(
         candidate=c.name,
         items=len(items),
@@ -926,7 +928,7 @@ def leaderboard(run_id: str, db: Path | None = None) -> list[CandidateSummary]:
     method = "judge" if any(k[0] == "judge" for k in ratings) else "metric"
     out = []
     for cand, rs in by.items():
-        agg = aggregate(skill[0], [ItemScore(score=r[1], metrics=json.loads(r[2])) for r in rs])
+        agg = category_f1(aggregate(skill[0], [ItemScore(score=r[1], metrics=json.loads(r[2])) for r in rs]))
         lat = [r[3] for r in rs]
         try:
             spec = resolve_spec(cand, cfg)

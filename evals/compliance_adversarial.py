@@ -1,14 +1,18 @@
-"""The adversarial compliance split: disguised promises and hard clean texts, never used in training.
+"""The adversarial compliance splits: disguised promises and hard clean texts, never used in training.
 
 `evaluate()` scores the rules alone (the baseline) and rules + the learned classifier (the default path) on
-`evals/sets/compliance_adversarial.jsonl`, per language: recall (a violating text is caught in its labelled
-category), false-alarm rate (a clean text gets any flag), and per-category F1 with 95% bootstrap intervals
-(1,000 item-level resamples, seeded).
+`evals/sets/compliance_adversarial.jsonl` (the development split), per language: recall (a violating text is
+caught in its labelled category), false-alarm rate (a clean text gets any flag), and per-category F1 with 95%
+bootstrap intervals (1,000 item-level resamples, seeded); recall and false alarms also with Wilson 95%
+intervals. `EXTRA_SYSTEMS` adds the n-gram model at the looser budget and the n-gram + semantic combination
+(`tools.compliance_semantic`) at each false-alarm budget its thresholds were calibrated for on validation.
+`evals/sets/compliance_adversarial_final.jsonl` is the test split: scored, never tuned on.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -17,11 +21,32 @@ from pydantic import BaseModel
 
 from fincopilot.agents.compliance_check import check_learned, check_rules
 from fincopilot.tools.compliance_rules import CATEGORIES
+from fincopilot.tools.compliance_semantic import load_combined
 
 SET_PATH = Path(__file__).parent / "sets" / "compliance_adversarial.jsonl"
+TEST_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_final.jsonl"
+
+
+def _rules(text: str) -> set[str]:
+    return {v.category for v in check_rules(text).violations}
+
+
+def _combined(budget: float, use_semantic: bool) -> Callable[[str], set[str]]:
+    """Rules plus the combined model's flags at the thresholds calibrated for `budget` on validation."""
+    return lambda text: (
+        _rules(text)
+        | {f.category for f in load_combined().flags(text, budget=budget, use_semantic=use_semantic)}
+    )
+
+
 SYSTEMS: dict[str, Callable[[str], set[str]]] = {
-    "rules": lambda text: {v.category for v in check_rules(text).violations},
+    "rules": _rules,
     "rules+learned": lambda text: {v.category for v in check_learned(text).violations},
+}
+EXTRA_SYSTEMS: dict[str, Callable[[str], set[str]]] = {
+    "rules+n-gram@0.10": _combined(0.10, use_semantic=False),
+    "rules+n-gram+semantic@0.05": _combined(0.05, use_semantic=True),
+    "rules+n-gram+semantic@0.10": _combined(0.10, use_semantic=True),
 }
 
 
@@ -36,6 +61,8 @@ class LanguageScore(BaseModel):
     false_alarm_rate: Interval
     positives: int
     clean: int
+    recall_wilson: Interval | None = None
+    false_alarm_wilson: Interval | None = None
 
 
 class SystemScore(BaseModel):
@@ -60,6 +87,16 @@ def _bootstrap(values: list, stat: Callable[[list], float], rounds: int = 1000, 
     )
 
 
+def wilson(successes: int, n: int, z: float = 1.96) -> Interval:
+    """A proportion with its Wilson score interval (95% for z = 1.96)."""
+    if n == 0:
+        return Interval(value=0.0, low=0.0, high=1.0)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return Interval(value=p, low=max(0.0, centre - half), high=min(1.0, centre + half))
+
+
 def _f1(pairs: list[tuple[bool, bool]]) -> float:
     tp = sum(1 for g, p in pairs if g and p)
     fp = sum(1 for g, p in pairs if p and not g)
@@ -71,8 +108,8 @@ def _mean(xs: list) -> float:
     return sum(xs) / len(xs) if xs else 0.0
 
 
-def score(system: str, items: list[dict]) -> SystemScore:
-    predict = SYSTEMS[system]
+def score(system: str, items: list[dict], predict: Callable[[str], set[str]] | None = None) -> SystemScore:
+    predict = predict or {**SYSTEMS, **EXTRA_SYSTEMS}[system]
     predicted = [predict(item["text"]) for item in items]
     languages = {}
     for lang in sorted({i["lang"] for i in items}):
@@ -87,6 +124,8 @@ def score(system: str, items: list[dict]) -> SystemScore:
             false_alarm_rate=_bootstrap(clean, _mean),
             positives=len(pos),
             clean=len(clean),
+            recall_wilson=wilson(sum(pos), len(pos)),
+            false_alarm_wilson=wilson(sum(clean), len(clean)),
         )
     f1 = {
         c: _bootstrap([(c in i["categories"], c in p) for i, p in zip(items, predicted)], _f1)
@@ -98,10 +137,10 @@ def score(system: str, items: list[dict]) -> SystemScore:
     return SystemScore(system=system, languages=languages, category_f1=f1, misses=misses, false_alarms=alarms)
 
 
-def evaluate(items: list[dict] | None = None) -> list[SystemScore]:
-    """The baseline and the default path on the adversarial split."""
+def evaluate(items: list[dict] | None = None, systems: tuple[str, ...] = tuple(SYSTEMS)) -> list[SystemScore]:
+    """The baseline and the default path (or the named `systems`) on the adversarial split."""
     items = items if items is not None else load_items()
-    return [score(name, items) for name in SYSTEMS]
+    return [score(name, items) for name in systems]
 
 
 def markdown(scores: list[SystemScore]) -> str:
@@ -127,7 +166,47 @@ def markdown(scores: list[SystemScore]) -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":  # python -m fincopilot.evals.compliance_adversarial [SET.jsonl]
+def wilson_table(split: str, scores: list[SystemScore]) -> list[str]:
+    """Markdown rows: recall and false alarms per language with Wilson 95% intervals."""
+
+    def iv(x: Interval | None) -> str:
+        return f"{x.value:.2f} [{x.low:.2f}, {x.high:.2f}]" if x else "-"
+
+    rows = []
+    for s in scores:
+        for lang, ls in s.languages.items():
+            rows.append(
+                f"| {split} | {s.system} | {lang} | {iv(ls.recall_wilson)} | {iv(ls.false_alarm_wilson)} | "
+                f"{ls.positives} / {ls.clean} |"
+            )
+    return rows
+
+
+def report(splits: dict[str, list[dict]], extra: dict[str, Callable[[str], set[str]]] | None = None) -> str:
+    """Every system (and `extra` predictors, e.g. a zero-shot model) on every split: the Wilson table, then
+    per-category F1 per split."""
+    predictors = {**SYSTEMS, **EXTRA_SYSTEMS, **(extra or {})}
+    rows = [
+        "| split | system | lang | recall [Wilson 95%] | false alarms [Wilson 95%] | positives / clean |",
+        "|---|---|---|---|---|---|",
+    ]
+    f1_tables = []
+    for split, items in splits.items():
+        scores = [score(name, items, predict) for name, predict in predictors.items()]
+        rows += wilson_table(split, scores)
+        f1_tables += [
+            "",
+            f"Per-category F1 on {split} [95% bootstrap]:",
+            "",
+            markdown(scores).split("\n\n")[1],
+        ]
+    return "\n".join(rows + f1_tables)
+
+
+if __name__ == "__main__":  # python -m fincopilot.evals.compliance_adversarial [SET.jsonl | --report]
     import sys
 
-    print(markdown(evaluate(load_items(Path(sys.argv[1])) if len(sys.argv) > 1 else None)))
+    if sys.argv[1:] == ["--report"]:  # the development split and the test split, every system
+        print(report({"dev": load_items(), "test": load_items(TEST_PATH)}))
+    else:
+        print(markdown(evaluate(load_items(Path(sys.argv[1])) if len(sys.argv) > 1 else None)))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from fincopilot.agents.compliance_check import check_learned, check_rules
-from fincopilot.evals.compliance_adversarial import evaluate, load_items
+from fincopilot.evals.compliance_adversarial import TEST_PATH, evaluate, load_items
 from fincopilot.tools import compliance_corpus
 from fincopilot.tools.compliance_model import load_model
 
@@ -16,9 +16,10 @@ def scores():
     return {s.system: s for s in evaluate()}
 
 
-def test_adversarial_split_is_apart_from_the_training_corpus():
+def test_adversarial_splits_are_apart_from_the_training_corpus():
     train = {e.text for e in compliance_corpus.generate()}
     assert not train & {i["text"] for i in load_items()}
+    assert not train & {i["text"] for i in load_items(TEST_PATH)}  # the test split, too
 
 
 def test_learned_path_beats_the_rules_with_few_false_alarms(scores):

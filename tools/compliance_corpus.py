@@ -15,6 +15,8 @@ import random
 import zlib
 from dataclasses import dataclass
 
+from fincopilot.tools import compliance_paraphrases as para
+
 GR, MC, RD, SU, PII = "guaranteed_return", "misleading_claim", "missing_risk_disclosure", "suitability", "pii"
 SENTENCE_CATEGORIES = (GR, MC, SU, PII)  # judged per sentence (and per pair of adjacent sentences)
 TEXT_CATEGORIES = (RD,)  # judged on the whole text
@@ -639,7 +641,26 @@ def generate(seed: int = 7, per_template: int = 30) -> list[Example]:
                 if rng.random() < 0.1:
                     text = _disguise(rng, text)
                 out.append(Example(text, frozenset(labels), f"{fam}-{t_idx}", lang))
-    return out + _pii_examples(rng) + _disclosure_examples(rng) + _clean_examples(rng)
+    extra = _pii_examples(rng) + _disclosure_examples(rng) + _clean_examples(rng)
+    return out + extra + _paraphrase_examples(rng, per_template // 2)
+
+
+def _paraphrase_examples(rng: random.Random, per_template: int) -> list[Example]:
+    """The paraphrase families (`tools.compliance_paraphrases`), one family id per template."""
+    out = []
+    for fam, (lang, labels, templates) in para.FAMILIES.items():
+        slots = para.SLOTS_ZH if lang == "zh" else para.SLOTS_EN
+        for t_idx, template in enumerate(templates):
+            for _ in range(per_template):
+                text = template
+                for key, words in slots.items():
+                    while "{" + key + "}" in text:
+                        text = text.replace("{" + key + "}", rng.choice(words), 1)
+                text = _fill(rng, text, lang == "zh")
+                if rng.random() < 0.1:
+                    text = _disguise(rng, text)
+                out.append(Example(text, frozenset(labels), f"{fam}-{t_idx}", lang))
+    return out
 
 
 def _clean_examples(rng: random.Random) -> list[Example]:

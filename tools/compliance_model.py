@@ -25,11 +25,12 @@ from pathlib import Path
 
 from fincopilot.log import get_logger
 from fincopilot.tools import compliance_corpus as corpus
+from fincopilot.tools import compliance_paraphrases as paraphrases
 from fincopilot.tools.textnorm import normalize
 
 log = get_logger(__name__)
 
-CORPUS_VERSION = "5"
+CORPUS_VERSION = "6"  # 6: paraphrase families (tools/compliance_paraphrases.py)
 MAX_VAL_FPR = 0.05  # the issue's false-alarm budget
 C_GRID = (1.0, 4.0, 16.0)
 MIN_THRESHOLD = 0.5  # never flag below even odds (class weights are balanced)
@@ -70,15 +71,15 @@ class ComplianceModel:
     def flags(self, text: str) -> list[Flag]:
         """Categories whose probability reaches the calibrated threshold, on the normalized `text`."""
         view = normalize(text).text
-        units = _units(view)
+        spans = units(view)
         out: list[Flag] = []
         for category in corpus.SENTENCE_CATEGORIES:
-            if not units:
+            if not spans:
                 continue
-            probs = self.probabilities([view[s:e] for s, e in units], category)
-            best = max(range(len(units)), key=lambda i: probs[i])
+            probs = self.probabilities([view[s:e] for s, e in spans], category)
+            best = max(range(len(spans)), key=lambda i: probs[i])
             if probs[best] >= self.models[category].threshold:
-                out.append(Flag(category, float(probs[best]), *units[best]))
+                out.append(Flag(category, float(probs[best]), *spans[best]))
         for category in corpus.TEXT_CATEGORIES:
             prob = self.probabilities([view], category)[0]
             if prob >= self.models[category].threshold:
@@ -112,13 +113,13 @@ def _sentences(view: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _units(view: str) -> list[tuple[int, int]]:
+def units(view: str) -> list[tuple[int, int]]:
     """Each sentence, and each pair of adjacent sentences."""
     sents = _sentences(view)
     return sents + [(a[0], b[1]) for a, b in itertools.pairwise(sents)]
 
 
-def _pipeline(c: float):
+def ngram_pipeline(c: float):
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -129,10 +130,12 @@ def _pipeline(c: float):
     )
 
 
-def _calibrate(probs: list[float], labels: list[int]) -> tuple[float, float, float, float]:
-    """(threshold, f1, fpr, recall) on validation: the lowest threshold with false-alarm rate <= MAX_VAL_FPR."""
+def calibrate(
+    probs: list[float], labels: list[int], budget: float = MAX_VAL_FPR
+) -> tuple[float, float, float, float]:
+    """(threshold, f1, fpr, recall) on validation: the lowest threshold with false-alarm rate <= `budget`."""
     neg = sorted((p for p, y in zip(probs, labels) if not y), reverse=True)
-    allowed = int(MAX_VAL_FPR * len(neg))  # at most this many validation negatives may reach the threshold
+    allowed = int(budget * len(neg))  # at most this many validation negatives may reach the threshold
     threshold = max(neg[allowed] + 1e-6 if allowed < len(neg) else 0.0, MIN_THRESHOLD)
     pred = [p >= threshold for p in probs]
     tp = sum(1 for p, y in zip(pred, labels) if p and y)
@@ -153,14 +156,14 @@ def train(seed: int = 7) -> ComplianceModel:
         x_va, y_va = [e.text for e in val_set], [int(category in e.labels) for e in val_set]
         best: CategoryModel | None = None
         for c in C_GRID:
-            pipe = _pipeline(c).fit(x_tr, y_tr)
-            threshold, f1, fpr, recall = _calibrate(list(pipe.predict_proba(x_va)[:, 1]), y_va)
+            pipe = ngram_pipeline(c).fit(x_tr, y_tr)
+            threshold, f1, fpr, recall = calibrate(list(pipe.predict_proba(x_va)[:, 1]), y_va)
             if best is None or f1 > best.val_f1:
                 best = CategoryModel(pipe, threshold, c, f1, fpr, recall)
         assert best is not None
         # refit on train + validation with the chosen C; the validation threshold is kept (conservative:
         # the refit model has seen the validation templates' negated twins too)
-        best.pipeline = _pipeline(best.c).fit(x_tr + x_va, y_tr + y_va)
+        best.pipeline = ngram_pipeline(best.c).fit(x_tr + x_va, y_tr + y_va)
         model.models[category] = best
         log.info(
             "compliance_model_trained",
@@ -177,11 +180,12 @@ def _normalized(e: corpus.Example) -> corpus.Example:
     return corpus.Example(mark_negation(normalize(e.text).text), e.labels, e.family, e.lang)
 
 
-def _cache_path() -> Path:
+def cache_path() -> Path:
     import sklearn
 
     key = hashlib.sha256(
-        f"{CORPUS_VERSION}|{sklearn.__version__}|{Path(corpus.__file__).read_bytes()!r}".encode()
+        f"{CORPUS_VERSION}|{sklearn.__version__}|{Path(corpus.__file__).read_bytes()!r}"
+        f"|{Path(paraphrases.__file__).read_bytes()!r}".encode()
     ).hexdigest()[:12]
     return cache_dir() / f"compliance-clf-{key}.pkl"
 
@@ -199,7 +203,7 @@ def cache_dir() -> Path:
 @lru_cache(maxsize=1)
 def load_model() -> ComplianceModel:
     """The fitted model: from the cache, or trained now (a few seconds, once per machine) with a progress line."""
-    path = _cache_path()
+    path = cache_path()
     if path.exists():
         try:
             with path.open("rb") as f:
