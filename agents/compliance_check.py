@@ -30,7 +30,6 @@ from fincopilot.agents.skills import (
 from fincopilot.errors import BackendError, InputError
 from fincopilot.log import get_logger
 from fincopilot.models.base import Message
-from fincopilot.tools.compliance_model import load_model
 from fincopilot.tools.compliance_rules import (
     CATEGORIES,
     MAX_TEXT,
@@ -41,6 +40,7 @@ from fincopilot.tools.compliance_rules import (
     pii_violations,
     suitability_result_violations,
 )
+from fincopilot.tools.compliance_semantic import load_combined
 from fincopilot.tools.suitability import SuitabilityArgs, suitability_check
 from fincopilot.tools.textmetrics import prf
 from fincopilot.tools.textnorm import normalize
@@ -98,15 +98,17 @@ _LEARNED_RULES = {
 
 
 def learned_violations(text: str, already: list[Violation]) -> list[Violation]:
-    """The learned classifier's flags in categories the rules did not already flag (spans quote the original)."""
-    model = load_model()
+    """The learned classifiers' flags (char n-gram and e5 semantic, combined; thresholds calibrated on
+    validation for a 5% false-alarm budget) in categories the rules did not already flag (spans quote the
+    original)."""
+    model = load_combined()
     norm = normalize(text)
     seen = {v.category for v in already}
     out = []
     for flag in model.flags(text):
         if flag.category in seen:
             continue
-        threshold = model.models[flag.category].threshold
+        threshold = model.threshold(flag.category)
         out.append(
             Violation(
                 category=flag.category,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -188,9 +189,17 @@ def semantic_cache_path() -> Path:
     return cache_dir() / f"compliance-sem-{key}.pkl"
 
 
+_LOADING = threading.Lock()  # parallel steps share one training run, never two
+
+
 @lru_cache(maxsize=1)
 def load_combined() -> CombinedModel:
     """The combined model: the cached semantic part over the n-gram model, or trained now (about a minute)."""
+    with _LOADING:
+        return _load_combined()
+
+
+def _load_combined() -> CombinedModel:
     ngram = load_model()
     path = semantic_cache_path()
     if path.exists():
