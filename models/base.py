@@ -82,22 +82,30 @@ class Backend(Protocol):
     ) -> Iterator[str]: ...
 
 
+_GATED = ("complete", "complete_batch", "stream")
+
+
 class BaseBackend:
     """Shared behaviour: schema parsing into typed errors, default batch and stream.
 
-    A backend kind subclasses this, sets `kind`, and implements `_generate` (and, if it
-    can do better than the defaults, `_generate_batch` and `stream`).
+    A backend kind subclasses this, sets `kind`, and implements `_generate` (and, if it can do better
+    than the defaults, `_generate_batch`, `_stream` and `_ready`). The public `complete`,
+    `complete_batch` and `stream` belong to the gateway: each sends through its outbound gate
+    (`fincopilot.models.gateway.outbound_*`, which desensitizes for an `external` spec), so however a
+    backend was obtained — the gateway, the registry, or constructing the class — a call cannot skip
+    the gate. A subclass that overrides them is refused when the class is defined.
     """
 
     kind: str = ""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        # Residency guard: every backend class's complete/complete_batch/stream desensitize personal data
-        # when the spec says `external`, however the instance was obtained (fincopilot.safety.desensitize).
         super().__init_subclass__(**kwargs)
-        from fincopilot.safety.desensitize import guard_backend_class
-
-        guard_backend_class(cls)
+        overridden = [name for name in _GATED if name in cls.__dict__]
+        if overridden:
+            raise TypeError(
+                f"backend class {cls.__name__} overrides {', '.join(overridden)}; implement _generate "
+                f"(and _generate_batch, _stream, _ready) instead: the public calls go through the gateway"
+            )
 
     def __init__(self, spec: BackendSpec):
         self.spec = spec
@@ -119,7 +127,14 @@ class BaseBackend:
     ) -> list[tuple[str, Usage, str | None]]:
         return [self._generate(m, schema, max_tokens, temperature) for m in batch]
 
-    # --- public -------------------------------------------------------------------------
+    def _stream(self, messages: Sequence[Message], *, max_tokens: int, temperature: float) -> Iterator[str]:
+        """Text pieces as they are generated; the default yields the whole completion once."""
+        yield self._complete(messages, schema=None, max_tokens=max_tokens, temperature=temperature).text
+
+    def _ready(self) -> None:
+        """Load what the first call needs (before timing starts); the default needs nothing."""
+
+    # --- public: through the gateway's outbound gate ------------------------------------
     def complete(
         self,
         messages: Sequence[Message],
@@ -128,9 +143,9 @@ class BaseBackend:
         max_tokens: int = 256,
         temperature: float = 0.0,
     ) -> Completion:
-        start = time.perf_counter()
-        text, usage, finish = self._generate(list(messages), schema, max_tokens, temperature)
-        return self._finish(text, usage, finish, schema, time.perf_counter() - start)
+        return gateway.outbound_complete(
+            self, self._complete, messages, schema=schema, max_tokens=max_tokens, temperature=temperature
+        )
 
     def complete_batch(
         self,
@@ -140,17 +155,16 @@ class BaseBackend:
         max_tokens: int = 256,
         temperature: float = 0.0,
     ) -> list[Completion]:
-        if not batch:
-            return []
-        start = time.perf_counter()
-        results = self._generate_batch([list(m) for m in batch], schema, max_tokens, temperature)
-        per_item = (time.perf_counter() - start) / len(results)
-        return [self._finish(t, u, f, schema, per_item) for t, u, f in results]
+        return gateway.outbound_batch(
+            self, self._complete_batch, batch, schema=schema, max_tokens=max_tokens, temperature=temperature
+        )
 
     def stream(
         self, messages: Sequence[Message], *, max_tokens: int = 256, temperature: float = 0.0
     ) -> Iterator[str]:
-        yield self.complete(messages, max_tokens=max_tokens, temperature=temperature).text
+        return gateway.outbound_stream(
+            self, self._stream, messages, max_tokens=max_tokens, temperature=temperature
+        )
 
     def load(self) -> object:
         """Load the model now instead of on the first request (`serve` and `chat` warm up); remote kinds: no-op."""
@@ -159,7 +173,36 @@ class BaseBackend:
     def close(self) -> None:
         """Release resources (servers, GPU memory); the default holds none."""
 
-    # --- helpers ------------------------------------------------------------------------
+    # --- what the gate sends to -----------------------------------------------------------
+    def _complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        schema: type[BaseModel] | None,
+        max_tokens: int,
+        temperature: float,
+    ) -> Completion:
+        self._ready()
+        start = time.perf_counter()
+        text, usage, finish = self._generate(list(messages), schema, max_tokens, temperature)
+        return self._finish(text, usage, finish, schema, time.perf_counter() - start)
+
+    def _complete_batch(
+        self,
+        batch: Sequence[Sequence[Message]],
+        *,
+        schema: type[BaseModel] | None,
+        max_tokens: int,
+        temperature: float,
+    ) -> list[Completion]:
+        if not batch:
+            return []
+        self._ready()
+        start = time.perf_counter()
+        results = self._generate_batch([list(m) for m in batch], schema, max_tokens, temperature)
+        per_item = (time.perf_counter() - start) / len(results)
+        return [self._finish(t, u, f, schema, per_item) for t, u, f in results]
+
     def _finish(
         self,
         text: str,
@@ -180,13 +223,34 @@ class BaseBackend:
         )
 
 
-def _guard_base() -> None:
-    from fincopilot.safety.desensitize import guard_backend_class
+class ProtocolBackend(BaseBackend):
+    """A backend that implements the protocol without subclassing BaseBackend, put behind the gate.
 
-    guard_backend_class(BaseBackend)
+    The registry wraps such an instance in this class, so its calls pass the gateway's outbound gate too.
+    """
 
+    def __init__(self, inner: Backend):
+        super().__init__(inner.spec)
+        self.inner = inner
+        self.kind = getattr(inner, "kind", "")
 
-_guard_base()
+    def _complete(self, messages, *, schema, max_tokens, temperature):  # noqa: D102
+        return self.inner.complete(messages, schema=schema, max_tokens=max_tokens, temperature=temperature)
+
+    def _complete_batch(self, batch, *, schema, max_tokens, temperature):  # noqa: D102
+        return self.inner.complete_batch(batch, schema=schema, max_tokens=max_tokens, temperature=temperature)
+
+    def _stream(self, messages, *, max_tokens, temperature):  # noqa: D102
+        return self.inner.stream(messages, max_tokens=max_tokens, temperature=temperature)
+
+    def load(self) -> object:
+        load = getattr(self.inner, "load", None)
+        return load() if load is not None else None
+
+    def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if close is not None:
+            close()
 
 
 def parse_structured(text: str, schema: type[T], *, backend_id: str | None = None) -> T:
@@ -215,3 +279,7 @@ def parse_structured(text: str, schema: type[T], *, backend_id: str | None = Non
             backend_id=backend_id,
             raw=text,
         ) from None
+
+
+# The gateway imports the types above; importing it last lets both modules load in either order.
+from fincopilot.models import gateway  # noqa: E402

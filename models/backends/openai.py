@@ -253,9 +253,7 @@ class OpenAIBackend(BaseBackend):
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"openai-{self.id}") as pool:
             return list(pool.map(lambda m: self._generate(m, schema, max_tokens, temperature), batch))
 
-    def stream(
-        self, messages: Sequence[Message], *, max_tokens: int = 256, temperature: float = 0.0
-    ) -> Iterator[str]:
+    def _stream(self, messages: Sequence[Message], *, max_tokens: int, temperature: float) -> Iterator[str]:
         """Yield content deltas as the server sends them."""
         import openai
 

@@ -315,13 +315,8 @@ class TransformersBackend(BaseBackend):
         return kwargs
 
     # --- generation ---------------------------------------------------------------------
-    def complete(self, messages, **kwargs):  # noqa: D102 - load first so latency_s measures generation only
+    def _ready(self) -> None:  # load first so latency_s measures generation only
         _ = self.loaded
-        return super().complete(messages, **kwargs)
-
-    def complete_batch(self, batch, **kwargs):  # noqa: D102
-        _ = self.loaded
-        return super().complete_batch(batch, **kwargs)
 
     def _generate(self, messages, schema, max_tokens, temperature):
         return self._generate_batch([messages], schema, max_tokens, temperature)[0]
@@ -391,9 +386,7 @@ class TransformersBackend(BaseBackend):
             results.append((text, usage, finish))
         return results
 
-    def stream(
-        self, messages: Sequence[Message], *, max_tokens: int = 256, temperature: float = 0.0
-    ) -> Iterator[str]:
+    def _stream(self, messages: Sequence[Message], *, max_tokens: int, temperature: float) -> Iterator[str]:
         """Yield text pieces as they are generated (generation runs in a worker thread).
 
         Closing the iterator early (a client that disconnects) stops generation at the next token.
