@@ -159,7 +159,8 @@ def finetune_cmd(
 ) -> None:
     """Fine-tune a LoRA adapter for SKILL on BASE; it registers as backend BASE+SKILL-lora."""
     from fincopilot.evals.corpus import run_finetune
-    from fincopilot.models.finetune import FinetuneOptions, Hyperparameters
+    from fincopilot.models.adapter_card import Hyperparameters
+    from fincopilot.models.finetune import FinetuneOptions
 
     given = {"epochs": epochs, "learning_rate": lr, "rank": rank, "batch_size": batch_size}
     hyper = {k: v for k, v in given.items() if v is not None}

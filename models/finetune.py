@@ -14,7 +14,7 @@
    (model card) and `loss.png` to `home()/adapters/<base>+<skill>-lora/` (or `--out`).
 
 The folder's card makes the adapter a backend, `<base>+<skill>-lora`, that the router and arena use
-like any other (see `fincopilot.config.adapter_backends`).
+like any other (see `fincopilot.models.adapter_card.adapter_backends`).
 """
 
 from __future__ import annotations
@@ -36,6 +36,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from fincopilot.config import BackendSpec, adapters_dir, settings
 from fincopilot.errors import BackendError, ConfigError, InputError
 from fincopilot.log import get_logger
+from fincopilot.models.adapter_card import (
+    AdapterCard,
+    HeldoutScores,
+    Hyperparameters,
+    remove_card,
+    write_card,
+)
 from fincopilot.models.backends.transformers import (
     chat_prompt,
     check_adapter_base,
@@ -46,34 +53,6 @@ from fincopilot.models.registry import build_backend
 from fincopilot.models.trainset import Corpus, Example, SkillTask, check_targets
 
 log = get_logger(__name__)
-
-CARD_VERSION = 1
-DEFAULT_TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-
-
-class Hyperparameters(BaseModel):
-    """LoRA and optimizer settings (all recorded in the card)."""
-
-    rank: int = Field(16, ge=1, le=256)
-    alpha: int = Field(32, ge=1)
-    dropout: float = Field(0.0, ge=0, lt=1)
-    target_modules: list[str] = Field(default_factory=lambda: list(DEFAULT_TARGET_MODULES))
-    learning_rate: float = Field(1e-3, gt=0)
-    weight_decay: float = Field(0.0, ge=0)
-    warmup_steps: int = Field(2, ge=0)
-    batch_size: int = Field(4, ge=1)
-    epochs: float = Field(2.0, gt=0)
-    max_steps: int | None = Field(None, ge=1, description="stop after this many optimizer steps")
-    max_seq_len: int = Field(1024, ge=16)
-    seed: int = 0
-    lora_layers: int | None = Field(
-        None,
-        ge=1,
-        description="adapt only the top N transformer layers (the "
-        "backward pass stops below them: cheaper on a CPU); None = all layers",
-    )
-    save_every: int = Field(10, ge=1)
-    shared_prefix: bool = Field(True, description="run the prompt prefix all examples share once per step")
 
 
 class FinetuneOptions(BaseModel):
@@ -89,39 +68,6 @@ class FinetuneOptions(BaseModel):
     eval_limit: int | None = Field(None, ge=1, description="score N evenly spaced held-out items")
     eval_batch_size: int = Field(4, ge=1)
     hyper: Hyperparameters = Field(default_factory=Hyperparameters)
-
-
-class HeldoutScores(BaseModel):
-    split: str = "heldout"
-    items: int
-    dataset_version: str | None = None
-    headline: str
-    scores: dict[str, dict[str, float]] = Field(description="backend id → metric → value")
-    seconds: float
-
-
-class AdapterCard(BaseModel):
-    """`card.json`: what the adapter is, what it was trained on, how well it does."""
-
-    card_version: int = CARD_VERSION
-    backend_id: str
-    skill: str
-    base_backend: str
-    base_model: str
-    data_hash: str
-    dataset_version: str | None = None
-    corpus_sources: dict[str, int]
-    examples: int
-    hyperparameters: Hyperparameters
-    steps: int
-    epochs_done: float
-    train_seconds: float
-    final_loss: float | None
-    loss_curve: list[tuple[int, float]]
-    heldout: HeldoutScores | None = None
-    command: str
-    created_at: str
-    versions: dict[str, str]
 
 
 class FinetuneResult(BaseModel):
@@ -729,7 +675,7 @@ def finetune(
         data_hash=corpus.data_hash,
         out=str(out),
     )
-    (out / "card.json").unlink(missing_ok=True)  # an unfinished adapter must not register as a backend
+    remove_card(out)  # an unfinished adapter must not register as a backend
     record = train_adapter(opts, spec, corpus, out, task=task, progress=progress)
     plot_loss(record["losses"], out / "loss.png", f"{backend_id}: training loss")
     check_adapter_base(out, spec)
@@ -797,13 +743,6 @@ def _card(
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         versions=_versions(),
     )
-
-
-def write_card(out: Path, card: AdapterCard) -> None:
-    """`out/card.json`, written whole and renamed (its presence means a finished adapter)."""
-    tmp = out / "card.json.tmp"
-    tmp.write_text(card.model_dump_json(indent=2), encoding="utf-8")
-    tmp.replace(out / "card.json")
 
 
 def _command_line(opts: FinetuneOptions) -> str:

@@ -8,9 +8,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from fincopilot.config import BackendSpec, adapter_backends, settings, use_config
+from fincopilot.config import BackendSpec, settings, use_config
 from fincopilot.errors import ConfigError, InputError, NotFoundError, UnknownBackendError
 from fincopilot.evals.corpus import skill_task
+from fincopilot.models.adapter_card import adapter_backends
 from fincopilot.models.trainset import SkillTask, corpus_hash, load_corpus_file, render_target
 
 
@@ -250,7 +251,8 @@ def test_compliance_metrics_count_categories_with_verbatim_quotes():
 
 
 def test_model_card_has_scores_and_command(tmp_path):
-    from fincopilot.models.finetune import AdapterCard, HeldoutScores, Hyperparameters, model_card, plot_loss
+    from fincopilot.models.adapter_card import AdapterCard, HeldoutScores, Hyperparameters
+    from fincopilot.models.finetune import model_card, plot_loss
 
     held = HeldoutScores(
         items=10,

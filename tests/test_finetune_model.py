@@ -54,7 +54,8 @@ def _corpus(path: Path) -> Path:
 
 
 def _opts(data: Path, out: Path, max_steps: int, **hyper):
-    from fincopilot.models.finetune import FinetuneOptions, Hyperparameters
+    from fincopilot.models.adapter_card import Hyperparameters
+    from fincopilot.models.finetune import FinetuneOptions
 
     hp = {
         "rank": 8,

@@ -33,6 +33,7 @@ from pydantic import BaseModel
 from fincopilot.config import BackendSpec
 from fincopilot.errors import BackendError, BackendTimeout, ConfigError, InputError
 from fincopilot.log import get_logger
+from fincopilot.models.adapter_card import has_card, load_card
 from fincopilot.models.base import BaseBackend, Message, Usage
 from fincopilot.models.registry import register_kind
 from fincopilot.models.structured import (
@@ -202,15 +203,14 @@ def check_adapter_base(adapter: Path, spec: BackendSpec) -> None:
         raise ConfigError(
             f"LoRA adapter not found: {adapter} (expected a peft folder with adapter_config.json)"
         )
-    card_path = adapter / "card.json"
-    source, key = (
-        (card_path, "base_model") if card_path.is_file() else (config_path, "base_model_name_or_path")
-    )
-    try:
-        data = json.loads(source.read_text(encoding="utf-8"))
-    except ValueError as err:
-        raise ConfigError(f"{source} is not valid JSON: {err}") from None
-    recorded = data.get(key) if isinstance(data, dict) else None
+    if has_card(adapter):
+        recorded = load_card(adapter).base_model
+    else:
+        try:
+            data = json.loads(config_path.read_text(encoding="utf-8"))
+        except ValueError as err:
+            raise ConfigError(f"{config_path} is not valid JSON: {err}") from None
+        recorded = data.get("base_model_name_or_path") if isinstance(data, dict) else None
     if not recorded:
         return  # nothing recorded: peft's own shape checks are all we have
     accepted = {spec.model}
