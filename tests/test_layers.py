@@ -1,7 +1,8 @@
 """Layers read top-down: a module may import only its own layer and the layers below it.
 
 core (fincopilot.config/errors/log/paths/principal, safety, state) → tools → models → agents → graphs → evals →
-interfaces (fincopilot.cli, fincopilot.server, and each area's `cli` module). Every import counts,
+interfaces (fincopilot.cli, fincopilot.server, each area's `cli` module, and the public API in
+fincopilot/__init__.py). Every import counts,
 function-level ones included.
 """
 
@@ -17,6 +18,8 @@ ORDER = ["core", "tools", "models", "agents", "graphs", "evals", "interfaces"]
 
 def layer_of(module: str) -> str:
     parts = module.split(".")
+    if module == "fincopilot":  # the package root is the public API: it names things from every layer
+        return "interfaces"
     if parts[-1] == "cli":  # each area's command group is an interface that lives beside its area
         return "interfaces"
     if parts[0] != "fincopilot" or len(parts) < 2:
@@ -42,7 +45,7 @@ def source_modules() -> dict[str, Path]:
 def upward_imports() -> set[tuple[str, str]]:
     found = set()
     for module, path in source_modules().items():
-        here = ORDER.index(layer_of(module))
+        here = ORDER.index(layer_of(module.removesuffix(".__init__")))
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             names = (
                 [a.name for a in node.names]
