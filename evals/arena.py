@@ -29,12 +29,30 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from fincopilot.agents.planner import fallback_plan, plan_request, validate_plan
+from fincopilot.agents.skills import SkillContext, get_skill
+from fincopilot.config import settings
 from fincopilot.errors import FinCopilotError, InputError, NotFoundError
 from fincopilot.evals.bradley_terry import ROUNDS, Battle, Rating, battles_from_scores, ratings_with_ci
-from fincopilot.evals.datasets import EvalItem, Split, dataset_version, load_items
+from fincopilot.evals.datasets import EvalItem, Split, dataset_path, dataset_version, load_items
 from fincopilot.evals.metrics import ItemScore, aggregate, score_item
 from fincopilot.evals.paired import PairedDiff, all_pairs
 from fincopilot.log import get_logger
+from fincopilot.models.base import Message
+from fincopilot.models.gateway import Gateway
+from fincopilot.models.router import (
+    CandidateStats,
+    PairEvidence,
+    PinnedRouter,
+    load_routing_table,
+    new_table,
+    resolve_spec,
+    route_for_skill,
+    write_routing_table,
+)
+from fincopilot.paths import home
+from fincopilot.safety import audit
+from fincopilot.safety.resilience import HealthRegistry
 
 log = get_logger(__name__)
 
@@ -48,7 +66,6 @@ def baselines(skill: str) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]
     """The classical baselines of `skill`: the planner's keyword rules, or what the skill declares."""
     if skill == "planner":
         return {PLANNER_BASELINE: _baseline_keyword}
-    from fincopilot.agents.skills import get_skill
 
     return dict(get_skill(skill).evaluation.baselines)
 
@@ -61,10 +78,7 @@ def default_baseline(skill: str) -> str | None:
 def eval_set(skill: str) -> Path | None:
     """The skill's declared eval set (the planner's is the built-in one)."""
     if skill == "planner":
-        from fincopilot.evals.datasets import dataset_path
-
         return dataset_path("planner")
-    from fincopilot.agents.skills import get_skill
 
     return get_skill(skill).evaluation.eval_set
 
@@ -97,7 +111,6 @@ CREATE TABLE IF NOT EXISTS cache (
 
 
 def arena_db_path() -> Path:
-    from fincopilot.paths import home
 
     return home() / "arena.duckdb"
 
@@ -184,8 +197,6 @@ class Candidate:
             self._baseline = known[name]
             self.version = "code:" + _hash(inspect.getsource(self._baseline))[:12]
         else:
-            from fincopilot.config import settings
-
             cfg = config or settings()
             spec = cfg.backend(name)  # UnknownBackendError names the configured ids
             self.cost_per_1k = spec.cost_per_1k_tokens
@@ -195,10 +206,6 @@ class Candidate:
             if gateway_factory is not None:
                 gw = gateway_factory(name)
             else:
-                from fincopilot.models.gateway import Gateway
-                from fincopilot.models.router import PinnedRouter
-                from fincopilot.safety.resilience import HealthRegistry
-
                 gw = Gateway(router=PinnedRouter(name, cfg), health=HealthRegistry())
             self._gateway = _MeteredGateway(gw, self.cost_per_1k)
 
@@ -226,7 +233,6 @@ def _backend_version(spec) -> str:
 
 # --- baselines ---------------------------------------------------------------------------------------------
 def _baseline_keyword(item: EvalItem) -> dict[str, Any]:
-    from fincopilot.agents.planner import fallback_plan, validate_plan
 
     plan, note = fallback_plan(item.input["request"])
     valid = not validate_plan(plan) if plan.steps else True
@@ -242,8 +248,6 @@ def _baseline_keyword(item: EvalItem) -> dict[str, Any]:
 # --- backends -----------------------------------------------------------------------------------------------
 def _run_backend(skill: str, item: EvalItem, gateway) -> dict[str, Any]:
     if skill == "planner":
-        from fincopilot.agents.planner import plan_request
-
         outcome = plan_request(item.input["request"], gateway=gateway)
         return {
             "plan": outcome.plan.plan_json(),
@@ -253,7 +257,6 @@ def _run_backend(skill: str, item: EvalItem, gateway) -> dict[str, Any]:
             "problems": outcome.problems[:4],
             "rounds": outcome.rounds,
         }
-    from fincopilot.agents.skills import SkillContext, get_skill
 
     sk = get_skill(skill)
     args = {**item.input, **sk.evaluation.backend_args}  # e.g. switch the model path on where rules would do
@@ -701,7 +704,6 @@ def _sources(skill: str, items: list[EvalItem]) -> dict[str, str]:
     """The text an output must be faithful to, per item, as the skill's `Evaluation.source` declares."""
     if skill == "planner":
         return {}
-    from fincopilot.agents.skills import get_skill
 
     source = get_skill(skill).evaluation.source
     if source is None:
@@ -752,7 +754,6 @@ def render_output(skill: str, output: dict[str, Any]) -> str:
     """The part of an output a judge should see (compact)."""
     if skill == "planner":
         return json.dumps(output.get("plan", {}), ensure_ascii=False)
-    from fincopilot.agents.skills import get_skill
 
     try:
         return get_skill(skill).render(output).text[:1500]
@@ -773,7 +774,6 @@ def judge_battles(
 ) -> tuple[list[Battle], int]:
     """Pairwise judgments with position swapping: each pair is judged as (A, B) and as (B, A); verdicts that
     disagree once the swap is undone are ties. Returns the battles and the number of judge calls made."""
-    from fincopilot.models.base import Message
 
     judge_cand = Candidate(judge, skill, config, gateway_factory)
     names = sorted(results)
@@ -915,8 +915,6 @@ def leaderboard(run_id: str, db: Path | None = None) -> list[CandidateSummary]:
         ).fetchall()
     finally:
         con.close()
-    from fincopilot.config import settings
-    from fincopilot.models.router import resolve_spec
 
     cfg = settings()
     by: dict[str, list[tuple]] = {}
@@ -995,7 +993,6 @@ def route_from_run(
     incumbent: str | None = None,
 ):
     """The routing decision the evidence of one stored run supports (`models.router.route_for_skill`)."""
-    from fincopilot.models.router import CandidateStats, PairEvidence, route_for_skill
 
     stats = [
         CandidateStats(
@@ -1028,9 +1025,6 @@ def route_from_run(
 def promote(db: Path | None = None, path: Path | None = None, config=None):
     """Write the routing table from the latest run of every skill; returns (table, file path). The skill's
     current route is the incumbent; every decision is logged and audited with its evidence."""
-    from fincopilot.config import settings
-    from fincopilot.models.router import load_routing_table, new_table, write_routing_table
-    from fincopilot.safety import audit
 
     cfg = config or settings()
     runs = latest_runs(db)

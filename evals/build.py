@@ -21,6 +21,11 @@ import re
 from typing import Any
 
 from fincopilot.evals.datasets import EvalItem, dataset_version, split_for, write_items
+from fincopilot.tools.compliance_rules import CATEGORIES
+from fincopilot.tools.data import connect, get_report, list_products, list_reports
+from fincopilot.tools.datagen import EN_DATES, ZH_DATES
+from fincopilot.tools.numbers import extract_numbers
+from fincopilot.tools.scorecard import CreditScoreArgs, credit_score
 
 SEED = "fincopilot-evals-v1"
 
@@ -30,7 +35,6 @@ def _rng(*parts: object) -> random.Random:
 
 
 def _clients() -> list[dict[str, Any]]:
-    from fincopilot.tools.data import connect
 
     with connect() as con:
         cur = con.execute(
@@ -42,7 +46,6 @@ def _clients() -> list[dict[str, Any]]:
 
 
 def _products() -> list[dict[str, Any]]:
-    from fincopilot.tools.data import list_products
 
     return [p.model_dump() for p in list_products()]
 
@@ -181,7 +184,6 @@ def build_planner() -> list[EvalItem]:
     clients = _clients()
     products = [p["code"] for p in _products()]
     demo = next(c for c in clients if c["client_id"] == "C-1042")
-    from fincopilot.tools.datagen import EN_DATES, ZH_DATES
 
     dates = [d.isoformat() for d in (*EN_DATES, *ZH_DATES)]
     out: list[tuple[str, str, list[dict[str, Any]], dict[str, Any]]] = []  # (kind, request, steps, meta)
@@ -308,7 +310,6 @@ def _planner_item(
 
 # ============================================================================================ credit
 def build_credit_lookup(n: int = 60) -> list[EvalItem]:
-    from fincopilot.tools.scorecard import CreditScoreArgs, credit_score
 
     clients = _clients()
     r = _rng("credit")
@@ -344,7 +345,6 @@ _DATE_CLAUSE = re.compile(r"^\s*(As of [^,]+,|截至[^，,]+[，,])")
 
 def headline_figures(body: str) -> tuple[str, list[str]]:
     """The report's lead paragraph and its figures (the date clause excluded), verbatim."""
-    from fincopilot.tools.numbers import extract_numbers
 
     lead = body.strip().split("\n\n")[0].strip()
     rest = _DATE_CLAUSE.sub("", lead)
@@ -352,7 +352,6 @@ def headline_figures(body: str) -> tuple[str, list[str]]:
 
 
 def build_report_summary(n: int = 40) -> list[EvalItem]:
-    from fincopilot.tools.data import get_report, list_reports
 
     r = _rng("summary")
     products = [p["code"] for p in _products()]
@@ -508,7 +507,6 @@ COMPLIANCE_TEXTS: list[tuple[str, list[str], str | None, str | None]] = [
 
 
 def build_compliance_check() -> list[EvalItem]:
-    from fincopilot.tools.compliance_rules import CATEGORIES
 
     items = []
     for k, (text, cats, client, product) in enumerate(COMPLIANCE_TEXTS):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -207,3 +208,46 @@ def _print_finetune(result, as_json: bool) -> None:
 def register_finetune(app: typer.Typer) -> None:
     """Add `fincopilot finetune` to the root CLI."""
     app.command("finetune")(finetune_cmd)
+
+
+def kb_eval_cmd(
+    split: Annotated[str, typer.Option("--split", help="train, heldout or all")] = "heldout",
+    modes: Annotated[
+        str, typer.Option("--modes", help="comma-separated: lexical, dense, hybrid")
+    ] = "lexical,dense,hybrid",
+    do_sweep: Annotated[
+        bool, typer.Option("--sweep", help="choose the abstention threshold on the train split")
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="write the Markdown table (and a .json beside it)")
+    ] = None,
+) -> None:
+    """Recall@5, MRR, exactness and abstention accuracy per retrieval mode and language, with 95% CIs."""
+    from rich.progress import track
+
+    from fincopilot.evals.datasets import load_items
+    from fincopilot.evals.kb_eval import markdown, run_mode, summarize, sweep
+
+    if do_sweep:
+        best, scores = sweep(load_items("knowledge_qa", "train"))
+        typer.echo(
+            "threshold sweep (train split, hybrid): "
+            + ", ".join(f"{t}: {s:.3f}" for t, s in scores.items())
+            + f" → best {best}"
+        )
+    items = load_items("knowledge_qa", split)  # type: ignore[arg-type]
+    results = {}
+    for mode in track([m.strip() for m in modes.split(",") if m.strip()], description="retrieval modes"):
+        results[mode] = summarize(run_mode(items, mode))
+    table = markdown(results, split)
+    typer.echo(table)
+    if out:
+        out.write_text(table, encoding="utf-8")
+        out.with_suffix(".json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+
+
+def register_kb_eval(app: typer.Typer) -> None:
+    """Add `fincopilot kb eval` to the knowledge-base command group."""
+    from fincopilot.tools.kb_cli import kb_app
+
+    kb_app.command("eval")(kb_eval_cmd)

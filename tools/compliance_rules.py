@@ -23,6 +23,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from fincopilot.safety.pii import find_pii
 from fincopilot.tools.textnorm import normalize
 
 Category = Literal["guaranteed_return", "misleading_claim", "missing_risk_disclosure", "suitability", "pii"]
@@ -377,7 +378,6 @@ def disclosure_violations(text: str) -> list[Violation]:
 
 def pii_violations(text: str) -> list[Violation]:
     """ID cards, bank cards, phones and emails (client ids and names are internal references, not flagged here)."""
-    from fincopilot.safety.pii import find_pii
 
     out = []
     for m in find_pii(text):

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from fincopilot.tools import scorecard  # a module import: data → datagen → scorecard → data is a cycle
+
 GENERATOR_VERSION = "2"
 SEED = 20240601
 N_CLIENTS = 300
@@ -553,9 +555,7 @@ def _reports(products: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict
 
 
 def _credit_rows(n: int) -> list[dict[str, Any]]:
-    from fincopilot.tools.scorecard import FEATURES, NUMERIC, data_path
-
-    with open(data_path(), newline="", encoding="utf-8") as fh:
+    with open(scorecard.data_path(), newline="", encoding="utf-8") as fh:
         data = list(csv.DictReader(fh))
     picks = _rng("credit").sample(range(len(data)), n)
     demo = DEMO_CLIENT_INDEX
@@ -564,7 +564,7 @@ def _credit_rows(n: int) -> list[dict[str, Any]]:
     picks[demo] = DEMO_CREDIT_ROW
     out = []
     for i in picks:
-        row = {f: (int(data[i][f]) if f in NUMERIC else data[i][f]) for f in FEATURES}
+        row = {f: (int(data[i][f]) if f in scorecard.NUMERIC else data[i][f]) for f in scorecard.FEATURES}
         row["source_row"] = i
         out.append(row)
     return out
