@@ -164,9 +164,8 @@ def finetune_cmd(
     from fincopilot.models.finetune import FinetuneOptions
 
     given = {"epochs": epochs, "learning_rate": lr, "rank": rank, "batch_size": batch_size}
-    hyper = {k: v for k, v in given.items() if v is not None}
-    if rank is not None:
-        hyper["alpha"] = 2 * rank
+    hyper = {k: v for k, v in given.items() if v is not None} | ({"alpha": 2 * rank} if rank else {})
+    hyper |= {"max_steps": max_steps, "seed": seed, "save_every": save_every, "lora_layers": lora_layers}
     opts = FinetuneOptions(
         skill=skill,
         base=base,
@@ -177,9 +176,7 @@ def finetune_cmd(
         evaluate=evaluate,
         eval_limit=eval_limit,
         eval_batch_size=eval_batch_size,
-        hyper=Hyperparameters(
-            **hyper, max_steps=max_steps, seed=seed, save_every=save_every, lora_layers=lora_layers
-        ),
+        hyper=Hyperparameters(**hyper),
     )
     _print_finetune(run_finetune(opts, progress=not as_json), as_json)
 

@@ -24,6 +24,7 @@ DATA_TABLES: dict[tuple[str, str], str] = {
 
 # Files owned by other engineers this round; remove a line once its file is clean.
 PENDING: set[str] = {
+    "agents/_common.py",
     "agents/compliance_check.py",
     "agents/credit_lookup.py",
     "agents/knowledge_qa.py",
@@ -31,10 +32,14 @@ PENDING: set[str] = {
     "agents/report_summary.py",
     "agents/skills.py",
     "agents/synthesizer.py",
+    "evals/planner_corpus.py",
     "fincopilot/server/api.py",
+    "fincopilot/server/chat.py",
     "fincopilot/server/cli.py",
+    "fincopilot/server/doctor.py",
     "graphs/advisor.py",
     "graphs/cli.py",
+    "graphs/nodes.py",
     "graphs/runner.py",
 }
 
