@@ -362,29 +362,45 @@ class TransformersBackend(BaseBackend):
                 ) from None
         elapsed = time.perf_counter() - started
         prompt_len = inputs["input_ids"].shape[1]
-        results = []
-        for row, mask in zip(out, inputs["attention_mask"]):
-            new = row[prompt_len:].tolist()
-            cut = next((i for i, t in enumerate(new) if t in stop), None)
-            generated = new if cut is None else new[:cut]
-            if cut is not None:
-                finish = "stop"
-            elif len(new) >= budget:
-                finish = "length"
-            elif elapsed >= kwargs["max_time"]:
-                raise BackendTimeout(
-                    f"backend {self.id!r} did not finish within timeout_s={self.spec.timeout_s:g}"
-                    + (f" per request ({len(batch)} in the batch)" if len(batch) > 1 else ""),
-                    backend_id=self.id,
-                )
-            else:
-                finish = "length"
-            text = state.tokenizer.decode(generated, skip_special_tokens=True)
-            usage = Usage(prompt_tokens=int(mask.sum()), completion_tokens=len(generated) + (cut is not None))
-            if schema is not None and finish == "length":
-                raise truncated_error(self.id, budget, text)
-            results.append((text, usage, finish))
-        return results
+        timed_out = elapsed >= kwargs["max_time"]
+        return [
+            self._decoded(
+                state.tokenizer, row[prompt_len:].tolist(), mask, stop, budget, timed_out, schema, len(batch)
+            )
+            for row, mask in zip(out, inputs["attention_mask"])
+        ]
+
+    def _decoded(
+        self,
+        tokenizer: Any,
+        new: list[int],
+        mask: Any,
+        stop: set[int],
+        budget: int,
+        timed_out: bool,
+        schema: type[BaseModel] | None,
+        batch_size: int,
+    ) -> tuple[str, Usage, str | None]:
+        """One row's text, usage and finish reason; a timeout, or a truncated structured answer, raises."""
+        cut = next((i for i, t in enumerate(new) if t in stop), None)
+        generated = new if cut is None else new[:cut]
+        if cut is not None:
+            finish = "stop"
+        elif len(new) >= budget:
+            finish = "length"
+        elif timed_out:
+            raise BackendTimeout(
+                f"backend {self.id!r} did not finish within timeout_s={self.spec.timeout_s:g}"
+                + (f" per request ({batch_size} in the batch)" if batch_size > 1 else ""),
+                backend_id=self.id,
+            )
+        else:
+            finish = "length"
+        text = tokenizer.decode(generated, skip_special_tokens=True)
+        usage = Usage(prompt_tokens=int(mask.sum()), completion_tokens=len(generated) + (cut is not None))
+        if schema is not None and finish == "length":
+            raise truncated_error(self.id, budget, text)
+        return text, usage, finish
 
     def _stream(self, messages: Sequence[Message], *, max_tokens: int, temperature: float) -> Iterator[str]:
         """Yield text pieces as they are generated (generation runs in a worker thread).
