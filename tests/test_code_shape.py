@@ -73,12 +73,19 @@ def findings(path: Path) -> list[str]:
         if not _is_cli(path):
             for inner in ast.walk(node):
                 if _imports_fincopilot(inner):
-                    out.append(f"{rel}:{inner.lineno} {node.name} imports a fincopilot module inside a function")
+                    out.append(
+                        f"{rel}:{inner.lineno} {node.name} imports a fincopilot module inside a function"
+                    )
     return sorted(set(out))
 
 
 def test_functions_are_short_and_import_at_module_top():
-    problems = [f for path in source_files() if path.relative_to(ROOT).as_posix() not in PENDING for f in findings(path)]
+    problems = [
+        f
+        for path in source_files()
+        if path.relative_to(ROOT).as_posix() not in PENDING
+        for f in findings(path)
+    ]
     assert not problems, "\n".join(problems)
 
 
