@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from fincopilot.errors import InputError
+from fincopilot.safety.injection import check_untrusted, fence_untrusted
 
 MAX_TEXT = 20_000
 # A sentence ends at . ! ? only when no digit follows (so 7.88% and 1,234.5 stay whole).
@@ -13,14 +14,12 @@ _SENT_EN = re.compile(r".+?(?:[.!?](?=\s|$)|[。！？]|\n|$)", re.S)
 
 def fence(text: str, label: str) -> str:
     """Wrap untrusted text (a report, a client's words) in a clearly delimited block for a prompt."""
-    from fincopilot.safety.injection import fence_untrusted
 
     return fence_untrusted(text, label)
 
 
 def flag_injection(text: str, label: str, request_id: str | None, skill: str) -> list[str]:
     """Audit (and return) prompt-injection patterns in untrusted text; the text stays fenced either way."""
-    from fincopilot.safety.injection import check_untrusted
 
     return check_untrusted(text, label, request_id=request_id, skill=skill)
 

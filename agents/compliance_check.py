@@ -29,7 +29,7 @@ from fincopilot.agents.skills import (
 )
 from fincopilot.errors import BackendError, InputError
 from fincopilot.log import get_logger
-from fincopilot.models.base import Message
+from fincopilot.models.messages import Message
 from fincopilot.tools.compliance_rules import (
     CATEGORIES,
     MAX_TEXT,

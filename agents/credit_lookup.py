@@ -19,7 +19,9 @@ from fincopilot.agents._common import fence, repetitive, tidy_generated
 from fincopilot.agents.skills import Evaluation, Rendered, SkillContext, skill
 from fincopilot.errors import BackendError
 from fincopilot.log import get_logger
-from fincopilot.models.base import Message
+from fincopilot.models.messages import Message
+from fincopilot.tools.grounding import ungrounded
+from fincopilot.tools.numbers import numeric_faithfulness, unsupported_numbers
 
 log = get_logger(__name__)
 
@@ -83,8 +85,6 @@ def template_explanation(result: CreditResult) -> str:
 
 def explain(result: CreditResult, ctx: SkillContext) -> tuple[str, str]:
     """(explanation, method): the model's sentence if it passes the number check, else the template."""
-    from fincopilot.tools.grounding import ungrounded
-    from fincopilot.tools.numbers import unsupported_numbers
 
     facts = facts_text(result)
     messages = [
@@ -168,8 +168,6 @@ def credit_facts(reference: Mapping[str, Any], output: Mapping[str, Any]) -> lis
 def metric(reference: Mapping[str, Any], output: Mapping[str, Any], source: str | None) -> dict[str, float]:
     """Grade exact match, score within ±SCORE_TOLERANCE points, and an explanation that is faithful in numbers
     AND grounded in meaning (`tools.grounding`: units, entities, attributes of the tool output)."""
-    from fincopilot.tools.grounding import ungrounded
-    from fincopilot.tools.numbers import numeric_faithfulness
 
     grade_ok = float(output.get("grade") == reference["grade"])
     score = output.get("score")

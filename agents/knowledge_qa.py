@@ -23,10 +23,21 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from fincopilot.agents._common import fence, flag_injection, repetitive, sentences, tidy_generated
-from fincopilot.agents.skills import Entities, Evaluation, Rendered, SkillContext, SourceRef, skill
+from fincopilot.agents.skills import (
+    PRODUCT_CODE,
+    Entities,
+    Evaluation,
+    Rendered,
+    SkillContext,
+    SourceRef,
+    skill,
+)
 from fincopilot.errors import BackendError, FinCopilotError
 from fincopilot.log import get_logger
-from fincopilot.models.base import Message
+from fincopilot.models.messages import Message
+from fincopilot.tools.data import list_products
+from fincopilot.tools.kb import tokenize
+from fincopilot.tools.numbers import extract_numbers, unsupported_numbers
 
 log = get_logger(__name__)
 
@@ -91,8 +102,6 @@ class KnowledgeAnswer(BaseModel):
 # --------------------------------------------------------------------------------------------- products
 def resolve_product(question: str, given: str | None) -> str | None:
     """A product code from the argument, the question's code, or a product named in words."""
-    from fincopilot.agents.skills import PRODUCT_CODE
-    from fincopilot.tools.data import list_products
 
     if given:
         return given.strip().upper()
@@ -253,7 +262,6 @@ def _stem(token: str) -> str:
 
 
 def _terms(text: str, product: str | None) -> set[str]:
-    from fincopilot.tools.kb import tokenize
 
     drop = {product.lower()} if product else set()
     return {
@@ -316,7 +324,6 @@ class _Draft(BaseModel):
 
 
 def _model_answer(question: str, evidence: list[tuple[str, Any]], ctx: SkillContext) -> str | None:
-    from fincopilot.tools.numbers import unsupported_numbers
 
     passages = "\n".join(f"- {h.title} § {h.section}: {h.text}" for _, h in evidence)
     flag_injection(passages, "knowledge base passages", ctx.request_id, ctx.skill)
@@ -348,7 +355,6 @@ def _model_answer(question: str, evidence: list[tuple[str, Any]], ctx: SkillCont
 
 
 def _numbers(text: str):
-    from fincopilot.tools.numbers import extract_numbers
 
     return extract_numbers(text)
 
@@ -378,7 +384,6 @@ def _abstain(args: KnowledgeQaArgs, product: str | None, hits: list[Any], covera
 
 
 def answer_question(args: KnowledgeQaArgs, ctx: SkillContext) -> KnowledgeAnswer:
-    from fincopilot.tools.numbers import unsupported_numbers
 
     product = resolve_product(args.question, args.product)
     found = ctx.call_tool(

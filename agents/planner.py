@@ -32,8 +32,8 @@ from pydantic import BaseModel, Field, ValidationError, create_model
 from fincopilot.agents.skills import CLIENT_ID, PRODUCT_CODE, QUOTE_REF, Entities, get_skill, list_skills
 from fincopilot.errors import BackendError, FinCopilotError, InputError, NotFoundError, PlanValidationError
 from fincopilot.log import get_logger
-from fincopilot.models.base import Message
 from fincopilot.models.gateway import default_gateway
+from fincopilot.models.messages import Message
 from fincopilot.tools import data
 
 log = get_logger(__name__)

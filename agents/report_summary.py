@@ -31,10 +31,13 @@ from fincopilot.agents._common import (
     tidy_generated,
 )
 from fincopilot.agents.skills import Evaluation, Rendered, SkillContext, skill
-from fincopilot.errors import BackendError, InputError
+from fincopilot.errors import BackendError, FinCopilotError, InputError
 from fincopilot.log import get_logger
-from fincopilot.models.base import Message
+from fincopilot.models.messages import Message
 from fincopilot.tools.claims import check_claims, degenerate_reason
+from fincopilot.tools.data import get_report
+from fincopilot.tools.numbers import extract_numbers, numeric_faithfulness, unsupported_numbers
+from fincopilot.tools.textmetrics import rouge_l
 
 log = get_logger(__name__)
 
@@ -131,7 +134,6 @@ SYSTEM_ZH = (
 
 
 def _score_sentence(s: str) -> float:
-    from fincopilot.tools.numbers import extract_numbers
 
     low = s.lower()
     return len(extract_numbers(s)) + 1.5 * sum(1 for k in KEYWORDS if k in low)
@@ -155,7 +157,6 @@ _CLAUSE = re.compile(r"[^,;，；。.!?！？\n]*\d[^,;，；。!?！？\n]*")
 
 def extractive_key_figures(report_text: str, limit: int = 6) -> list[str]:
     """Short clauses of the report that carry a key figure, verbatim."""
-    from fincopilot.tools.numbers import extract_numbers
 
     out: list[str] = []
     for sent in sentences(report_text):
@@ -211,7 +212,6 @@ def repair(summary: str, key_figures: list[str], source: str) -> tuple[str, list
 
 def rejection(summary: str, source: str) -> str | None:
     """Why a (repaired) model summary cannot be kept, or None: degenerate, too short, too few figures."""
-    from fincopilot.tools.numbers import extract_numbers
 
     why = degenerate_reason(summary, [source])
     if why:
@@ -281,7 +281,6 @@ def render(o: Mapping[str, Any]) -> Rendered:
 
 def figure_coverage(text: str, figures: list[str]) -> float:
     """Share of key figures whose value appears among the numbers of `text` (formatting-tolerant)."""
-    from fincopilot.tools.numbers import unsupported_numbers
 
     if not figures:
         return 1.0
@@ -290,8 +289,6 @@ def figure_coverage(text: str, figures: list[str]) -> float:
 
 def metric(reference: Mapping[str, Any], output: Mapping[str, Any], source: str | None) -> dict[str, float]:
     """Numeric faithfulness (gates), key-figure coverage and ROUGE-L F1 against the reference summary."""
-    from fincopilot.tools.numbers import numeric_faithfulness
-    from fincopilot.tools.textmetrics import rouge_l
 
     summary = output.get("summary") or ""
     text = "\n".join([summary, *output.get("key_figures", [])])
@@ -310,8 +307,6 @@ def metric(reference: Mapping[str, Any], output: Mapping[str, Any], source: str 
 
 def report_source(item_input: dict[str, Any]) -> str | None:
     """The stored report an eval item's summary must be faithful to."""
-    from fincopilot.errors import FinCopilotError
-    from fincopilot.tools.data import get_report
 
     try:
         rep = get_report(item_input["product"], item_input.get("date"))
@@ -322,7 +317,6 @@ def report_source(item_input: dict[str, Any]) -> str | None:
 
 def baseline_extractive(item_input: dict[str, Any]) -> dict[str, Any]:
     """No model: the report's most informative sentences and key-figure clauses, verbatim."""
-    from fincopilot.tools.data import get_report
 
     rep = get_report(item_input["product"], item_input.get("date"))
     source = f"{rep.title}\n\n{rep.body}"
@@ -361,7 +355,6 @@ EVALUATION = Evaluation(
     evaluation=EVALUATION,
 )
 def report_summary(args: ReportSummaryArgs, ctx: SkillContext) -> SummaryResult:
-    from fincopilot.tools.numbers import numeric_faithfulness, unsupported_numbers
 
     product = report_id = report_date = None
     sources: list[str] = []

@@ -29,8 +29,8 @@ from pydantic import BaseModel, Field, ValidationError
 
 from fincopilot.errors import InputError, NotFoundError
 from fincopilot.log import get_logger
-from fincopilot.models.base import Completion, Message
 from fincopilot.models.gateway import default_gateway
+from fincopilot.models.messages import Completion, Message
 from fincopilot.plugins import PluginGroup
 from fincopilot.principal import Principal, acting_as
 from fincopilot.safety import audit

@@ -31,8 +31,8 @@ from fincopilot.agents._common import (
 from fincopilot.agents.skills import Rendered, SourceRef, get_skill, list_skills
 from fincopilot.errors import BackendError, NotFoundError
 from fincopilot.log import get_logger
-from fincopilot.models.base import Message
 from fincopilot.models.gateway import default_gateway
+from fincopilot.models.messages import Message
 from fincopilot.tools.numbers import extract_numbers, unsupported_numbers
 
 log = get_logger(__name__)

@@ -80,7 +80,7 @@ def run_react(gateway) -> float:
 
     from fincopilot.agents.skills import SkillContext, get_skill
     from fincopilot.agents.synthesizer import synthesize
-    from fincopilot.models.base import Message
+    from fincopilot.models.messages import Message
 
     class _ReactAction(BaseModel):
         skill: str

@@ -45,8 +45,8 @@ ISSUE_EXAMPLES = [
 
 def pii_area(progress: Progress) -> dict[str, list[int]]:
     from fincopilot.config import parse_settings
-    from fincopilot.models.base import messages
     from fincopilot.models.gateway import Gateway
+    from fincopilot.models.messages import messages
     from fincopilot.models.router import Router
     from fincopilot.safety.pii import add_known_names
     from fincopilot.safety.resilience import HealthRegistry

@@ -84,7 +84,7 @@ def _clients() -> list[tuple]:
 def bench_overhead(corpus: list[str], base_url: str, progress: Progress) -> dict:
     from fincopilot.config import BackendSpec
     from fincopilot.models.backends.openai import OpenAIBackend
-    from fincopilot.models.base import messages
+    from fincopilot.models.messages import messages
     from fincopilot.safety.desensitize import Pseudonymizer, pseudonym_scope
     from fincopilot.safety.pii import known_client_names
 
@@ -173,8 +173,8 @@ def bench_disguised(names: tuple[str, ...], progress: Progress) -> dict:
 def bench_overflow(corpus: list[str], base_url: str, progress: Progress) -> dict:
     from fincopilot.config import parse_settings
     from fincopilot.errors import BackendError
-    from fincopilot.models.base import messages
     from fincopilot.models.gateway import Gateway
+    from fincopilot.models.messages import messages
     from fincopilot.models.registry import clear_instances
     from fincopilot.models.router import Router
     from fincopilot.safety.resilience import HealthRegistry

@@ -39,7 +39,7 @@ FINCOPILOT = str(Path(sys.executable).with_name("fincopilot"))
 
 def tokens_per_second(kind: str, max_tokens: int, repeats: int, progress, task) -> dict[str, float]:
     from fincopilot.config import settings
-    from fincopilot.models.base import messages
+    from fincopilot.models.messages import messages
     from fincopilot.models.registry import build_backend
 
     spec = (

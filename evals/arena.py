@@ -23,19 +23,38 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from fincopilot.agents.planner import fallback_plan, plan_request, validate_plan
+from fincopilot.agents.skills import SkillContext, get_skill
+from fincopilot.config import settings
 from fincopilot.errors import FinCopilotError, InputError, NotFoundError
 from fincopilot.evals.bradley_terry import ROUNDS, Battle, Rating, battles_from_scores, ratings_with_ci
 from fincopilot.evals.compliance_metrics import category_counts, category_f1
-from fincopilot.evals.datasets import EvalItem, Split, dataset_version, load_items
+from fincopilot.evals.datasets import EvalItem, Split, dataset_path, dataset_version, load_items
 from fincopilot.evals.metrics import ItemScore, aggregate, score_item
 from fincopilot.evals.paired import PairedDiff, all_pairs
 from fincopilot.log import get_logger
+from fincopilot.models.gateway import Gateway
+from fincopilot.models.messages import Message
+from fincopilot.models.router import (
+    CandidateStats,
+    PairEvidence,
+    PinnedRouter,
+    load_routing_table,
+    new_table,
+    resolve_spec,
+    route_for_skill,
+    write_routing_table,
+)
+from fincopilot.paths import home
+from fincopilot.safety import audit
+from fincopilot.safety.resilience import HealthRegistry
 
 log = get_logger(__name__)
 
@@ -49,7 +68,6 @@ def baselines(skill: str) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]
     """The classical baselines of `skill`: the planner's keyword rules, or what the skill declares."""
     if skill == "planner":
         return {PLANNER_BASELINE: _baseline_keyword}
-    from fincopilot.agents.skills import get_skill
 
     return dict(get_skill(skill).evaluation.baselines)
 
@@ -62,10 +80,7 @@ def default_baseline(skill: str) -> str | None:
 def eval_set(skill: str) -> Path | None:
     """The skill's declared eval set (the planner's is the built-in one)."""
     if skill == "planner":
-        from fincopilot.evals.datasets import dataset_path
-
         return dataset_path("planner")
-    from fincopilot.agents.skills import get_skill
 
     return get_skill(skill).evaluation.eval_set
 
@@ -98,7 +113,6 @@ CREATE TABLE IF NOT EXISTS cache (
 
 
 def arena_db_path() -> Path:
-    from fincopilot.paths import home
 
     return home() / "arena.duckdb"
 
@@ -185,8 +199,6 @@ class Candidate:
             self._baseline = known[name]
             self.version = "code:" + _hash(inspect.getsource(self._baseline))[:12]
         else:
-            from fincopilot.config import settings
-
             cfg = config or settings()
             spec = cfg.backend(name)  # UnknownBackendError names the configured ids
             self.cost_per_1k = spec.cost_per_1k_tokens
@@ -196,10 +208,6 @@ class Candidate:
             if gateway_factory is not None:
                 gw = gateway_factory(name)
             else:
-                from fincopilot.models.gateway import Gateway
-                from fincopilot.models.router import PinnedRouter
-                from fincopilot.safety.resilience import HealthRegistry
-
                 gw = Gateway(router=PinnedRouter(name, cfg), health=HealthRegistry())
             self._gateway = _MeteredGateway(gw, self.cost_per_1k)
 
@@ -227,7 +235,6 @@ def _backend_version(spec) -> str:
 
 # --- baselines ---------------------------------------------------------------------------------------------
 def _baseline_keyword(item: EvalItem) -> dict[str, Any]:
-    from fincopilot.agents.planner import fallback_plan, validate_plan
 
     plan, note = fallback_plan(item.input["request"])
     valid = not validate_plan(plan) if plan.steps else True
@@ -243,8 +250,6 @@ def _baseline_keyword(item: EvalItem) -> dict[str, Any]:
 # --- backends -----------------------------------------------------------------------------------------------
 def _run_backend(skill: str, item: EvalItem, gateway) -> dict[str, Any]:
     if skill == "planner":
-        from fincopilot.agents.planner import plan_request
-
         outcome = plan_request(item.input["request"], gateway=gateway)
         return {
             "plan": outcome.plan.plan_json(),
@@ -254,7 +259,6 @@ def _run_backend(skill: str, item: EvalItem, gateway) -> dict[str, Any]:
             "problems": outcome.problems[:4],
             "rounds": outcome.rounds,
         }
-    from fincopilot.agents.skills import SkillContext, get_skill
 
     sk = get_skill(skill)
     args = {**item.input, **sk.evaluation.backend_args}  # e.g. switch the model path on where rules would do
@@ -346,6 +350,93 @@ def _select(items: list[EvalItem], limit: int | None, seed: int) -> list[EvalIte
     return sorted(chosen, key=lambda i: i.id)
 
 
+def _candidate_names(candidates: Sequence[str]) -> list[str]:
+    names = [c.strip() for c in candidates if c and c.strip()]
+    if not names:
+        raise InputError("give at least one candidate (--backends a,b or a baseline like baseline:rules)")
+    if len(set(names)) != len(names):
+        raise InputError(f"a candidate is listed twice: {', '.join(names)}")
+    return names
+
+
+def _run_id(
+    skill: str,
+    dataset: str | Path | None,
+    version: str,
+    split: Split,
+    seed: int,
+    items: list[EvalItem],
+    cands: list[Candidate],
+    judge: str | None,
+) -> str:
+    """The run's id: a hash of everything that decides its results."""
+    run_params = {
+        "skill": skill,
+        "dataset": str(dataset or ""),
+        "version": version,
+        "split": split,
+        "seed": seed,
+        "items": [i.id for i in items],
+        "candidates": [c.name for c in cands],
+        "judge": judge,
+        "versions": [c.version for c in cands],
+    }
+    return f"{skill}-{_hash(run_params)[:10]}"
+
+
+def _arena_items(
+    skill: str, dataset: str | Path | None, split: Split, limit: int | None, seed: int
+) -> tuple[str | Path, list[EvalItem]]:
+    """The eval set's path and the items of `split` (sampled under `limit`)."""
+    path = dataset if dataset is not None else eval_set(skill)  # get_skill names the registered skills
+    if path is None:
+        raise NotFoundError(f"skill {skill!r} declares no eval set; give --dataset PATH")
+    items = _select(load_items(skill, split, path), limit, seed)
+    if not items:
+        raise InputError(f"the {split!r} split of the {skill!r} eval set is empty")
+    return path, items
+
+
+@dataclass(frozen=True)
+class _JudgeSpec:
+    """The judge backend for a run and how to reach it."""
+
+    judge: str
+    config: Any
+    gateway_factory: Callable[[str], Any] | None
+    progress: bool
+
+
+def _evidence(
+    skill: str,
+    items: list[EvalItem],
+    results: dict[str, Any],
+    per_item: dict[str, dict[str, float]],
+    judged: _JudgeSpec | None,
+    con: Any,
+    rounds: int,
+    seed: int,
+) -> tuple[list[Any], list[Rating], list[Rating], int]:
+    """Paired item-level bootstrap of score differences; ratings from metric (and judge) battles; judge calls."""
+    if len(results) < 2:
+        return [], [], [], 0
+    pairs = all_pairs(per_item, rounds=rounds, seed=seed)
+    ratings = ratings_with_ci(battles_from_scores(per_item), rounds=rounds, seed=seed)
+    if judged is None:
+        return pairs, ratings, [], 0
+    jb, calls = judge_battles(
+        skill,
+        items,
+        results,
+        judged.judge,
+        con,
+        config=judged.config,
+        gateway_factory=judged.gateway_factory,
+        progress=judged.progress,
+    )
+    return pairs, ratings, ratings_with_ci(jb, rounds=rounds, seed=seed), calls
+
+
 def run_arena(
     skill: str,
     candidates: Sequence[str],
@@ -363,90 +454,29 @@ def run_arena(
     bootstrap_rounds: int = ROUNDS,
 ) -> ArenaRun:
     """Run `candidates` on `skill`'s eval set and store results, ratings and the run in DuckDB."""
-    names = [c.strip() for c in candidates if c and c.strip()]
-    if not names:
-        raise InputError("give at least one candidate (--backends a,b or a baseline like baseline:rules)")
-    if len(set(names)) != len(names):
-        raise InputError(f"a candidate is listed twice: {', '.join(names)}")
-    path = dataset if dataset is not None else eval_set(skill)  # get_skill names the registered skills
-    if path is None:
-        raise NotFoundError(f"skill {skill!r} declares no eval set; give --dataset PATH")
-    items = _select(load_items(skill, split, path), limit, seed)
-    if not items:
-        raise InputError(f"the {split!r} split of the {skill!r} eval set is empty")
+    names = _candidate_names(candidates)
+    path, items = _arena_items(skill, dataset, split, limit, seed)
     version = dataset_version(skill, path)
     cands = [Candidate(n, skill, config, gateway_factory) for n in names]
-    run_params = {
-        "skill": skill,
-        "dataset": str(dataset or ""),
-        "version": version,
-        "split": split,
-        "seed": seed,
-        "items": [i.id for i in items],
-        "candidates": names,
-        "judge": judge,
-        "versions": [c.version for c in cands],
-    }
-    run_id = f"{skill}-{_hash(run_params)[:10]}"
+    run_id = _run_id(skill, dataset, version, split, seed, items, cands, judge)
     sources = _sources(skill, items)
-
     con = connect(db)
     try:
         results, model_calls = _answers(cands, items, skill, version, con, workers, progress)
-
-        # --- score: each candidate on its own output; a fallback's output is the candidate's failure
+        # score: each candidate on its own output; a fallback's output is the candidate's failure
         per_item: dict[str, dict[str, float]] = {it.id: {} for it in items}
-        summaries: list[CandidateSummary] = []
         rows: list[list[Any]] = []
-        for c in cands:
-            summaries.append(
-                _score_candidate(c, skill, items, results[c.name], sources, per_item, rows, run_id)
-            )
-
-        # --- evidence: paired item-level bootstrap of score differences; ratings from metric (and judge) battles
-        pairs = all_pairs(per_item, rounds=bootstrap_rounds, seed=seed) if len(cands) > 1 else []
-        ratings = (
-            ratings_with_ci(battles_from_scores(per_item), rounds=bootstrap_rounds, seed=seed)
-            if len(cands) > 1
-            else []
+        summaries = [
+            _score_candidate(c, skill, items, results[c.name], sources, per_item, rows, run_id) for c in cands
+        ]
+        judged = _JudgeSpec(judge, config, gateway_factory, progress) if judge else None
+        pairs, ratings, judge_ratings, calls = _evidence(
+            skill, items, results, per_item, judged, con, bootstrap_rounds, seed
         )
-        judge_ratings: list[Rating] = []
-        if judge and len(cands) > 1:
-            jb, calls = judge_battles(
-                skill,
-                items,
-                results,
-                judge,
-                con,
-                config=config,
-                gateway_factory=gateway_factory,
-                progress=progress,
-            )
-            model_calls += calls
-            judge_ratings = ratings_with_ci(jb, rounds=bootstrap_rounds, seed=seed)
+        model_calls += calls
         _attach_ratings(summaries, judge_ratings or ratings)
-        _store_run(
-            con,
-            run_id,
-            [
-                run_id,
-                skill,
-                str(dataset or ""),
-                version,
-                split,
-                seed,
-                limit,
-                json.dumps(names),
-                judge,
-                len(items),
-                _now(),
-                model_calls,
-            ],
-            rows,
-            ratings,
-            judge_ratings,
-            pairs,
-        )
+        row = [run_id, skill, str(dataset or ""), version, split, seed, limit, json.dumps(names), judge]
+        _store_run(con, run_id, [*row, len(items), _now(), model_calls], rows, ratings, judge_ratings, pairs)
     finally:
         con.close()
     log.info("arena_run", run_id=run_id, skill=skill, items=len(items), model_calls=model_calls)
@@ -466,44 +496,78 @@ def run_arena(
     )
 
 
-def _answers(
-    cands: list[Candidate], items: list[EvalItem], skill: str, version: str, con, workers: int, progress: bool
-) -> tuple[dict[str, dict[str, dict[str, Any]]], int]:
-    """Every candidate's answer to every item: from the cache, else run (and cached). Returns the answers and
-    the number of model calls made."""
+def _cache_key(c: Candidate, skill: str, version: str, it: EvalItem) -> str:
+    fields = {
+        "c": c.name,
+        "v": c.version,
+        "skill": skill,
+        "dv": version,
+        "in": it.input,
+        "proto": OUTPUT_PROTOCOL,
+    }
+    return _hash(fields)[:32]
+
+
+def _cached_answers(
+    cands: list[Candidate], items: list[EvalItem], skill: str, version: str, con
+) -> tuple[dict[str, dict[str, dict[str, Any]]], list[tuple[Candidate, EvalItem, str]]]:
+    """The answers already in the cache, and the (candidate, item, cache key) still to run."""
     results: dict[str, dict[str, dict[str, Any]]] = {c.name: {} for c in cands}
-    model_calls = 0
     todo: list[tuple[Candidate, EvalItem, str]] = []
     for c in cands:
         for it in items:
-            key = _hash(
-                {
-                    "c": c.name,
-                    "v": c.version,
-                    "skill": skill,
-                    "dv": version,
-                    "in": it.input,
-                    "proto": OUTPUT_PROTOCOL,
-                }
-            )[:32]
+            key = _cache_key(c, skill, version, it)
             row = con.execute(
                 "SELECT output, latency_s, prompt_tokens, completion_tokens, cost, error FROM cache "
                 "WHERE cache_key = ?",
                 [key],
             ).fetchone()
-            if row is not None:
-                results[c.name][it.id] = {
-                    "output": json.loads(row[0]),
-                    "latency_s": row[1],
-                    "prompt_tokens": row[2],
-                    "completion_tokens": row[3],
-                    "cost": row[4],
-                    "error": row[5],
-                    "cached": True,
-                    "cache_key": key,
-                }
-            else:
+            if row is None:
                 todo.append((c, it, key))
+                continue
+            results[c.name][it.id] = {
+                "output": json.loads(row[0]),
+                "latency_s": row[1],
+                "prompt_tokens": row[2],
+                "completion_tokens": row[3],
+                "cost": row[4],
+                "error": row[5],
+                "cached": True,
+                "cache_key": key,
+            }
+    return results, todo
+
+
+def _cache_answer(
+    con, key: str, c: Candidate, skill: str, version: str, it: EvalItem, rec: dict[str, Any]
+) -> None:
+    con.execute(
+        "INSERT OR REPLACE INTO cache VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        [
+            key,
+            c.name,
+            c.version,
+            skill,
+            version,
+            _hash(it.input)[:16],
+            json.dumps(rec["output"], ensure_ascii=False, sort_keys=True),
+            rec["latency_s"],
+            rec["prompt_tokens"],
+            rec["completion_tokens"],
+            rec["cost"],
+            rec["error"],
+            _now(),
+        ],
+    )
+
+
+def _answers(
+    cands: list[Candidate], items: list[EvalItem], skill: str, version: str, con, workers: int, progress: bool
+) -> tuple[dict[str, dict[str, dict[str, Any]]], int]:
+    """Every candidate's answer to every item: from the cache, else run (and cached). Returns the answers and
+    the number of model calls made."""
+    results, todo = _cached_answers(cands, items, skill, version, con)
+    model_calls = 0
     with _progress(progress) as bar:
         tasks = {
             c.name: bar.add_task(f"{skill} · {c.name}", total=len(items), completed=len(results[c.name]))
@@ -523,26 +587,45 @@ def _answers(
                     model_calls += rec.pop("calls")
                     rec.update(cached=False, cache_key=key)
                     results[c.name][it.id] = rec
-                    con.execute(
-                        "INSERT OR REPLACE INTO cache VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                        [
-                            key,
-                            c.name,
-                            c.version,
-                            skill,
-                            version,
-                            _hash(it.input)[:16],
-                            json.dumps(rec["output"], ensure_ascii=False, sort_keys=True),
-                            rec["latency_s"],
-                            rec["prompt_tokens"],
-                            rec["completion_tokens"],
-                            rec["cost"],
-                            rec["error"],
-                            _now(),
-                        ],
-                    )
+                    _cache_answer(con, key, c, skill, version, it, rec)
                     bar.advance(tasks[c.name])
     return results, model_calls
+
+
+def _item_score(
+    c: Candidate, skill: str, it: EvalItem, rec: dict[str, Any], source: str | None
+) -> tuple[ItemScore, bool]:
+    """One item's score (an error or a fallback scores 0), and whether the answer was a fallback's."""
+    if rec["error"]:
+        return ItemScore(score=0.0, metrics={"error": 1.0, "fallback": 0.0}), False
+    if is_fallback(c.name, rec["output"]):
+        # metrics of the fallback's output are not the candidate's: only the failure is recorded
+        return ItemScore(score=0.0, metrics={"fallback": 1.0}), True
+    s = score_item(skill, it.reference, rec["output"], source)
+    counts = category_counts(skill, it.reference, rec["output"])  # per-category F1 (compliance)
+    return ItemScore(score=s.score, metrics={**s.metrics, **counts, "fallback": 0.0}), False
+
+
+def _result_row(
+    run_id: str, c: Candidate, it: EvalItem, rec: dict[str, Any], s: ItemScore, fallback: bool
+) -> list[Any]:
+    return [
+        run_id,
+        c.name,
+        it.id,
+        json.dumps(rec["output"], ensure_ascii=False, sort_keys=True),
+        s.score,
+        json.dumps(s.metrics, sort_keys=True),
+        rec["latency_s"],
+        rec["prompt_tokens"],
+        rec["completion_tokens"],
+        rec["cost"],
+        rec["error"],
+        rec["cached"],
+        rec["cache_key"],
+        (rec["output"] or {}).get("produced_by"),
+        fallback,
+    ]
 
 
 def _score_candidate(
@@ -560,42 +643,15 @@ def _score_candidate(
     lat, toks, costs, errors, fallbacks = [], [], [], 0, 0
     for it in items:
         rec = results[it.id]
-        fallback = not rec["error"] and is_fallback(c.name, rec["output"])
-        if rec["error"]:
-            s = ItemScore(score=0.0, metrics={"error": 1.0, "fallback": 0.0})
-            errors += 1
-        elif fallback:
-            # metrics of the fallback's output are not the candidate's: only the failure is recorded
-            s = ItemScore(score=0.0, metrics={"fallback": 1.0})
-            fallbacks += 1
-        else:
-            s = score_item(skill, it.reference, rec["output"], sources.get(it.id))
-            counts = category_counts(skill, it.reference, rec["output"])  # per-category F1 (compliance)
-            s = ItemScore(score=s.score, metrics={**s.metrics, **counts, "fallback": 0.0})
+        s, fallback = _item_score(c, skill, it, rec, sources.get(it.id))
+        errors += bool(rec["error"])
+        fallbacks += fallback
         scores.append(s)
         per_item[it.id][c.name] = s.score
         lat.append(rec["latency_s"])
         toks.append(rec["prompt_tokens"] + rec["completion_tokens"])
         costs.append(rec["cost"])
-        rows.append(
-            [
-                run_id,
-                c.name,
-                it.id,
-                json.dumps(rec["output"], ensure_ascii=False, sort_keys=True),
-                s.score,
-                json.dumps(s.metrics, sort_keys=True),
-                rec["latency_s"],
-                rec["prompt_tokens"],
-                rec["completion_tokens"],
-                rec["cost"],
-                rec["error"],
-                rec["cached"],
-                rec["cache_key"],
-                (rec["output"] or {}).get("produced_by"),
-                fallback,
-            ]
-        )
+        rows.append(_result_row(run_id, c, it, rec, s, fallback))
     agg = category_f1(aggregate(skill, scores))
     return CandidateSummary(
         candidate=c.name,
@@ -703,7 +759,6 @@ def _sources(skill: str, items: list[EvalItem]) -> dict[str, str]:
     """The text an output must be faithful to, per item, as the skill's `Evaluation.source` declares."""
     if skill == "planner":
         return {}
-    from fincopilot.agents.skills import get_skill
 
     source = get_skill(skill).evaluation.source
     if source is None:
@@ -754,7 +809,6 @@ def render_output(skill: str, output: dict[str, Any]) -> str:
     """The part of an output a judge should see (compact)."""
     if skill == "planner":
         return json.dumps(output.get("plan", {}), ensure_ascii=False)
-    from fincopilot.agents.skills import get_skill
 
     try:
         return get_skill(skill).render(output).text[:1500]
@@ -775,17 +829,12 @@ def judge_battles(
 ) -> tuple[list[Battle], int]:
     """Pairwise judgments with position swapping: each pair is judged as (A, B) and as (B, A); verdicts that
     disagree once the swap is undone are ties. Returns the battles and the number of judge calls made."""
-    from fincopilot.models.base import Message
 
     judge_cand = Candidate(judge, skill, config, gateway_factory)
     names = sorted(results)
     calls = 0
     battles: list[Battle] = []
-    jobs = []
-    for it in items:
-        for i, a in enumerate(names):
-            for b in names[i + 1 :]:
-                jobs.append((it, a, b))
+    jobs = [(it, a, b) for it in items for i, a in enumerate(names) for b in names[i + 1 :]]
     with _progress(progress) as bar:
         task = bar.add_task(f"judge {judge}", total=len(jobs))
         for it, a, b in jobs:
@@ -801,56 +850,51 @@ def judge_battles(
             ta, tb = render_output(skill, ra["output"]), render_output(skill, rb["output"])
             verdicts = []
             for first, second in ((ta, tb), (tb, ta)):
-                prompt = (
-                    f"Task input: {json.dumps(it.input, ensure_ascii=False)[:1200]}\n\nAnswer A:\n{first[:1200]}"
-                    f"\n\nAnswer B:\n{second[:1200]}\n\nWhich answer is better?"
-                )
-                key = _hash({"judge": judge, "v": judge_cand.version, "skill": skill, "prompt": prompt})[:32]
-                row = con.execute("SELECT output FROM cache WHERE cache_key = ?", [key]).fetchone()
-                if row is not None:
-                    verdict = json.loads(row[0]).get("winner", "tie")
-                else:
-                    gw = judge_cand._gateway
-                    try:
-                        out = gw.complete(
-                            "arena_judge",
-                            [
-                                Message(role="system", content=_JUDGE_SYSTEM),
-                                Message(role="user", content=prompt),
-                            ],
-                            schema=JudgeVerdict,
-                            max_tokens=12,
-                        )
-                        verdict = out.parsed.winner if out.parsed is not None else "tie"
-                    except FinCopilotError as err:
-                        log.warning("judge_failed", judge=judge, item=it.id, error=str(err)[:200])
-                        verdict = "tie"
-                    calls += 1
-                    con.execute(
-                        "INSERT OR REPLACE INTO cache VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                        [
-                            key,
-                            judge,
-                            judge_cand.version,
-                            "arena_judge",
-                            "",
-                            _hash(prompt)[:16],
-                            json.dumps({"winner": verdict}),
-                            0.0,
-                            0,
-                            0,
-                            0.0,
-                            None,
-                            _now(),
-                        ],
-                    )
+                verdict, called = _judge_once(judge_cand, skill, it, first, second, con)
                 verdicts.append(verdict)
+                calls += called
             first_order = {"A": "a", "B": "b", "tie": "tie"}[verdicts[0]]
             swapped = {"A": "b", "B": "a", "tie": "tie"}[verdicts[1]]  # undo the swap
             winner = first_order if first_order == swapped else "tie"
             battles.append(Battle(model_a=a, model_b=b, winner=winner, item_id=it.id))
             bar.advance(task)
     return battles, calls
+
+
+def _judge_once(
+    judge_cand: Candidate, skill: str, it: EvalItem, first: str, second: str, con
+) -> tuple[str, int]:
+    """The judge's verdict on (A=first, B=second), from the cache or one judge call; and the calls made."""
+    judge = judge_cand.name
+    prompt = (
+        f"Task input: {json.dumps(it.input, ensure_ascii=False)[:1200]}\n\nAnswer A:\n{first[:1200]}"
+        f"\n\nAnswer B:\n{second[:1200]}\n\nWhich answer is better?"
+    )
+    key = _hash({"judge": judge, "v": judge_cand.version, "skill": skill, "prompt": prompt})[:32]
+    row = con.execute("SELECT output FROM cache WHERE cache_key = ?", [key]).fetchone()
+    if row is not None:
+        return json.loads(row[0]).get("winner", "tie"), 0
+    chat = [Message(role="system", content=_JUDGE_SYSTEM), Message(role="user", content=prompt)]
+    try:
+        out = judge_cand._gateway.complete("arena_judge", chat, schema=JudgeVerdict, max_tokens=12)
+        verdict = out.parsed.winner if out.parsed is not None else "tie"
+    except FinCopilotError as err:
+        log.warning("judge_failed", judge=judge, item=it.id, error=str(err)[:200])
+        verdict = "tie"
+    row = [
+        key,
+        judge,
+        judge_cand.version,
+        "arena_judge",
+        "",
+        _hash(prompt)[:16],
+        json.dumps({"winner": verdict}),
+    ]
+    con.execute(
+        "INSERT OR REPLACE INTO cache VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        [*row, 0.0, 0, 0, 0.0, None, _now()],
+    )
+    return verdict, 1
 
 
 # ================================================================================================ reading back
@@ -917,8 +961,6 @@ def leaderboard(run_id: str, db: Path | None = None) -> list[CandidateSummary]:
         ).fetchall()
     finally:
         con.close()
-    from fincopilot.config import settings
-    from fincopilot.models.router import resolve_spec
 
     cfg = settings()
     by: dict[str, list[tuple]] = {}
@@ -997,7 +1039,6 @@ def route_from_run(
     incumbent: str | None = None,
 ):
     """The routing decision the evidence of one stored run supports (`models.router.route_for_skill`)."""
-    from fincopilot.models.router import CandidateStats, PairEvidence, route_for_skill
 
     stats = [
         CandidateStats(
@@ -1030,9 +1071,6 @@ def route_from_run(
 def promote(db: Path | None = None, path: Path | None = None, config=None):
     """Write the routing table from the latest run of every skill; returns (table, file path). The skill's
     current route is the incumbent; every decision is logged and audited with its evidence."""
-    from fincopilot.config import settings
-    from fincopilot.models.router import load_routing_table, new_table, write_routing_table
-    from fincopilot.safety import audit
 
     cfg = config or settings()
     runs = latest_runs(db)

@@ -21,6 +21,11 @@ import re
 from typing import Any
 
 from fincopilot.evals.datasets import EvalItem, dataset_version, split_for, write_items
+from fincopilot.tools.compliance_rules import CATEGORIES
+from fincopilot.tools.data import connect, get_report, list_products, list_reports
+from fincopilot.tools.datagen import EN_DATES, ZH_DATES
+from fincopilot.tools.numbers import extract_numbers
+from fincopilot.tools.scorecard import CreditScoreArgs, credit_score
 
 SEED = "fincopilot-evals-v1"
 
@@ -30,7 +35,6 @@ def _rng(*parts: object) -> random.Random:
 
 
 def _clients() -> list[dict[str, Any]]:
-    from fincopilot.tools.data import connect
 
     with connect() as con:
         cur = con.execute(
@@ -42,7 +46,6 @@ def _clients() -> list[dict[str, Any]]:
 
 
 def _products() -> list[dict[str, Any]]:
-    from fincopilot.tools.data import list_products
 
     return [p.model_dump() for p in list_products()]
 
@@ -178,62 +181,58 @@ def _client_ref(client: dict[str, Any], zh: bool, r: random.Random) -> str:
     return client["client_id"]
 
 
-def build_planner() -> list[EvalItem]:
-    clients = _clients()
-    products = [p["code"] for p in _products()]
-    demo = next(c for c in clients if c["client_id"] == "C-1042")
-    from fincopilot.tools.datagen import EN_DATES, ZH_DATES
+class _PlannerRequests:
+    """Makers of (request, steps) for each kind of planner item, drawing clients and products from the domain."""
 
-    dates = [d.isoformat() for d in (*EN_DATES, *ZH_DATES)]
-    out: list[tuple[str, str, list[dict[str, Any]], dict[str, Any]]] = []  # (kind, request, steps, meta)
+    def __init__(self) -> None:
+        self.clients = _clients()
+        self.products = [p["code"] for p in _products()]
+        self.demo = next(c for c in self.clients if c["client_id"] == "C-1042")
+        self.dates = [d.isoformat() for d in (*EN_DATES, *ZH_DATES)]
 
-    def add(kind: str, templates: list[str], zh: bool, n: int, make) -> None:
-        r = _rng("planner", kind, zh)
-        for k in range(n):
-            tpl = templates[k % len(templates)]
-            request, steps = make(tpl, r, k)
-            out.append((kind, request, steps, {"lang": "zh" if zh else "en", "template": tpl}))
+    def pick_client(self, r: random.Random, k: int) -> dict[str, Any]:
+        return self.demo if k == 0 else r.choice(self.clients)
 
-    def pick_client(r: random.Random, k: int) -> dict[str, Any]:
-        return demo if k == 0 else r.choice(clients)
+    def pick_product(self, r: random.Random, k: int) -> str:
+        return "HY-7" if k == 0 else r.choice(self.products)
 
-    def pick_product(r: random.Random, k: int) -> str:
-        return "HY-7" if k == 0 else r.choice(products)
-
-    def credit(tpl, r, k, zh=False):
-        c = _client_ref(pick_client(r, k), zh, r)
+    def credit(self, tpl, r, k, zh=False):
+        c = _client_ref(self.pick_client(r, k), zh, r)
         return tpl.format(c=c), [_step(1, "credit_lookup", {"client": c})]
 
-    def summary(tpl, r, k):
-        p = pick_product(r, k)
+    def credit_zh(self, tpl, r, k):
+        return self.credit(tpl, r, k, zh=True)
+
+    def summary(self, tpl, r, k):
+        p = self.pick_product(r, k)
         return tpl.format(p=p), [_step(1, "report_summary", {"product": p})]
 
-    def summary_date(tpl, r, k):
-        p, d = r.choice(products), r.choice(dates)
+    def summary_date(self, tpl, r, k):
+        p, d = r.choice(self.products), r.choice(self.dates)
         return tpl.format(p=p, d=d), [_step(1, "report_summary", {"product": p, "date": d})]
 
-    def full(tpl, r, k):
-        c, p = pick_client(r, k)["client_id"], pick_product(r, k)
+    def full(self, tpl, r, k):
+        c, p = self.pick_client(r, k)["client_id"], self.pick_product(r, k)
         steps = [_step(1, "credit_lookup", {"client": c}), _step(2, "report_summary", {"product": p})]
         return tpl.format(c=c, p=p), _compliance_after(steps, c, p)
 
-    def credit_summary(tpl, r, k):
-        c, p = r.choice(clients)["client_id"], r.choice(products)
+    def credit_summary(self, tpl, r, k):
+        c, p = r.choice(self.clients)["client_id"], r.choice(self.products)
         return tpl.format(c=c, p=p), [
             _step(1, "credit_lookup", {"client": c}),
             _step(2, "report_summary", {"product": p}),
         ]
 
-    def credit_compliance(tpl, r, k):
-        c, p = r.choice(clients)["client_id"], r.choice(products)
+    def credit_compliance(self, tpl, r, k):
+        c, p = r.choice(self.clients)["client_id"], r.choice(self.products)
         return tpl.format(c=c, p=p), _compliance_after([_step(1, "credit_lookup", {"client": c})], c, p)
 
-    def summary_compliance(tpl, r, k):
-        p = r.choice(products)
+    def summary_compliance(self, tpl, r, k):
+        p = r.choice(self.products)
         return tpl.format(p=p), _compliance_after([_step(1, "report_summary", {"product": p})], None, None)
 
-    def two_credit(tpl, r, k):
-        a, b = r.sample(clients, 2)
+    def two_credit(self, tpl, r, k):
+        a, b = r.sample(self.clients, 2)
         return (
             tpl.format(c=a["client_id"], c2=b["client_id"]),
             [
@@ -242,37 +241,52 @@ def build_planner() -> list[EvalItem]:
             ],
         )
 
-    def two_summary(tpl, r, k):
-        a, b = r.sample(products, 2)
+    def two_summary(self, tpl, r, k):
+        a, b = r.sample(self.products, 2)
         return tpl.format(p=a, p2=b), [
             _step(1, "report_summary", {"product": a}),
             _step(2, "report_summary", {"product": b}),
         ]
 
-    def quote(tpl, r, k):
-        q = QUOTES[k % len(QUOTES)].format(p=r.choice(products))
+    def quote(self, tpl, r, k):
+        q = QUOTES[k % len(QUOTES)].format(p=r.choice(self.products))
         return tpl.format(q=q), [_step(1, "compliance_check", {"text": q})]
 
-    add("credit", CREDIT_EN, False, 12, credit)
-    add("credit", CREDIT_ZH, True, 8, lambda t, r, k: credit(t, r, k, zh=True))
-    add("summary", SUMMARY_EN, False, 10, summary)
-    add("summary_date", SUMMARY_DATE_EN, False, 4, summary_date)
-    add("summary", SUMMARY_ZH, True, 7, summary)
-    add("summary_date", SUMMARY_DATE_ZH, True, 3, summary_date)
-    add("full", FULL_EN, False, 10, full)
-    add("full", FULL_ZH, True, 6, full)
-    add("credit_summary", CREDIT_SUMMARY_EN, False, 5, credit_summary)
-    add("credit_summary", CREDIT_SUMMARY_ZH, True, 3, credit_summary)
-    add("credit_compliance", CREDIT_COMPLIANCE_EN, False, 5, credit_compliance)
-    add("credit_compliance", CREDIT_COMPLIANCE_ZH, True, 3, credit_compliance)
-    add("summary_compliance", SUMMARY_COMPLIANCE_EN, False, 4, summary_compliance)
-    add("summary_compliance", SUMMARY_COMPLIANCE_ZH, True, 2, summary_compliance)
-    add("two_credit", TWO_CREDIT_EN, False, 4, two_credit)
-    add("two_credit", TWO_CREDIT_ZH, True, 2, two_credit)
-    add("two_summary", TWO_SUMMARY_EN, False, 4, two_summary)
-    add("two_summary", TWO_SUMMARY_ZH, True, 2, two_summary)
-    add("quote", QUOTE_EN, False, 6, quote)
-    add("quote", QUOTE_ZH, True, 4, quote)
+
+# (kind, templates, Chinese?, how many, the _PlannerRequests maker), in the order the items are written
+_PLANNER_KINDS = [
+    ("credit", CREDIT_EN, False, 12, "credit"),
+    ("credit", CREDIT_ZH, True, 8, "credit_zh"),
+    ("summary", SUMMARY_EN, False, 10, "summary"),
+    ("summary_date", SUMMARY_DATE_EN, False, 4, "summary_date"),
+    ("summary", SUMMARY_ZH, True, 7, "summary"),
+    ("summary_date", SUMMARY_DATE_ZH, True, 3, "summary_date"),
+    ("full", FULL_EN, False, 10, "full"),
+    ("full", FULL_ZH, True, 6, "full"),
+    ("credit_summary", CREDIT_SUMMARY_EN, False, 5, "credit_summary"),
+    ("credit_summary", CREDIT_SUMMARY_ZH, True, 3, "credit_summary"),
+    ("credit_compliance", CREDIT_COMPLIANCE_EN, False, 5, "credit_compliance"),
+    ("credit_compliance", CREDIT_COMPLIANCE_ZH, True, 3, "credit_compliance"),
+    ("summary_compliance", SUMMARY_COMPLIANCE_EN, False, 4, "summary_compliance"),
+    ("summary_compliance", SUMMARY_COMPLIANCE_ZH, True, 2, "summary_compliance"),
+    ("two_credit", TWO_CREDIT_EN, False, 4, "two_credit"),
+    ("two_credit", TWO_CREDIT_ZH, True, 2, "two_credit"),
+    ("two_summary", TWO_SUMMARY_EN, False, 4, "two_summary"),
+    ("two_summary", TWO_SUMMARY_ZH, True, 2, "two_summary"),
+    ("quote", QUOTE_EN, False, 6, "quote"),
+    ("quote", QUOTE_ZH, True, 4, "quote"),
+]
+
+
+def build_planner() -> list[EvalItem]:
+    requests = _PlannerRequests()
+    out: list[tuple[str, str, list[dict[str, Any]], dict[str, Any]]] = []  # (kind, request, steps, meta)
+    for kind, templates, zh, n, maker in _PLANNER_KINDS:
+        r = _rng("planner", kind, zh)
+        for k in range(n):
+            tpl = templates[k % len(templates)]
+            request, steps = getattr(requests, maker)(tpl, r, k)
+            out.append((kind, request, steps, {"lang": "zh" if zh else "en", "template": tpl}))
     items: list[EvalItem] = []
     seen: set[str] = set()
     for kind, request, steps, meta in out:
@@ -309,7 +323,6 @@ def _planner_item(
 
 # ============================================================================================ credit
 def build_credit_lookup(n: int = 60) -> list[EvalItem]:
-    from fincopilot.tools.scorecard import CreditScoreArgs, credit_score
 
     clients = _clients()
     r = _rng("credit")
@@ -345,7 +358,6 @@ _DATE_CLAUSE = re.compile(r"^\s*(As of [^,]+,|截至[^，,]+[，,])")
 
 def headline_figures(body: str) -> tuple[str, list[str]]:
     """The report's lead paragraph and its figures (the date clause excluded), verbatim."""
-    from fincopilot.tools.numbers import extract_numbers
 
     lead = body.strip().split("\n\n")[0].strip()
     rest = _DATE_CLAUSE.sub("", lead)
@@ -353,7 +365,6 @@ def headline_figures(body: str) -> tuple[str, list[str]]:
 
 
 def build_report_summary(n: int = 40) -> list[EvalItem]:
-    from fincopilot.tools.data import get_report, list_reports
 
     r = _rng("summary")
     products = [p["code"] for p in _products()]
@@ -509,7 +520,6 @@ COMPLIANCE_TEXTS: list[tuple[str, list[str], str | None, str | None]] = [
 
 
 def build_compliance_check() -> list[EvalItem]:
-    from fincopilot.tools.compliance_rules import CATEGORIES
 
     items = []
     for k, (text, cats, client, product) in enumerate(COMPLIANCE_TEXTS):

@@ -24,6 +24,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from fincopilot.tools.claims import check_claims, split_sentences
+from fincopilot.tools.datagen import build_tables
 from fincopilot.tools.numbers import unsupported_numbers
 
 SET_PATH = Path(__file__).parent / "sets" / "summary_claims.jsonl"
@@ -127,7 +128,6 @@ def _still_wrong(kind: str, text: str) -> bool:
 
 def build_items(seed: int = 11, max_reports: int = 60) -> list[dict]:
     """Faithful and unfaithful summaries of the demo reports (deterministic)."""
-    from fincopilot.tools.datagen import build_tables
 
     rng = random.Random(seed)
     reports = build_tables()["reports"]

@@ -1,7 +1,8 @@
-"""`fincopilot arena run | report | promote`."""
+"""`fincopilot arena run | report | promote` and `fincopilot finetune`."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -118,3 +119,132 @@ def promote_cmd() -> None:
 
 def register(app: typer.Typer) -> None:
     app.add_typer(arena_app, name="arena")
+
+
+def finetune_cmd(
+    skill: Annotated[str, typer.Option("--skill", help="skill to fine-tune: planner, compliance_check")],
+    base: Annotated[
+        str, typer.Option("--base", help="base backend id (a transformers backend)")
+    ] = "smollm2-135m",
+    data: Annotated[Path | None, typer.Option("--data", help="JSONL corpus instead of the built one")] = None,
+    teacher: Annotated[
+        str | None, typer.Option("--teacher", help="backend that labels unlabelled inputs")
+    ] = None,
+    epochs: Annotated[float | None, typer.Option("--epochs", min=0.01, help="default 2")] = None,
+    max_steps: Annotated[int | None, typer.Option("--max-steps", min=1, help="stop after N steps")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="adapter folder (default home()/adapters/<id>)")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume/--no-resume", help="continue from the last checkpoint")
+    ] = True,
+    lr: Annotated[float | None, typer.Option("--lr", min=0.0, help="default 1e-3")] = None,
+    rank: Annotated[
+        int | None, typer.Option("--rank", min=1, help="default 16 (alpha is twice the rank)")
+    ] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", min=1, help="default 4")] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    lora_layers: Annotated[
+        int | None,
+        typer.Option("--lora-layers", min=1, help="adapt only the top N layers (cheaper backward on a CPU)"),
+    ] = None,
+    save_every: Annotated[int, typer.Option("--save-every", min=1, help="checkpoint every N steps")] = 10,
+    evaluate: Annotated[
+        bool, typer.Option("--eval/--no-eval", help="score base vs adapter on held-out items")
+    ] = True,
+    eval_limit: Annotated[int | None, typer.Option("--eval-limit", min=1)] = None,
+    eval_batch_size: Annotated[
+        int, typer.Option("--eval-batch-size", min=1, help="prompts per generate call")
+    ] = 4,
+    as_json: Annotated[bool, typer.Option("--json", help="print the card as JSON")] = False,
+) -> None:
+    """Fine-tune a LoRA adapter for SKILL on BASE; it registers as backend BASE+SKILL-lora."""
+    from fincopilot.evals.corpus import run_finetune
+    from fincopilot.models.adapter_card import Hyperparameters
+    from fincopilot.models.finetune import FinetuneOptions
+
+    given = {"epochs": epochs, "learning_rate": lr, "rank": rank, "batch_size": batch_size}
+    hyper = {k: v for k, v in given.items() if v is not None} | ({"alpha": 2 * rank} if rank else {})
+    hyper |= {"max_steps": max_steps, "seed": seed, "save_every": save_every, "lora_layers": lora_layers}
+    opts = FinetuneOptions(
+        skill=skill,
+        base=base,
+        data=data,
+        teacher=teacher,
+        out=out,
+        resume=resume,
+        evaluate=evaluate,
+        eval_limit=eval_limit,
+        eval_batch_size=eval_batch_size,
+        hyper=Hyperparameters(**hyper),
+    )
+    _print_finetune(run_finetune(opts, progress=not as_json), as_json)
+
+
+def _print_finetune(result, as_json: bool) -> None:
+    from rich.console import Console
+
+    from fincopilot.models.finetune import scores_table
+
+    card = result.card
+    if as_json:
+        typer.echo(card.model_dump_json(indent=2))
+        return
+    console = Console()
+    console.print(f"adapter [bold]{card.backend_id}[/] → {result.out}")
+    console.print(
+        f"{card.examples} examples (data {card.data_hash}), {card.steps} steps in "
+        f"{card.train_seconds:.0f} s, final loss {card.final_loss}"
+    )
+    if result.resumed_from:
+        console.print(f"resumed from step {result.resumed_from}")
+    if card.heldout is not None:
+        console.print(scores_table(card.heldout))
+
+
+def register_finetune(app: typer.Typer) -> None:
+    """Add `fincopilot finetune` to the root CLI."""
+    app.command("finetune")(finetune_cmd)
+
+
+def kb_eval_cmd(
+    split: Annotated[str, typer.Option("--split", help="train, heldout or all")] = "heldout",
+    modes: Annotated[
+        str, typer.Option("--modes", help="comma-separated: lexical, dense, hybrid")
+    ] = "lexical,dense,hybrid",
+    do_sweep: Annotated[
+        bool, typer.Option("--sweep", help="choose the abstention threshold on the train split")
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="write the Markdown table (and a .json beside it)")
+    ] = None,
+) -> None:
+    """Recall@5, MRR, exactness and abstention accuracy per retrieval mode and language, with 95% CIs."""
+    from rich.progress import track
+
+    from fincopilot.evals.datasets import load_items
+    from fincopilot.evals.kb_eval import markdown, run_mode, summarize, sweep
+
+    if do_sweep:
+        best, scores = sweep(load_items("knowledge_qa", "train"))
+        typer.echo(
+            "threshold sweep (train split, hybrid): "
+            + ", ".join(f"{t}: {s:.3f}" for t, s in scores.items())
+            + f" → best {best}"
+        )
+    items = load_items("knowledge_qa", split)  # type: ignore[arg-type]
+    results = {}
+    for mode in track([m.strip() for m in modes.split(",") if m.strip()], description="retrieval modes"):
+        results[mode] = summarize(run_mode(items, mode))
+    table = markdown(results, split)
+    typer.echo(table)
+    if out:
+        out.write_text(table, encoding="utf-8")
+        out.with_suffix(".json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+
+
+def register_kb_eval(app: typer.Typer) -> None:
+    """Add `fincopilot kb eval` to the knowledge-base command group."""
+    from fincopilot.tools.kb_cli import kb_app
+
+    kb_app.command("eval")(kb_eval_cmd)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from fincopilot.config import settings
 from fincopilot.evals.compliance_adversarial import TEST_PATH, load_items, report
-from fincopilot.models.base import Message
+from fincopilot.models.messages import Message
 from fincopilot.models.registry import build_backend
 from fincopilot.tools.compliance_rules import CATEGORIES
 

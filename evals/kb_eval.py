@@ -11,15 +11,14 @@ baseline:hybrid,baseline:lexical,baseline:dense`); this command adds the per-lan
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
-import typer
 
-from fincopilot.evals.datasets import EvalItem, load_items
+from fincopilot.agents import knowledge_qa as kq
+from fincopilot.agents.skills import SkillContext
+from fincopilot.evals.datasets import EvalItem
 
 MODES = ("lexical", "dense", "hybrid")
 METRICS = ("recall_at_5", "mrr", "exact", "abstention_acc")
@@ -38,8 +37,6 @@ def bootstrap_ci(values: Sequence[float], rounds: int = ROUNDS, seed: int = 0) -
 
 def run_mode(items: Sequence[EvalItem], mode: str, min_coverage: float | None = None) -> list[dict[str, Any]]:
     """Per item: the skill's output under `mode` and its metrics (with the abstention threshold overridden)."""
-    from fincopilot.agents import knowledge_qa as kq
-    from fincopilot.agents.skills import SkillContext
 
     old = kq.MIN_COVERAGE
     if min_coverage is not None:
@@ -74,7 +71,6 @@ def summarize(rows: list[dict[str, Any]], metrics_of=lambda r: r["metrics"]) -> 
 def at_threshold(rows: list[dict[str, Any]], threshold: float) -> list[dict[str, float]]:
     """Metrics of rows run with threshold 0 (always answering when there is evidence) as if the skill had
     abstained below `threshold`: the answer it gives above the threshold is the same."""
-    from fincopilot.agents import knowledge_qa as kq
 
     out = []
     for r in rows:
@@ -112,42 +108,3 @@ def markdown(results: dict[str, dict[str, dict[str, Any]]], split: str) -> str:
             cells = [f"{v[0]:.3f} [{v[1]:.3f}, {v[2]:.3f}] n={v[3]}" for v in (ms[m] for m in METRICS)]
             lines.append(f"| {mode} | {lang} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
-
-
-def eval_cmd(
-    split: Annotated[str, typer.Option("--split", help="train, heldout or all")] = "heldout",
-    modes: Annotated[str, typer.Option("--modes", help="comma-separated: lexical, dense, hybrid")] = ",".join(
-        MODES
-    ),
-    do_sweep: Annotated[
-        bool, typer.Option("--sweep", help="choose the abstention threshold on the train split")
-    ] = False,
-    out: Annotated[
-        Path | None, typer.Option("--out", help="write the Markdown table (and a .json beside it)")
-    ] = None,
-) -> None:
-    """Recall@5, MRR, exactness and abstention accuracy per retrieval mode and language, with 95% CIs."""
-    from rich.progress import track
-
-    if do_sweep:
-        best, scores = sweep(load_items("knowledge_qa", "train"))
-        typer.echo(
-            "threshold sweep (train split, hybrid): "
-            + ", ".join(f"{t}: {s:.3f}" for t, s in scores.items())
-            + f" → best {best}"
-        )
-    items = load_items("knowledge_qa", split)  # type: ignore[arg-type]
-    results = {}
-    for mode in track([m.strip() for m in modes.split(",") if m.strip()], description="retrieval modes"):
-        results[mode] = summarize(run_mode(items, mode))
-    table = markdown(results, split)
-    typer.echo(table)
-    if out:
-        out.write_text(table, encoding="utf-8")
-        out.with_suffix(".json").write_text(json.dumps(results, indent=2), encoding="utf-8")
-
-
-def register(app: typer.Typer) -> None:
-    from fincopilot.tools.kb_cli import kb_app
-
-    kb_app.command("eval")(eval_cmd)

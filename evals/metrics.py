@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from fincopilot.agents.skills import get_skill
 from fincopilot.tools.textmetrics import lcs_length, prf, rouge_l, tokenize
 
 __all__ = [
@@ -52,7 +53,6 @@ def score_planner(reference: dict[str, Any], output: dict[str, Any]) -> ItemScor
 
 
 def _declared(skill: str):
-    from fincopilot.agents.skills import get_skill
 
     return get_skill(skill).evaluation
 

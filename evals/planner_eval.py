@@ -30,6 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from fincopilot.agents.planner import Plan, PlanOutcome, plan_batch, resolve_plan, review_plan
+from fincopilot.config import settings
+from fincopilot.errors import NotFoundError
+from fincopilot.models.registry import build_backend
 
 SETS_DIR = Path(__file__).resolve().parent / "sets" / "planner"
 METRICS = ("skill_set", "arguments", "valid_first")
@@ -38,8 +41,6 @@ METRICS = ("skill_set", "arguments", "valid_first")
 def load_set(name: str) -> list[dict[str, Any]]:
     path = SETS_DIR / f"{name}.jsonl"
     if not path.is_file():
-        from fincopilot.errors import NotFoundError
-
         raise NotFoundError(
             f"no planner set {name!r} at {path} (sets: "
             f"{', '.join(sorted(p.stem for p in SETS_DIR.glob('*.jsonl')))})"
@@ -208,9 +209,6 @@ def evaluate(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Results per set → configuration → language, and every scored row."""
     from rich.progress import Progress
-
-    from fincopilot.config import settings
-    from fincopilot.models.registry import build_backend
 
     backends = []
     for model_id in models:

@@ -18,7 +18,17 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from fincopilot.evals.arena import CandidateSummary, item_scores, latest_runs, leaderboard, stored_pairs
+from fincopilot.agents.skills import get_skill
+from fincopilot.config import settings
+from fincopilot.errors import NotFoundError
+from fincopilot.evals.arena import (
+    CandidateSummary,
+    item_scores,
+    latest_runs,
+    leaderboard,
+    route_from_run,
+    stored_pairs,
+)
 
 # open symbols of shrinking size: candidates at the same point stay visible (no text labels to overprint)
 SYMBOLS = [
@@ -38,7 +48,6 @@ def collect(
     db: Path | None = None, skill: str | None = None
 ) -> list[tuple[dict[str, Any], list[CandidateSummary]]]:
     """(run, leaderboard) for the latest run of each skill (or of `skill`)."""
-    from fincopilot.errors import NotFoundError
 
     runs = latest_runs(db, skill)
     if not runs:
@@ -71,8 +80,6 @@ def _key_metrics(skill: str) -> list[str]:
     """The metrics a leaderboard shows: the planner's, or the headline metrics the skill declares."""
     if skill == "planner":
         return _PLANNER_METRICS
-    from fincopilot.agents.skills import get_skill
-    from fincopilot.errors import NotFoundError
 
     try:
         return list(get_skill(skill).evaluation.headline)
@@ -137,8 +144,6 @@ def pair_lines(run: dict[str, Any]) -> list[str]:
 
 def decision(run: dict[str, Any], board: list[CandidateSummary]):
     """The routing decision the run's evidence supports (what `arena promote` would write without a table)."""
-    from fincopilot.config import settings
-    from fincopilot.evals.arena import route_from_run
 
     return route_from_run(run, board, settings(), run.get("db"))
 

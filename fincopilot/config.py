@@ -8,15 +8,25 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from fincopilot.errors import ConfigError
+from fincopilot.errors import ConfigError, UnknownBackendError
+from fincopilot.paths import home
 
 Residency = Literal["local", "external"]
 
@@ -111,6 +121,9 @@ class Settings(BaseModel):
         description="postgresql:// URL for shared state (replicas); "
         "unset: embedded SQLite/DuckDB files under home()",
     )
+    _skipped: dict[str, str] = PrivateAttr(
+        default_factory=dict
+    )  # backend id → why it was found but not added
 
     @field_validator("backends")
     @classmethod
@@ -136,22 +149,25 @@ class Settings(BaseModel):
 
     def backend(self, backend_id: str) -> BackendSpec:
         """The spec for `backend_id`; raises UnknownBackendError naming the known ids."""
-        from fincopilot.errors import UnknownBackendError
-
         for spec in self.backends:
             if spec.id == backend_id:
                 return spec
-        skipped = _ADAPTER_PROBLEMS.get(backend_id)  # a fine-tuned adapter found but not usable: say why
+        skipped = self._skipped.get(backend_id)  # a fine-tuned adapter found but not usable: say why
         raise UnknownBackendError(
             f"unknown backend {backend_id!r}; configured backends: {', '.join(b.id for b in self.backends)}"
             + (f" (adapter {backend_id!r} was found but skipped: {skipped})" if skipped else "")
         )
 
+    def skipping(self, skipped: dict[str, str]) -> Settings:
+        """These settings, noting backends that were found but not added (`backend()` says why)."""
+        self._skipped = dict(skipped)
+        return self
+
     def policy(self, skill: str) -> SkillPolicy:
         return self.routing.get(skill, SkillPolicy())
 
 
-def _format_validation_error(source: str, err: ValidationError) -> str:
+def format_validation_error(source: str, err: ValidationError) -> str:
     lines = []
     for e in err.errors():
         where = ".".join(str(p) for p in e["loc"]) or "(top level)"
@@ -164,7 +180,7 @@ def parse_settings(data: dict[str, Any], source: str = "<config>") -> Settings:
     try:
         return Settings.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_format_validation_error(source, err)) from None
+        raise ConfigError(format_validation_error(source, err)) from None
 
 
 def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
@@ -217,82 +233,25 @@ def use_config(path: str | os.PathLike[str] | None) -> None:
 def settings() -> Settings:
     """The process-wide settings (cached; honours `use_config` and `FINCOPILOT_CONFIG`).
 
-    Fine-tuned LoRA adapters in `home()/adapters/*/card.json` are merged in as extra backends
-    (`<base>+<skill>-lora`, see `adapter_backends`); the merge is redone only when a card changes.
+    Registered extensions add to them: `fincopilot.models` merges in the fine-tuned LoRA adapters in
+    `home()/adapters/` as extra backends (`fincopilot.models.adapter_card`).
     """
-    base = _cached(_explicit_path, os.environ.get("FINCOPILOT_CONFIG"))
-    return _with_adapters(base)
+    merged = _cached(_explicit_path, os.environ.get("FINCOPILOT_CONFIG"))
+    for extension in _EXTENSIONS:
+        merged = extension(merged)
+    return merged
 
 
-# --- fine-tuned adapters as backends -----------------------------------------------------
-# Written by `fincopilot finetune`; each folder holds a peft adapter and a card.json naming its base.
+# --- backends found outside the config (fine-tuned adapters) -------------------------------------------
+_EXTENSIONS: list[Callable[[Settings], Settings]] = []
 
-_ADAPTER_PROBLEMS: dict[str, str] = {}
-_ADAPTER_CACHE: dict[str, Any] = {"base": None, "key": None, "merged": None}
+
+def extend_settings(extension: Callable[[Settings], Settings]) -> None:
+    """Let `extension` add to the process settings (`fincopilot.models` adds the fine-tuned adapters)."""
+    if extension not in _EXTENSIONS:
+        _EXTENSIONS.append(extension)
 
 
 def adapters_dir() -> Path:
     """Where `fincopilot finetune` writes adapters by default: `home()/adapters`."""
-    from fincopilot.paths import home
-
     return home() / "adapters"
-
-
-def adapter_backends(base: Settings, folder: Path | None = None) -> tuple[list[BackendSpec], dict[str, str]]:
-    """Backend specs for the adapters under `folder`, and the reasons others were skipped.
-
-    A card names `backend_id`, `base_backend` and `base_model`; the adapter becomes a backend of the
-    base's kind and model with `adapter` set to its folder. Skipped (never fatal, so one bad card
-    cannot break every command): an unreadable card, a base that is not configured, a base whose
-    model differs from the one the adapter was trained on, an id the config already defines.
-    """
-    import json
-
-    folder = folder if folder is not None else adapters_dir()
-    specs: list[BackendSpec] = []
-    problems: dict[str, str] = {}
-    known = {b.id: b for b in base.backends}
-    for card_path in sorted(folder.glob("*/card.json")) if folder.is_dir() else []:
-        name = card_path.parent.name
-        try:
-            card = json.loads(card_path.read_text(encoding="utf-8"))
-            backend_id, base_id, base_model = card["backend_id"], card["base_backend"], card["base_model"]
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            problems[name] = f"unreadable card {card_path}: {err!r}"
-            continue
-        if backend_id in known:
-            problems[backend_id] = f"the config already defines a backend {backend_id!r}"
-            continue
-        parent = known.get(base_id)
-        if parent is None:
-            problems[backend_id] = f"its base backend {base_id!r} is not configured"
-            continue
-        if parent.model != base_model:
-            problems[backend_id] = (
-                f"it was trained on model {base_model!r} but backend {base_id!r} now runs {parent.model!r}"
-            )
-            continue
-        try:
-            specs.append(
-                BackendSpec.model_validate(
-                    {**parent.model_dump(), "id": backend_id, "adapter": str(card_path.parent)}
-                )
-            )
-        except ValidationError as err:
-            problems[backend_id] = _format_validation_error(str(card_path), err)
-    return specs, problems
-
-
-def _with_adapters(base: Settings) -> Settings:
-    folder = adapters_dir()
-    cards = sorted(folder.glob("*/card.json")) if folder.is_dir() else []
-    key = tuple((str(p), p.stat().st_mtime_ns) for p in cards)
-    cache = _ADAPTER_CACHE
-    if cache["base"] is base and cache["key"] == key:
-        return cache["merged"]
-    specs, problems = adapter_backends(base, folder)
-    merged = base.model_copy(update={"backends": [*base.backends, *specs]}) if specs else base
-    _ADAPTER_PROBLEMS.clear()
-    _ADAPTER_PROBLEMS.update(problems)
-    cache.update(base=base, key=key, merged=merged)
-    return merged

@@ -7,7 +7,7 @@
 # --- example: start (the exact snippet shown in docs/developer.md) ---
 import re
 from pydantic import BaseModel
-from fincopilot.agents.skills import Rendered, SkillContext, skill
+from fincopilot import Rendered, SkillContext, skill
 
 class FxArgs(BaseModel):
     pair: str  # e.g. "USD/CNY"

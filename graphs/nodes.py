@@ -8,6 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from fincopilot.agents.skills import SkillContext, get_skill
+from fincopilot.log import current_request_id, new_request_id
+from fincopilot.principal import Principal
+
 
 def skill_node(
     name: str, *, args: Callable[[Mapping[str, Any]], Mapping[str, Any]], into: str, gateway=None
@@ -17,9 +21,6 @@ def skill_node(
     The skill runs exactly as in the advisor graph: typed arguments, its tool allowlist, model calls routed
     through the gateway, tool calls audited.
     """
-    from fincopilot.agents.skills import SkillContext, get_skill
-    from fincopilot.log import current_request_id, new_request_id
-    from fincopilot.principal import Principal
 
     skill = get_skill(name)  # fail at build time for an unknown skill, naming the registered ones
 

@@ -2,54 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel
 
 from fincopilot.config import BackendSpec
-from fincopilot.errors import StructuredOutputError
-
-T = TypeVar("T", bound=BaseModel)
-
-
-class Message(BaseModel):
-    """One chat message."""
-
-    role: Literal["system", "user", "assistant"]
-    content: str
-
-
-class Usage(BaseModel):
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-
-class Completion(BaseModel):
-    """What every backend returns for one prompt."""
-
-    text: str
-    parsed: Any | None = Field(None, description="the validated pydantic object when a schema was given")
-    usage: Usage = Field(default_factory=Usage)
-    latency_s: float = 0.0
-    backend_id: str
-    model: str = ""
-    finish_reason: str | None = None
-
-
-def messages(*pairs: tuple[str, str] | str, system: str | None = None) -> list[Message]:
-    """Shorthand: `messages("hi")` or `messages(("user", "hi"), ("assistant", "hello"), system="...")`."""
-    out = [Message(role="system", content=system)] if system else []
-    for p in pairs:
-        role, content = ("user", p) if isinstance(p, str) else p
-        out.append(Message(role=role, content=content))  # type: ignore[arg-type]
-    return out
+from fincopilot.models import outbound
+from fincopilot.models.messages import Completion, Message, Usage, parse_structured
 
 
 @runtime_checkable
@@ -82,22 +43,30 @@ class Backend(Protocol):
     ) -> Iterator[str]: ...
 
 
+_GATED = ("complete", "complete_batch", "stream")
+
+
 class BaseBackend:
     """Shared behaviour: schema parsing into typed errors, default batch and stream.
 
-    A backend kind subclasses this, sets `kind`, and implements `_generate` (and, if it
-    can do better than the defaults, `_generate_batch` and `stream`).
+    A backend kind subclasses this, sets `kind`, and implements `_generate` (and, if it can do better
+    than the defaults, `_generate_batch`, `_stream` and `_ready`). The public `complete`,
+    `complete_batch` and `stream` each send through the outbound gate
+    (`fincopilot.models.outbound.outbound_*`, which desensitizes for an `external` spec), so however a
+    backend was obtained — the gateway, the registry, or constructing the class — a call cannot skip
+    the gate. A subclass that overrides them is refused when the class is defined.
     """
 
     kind: str = ""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        # Residency guard: every backend class's complete/complete_batch/stream desensitize personal data
-        # when the spec says `external`, however the instance was obtained (fincopilot.safety.desensitize).
         super().__init_subclass__(**kwargs)
-        from fincopilot.safety.desensitize import guard_backend_class
-
-        guard_backend_class(cls)
+        overridden = [name for name in _GATED if name in cls.__dict__]
+        if overridden:
+            raise TypeError(
+                f"backend class {cls.__name__} overrides {', '.join(overridden)}; implement _generate "
+                f"(and _generate_batch, _stream, _ready) instead: the public calls go through the gateway"
+            )
 
     def __init__(self, spec: BackendSpec):
         self.spec = spec
@@ -119,7 +88,14 @@ class BaseBackend:
     ) -> list[tuple[str, Usage, str | None]]:
         return [self._generate(m, schema, max_tokens, temperature) for m in batch]
 
-    # --- public -------------------------------------------------------------------------
+    def _stream(self, messages: Sequence[Message], *, max_tokens: int, temperature: float) -> Iterator[str]:
+        """Text pieces as they are generated; the default yields the whole completion once."""
+        yield self._complete(messages, schema=None, max_tokens=max_tokens, temperature=temperature).text
+
+    def _ready(self) -> None:
+        """Load what the first call needs (before timing starts); the default needs nothing."""
+
+    # --- public: through the outbound gate (models/outbound.py) ------------------------------------
     def complete(
         self,
         messages: Sequence[Message],
@@ -128,9 +104,9 @@ class BaseBackend:
         max_tokens: int = 256,
         temperature: float = 0.0,
     ) -> Completion:
-        start = time.perf_counter()
-        text, usage, finish = self._generate(list(messages), schema, max_tokens, temperature)
-        return self._finish(text, usage, finish, schema, time.perf_counter() - start)
+        return outbound.outbound_complete(
+            self, self._complete, messages, schema=schema, max_tokens=max_tokens, temperature=temperature
+        )
 
     def complete_batch(
         self,
@@ -140,17 +116,16 @@ class BaseBackend:
         max_tokens: int = 256,
         temperature: float = 0.0,
     ) -> list[Completion]:
-        if not batch:
-            return []
-        start = time.perf_counter()
-        results = self._generate_batch([list(m) for m in batch], schema, max_tokens, temperature)
-        per_item = (time.perf_counter() - start) / len(results)
-        return [self._finish(t, u, f, schema, per_item) for t, u, f in results]
+        return outbound.outbound_batch(
+            self, self._complete_batch, batch, schema=schema, max_tokens=max_tokens, temperature=temperature
+        )
 
     def stream(
         self, messages: Sequence[Message], *, max_tokens: int = 256, temperature: float = 0.0
     ) -> Iterator[str]:
-        yield self.complete(messages, max_tokens=max_tokens, temperature=temperature).text
+        return outbound.outbound_stream(
+            self, self._stream, messages, max_tokens=max_tokens, temperature=temperature
+        )
 
     def load(self) -> object:
         """Load the model now instead of on the first request (`serve` and `chat` warm up); remote kinds: no-op."""
@@ -159,7 +134,36 @@ class BaseBackend:
     def close(self) -> None:
         """Release resources (servers, GPU memory); the default holds none."""
 
-    # --- helpers ------------------------------------------------------------------------
+    # --- what the gate sends to -----------------------------------------------------------
+    def _complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        schema: type[BaseModel] | None,
+        max_tokens: int,
+        temperature: float,
+    ) -> Completion:
+        self._ready()
+        start = time.perf_counter()
+        text, usage, finish = self._generate(list(messages), schema, max_tokens, temperature)
+        return self._finish(text, usage, finish, schema, time.perf_counter() - start)
+
+    def _complete_batch(
+        self,
+        batch: Sequence[Sequence[Message]],
+        *,
+        schema: type[BaseModel] | None,
+        max_tokens: int,
+        temperature: float,
+    ) -> list[Completion]:
+        if not batch:
+            return []
+        self._ready()
+        start = time.perf_counter()
+        results = self._generate_batch([list(m) for m in batch], schema, max_tokens, temperature)
+        per_item = (time.perf_counter() - start) / len(results)
+        return [self._finish(t, u, f, schema, per_item) for t, u, f in results]
+
     def _finish(
         self,
         text: str,
@@ -180,38 +184,31 @@ class BaseBackend:
         )
 
 
-def _guard_base() -> None:
-    from fincopilot.safety.desensitize import guard_backend_class
+class ProtocolBackend(BaseBackend):
+    """A backend that implements the protocol without subclassing BaseBackend, put behind the gate.
 
-    guard_backend_class(BaseBackend)
+    The registry wraps such an instance in this class, so its calls pass the outbound gate (models/outbound.py) too.
+    """
 
+    def __init__(self, inner: Backend):
+        super().__init__(inner.spec)
+        self.inner = inner
+        self.kind = getattr(inner, "kind", "")
 
-_guard_base()
+    def _complete(self, messages, *, schema, max_tokens, temperature):  # noqa: D102
+        return self.inner.complete(messages, schema=schema, max_tokens=max_tokens, temperature=temperature)
 
+    def _complete_batch(self, batch, *, schema, max_tokens, temperature):  # noqa: D102
+        return self.inner.complete_batch(batch, schema=schema, max_tokens=max_tokens, temperature=temperature)
 
-def parse_structured(text: str, schema: type[T], *, backend_id: str | None = None) -> T:
-    """Parse `text` as JSON and validate it against `schema`; raise StructuredOutputError otherwise."""
-    stripped = text.strip()
-    if stripped.startswith("```"):
-        stripped = stripped.strip("`")
-        stripped = stripped[stripped.find("{") :] if "{" in stripped else stripped
-    try:
-        data = json.loads(stripped, strict=False)  # raw newlines inside strings are common in model output
-    except json.JSONDecodeError as err:
-        raise StructuredOutputError(
-            f"backend {backend_id!r} returned text that is not JSON ({err.msg} at char {err.pos}): "
-            f"{text[:120]!r}",
-            backend_id=backend_id,
-            raw=text,
-        ) from None
-    try:
-        return schema.model_validate(data)
-    except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in err.errors()[:5]
-        )
-        raise StructuredOutputError(
-            f"backend {backend_id!r} returned JSON that does not match {schema.__name__}: {problems}",
-            backend_id=backend_id,
-            raw=text,
-        ) from None
+    def _stream(self, messages, *, max_tokens, temperature):  # noqa: D102
+        return self.inner.stream(messages, max_tokens=max_tokens, temperature=temperature)
+
+    def load(self) -> object:
+        load = getattr(self.inner, "load", None)
+        return load() if load is not None else None
+
+    def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if close is not None:
+            close()

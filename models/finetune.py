@@ -2,7 +2,8 @@
 
     fincopilot finetune --skill planner --base smollm2-135m
 
-1. builds the skill's corpus (`models/corpus.py`: train split, domain data, teacher labels, or `--data`);
+1. takes the skill's task and corpus (built by `fincopilot.evals.corpus`: train split, domain data,
+   teacher labels, or `--data`);
 2. trains a peft LoRA adapter on a private copy of the base model (`load_base(fresh=True)`),
    loss on the completion tokens only, AdamW with warm-up and linear decay, deterministic seeds;
    Rich progress shows step and loss; a checkpoint (adapter, optimizer, scheduler, RNG state) is
@@ -13,7 +14,7 @@
    (model card) and `loss.png` to `home()/adapters/<base>+<skill>-lora/` (or `--out`).
 
 The folder's card makes the adapter a backend, `<base>+<skill>-lora`, that the router and arena use
-like any other (see `fincopilot.config.adapter_backends`).
+like any other (see `fincopilot.models.adapter_card.adapter_backends`).
 """
 
 from __future__ import annotations
@@ -27,46 +28,31 @@ import warnings
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
 from pydantic import BaseModel, Field
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from fincopilot.config import BackendSpec, adapters_dir, settings
 from fincopilot.errors import BackendError, ConfigError, InputError
 from fincopilot.log import get_logger
-from fincopilot.models.backends.transformers import check_adapter_base
-from fincopilot.models.corpus import Corpus, Example, SkillTask, build_corpus, check_targets, skill_task
+from fincopilot.models.adapter_card import (
+    AdapterCard,
+    HeldoutScores,
+    Hyperparameters,
+    remove_card,
+    write_card,
+)
+from fincopilot.models.backends.transformers import (
+    chat_prompt,
+    check_adapter_base,
+    load_base,
+    resolve_model_ref,
+)
+from fincopilot.models.registry import build_backend
+from fincopilot.models.trainset import Corpus, Example, SkillTask, check_targets
 
 log = get_logger(__name__)
-
-CARD_VERSION = 1
-DEFAULT_TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-
-
-class Hyperparameters(BaseModel):
-    """LoRA and optimizer settings (all recorded in the card)."""
-
-    rank: int = Field(16, ge=1, le=256)
-    alpha: int = Field(32, ge=1)
-    dropout: float = Field(0.0, ge=0, lt=1)
-    target_modules: list[str] = Field(default_factory=lambda: list(DEFAULT_TARGET_MODULES))
-    learning_rate: float = Field(1e-3, gt=0)
-    weight_decay: float = Field(0.0, ge=0)
-    warmup_steps: int = Field(2, ge=0)
-    batch_size: int = Field(4, ge=1)
-    epochs: float = Field(2.0, gt=0)
-    max_steps: int | None = Field(None, ge=1, description="stop after this many optimizer steps")
-    max_seq_len: int = Field(1024, ge=16)
-    seed: int = 0
-    lora_layers: int | None = Field(
-        None,
-        ge=1,
-        description="adapt only the top N transformer layers (the "
-        "backward pass stops below them: cheaper on a CPU); None = all layers",
-    )
-    save_every: int = Field(10, ge=1)
-    shared_prefix: bool = Field(True, description="run the prompt prefix all examples share once per step")
 
 
 class FinetuneOptions(BaseModel):
@@ -82,39 +68,6 @@ class FinetuneOptions(BaseModel):
     eval_limit: int | None = Field(None, ge=1, description="score N evenly spaced held-out items")
     eval_batch_size: int = Field(4, ge=1)
     hyper: Hyperparameters = Field(default_factory=Hyperparameters)
-
-
-class HeldoutScores(BaseModel):
-    split: str = "heldout"
-    items: int
-    dataset_version: str | None = None
-    headline: str
-    scores: dict[str, dict[str, float]] = Field(description="backend id → metric → value")
-    seconds: float
-
-
-class AdapterCard(BaseModel):
-    """`card.json`: what the adapter is, what it was trained on, how well it does."""
-
-    card_version: int = CARD_VERSION
-    backend_id: str
-    skill: str
-    base_backend: str
-    base_model: str
-    data_hash: str
-    dataset_version: str | None = None
-    corpus_sources: dict[str, int]
-    examples: int
-    hyperparameters: Hyperparameters
-    steps: int
-    epochs_done: float
-    train_seconds: float
-    final_loss: float | None
-    loss_curve: list[tuple[int, float]]
-    heldout: HeldoutScores | None = None
-    command: str
-    created_at: str
-    versions: dict[str, str]
 
 
 class FinetuneResult(BaseModel):
@@ -160,8 +113,6 @@ def _seed_everything(seed: int) -> None:
 
 def _tokenize(examples: Sequence[Example], tokenizer: Any, max_len: int) -> list[tuple[list[int], int]]:
     """(ids, prompt_length) per example: the production chat prompt, then the completion and EOS."""
-    from fincopilot.models.backends.transformers import chat_prompt
-
     rows = []
     for ex in examples:
         prompt = tokenizer(chat_prompt(tokenizer, ex.messages), add_special_tokens=False)["input_ids"]
@@ -258,48 +209,162 @@ def _run_fingerprint(opts: FinetuneOptions, spec: BackendSpec, corpus: Corpus) -
     return {"base_model": spec.model, "skill": opts.skill, "data_hash": corpus.data_hash, "hyper": hp}
 
 
-def train_adapter(
-    opts: FinetuneOptions,
-    spec: BackendSpec,
-    corpus: Corpus,
-    out: Path,
-    *,
-    task: SkillTask | None = None,
-    progress: bool = True,
-) -> dict[str, Any]:
-    """Train (or resume) the LoRA adapter and save it to `out`; returns the training record."""
-    import torch
-    from peft import LoraConfig, get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+class _Training:
+    """One training run's model, optimizer, schedule and progress (step, losses, seconds)."""
 
-    from fincopilot.models.backends.transformers import load_base
+    def __init__(self, opts: FinetuneOptions, spec: BackendSpec, corpus: Corpus, task: SkillTask, out: Path):
+        self.opts, self.hp, self.out = opts, opts.hyper, out
+        self.fingerprint = _run_fingerprint(opts, spec, corpus)
+        model, tokenizer = load_base(
+            spec.model, fresh=True
+        )  # a private copy: the shared base stays untouched
+        self.rows = _tokenize(corpus.examples, tokenizer, self.hp.max_seq_len)
+        check_targets(corpus.examples, task, tokenizer, model.config.vocab_size)
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        self.model = _lora_model(model, spec, self.hp)
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.steps_per_epoch = math.ceil(len(self.rows) / self.hp.batch_size)
+        # the schedule spans the epochs; --max-steps only stops early, so a run stopped at step k and resumed
+        # with a larger --max-steps follows exactly the same learning-rate curve as an uninterrupted one
+        self.scheduled = math.ceil(self.steps_per_epoch * self.hp.epochs)
+        self.total = (
+            min(self.scheduled, self.hp.max_steps) if self.hp.max_steps is not None else self.scheduled
+        )
+        self.optimizer, self.scheduler = self._optimizer()
+        self.step, self.losses, self.seconds = 0, [], 0.0
+        self.prefix_len = shared_prefix_len(self.rows) if self.hp.shared_prefix else 0
 
-    hp = opts.hyper
-    task = task or skill_task(opts.skill)
-    fingerprint = _run_fingerprint(opts, spec, corpus)
-    out.mkdir(parents=True, exist_ok=True)
-    resume_from: Path | None = None
-    existing = _checkpoints(out)
-    if existing and opts.resume:
-        state = json.loads((existing[-1] / "state.json").read_text(encoding="utf-8"))
-        if state.get("fingerprint") != fingerprint:
-            changed = [k for k in fingerprint if state.get("fingerprint", {}).get(k) != fingerprint[k]]
-            raise InputError(
-                f"the checkpoint in {existing[-1]} is from a different run (changed: {', '.join(changed)}); "
-                f"pass --no-resume to start over, or another --out"
+    def _optimizer(self) -> tuple[Any, Any]:
+        import torch
+
+        hp, scheduled = self.hp, self.scheduled
+        optimizer = torch.optim.AdamW(self.params, lr=hp.learning_rate, weight_decay=hp.weight_decay)
+
+        def lr_lambda(step: int) -> float:
+            if step < hp.warmup_steps:
+                return (step + 1) / (hp.warmup_steps + 1)
+            return max(0.05, 1.0 - (step - hp.warmup_steps) / max(1, scheduled - hp.warmup_steps))
+
+        return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
+
+    def restore(self, checkpoint: Path) -> None:
+        """Continue from `checkpoint`: adapter weights, optimizer, schedule, RNG state and progress."""
+        import torch
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        set_peft_model_state_dict(self.model, load_file(str(checkpoint / "adapter_model.safetensors")))
+        blob = torch.load(checkpoint / "optimizer.pt", weights_only=False)
+        self.optimizer.load_state_dict(blob["optimizer"])
+        self.scheduler.load_state_dict(blob["scheduler"])
+        torch.set_rng_state(blob["torch_rng"])
+        state = json.loads((checkpoint / "state.json").read_text(encoding="utf-8"))
+        self.step, self.losses, self.seconds = (
+            state["step"],
+            [tuple(x) for x in state["losses"]],
+            state["seconds"],
+        )
+        log.info("finetune_resume", checkpoint=str(checkpoint), step=self.step)
+
+    def save_checkpoint(self) -> None:
+        """Adapter weights, optimizer state and progress under `checkpoints/step-N`; keeps the last two."""
+        import torch
+        from peft import get_peft_model_state_dict
+        from safetensors.torch import save_file
+
+        folder = self.out / "checkpoints" / f"step-{self.step:06d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        weights = get_peft_model_state_dict(self.model, save_embedding_layers=False)
+        save_file({k: v.contiguous() for k, v in weights.items()}, str(folder / "adapter_model.safetensors"))
+        blob = {
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+        }
+        torch.save(blob, folder / "optimizer.pt")
+        state = {
+            "step": self.step,
+            "losses": self.losses,
+            "seconds": self.seconds,
+            "total": self.total,
+            "fingerprint": self.fingerprint,
+        }
+        tmp = (
+            folder / "state.json.tmp"
+        )  # written last and renamed: a half-written checkpoint is never "latest"
+        tmp.write_text(json.dumps(state), encoding="utf-8")
+        tmp.replace(folder / "state.json")
+        for old in _checkpoints(self.out)[:-2]:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def one_step(self) -> float:
+        """One optimizer step on the next batch; returns its loss."""
+        import torch
+
+        epoch, index = divmod(self.step, self.steps_per_epoch)
+        batch_ids = _batches_for_epoch(len(self.rows), self.hp.batch_size, self.hp.seed, epoch)[index]
+        loss = batch_loss(self.model, [self.rows[i] for i in batch_ids], self.pad_id, self.prefix_len)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.params, 1.0)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise BackendError(f"training diverged at step {self.step} (loss {value}); lower --lr")
+        self.losses.append((self.step, round(value, 5)))
+        log.info("finetune_step", step=self.step, total=self.total, loss=round(value, 4))
+        return value
+
+    def run(self, progress: bool) -> None:
+        """Train to the last step, checkpointing every `save_every` steps, with a Rich progress bar."""
+        log.info(
+            "finetune_plan",
+            examples=len(self.rows),
+            steps=self.total,
+            shared_prefix_tokens=self.prefix_len,
+            mean_tokens=round(sum(len(r[0]) for r in self.rows) / len(self.rows)),
+        )
+        self.model.train()
+        started = time.perf_counter()
+        last = f"{self.losses[-1][1]:.3f}" if self.losses else "-"
+        with Progress(*_PROGRESS_COLUMNS, disable=not progress, transient=False) as bar:
+            bar_id = bar.add_task(
+                "train", total=self.total, completed=self.step, skill=self.opts.skill, loss=last
             )
-        resume_from = existing[-1]
-    elif existing:
-        shutil.rmtree(out / "checkpoints")
+            while self.step < self.total:
+                value = self.one_step()
+                bar.update(bar_id, completed=self.step, loss=f"{value:.3f}")
+                if self.step % self.hp.save_every == 0 or self.step == self.total:
+                    self.seconds, started = self.seconds + time.perf_counter() - started, time.perf_counter()
+                    self.save_checkpoint()
+        self.seconds += time.perf_counter() - started
 
-    _seed_everything(hp.seed)
-    warnings.filterwarnings(
-        "ignore", message=".*is_gradient_checkpointing.*"
-    )  # transformers 5 deprecation noise
-    model, tokenizer = load_base(spec.model, fresh=True)  # a private copy: the shared base stays untouched
-    rows = _tokenize(corpus.examples, tokenizer, hp.max_seq_len)
-    check_targets(corpus.examples, task, tokenizer, model.config.vocab_size)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    def save(self, spec: BackendSpec) -> None:
+        """The finished adapter (peft files) in `out`."""
+        # peft records the base's local folder; record the config `model` string instead, so the card and the
+        # adapter_config both name the base the way the config does (checked by check_adapter_base)
+        self.model.peft_config["default"].base_model_name_or_path = spec.model
+        with (
+            warnings.catch_warnings()
+        ):  # peft looks for a config.json next to a GGUF base and warns it has none
+            warnings.filterwarnings("ignore", message="Could not find a config file")
+            self.model.save_pretrained(str(self.out), save_embedding_layers=False)
+
+
+_PROGRESS_COLUMNS = (
+    TextColumn("[bold]finetune {task.fields[skill]}"),
+    BarColumn(),
+    MofNCompleteColumn(),
+    TextColumn("step loss {task.fields[loss]}"),
+    TimeElapsedColumn(),
+)
+
+
+def _lora_model(model: Any, spec: BackendSpec, hp: Hyperparameters) -> Any:
+    from peft import LoraConfig, get_peft_model
+
     n_layers = model.config.num_hidden_layers
     layers = list(range(max(0, n_layers - hp.lora_layers), n_layers)) if hp.lora_layers else None
     lora = LoraConfig(
@@ -312,128 +377,56 @@ def train_adapter(
         layers_to_transform=layers,
     )
     try:
-        peft_model = get_peft_model(model, lora)
+        return get_peft_model(model, lora)
     except ValueError as err:
         raise ConfigError(f"cannot put LoRA on {spec.model!r}: {err}") from None
-    params = [p for p in peft_model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=hp.learning_rate, weight_decay=hp.weight_decay)
-    steps_per_epoch = math.ceil(len(rows) / hp.batch_size)
-    # the schedule spans the epochs; --max-steps only stops early, so a run stopped at step k and resumed
-    # with a larger --max-steps follows exactly the same learning-rate curve as an uninterrupted one
-    scheduled = math.ceil(steps_per_epoch * hp.epochs)
-    total = min(scheduled, hp.max_steps) if hp.max_steps is not None else scheduled
 
-    def lr_lambda(step: int) -> float:
-        if step < hp.warmup_steps:
-            return (step + 1) / (hp.warmup_steps + 1)
-        return max(0.05, 1.0 - (step - hp.warmup_steps) / max(1, scheduled - hp.warmup_steps))
 
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
-    step, losses, seconds = 0, [], 0.0
-    resumed_step: int | None = None
+def _resume_point(opts: FinetuneOptions, out: Path, fingerprint: dict[str, Any]) -> Path | None:
+    """The last checkpoint to continue from, or None (old checkpoints removed under --no-resume)."""
+    existing = _checkpoints(out)
+    if existing and not opts.resume:
+        shutil.rmtree(out / "checkpoints")
+        return None
+    if not existing:
+        return None
+    state = json.loads((existing[-1] / "state.json").read_text(encoding="utf-8"))
+    if state.get("fingerprint") != fingerprint:
+        changed = [k for k in fingerprint if state.get("fingerprint", {}).get(k) != fingerprint[k]]
+        raise InputError(
+            f"the checkpoint in {existing[-1]} is from a different run (changed: {', '.join(changed)}); "
+            f"pass --no-resume to start over, or another --out"
+        )
+    return existing[-1]
+
+
+def train_adapter(
+    opts: FinetuneOptions,
+    spec: BackendSpec,
+    corpus: Corpus,
+    out: Path,
+    *,
+    task: SkillTask,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train (or resume) the LoRA adapter and save it to `out`; returns the training record."""
+    out.mkdir(parents=True, exist_ok=True)
+    resume_from = _resume_point(opts, out, _run_fingerprint(opts, spec, corpus))
+    _seed_everything(opts.hyper.seed)
+    warnings.filterwarnings(
+        "ignore", message=".*is_gradient_checkpointing.*"
+    )  # transformers 5 deprecation noise
+    run = _Training(opts, spec, corpus, task, out)
     if resume_from is not None:
-        from safetensors.torch import load_file
-
-        set_peft_model_state_dict(peft_model, load_file(str(resume_from / "adapter_model.safetensors")))
-        blob = torch.load(resume_from / "optimizer.pt", weights_only=False)
-        optimizer.load_state_dict(blob["optimizer"])
-        scheduler.load_state_dict(blob["scheduler"])
-        torch.set_rng_state(blob["torch_rng"])
-        state = json.loads((resume_from / "state.json").read_text(encoding="utf-8"))
-        step, losses, seconds = state["step"], [tuple(x) for x in state["losses"]], state["seconds"]
-        resumed_step = step
-        log.info("finetune_resume", checkpoint=str(resume_from), step=step)
-
-    def save_checkpoint(at: int) -> None:
-        from safetensors.torch import save_file
-
-        folder = out / "checkpoints" / f"step-{at:06d}"
-        folder.mkdir(parents=True, exist_ok=True)
-        save_file(
-            {
-                k: v.contiguous()
-                for k, v in get_peft_model_state_dict(peft_model, save_embedding_layers=False).items()
-            },
-            str(folder / "adapter_model.safetensors"),
-        )
-        torch.save(
-            {
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "torch_rng": torch.get_rng_state(),
-            },
-            folder / "optimizer.pt",
-        )
-        tmp = (
-            folder / "state.json.tmp"
-        )  # written last and renamed: a half-written checkpoint is never "latest"
-        tmp.write_text(
-            json.dumps(
-                {"step": at, "losses": losses, "seconds": seconds, "total": total, "fingerprint": fingerprint}
-            ),
-            encoding="utf-8",
-        )
-        tmp.replace(folder / "state.json")
-        for old in _checkpoints(out)[:-2]:  # keep the last two
-            shutil.rmtree(old, ignore_errors=True)
-
-    prefix_len = shared_prefix_len(rows) if hp.shared_prefix else 0
-    log.info(
-        "finetune_plan",
-        examples=len(rows),
-        steps=total,
-        shared_prefix_tokens=prefix_len,
-        mean_tokens=round(sum(len(r[0]) for r in rows) / len(rows)),
-    )
-    peft_model.train()
-    started = time.perf_counter()
-    columns = [
-        TextColumn("[bold]finetune {task.fields[skill]}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("step loss {task.fields[loss]}"),
-        TimeElapsedColumn(),
-    ]
-    with Progress(*columns, disable=not progress, transient=False) as bar:
-        task_id = bar.add_task(
-            "train",
-            total=total,
-            completed=step,
-            skill=opts.skill,
-            loss=f"{losses[-1][1]:.3f}" if losses else "-",
-        )
-        while step < total:
-            epoch, index = divmod(step, steps_per_epoch)
-            batch_ids = _batches_for_epoch(len(rows), hp.batch_size, hp.seed, epoch)[index]
-            loss = batch_loss(peft_model, [rows[i] for i in batch_ids], pad_id, prefix_len)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            step += 1
-            value = float(loss.detach())
-            if not math.isfinite(value):
-                raise BackendError(f"training diverged at step {step} (loss {value}); lower --lr")
-            losses.append((step, round(value, 5)))
-            bar.update(task_id, completed=step, loss=f"{value:.3f}")
-            log.info("finetune_step", step=step, total=total, loss=round(value, 4))
-            if step % hp.save_every == 0 or step == total:
-                seconds_now = seconds + time.perf_counter() - started
-                seconds, started = seconds_now, time.perf_counter()
-                save_checkpoint(step)
-    seconds += time.perf_counter() - started
-    # peft records the base's local folder; record the config `model` string instead, so the card and the
-    # adapter_config both name the base the way the config does (checked by check_adapter_base)
-    peft_model.peft_config["default"].base_model_name_or_path = spec.model
-    with warnings.catch_warnings():  # peft looks for a config.json next to a GGUF base and warns it has none
-        warnings.filterwarnings("ignore", message="Could not find a config file")
-        peft_model.save_pretrained(str(out), save_embedding_layers=False)
+        run.restore(resume_from)
+    resumed_step = run.step if resume_from is not None else None
+    run.run(progress)
+    run.save(spec)
     return {
-        "steps": step,
-        "epochs_done": round(step / steps_per_epoch, 3),
-        "seconds": round(seconds, 1),
-        "losses": losses,
+        "steps": run.step,
+        "epochs_done": round(run.step / run.steps_per_epoch, 3),
+        "seconds": round(run.seconds, 1),
+        "losses": run.losses,
         "resumed_from": resumed_step,
     }
 
@@ -453,8 +446,6 @@ def export_gguf(adapter: Path, spec: BackendSpec, converter: Path, *, outtype: s
     import tempfile
 
     from transformers import AutoConfig
-
-    from fincopilot.models.backends.transformers import resolve_model_ref
 
     converter = Path(converter)
     if not converter.is_file():
@@ -526,18 +517,13 @@ def evaluate_heldout(
     task: SkillTask,
     backends: Sequence[Any],
     *,
+    items: Sequence[Any],
     limit: int | None = None,
     batch_size: int = 4,
     progress: bool = True,
-    items: Sequence[Any] | None = None,
+    dataset_version: str | None = None,
 ) -> HeldoutScores:
-    """Score each backend on the skill's held-out items (or `items`) with the task's metrics."""
-    from rich.progress import Progress
-
-    if items is None:
-        from fincopilot.evals.datasets import load_items
-
-        items = load_items(task.skill, "heldout")
+    """Score each backend on the skill's held-out `items` with the task's metrics."""
     items = list(items)
     if limit and limit < len(items):
         # evenly spaced, so a limited run still covers every kind of item (the files group them by kind)
@@ -552,15 +538,9 @@ def evaluate_heldout(
             outputs = _outputs(backend, task, items, batch_size, lambda k: bar.advance(tid, k))
             scores[backend.id] = {k: round(v, 4) for k, v in task.score(items, outputs).items()}
             bar.update(tid, completed=n * len(items))
-    try:
-        from fincopilot.evals.datasets import dataset_version
-
-        version = dataset_version(task.skill)
-    except Exception:  # noqa: BLE001 - informative only (custom items have no dataset)
-        version = None
     return HeldoutScores(
         items=len(items),
-        dataset_version=version,
+        dataset_version=dataset_version,
         headline=task.headline,
         scores=scores,
         seconds=round(time.perf_counter() - started, 1),
@@ -670,13 +650,21 @@ def model_card(card: AdapterCard) -> str:
 # --- the whole step ------------------------------------------------------------------------------
 
 
-def finetune(opts: FinetuneOptions, *, command: str | None = None, progress: bool = True) -> FinetuneResult:
-    """Corpus → LoRA training → held-out scores → adapter folder with card. See the module docstring."""
+def finetune(
+    opts: FinetuneOptions,
+    *,
+    task: SkillTask,
+    corpus: Corpus,
+    heldout: Sequence[Any] = (),
+    command: str | None = None,
+    progress: bool = True,
+) -> FinetuneResult:
+    """`corpus` → LoRA training → scores on the `heldout` items → adapter folder with card.
+
+    `task` says how the skill is prompted and scored; the corpus and the held-out items are built by the
+    caller (`fincopilot.evals.corpus`). See the module docstring.
+    """
     spec = resolve_base(opts.base)
-    task = skill_task(opts.skill)
-    if opts.teacher is not None:
-        settings().backend(opts.teacher)  # fail before training on an unknown teacher
-    corpus = build_corpus(opts.skill, data=opts.data, teacher=opts.teacher, task=task)
     backend_id = adapter_backend_id(opts.base, opts.skill)
     out = Path(opts.out) if opts.out is not None else adapters_dir() / backend_id
     log.info(
@@ -687,29 +675,56 @@ def finetune(opts: FinetuneOptions, *, command: str | None = None, progress: boo
         data_hash=corpus.data_hash,
         out=str(out),
     )
-    (out / "card.json").unlink(missing_ok=True)  # an unfinished adapter must not register as a backend
+    remove_card(out)  # an unfinished adapter must not register as a backend
     record = train_adapter(opts, spec, corpus, out, task=task, progress=progress)
     plot_loss(record["losses"], out / "loss.png", f"{backend_id}: training loss")
     check_adapter_base(out, spec)
+    scores = _score_adapter(opts, spec, out, task, heldout, corpus, progress) if opts.evaluate else None
+    card = _card(opts, spec, corpus, record, scores, command)
+    (out / "README.md").write_text(model_card(card), encoding="utf-8")
+    write_card(out, card)  # last: the card's presence means "a finished adapter"
+    log.info("finetune_done", out=str(out), steps=card.steps, seconds=card.train_seconds)
+    return FinetuneResult(out=out, card=card, resumed_from=record["resumed_from"])
 
-    heldout = None
-    if opts.evaluate:
-        from fincopilot.models.registry import build_backend
 
-        base_backend = build_backend(spec)
-        tuned = build_backend(spec.model_copy(update={"id": backend_id, "adapter": str(out)}))
-        try:
-            heldout = evaluate_heldout(
-                task,
-                [base_backend, tuned],
-                limit=opts.eval_limit,
-                batch_size=opts.eval_batch_size,
-                progress=progress,
-            )
-        finally:
-            tuned.close()
-    card = AdapterCard(
-        backend_id=backend_id,
+def _score_adapter(
+    opts: FinetuneOptions,
+    spec: BackendSpec,
+    out: Path,
+    task: SkillTask,
+    heldout: Sequence[Any],
+    corpus: Corpus,
+    progress: bool,
+) -> HeldoutScores:
+    """Base and adapter on the held-out items, through the real backend (constrained decoding)."""
+    base_backend = build_backend(spec)
+    tuned = build_backend(
+        spec.model_copy(update={"id": adapter_backend_id(opts.base, opts.skill), "adapter": str(out)})
+    )
+    try:
+        return evaluate_heldout(
+            task,
+            [base_backend, tuned],
+            items=heldout,
+            limit=opts.eval_limit,
+            batch_size=opts.eval_batch_size,
+            progress=progress,
+            dataset_version=corpus.dataset_version,
+        )
+    finally:
+        tuned.close()
+
+
+def _card(
+    opts: FinetuneOptions,
+    spec: BackendSpec,
+    corpus: Corpus,
+    record: dict[str, Any],
+    heldout: HeldoutScores | None,
+    command: str | None,
+) -> AdapterCard:
+    return AdapterCard(
+        backend_id=adapter_backend_id(opts.base, opts.skill),
         skill=opts.skill,
         base_backend=opts.base,
         base_model=spec.model,
@@ -728,12 +743,6 @@ def finetune(opts: FinetuneOptions, *, command: str | None = None, progress: boo
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         versions=_versions(),
     )
-    (out / "README.md").write_text(model_card(card), encoding="utf-8")
-    tmp = out / "card.json.tmp"
-    tmp.write_text(card.model_dump_json(indent=2), encoding="utf-8")
-    tmp.replace(out / "card.json")  # last: the card's presence means "a finished adapter"
-    log.info("finetune_done", out=str(out), steps=card.steps, seconds=card.train_seconds)
-    return FinetuneResult(out=out, card=card, resumed_from=record["resumed_from"])
 
 
 def _command_line(opts: FinetuneOptions) -> str:
@@ -757,94 +766,3 @@ def _command_line(opts: FinetuneOptions) -> str:
         if value is not None and value != default:
             parts += [flag, str(value)]
     return " ".join(parts)
-
-
-# --- CLI -----------------------------------------------------------------------------------------
-
-
-def register(app: typer.Typer) -> None:
-    """Add `fincopilot finetune` to the root CLI."""
-
-    @app.command("finetune")
-    def finetune_cmd(
-        skill: Annotated[str, typer.Option("--skill", help="skill to fine-tune: planner, compliance_check")],
-        base: Annotated[
-            str, typer.Option("--base", help="base backend id (a transformers backend)")
-        ] = "smollm2-135m",
-        data: Annotated[
-            Path | None, typer.Option("--data", help="JSONL corpus instead of the built one")
-        ] = None,
-        teacher: Annotated[
-            str | None, typer.Option("--teacher", help="backend that labels unlabelled inputs")
-        ] = None,
-        epochs: Annotated[float, typer.Option("--epochs", min=0.01)] = Hyperparameters().epochs,
-        max_steps: Annotated[
-            int | None, typer.Option("--max-steps", min=1, help="stop after N steps")
-        ] = None,
-        out: Annotated[
-            Path | None, typer.Option("--out", help="adapter folder (default home()/adapters/<id>)")
-        ] = None,
-        resume: Annotated[
-            bool, typer.Option("--resume/--no-resume", help="continue from the last checkpoint")
-        ] = True,
-        lr: Annotated[float, typer.Option("--lr", min=0.0)] = Hyperparameters().learning_rate,
-        rank: Annotated[int, typer.Option("--rank", min=1)] = Hyperparameters().rank,
-        batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = Hyperparameters().batch_size,
-        seed: Annotated[int, typer.Option("--seed")] = 0,
-        lora_layers: Annotated[
-            int | None,
-            typer.Option(
-                "--lora-layers", min=1, help="adapt only the top N layers (cheaper backward on a CPU)"
-            ),
-        ] = None,
-        save_every: Annotated[int, typer.Option("--save-every", min=1, help="checkpoint every N steps")] = 10,
-        evaluate: Annotated[
-            bool, typer.Option("--eval/--no-eval", help="score base vs adapter on held-out items")
-        ] = True,
-        eval_limit: Annotated[int | None, typer.Option("--eval-limit", min=1)] = None,
-        eval_batch_size: Annotated[
-            int, typer.Option("--eval-batch-size", min=1, help="prompts per generate call")
-        ] = 4,
-        as_json: Annotated[bool, typer.Option("--json", help="print the card as JSON")] = False,
-    ) -> None:
-        """Fine-tune a LoRA adapter for SKILL on BASE; it registers as backend BASE+SKILL-lora."""
-        hyper = Hyperparameters(
-            epochs=epochs,
-            max_steps=max_steps,
-            learning_rate=lr,
-            rank=rank,
-            alpha=2 * rank,
-            batch_size=batch_size,
-            seed=seed,
-            save_every=save_every,
-            lora_layers=lora_layers,
-        )
-        opts = FinetuneOptions(
-            skill=skill,
-            base=base,
-            data=data,
-            teacher=teacher,
-            out=out,
-            resume=resume,
-            evaluate=evaluate,
-            eval_limit=eval_limit,
-            eval_batch_size=eval_batch_size,
-            hyper=hyper,
-        )
-        result = finetune(opts, progress=not as_json)
-        card = result.card
-        if as_json:
-            typer.echo(card.model_dump_json(indent=2))
-            return
-        from rich.console import Console
-
-        console = Console()
-        console.print(f"adapter [bold]{card.backend_id}[/] → {result.out}")
-        console.print(
-            f"{card.examples} examples (data {card.data_hash}), {card.steps} steps in "
-            f"{card.train_seconds:.0f} s, final loss {card.final_loss}"
-        )
-        if result.resumed_from:
-            console.print(f"resumed from step {result.resumed_from}")
-        if card.heldout is not None:
-            console.print(scores_table(card.heldout))

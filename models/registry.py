@@ -12,7 +12,7 @@ from importlib.metadata import entry_points
 
 from fincopilot.config import BackendSpec, Settings, settings
 from fincopilot.errors import ConfigError
-from fincopilot.models.base import BaseBackend
+from fincopilot.models.base import BaseBackend, ProtocolBackend
 
 _KINDS: dict[str, type[BaseBackend]] = {}
 _INSTANCES: dict[str, BaseBackend] = {}
@@ -63,10 +63,13 @@ def list_kinds() -> list[str]:
 
 
 def build_backend(spec: BackendSpec) -> BaseBackend:
-    """A fresh backend instance for `spec` (not cached). External backends are always desensitized."""
-    from fincopilot.safety.desensitize import ensure_protected
+    """A fresh backend instance for `spec` (not cached); its calls pass the outbound gate (models/outbound.py)."""
+    return behind_gate(_load_kind(spec.kind)(spec))
 
-    return ensure_protected(_load_kind(spec.kind)(spec))
+
+def behind_gate(backend: object) -> BaseBackend:
+    """`backend` itself when it is a BaseBackend, else a ProtocolBackend around it (same gate either way)."""
+    return backend if isinstance(backend, BaseBackend) else ProtocolBackend(backend)
 
 
 def get_backend(backend_id: str, config: Settings | None = None) -> BaseBackend:
@@ -83,9 +86,7 @@ def get_backend(backend_id: str, config: Settings | None = None) -> BaseBackend:
 
 def register_instance(backend: BaseBackend) -> None:
     """Put a ready instance in the cache (tests, and adapters built at run time)."""
-    from fincopilot.safety.desensitize import ensure_protected
-
-    backend = ensure_protected(backend)
+    backend = behind_gate(backend)
     with _LOCK:
         _INSTANCES[backend.id] = backend
 

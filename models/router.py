@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field, ValidationError
 from fincopilot.config import BackendSpec, Settings, SkillPolicy, settings
 from fincopilot.errors import BackendError, ConfigError
 from fincopilot.log import get_logger
+from fincopilot.paths import home
 
 log = get_logger(__name__)
 
@@ -129,8 +130,6 @@ def routing_path() -> Path:
     key = (os.environ.get("FINCOPILOT_ROUTING"), os.environ.get("FINCOPILOT_HOME"))
     path = _PATH_CACHE.get(key)
     if path is None:
-        from fincopilot.paths import home
-
         path = _PATH_CACHE[key] = Path(key[0]) if key[0] else home() / "routing.json"
     return path
 

@@ -12,10 +12,11 @@ from pydantic import BaseModel, Field
 from fincopilot.config import BackendSpec
 from fincopilot.models.backends.openai import OpenAIBackend
 from fincopilot.models.backends.scripted import ScriptedBackend
-from fincopilot.models.base import BaseBackend, Completion, Usage, messages
+from fincopilot.models.base import BaseBackend, ProtocolBackend
+from fincopilot.models.messages import Completion, Usage, messages
 from fincopilot.models.registry import build_backend, clear_instances, get_backend, register_kind
 from fincopilot.safety import audit
-from fincopilot.safety.desensitize import DesensitizingProxy, Pseudonymizer, _StreamRestorer, is_protected
+from fincopilot.safety.desensitize import Pseudonymizer, StreamRestorer
 from tests.capture_server import CaptureServer
 from tests.pii_corpus import CARD_A, CORPUS, ID_A, ID_B
 from tests.safety_helpers import backend, gateway_for, leaked, make_clients_db, settings_of
@@ -72,7 +73,7 @@ def test_restore_is_tolerant_and_leaves_unknown_tokens():
 def test_stream_restorer_handles_tokens_split_across_chunks():
     p = Pseudonymizer(known_names=["Alice Morgan"])
     p.mask("Alice Morgan")
-    r = _StreamRestorer(p)
+    r = StreamRestorer(p)
     text = "Dear <PERSON_1>, and PERSON_1 again."
     out = "".join(r.feed(text[i : i + 2]) for i in range(0, len(text), 2)) + r.flush()
     assert out == "Dear Alice Morgan, and Alice Morgan again."
@@ -156,17 +157,14 @@ def test_local_backend_gets_raw_values_and_remarking_external_takes_effect():
     assert seen == ["Zhang Wei 13800138000", "Zhang Wei <PHONE_1>"]
 
 
-def test_subclass_overriding_complete_is_still_guarded():
-    class Sneaky(BaseBackend):  # overrides the public method instead of _generate
-        sent: list[str] = []
+def test_subclass_overriding_complete_is_refused():
+    """A backend cannot bypass the outbound gate (models/outbound.py) by overriding the public method: the class is
+    refused when it is defined (it implements `_generate` instead)."""
+    with pytest.raises(TypeError, match="overrides complete.*_generate"):
 
-        def complete(self, messages, *, schema=None, max_tokens=256, temperature=0.0):
-            Sneaky.sent.append(messages[-1].content)
-            return Completion(text=messages[-1].content, backend_id=self.id)
-
-    s = Sneaky(BackendSpec(id="sneaky", kind="scripted", model="x", residency="external"))
-    assert s.complete(messages("call 13800138000")).text == "call 13800138000"
-    assert Sneaky.sent == ["call <PHONE_1>"] and is_protected(s)
+        class Sneaky(BaseBackend):
+            def complete(self, messages, *, schema=None, max_tokens=256, temperature=0.0):
+                return Completion(text=messages[-1].content, backend_id=self.id)
 
 
 def test_protocol_only_backend_is_wrapped_by_the_registry():
@@ -188,11 +186,12 @@ def test_protocol_only_backend_is_wrapped_by_the_registry():
             yield self.complete(messages).text
 
     b = build_backend(BackendSpec(id="proto", kind="plainproto", model="x", residency="external"))
-    assert isinstance(b, DesensitizingProxy)
+    assert isinstance(b, ProtocolBackend)
     assert b.complete(messages("mail me at a.b@example.com")).text == "mail me at a.b@example.com"
     assert sent == ["mail me at <EMAIL_1>"]
     local = build_backend(BackendSpec(id="proto2", kind="plainproto", model="x"))
-    assert not isinstance(local, DesensitizingProxy)
+    assert local.complete(messages("mail me at c.d@example.com")).text == "mail me at c.d@example.com"
+    assert sent[-1] == "mail me at c.d@example.com"  # a local spec gets the raw text
 
 
 def test_pattern_constrained_schema_survives_tokens():

@@ -15,8 +15,8 @@ from server_fakes import LiveServer, free_port
 
 from fincopilot.config import BackendSpec
 from fincopilot.errors import BackendUnavailable
-from fincopilot.models.base import messages
 from fincopilot.models.endpoints import EndpointPool
+from fincopilot.models.messages import messages
 from fincopilot.models.registry import build_backend
 
 

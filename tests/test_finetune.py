@@ -8,9 +8,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from fincopilot.config import BackendSpec, adapter_backends, settings, use_config
+from fincopilot.config import BackendSpec, settings, use_config
 from fincopilot.errors import ConfigError, InputError, NotFoundError, UnknownBackendError
-from fincopilot.models.corpus import SkillTask, corpus_hash, load_corpus_file, render_target, skill_task
+from fincopilot.evals.corpus import skill_task
+from fincopilot.models.adapter_card import adapter_backends
+from fincopilot.models.trainset import SkillTask, corpus_hash, load_corpus_file, render_target
 
 
 def _flags_task() -> SkillTask:
@@ -249,7 +251,8 @@ def test_compliance_metrics_count_categories_with_verbatim_quotes():
 
 
 def test_model_card_has_scores_and_command(tmp_path):
-    from fincopilot.models.finetune import AdapterCard, HeldoutScores, Hyperparameters, model_card, plot_loss
+    from fincopilot.models.adapter_card import AdapterCard, HeldoutScores, Hyperparameters
+    from fincopilot.models.finetune import model_card, plot_loss
 
     held = HeldoutScores(
         items=10,
@@ -288,8 +291,8 @@ def test_model_card_has_scores_and_command(tmp_path):
 
 
 def test_planner_corpus_never_contains_heldout_items():
+    from fincopilot.evals.corpus import build_corpus
     from fincopilot.evals.datasets import load_items
-    from fincopilot.models.corpus import build_corpus
 
     corpus = build_corpus("planner")
     heldout = {i.id for i in load_items("planner", "heldout")}
@@ -313,7 +316,6 @@ def test_planner_corpus_never_contains_heldout_items():
 def test_planner_domain_examples_are_the_generated_train_split_only():
     # the domain source is evals/sets/planner/train.jsonl; no validation or test frame enters a corpus
     from fincopilot.evals.planner_corpus import load_split_frames
-    from fincopilot.models.corpus import skill_task
 
     examples = skill_task("planner").domain()
     assert len(examples) > 1000 and all(item_id.startswith("planner-train-") for item_id, _, _ in examples)
@@ -358,7 +360,7 @@ def test_planner_metrics():
 
 def test_heldout_scoring_with_a_scripted_fake_backend():
     """Plumbing only (a scripted FAKE backend); the real model is scored in test_finetune_model.py."""
-    from fincopilot.evals.datasets import load_items
+    from fincopilot.evals.datasets import dataset_version, load_items
     from fincopilot.models.backends.scripted import ScriptedBackend
     from fincopilot.models.finetune import evaluate_heldout
 
@@ -367,7 +369,14 @@ def test_heldout_scoring_with_a_scripted_fake_backend():
     )
     fake = ScriptedBackend.from_function("fake-planner", lambda messages, schema: credit_only)
     broken = ScriptedBackend.from_function("fake-broken", lambda messages, schema: "not json")
-    held = evaluate_heldout(skill_task("planner"), [fake, broken], limit=6, progress=False)
+    held = evaluate_heldout(
+        skill_task("planner"),
+        [fake, broken],
+        items=load_items("planner", "heldout"),
+        limit=6,
+        progress=False,
+        dataset_version=dataset_version("planner"),
+    )
     assert held.items == 6 and held.dataset_version
     # evenly spaced: the limited sample is not just the first kind in the file
     kinds = {i.metadata.get("kind") for i in load_items("planner", "heldout")[::6]}

@@ -16,8 +16,8 @@ from pydantic import BaseModel
 
 from fincopilot.config import BackendSpec, settings
 from fincopilot.errors import ConfigError, InputError
-from fincopilot.models.base import Message
-from fincopilot.models.corpus import SkillTask
+from fincopilot.models.messages import Message
+from fincopilot.models.trainset import SkillTask
 
 pytestmark = pytest.mark.model
 
@@ -54,7 +54,8 @@ def _corpus(path: Path) -> Path:
 
 
 def _opts(data: Path, out: Path, max_steps: int, **hyper):
-    from fincopilot.models.finetune import FinetuneOptions, Hyperparameters
+    from fincopilot.models.adapter_card import Hyperparameters
+    from fincopilot.models.finetune import FinetuneOptions
 
     hp = {
         "rank": 8,
@@ -81,7 +82,7 @@ def _opts(data: Path, out: Path, max_steps: int, **hyper):
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """One 4-step run: (options, result)."""
-    from fincopilot.models.finetune import finetune
+    from fincopilot.evals.corpus import run_finetune as finetune
 
     root = tmp_path_factory.mktemp("finetune")
     data = _corpus(root / "corpus.jsonl")
@@ -140,9 +141,10 @@ def test_shared_prefix_loss_equals_the_full_forward(tiny):
     import torch
     from peft import PeftModel
 
+    from fincopilot.evals.corpus import skill_task
     from fincopilot.models.backends.transformers import load_base
-    from fincopilot.models.corpus import load_corpus_file, skill_task
     from fincopilot.models.finetune import _tokenize, batch_loss, shared_prefix_len
+    from fincopilot.models.trainset import load_corpus_file
 
     opts, result = tiny
     model, tok = load_base("embedded:smollm2-135m", fresh=True)
@@ -157,7 +159,7 @@ def test_shared_prefix_loss_equals_the_full_forward(tiny):
 
 
 def test_resume_continues_from_the_checkpoint(tiny, tmp_path):
-    from fincopilot.models.finetune import finetune
+    from fincopilot.evals.corpus import run_finetune as finetune
 
     opts, full = tiny
     first = finetune(_opts(opts.data, tmp_path / "a", max_steps=2), progress=False)
@@ -173,7 +175,7 @@ def test_resume_continues_from_the_checkpoint(tiny, tmp_path):
 
 
 def test_resume_refuses_a_checkpoint_from_other_data(tiny, tmp_path):
-    from fincopilot.models.finetune import finetune
+    from fincopilot.evals.corpus import run_finetune as finetune
 
     opts, _ = tiny
     finetune(_opts(opts.data, tmp_path / "a", max_steps=1, save_every=1), progress=False)
@@ -188,7 +190,7 @@ def test_resume_refuses_a_checkpoint_from_other_data(tiny, tmp_path):
 
 
 def test_completion_outside_the_grammar_is_refused(tmp_path):
-    from fincopilot.models.finetune import finetune
+    from fincopilot.evals.corpus import run_finetune as finetune
 
     data = tmp_path / "bad.jsonl"
     data.write_text(
@@ -209,7 +211,7 @@ def test_adapter_on_another_base_is_refused(tiny):
 
 
 def test_heldout_evaluation_scores_base_and_adapter(tiny):
-    from fincopilot.models.corpus import skill_task
+    from fincopilot.evals.corpus import skill_task
     from fincopilot.models.finetune import evaluate_heldout
     from fincopilot.models.registry import build_backend
 

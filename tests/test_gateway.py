@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from fincopilot.errors import BackendError, BackendUnavailable, InputError
-from fincopilot.models.base import messages
+from fincopilot.models.messages import messages
 from fincopilot.models.registry import clear_instances, get_backend
 from fincopilot.safety import audit
 from tests.capture_server import CaptureServer

@@ -179,7 +179,7 @@ def test_obedient_model_in_a_tool_using_agent_cannot_leave_its_allowlist(fake_ga
             {"role": "system", "content": "Pick one tool. " + UNTRUSTED_NOTICE},
             {"role": "user", "content": fence_untrusted(INJECTED_REPORT, "client upload")},
         ]
-        from fincopilot.models.base import Message
+        from fincopilot.models.messages import Message
 
         action = ctx.complete([Message(**m) for m in msgs], schema=Action).parsed
         try:

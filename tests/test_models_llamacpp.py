@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from fincopilot.config import BackendSpec
 from fincopilot.errors import BackendTimeout, ConfigError, InputError, StructuredOutputError
-from fincopilot.models.base import Completion, messages
+from fincopilot.models.messages import Completion, messages
 from fincopilot.models.registry import build_backend
 
 pytest.importorskip("xllamacpp")

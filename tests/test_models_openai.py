@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from fincopilot.config import BackendSpec
 from fincopilot.errors import BackendError, BackendTimeout, BackendUnavailable, ConfigError
 from fincopilot.models.backends.openai import OpenAIBackend
-from fincopilot.models.base import messages
+from fincopilot.models.messages import messages
 from fincopilot.models.registry import build_backend
 
 

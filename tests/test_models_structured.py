@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from fincopilot.errors import ConfigError, StructuredOutputError
 from fincopilot.models.backends.scripted import ScriptedBackend
-from fincopilot.models.base import messages, parse_structured
+from fincopilot.models.messages import messages, parse_structured
 from fincopilot.models.structured import (
     MIN_ITEMS,
     MIN_STRING_LENGTH,

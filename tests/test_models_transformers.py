@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from fincopilot.config import BackendSpec
 from fincopilot.errors import BackendTimeout, ConfigError, InputError, StructuredOutputError
 from fincopilot.models.backends.transformers import TransformersBackend, resolve_model_ref
-from fincopilot.models.base import Completion, messages
+from fincopilot.models.messages import Completion, messages
 from fincopilot.models.registry import build_backend
 
 

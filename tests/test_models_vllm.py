@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from fincopilot.config import BackendSpec
 from fincopilot.errors import ConfigError
 from fincopilot.models.backends.vllm import vllm_available
-from fincopilot.models.base import messages
+from fincopilot.models.messages import messages
 from fincopilot.models.registry import build_backend
 
 

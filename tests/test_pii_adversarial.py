@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fincopilot.models.base import messages
+from fincopilot.models.messages import messages
 from fincopilot.models.registry import clear_instances
 from fincopilot.safety.desensitize import Pseudonymizer
 from fincopilot.safety.pii import _normalize, find_pii

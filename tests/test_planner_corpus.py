@@ -9,7 +9,7 @@ import pytest
 from fincopilot.agents.planner import Plan, planner_schema, resolve_plan, review_plan
 from fincopilot.evals import planner_corpus as pc
 from fincopilot.evals.planner_eval import gold_plan, load_set, score_plan, wilson
-from fincopilot.models.corpus import render_target
+from fincopilot.models.trainset import render_target
 
 
 def test_test_and_validation_frames_are_never_seen_in_training():

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from fincopilot.errors import BackendError
-from fincopilot.models.base import messages
+from fincopilot.models.messages import messages
 from fincopilot.models.registry import clear_instances
 from fincopilot.safety import audit
 from tests.capture_server import CaptureServer

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from fincopilot.config import settings
-from fincopilot.models.base import Message
+from fincopilot.models.messages import Message
 from fincopilot.models.router import (
     CandidateStats,
     Router,

@@ -23,6 +23,7 @@ from fincopilot.log import get_logger
 from fincopilot.paths import db_path
 from fincopilot.principal import PermissionDenied, current_principal
 from fincopilot.safety import audit
+from fincopilot.tools import datagen
 from fincopilot.tools.registry import tool
 
 log = get_logger(__name__)
@@ -226,8 +227,6 @@ def init_db(path: Path | str | None = None, *, force: bool = False) -> InitResul
     and an up-to-date database is left as it is."""
     import duckdb
     import pandas as pd
-
-    from fincopilot.tools import datagen
 
     p = _resolve(path)
     p.parent.mkdir(parents=True, exist_ok=True)

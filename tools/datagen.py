@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from fincopilot.tools import scorecard  # a module import: data → datagen → scorecard → data is a cycle
+
 GENERATOR_VERSION = "2"
 SEED = 20240601
 N_CLIENTS = 300
@@ -247,6 +249,68 @@ def _bond_state(p: ProductDef, r: random.Random) -> dict[str, float]:
 RATINGS = ["AAA", "AA+", "AA", "AA-", "BBB-", "BB+", "BB", "BB-", "B+", "B"]
 
 
+def _bond_text_en(p: ProductDef, d: date, v: dict[str, Any], r: random.Random, qret: float, dspread: int):
+    """(language, title, body) of an English bond-fund quarterly report."""
+    direction_en = "up" if qret >= 0 else "down"
+    sp_en = "widened" if dspread > 0 else "tightened"
+    q = (d.month - 1) // 3 + 1
+    title = f"{p.name_en} ({p.code}) quarterly report, Q{q} {d.year}"
+    outlook = r.choice(
+        [
+            "We expect carry to remain the main source of return while spreads stay range-bound.",
+            "We keep duration close to the benchmark and add to issuers with improving cash flows.",
+            "We remain selective: refinancing needs in lower-rated issuers are the key risk for next quarter.",
+        ]
+    )
+    body = (
+        f"As of {_fmt_date_en(d)}, the net asset value (NAV) per unit of the {p.name_en} ({p.code}) was "
+        f"{v['nav']:.4f}, {direction_en} {v['qret']:.2f}% over the quarter and {v['ytd']:+.2f}% year to "
+        f"date. Net assets were {v['cur']} {v['aum']:.2f} billion, invested in {v['n']} bonds.\n\n"
+        f"The portfolio's yield to maturity was {v['ytm']:.2f}%, with a modified duration of "
+        f"{v['dur']:.1f} years and an average credit rating of {v['rating']}. The spread over government "
+        f"bonds {sp_en} by {v['dsp']} bp to {v['spread']:.0f} bp. The largest issuer accounted for "
+        f"{v['top']:.1f}% of net assets and cash for {v['cash']:.1f}%.\n\n"
+        f"Credit: the trailing 12-month default rate in the fund's investment universe was "
+        f"{v['univ']:.2f}%, while defaults in the portfolio amounted to {v['port']:.2f}% of net assets. "
+        f"{v['dg']} holdings were downgraded during the quarter. Leverage stood at {v['lev']:.0f}% of "
+        f"net assets.\n\n"
+        f"Fees: the management fee is {v['mgmt']:.2f}% per year and the custody fee {v['cust']:.2f}% per "
+        f"year; the subscription fee is up to {v['sub']:.1f}%. {outlook}\n\n"
+        f"Risk level {p.risk_level}. Bond funds carry interest-rate, credit and liquidity risk; the value "
+        f"of an investment may fall and past performance does not indicate future results."
+    )
+    return "en", title, body
+
+
+def _bond_text_zh(p: ProductDef, d: date, v: dict[str, Any], r: random.Random, qret: float, dspread: int):
+    """(language, title, body) of a Chinese bond-fund monthly brief."""
+    title = f"{p.name_zh}（{p.code}）{d.year}年{d.month}月投资简报"
+    dir_zh = "上涨" if qret >= 0 else "下跌"
+    sp_zh = "走阔" if dspread > 0 else "收窄"
+    outlook = r.choice(
+        [
+            "我们预计票息收入仍是主要收益来源。",
+            "我们将久期维持在基准附近，精选现金流改善的发行人。",
+            "低评级发行人的再融资压力是下一阶段的主要风险。",
+        ]
+    )
+    body = (
+        f"截至{_fmt_date_zh(d)}，{p.name_zh}（{p.code}）单位净值为{v['nav']:.4f}元，近一季度{dir_zh}"
+        f"{v['qret']:.2f}%，今年以来收益率为{v['ytd']:.2f}%。基金资产净值为{v['aum'] * 10:.2f}亿元，"
+        f"共持有{v['n']}只债券。\n\n"
+        f"组合到期收益率为{v['ytm']:.2f}%，修正久期为{v['dur']:.1f}年，平均信用评级为{v['rating']}。相对国债的"
+        f"信用利差{sp_zh}{v['dsp']}个基点至{v['spread']:.0f}个基点。第一大发行人占基金资产净值的"
+        f"{v['top']:.1f}%，现金占比为{v['cash']:.1f}%。\n\n"
+        f"信用方面，投资范围内过去12个月违约率为{v['univ']:.2f}%，组合内违约债券占基金资产净值的"
+        f"{v['port']:.2f}%。本期共有{v['dg']}只持仓债券被下调评级，杠杆率为{v['lev']:.0f}%。\n\n"
+        f"费用方面，管理费率为每年{v['mgmt']:.2f}%，托管费率为每年{v['cust']:.2f}%，申购费率最高为"
+        f"{v['sub']:.1f}%。{outlook}\n\n"
+        f"风险等级：{p.risk_level}。债券基金面临利率风险、信用风险和流动性风险，基金净值可能下跌，"
+        f"过往业绩不代表未来表现。"
+    )
+    return "zh", title, body
+
+
 def _bond_reports(p: ProductDef, prod: dict[str, Any]) -> list[dict[str, Any]]:
     r = _rng("reports", p.code)
     s = _bond_state(p, r)
@@ -267,8 +331,6 @@ def _bond_reports(p: ProductDef, prod: dict[str, Any]) -> list[dict[str, Any]]:
         rating = RATINGS[min(len(RATINGS) - 1, s["rating_idx"])]
         cur = p.currency
         sub = 0.8 if p.currency == "CNY" else 1.0
-        direction_en = "up" if qret >= 0 else "down"
-        sp_en = "widened" if dspread > 0 else "tightened"
         v = dict(
             code=p.code,
             name_en=p.name_en,
@@ -295,60 +357,7 @@ def _bond_reports(p: ProductDef, prod: dict[str, Any]) -> list[dict[str, Any]]:
             cur=cur,
             risk=p.risk_level,
         )
-        if d in EN_DATES:
-            q = (d.month - 1) // 3 + 1
-            title = f"{p.name_en} ({p.code}) quarterly report, Q{q} {d.year}"
-            outlook = r.choice(
-                [
-                    "We expect carry to remain the main source of return while spreads stay range-bound.",
-                    "We keep duration close to the benchmark and add to issuers with improving cash flows.",
-                    "We remain selective: refinancing needs in lower-rated issuers are the key risk for next quarter.",
-                ]
-            )
-            body = (
-                f"As of {_fmt_date_en(d)}, the net asset value (NAV) per unit of the {p.name_en} ({p.code}) was "
-                f"{v['nav']:.4f}, {direction_en} {v['qret']:.2f}% over the quarter and {v['ytd']:+.2f}% year to "
-                f"date. Net assets were {cur} {v['aum']:.2f} billion, invested in {v['n']} bonds.\n\n"
-                f"The portfolio's yield to maturity was {v['ytm']:.2f}%, with a modified duration of "
-                f"{v['dur']:.1f} years and an average credit rating of {rating}. The spread over government "
-                f"bonds {sp_en} by {v['dsp']} bp to {v['spread']:.0f} bp. The largest issuer accounted for "
-                f"{v['top']:.1f}% of net assets and cash for {v['cash']:.1f}%.\n\n"
-                f"Credit: the trailing 12-month default rate in the fund's investment universe was "
-                f"{v['univ']:.2f}%, while defaults in the portfolio amounted to {v['port']:.2f}% of net assets. "
-                f"{downgrades} holdings were downgraded during the quarter. Leverage stood at {v['lev']:.0f}% of "
-                f"net assets.\n\n"
-                f"Fees: the management fee is {v['mgmt']:.2f}% per year and the custody fee {v['cust']:.2f}% per "
-                f"year; the subscription fee is up to {sub:.1f}%. {outlook}\n\n"
-                f"Risk level {p.risk_level}. Bond funds carry interest-rate, credit and liquidity risk; the value "
-                f"of an investment may fall and past performance does not indicate future results."
-            )
-            lang = "en"
-        else:
-            title = f"{p.name_zh}（{p.code}）{d.year}年{d.month}月投资简报"
-            dir_zh = "上涨" if qret >= 0 else "下跌"
-            sp_zh = "走阔" if dspread > 0 else "收窄"
-            outlook = r.choice(
-                [
-                    "我们预计票息收入仍是主要收益来源。",
-                    "我们将久期维持在基准附近，精选现金流改善的发行人。",
-                    "低评级发行人的再融资压力是下一阶段的主要风险。",
-                ]
-            )
-            body = (
-                f"截至{_fmt_date_zh(d)}，{p.name_zh}（{p.code}）单位净值为{v['nav']:.4f}元，近一季度{dir_zh}"
-                f"{v['qret']:.2f}%，今年以来收益率为{v['ytd']:.2f}%。基金资产净值为{v['aum'] * 10:.2f}亿元，"
-                f"共持有{v['n']}只债券。\n\n"
-                f"组合到期收益率为{v['ytm']:.2f}%，修正久期为{v['dur']:.1f}年，平均信用评级为{rating}。相对国债的"
-                f"信用利差{sp_zh}{v['dsp']}个基点至{v['spread']:.0f}个基点。第一大发行人占基金资产净值的"
-                f"{v['top']:.1f}%，现金占比为{v['cash']:.1f}%。\n\n"
-                f"信用方面，投资范围内过去12个月违约率为{v['univ']:.2f}%，组合内违约债券占基金资产净值的"
-                f"{v['port']:.2f}%。本期共有{downgrades}只持仓债券被下调评级，杠杆率为{v['lev']:.0f}%。\n\n"
-                f"费用方面，管理费率为每年{v['mgmt']:.2f}%，托管费率为每年{v['cust']:.2f}%，申购费率最高为"
-                f"{sub:.1f}%。{outlook}\n\n"
-                f"风险等级：{p.risk_level}。债券基金面临利率风险、信用风险和流动性风险，基金净值可能下跌，"
-                f"过往业绩不代表未来表现。"
-            )
-            lang = "zh"
+        lang, title, body = (_bond_text_en if d in EN_DATES else _bond_text_zh)(p, d, v, r, qret, dspread)
         out.append({"date": d, "language": lang, "title": title, "body": body, "nav": round(s["nav"], 4)})
     return out
 
@@ -397,22 +406,81 @@ def _cash_reports(p: ProductDef, prod: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+_SECTORS_EN = [
+    "financials",
+    "consumer staples",
+    "health care",
+    "information technology",
+    "industrials",
+    "materials",
+    "energy",
+    "utilities",
+]
+_SECTORS_ZH = ["金融", "日常消费", "医疗保健", "信息技术", "工业", "原材料", "能源", "公用事业"]
+
+
+def _equity_text_en(p: ProductDef, prod: dict[str, Any], d: date, e: dict[str, Any]):
+    """(language, title, body) of an English equity-fund quarterly report."""
+    nav, qret, bench, ytd, aum = e["nav"], e["qret"], e["bench"], e["ytd"], e["aum"]
+    vol, mdd, pe, top10, si, sw, turnover = (
+        e["vol"],
+        e["mdd"],
+        e["pe"],
+        e["top10"],
+        e["si"],
+        e["sw"],
+        e["turnover"],
+    )
+    q = (d.month - 1) // 3 + 1
+    title = f"{p.name_en} ({p.code}) quarterly report, Q{q} {d.year}"
+    body = (
+        f"As of {_fmt_date_en(d)}, the NAV per unit of the {p.name_en} ({p.code}) was {nav:.4f}, "
+        f"{'up' if qret >= 0 else 'down'} {abs(qret):.2f}% over the quarter against {bench:+.2f}% for its "
+        f"benchmark, and {ytd:+.2f}% year to date. Net assets were {p.currency} {aum:.2f} billion.\n\n"
+        f"Annualized volatility over the past 12 months was {vol:.1f}% and the maximum drawdown "
+        f"{mdd:.1f}%. The portfolio traded at {pe:.1f} times trailing earnings; the ten largest holdings "
+        f"made up {top10:.1f}% of net assets, and {_SECTORS_EN[si]} was the largest sector at {sw:.1f}%. "
+        f"Annual portfolio turnover was {turnover:.0f}%.\n\n"
+        f"Fees: the management fee is {prod['mgmt_fee_pct']:.2f}% per year and the custody fee "
+        f"{prod['custody_fee_pct']:.2f}% per year; the subscription fee is up to 1.5% and the redemption "
+        f"fee 0.5% for holdings of less than 365 days.\n\n"
+        f"Risk level {p.risk_level}. Equity investments can lose value quickly; the fund may not suit "
+        f"investors with a short horizon, and past performance does not indicate future results."
+    )
+    return "en", title, body
+
+
+def _equity_text_zh(p: ProductDef, prod: dict[str, Any], d: date, e: dict[str, Any]):
+    """(language, title, body) of a Chinese equity-fund monthly brief."""
+    nav, qret, bench, ytd, aum = e["nav"], e["qret"], e["bench"], e["ytd"], e["aum"]
+    vol, mdd, pe, top10, si, sw, turnover = (
+        e["vol"],
+        e["mdd"],
+        e["pe"],
+        e["top10"],
+        e["si"],
+        e["sw"],
+        e["turnover"],
+    )
+    title = f"{p.name_zh}（{p.code}）{d.year}年{d.month}月投资简报"
+    body = (
+        f"截至{_fmt_date_zh(d)}，{p.name_zh}（{p.code}）单位净值为{nav:.4f}元，近一季度"
+        f"{'上涨' if qret >= 0 else '下跌'}{abs(qret):.2f}%，同期业绩比较基准收益率为{bench:.2f}%，今年以来"
+        f"收益率为{ytd:.2f}%。基金资产净值为{aum * 10:.2f}亿元。\n\n"
+        f"过去12个月年化波动率为{vol:.1f}%，最大回撤为{mdd:.1f}%。组合市盈率为{pe:.1f}倍，前十大持仓占基金"
+        f"资产净值的{top10:.1f}%，第一大行业为{_SECTORS_ZH[si]}，占比{sw:.1f}%。年化换手率为{turnover:.0f}%。\n\n"
+        f"费用方面，管理费率为每年{prod['mgmt_fee_pct']:.2f}%，托管费率为每年{prod['custody_fee_pct']:.2f}%，"
+        f"申购费率最高为1.5%，持有不满365天的赎回费率为0.5%。\n\n"
+        f"风险等级：{p.risk_level}。股票类投资净值波动较大，可能出现较大亏损，过往业绩不代表未来表现。"
+    )
+    return "zh", title, body
+
+
 def _equity_reports(p: ProductDef, prod: dict[str, Any]) -> list[dict[str, Any]]:
     r = _rng("reports", p.code)
     nav = r.uniform(0.8, 3.2)
     aum = r.uniform(2.0, 45.0)
     pe = r.uniform(9, 32)
-    sectors_en = [
-        "financials",
-        "consumer staples",
-        "health care",
-        "information technology",
-        "industrials",
-        "materials",
-        "energy",
-        "utilities",
-    ]
-    sectors_zh = ["金融", "日常消费", "医疗保健", "信息技术", "工业", "原材料", "能源", "公用事业"]
     ytd = 0.0
     out = []
     risky = _risk_num(p.risk_level) >= 5
@@ -426,40 +494,25 @@ def _equity_reports(p: ProductDef, prod: dict[str, Any]) -> list[dict[str, Any]]
         vol = r.uniform(24, 34) if risky else r.uniform(14, 24)
         mdd = r.uniform(8, 26)
         top10 = r.uniform(32, 61)
-        si = r.randrange(len(sectors_en))
+        si = r.randrange(len(_SECTORS_EN))
         sw = r.uniform(18, 42)
         turnover = r.uniform(80, 260)
-        if d in EN_DATES:
-            q = (d.month - 1) // 3 + 1
-            title = f"{p.name_en} ({p.code}) quarterly report, Q{q} {d.year}"
-            body = (
-                f"As of {_fmt_date_en(d)}, the NAV per unit of the {p.name_en} ({p.code}) was {nav:.4f}, "
-                f"{'up' if qret >= 0 else 'down'} {abs(qret):.2f}% over the quarter against {bench:+.2f}% for its "
-                f"benchmark, and {ytd:+.2f}% year to date. Net assets were {p.currency} {aum:.2f} billion.\n\n"
-                f"Annualized volatility over the past 12 months was {vol:.1f}% and the maximum drawdown "
-                f"{mdd:.1f}%. The portfolio traded at {pe:.1f} times trailing earnings; the ten largest holdings "
-                f"made up {top10:.1f}% of net assets, and {sectors_en[si]} was the largest sector at {sw:.1f}%. "
-                f"Annual portfolio turnover was {turnover:.0f}%.\n\n"
-                f"Fees: the management fee is {prod['mgmt_fee_pct']:.2f}% per year and the custody fee "
-                f"{prod['custody_fee_pct']:.2f}% per year; the subscription fee is up to 1.5% and the redemption "
-                f"fee 0.5% for holdings of less than 365 days.\n\n"
-                f"Risk level {p.risk_level}. Equity investments can lose value quickly; the fund may not suit "
-                f"investors with a short horizon, and past performance does not indicate future results."
-            )
-            lang = "en"
-        else:
-            title = f"{p.name_zh}（{p.code}）{d.year}年{d.month}月投资简报"
-            body = (
-                f"截至{_fmt_date_zh(d)}，{p.name_zh}（{p.code}）单位净值为{nav:.4f}元，近一季度"
-                f"{'上涨' if qret >= 0 else '下跌'}{abs(qret):.2f}%，同期业绩比较基准收益率为{bench:.2f}%，今年以来"
-                f"收益率为{ytd:.2f}%。基金资产净值为{aum * 10:.2f}亿元。\n\n"
-                f"过去12个月年化波动率为{vol:.1f}%，最大回撤为{mdd:.1f}%。组合市盈率为{pe:.1f}倍，前十大持仓占基金"
-                f"资产净值的{top10:.1f}%，第一大行业为{sectors_zh[si]}，占比{sw:.1f}%。年化换手率为{turnover:.0f}%。\n\n"
-                f"费用方面，管理费率为每年{prod['mgmt_fee_pct']:.2f}%，托管费率为每年{prod['custody_fee_pct']:.2f}%，"
-                f"申购费率最高为1.5%，持有不满365天的赎回费率为0.5%。\n\n"
-                f"风险等级：{p.risk_level}。股票类投资净值波动较大，可能出现较大亏损，过往业绩不代表未来表现。"
-            )
-            lang = "zh"
+        e = dict(
+            nav=nav,
+            qret=qret,
+            bench=bench,
+            ytd=ytd,
+            aum=aum,
+            vol=vol,
+            mdd=mdd,
+            pe=pe,
+            top10=top10,
+            si=si,
+            sw=sw,
+        )
+        lang, title, body = (_equity_text_en if d in EN_DATES else _equity_text_zh)(
+            p, prod, d, e | {"turnover": turnover}
+        )
         out.append({"date": d, "language": lang, "title": title, "body": body, "nav": round(nav, 4)})
     return out
 
@@ -553,9 +606,7 @@ def _reports(products: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict
 
 
 def _credit_rows(n: int) -> list[dict[str, Any]]:
-    from fincopilot.tools.scorecard import FEATURES, NUMERIC, data_path
-
-    with open(data_path(), newline="", encoding="utf-8") as fh:
+    with open(scorecard.data_path(), newline="", encoding="utf-8") as fh:
         data = list(csv.DictReader(fh))
     picks = _rng("credit").sample(range(len(data)), n)
     demo = DEMO_CLIENT_INDEX
@@ -564,7 +615,7 @@ def _credit_rows(n: int) -> list[dict[str, Any]]:
     picks[demo] = DEMO_CREDIT_ROW
     out = []
     for i in picks:
-        row = {f: (int(data[i][f]) if f in NUMERIC else data[i][f]) for f in FEATURES}
+        row = {f: (int(data[i][f]) if f in scorecard.NUMERIC else data[i][f]) for f in scorecard.FEATURES}
         row["source_row"] = i
         out.append(row)
     return out

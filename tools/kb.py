@@ -277,6 +277,43 @@ def _known(db: Path | None, digest: str) -> bool:
         con.close()
 
 
+def _store(db: Path | None, content_hash: str, info: DocumentInfo, rows: list[list[Any]]) -> bool:
+    """Insert the document and its chunks in one transaction; False when the document is already there."""
+    doc_id = info.doc_id
+    con = _connect(db)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        if con.execute("SELECT 1 FROM documents WHERE content_hash = ?", [content_hash]).fetchone():
+            con.execute("ROLLBACK")
+            return False
+        con.execute(
+            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                doc_id,
+                content_hash,
+                info.path,
+                info.name,
+                info.title,
+                info.doc_type,
+                info.product,
+                info.audience,
+                info.language,
+                info.doc_date,
+                info.pages,
+                info.chunks,
+                datetime.now(UTC).isoformat(timespec="seconds"),
+            ],
+        )
+        con.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?)", rows)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.close()
+    return True
+
+
 def _add_one(path: Path, override: dict[str, Any], db: Path | None, progress) -> DocumentInfo | None:
     doc = read_document(path)
     if _known(db, doc.content_hash):
@@ -310,37 +347,8 @@ def _add_one(path: Path, override: dict[str, Any], db: Path | None, progress) ->
         ]
         for j, (c, t) in enumerate(zip(chunks, texts))
     ]
-    con = _connect(db)
-    try:
-        con.execute("BEGIN TRANSACTION")
-        if con.execute("SELECT 1 FROM documents WHERE content_hash = ?", [doc.content_hash]).fetchone():
-            con.execute("ROLLBACK")  # another process added the same file meanwhile
-            return None
-        con.execute(
-            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            [
-                doc_id,
-                doc.content_hash,
-                info.path,
-                info.name,
-                info.title,
-                info.doc_type,
-                info.product,
-                info.audience,
-                info.language,
-                info.doc_date,
-                info.pages,
-                info.chunks,
-                datetime.now(UTC).isoformat(timespec="seconds"),
-            ],
-        )
-        con.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?)", rows)
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.close()
+    if not _store(db, doc.content_hash, info, rows):
+        return None  # another process added the same file meanwhile
     log.info("kb_added", doc=info.name, chunks=info.chunks)
     return info
 

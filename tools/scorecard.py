@@ -39,6 +39,7 @@ from pydantic import BaseModel, Field
 from fincopilot.errors import InputError, NotFoundError
 from fincopilot.log import get_logger
 from fincopilot.paths import home
+from fincopilot.tools import data as domain_data  # a module import: data → datagen → scorecard is a cycle
 from fincopilot.tools.registry import tool
 
 log = get_logger(__name__)
@@ -531,11 +532,9 @@ def credit_score(args: CreditScoreArgs) -> CreditScoreOut:
     client_id: str | None = None
     attributes: Mapping[str, Any]
     if args.client_id is not None:
-        from fincopilot.tools.data import get_client, get_credit_record
-
-        client = get_client(args.client_id)
+        client = domain_data.get_client(args.client_id)
         client_id = client.client_id
-        attributes = get_credit_record(client_id)
+        attributes = domain_data.get_credit_record(client_id)
         sources = [f"credit_records:{client.client_id}", f"scorecard:{model_version()}"]
     else:
         attributes = args.attributes or {}

@@ -48,6 +48,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from fincopilot.errors import FinCopilotError, NotFoundError
+from fincopilot.log import current_request_id
 from fincopilot.paths import home
 from fincopilot.state.db import Result, database_url, state_db
 
@@ -404,8 +405,6 @@ def record(event: str, *, request_id: str | None = None, **payload: Any) -> int:
     if not isinstance(event, str) or not event.strip():
         raise AuditError("audit event name must be a non-empty string")
     if request_id is None:
-        from fincopilot.log import current_request_id
-
         request_id = current_request_id()
     body = canonical_payload(payload)
     ts = datetime.now(UTC).isoformat(timespec="microseconds")

@@ -33,6 +33,8 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from fincopilot.errors import InputError
+from fincopilot.log import get_logger
+from fincopilot.paths import db_path
 
 PiiKind = Literal["id_card", "bank_card", "phone", "email", "account_id", "name"]
 KINDS: tuple[PiiKind, ...] = ("id_card", "bank_card", "phone", "email", "account_id", "name")
@@ -479,7 +481,6 @@ def known_client_names(db: Path | str | None = None) -> tuple[str, ...]:
     A missing database or table means no names (nothing to protect yet); a database that cannot be
     opened right now (another process is writing it) keeps the last names read.
     """
-    from fincopilot.paths import db_path
 
     path = Path(db) if db is not None else db_path()
     with _names_lock:
@@ -504,8 +505,6 @@ def known_client_names(db: Path | str | None = None) -> tuple[str, ...]:
 
 def _read_names(path: Path) -> tuple[str, ...] | None:
     import duckdb
-
-    from fincopilot.log import get_logger
 
     try:
         con = duckdb.connect(str(path), read_only=True)

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel
 
-from fincopilot.models.base import BaseBackend, Message, Usage
+from fincopilot.models.base import BaseBackend
+from fincopilot.models.messages import Message, Usage
 from fincopilot.models.registry import register_kind
 from fincopilot.models.router import BASELINE_KIND, RoutedToBaseline
 

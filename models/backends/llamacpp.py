@@ -47,8 +47,9 @@ from fincopilot.config import BackendSpec
 from fincopilot.errors import BackendError, BackendTimeout, ConfigError, InputError
 from fincopilot.log import get_logger
 from fincopilot.models.backends.transformers import check_adapter_base, resolve_model_ref
-from fincopilot.models.base import BaseBackend, Message, Usage
+from fincopilot.models.base import BaseBackend
 from fincopilot.models.lora_gguf import convert_peft_to_gguf
+from fincopilot.models.messages import Message, Usage
 from fincopilot.models.registry import register_kind
 from fincopilot.models.structured import (
     DEFAULT_MAX_ITEMS,
@@ -201,13 +202,8 @@ class LlamaCppBackend(BaseBackend):
         """Load the model now (it is otherwise loaded by the first request); `serve` and `chat` warm it."""
         return self.engine
 
-    def complete(self, messages, **kwargs):  # load first so latency_s measures generation only
+    def _ready(self) -> None:  # load first so latency_s measures generation only
         self.load()
-        return super().complete(messages, **kwargs)
-
-    def complete_batch(self, batch, **kwargs):
-        self.load()
-        return super().complete_batch(batch, **kwargs)
 
     def _request(
         self, messages: Sequence[Message], schema: type[BaseModel] | None, max_tokens: int, temperature: float
@@ -311,9 +307,7 @@ class LlamaCppBackend(BaseBackend):
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"llamacpp-{self.id}") as pool:
             return list(pool.map(lambda m: self._generate(m, schema, max_tokens, temperature), batch))
 
-    def stream(
-        self, messages: Sequence[Message], *, max_tokens: int = 256, temperature: float = 0.0
-    ) -> Iterator[str]:
+    def _stream(self, messages: Sequence[Message], *, max_tokens: int, temperature: float) -> Iterator[str]:
         """Yield text pieces as llama.cpp produces them (it runs in a worker thread).
 
         Closing the iterator early (a client that disconnects) stops generation at the next token.

@@ -32,8 +32,9 @@ from typing import Any
 from fincopilot.config import BackendSpec
 from fincopilot.errors import BackendError, BackendTimeout, BackendUnavailable, ConfigError
 from fincopilot.log import get_logger
-from fincopilot.models.base import BaseBackend, Message, Usage
+from fincopilot.models.base import BaseBackend
 from fincopilot.models.endpoints import EndpointPool
+from fincopilot.models.messages import Message, Usage
 from fincopilot.models.registry import register_kind
 from fincopilot.models.structured import fit_json_schema, max_json_chars, truncated_error
 
@@ -253,9 +254,7 @@ class OpenAIBackend(BaseBackend):
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"openai-{self.id}") as pool:
             return list(pool.map(lambda m: self._generate(m, schema, max_tokens, temperature), batch))
 
-    def stream(
-        self, messages: Sequence[Message], *, max_tokens: int = 256, temperature: float = 0.0
-    ) -> Iterator[str]:
+    def _stream(self, messages: Sequence[Message], *, max_tokens: int, temperature: float) -> Iterator[str]:
         """Yield content deltas as the server sends them."""
         import openai
 

@@ -15,7 +15,8 @@ from pydantic import BaseModel
 
 from fincopilot.config import BackendSpec
 from fincopilot.errors import BackendError
-from fincopilot.models.base import BaseBackend, Message, Usage
+from fincopilot.models.base import BaseBackend
+from fincopilot.models.messages import Message, Usage
 from fincopilot.models.registry import register_kind
 
 Reply = Callable[[Sequence[Message], type[BaseModel] | None], str]

@@ -33,7 +33,9 @@ from pydantic import BaseModel
 from fincopilot.config import BackendSpec
 from fincopilot.errors import BackendError, BackendTimeout, ConfigError, InputError
 from fincopilot.log import get_logger
-from fincopilot.models.base import BaseBackend, Message, Usage
+from fincopilot.models.adapter_card import has_card, load_card
+from fincopilot.models.base import BaseBackend
+from fincopilot.models.messages import Message, Usage
 from fincopilot.models.registry import register_kind
 from fincopilot.models.structured import (
     DEFAULT_MAX_ITEMS,
@@ -202,15 +204,14 @@ def check_adapter_base(adapter: Path, spec: BackendSpec) -> None:
         raise ConfigError(
             f"LoRA adapter not found: {adapter} (expected a peft folder with adapter_config.json)"
         )
-    card_path = adapter / "card.json"
-    source, key = (
-        (card_path, "base_model") if card_path.is_file() else (config_path, "base_model_name_or_path")
-    )
-    try:
-        data = json.loads(source.read_text(encoding="utf-8"))
-    except ValueError as err:
-        raise ConfigError(f"{source} is not valid JSON: {err}") from None
-    recorded = data.get(key) if isinstance(data, dict) else None
+    if has_card(adapter):
+        recorded = load_card(adapter).base_model
+    else:
+        try:
+            data = json.loads(config_path.read_text(encoding="utf-8"))
+        except ValueError as err:
+            raise ConfigError(f"{config_path} is not valid JSON: {err}") from None
+        recorded = data.get("base_model_name_or_path") if isinstance(data, dict) else None
     if not recorded:
         return  # nothing recorded: peft's own shape checks are all we have
     accepted = {spec.model}
@@ -315,13 +316,8 @@ class TransformersBackend(BaseBackend):
         return kwargs
 
     # --- generation ---------------------------------------------------------------------
-    def complete(self, messages, **kwargs):  # noqa: D102 - load first so latency_s measures generation only
+    def _ready(self) -> None:  # load first so latency_s measures generation only
         _ = self.loaded
-        return super().complete(messages, **kwargs)
-
-    def complete_batch(self, batch, **kwargs):  # noqa: D102
-        _ = self.loaded
-        return super().complete_batch(batch, **kwargs)
 
     def _generate(self, messages, schema, max_tokens, temperature):
         return self._generate_batch([messages], schema, max_tokens, temperature)[0]
@@ -367,33 +363,47 @@ class TransformersBackend(BaseBackend):
                 ) from None
         elapsed = time.perf_counter() - started
         prompt_len = inputs["input_ids"].shape[1]
-        results = []
-        for row, mask in zip(out, inputs["attention_mask"]):
-            new = row[prompt_len:].tolist()
-            cut = next((i for i, t in enumerate(new) if t in stop), None)
-            generated = new if cut is None else new[:cut]
-            if cut is not None:
-                finish = "stop"
-            elif len(new) >= budget:
-                finish = "length"
-            elif elapsed >= kwargs["max_time"]:
-                raise BackendTimeout(
-                    f"backend {self.id!r} did not finish within timeout_s={self.spec.timeout_s:g}"
-                    + (f" per request ({len(batch)} in the batch)" if len(batch) > 1 else ""),
-                    backend_id=self.id,
-                )
-            else:
-                finish = "length"
-            text = state.tokenizer.decode(generated, skip_special_tokens=True)
-            usage = Usage(prompt_tokens=int(mask.sum()), completion_tokens=len(generated) + (cut is not None))
-            if schema is not None and finish == "length":
-                raise truncated_error(self.id, budget, text)
-            results.append((text, usage, finish))
-        return results
+        timed_out = elapsed >= kwargs["max_time"]
+        return [
+            self._decoded(
+                state.tokenizer, row[prompt_len:].tolist(), mask, stop, budget, timed_out, schema, len(batch)
+            )
+            for row, mask in zip(out, inputs["attention_mask"])
+        ]
 
-    def stream(
-        self, messages: Sequence[Message], *, max_tokens: int = 256, temperature: float = 0.0
-    ) -> Iterator[str]:
+    def _decoded(
+        self,
+        tokenizer: Any,
+        new: list[int],
+        mask: Any,
+        stop: set[int],
+        budget: int,
+        timed_out: bool,
+        schema: type[BaseModel] | None,
+        batch_size: int,
+    ) -> tuple[str, Usage, str | None]:
+        """One row's text, usage and finish reason; a timeout, or a truncated structured answer, raises."""
+        cut = next((i for i, t in enumerate(new) if t in stop), None)
+        generated = new if cut is None else new[:cut]
+        if cut is not None:
+            finish = "stop"
+        elif len(new) >= budget:
+            finish = "length"
+        elif timed_out:
+            raise BackendTimeout(
+                f"backend {self.id!r} did not finish within timeout_s={self.spec.timeout_s:g}"
+                + (f" per request ({batch_size} in the batch)" if batch_size > 1 else ""),
+                backend_id=self.id,
+            )
+        else:
+            finish = "length"
+        text = tokenizer.decode(generated, skip_special_tokens=True)
+        usage = Usage(prompt_tokens=int(mask.sum()), completion_tokens=len(generated) + (cut is not None))
+        if schema is not None and finish == "length":
+            raise truncated_error(self.id, budget, text)
+        return text, usage, finish
+
+    def _stream(self, messages: Sequence[Message], *, max_tokens: int, temperature: float) -> Iterator[str]:
         """Yield text pieces as they are generated (generation runs in a worker thread).
 
         Closing the iterator early (a client that disconnects) stops generation at the next token.

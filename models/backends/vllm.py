@@ -27,7 +27,9 @@ from pydantic import BaseModel
 
 from fincopilot.config import BackendSpec
 from fincopilot.errors import BackendError, ConfigError
-from fincopilot.models.base import BaseBackend, Message, Usage
+from fincopilot.models.backends.transformers import resolve_model_ref
+from fincopilot.models.base import BaseBackend
+from fincopilot.models.messages import Message, Usage
 from fincopilot.models.registry import register_kind
 from fincopilot.models.structured import fit_json_schema, max_json_chars, truncated_error
 
@@ -81,8 +83,6 @@ class VLLMBackend(BaseBackend):
         if not torch.cuda.is_available():
             raise ConfigError(f"backend {self.id!r}: vLLM needs a CUDA GPU and none is visible")
         from vllm import LLM
-
-        from fincopilot.models.backends.transformers import resolve_model_ref
 
         folder, gguf = resolve_model_ref(self.spec.model)
         model = str(Path(folder) / gguf) if gguf else folder
