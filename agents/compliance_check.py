@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from fincopilot.agents._common import check_text, fence, flag_injection
+from fincopilot.agents._common import MAX_TEXT, check_text, fence, flag_injection
 from fincopilot.agents.skills import (
     QUOTE_REF,
     Entities,
@@ -32,7 +32,6 @@ from fincopilot.log import get_logger
 from fincopilot.models.messages import Message
 from fincopilot.tools.compliance_rules import (
     CATEGORIES,
-    MAX_TEXT,
     ComplianceResult,
     Violation,
     disclosure_violations,

@@ -30,7 +30,14 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, Field, ValidationError, create_model
 
 from fincopilot.agents.skills import CLIENT_ID, PRODUCT_CODE, QUOTE_REF, Entities, get_skill, list_skills
-from fincopilot.errors import BackendError, FinCopilotError, InputError, NotFoundError, PlanValidationError
+from fincopilot.errors import (
+    BackendError,
+    FinCopilotError,
+    InputError,
+    NotFoundError,
+    PlanValidationError,
+    StructuredOutputError,
+)
 from fincopilot.log import get_logger
 from fincopilot.models.gateway import default_gateway
 from fincopilot.models.messages import Message
@@ -695,6 +702,13 @@ def check_request(request: str) -> str:
     return request.strip()
 
 
+def _unusable(err: BaseException) -> list[str]:
+    """The problems a failed planner round reports: a plan's own, or one line naming the error."""
+    if isinstance(err, PlanValidationError) and err.problems:
+        return err.problems
+    return [f"the planner output was unusable: {err}"[:300]]
+
+
 class _Planning:
     """One request's way through the rounds: model attempt → problems → repair prompt → … → outcome.
 
@@ -759,10 +773,8 @@ class _Planning:
         self.rounds += 1
         plan, raw = None, ""
         if isinstance(result, BaseException):
-            problems = getattr(result, "problems", None) or [
-                f"the planner output was unusable: {result}"[:300]
-            ]
-            raw = getattr(result, "raw", "") or ""
+            problems = _unusable(result)
+            raw = result.raw if isinstance(result, StructuredOutputError) else ""
             if isinstance(result, BackendError) and not raw:
                 self.problems += problems
                 self.gave_up = True  # no backend could answer at all: repairing will not help
@@ -775,7 +787,7 @@ class _Planning:
                 problems = review_plan(plan, self.request, self.context) if plan.steps else []
             except (PlanValidationError, ValueError) as err:
                 # malformed output is a failed round, never a crash
-                problems = getattr(err, "problems", None) or [f"the planner output was unusable: {err}"[:300]]
+                problems = _unusable(err)
                 plan = None
         repeated = raw in self.outputs
         self.outputs.append(raw)

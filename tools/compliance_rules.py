@@ -35,7 +35,6 @@ CATEGORIES: tuple[str, ...] = (
     "suitability",
     "pii",
 )
-MAX_TEXT = 20_000
 
 
 class Violation(BaseModel):
@@ -322,11 +321,6 @@ def _sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def _sentence_at(text: str, start: int, end: int) -> str:
-    s, e = _sentence_bounds(text, start, end)
-    return text[s:e].strip()
-
-
 def pattern_violations(text: str) -> list[Violation]:
     """guaranteed_return and misleading_claim violations (both languages), one per rule and span.
 
@@ -352,12 +346,6 @@ def pattern_violations(text: str) -> list[Violation]:
                 )
             )
     return out
-
-
-def recommendation_span(text: str) -> tuple[str, str] | None:
-    """(language, sentence) of the first recommendation in the text, or None if it recommends nothing."""
-    found = _recommendation_bounds(text)
-    return None if found is None else (found[0], text[found[1] : found[2]].strip())
 
 
 def _recommendation_bounds(text: str) -> tuple[str, int, int] | None:
