@@ -149,6 +149,9 @@ def finetune_cmd(
         typer.Option("--lora-layers", min=1, help="adapt only the top N layers (cheaper backward on a CPU)"),
     ] = None,
     save_every: Annotated[int, typer.Option("--save-every", min=1, help="checkpoint every N steps")] = 10,
+    max_seq_len: Annotated[
+        int | None, typer.Option("--max-seq-len", min=64, help="default 1024 tokens")
+    ] = None,
     evaluate: Annotated[
         bool, typer.Option("--eval/--no-eval", help="score base vs adapter on held-out items")
     ] = True,
@@ -163,7 +166,7 @@ def finetune_cmd(
     from fincopilot.models.adapter_card import Hyperparameters
     from fincopilot.models.finetune import FinetuneOptions
 
-    given = {"epochs": epochs, "learning_rate": lr, "rank": rank, "batch_size": batch_size}
+    given = dict(epochs=epochs, learning_rate=lr, rank=rank, batch_size=batch_size, max_seq_len=max_seq_len)
     hyper = {k: v for k, v in given.items() if v is not None} | ({"alpha": 2 * rank} if rank else {})
     hyper |= {"max_steps": max_steps, "seed": seed, "save_every": save_every, "lora_layers": lora_layers}
     opts = FinetuneOptions(
