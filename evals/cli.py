@@ -123,9 +123,7 @@ def register(app: typer.Typer) -> None:
 
 def finetune_cmd(
     skill: Annotated[str, typer.Option("--skill", help="skill to fine-tune: planner, compliance_check")],
-    base: Annotated[
-        str, typer.Option("--base", help="base backend id (a transformers backend)")
-    ] = "smollm2-135m",
+    base: Annotated[str, typer.Option("--base", help="base backend id (transformers kind)")] = "smollm2-135m",
     data: Annotated[Path | None, typer.Option("--data", help="JSONL corpus instead of the built one")] = None,
     teacher: Annotated[
         str | None, typer.Option("--teacher", help="backend that labels unlabelled inputs")
