@@ -16,6 +16,7 @@ class PluginGroup:
     Thread-safe: parallel graph steps that look up a skill or a tool at the same moment all wait until every
     module of the group is imported (a half-filled registry would answer "unknown tool"). A lookup made while
     a module of the group is being imported, by that import itself, returns at once.
+    A group whose modules are heavy (backend kinds) imports one name at a time with `load_name`.
     """
 
     def __init__(self, group: str):
@@ -23,6 +24,8 @@ class PluginGroup:
         self._lock = threading.RLock()
         self._loaded = False
         self._loading = False
+        self._by_name: dict[str, bool] = {}
+        self.failures: dict[str, str] = {}
 
     def load(self, *, reload: bool = False) -> list[str]:
         """Import the group's modules (once, or again with `reload`); the entry-point names imported now.
@@ -38,11 +41,29 @@ class PluginGroup:
             finally:
                 self._loaded, self._loading = True, False
 
+    def names(self) -> list[str]:
+        """The entry-point names of the group, sorted, without importing anything."""
+        return sorted({ep.name for ep in entry_points(group=self.group)})
+
+    def load_name(self, name: str, *, reload: bool = False) -> bool:
+        """Import the group's entry points called `name` (once, or again with `reload`); whether one imported.
+        A failure is the same loud warning as in `load`; its message stays in `failures[name]`."""
+        with self._lock:
+            if name in self._by_name and not reload:
+                return self._by_name[name]
+            eps = [ep for ep in entry_points(group=self.group) if ep.name == name]
+            if not eps:
+                return False  # not remembered: a package installed later in this process is still found
+            self.failures.pop(name, None)
+            self._by_name[name] = any([self._import(ep) for ep in eps])
+            return self._by_name[name]
+
     def _import(self, ep) -> bool:
         try:
             ep.load()
             return True
         except Exception as err:  # noqa: BLE001 - a broken plugin must not take the built-ins down
+            self.failures[ep.name] = f"{type(err).__name__}: {err}"[:300]
             log.warning(
                 "plugin_failed", group=self.group, entry_point=ep.name, target=ep.value, error=str(err)[:300]
             )

@@ -2,8 +2,9 @@
 
 For a skill it asks the router for the chain of backends (best first) and then, per backend:
 
-- residency: a backend the skill's policy does not allow is skipped; an `external` backend is always
-  desensitized, with one pseudonym map per request so the same client gets the same token in every call;
+- residency: a backend the router's `residency_verdict` refuses for the skill (not an allowed residency, or
+  external after a local failure without the skill's `external_failover` opt-in) is skipped; an `external`
+  backend is always desensitized, with one pseudonym map per request so the same client gets the same token in every call;
 - circuit breaker: a backend whose circuit is open is skipped until its cool-down ends;
 - concurrency: each backend has `max_concurrency` slots; when they are all busy the request overflows to
   the next eligible backend (`overflow.mode = "overflow"`), or waits in a bounded queue
@@ -42,7 +43,14 @@ from fincopilot.errors import (
 from fincopilot.log import current_request_id, get_logger
 from fincopilot.models.messages import Completion, Message
 from fincopilot.models.registry import get_backend
-from fincopilot.models.router import BASELINE_KIND, RoutedToBaseline, Router, default_router, resolve_spec
+from fincopilot.models.router import (
+    BASELINE_KIND,
+    RoutedToBaseline,
+    Router,
+    default_router,
+    residency_verdict,
+    resolve_spec,
+)
 from fincopilot.safety import audit
 from fincopilot.safety.desensitize import (
     pseudonym_scope,
@@ -149,7 +157,6 @@ class Gateway:
     @staticmethod
     def _eligible(req: _Request, backend_ids: Sequence[str]) -> list[BackendSpec]:
         """The routed backends that exist and whose residency the skill allows (the others are failures)."""
-        allowed = req.cfg.policy(req.skill).residency
         chain: list[BackendSpec] = []
         for backend_id in backend_ids:
             try:
@@ -165,10 +172,9 @@ class Gateway:
                     error=str(err),
                 )
                 continue
-            if spec.residency not in allowed:
-                req.failures.append(
-                    f"{backend_id}: residency {spec.residency!r} not allowed for {req.skill!r}"
-                )
+            refusal = residency_verdict(spec, req.skill, req.cfg).refusal
+            if refusal:
+                req.failures.append(f"{backend_id}: {refusal}")
                 continue
             chain.append(spec)
         return chain
@@ -178,7 +184,7 @@ class Gateway:
     ) -> Completion | None:
         """Each backend in order (failover, overflow); the saturated ones are collected for a queued pass."""
         for i, spec in enumerate(req.chain):
-            if req.local_failed and self._failover_blocked(spec, req.cfg, req.skill, req.rid, req.failures):
+            if self._failover_blocked(req, spec):
                 continue
             if spec.kind == BASELINE_KIND:
                 self._to_baseline(spec, req.skill, req.rid, req.router_reason, self._reason(i, req.previous))
@@ -280,28 +286,24 @@ class Gateway:
         )
 
     @staticmethod
-    def _failover_blocked(
-        spec: BackendSpec, cfg: Settings, skill: str, rid: str | None, failures: list[str]
-    ) -> bool:
-        """After a local backend failed, an external one is skipped unless the skill opted in
-        (`external_failover = true`); either way the crossing is audited."""
-        if spec.residency != "external":
-            return False
-        allowed = cfg.policy(skill).external_failover
-        audit.record(
-            "residency_failover",
-            request_id=rid,
-            skill=skill,
-            backend=spec.id,
-            allowed=allowed,
-            reason="a local backend failed"
-            + ("" if allowed else "; external_failover is off for this skill"),
-        )
-        if not allowed:
-            failures.append(
-                f"{spec.id}: external failover not enabled for {skill!r} (routing.{skill}.external_failover)"
+    def _failover_blocked(req: _Request, spec: BackendSpec) -> bool:
+        """Whether the router's residency rule refuses `spec` now that earlier backends may have failed; a
+        crossing from a failed local backend to an external one is audited either way."""
+        verdict = residency_verdict(spec, req.skill, req.cfg, local_failed=req.local_failed)
+        if verdict.crossing:
+            allowed = verdict.refusal is None
+            audit.record(
+                "residency_failover",
+                request_id=req.rid,
+                skill=req.skill,
+                backend=spec.id,
+                allowed=allowed,
+                reason="a local backend failed"
+                + ("" if allowed else "; external_failover is off for this skill"),
             )
-        return not allowed
+        if verdict.refusal:
+            req.failures.append(f"{spec.id}: {verdict.refusal}")
+        return verdict.refusal is not None
 
     @staticmethod
     def _reason(index: int, previous: str | None) -> str:

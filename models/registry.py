@@ -1,19 +1,21 @@
 """Backend kinds registered by name; backend instances built from the config, one per id.
 
-A kind lives in one file, `models/backends/<kind>.py`, decorated with `@register_kind`.
-Third-party kinds register through the `fincopilot.backends` entry-point group.
+A kind is one class decorated with `@register_kind(name)` and listed under that name in the
+`fincopilot.backends` entry-point group; the built-ins (`models/backends/<kind>.py`) are listed there exactly
+as a third-party package's kinds are. A kind's module is imported only when a config names that kind.
 """
 
 from __future__ import annotations
 
-import importlib
 import threading
-from importlib.metadata import entry_points
 
 from fincopilot.config import BackendSpec, Settings, settings
 from fincopilot.errors import ConfigError
 from fincopilot.models.base import BaseBackend, ProtocolBackend
+from fincopilot.plugins import PluginGroup
 
+ENTRY_POINT_GROUP = "fincopilot.backends"
+_PLUGINS = PluginGroup(ENTRY_POINT_GROUP)
 _KINDS: dict[str, type[BaseBackend]] = {}
 _INSTANCES: dict[str, BaseBackend] = {}
 _LOCK = threading.Lock()
@@ -31,35 +33,23 @@ def register_kind(name: str):
 
 
 def _load_kind(name: str) -> type[BaseBackend]:
+    if name not in _KINDS:
+        _PLUGINS.load_name(name)
     if name in _KINDS:
         return _KINDS[name]
-    try:
-        importlib.import_module(f"fincopilot.models.backends.{name}")
-    except ModuleNotFoundError as err:
-        if err.name != f"fincopilot.models.backends.{name}":
-            raise ConfigError(
-                f"backend kind {name!r} needs a package that is not installed: {err.name}"
-            ) from None
-    if name not in _KINDS:
-        for ep in entry_points(group="fincopilot.backends"):
-            if ep.name == name:
-                ep.load()
-    if name not in _KINDS:
-        raise ConfigError(f"unknown backend kind {name!r}; known kinds: {', '.join(list_kinds())}")
-    return _KINDS[name]
+    if name in _PLUGINS.failures:
+        raise ConfigError(f"backend kind {name!r} could not be loaded: {_PLUGINS.failures[name]}")
+    if name in _PLUGINS.names():
+        raise ConfigError(
+            f"backend kind {name!r}: its `{ENTRY_POINT_GROUP}` entry point registers no class "
+            f"with @register_kind({name!r})"
+        )
+    raise ConfigError(f"unknown backend kind {name!r}; known kinds: {', '.join(list_kinds())}")
 
 
 def list_kinds() -> list[str]:
-    """Names of the built-in and entry-point backend kinds."""
-    from importlib import resources
-
-    names = {
-        p.name[:-3]
-        for p in resources.files("fincopilot.models.backends").iterdir()
-        if p.name.endswith(".py") and not p.name.startswith("_")
-    }
-    names |= {ep.name for ep in entry_points(group="fincopilot.backends")}
-    return sorted(names | set(_KINDS))
+    """Names of the backend kinds: the `fincopilot.backends` entry points and any registered in this process."""
+    return sorted(set(_PLUGINS.names()) | set(_KINDS))
 
 
 def build_backend(spec: BackendSpec) -> BaseBackend:

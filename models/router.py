@@ -11,6 +11,9 @@ Order of precedence:
    restart) and re-checks residency and the configured backends at route time;
 3. otherwise the default backend followed by the other configured backends the policy allows.
 
+Residency has one owner, `residency_verdict`: the router asks it for every chain it builds and the gateway
+asks it before every call (with whether a local backend already failed for the request).
+
 Classical baselines (`baseline:keyword|template|extractive|rules`) are routable: their spec has kind
 `baseline` (`baseline_spec`), and the gateway answers a call routed to one with `RoutedToBaseline`, on
 which the worker runs its own rules/template/extractive path and credits it (`produced_by`).
@@ -23,10 +26,11 @@ import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from pydantic import BaseModel, Field, ValidationError
 
-from fincopilot.config import BackendSpec, Settings, SkillPolicy, settings
+from fincopilot.config import BackendSpec, Settings, settings
 from fincopilot.errors import BackendError, ConfigError
 from fincopilot.log import get_logger
 from fincopilot.paths import home
@@ -134,14 +138,43 @@ def routing_path() -> Path:
     return path
 
 
-def policy_exclusion(stats: CandidateStats, policy: SkillPolicy, cfg: Settings) -> str | None:
-    """Why `stats.backend` may not serve under `policy` (None when it may)."""
+class ResidencyVerdict(NamedTuple):
+    """May a skill's text go to a backend: `refusal` says why not (None: it may); `crossing` is True when the
+    call would fail over from a failed local backend to an external one (audited whether allowed or not)."""
+
+    refusal: str | None
+    crossing: bool = False
+
+
+def residency_verdict(
+    spec: BackendSpec, skill: str, cfg: Settings, *, local_failed: bool = False
+) -> ResidencyVerdict:
+    """The residency rule for sending `skill`'s text to `spec`: its residency must be one the skill's policy
+    allows; and once a local backend failed for the request (`local_failed`), an external backend also needs
+    the skill's `external_failover` opt-in. Overflow on saturation is no failure and needs no opt-in."""
+    policy = cfg.policy(skill)
+    if spec.residency not in policy.residency:
+        return ResidencyVerdict(
+            f"residency {spec.residency!r} not allowed for {skill!r} (routing.{skill}.residency = {policy.residency})"
+        )
+    crossing = local_failed and spec.residency == "external"
+    if crossing and not policy.external_failover:
+        return ResidencyVerdict(
+            f"external failover not enabled for {skill!r} (routing.{skill}.external_failover)", True
+        )
+    return ResidencyVerdict(None, crossing)
+
+
+def policy_exclusion(stats: CandidateStats, skill: str, cfg: Settings) -> str | None:
+    """Why `stats.backend` may not serve `skill` under its policy (None when it may)."""
+    policy = cfg.policy(skill)
     try:
         spec = resolve_spec(stats.backend, cfg)
     except Exception:  # noqa: BLE001 - unknown id: not configured (any more)
         return "not a configured backend"
-    if spec.residency not in policy.residency:
-        return f"residency {spec.residency!r} not in {policy.residency}"
+    refusal = residency_verdict(spec, skill, cfg).refusal
+    if refusal:
+        return refusal
     if stats.score < policy.min_score:
         return f"score {stats.score:.3f} < min_score {policy.min_score}"
     if policy.max_p95_latency_s is not None and (stats.p95_latency_s or 0.0) > policy.max_p95_latency_s:
@@ -169,12 +202,11 @@ def route_for_skill(
     difference over the incumbent is above zero with 95% confidence (of several, the largest difference).
     The rest of the chain is the other eligible candidates by score (then p95 latency, id): the failover order.
     """
-    policy = cfg.policy(skill)
     excluded: dict[str, str] = {}
     scores = {s.backend: round(s.score, 4) for s in stats}
     eligible: list[CandidateStats] = []
     for s in stats:
-        why = policy_exclusion(s, policy, cfg)
+        why = policy_exclusion(s, skill, cfg)
         if why:
             excluded[s.backend] = why
         else:
@@ -326,10 +358,11 @@ class Router:
             known = {b.id: b for b in cfg.backends}
             for backend in entry.chain:
                 spec = baseline_spec(backend) if is_baseline(backend) else known.get(backend)
+                refusal = None if spec is None else residency_verdict(spec, skill, cfg).refusal
                 if spec is None:
                     excluded[backend] = "no longer configured"
-                elif spec.residency not in policy.residency:
-                    excluded[backend] = f"residency {spec.residency!r} not in {policy.residency}"
+                elif refusal:
+                    excluded[backend] = refusal
                 elif backend not in chain:
                     chain.append(backend)
             if chain:
@@ -349,7 +382,9 @@ class Router:
                 log.info("route_decision", skill=skill, chain=chain, reason=reason)
                 return decision
         others = [
-            b.id for b in cfg.backends if b.id != cfg.default_backend and b.residency in policy.residency
+            b.id
+            for b in cfg.backends
+            if b.id != cfg.default_backend and residency_verdict(b, skill, cfg).refusal is None
         ]
         why = "no arena results" if entry is None else "no promoted backend is usable now"
         if self._table_error:

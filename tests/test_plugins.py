@@ -47,3 +47,19 @@ def test_a_broken_plugin_is_skipped_and_reload_imports_again(monkeypatch):
     group = plugins.PluginGroup("fake.group")
     assert group.load() == ["ok"] and group.load() == []
     assert group.load(reload=True) == ["ok"] and loaded == ["ok", "ok"]
+
+
+def test_load_name_imports_one_entry_point_once_and_remembers_a_failure(monkeypatch):
+    loaded: list[str] = []
+    eps = [
+        SlowEntryPoint("light", loaded),
+        SlowEntryPoint("heavy", loaded),
+        SlowEntryPoint("bad", loaded, True),
+    ]
+    monkeypatch.setattr(plugins, "entry_points", lambda group: eps)
+    group = plugins.PluginGroup("fake.group")
+    assert group.names() == ["bad", "heavy", "light"] and loaded == []  # listing imports nothing
+    assert group.load_name("light") and group.load_name("light") and loaded == ["light"]
+    assert not group.load_name("bad") and "broken plugin" in group.failures["bad"]
+    assert not group.load_name("missing") and "missing" not in group.failures
+    assert loaded == ["light"]  # "heavy" was never asked for, so never imported
