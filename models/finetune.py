@@ -759,6 +759,7 @@ def _command_line(opts: FinetuneOptions) -> str:
         ("--rank", hp.rank, defaults.rank),
         ("--batch-size", hp.batch_size, defaults.batch_size),
         ("--seed", hp.seed, defaults.seed),
+        ("--max-seq-len", hp.max_seq_len, defaults.max_seq_len),
         ("--lora-layers", hp.lora_layers, None),
         ("--eval-limit", opts.eval_limit, None),
         ("--eval-batch-size", opts.eval_batch_size, 4),
