@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from fincopilot.evals.arena import leaderboard, run_arena
-from fincopilot.evals.compliance_metrics import category_counts, category_f1
+from fincopilot.evals.metrics import category_counts, category_f1
 from fincopilot.evals.compliance_zeroshot import zero_shot
 from fincopilot.evals.metrics import ItemScore, aggregate
 from fincopilot.tools.compliance_rules import CATEGORIES
