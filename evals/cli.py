@@ -122,7 +122,12 @@ def register(app: typer.Typer) -> None:
 
 
 def finetune_cmd(
-    skill: Annotated[str, typer.Option("--skill", help="skill to fine-tune: planner, compliance_check")],
+    skill: Annotated[
+        str,
+        typer.Option(
+            "--skill", help="skill to fine-tune: planner, or a skill that declares a fine-tuning task"
+        ),
+    ],
     base: Annotated[
         str, typer.Option("--base", help="base backend id (a transformers backend)")
     ] = "smollm2-135m",
