@@ -122,12 +122,7 @@ def register(app: typer.Typer) -> None:
 
 
 def finetune_cmd(
-    skill: Annotated[
-        str,
-        typer.Option(
-            "--skill", help="skill to fine-tune: planner, or a skill that declares a fine-tuning task"
-        ),
-    ],
+    skill: Annotated[str, typer.Option("--skill", help="planner, or a skill with a finetune task")],
     base: Annotated[
         str, typer.Option("--base", help="base backend id (a transformers backend)")
     ] = "smollm2-135m",
