@@ -122,7 +122,7 @@ def register(app: typer.Typer) -> None:
 
 
 def finetune_cmd(
-    skill: Annotated[str, typer.Option("--skill", help="planner, or a skill with a finetune task")],
+    skill: Annotated[str, typer.Option("--skill", help="skill to fine-tune: planner, compliance_check")],
     base: Annotated[
         str, typer.Option("--base", help="base backend id (a transformers backend)")
     ] = "smollm2-135m",
