@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 
-from fincopilot.errors import InputError
 from fincopilot.safety.injection import check_untrusted, fence_untrusted
+from fincopilot.tools.textnorm import MAX_TEXT, check_text  # noqa: F401 - the workers' input checks
 
-MAX_TEXT = 20_000
 # A sentence ends at . ! ? only when no digit follows (so 7.88% and 1,234.5 stay whole).
 _SENT_EN = re.compile(r".+?(?:[.!?](?=\s|$)|[。！？]|\n|$)", re.S)
 
@@ -22,15 +21,6 @@ def flag_injection(text: str, label: str, request_id: str | None, skill: str) ->
     """Audit (and return) prompt-injection patterns in untrusted text; the text stays fenced either way."""
 
     return check_untrusted(text, label, request_id=request_id, skill=skill)
-
-
-def check_text(text: str | None, what: str = "text", max_len: int = MAX_TEXT) -> str:
-    """Reject empty or oversized input with a clear error."""
-    if text is None or not isinstance(text, str) or not text.strip():
-        raise InputError(f"{what} is empty")
-    if len(text) > max_len:
-        raise InputError(f"{what} is too long ({len(text):,} characters; at most {max_len:,})")
-    return text
 
 
 def sentences(text: str) -> list[str]:

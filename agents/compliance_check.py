@@ -1,8 +1,9 @@
 """`compliance_check`: rules before anything else, a small model only as an optional second opinion.
 
-`check_rules(text, client, product)` is the rules-only check (the arena's classical baseline): pattern
-rules in English and Chinese for guaranteed returns and misleading claims, the risk-disclosure rule for
-recommendations, PII detection, and, when a client and a product are given, the suitability rules.
+The checks themselves live in `tools.compliance` (the compliance gate runs them too): `check_rules(text, client,
+product)` is the rules only (pattern rules in English and Chinese for guaranteed returns and misleading claims,
+the risk-disclosure rule for recommendations, PII detection, and, when a client and a product are given, the
+suitability rules); `check_learned` adds the learned classifier (the arena's classical baseline).
 
 With `assist=True` the routed model may flag further guaranteed-return or misleading-claim phrases; a
 validator keeps a flag only if its quote occurs verbatim in the text, and such flags carry rule
@@ -12,17 +13,18 @@ CMP-LLM-001 so reviewers can tell them apart from rule hits.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from fincopilot.agents._common import MAX_TEXT, check_text, fence, flag_injection
+from fincopilot.agents._common import fence, flag_injection
 from fincopilot.agents.skills import (
     QUOTE_REF,
     Entities,
     Evaluation,
+    PerCategory,
     Rendered,
     SkillContext,
     skill,
@@ -30,19 +32,10 @@ from fincopilot.agents.skills import (
 from fincopilot.errors import BackendError, InputError
 from fincopilot.log import get_logger
 from fincopilot.models.messages import Message
-from fincopilot.tools.compliance_rules import (
-    CATEGORIES,
-    ComplianceResult,
-    Violation,
-    disclosure_violations,
-    pattern_violations,
-    pii_violations,
-    suitability_result_violations,
-)
-from fincopilot.tools.compliance_semantic import load_combined
-from fincopilot.tools.suitability import SuitabilityArgs, suitability_check
+from fincopilot.models.trainset import SkillTask
+from fincopilot.tools.compliance import check_learned, check_rules, run_rules, with_learned
+from fincopilot.tools.compliance_rules import CATEGORIES, ComplianceResult, Violation, pattern_violations
 from fincopilot.tools.textmetrics import prf
-from fincopilot.tools.textnorm import normalize
 
 log = get_logger(__name__)
 
@@ -52,7 +45,6 @@ __all__ = [
     "ComplianceResult",
     "Violation",
     "check_learned",
-    "check_release",
     "check_rules",
     "compliance_check",
 ]
@@ -66,85 +58,6 @@ class ComplianceArgs(BaseModel):
     learned: bool = Field(
         True, description="also run the learned classifier (char n-gram, calibrated threshold)"
     )
-
-
-def _run_rules(
-    text: str, client: str | None, product: str | None, suitability: Callable[[str, str], object] | None
-) -> ComplianceResult:
-    text = check_text(text, "text to check", MAX_TEXT)
-    if (client is None) != (product is None):
-        raise InputError("give both client and product to check suitability (or neither)")
-    violations: list[Violation] = []
-    violations += pattern_violations(text)
-    violations += disclosure_violations(text)
-    violations += pii_violations(text)
-    if client is not None and product is not None:
-        if suitability is None:
-            result = suitability_check(SuitabilityArgs(client=client, product=product))
-        else:
-            result = suitability(client, product)
-        violations += suitability_result_violations(text, result)
-    return ComplianceResult(passed=not violations, violations=violations)
-
-
-_LEARNED_RULES = {
-    "guaranteed_return": "CMP-ML-GR",
-    "misleading_claim": "CMP-ML-MC",
-    "missing_risk_disclosure": "CMP-ML-RD",
-    "suitability": "CMP-ML-SU",
-    "pii": "CMP-ML-PII",
-}
-
-
-def learned_violations(text: str, already: list[Violation]) -> list[Violation]:
-    """The learned classifiers' flags (char n-gram and e5 semantic, combined; thresholds calibrated on
-    validation for a 5% false-alarm budget) in categories the rules did not already flag (spans quote the
-    original)."""
-    model = load_combined()
-    norm = normalize(text)
-    seen = {v.category for v in already}
-    out = []
-    for flag in model.flags(text):
-        if flag.category in seen:
-            continue
-        threshold = model.threshold(flag.category)
-        out.append(
-            Violation(
-                category=flag.category,
-                rule=_LEARNED_RULES[flag.category],  # type: ignore[arg-type]
-                span=norm.original_text(flag.start, flag.end).strip(),
-                reason=f"learned classifier: p={flag.probability:.2f} >= calibrated threshold "
-                f"{threshold:.2f}; needs human review",
-            )
-        )
-    return out
-
-
-def check_learned(text: str, client: str | None = None, product: str | None = None) -> ComplianceResult:
-    """Rules plus the learned classifier (the default path of the `compliance_check` skill), no LLM."""
-    result = _run_rules(text, client, product, None)
-    extra = learned_violations(text, result.violations)
-    return ComplianceResult(passed=not (result.violations or extra), violations=[*result.violations, *extra])
-
-
-def check_rules(text: str, client: str | None = None, product: str | None = None) -> ComplianceResult:
-    """Rules only, no model: every category, both languages."""
-    return _run_rules(text, client, product, None)
-
-
-def check_release(text: str, client: str | None = None, products: Sequence[str] = ()) -> ComplianceResult:
-    """The compliance gate's check of a text about to be released: the rules and the learned classifier, and
-    with a client, each product's suitability for that client."""
-    result = check_learned(text)
-    suitability = [
-        v
-        for product in (products if client else ())
-        for v in suitability_result_violations(
-            text, suitability_check(SuitabilityArgs(client=client, product=product))
-        )
-    ]
-    violations = [*result.violations, *suitability]
-    return ComplianceResult(passed=not violations, violations=violations)
 
 
 class _Flag(BaseModel):
@@ -195,6 +108,58 @@ def model_flags(text: str, ctx: SkillContext, already: list[Violation]) -> list[
             )
         )
     return found
+
+
+# ------------------------------------------------------------ fine-tuning (the model's second-opinion flags)
+_MODEL_CATEGORIES = ("guaranteed_return", "misleading_claim")
+
+
+def _compliance_prompt(inp: dict[str, Any]) -> list[Message]:
+    text = inp.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise InputError(f"a compliance_check item needs input.text (a non-empty string), got {inp!r}")
+    return [
+        Message(role="system", content=SYSTEM),
+        Message(role="user", content=fence(text, "advisor text")),
+    ]
+
+
+def _compliance_target(inp: dict[str, Any], ref: dict[str, Any]) -> BaseModel | None:
+    # the rules label the text: their guaranteed-return / misleading-claim spans are the flags to learn
+    hits = [v for v in pattern_violations(inp["text"]) if v.category in _MODEL_CATEGORIES]
+    return _Flags(flags=[_Flag(category=v.category, quote=v.span[:200]) for v in hits[:5]])
+
+
+def _compliance_score(items: Sequence[Any], outputs: Sequence[BaseModel | None]) -> dict[str, float]:
+    tp = fp = fn = 0
+    for item, out in zip(items, outputs):
+        gold = {v["category"] for v in item.reference.get("violations", [])} & set(_MODEL_CATEGORIES)
+        got = (
+            {f.category for f in out.flags if f.quote.strip() and f.quote in item.input["text"]}
+            if out
+            else set()
+        )
+        tp, fp, fn = tp + len(got & gold), fp + len(got - gold), fn + len(gold - got)
+    p = tp / (tp + fp) if tp + fp else 1.0
+    r = tp / (tp + fn) if tp + fn else 1.0
+    return {
+        "category_precision": p,
+        "category_recall": r,
+        "category_f1": 2 * p * r / (p + r) if p + r else 0.0,
+    }
+
+
+def finetune_task() -> SkillTask:
+    """How `fincopilot finetune compliance_check` trains and measures the model's flags."""
+    return SkillTask(
+        skill="compliance_check",
+        prompt=_compliance_prompt,
+        schema=lambda: _Flags,
+        target=_compliance_target,
+        score=_compliance_score,
+        max_tokens=120,
+        headline="category_f1",
+    )
 
 
 # --------------------------------------------------------------------------------------------- declaration
@@ -291,6 +256,11 @@ EVALUATION = Evaluation(
     # (the same path without an LLM) the difference is what the model adds
     backend_args={"assist": True},
     headline=("micro_precision", "micro_recall", "micro_f1"),
+    per_category=PerCategory(
+        names=CATEGORIES,
+        gold=lambda reference: reference.get("categories", []),
+        predicted=lambda output: [v.get("category") for v in output.get("violations", [])],
+    ),
 )
 
 
@@ -308,16 +278,15 @@ EVALUATION = Evaluation(
     plan_rule=PLAN_RULE,
     render=render,
     evaluation=EVALUATION,
+    finetune=finetune_task,
 )
 def compliance_check(args: ComplianceArgs, ctx: SkillContext) -> ComplianceResult:
     def suitability(client: str, product: str):
         return ctx.call_tool("suitability_check", {"client": client, "product": product})
 
-    result = _run_rules(args.text, args.client, args.product, suitability)
+    result = run_rules(args.text, args.client, args.product, suitability)
     if args.learned:
-        extra = learned_violations(args.text, result.violations)
-        if extra:
-            result = ComplianceResult(passed=False, violations=[*result.violations, *extra])
+        result = with_learned(args.text, result)
     if args.assist:
         calls = len(ctx.trace)
         extra = model_flags(args.text, ctx, result.violations)

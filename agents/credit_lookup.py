@@ -215,6 +215,7 @@ EVALUATION = Evaluation(
     plan_rule="One credit_lookup per client.",
     render=render,
     evaluation=EVALUATION,
+    recommends={"client": "client"},
 )
 def credit_lookup(args: CreditLookupArgs, ctx: SkillContext) -> CreditResult:
     client = ctx.call_tool("client_lookup", {"client": args.client})

@@ -353,6 +353,7 @@ EVALUATION = Evaluation(
     plan_rule="One report_summary per product.",
     render=render,
     evaluation=EVALUATION,
+    recommends={"product": "product"},
 )
 def report_summary(args: ReportSummaryArgs, ctx: SkillContext) -> SummaryResult:
 

@@ -10,7 +10,10 @@
 - `description`, `examples`, `plan_rule` (one line of planning advice) → the planner prompt and corpus;
 - `intent`, `plan_args`, `needs`, `bare_entity` → the rules fallback planner (what it recognises, which steps);
 - `render` → how the synthesizer and the page show the output to people, with citations;
-- `evaluation` → the arena: eval set, metric, baselines, what to pass a backend run.
+- `recommends` → which argument names the client or the product of a recommendation (the gate checks that
+  client's suitability for each product the plan's successful steps name);
+- `evaluation` → the arena: eval set, metric, baselines, what to pass a backend run, per-category F1;
+- `finetune` → `fincopilot finetune`: a factory of the skill's `SkillTask` (its model prompt, target, metrics).
 
 Skills are discovered through the Python entry-point group `fincopilot.skills` (the built-ins are registered
 the same way in pyproject.toml), so a separately installed package adds a skill with no edit to FinCopilot.
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -31,6 +34,7 @@ from fincopilot.errors import InputError, NotFoundError
 from fincopilot.log import get_logger
 from fincopilot.models.gateway import default_gateway
 from fincopilot.models.messages import Completion, Message
+from fincopilot.models.trainset import SkillTask
 from fincopilot.plugins import PluginGroup
 from fincopilot.principal import Principal, acting_as
 from fincopilot.safety import audit
@@ -41,6 +45,8 @@ log = get_logger(__name__)
 
 A = TypeVar("A", bound=BaseModel)
 O = TypeVar("O", bound=BaseModel)  # noqa: E741 - the output type
+Role = Literal["client", "product"]  # what an argument identifies in a recommendation
+ROLES: tuple[Role, ...] = ("client", "product")
 
 ENTRY_POINT_GROUP = "fincopilot.skills"
 QUOTE_REF = "$quote"  # the draft the advisor quoted in the request (resolved before the plan runs)
@@ -82,11 +88,22 @@ Metric = Callable[[Mapping[str, Any], Mapping[str, Any], "str | None"], dict[str
 
 
 @dataclass(frozen=True)
+class PerCategory:
+    """Per-category F1 in the arena (`f1:<category>`): the categories, and the categories a reference holds
+    (`gold(reference)`) and an output flags (`predicted(output)`)."""
+
+    names: tuple[str, ...]
+    gold: Callable[[Mapping[str, Any]], Iterable[str]]
+    predicted: Callable[[Mapping[str, Any]], Iterable[str]]
+
+
+@dataclass(frozen=True)
 class Evaluation:
     """What the arena needs: the eval set, a metric, the classical baselines and a backend run's extra args.
 
     `metric(reference, output, source)` returns `{"score": 0..1, other metrics...}`; `source` is what
-    `source(item_input)` returns (the text the output must be faithful to) or None.
+    `source(item_input)` returns (the text the output must be faithful to) or None. With `per_category` the
+    arena also reports F1 per category.
     """
 
     eval_set: Path | None = None
@@ -96,6 +113,7 @@ class Evaluation:
     source: Callable[[dict[str, Any]], str | None] | None = None
     aggregate: Callable[[Sequence[Mapping[str, float]]], dict[str, float]] | None = None
     headline: tuple[str, ...] = ()
+    per_category: PerCategory | None = None
 
 
 def _json_render(output: Mapping[str, Any]) -> Rendered:
@@ -114,10 +132,16 @@ class Skill:
     intent: re.Pattern[str] | Callable[[Entities], bool] | None = None
     plan_args: Callable[[Entities], list[dict[str, Any]]] | None = None
     needs: str = ""
-    bare_entity: Literal["client", "product"] | None = None
+    bare_entity: Role | None = None
     plan_rule: str = ""
     render: Callable[[Mapping[str, Any]], Rendered] = _json_render
     evaluation: Evaluation = field(default_factory=Evaluation)
+    recommends: Mapping[Role, str] = field(default_factory=dict)
+    finetune: Callable[[], SkillTask] | None = None
+
+    def recommended(self, args: Mapping[str, Any]) -> dict[Role, str]:
+        """What a step with these `args` names in a recommendation: role → value (string arguments only)."""
+        return {role: v for role, arg in self.recommends.items() if isinstance(v := args.get(arg), str)}
 
     def run(self, args: BaseModel | dict[str, Any], ctx: SkillContext) -> BaseModel:
         """Validate `args` (bad arguments raise `InputError`, never pydantic's error) and run the worker.
@@ -270,15 +294,20 @@ def skill(
     intent: str | re.Pattern[str] | Callable[[Entities], bool] | None = None,
     plan_args: Callable[[Entities], list[dict[str, Any]]] | None = None,
     needs: str = "",
-    bare_entity: Literal["client", "product"] | None = None,
+    bare_entity: Role | None = None,
     plan_rule: str = "",
     render: Callable[[Mapping[str, Any]], Rendered] | None = None,
     evaluation: Evaluation | None = None,
+    recommends: Mapping[Role, str] | None = None,
+    finetune: Callable[[], SkillTask] | None = None,
 ):
     """Register a worker skill; the decorated function takes `(args, ctx)` and returns `output`.
 
     Everything after `tools` is optional; see the module doc for what each part feeds.
     """
+    unknown = sorted(set(recommends or {}) - set(ROLES))
+    if unknown:
+        raise InputError(f"skill {name!r}: recommends roles {unknown}; the roles are {list(ROLES)}")
 
     def decorate(fn: Callable[[A, SkillContext], O]) -> Skill:
         text = (description or fn.__doc__ or "").strip()
@@ -297,6 +326,8 @@ def skill(
             plan_rule=plan_rule,
             render=render or _json_render,
             evaluation=evaluation or Evaluation(),
+            recommends=dict(recommends or {}),
+            finetune=finetune,
         )
         _SKILLS[name] = s
         return s

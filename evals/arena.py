@@ -35,9 +35,8 @@ from fincopilot.agents.skills import SkillContext, get_skill
 from fincopilot.config import settings
 from fincopilot.errors import FinCopilotError, InputError, NotFoundError
 from fincopilot.evals.bradley_terry import ROUNDS, Battle, Rating, battles_from_scores, ratings_with_ci
-from fincopilot.evals.compliance_metrics import category_counts, category_f1
 from fincopilot.evals.datasets import EvalItem, Split, dataset_path, dataset_version, load_items
-from fincopilot.evals.metrics import ItemScore, aggregate, score_item
+from fincopilot.evals.metrics import ItemScore, aggregate, category_counts, category_f1, score_item
 from fincopilot.evals.paired import PairedDiff, all_pairs
 from fincopilot.log import get_logger
 from fincopilot.models.gateway import Gateway
@@ -602,7 +601,9 @@ def _item_score(
         # metrics of the fallback's output are not the candidate's: only the failure is recorded
         return ItemScore(score=0.0, metrics={"fallback": 1.0}), True
     s = score_item(skill, it.reference, rec["output"], source)
-    counts = category_counts(skill, it.reference, rec["output"])  # per-category F1 (compliance)
+    counts = category_counts(
+        skill, it.reference, rec["output"]
+    )  # per-category F1, where the skill declares it
     return ItemScore(score=s.score, metrics={**s.metrics, **counts, "fallback": 0.0}), False
 
 

@@ -1,8 +1,8 @@
-"""Fine-tuning tasks and corpora for the skills that can be fine-tuned (planner, compliance_check).
+"""Fine-tuning tasks and corpora for the planner and for the skills that declare a task (`@skill(finetune=...)`).
 
-A task (`fincopilot.models.trainset.SkillTask`) is built from the skill's production prompt builders
-(`planner_messages`, the compliance model prompt, ...): the adapter learns the prompt it will actually
-see. A corpus is built here, where skills and eval sets live; `models/finetune.py` only trains on it.
+A task (`fincopilot.models.trainset.SkillTask`) is built from the production prompt builders
+(`planner_messages` here; a skill's own in its module, e.g. the compliance model prompt): the adapter learns
+the prompt it will actually see. A corpus is built here, where skills and eval sets live; `models/finetune.py` only trains on it.
 
 Sources, in order:
 - `train_split`: the skill's eval items from the **train** split only (`load_items(skill, "train")`);
@@ -25,9 +25,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from fincopilot.agents import compliance_check as cc
 from fincopilot.agents import planner
-from fincopilot.agents._common import fence
+from fincopilot.agents.skills import list_skills
 from fincopilot.config import settings
 from fincopilot.errors import InputError, NotFoundError
 from fincopilot.evals.datasets import DATASET_DIR, dataset_version, load_items
@@ -43,7 +42,6 @@ from fincopilot.models.trainset import (
     render_target,
     teacher_labels,
 )
-from fincopilot.tools.compliance_rules import pattern_violations
 
 log = get_logger(__name__)
 
@@ -148,73 +146,25 @@ def _planner_task() -> SkillTask:
     )
 
 
-# compliance_check (the model's second-opinion flags) ---------------------------------------------
-
-_MODEL_CATEGORIES = ("guaranteed_return", "misleading_claim")
-
-
-def _compliance_prompt(inp: dict[str, Any]) -> list[Message]:
-    text = inp.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise InputError(f"a compliance_check item needs input.text (a non-empty string), got {inp!r}")
-    return [
-        Message(role="system", content=cc.SYSTEM),
-        Message(role="user", content=fence(text, "advisor text")),
-    ]
-
-
-def _compliance_target(inp: dict[str, Any], ref: dict[str, Any]) -> BaseModel | None:
-    # the rules label the text: their guaranteed-return / misleading-claim spans are the flags to learn
-    hits = [v for v in pattern_violations(inp["text"]) if v.category in _MODEL_CATEGORIES]
-    return cc._Flags(flags=[cc._Flag(category=v.category, quote=v.span[:200]) for v in hits[:5]])
-
-
-def _compliance_score(items: Sequence[Any], outputs: Sequence[BaseModel | None]) -> dict[str, float]:
-    tp = fp = fn = 0
-    for item, out in zip(items, outputs):
-        gold = {v["category"] for v in item.reference.get("violations", [])} & set(_MODEL_CATEGORIES)
-        got = (
-            {f.category for f in out.flags if f.quote.strip() and f.quote in item.input["text"]}
-            if out
-            else set()
-        )
-        tp, fp, fn = tp + len(got & gold), fp + len(got - gold), fn + len(gold - got)
-    p = tp / (tp + fp) if tp + fp else 1.0
-    r = tp / (tp + fn) if tp + fn else 1.0
-    return {
-        "category_precision": p,
-        "category_recall": r,
-        "category_f1": 2 * p * r / (p + r) if p + r else 0.0,
-    }
-
-
-def _compliance_task() -> SkillTask:
-    return SkillTask(
-        skill="compliance_check",
-        prompt=_compliance_prompt,
-        schema=lambda: cc._Flags,
-        target=_compliance_target,
-        score=_compliance_score,
-        max_tokens=120,
-        headline="category_f1",
-    )
-
-
-_TASKS: dict[str, Callable[[], SkillTask]] = {"planner": _planner_task, "compliance_check": _compliance_task}
+def _tasks() -> dict[str, Callable[[], SkillTask]]:
+    """The planner's task and every skill's declared one (`@skill(finetune=...)`)."""
+    declared = {s.name: s.finetune for s in list_skills() if s.finetune is not None}
+    return {"planner": _planner_task, **declared}
 
 
 def supported_skills() -> list[str]:
     """Skills that have a fine-tuning task (prompt, target, metrics)."""
-    return sorted(_TASKS)
+    return sorted(_tasks())
 
 
 def skill_task(skill: str) -> SkillTask:
     """The fine-tuning task for `skill`; NotFoundError naming the supported skills otherwise."""
-    if skill not in _TASKS:
+    tasks = _tasks()
+    if skill not in tasks:
         raise NotFoundError(
-            f"skill {skill!r} cannot be fine-tuned yet; supported skills: {', '.join(supported_skills())}"
+            f"skill {skill!r} cannot be fine-tuned yet; supported skills: {', '.join(sorted(tasks))}"
         )
-    return _TASKS[skill]()
+    return tasks[skill]()
 
 
 # --- building ------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ scores exact JSON equality of its output and `reference["output"]`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -20,6 +20,8 @@ from fincopilot.tools.textmetrics import lcs_length, prf, rouge_l, tokenize
 __all__ = [
     "ItemScore",
     "aggregate",
+    "category_counts",
+    "category_f1",
     "lcs_length",
     "prf",
     "rouge_l",
@@ -72,6 +74,39 @@ def aggregate(skill: str, scores: Sequence[ItemScore]) -> dict[str, float]:
     own = [s.metrics for s in scores if not s.metrics.get("fallback") and not s.metrics.get("error")]
     if extra is not None and own:
         out.update(extra(own))
+    return out
+
+
+_KINDS = ("tp", "fp", "fn")
+
+
+def category_counts(skill: str, reference: Mapping[str, Any], output: Mapping[str, Any]) -> dict[str, float]:
+    """An item's per-category tp / fp / fn (0 or 1) for a skill that declares `Evaluation.per_category`
+    (empty for any other skill and for the planner)."""
+    per = _declared(skill).per_category if skill != "planner" else None
+    if per is None:
+        return {}
+    got = set(per.predicted(output or {}))
+    gold = set(per.gold(reference))
+    out: dict[str, float] = {}
+    for c in per.names:
+        out[f"tp:{c}"] = float(c in got and c in gold)
+        out[f"fp:{c}"] = float(c in got and c not in gold)
+        out[f"fn:{c}"] = float(c in gold and c not in got)
+    return out
+
+
+def category_f1(aggregated: dict[str, float]) -> dict[str, float]:
+    """`aggregated` with the averaged counts replaced by `f1:<category>` (categories with any gold or flag).
+
+    Every scored item carries every count, so `2·tp / (2·tp + fp + fn)` on the means (`aggregate`) is the
+    per-category F1 over the candidate's items."""
+    out = {k: v for k, v in aggregated.items() if k.split(":", 1)[0] not in _KINDS}
+    for c in [k.split(":", 1)[1] for k in aggregated if k.startswith("tp:")]:
+        tp, fp, fn = (aggregated.get(f"{k}:{c}") for k in _KINDS)
+        if tp is None or fp is None or fn is None or tp + fp + fn == 0:
+            continue
+        out[f"f1:{c}"] = 2 * tp / (2 * tp + fp + fn)
     return out
 
 

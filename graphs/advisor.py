@@ -74,16 +74,18 @@ def _resolve(value: Any, results: dict[str, Any]) -> Any:
 
 
 def recommendation(plan: dict[str, Any], results: dict[str, Any]) -> Recommendation | None:
-    """The client and every product the plan looked up (the steps that ran): one client and at least one
-    product make a recommendation the gate checks for suitability; anything else is None."""
-    looked_up: dict[str, list[str]] = {"credit_lookup": [], "report_summary": []}
+    """The client and every product the plan's successful steps name (each skill declares which of its
+    arguments does, `recommends`): one client and at least one product make a recommendation the gate checks
+    for suitability; anything else is None."""
+    named: dict[str, list[str]] = {"client": [], "product": []}
     for s in plan.get("steps", []):
-        key = {"credit_lookup": "client", "report_summary": "product"}.get(s["skill"])
         done = results.get(str(s["id"])) or {}
-        value = done.get("args", {}).get(key) if key and done.get("ok") else None
-        if isinstance(value, str) and value not in looked_up[s["skill"]]:
-            looked_up[s["skill"]].append(value)
-    clients, products = looked_up["credit_lookup"], looked_up["report_summary"]
+        if not done.get("ok"):
+            continue
+        for role, value in get_skill(s["skill"]).recommended(done.get("args") or {}).items():
+            if value not in named[role]:
+                named[role].append(value)
+    clients, products = named["client"], named["product"]
     if len(clients) != 1 or not products:
         return None
     return Recommendation(client=clients[0], products=products)

@@ -6,7 +6,7 @@ recommendation (`graphs.state.Recommendation`). The gate
 1. adds the risk disclosure a recommendation needs (`tools.compliance_rules.risk_disclosure`), so the text it
    checks is the text that is released;
 2. checks that text: the pattern rules and the learned classifier, and each product's suitability for the
-   client (`agents.compliance_check.check_release`, run as the request's principal); a check that cannot run
+   client (`tools.compliance.check_release`, run as the request's principal); a check that cannot run
    fails closed;
 3. holds the answer for review when a check fails, when a number in it is unsupported, or when any text it was
    built on was flagged as a prompt-injection attempt (`injection_suspected` in the audit log);
@@ -21,12 +21,12 @@ from __future__ import annotations
 from typing import Any
 
 from fincopilot.agents._common import asks_in_chinese
-from fincopilot.agents.compliance_check import check_release
 from fincopilot.errors import FinCopilotError
 from fincopilot.graphs.events import emit
 from fincopilot.graphs.state import GateInput, Recommendation
-from fincopilot.principal import Principal, acting_as
+from fincopilot.principal import Principal
 from fincopilot.safety import audit
+from fincopilot.tools.compliance import check_release
 from fincopilot.tools.compliance_rules import risk_disclosure
 
 
@@ -47,8 +47,7 @@ def check(text: str, rec: Recommendation | None, principal: Principal | None) ->
     is a violation itself, so nothing unchecked is released."""
     client, products = (rec["client"], rec["products"]) if rec else (None, [])
     try:
-        with acting_as(principal):
-            result = check_release(text, client, products)
+        result = check_release(text, client, products, principal)
     except FinCopilotError as err:
         return [
             {

@@ -1,14 +1,14 @@
-"""Per-category F1 (`f1:<category>`) in the arena's compliance scores, from per-item counts; the zero-shot
-baseline's answer parsing. Backends are scripted FAKES (named as such)."""
+"""Per-category F1 (`f1:<category>`) in the arena's compliance scores (the skill declares
+`Evaluation.per_category`), from per-item counts; the zero-shot baseline's answer parsing. Backends are
+scripted FAKES (named as such)."""
 
 from __future__ import annotations
 
 import pytest
 
 from fincopilot.evals.arena import leaderboard, run_arena
-from fincopilot.evals.compliance_metrics import category_counts, category_f1
 from fincopilot.evals.compliance_zeroshot import zero_shot
-from fincopilot.evals.metrics import ItemScore, aggregate
+from fincopilot.evals.metrics import ItemScore, aggregate, category_counts, category_f1
 from fincopilot.tools.compliance_rules import CATEGORIES
 from tests.arena_helpers import use, write_config
 

@@ -21,9 +21,22 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
+from fincopilot.errors import InputError
 from fincopilot.log import get_logger
 
 log = get_logger(__name__)
+
+MAX_TEXT = 20_000  # the longest text a worker or the compliance check accepts
+
+
+def check_text(text: str | None, what: str = "text", max_len: int = MAX_TEXT) -> str:
+    """Reject empty or oversized input with a clear error."""
+    if text is None or not isinstance(text, str) or not text.strip():
+        raise InputError(f"{what} is empty")
+    if len(text) > max_len:
+        raise InputError(f"{what} is too long ({len(text):,} characters; at most {max_len:,})")
+    return text
+
 
 ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u180e")
 _SINGLE_LETTERS = re.compile(r"(?<![A-Za-z])(?:[A-Za-z] ){2,}[A-Za-z](?![A-Za-z])")
