@@ -122,7 +122,7 @@ def register(app: typer.Typer) -> None:
 
 
 def finetune_cmd(
-    skill: Annotated[str, typer.Option("--skill", help="skill to fine-tune: planner, compliance_check")],
+    skill: Annotated[str, typer.Option("--skill", help="planner, or a skill that declares a finetune task")],
     base: Annotated[str, typer.Option("--base", help="base backend id (transformers kind)")] = "smollm2-135m",
     data: Annotated[Path | None, typer.Option("--data", help="JSONL corpus instead of the built one")] = None,
     teacher: Annotated[
