@@ -50,6 +50,11 @@ class BackendSpec(BaseModel):
         "fincopilot/models/adapters/ (e.g. the fine-tuned planner)",
     )
     options: dict[str, Any] = Field(default_factory=dict, description="kind-specific settings")
+    skills: list[str] | None = Field(
+        None,
+        description="the skills this backend serves (a fine-tuned adapter: the one it was trained for); "
+        "None: every skill. The router never puts it in another skill's chain.",
+    )
 
     @field_validator("adapter")
     @classmethod
@@ -74,6 +79,11 @@ class SkillPolicy(BaseModel):
     max_cost_per_1k_tokens: float | None = None
     residency: list[Residency] = Field(default_factory=lambda: ["local", "external"])
     pin: str | None = Field(None, description="always use this backend id for the skill")
+    prefer: list[str] = Field(
+        default_factory=list,
+        description="backend ids tried first, before the default backend, while no arena result routes the "
+        "skill (e.g. a fine-tuned adapter that won its evaluation); the rest of the chain stays as failover",
+    )
     external_failover: bool = Field(
         False,
         description="after a local backend fails, may the call fail over to an external one? (opt-in: a "

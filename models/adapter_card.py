@@ -143,7 +143,12 @@ def adapter_backends(base: Settings, folder: Path | None = None) -> tuple[list[B
         try:
             specs.append(
                 BackendSpec.model_validate(
-                    {**parent.model_dump(), "id": card.backend_id, "adapter": str(card_path.parent)}
+                    {
+                        **parent.model_dump(),
+                        "id": card.backend_id,
+                        "adapter": str(card_path.parent),
+                        "skills": [card.skill],  # an adapter serves the skill it was trained for
+                    }
                 )
             )
         except ValidationError as err:

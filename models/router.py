@@ -381,18 +381,21 @@ class Router:
                 )
                 log.info("route_decision", skill=skill, chain=chain, reason=reason)
                 return decision
-        others = [
+        usable = [
             b.id
             for b in cfg.backends
-            if b.id != cfg.default_backend and residency_verdict(b, skill, cfg).refusal is None
+            if (b.skills is None or skill in b.skills) and residency_verdict(b, skill, cfg).refusal is None
         ]
+        preferred = [b for b in policy.prefer if b in usable]
+        rest = [b for b in usable if b not in preferred and b != cfg.default_backend]
         why = "no arena results" if entry is None else "no promoted backend is usable now"
         if self._table_error:
             why += f" ({self._table_error})"
         decision = RoutingDecision(
             skill=skill,
-            chain=[cfg.default_backend, *others],
-            reason=f"{why}: default backend first",
+            chain=[*preferred, cfg.default_backend, *rest],
+            reason=f"{why}: "
+            + (f"preferred by config {preferred}" if preferred else "default backend first"),
             source="default",
             excluded=dict(entry.excluded) if entry else {},
         )

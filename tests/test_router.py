@@ -99,6 +99,26 @@ def test_pin_wins_and_default_applies_without_results(cfg):
     assert d.source == "default" and d.chain[0] == "smollm2-135m" and "no arena results" in d.reason
 
 
+def test_preferred_backend_leads_and_a_skill_specific_backend_serves_only_its_skill(tmp_path):
+    extra = (
+        EXTRA
+        + """
+[[backends]]
+id = "tuned-planner"
+kind = "scripted"
+model = "scripted"
+skills = ["planner"]
+"""
+    )
+    use(write_config(tmp_path, extra=extra, routing='[routing.planner]\nprefer = ["tuned-planner"]\n'))
+    try:
+        d = Router().route("planner")
+        assert d.chain[:2] == ["tuned-planner", "smollm2-135m"] and "preferred by config" in d.reason
+        assert "tuned-planner" not in Router().route("report_summary").chain  # it serves only the planner
+    finally:
+        use(None)
+
+
 def test_promoted_table_reloads_without_restart(cfg):
     router = Router()
     assert router.route("report_summary").source == "default"
