@@ -68,7 +68,7 @@ def _lora_tensors(folder: Path, n_head: int, n_head_kv: int) -> dict[str, np.nda
         if not match or match.group(2) not in _MODULES:
             raise ConfigError(f"adapter tensor {key!r} has no llama.cpp counterpart; cannot convert {folder}")
         layer, module, ab = match.groups()
-        tensor = value.astype(np.float32)
+        tensor = value.astype(np.float16 if value.dtype == np.float16 else np.float32)  # f16 peft → f16 GGUF
         if ab == "B" and module in ("self_attn.q_proj", "self_attn.k_proj"):
             tensor = _permute(tensor, n_head if module == "self_attn.q_proj" else n_head_kv)
         out[f"blk.{layer}.{_MODULES[module]}.weight.lora_{ab.lower()}"] = np.ascontiguousarray(tensor)
