@@ -185,10 +185,14 @@ def _fake_adapter(
     return folder
 
 
+SHIPPED = ["smollm2-135m", "smollm2-135m+planner-lora"]  # the default config's backends
+
+
 def test_adapters_in_home_register_as_backends(isolated_home):
-    assert [b.id for b in settings().backends] == ["smollm2-135m"]
-    folder = _fake_adapter(isolated_home / "adapters" / "smollm2-135m+planner-lora")
-    spec = settings().backend("smollm2-135m+planner-lora")  # picked up without a restart
+    assert [b.id for b in settings().backends] == SHIPPED
+    folder = _fake_adapter(isolated_home / "adapters" / "summary", skill="report_summary")
+    spec = settings().backend("smollm2-135m+report_summary-lora")  # picked up without a restart
+    assert spec.skills == ["report_summary"]  # an adapter serves only the skill it was trained for
     base = settings().backend("smollm2-135m")
     assert spec.adapter == str(folder)
     assert (spec.kind, spec.model, spec.max_concurrency) == (base.kind, base.model, base.max_concurrency)
@@ -196,11 +200,13 @@ def test_adapters_in_home_register_as_backends(isolated_home):
 
 
 def test_adapter_with_mismatched_base_is_skipped_with_reason(isolated_home):
-    _fake_adapter(isolated_home / "adapters" / "smollm2-135m+planner-lora", base_model="/models/qwen.gguf")
+    _fake_adapter(
+        isolated_home / "adapters" / "summary", base_model="/models/qwen.gguf", skill="report_summary"
+    )
     with pytest.raises(
         UnknownBackendError, match="trained on model '/models/qwen.gguf'.*runs 'embedded:smollm2-135m'"
     ):
-        settings().backend("smollm2-135m+planner-lora")
+        settings().backend("smollm2-135m+report_summary-lora")
     _fake_adapter(isolated_home / "adapters" / "other+planner-lora", base="other")
     specs, problems = adapter_backends(settings())
     assert specs == []
@@ -211,7 +217,7 @@ def test_broken_card_does_not_break_settings(isolated_home):
     folder = isolated_home / "adapters" / "junk"
     folder.mkdir(parents=True)
     (folder / "card.json").write_text("{oops", encoding="utf-8")
-    assert [b.id for b in settings().backends] == ["smollm2-135m"]
+    assert [b.id for b in settings().backends] == SHIPPED
 
 
 def test_check_adapter_base_refuses_a_different_model(tmp_path):
