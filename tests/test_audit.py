@@ -127,6 +127,27 @@ def test_threads_append_safely():
     assert report.ok and report.count == 60
 
 
+def test_concurrent_first_use_creates_one_whole_key():
+    """Eight threads ask for the key of a new home at once: all get the same complete key (the old
+    create-then-write let a reader see an empty file in most such races)."""
+    barrier, keys, errors = threading.Barrier(8), [], []
+
+    def first_use() -> None:
+        barrier.wait()
+        try:
+            keys.append(audit.audit_key())
+        except audit.AuditError as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=first_use) for _ in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors and len(set(keys)) == 1 and len(keys[0]) == 64
+    assert [p.name for p in audit.audit_key_path().parent.iterdir()] == ["audit.key"]  # no temp file left
+
+
 def test_processes_append_safely(isolated_home):
     code = (
         "import sys\nfrom fincopilot.safety import audit\n"

@@ -160,18 +160,29 @@ def audit_key() -> bytes:
     cached = _keys.get(str(path))
     if cached is not None and path.exists():
         return cached
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32) + "\n")
-    except FileExistsError:
-        pass
+    if not path.exists():
+        _create_key(path)
     key = path.read_text(encoding="utf-8").strip().encode("utf-8")
     if len(key) < 32:
         raise AuditError(f"audit key {path} is shorter than 32 characters; restore it from your key backup")
     _keys[str(path)] = key
     return key
+
+
+def _create_key(path: Path) -> None:
+    """Write a new key whole, then link it into place: a concurrent reader (thread or process) sees no key
+    file or the complete key, never a half-written one; the first writer wins."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_hex(32) + "\n")
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass  # another writer's key is in place: use it
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def row_hash(
