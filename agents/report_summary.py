@@ -13,8 +13,9 @@
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -34,6 +35,7 @@ from fincopilot.agents.skills import Evaluation, Rendered, SkillContext, skill
 from fincopilot.errors import BackendError, FinCopilotError, InputError
 from fincopilot.log import get_logger
 from fincopilot.models.messages import Message
+from fincopilot.models.trainset import SkillTask
 from fincopilot.tools.claims import check_claims, degenerate_reason
 from fincopilot.tools.data import get_report
 from fincopilot.tools.numbers import extract_numbers, numeric_faithfulness, unsupported_numbers
@@ -180,7 +182,7 @@ def extractive_key_figures(report_text: str, limit: int = 6) -> list[str]:
 # --------------------------------------------------------------------------------------------- model path
 
 
-def _messages(source: str) -> list[Message]:
+def summary_messages(source: str) -> list[Message]:
     zh = is_chinese(source)
     body = source if len(source) <= MAX_PROMPT_CHARS else source[:MAX_PROMPT_CHARS] + " …"
     ask = "请总结这份报告。" if zh else "Summarize this report."
@@ -235,7 +237,7 @@ def summarize_text(
         flag_injection(source, "report", ctx.request_id, ctx.skill)
     if use_model and ctx is not None:
         try:
-            out = ctx.complete(_messages(source), schema=LlmSummary, max_tokens=MAX_TOKENS)
+            out = ctx.complete(summary_messages(source), schema=LlmSummary, max_tokens=MAX_TOKENS)
             parsed = (
                 out.parsed if isinstance(out.parsed, LlmSummary) else LlmSummary.model_validate_json(out.text)
             )
@@ -250,6 +252,89 @@ def summarize_text(
         except (BackendError, ValueError) as err:  # ValueError: pydantic validation of the model's JSON
             log.warning("summary_model_failed", error=str(err)[:300])
     return extractive_summary(source), extractive_key_figures(source), "extractive", dropped
+
+
+# --------------------------------------------------------------------------------------------- fine-tuning
+TUNE_CORPUS = Path(__file__).resolve().parents[1] / "evals" / "sets" / "summary_corpus"
+
+
+class SummaryVerdict(BaseModel):
+    """How one raw model summary fares: its numeric claims checked, and whether the worker keeps it."""
+
+    claims: int
+    supported: int
+    kept: bool
+    why: str | None = None
+
+
+def judge_summary(out: LlmSummary, source: str) -> SummaryVerdict:
+    """Check the raw output's claims (summary and key figures) and run the worker's repair + rejection."""
+    report = check_claims("\n".join([out.summary, *out.key_figures]), [source], check_degenerate=False)
+    summary, _figures, _dropped = repair(out.summary, out.key_figures, source)
+    why = rejection(summary, source)
+    return SummaryVerdict(
+        claims=len(report.claims),
+        supported=sum(c.supported for c in report.claims),
+        kept=why is None,
+        why=why,
+    )
+
+
+def tune_source(inp: dict[str, Any]) -> str:
+    """The report an item summarizes: its `text`, or the stored report of its `product` (and `date`)."""
+    if isinstance(inp.get("text"), str):
+        return check_text(inp["text"], "report text")
+    if inp.get("product"):
+        rep = get_report(inp["product"], inp.get("date"))
+        return f"{rep.title}\n\n{rep.body}"
+    raise InputError(f"a report_summary item needs input.text or input.product, got {sorted(inp)}")
+
+
+def _tune_target(inp: dict[str, Any], ref: dict[str, Any]) -> BaseModel | None:
+    # Only items that carry their report text and a written summary are targets: the arena items name a
+    # stored report and score bare figures, and their held-out reports must stay unseen.
+    if not isinstance(inp.get("text"), str) or not ref.get("summary"):
+        return None
+    return LlmSummary(summary=ref["summary"], key_figures=list(ref.get("key_figures") or [])[:3])
+
+
+def _tune_score(items: Sequence[Any], outputs: Sequence[BaseModel | None]) -> dict[str, float]:
+    claims = supported = kept = failed = 0
+    for item, out in zip(items, outputs):
+        if not isinstance(out, LlmSummary):
+            failed += 1
+            continue
+        verdict = judge_summary(out, tune_source(item.input))
+        claims, supported, kept = claims + verdict.claims, supported + verdict.supported, kept + verdict.kept
+    n = max(len(items), 1)
+    return {
+        "kept": kept / n,
+        "claim_faithfulness": supported / claims if claims else 1.0,
+        "failed": failed / n,
+    }
+
+
+def _tune_domain() -> list[tuple[str, dict[str, Any], BaseModel]]:
+    """The generated corpus's TRAIN split (`python -m fincopilot.evals.summary_corpus`)."""
+    path = TUNE_CORPUS / "train.jsonl"
+    if not path.is_file():
+        return []
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [(r["id"], r["input"], LlmSummary.model_validate(r["reference"])) for r in rows]
+
+
+def finetune_task() -> SkillTask:
+    """How `fincopilot finetune --skill report_summary` trains and measures the summarizer."""
+    return SkillTask(
+        skill="report_summary",
+        prompt=lambda inp: summary_messages(tune_source(inp)),
+        schema=lambda: LlmSummary,
+        target=_tune_target,
+        score=_tune_score,
+        max_tokens=MAX_TOKENS,
+        headline="kept",
+        domain=_tune_domain,
+    )
 
 
 # --------------------------------------------------------------------------------------------- declaration
@@ -354,6 +439,7 @@ EVALUATION = Evaluation(
     render=render,
     evaluation=EVALUATION,
     recommends={"product": "product"},
+    finetune=finetune_task,
 )
 def report_summary(args: ReportSummaryArgs, ctx: SkillContext) -> SummaryResult:
 
