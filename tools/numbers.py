@@ -1,9 +1,9 @@
 """Numeric faithfulness: every number in generated text must appear in a cited source.
 
 Numbers are compared by value, not by spelling: `1,234.5` = `1234.5`, `3.20%` = `3.2%`,
-`1.2亿` = `120,000,000`, and a figure rounded to the precision it is written with
+`1.2亿` = `120,000,000` (traditional 億/萬 too), and a figure rounded to the precision it is written with
 (`3.2%` for a source's `3.21%`) counts as supported. Identifiers (`C-1042`, `HY-7`) and
-citation markers (`[2]`) are not numbers.
+citation markers (`[2]`) are not numbers, and the dash of a range (`2.90%-3.50%`) is not a minus sign.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from pydantic import BaseModel
 
 _SCALE = {
     "亿": 1e8,
+    "億": 1e8,
     "万": 1e4,
+    "萬": 1e4,
     "千": 1e3,
     "k": 1e3,
     "thousand": 1e3,
@@ -30,10 +32,13 @@ _SCALE = {
 }
 _NUMBER = re.compile(
     r"""
-    (?<![A-Za-z0-9_.\-])                # not inside a word or identifier (CJK text has no spaces)
-    (?P<sign>[-+−])?
+    (?:
+        (?<=[%％][-–~～])                 # the upper end of a range "2.90%-3.50%": no sign
+        |(?<![A-Za-z0-9_.\-])(?<![%％])   # not inside a word or identifier (CJK text has no spaces)
+        (?P<sign>[-+−])?
+    )
     (?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)
-    (?P<unit>\s?(?:%|％|bps?|basis\ points|个基点|亿|万|千|(?:k|m|mn|b|bn)\b|thousand|million|billion|trillion))?
+    (?P<unit>\s?(?:%|％|bps?|basis\ points|个基点|個基點|亿|億|万|萬|千|(?:k|m|mn|b|bn)\b|thousand|million|billion|trillion))?
     """,
     re.VERBOSE | re.IGNORECASE,
 )
@@ -72,7 +77,7 @@ def extract_numbers(text: str) -> list[NumberMention]:
             value *= _SCALE[unit]
         elif unit in ("％",):
             unit = "%"
-        elif unit in ("bp", "bps", "basis points", "个基点"):
+        elif unit in ("bp", "bps", "basis points", "个基点", "個基點"):
             unit = "bp"
         if m.group("sign") in ("-", "−"):
             value = -value
