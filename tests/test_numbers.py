@@ -58,3 +58,10 @@ def test_citations_and_identifiers_are_not_numbers():
 
 def test_partial_faithfulness():
     assert numeric_faithfulness("6.85% and 9.99%", [SOURCE]) == 0.5
+
+
+def test_traditional_scales_and_range_dashes():
+    assert [n.value for n in extract_numbers("減少3,200萬元，即0.32億元")] == [32_000_000, 32_000_000]
+    assert [n.value for n in extract_numbers("年化2.90%-3.50%")] == [2.90, 3.50]  # the dash is not a sign
+    assert [n.value for n in extract_numbers("收益率：-3.50%")] == [-3.50]
+    assert unsupported_numbers("減少3,200萬元", ["較上月末減少0.32億元"]) == []
