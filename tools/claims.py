@@ -5,14 +5,18 @@ the NAV *fell* 3.39%. For every number in the text, `check_claims` reads its cla
 
 - quantity: what the number describes (NAV, fund size, yield, return, default rate, fee, duration, spread,
   coupon, drawdown, volatility, date), from the nearest quantity word in its clause;
-- direction: up or down (rose/fell, increase/decrease, 上涨/下跌, 增/降, an explicit + or − sign);
+- direction: up or down (rose/fell, slipped, cut, 上涨/下跌, 增/降, 缩短, 減少, an explicit + or − sign), from
+  the number's own clause; a move between two stated levels ("from Y to X", "X, up from Y", "由Y降至X",
+  "X（上月 Y）") gives both levels its direction, stated or, in a source only, derived from the levels;
 - period: the quarter, half-year, year-to-date or trailing window it refers to (Q3, over the quarter,
   year to date, 近一季度, 今年以来, 过去12个月);
 - unit: %, bp, years, a scale (亿, billion).
 
 It then looks for a source sentence with the same value (formatting- and rounding-tolerant, `tools.numbers`)
-whose claim agrees on every attribute both sides state. A claim with no such sentence is unsupported, with the
-reason (invented number, wrong quantity, flipped direction, wrong period, wrong unit). Degenerate text (empty,
+whose claim agrees on every attribute both sides state ("the quarter" is the report's own quarter when its
+title names one; a NAV change in % is a return; a signed rate is a rate with that direction). A claim with no
+such sentence is unsupported, with the reason (invented number, wrong quantity, flipped direction, wrong
+period, wrong unit). Degenerate text (empty,
 the title alone, a generation loop, a doubled word) is rejected before any claim is read.
 
 `check_claims(text, sources)` is the one entry point: the report summarizer uses it on model summaries, and a
@@ -184,7 +188,7 @@ _MONTH_NAME = re.compile(r"\s*(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec
 _LEAD_WORD = re.compile(r"\s*[a-z]+", re.IGNORECASE)
 # a move between two stated levels; the text between the two levels and just before the first
 _CCY = r"(?:\s*(?:CNY|RMB|USD|HKD|EUR|US\$|\$|¥))?\s*"
-_FROM_HEAD = re.compile(rf"(?:\bfrom|[由从從][^\d，。；,;]{{0,8}}?){_CCY}$", re.IGNORECASE)
+_FROM_HEAD = re.compile(rf"(?:\bfrom|[由从從](?![于於而])[^\d，。；,;]{{0,8}}?){_CCY}$", re.IGNORECASE)
 _TO_HEAD = re.compile(rf"(?:\bto|[至到]){_CCY}$", re.IGNORECASE)
 _TO_GAP = re.compile(rf"[^\d,，;；。]{{0,30}}?(?:\bto\b|[至到])[^\d,，;；。]{{0,8}}?{_CCY}", re.IGNORECASE)
 _FROM_GAP = re.compile(rf"[^\d;；。（(]{{0,40}}?(?:\bfrom|[（(]\s*from){_CCY}", re.IGNORECASE)
