@@ -186,7 +186,11 @@ FAITHFUL_AND_TWINS = [
         "Holdings were reduced from 52 to 47.",
         {"Holdings were increased from 52 to 47.": "direction"},
     ),
-    (ZH_WM, "组合久期较上季度末下降0.31年。", {"组合久期较上季度末增加0.31年。": "direction"}),
+    (
+        ZH_WM,
+        "组合久期较上季度末下降0.31年。",
+        {"组合久期较上季度末增加0.31年。": "direction", "组合久期较上季度末延长0.31年。": "direction"},
+    ),
     (ZH_TRAD, "基金規模减少0.32亿元。", {"基金規模增加0.32億元。": "direction"}),
     # 3. a level reached by a move: "grew to X" = "X, up from Y"; a move derived from two stated levels supports it
     (
@@ -211,7 +215,11 @@ FAITHFUL_AND_TWINS = [
         "股票倉位由46%降至42%。",
         {"股票倉位由46%升至42%。": "direction", "股票倉位由46%降至40%。": "no source"},
     ),
-    (ZH_TABLE, "平均剩余期限由95天缩短至87天。", {"同业存单占比由45.1%降至48.6%。": "direction"}),
+    (
+        ZH_TABLE,
+        "平均剩余期限由95天缩短至87天。",
+        {"同业存单占比由45.1%降至48.6%。": "direction", "平均剩余期限由95天延长至87天。": "direction"},
+    ),
     # 4. a sign is a direction for a rate; a drawdown's sign is a convention
     (
         ZH_Q2,
