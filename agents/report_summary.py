@@ -36,7 +36,7 @@ from fincopilot.errors import BackendError, FinCopilotError, InputError
 from fincopilot.log import get_logger
 from fincopilot.models.messages import Message
 from fincopilot.models.trainset import SkillTask
-from fincopilot.tools.claims import check_claims, degenerate_reason
+from fincopilot.tools.claims import check_claims, degenerate_reason, unknown_identifiers
 from fincopilot.tools.data import get_report
 from fincopilot.tools.numbers import extract_numbers, numeric_faithfulness, unsupported_numbers
 from fincopilot.tools.textmetrics import rouge_l
@@ -206,7 +206,7 @@ def repair(summary: str, key_figures: list[str], source: str) -> tuple[str, list
     figures = []
     for f in key_figures:
         f = f.strip()
-        if not f or len(f) > 160:
+        if not f or len(f) > 160 or not extract_numbers(f) or repetitive(f):
             continue
         (figures if check_claims(f, [source], check_degenerate=False).ok else dropped).append(f)
     return join_sentences(kept, is_chinese(summary)), figures[:6], dropped
@@ -268,12 +268,14 @@ class SummaryVerdict(BaseModel):
 
 
 def judge_summary(out: LlmSummary, source: str) -> SummaryVerdict:
-    """Check the raw output's claims (summary and key figures) and run the worker's repair + rejection."""
-    report = check_claims("\n".join([out.summary, *out.key_figures]), [source], check_degenerate=False)
+    """Check the raw output's claims (summary and key figures; numbers and identifiers) and run the worker's
+    repair + rejection."""
+    text = "\n".join([out.summary, *out.key_figures])
+    report = check_claims(text, [source], check_degenerate=False)
     summary, _figures, _dropped = repair(out.summary, out.key_figures, source)
     why = rejection(summary, source)
-    return SummaryVerdict(
-        claims=len(report.claims),
+    return SummaryVerdict(  # an invented product code or client id counts as an unsupported claim
+        claims=len(report.claims) + len(unknown_identifiers(text, [source])),
         supported=sum(c.supported for c in report.claims),
         kept=why is None,
         why=why,

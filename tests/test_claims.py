@@ -290,3 +290,12 @@ def test_a_direction_derived_from_two_levels_supports_but_never_states():
     derived = [a["derived_direction"] for _m, a in read_claims("Yield: 1.47% (previous: 1.58%)")]
     assert derived == ["down", "down"]
     assert [a["direction"] for _m, a in read_claims("The yield went from 1.58% to 1.47%.")] == [None, None]
+
+
+def test_an_identifier_no_source_names_is_unsupported():
+    source = "Cash Fund (MM-1) report\n\nAs of 31 December 2025, MM-1 had a 7-day yield of 2.164%."
+    assert check_claims("As of 31 December 2025, the M-1 had a 7-day yield of 2.164%.", [source]).reasons == [
+        "M-1: no source names this product or client"
+    ]
+    assert check_claims("MM-1 had a 7-day yield of 2.164% on 31 December 2025.", [source]).ok
+    assert not check_claims("Client C-1042 holds MM-1, whose 7-day yield was 2.164%.", [source]).ok

@@ -598,5 +598,18 @@ def check_claims(text: str, sources: Iterable[str], *, check_degenerate: bool = 
         return ClaimReport(ok=False, degenerate=degenerate, reasons=[degenerate])
     pool = _pool(sources)
     claims = [_judge(m, attrs, pool) for sent in split_sentences(text) for m, attrs in read_claims(sent)]
-    reasons = [c.reason for c in claims if not c.supported]
+    reasons = [c.reason for c in claims if not c.supported] + unknown_identifiers(text, sources)
     return ClaimReport(ok=not reasons, claims=claims, reasons=reasons)
+
+
+_IDENTIFIER = re.compile(r"(?<![\w-])[A-Z]{1,4}-\d{1,6}(?![\w-])")
+
+
+def unknown_identifiers(text: str, sources: Iterable[str]) -> list[str]:
+    """Product codes and client ids ('HY-7', 'C-1042') in `text` that no source names (an invented entity)."""
+    known = {m.group(0) for src in sources for m in _IDENTIFIER.finditer(src or "")}
+    return [
+        f"{code}: no source names this product or client"
+        for code in dict.fromkeys(m.group(0) for m in _IDENTIFIER.finditer(text or ""))
+        if code not in known
+    ]
