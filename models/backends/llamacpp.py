@@ -395,6 +395,7 @@ class LlamaCppBackend(BaseBackend):
                     "id_slot": PREFIX_SLOT,
                 }
             )
+            self._log_timings((reply.get("timings") if isinstance(reply, dict) else None) or {})
             partial = f"{name}.{os.getpid()}.part"
             if not (isinstance(reply, dict) and reply.get("error")) and eng.slot_action("save", partial):
                 os.replace(eng.slot_dir / partial, eng.slot_dir / name)  # readers see a whole file or none
