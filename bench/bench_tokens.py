@@ -119,9 +119,9 @@ def cold_plan(kind: str, folder: Path) -> dict[str, float | str]:
         "model_load_s": _total(_logged(done.stderr, "model_loaded"), "seconds"),
         "prompt_s": _total(calls, "prompt_ms") / 1000,
         "gen_s": _total(calls, "generation_ms") / 1000,
-        "prompt_tokens": int(_total(calls, "prompt_tokens") or 0),
-        "cached_tokens": int(_total(calls, "cached_tokens") or 0),
-        "generated_tokens": int(_total(calls, "generated_tokens") or 0),
+        "prompt_tokens": sum(c.get("prompt_tokens") or 0 for c in calls),
+        "cached_tokens": sum(c.get("cached_tokens") or 0 for c in calls),
+        "generated_tokens": sum(c.get("generated_tokens") or 0 for c in calls),
     }
 
 
@@ -178,6 +178,10 @@ def _secs(value: float | str) -> str:
     return "-" if value != value else f"{float(value):.2f}"  # NaN: not logged by this kind
 
 
+def _tokens(p: dict) -> str:
+    return "-" if p["prompt_s"] != p["prompt_s"] else f"{p['prompt_tokens']} / {p['cached_tokens']}"
+
+
 def plan_rows(r: dict[str, dict]) -> str:
     """One row per cold plan: where its seconds went (the rest: Python start, imports, planning code, exit)."""
     rows = []
@@ -186,7 +190,7 @@ def plan_rows(r: dict[str, dict]) -> str:
             known = [float(p[k]) for k in ("model_load_s", "prompt_s", "gen_s") if p[k] == p[k]]
             rows.append(
                 f"| {kind} | {'first (no saved prefix)' if n == 0 else f'fresh process {n}'} | {p['load_avg']:.2f} "
-                f"| {p['s']:.2f} | {_secs(p['model_load_s'])} | {p['prompt_tokens']} / {p['cached_tokens']} "
+                f"| {p['s']:.2f} | {_secs(p['model_load_s'])} | {_tokens(p)} "
                 f"| {_secs(p['prompt_s'])} | {p['generated_tokens']} | {_secs(p['gen_s'])} "
                 f"| {p['s'] - sum(known):.2f} |"
             )

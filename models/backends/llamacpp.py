@@ -160,6 +160,18 @@ def _slot_dir() -> Path | None:
     return folder
 
 
+def _keep_only(folder: Path, partial: str, name: str) -> None:
+    """Publish the saved prefix as `name` (readers see a whole file or none) and remove this engine's prefixes
+    for older prompts; a failure only costs the cache."""
+    try:
+        os.replace(folder / partial, folder / name)
+        for stale in folder.glob(name.rsplit("-", 1)[0] + "-*.bin"):
+            if stale.name != name:
+                stale.unlink(missing_ok=True)
+    except OSError as err:
+        log.debug("prompt_cache_not_saved", file=name, error=str(err))
+
+
 def _file_identity(path: str | None) -> str:
     if path is None:
         return "-"
@@ -398,10 +410,7 @@ class LlamaCppBackend(BaseBackend):
             self._log_timings((reply.get("timings") if isinstance(reply, dict) else None) or {})
             partial = f"{name}.{os.getpid()}.part"
             if not (isinstance(reply, dict) and reply.get("error")) and eng.slot_action("save", partial):
-                os.replace(eng.slot_dir / partial, eng.slot_dir / name)  # readers see a whole file or none
-                for stale in eng.slot_dir.glob(name.rsplit("-", 1)[0] + "-*.bin"):
-                    if stale.name != name:
-                        stale.unlink(missing_ok=True)  # this engine's prefix for an older prompt
+                _keep_only(eng.slot_dir, partial, name)
             return True
 
     def _raise(self, error: Any) -> None:
