@@ -72,6 +72,8 @@ def test_bad_settings_are_config_errors(tmp_path):
         build_backend(SPEC.model_copy(update={"adapter": str(tmp_path / "nope.gguf")}))
     with pytest.raises(ConfigError, match="model folder"):
         build_backend(SPEC.model_copy(update={"model": str(tmp_path)}))
+    with pytest.raises(ConfigError, match="ngram_draft"):
+        build_backend(SPEC.model_copy(update={"options": {"ngram_draft": 65}}))
     with pytest.raises(ConfigError, match="prompt_cache must be true or false"):
         build_backend(SPEC.model_copy(update={"options": {"prompt_cache": "yes"}}))
     broken = tmp_path / "broken.gguf"
@@ -145,6 +147,17 @@ def test_errors_are_typed(cpp):
 
     with pytest.raises(StructuredOutputError, match="before the JSON object closed"):
         uncapped.complete(messages("Write a long essay about bonds."), schema=FreeText, max_tokens=3)
+
+
+@pytest.mark.model
+def test_ngram_drafts_leave_greedy_output_unchanged(cpp):
+    drafted = build_backend(
+        SPEC.model_copy(update={"id": "drafted", "options": {**SPEC.options, "ngram_draft": 8}})
+    )
+    for prompt in PROMPTS[:3]:
+        chat = messages(prompt, system=SYSTEM)
+        plain = cpp.complete(chat, schema=Assessment, max_tokens=120)
+        assert drafted.complete(chat, schema=Assessment, max_tokens=120).text == plain.text, prompt
 
 
 @pytest.mark.model

@@ -21,8 +21,11 @@ Options (`[backends.options]`): `context` (KV cache tokens shared by all slots, 
 `parallel` (slots decoded together, default 8), `threads` (default: half the cores, at least 1;
 llama.cpp's threads wait for each other at every layer, so on a busy machine a thread that loses its
 core stalls the others: on a loaded 2-core machine 2 threads decoded 0.8 tokens/s, 1 thread 24),
-`max_string_length` / `max_items` (schema caps, as for `transformers`), `prompt_cache` (default false;
-the built-in planner backend turns it on): see below.
+`max_string_length` / `max_items` (schema caps, as for `transformers`), `ngram_draft` (default 0, off;
+the built-in planner backend sets 8: speculative decoding with up to that many tokens drafted from where the
+last NGRAM_MATCH tokens occurred before in the context, checked in one batch; greedy output is unchanged
+and JSON that repeats the prompt's examples decodes faster), `prompt_cache` (default false; the built-in
+planner backend turns it on): see below.
 
 `prompt_cache = true`: the KV state of a prompt's fixed part (every message but the last, as the planner's
 system prompt and examples are) is saved once to `$FINCOPILOT_HOME/cache/llamacpp/` and restored into a
@@ -76,6 +79,7 @@ log = get_logger(__name__)
 
 DEFAULT_CONTEXT = 8192
 DEFAULT_PARALLEL = 8
+NGRAM_MATCH = 3  # `ngram_draft`: the last tokens that must recur in the context for a draft to be proposed
 PREFIX_SLOT = 0  # the slot a restored prompt prefix lives in
 _LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # the engine's own port: never a proxy
 
@@ -89,6 +93,7 @@ class EngineKey:
     context: int
     parallel: int
     threads: int
+    ngram_draft: int = 0
 
 
 class Engine:
@@ -114,6 +119,12 @@ class Engine:
         self.slot_dir = _slot_dir()
         if self.slot_dir is not None:
             params.slot_save_path = str(self.slot_dir) + os.sep
+        if key.ngram_draft:  # speculative decoding, drafts looked up in the context (no draft model)
+            params.speculative.types = [
+                xllamacpp.common_speculative_type.COMMON_SPECULATIVE_TYPE_NGRAM_SIMPLE
+            ]
+            params.speculative.ngram_simple.size_n = NGRAM_MATCH
+            params.speculative.ngram_simple.size_m = key.ngram_draft
         if key.adapter:
             params.lora_adapters = [xllamacpp.CommonAdapterLoraInfo(key.adapter, 1.0)]
         started = time.perf_counter()
@@ -258,20 +269,21 @@ class LlamaCppBackend(BaseBackend):
             context = int(opts.get("context", DEFAULT_CONTEXT))
             parallel = int(opts.get("parallel", DEFAULT_PARALLEL))
             threads = int(opts.get("threads", default_threads()))
+            ngram_draft = int(opts.get("ngram_draft", 0))
         except (TypeError, ValueError) as err:
             raise ConfigError(
-                f"backend {spec.id!r}: options.context/parallel/threads must be integers: {err}"
+                f"backend {spec.id!r}: options.context/parallel/threads/ngram_draft must be integers: {err}"
             ) from None
-        if context < 256 or parallel < 1 or threads < 1:
+        if context < 256 or parallel < 1 or threads < 1 or not 0 <= ngram_draft <= 64:
             raise ConfigError(
-                f"backend {spec.id!r}: need options.context >= 256, parallel >= 1, threads >= 1 "
-                f"(got {context}, {parallel}, {threads})"
+                f"backend {spec.id!r}: need options.context >= 256, parallel >= 1, threads >= 1, "
+                f"0 <= ngram_draft <= 64 (got {context}, {parallel}, {threads}, {ngram_draft})"
             )
         self._prompt_cache = opts.get("prompt_cache", False)
         if not isinstance(self._prompt_cache, bool):
             raise ConfigError(f"backend {spec.id!r}: options.prompt_cache must be true or false")
         adapter = adapter_path(spec.adapter, spec) if spec.adapter else None
-        self.key = EngineKey(gguf_path(spec.model), adapter, context, parallel, threads)
+        self.key = EngineKey(gguf_path(spec.model), adapter, context, parallel, threads, ngram_draft)
 
     @property
     def engine(self) -> Engine:
