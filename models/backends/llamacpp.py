@@ -48,7 +48,6 @@ import queue
 import secrets
 import threading
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -154,9 +153,8 @@ class Engine:
             with _LOCAL.open(request, timeout=60) as reply:
                 return reply.status == 200
         except (
-            urllib.error.URLError,
-            OSError,
-        ) as err:  # no such file (HTTP 400), or a state that does not fit
+            OSError
+        ) as err:  # HTTP 400 (URLError is an OSError): no such file, or a state that does not fit
             log.debug("prompt_cache_slot", action=action, file=filename, error=str(err))
             return False
 
