@@ -23,8 +23,9 @@ llama.cpp's threads wait for each other at every layer, so on a busy machine a t
 core stalls the others: on a loaded 2-core machine 2 threads decoded 0.8 tokens/s, 1 thread 24),
 `max_string_length` / `max_items` (schema caps, as for `transformers`), `ngram_draft` (default 0, off;
 the built-in planner backend sets 8: speculative decoding with up to that many tokens drafted from where the
-last NGRAM_MATCH tokens occurred before in the context, checked in one batch; greedy output is unchanged
-and JSON that repeats the prompt's examples decodes faster), `prompt_cache` (default false; the built-in
+last NGRAM_MATCH tokens occurred before in the context, checked in one batch; greedy output is the same
+up to float rounding (a batch can flip a near-tie token: 4 of 120 planner validation requests, none scored
+worse) and JSON that repeats the prompt's examples decodes faster), `prompt_cache` (default false; the built-in
 planner backend turns it on): see below.
 
 `prompt_cache = true`: the KV state of a prompt's fixed part (every message but the last, as the planner's
