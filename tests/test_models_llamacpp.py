@@ -72,6 +72,10 @@ def test_bad_settings_are_config_errors(tmp_path):
         build_backend(SPEC.model_copy(update={"adapter": str(tmp_path / "nope.gguf")}))
     with pytest.raises(ConfigError, match="model folder"):
         build_backend(SPEC.model_copy(update={"model": str(tmp_path)}))
+    with pytest.raises(ConfigError, match="ngram_draft"):
+        build_backend(SPEC.model_copy(update={"options": {"ngram_draft": 65}}))
+    with pytest.raises(ConfigError, match="prompt_cache must be true or false"):
+        build_backend(SPEC.model_copy(update={"options": {"prompt_cache": "yes"}}))
     broken = tmp_path / "broken.gguf"
     broken.write_bytes(b"not a gguf file")
     with pytest.raises(ConfigError, match="cannot load"):
@@ -143,6 +147,49 @@ def test_errors_are_typed(cpp):
 
     with pytest.raises(StructuredOutputError, match="before the JSON object closed"):
         uncapped.complete(messages("Write a long essay about bonds."), schema=FreeText, max_tokens=3)
+
+
+@pytest.mark.model
+def test_ngram_drafts_leave_greedy_output_unchanged(cpp):
+    drafted = build_backend(
+        SPEC.model_copy(update={"id": "drafted", "options": {**SPEC.options, "ngram_draft": 8}})
+    )
+    for prompt in PROMPTS[:3]:
+        chat = messages(prompt, system=SYSTEM)
+        plain = cpp.complete(chat, schema=Assessment, max_tokens=120)
+        assert drafted.complete(chat, schema=Assessment, max_tokens=120).text == plain.text, prompt
+
+
+@pytest.mark.model
+def test_prompt_cache_restores_the_fixed_messages_in_a_fresh_engine(isolated_home, monkeypatch):
+    """The first engine computes the messages before the last and saves them; a fresh engine (a new process)
+    restores them, answers the same, and a changed prompt replaces the saved file."""
+    actions: list[tuple[str, bool]] = []
+    slot_action = llamacpp.Engine.slot_action
+
+    def recorded(self, action, filename):
+        actions.append((action, ok := slot_action(self, action, filename)))
+        return ok
+
+    monkeypatch.setattr(llamacpp.Engine, "slot_action", recorded)
+    spec = SPEC.model_copy(
+        update={"id": "cached", "options": {"context": 2048, "parallel": 2, "prompt_cache": True}}
+    )
+    chat = messages(PROMPTS[0], system=SYSTEM)
+    first = build_backend(spec).complete(chat, max_tokens=16)
+    assert actions == [("restore", False), ("save", True)]
+    saved = list((isolated_home / "cache" / "llamacpp").glob("prefix-*.bin"))
+    assert len(saved) == 1
+
+    monkeypatch.setattr(llamacpp, "_ENGINES", {})  # as a new process would start
+    again = build_backend(spec).complete(chat, max_tokens=16)
+    assert actions[2:] == [("restore", True)] and again.text == first.text
+
+    monkeypatch.setattr(llamacpp, "_ENGINES", {})
+    changed = messages(PROMPTS[0], system="Answer in one word.")
+    assert build_backend(spec).complete(changed, max_tokens=4).text
+    now = list((isolated_home / "cache" / "llamacpp").glob("prefix-*.bin"))
+    assert len(now) == 1 and now != saved  # the older prompt's state is gone
 
 
 def test_default_config_serves_the_embedded_gguf_with_llamacpp():

