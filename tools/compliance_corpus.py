@@ -41,9 +41,10 @@ PRODUCTS = [
     "the portfolio",
 ]
 RATES = ["5%", "6%", "6.5%", "7%", "7.5%", "8%", "8.8%", "9%", "10%", "12%", "4.2%", "15%"]
+RATES += ["eight percent", "6 per cent", "seven per cent", "ten percent"]  # v7: numbers in words
 PER_YEAR = ["a year", "per year", "every year", "annually", "per annum", "each year", "a year, every year"]
 P_ZH = ["HY-7", "这只基金", "该产品", "本产品", "这款理财", "BAL-3", "这个计划"]
-R_ZH = ["5%", "6%", "6.5%", "7%", "7.5%", "8%", "9%", "10%", "12%", "4.2%"]
+R_ZH = ["5%", "6%", "6.5%", "7%", "7.5%", "8%", "9%", "10%", "12%", "4.2%", "百分之八", "百分之六点五"]
 Y_ZH = ["年化", "每年", "一年", ""]
 
 V = {
@@ -295,6 +296,10 @@ REC_EN = [
     "{P} is a great choice for you.",
     "Consider investing in {P} this month.",
     "My recommendation: move some savings into {P}.",
+    "Buy {P} today; it is the right move for you.",
+    "Go ahead and put your bonus into {P}.",
+    "Move your cash into {P} this week.",
+    "{P} is where your retirement money should go.",
 ]
 DISC_EN = [
     "Investment involves risk and the value may fall.",
@@ -311,7 +316,17 @@ FACT_EN = [
     "Its duration is 3.7 years.",
     "The coupon is {R}, paid annually.",
 ]
-REC_ZH = ["建议您买入{P}。", "推荐您配置{P}。", "{P}适合您，可以申购。", "建议客户增持{P}。", "{P}值得配置。"]
+REC_ZH = [
+    "建议您买入{P}。",
+    "推荐您配置{P}。",
+    "{P}适合您，可以申购。",
+    "建议客户增持{P}。",
+    "{P}值得配置。",
+    "今天就买{P}吧。",
+    "把存款转到{P}。",
+    "{P}是您这笔钱的最佳去处。",
+    "可以把钱放到{P}里。",
+]
 DISC_ZH = [
     "投资有风险，净值可能下跌。",
     "风险提示：本金可能损失。",
