@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from fincopilot.agents.compliance_check import check_learned, check_rules
-from fincopilot.evals.compliance_adversarial import TEST_PATH, evaluate, load_items
+from fincopilot.evals.compliance_adversarial import FINAL_PATH, SPLITS, TEST_PATH, evaluate, load_items
 from fincopilot.tools import compliance_corpus
 from fincopilot.tools.compliance_model import load_model
 
@@ -18,8 +18,16 @@ def scores():
 
 def test_adversarial_splits_are_apart_from_the_training_corpus():
     train = {e.text for e in compliance_corpus.generate()}
-    assert not train & {i["text"] for i in load_items()}
-    assert not train & {i["text"] for i in load_items(TEST_PATH)}  # the test split, too
+    for split, path in SPLITS.items():
+        assert not train & {i["text"] for i in load_items(path)}, split
+
+
+def test_the_fresh_test_split_has_both_languages_half_violating():
+    items = load_items(TEST_PATH)
+    for lang in ("en", "zh"):
+        rows = [i for i in items if i["lang"] == lang]
+        violating = sum(1 for i in rows if i["categories"])
+        assert len(rows) >= 60 and 0.4 <= violating / len(rows) <= 0.6, lang
 
 
 def test_learned_path_beats_the_rules_with_few_false_alarms(scores):
@@ -80,11 +88,7 @@ def test_the_skill_runs_the_learned_check_by_default():
 
 
 def test_the_split_written_after_development_still_shows_the_gain():
-    from pathlib import Path
-
-    from fincopilot.evals.compliance_adversarial import SET_PATH
-
-    items = load_items(Path(SET_PATH).with_name("compliance_adversarial_final.jsonl"))
+    items = load_items(FINAL_PATH)
     rules, learned = (s for s in evaluate(items))
     for lang in ("en", "zh"):
         assert learned.languages[lang].recall.value >= rules.languages[lang].recall.value + 0.25

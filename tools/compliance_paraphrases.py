@@ -620,3 +620,37 @@ FAMILIES.update(
         ),
     }
 )
+
+# Round 2c: plain statements of a rate with nothing promised (coupons, yields, dividends, deposit rates), so
+# that "{R} a year" alone is not read as a promise.
+FAMILIES.update(
+    {
+        "pp3-fact-en": (
+            "en",
+            (),
+            (
+                "The coupon is {R} a year.",
+                "{P} pays a {R} coupon, paid annually.",
+                "The dividend yield of {P} is {R} at today's price.",
+                "{P} yields {R} {Y} at current prices.",
+                "One-year deposit rates are around {R}.",
+                "The fund distributed {R} last year.",
+                "Its benchmark is {R} {Y}.",
+                "The bond matures in 2029 and pays {R} twice a year.",
+            ),
+        ),
+        "pp3-fact-zh": (
+            "zh",
+            (),
+            (
+                "{P}票面利率{R}，每年付息一次。",
+                "{P}当前股息率{R}。",
+                "一年期定期存款利率约{R}。",
+                "{P}去年分红{R}。",
+                "{P}的业绩比较基准为年化{R}。",
+                "该债券2029年到期，票息{R}，每半年付息。",
+                "{P}近一年收益率{R}。",
+            ),
+        ),
+    }
+)
