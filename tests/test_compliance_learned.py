@@ -33,16 +33,21 @@ def test_the_fresh_test_split_has_both_languages_half_violating():
 def test_learned_path_beats_the_rules_with_few_false_alarms(scores):
     rules, learned = scores["rules"], scores["rules+learned"]
     for lang in ("en", "zh"):
-        # floors at the measured level (docs/compliance.md has the numbers); the issue's goal is 0.95 / 0.05
-        assert learned.languages[lang].recall.value >= 0.55
-        assert learned.languages[lang].recall.value >= rules.languages[lang].recall.value + 0.2
-        assert learned.languages[lang].false_alarm_rate.value <= 0.10
+        # floors below the measured level on this development split (0.95 EN / 0.97 ZH, no false alarms;
+        # evals/examples/compliance-semantic.md); the issue's goal is 0.95 / 0.05 on unseen text
+        assert learned.languages[lang].recall.value >= 0.90
+        assert learned.languages[lang].recall.value >= rules.languages[lang].recall.value + 0.5
+        assert learned.languages[lang].false_alarm_rate.value <= 0.05
     assert learned.category_f1["guaranteed_return"].value > rules.category_f1["guaranteed_return"].value
 
 
 @pytest.mark.parametrize(
     "text",
-    ["HY-7 delivers an assured 7.5% every year.", "An annual return of 9% is contractually secured for you."],
+    [
+        "HY-7 delivers an assured 7.5% every year.",
+        "An annual return of 9% is contractually secured for you.",
+        "No part of your capital can be lost with HY-7.",  # a promise built from a negation
+    ],
 )
 def test_the_issues_disguised_promises_are_caught_by_the_learned_path(text):
     assert check_rules(text).passed  # the rules alone miss them

@@ -7,8 +7,9 @@ hedge or negate ("not guaranteed", 不保本, "could also lose value") labelled 
 from `SLOTS_EN` / `SLOTS_ZH`, then `{P}`, `{R}`, `{Y}`, `{ZY}` as in the corpus. Every template is its own
 family id, so the train/validation split (by family) keeps whole templates apart.
 
-Written without the held-out test split (`evals/sets/compliance_adversarial_final.jsonl`); its idioms named
-in docs/compliance.md are deliberately absent.
+The first round was written without the then test split (`evals/sets/compliance_adversarial_final.jsonl`,
+a development split since); the later rounds without the fresh test split
+(`evals/sets/compliance_adversarial_test2.jsonl`), whose distinctive idioms are deliberately absent.
 """
 
 from __future__ import annotations
