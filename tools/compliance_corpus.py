@@ -548,6 +548,9 @@ CLEAN_EN = [
     "{N} has a solid credit profile [1].",
     "Credit spreads widened and the fund's duration is 3.7 years [2].",
     "The fund size is 1.2 billion yuan.",
+    "The latest {P} report is summarized [2].",  # v7: how the copilot's answers cite a report
+    "Here is a summary of the {P} quarterly report [2].",
+    "{N}'s credit is grade B [1].",
 ]
 CLEAN_ZH = [
     "{N}（{C}）：信用评分585，等级B，违约概率{R}。",
@@ -557,6 +560,7 @@ CLEAN_ZH = [
     "适当性检查：通过[3]。",
     "{N}的信用状况良好[1]。",
     "信用利差走阔，基金规模12亿元。",
+    "{P}最新报告摘要如下[2]。",
 ]
 NAMES = ["Zhang Min", "Olivia Brandt", "Li Wei", "Bob Wu", "Chen Jing"]
 CLIENTS = ["C-1042", "C-1300", "C-1500", "C-2001"]
