@@ -6,7 +6,12 @@ caught in its labelled category), false-alarm rate (a clean text gets any flag),
 bootstrap intervals (1,000 item-level resamples, seeded); recall and false alarms also with Wilson 95%
 intervals. `EXTRA_SYSTEMS` adds the n-gram model at the looser budget and the n-gram + semantic combination
 (`tools.compliance_semantic`) at each false-alarm budget its thresholds were calibrated for on validation.
-`evals/sets/compliance_adversarial_final.jsonl` is the test split: scored, never tuned on.
+
+`SPLITS` names the splits. `dev` (`compliance_adversarial.jsonl`) and `final` (`compliance_adversarial_final.jsonl`,
+the former test split, scored twice) are development splits now: the corpus was widened from their misses and
+`calibrate()` picks the default path's operating point on them. `test` (`compliance_adversarial_test2.jsonl`,
+written by hand before any tuning, apart from the corpus generator) is the test split: scored once with the
+final code, never tuned on.
 """
 
 from __future__ import annotations
@@ -21,10 +26,14 @@ from pydantic import BaseModel
 
 from fincopilot.agents.compliance_check import check_learned, check_rules
 from fincopilot.tools.compliance_rules import CATEGORIES
-from fincopilot.tools.compliance_semantic import load_combined
+from fincopilot.tools.compliance_semantic import BUDGETS, DEFAULT_BUDGET, load_combined
 
 SET_PATH = Path(__file__).parent / "sets" / "compliance_adversarial.jsonl"
-TEST_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_final.jsonl"
+FINAL_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_final.jsonl"
+TEST_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test2.jsonl"
+SPLITS = {"dev": SET_PATH, "final": FINAL_PATH, "test": TEST_PATH}
+DEVELOPMENT = ("dev", "final")  # the splits tuned on; "test" is not
+GOAL_FALSE_ALARMS = 0.05  # the issue's false-alarm budget per language (and recall >= 0.95)
 
 
 def _rules(text: str) -> set[str]:
@@ -182,10 +191,15 @@ def wilson_table(split: str, scores: list[SystemScore]) -> list[str]:
     return rows
 
 
-def report(splits: dict[str, list[dict]], extra: dict[str, Callable[[str], set[str]]] | None = None) -> str:
-    """Every system (and `extra` predictors, e.g. a zero-shot model) on every split: the Wilson table, then
-    per-category F1 per split."""
-    predictors = {**SYSTEMS, **EXTRA_SYSTEMS, **(extra or {})}
+def report(
+    splits: dict[str, list[dict]],
+    extra: dict[str, Callable[[str], set[str]]] | None = None,
+    only: tuple[str, ...] | None = None,
+) -> str:
+    """Every system (or those named in `only`; plus `extra` predictors, e.g. a zero-shot model) on every
+    split: the Wilson table, then per-category F1 per split."""
+    predictors = {**SYSTEMS, **EXTRA_SYSTEMS}
+    predictors = {n: p for n, p in predictors.items() if only is None or n in only} | (extra or {})
     rows = [
         "| split | system | lang | recall [Wilson 95%] | false alarms [Wilson 95%] | positives / clean |",
         "|---|---|---|---|---|---|",
@@ -203,10 +217,37 @@ def report(splits: dict[str, list[dict]], extra: dict[str, Callable[[str], set[s
     return "\n".join(rows + f1_tables)
 
 
-if __name__ == "__main__":  # python -m fincopilot.evals.compliance_adversarial [SET.jsonl | --report]
+def calibrate(budgets: tuple[float, ...] = BUDGETS) -> list[tuple[float, SystemScore]]:
+    """Each validation-family budget of the combined model scored on the development splits (dev + final);
+    the default path's operating point (`DEFAULT_BUDGET`) is the loosest whose false-alarm rate stays within
+    `GOAL_FALSE_ALARMS` in every language there."""
+    items = [i for split in DEVELOPMENT for i in load_items(SPLITS[split])]
+    return [(b, score(f"rules+n-gram+semantic@{b:.2f}", items, _combined(b, True))) for b in budgets]
+
+
+def chosen_budget(scored: list[tuple[float, SystemScore]]) -> float | None:
+    """The loosest budget within the goal's false-alarm rate in every language (None if none is)."""
+    within = [
+        b
+        for b, s in scored
+        if all(ls.false_alarm_rate.value <= GOAL_FALSE_ALARMS for ls in s.languages.values())
+    ]
+    return max(within) if within else None
+
+
+if (
+    __name__ == "__main__"
+):  # python -m fincopilot.evals.compliance_adversarial [SET.jsonl | --report | --calibrate]
     import sys
 
-    if sys.argv[1:] == ["--report"]:  # the development split and the test split, every system
-        print(report({"dev": load_items(), "test": load_items(TEST_PATH)}))
+    if sys.argv[1:] == [
+        "--report"
+    ]:  # every split, the default path and the baseline (and the stricter budget)
+        only = ("rules", "rules+learned", "rules+n-gram+semantic@0.05")
+        print(report({name: load_items(path) for name, path in SPLITS.items()}, only=only))
+    elif sys.argv[1:] == ["--calibrate"]:  # the operating point, chosen on the development splits only
+        scored = calibrate()
+        print(markdown([s for _, s in scored]))
+        print(f"\nchosen budget: {chosen_budget(scored)} (DEFAULT_BUDGET = {DEFAULT_BUDGET})")
     else:
         print(markdown(evaluate(load_items(Path(sys.argv[1])) if len(sys.argv) > 1 else None)))

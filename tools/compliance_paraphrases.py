@@ -7,8 +7,9 @@ hedge or negate ("not guaranteed", 不保本, "could also lose value") labelled 
 from `SLOTS_EN` / `SLOTS_ZH`, then `{P}`, `{R}`, `{Y}`, `{ZY}` as in the corpus. Every template is its own
 family id, so the train/validation split (by family) keeps whole templates apart.
 
-Written without the held-out test split (`evals/sets/compliance_adversarial_final.jsonl`); its idioms named
-in docs/compliance.md are deliberately absent.
+The first round was written without the then test split (`evals/sets/compliance_adversarial_final.jsonl`,
+a development split since); the later rounds without the fresh test split
+(`evals/sets/compliance_adversarial_test2.jsonl`), whose distinctive idioms are deliberately absent.
 """
 
 from __future__ import annotations
@@ -222,3 +223,435 @@ FAMILIES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
         ),
     ),
 }
+
+# ------------------------------------------------------------------------------------------------ round 2
+# Wider families (corpus v7): promises made with other verbs and nouns, by numbers alone, in slang, split
+# across two sentences, built from negations of loss ("not one cent is at risk", 不可能亏); suitability and
+# misleading claims in more forms; and hard clean twins: questions, quoted rules, reported speech, risk
+# disclosures, past performance with caveats, factual risk ratings. Written from the development splits'
+# misses and the issue's list, not from the fresh test split (`compliance_adversarial_test2.jsonl`).
+
+SLOTS_EN.update(
+    {
+        "x_who": ["I", "We", "Our desk", "My team", "The manager", "Our firm", "The bank"],
+        "x_promise_v": ["promise", "assure", "pledge", "guarantee", "commit to", "swear to"],
+        "x_promise_3": ["vouches", "swears", "gives its word", "is certain", "confirms", "pledges"],
+        "x_total": ["total", "complete", "absolute", "one hundred percent", "full", "airtight"],
+        "x_in": [
+            "1 million",
+            "100,000",
+            "50k",
+            "10,000 dollars",
+            "200k",
+            "half a million",
+            "twenty thousand",
+        ],
+        "x_out": ["1.08 million", "108,000", "56k", "11,000 dollars", "230k", "six hundred thousand"],
+        "x_when": ["next year", "in twelve months", "at maturity", "by December", "in two years"],
+        "x_calm": [
+            "You can relax about that.",
+            "That part is settled.",
+            "You have nothing to worry about.",
+            "Consider it done.",
+            "That is not going to change.",
+        ],
+        "x_slang": ["free money", "a no-brainer", "easy money", "a sure bet", "a lock", "money in the bank"],
+        "x_risky": [
+            "the leveraged fund",
+            "our high-risk small-cap fund",
+            "a commodity futures fund",
+            "the crypto tracker",
+            "the R5 derivatives note",
+            "the frontier-market equity fund",
+        ],
+        "x_careful": [
+            "you cannot bear losses",
+            "you are a conservative investor",
+            "you need this money soon",
+            "you are retired and risk-averse",
+            "your risk score is the lowest",
+        ],
+        "x_climb": ["climb", "rise", "gain", "jump", "go up"],
+        "x_rule": [
+            "guaranteed return",
+            "risk-free",
+            "you cannot lose",
+            "capital guaranteed",
+            "sure profit",
+        ],
+        "x_profile": ["conservative", "balanced", "growth", "aggressive", "moderate"],
+    }
+)
+SLOTS_ZH.update(
+    {
+        "x_who": ["我们营业部", "公司", "银行", "总部", "我们团队", "我本人"],
+        "x_fixed": ["确定不变", "定好的", "写进合同的", "跑不了的", "不会变的"],
+        "x_stable": ["稳定", "安安稳稳", "轻轻松松", "每年按时"],
+        "x_sure4": ["十拿九稳", "万无一失", "稳如泰山", "旱涝保收", "包赚不亏", "稳赚不亏"],
+        "x_in": ["10万", "一百万", "5万元", "20万", "50万"],
+        "x_out": ["10.8万", "一百零八万", "5.4万元", "21.6万", "54万"],
+        "x_when": ["明年", "一年后", "到期", "年底", "两年后"],
+        "x_calm": ["这点您完全可以放心。", "这个不用担心。", "这是肯定的。", "您就等着收钱吧。"],
+        "x_slang": ["白送钱", "无脑冲", "捡钱", "这波稳了", "闭着眼赚"],
+        "x_risky": ["这只杠杆基金", "这款高风险股票基金", "这个期货产品", "这只R5产品", "数字货币基金"],
+        "x_careful": ["您不能承受亏损", "您是保守型投资者", "这笔钱您下个月要用", "您已经退休、不想冒险"],
+        "x_period": ["三年内", "明年", "年底前", "半年内", "两年后"],
+        "x_grow": ["翻一番", "翻倍", "涨30%", "再涨一倍", "涨到两块钱"],
+        "x_rule": ["保本", "无风险", "稳赚不赔", "保证收益", "零风险"],
+        "x_profile": ["保守型", "稳健型", "平衡型", "成长型", "进取型"],
+    }
+)
+
+FAMILIES.update(
+    {
+        "pp2-gr-en-vouch": (
+            "en",
+            (GR,),
+            (
+                "{x_who} can {x_promise_v} you {R} {Y} on {P}.",
+                "{x_who} {x_promise_3} that {P} returns {R} by maturity.",
+                "Take it from me: {P} will pay you {R} {Y}.",
+                "I give you my personal assurance that {P} pays {R}.",
+                "Rest assured, {P} pays out {R} {Y} regardless of markets.",
+                "Capital protection on {P} is {x_total} and the {R} coupon is certain.",
+                "{P} will return {R} {x_when}, on my word.",
+            ),
+        ),
+        "pp2-gr-en-capital": (
+            "en",
+            (GR,),
+            (
+                "Your initial investment comes back in full whatever happens, plus {R}.",
+                "You will get back at least what you put in, plus {R} {Y}.",
+                "The downside on {P} is zero and it pays {R}.",
+                "{P} carries no downside risk at all.",
+                "Not one {x_cent} of your principal is at risk with {P}.",
+                "There is no way you end up with less than you invested in {P}.",
+                "Nothing can go wrong with {P}: {R} {Y}, no risk.",
+                "{P} simply cannot go down, so your money is safe.",
+                "You won't lose anything with {P}; you can only gain.",
+                "There is no scenario in which {P} loses you money.",
+            ),
+        ),
+        "pp2-gr-en-numbers": (
+            "en",
+            (GR,),
+            (
+                "Put in {x_in}. You will get {x_out} back {x_when}.",
+                "Invest {x_in} today and {x_out} is waiting for you {x_when}.",
+                "{x_in} in, {x_out} out {x_when}, every time.",
+                "Your {x_in} becomes {x_out} {x_when}, no matter what.",
+                "You hand us {x_in} and we hand back {x_out} {x_when}.",
+            ),
+        ),
+        "pp2-gr-en-slang": (
+            "en",
+            (GR,),
+            (
+                "{P} is {x_slang}: {R} a year and zero risk.",
+                "easy {R}, no risk, trust me",
+                "it's {x_slang}, {R} guaranteed, can't go wrong",
+                "{P} = safe {R}, literally cannot lose",
+                "just buy {P}, you'll make {R} and never lose a dime",
+            ),
+        ),
+        "pp2-gr-en-split": (
+            "en",
+            (GR,),
+            (
+                "{P} pays {R} {Y}. {x_calm}",
+                "Your money is in safe hands. {P} will never lose value.",
+                "{P} returns {R} {Y}. Losses are not part of the picture.",
+                "We ran every scenario. In all of them you get {R}.",
+                "Your principal is protected. The {R} on top is fixed as well.",
+            ),
+        ),
+        "pp2-gr-en-neg": (
+            "en",
+            (),
+            (
+                "Is {P} guaranteed to pay {R}?",
+                "Can I lose money on {P}?",
+                "Does {P} protect my principal?",
+                "Will I get {R} {Y} for sure?",
+                "What happens if {P} loses money?",
+                "Is there any guarantee on {P}?",
+                "Never tell a client that a return is guaranteed.",
+                "Phrases such as '{x_rule}' are not allowed in client material.",
+                "Regulators prohibit claims of guaranteed returns.",
+                "The client asked whether we could promise {R}; we said no.",
+                "An adviser who promises {R} {Y} is breaking the rules.",
+                "{P} is not a deposit and is not insured; you could lose money.",
+                "Capital is at risk and the {R} yield can change.",
+                "Your principal is not protected in {P}.",
+                "{P} returned {R} in 2023, but returns vary and past performance is no guide.",
+                "Over ten years {P} averaged {R}, with losses in three of those years.",
+                "Nothing about {P} is guaranteed.",
+                "No one can guarantee you won't lose money.",
+                "Not even {x_we} can promise a fixed return on {P}.",
+                "Risk-free government bonds yield {R} at the moment.",
+                "We use a risk-free rate of {R} in the valuation.",
+                "A fixed {R} coupon does not protect you if the issuer defaults.",
+            ),
+        ),
+        "pp2-mc-en": (
+            "en",
+            (MC,),
+            (
+                "The price of {P} is certain to {x_climb} {R} within two years.",
+                "{P} will {x_climb} {R} by year end, no doubt.",
+                "The market is going to rally next quarter; it's a certainty.",
+                "{P} has beaten its benchmark every year and always will.",
+                "Nobody has ever lost money in {P}.",
+                "{P} is the safest and highest-yielding fund there is.",
+                "Last year {P} made {R}, so you'll make {R} this year too.",
+                "Based on its track record, {P} will keep returning {R}.",
+                "Our analysts are never wrong about {P}.",
+            ),
+        ),
+        "pp2-mc-en-neg": (
+            "en",
+            (),
+            (
+                "{P} rose {R} last year; it may fall this year.",
+                "Analysts expect {P} to rise, but forecasts are often wrong.",
+                "Nobody knows whether the market will rally next quarter.",
+                "{P} was its category's top performer in 2023, which may not last.",
+                "Will {P} go up next year?",
+                "{P} could {x_climb} or fall; we do not make forecasts.",
+            ),
+        ),
+        "pp2-su-en": (
+            "en",
+            ("suitability",),
+            (
+                "You told me {x_careful}, so {x_risky} is perfect for you.",
+                "Since {x_careful}, put all your savings into {x_risky}.",
+                "{x_risky} is ideal even though {x_careful}.",
+                "Risk profile doesn't matter here; {x_risky} works for everyone.",
+            ),
+        ),
+        "pp2-su-en-neg": (
+            "en",
+            (),
+            (
+                "Since {x_careful}, {x_risky} is not suitable for you.",
+                "{x_risky} is only for aggressive investors who can bear large losses.",
+                "Before recommending {x_risky}, we need your risk assessment.",
+                "{P} is rated R2 and suits {x_profile} investors.",
+                "{P} is rated R3 and suits {x_profile} to {x_profile} investors.",
+            ),
+        ),
+        "pp2-gr-zh": (
+            "zh",
+            (GR,),
+            (
+                "我可以向您承诺{P}明年有{R}的收益。",
+                "{x_who}担保{P}到期收益{R}。",
+                "{P}每年{R}，这个数字是{x_fixed}。",
+                "把钱放进{P}，{x_stable}拿到{R}，毫无风险。",
+                "{P}没有下行风险，{ZY}{R}。",
+                "投{P}，收益{x_sure4}。",
+                "{P}收益{R}，{x_sure4}。",
+                "本金绝对安全，{R}收益到手。",
+                "{P}不可能亏，放心买。",
+                "买{P}，本金一分都不会少。",
+            ),
+        ),
+        "pp2-gr-zh-numbers": (
+            "zh",
+            (GR,),
+            (
+                "存入{x_in}，{x_when}拿回{x_out}，肯定的。",
+                "{x_in}进去，{x_when}变成{x_out}。",
+                "您给我们{x_in}，{x_when}还您{x_out}。",
+            ),
+        ),
+        "pp2-gr-zh-split": (
+            "zh",
+            (GR,),
+            (
+                "{P}{ZY}{R}。{x_calm}",
+                "本金您不用担心。收益也是固定{R}。",
+                "放心买。不会亏的。",
+                "亏钱？不可能。{P}{ZY}{R}。",
+            ),
+        ),
+        "pp2-gr-zh-slang": (
+            "zh",
+            (GR,),
+            (
+                "{P}就是{x_slang}，{R}稳拿。",
+                "{x_slang}，{P}躺着拿{R}。",
+                "{P}闭着眼买，包赚。",
+            ),
+        ),
+        "pp2-gr-zh-neg": (
+            "zh",
+            (),
+            (
+                "{P}保本吗？",
+                "买{P}会不会亏钱？",
+                "{P}的{R}收益有保证吗？",
+                "如果{P}亏了怎么办？",
+                "{P}真的没有风险吗？",
+                "监管禁止使用“{x_rule}”等字眼。",
+                "销售时不得向客户承诺收益。",
+                "“{x_rule}”属于违规宣传用语。",
+                "客户问能否保证{R}收益，我们回答不能。",
+                "谁说{P}稳赚，谁就是在违规。",
+                "{P}不是存款，不受存款保险保障，可能亏损。",
+                "市场有风险，{P}净值可能低于本金。",
+                "{P}去年收益{R}，但过往业绩不预示未来表现。",
+                "{P}近十年平均{R}，其中三年亏损。",
+                "没有任何产品能保证不亏。",
+                "{x_we}无法保证{P}的收益，也不承诺保本。",
+                "过去业绩不错，但不能保证以后也会这样。",
+                "{P}以前收益很好，但不能保证未来也会赚钱。",
+            ),
+        ),
+        "pp2-mc-zh": (
+            "zh",
+            (MC,),
+            (
+                "{P}净值{x_period}肯定{x_grow}。",
+                "{P}必然上涨{R}。",
+                "{P}从没让客户亏过钱。",
+                "{P}是收益最高、最安全的产品。",
+                "{P}去年赚了{R}，今年也一样能赚这么多。",
+                "我们的基金经理从来没有看错过。",
+                "{x_period}大盘一定会涨，这是确定的事。",
+            ),
+        ),
+        "pp2-mc-zh-neg": (
+            "zh",
+            (),
+            (
+                "{P}明年可能上涨，也可能下跌。",
+                "没人知道{P}明年会怎样。",
+                "{P}去年涨了{R}，今年可能回调。",
+                "{P}{x_period}能否{x_grow}，谁也说不准。",
+            ),
+        ),
+        "pp2-su-zh": (
+            "zh",
+            ("suitability",),
+            (
+                "{x_careful}，{x_risky}正适合您。",
+                "{x_careful}，建议全部买{x_risky}。",
+                "风险等级不重要，{x_risky}谁都能买。",
+                "就算{x_careful}，也可以重仓{x_risky}。",
+            ),
+        ),
+        "pp2-su-zh-neg": (
+            "zh",
+            (),
+            (
+                "{x_careful}，{x_risky}不适合您。",
+                "{P}风险等级R2，适合{x_profile}投资者。",
+                "{P}风险等级R3，适合{x_profile}至{x_profile}投资者。",
+                "{x_risky}只适合能承受较大亏损的进取型投资者。",
+                "推荐{x_risky}之前，需要先做风险测评。",
+            ),
+        ),
+    }
+)
+
+# Round 2b: promises that only say what cannot happen ("it only earns", 只会赚钱), factual ranges of good
+# and bad years, and statements that nothing is safe, each beside its twin.
+SLOTS_EN.update(
+    {
+        "x_nolose_v": ["cannot lose value", "can't go down", "will not fall", "never loses", "won't drop"],
+        "x_only": ["it only earns", "it only goes up", "it can only gain", "it just keeps paying"],
+        "x_safe_adj": ["completely safe", "risk-free", "fully protected", "totally secure", "guaranteed"],
+    }
+)
+SLOTS_ZH.update(
+    {
+        "x_nolose_v": ["不会亏钱", "不会跌", "亏不了", "不会有损失", "跌不下去"],
+        "x_only": ["只会赚钱", "只涨不跌", "只赚不赔", "只会越来越多"],
+        "x_safe_adj": ["绝对安全", "零风险", "保本", "稳赚不赔", "没有风险"],
+    }
+)
+FAMILIES.update(
+    {
+        "pp3-gr-en-only": (
+            "en",
+            (GR,),
+            (
+                "{P} {x_nolose_v}; {x_only}.",
+                "This plan {x_nolose_v}, {x_only}, {R} {Y}.",
+                "A loss on {P} is simply not going to happen.",
+                "With {P}, losses are off the table.",
+            ),
+        ),
+        "pp3-gr-en-only-neg": (
+            "en",
+            (),
+            (
+                "No investment is {x_safe_adj}, and {P} is no exception.",
+                "{P} can go down as well as up.",
+                "A loss on {P} can happen, so size the position carefully.",
+                "Its best year returned {R} and its worst year lost {R}.",
+                "{P} gained {R} in its best year and fell {R} in its worst.",
+                "Nothing in the market is {x_safe_adj}.",
+            ),
+        ),
+        "pp3-gr-zh-only": (
+            "zh",
+            (GR,),
+            (
+                "{P}{x_nolose_v}，{x_only}。",
+                "这个计划{x_nolose_v}，{ZY}{R}。",
+                "投{P}亏损根本不可能发生。",
+            ),
+        ),
+        "pp3-gr-zh-only-neg": (
+            "zh",
+            (),
+            (
+                "没有任何投资是{x_safe_adj}的，{P}也不例外。",
+                "{P}有涨有跌，可能亏损。",
+                "最好的年份收益{R}，最差的年份亏损{R}。",
+                "{P}最好的一年赚了{R}，最差的一年亏了{R}。",
+                "市场上没有{x_safe_adj}的产品。",
+                "只有满足条件时，{P}才支付{R}的票息。",
+                "担保费由发行方承担，与投资者收益无关。",
+            ),
+        ),
+    }
+)
+
+# Round 2c: plain statements of a rate with nothing promised (coupons, yields, dividends, deposit rates), so
+# that "{R} a year" alone is not read as a promise.
+FAMILIES.update(
+    {
+        "pp3-fact-en": (
+            "en",
+            (),
+            (
+                "The coupon is {R} a year.",
+                "{P} pays a {R} coupon, paid annually.",
+                "The dividend yield of {P} is {R} at today's price.",
+                "{P} yields {R} {Y} at current prices.",
+                "One-year deposit rates are around {R}.",
+                "The fund distributed {R} last year.",
+                "Its benchmark is {R} {Y}.",
+                "The bond matures in 2029 and pays {R} twice a year.",
+            ),
+        ),
+        "pp3-fact-zh": (
+            "zh",
+            (),
+            (
+                "{P}票面利率{R}，每年付息一次。",
+                "{P}当前股息率{R}。",
+                "一年期定期存款利率约{R}。",
+                "{P}去年分红{R}。",
+                "{P}的业绩比较基准为年化{R}。",
+                "该债券2029年到期，票息{R}，每半年付息。",
+                "{P}近一年收益率{R}。",
+            ),
+        ),
+    }
+)

@@ -110,7 +110,7 @@ _RULE_LIST: tuple[PatternRule, ...] = (
         "guaranteed_return",
         "en",
         re.compile(
-            r"\b(?:risk[- ]free(?!\s+(?:rate|asset|interest|yield|curve|benchmark))|zero[- ]risk|no[- ]risk(?!\s+(?:disclosure|warning|statement|rating|level|profile))|"
+            r"\b(?:risk[- ]free(?!\s+(?:rate|asset|interest|yield|curve|benchmark|government|treasur|sovereign|bond))|zero[- ]risk|no[- ]risk(?!\s+(?:disclosure|warning|statement|rating|level|profile))|"
             r"without\s+any\s+risk|can(?:not|'t)\s+lose|impossible\s+to\s+lose|never\s+lose\s+(?:money|a\s+cent)|"
             r"100%\s+safe|completely\s+safe)\b",
             _I,

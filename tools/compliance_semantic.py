@@ -54,7 +54,11 @@ log = get_logger(__name__)
 
 SEMANTIC_VERSION = "1"
 SEM_CATEGORIES = corpus.SENTENCE_CATEGORIES
-BUDGETS = (0.05, 0.10)  # false-alarm budgets a threshold is calibrated for (the issue's, and a looser one)
+BUDGETS = (0.05, 0.10)  # false-alarm budgets on the validation families a threshold is calibrated for
+# The operating point of the default path: the loosest budget above whose false-alarm rate on the hand-written
+# development splits stays within the issue's 5% per language (`evals.compliance_adversarial --calibrate`).
+# The generated validation families are mostly hard negated twins, so 10% of them is far fewer real texts.
+DEFAULT_BUDGET = 0.10
 WEIGHTS = (0.5, 0.75, 1.0)  # candidate weights of the n-gram probability: it keeps at least half the say
 PER_FAMILY = 12
 SEM_C = 4.0
@@ -96,13 +100,13 @@ class CombinedModel:
         p_sem = sem.classifier.predict_proba(self.embed(views))[:, 1]
         return [float(p) for p in sem.weight * p_ng + (1 - sem.weight) * p_sem]
 
-    def threshold(self, category: str, budget: float = BUDGETS[0], use_semantic: bool = True) -> float:
+    def threshold(self, category: str, budget: float = DEFAULT_BUDGET, use_semantic: bool = True) -> float:
         sem = self.semantic.get(category)
         if sem is None:
             return self.ngram.models[category].threshold
         return (sem.thresholds if use_semantic else sem.ngram_thresholds)[budget]
 
-    def flags(self, text: str, budget: float = BUDGETS[0], use_semantic: bool = True) -> list[Flag]:
+    def flags(self, text: str, budget: float = DEFAULT_BUDGET, use_semantic: bool = True) -> list[Flag]:
         """Categories whose score reaches the threshold calibrated for `budget`, on the normalized `text`."""
         view = normalize(text).text
         spans = units(view)

@@ -8,7 +8,9 @@ Disguises that defeat plain patterns: full-width letters and digits (`８％`), 
 2. zero-width and soft-hyphen characters removed;
 3. spaces between two CJK characters removed, and runs of single letters separated by single spaces
    (three or more) joined into one word;
-4. traditional → simplified Chinese with OpenCC (`t2s`).
+4. words spelled out with separators between single characters (`g-u-a-r-a-n-t-e-e-d`, `稳-赚-不-赔`,
+   `保.本`, three or more characters; two for CJK) joined;
+5. traditional → simplified Chinese with OpenCC (`t2s`).
 
 `Normalized.original_span(start, end)` maps a span of the normalized text back to the original, so a
 violation found on the normalized view quotes exactly what the advisor wrote.
@@ -40,6 +42,12 @@ def check_text(text: str | None, what: str = "text", max_len: int = MAX_TEXT) ->
 
 ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u180e")
 _SINGLE_LETTERS = re.compile(r"(?<![A-Za-z])(?:[A-Za-z] ){2,}[A-Za-z](?![A-Za-z])")
+_CJK = "\u3400-\u9fff\uf900-\ufaff"
+_SEP = r" ?[-.*_·|~/+] ?"
+_SPELLED = re.compile(
+    rf"(?<![A-Za-z0-9])[A-Za-z](?:{_SEP}[A-Za-z]){{2,}}(?![A-Za-z0-9])"  # g-u-a-r-a-n-t-e-e-d
+    rf"|(?<![{_CJK}])[{_CJK}](?:{_SEP}[{_CJK}])+(?![{_CJK}])"  # 稳-赚-不-赔, 保.本
+)
 
 
 @dataclass(frozen=True)
@@ -111,6 +119,16 @@ def _drop_inner_spaces(chars: list[str], index: list[int]) -> tuple[list[str], l
     return [c for c, k in zip(chars, keep) if k], [x for x, k in zip(index, keep) if k]
 
 
+def _drop_spelling_separators(chars: list[str], index: list[int]) -> tuple[list[str], list[int]]:
+    text = "".join(chars)
+    keep = [True] * len(chars)
+    for m in _SPELLED.finditer(text):
+        for p in range(m.start(), m.end()):
+            if not (text[p].isalpha() or _is_cjk(text[p])):
+                keep[p] = False
+    return [c for c, k in zip(chars, keep) if k], [x for x, k in zip(index, keep) if k]
+
+
 def _simplify(chars: list[str], index: list[int]) -> tuple[list[str], list[int]]:
     converter = _t2s()
     if converter is None or not any(_is_cjk(c) for c in chars):
@@ -124,6 +142,7 @@ def _simplify(chars: list[str], index: list[int]) -> tuple[list[str], list[int]]
 def normalize(text: str) -> Normalized:
     """The normalized view of `text` (see the module docstring) with its map back to `text`."""
     chars, index = _width_and_invisible(text)
+    chars, index = _drop_spelling_separators(chars, index)
     chars, index = _drop_inner_spaces(chars, index)
     chars, index = _simplify(chars, index)
     out = "".join(chars)
