@@ -28,7 +28,9 @@ def tuned():
     from fincopilot.models.registry import build_backend
 
     spec = settings().backend("smollm2-135m")
-    return build_backend(spec.model_copy(update={"id": "smollm2-135m+report_summary-lora", "adapter": str(ADAPTER)}))
+    return build_backend(
+        spec.model_copy(update={"id": "smollm2-135m+report_summary-lora", "adapter": str(ADAPTER)})
+    )
 
 
 @pytest.mark.model
