@@ -185,14 +185,18 @@ def _fake_adapter(
     return folder
 
 
-SHIPPED = ["smollm2-135m", "smollm2-135m+planner-lora"]  # the default config's backends
+SHIPPED = [
+    "smollm2-135m",
+    "smollm2-135m+planner-lora",
+    "smollm2-135m+report_summary-lora",
+]  # the default config's backends
 
 
 def test_adapters_in_home_register_as_backends(isolated_home):
     assert [b.id for b in settings().backends] == SHIPPED
-    folder = _fake_adapter(isolated_home / "adapters" / "summary", skill="report_summary")
-    spec = settings().backend("smollm2-135m+report_summary-lora")  # picked up without a restart
-    assert spec.skills == ["report_summary"]  # an adapter serves only the skill it was trained for
+    folder = _fake_adapter(isolated_home / "adapters" / "compliance", skill="compliance_check")
+    spec = settings().backend("smollm2-135m+compliance_check-lora")  # picked up without a restart
+    assert spec.skills == ["compliance_check"]  # an adapter serves only the skill it was trained for
     base = settings().backend("smollm2-135m")
     assert spec.adapter == str(folder)
     assert (spec.kind, spec.model, spec.max_concurrency) == (base.kind, base.model, base.max_concurrency)
@@ -201,12 +205,12 @@ def test_adapters_in_home_register_as_backends(isolated_home):
 
 def test_adapter_with_mismatched_base_is_skipped_with_reason(isolated_home):
     _fake_adapter(
-        isolated_home / "adapters" / "summary", base_model="/models/qwen.gguf", skill="report_summary"
+        isolated_home / "adapters" / "compliance", base_model="/models/qwen.gguf", skill="compliance_check"
     )
     with pytest.raises(
         UnknownBackendError, match="trained on model '/models/qwen.gguf'.*runs 'embedded:smollm2-135m'"
     ):
-        settings().backend("smollm2-135m+report_summary-lora")
+        settings().backend("smollm2-135m+compliance_check-lora")
     _fake_adapter(isolated_home / "adapters" / "other+planner-lora", base="other")
     specs, problems = adapter_backends(settings())
     assert specs == []
