@@ -135,7 +135,8 @@ SYSTEM_ZH = (
 # --------------------------------------------------------------------------------------------- extractive
 
 
-def _score_sentence(s: str) -> float:
+def sentence_score(s: str) -> float:
+    """How informative a report sentence is: its figures, plus 1.5 per key term it mentions."""
 
     low = s.lower()
     return len(extract_numbers(s)) + 1.5 * sum(1 for k in KEYWORDS if k in low)
@@ -150,7 +151,7 @@ def extractive_summary(report_text: str, max_sentences: int = 4) -> str:
     sents = sentences(text)
     if len(sents) <= max_sentences:
         return join_sentences(sents, is_chinese(text))
-    ranked = sorted(range(len(sents)), key=lambda i: (-_score_sentence(sents[i]), i))[:max_sentences]
+    ranked = sorted(range(len(sents)), key=lambda i: (-sentence_score(sents[i]), i))[:max_sentences]
     return join_sentences([sents[i] for i in sorted(ranked)], is_chinese(text))
 
 
@@ -183,6 +184,7 @@ def extractive_key_figures(report_text: str, limit: int = 6) -> list[str]:
 
 
 def summary_messages(source: str) -> list[Message]:
+    """The worker's prompt for `source` (Chinese or English by the report's language), as the adapter was trained on."""
     zh = is_chinese(source)
     body = source if len(source) <= MAX_PROMPT_CHARS else source[:MAX_PROMPT_CHARS] + " …"
     ask = "请总结这份报告。" if zh else "Summarize this report."

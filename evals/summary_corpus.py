@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from fincopilot.agents._common import is_chinese, join_sentences, sentences
-from fincopilot.agents.report_summary import LlmSummary, _score_sentence, rejection
+from fincopilot.agents.report_summary import LlmSummary, rejection, sentence_score
 from fincopilot.evals.datasets import DATASET_DIR, load_items
 from fincopilot.tools import datagen
 from fincopilot.tools.claims import check_claims, read_claims
@@ -100,7 +100,7 @@ def reference_summary(source: str) -> LlmSummary | None:
     zh = is_chinese(source)
     budget = MAX_SUMMARY_CHARS["zh" if zh else "en"]
     ranked = sorted(
-        range(1, len(sents)), key=lambda i: (bool(_MINOR.search(sents[i])), -_score_sentence(sents[i]), i)
+        range(1, len(sents)), key=lambda i: (bool(_MINOR.search(sents[i])), -sentence_score(sents[i]), i)
     )
     picked = [0]
     for i in ranked:
@@ -122,7 +122,7 @@ def _arena_heldout_reports() -> set[tuple[str, str | None]]:
 
 
 def _family(code: str) -> str:
-    return datagen._family(next(p for p in datagen.PRODUCTS if p.code == code))
+    return datagen.report_family(next(p for p in datagen.PRODUCTS if p.code == code))
 
 
 def build() -> dict[str, list[dict[str, Any]]]:

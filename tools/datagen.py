@@ -174,7 +174,8 @@ def _rng(*parts: object) -> random.Random:
     return random.Random(":".join(map(str, (SEED, *parts))))
 
 
-def _family(p: ProductDef) -> str:
+def report_family(p: ProductDef) -> str:
+    """The report template family of a product: cash, bond, note or equity."""
     if p.product_type in ("money market", "wealth management"):
         return "cash"
     if p.product_type == "bond fund":
@@ -195,7 +196,7 @@ def _product_rows() -> list[dict[str, Any]]:
     rows = []
     for p in PRODUCTS:
         r = _rng("product", p.code)
-        fam = _family(p)
+        fam = report_family(p)
         mgmt = {"cash": 0.15, "bond": 0.6, "note": 0.5, "equity": 1.2}[fam] + r.choice([0.0, 0.05, 0.1, 0.3])
         if p.product_type == "index fund":
             mgmt = 0.5
@@ -585,7 +586,7 @@ def _reports(products: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict
             "cash": _cash_reports,
             "equity": _equity_reports,
             "note": _note_reports,
-        }[_family(p)]
+        }[report_family(p)]
         for rep in maker(p, by_code[p.code]):
             rid = f"RPT-{p.code}-{rep['date']:%Y%m%d}-{rep['language'].upper()}"
             rows.append(

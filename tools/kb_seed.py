@@ -36,7 +36,7 @@ def product_terms(code: str) -> dict[str, Any]:
     prod = next(p for p in datagen._product_rows() if p["code"] == code)
     pdef = next(p for p in datagen.PRODUCTS if p.code == code)
     r = random.Random(f"{SEED}:{code}")
-    fam = datagen._family(pdef)
+    fam = datagen.report_family(pdef)
     sub = {"cash": 0.0, "bond": 0.8, "equity": 1.5, "note": 1.0}[fam] + (
         0.2 if fam == "equity" and r.random() < 0.5 else 0
     )
