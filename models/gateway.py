@@ -198,8 +198,11 @@ class Gateway:
     def _queued_pass(
         self, req: _Request, saturated: list[tuple[BackendSpec, BackendHealth]]
     ) -> Completion | None:
-        """Every backend was saturated (or failed after some were): wait for the preferred saturated one."""
+        """Every backend was saturated (or failed after some were): wait for the preferred saturated one that
+        the residency rule still allows (a local backend may have failed since the first pass)."""
         for spec, health in saturated:
+            if self._failover_blocked(req, spec):
+                continue
             try:
                 self._queue(health, spec, req.cfg, req.skill, req.rid)
             except BackendUnavailable as err:

@@ -10,6 +10,7 @@ import json
 import socket
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -165,6 +166,25 @@ def test_every_backend_saturated_queues_on_the_preferred_one():
     assert [p["reason"] for e, p in events("req-c2") if e == "route"] == [
         "queued: every backend in the chain was saturated"
     ]
+
+
+def test_queued_pass_keeps_the_failover_rule_after_a_local_failure():
+    """Every backend is saturated: the request waits for the local one, which fails; the saturated external
+    one is then refused as in the first pass (no `external_failover` opt-in), not queued onto."""
+    with CaptureServer() as srv:
+        cfg = settings_of(
+            fake("local", fail_times=100, max_concurrency=1),
+            backend("cloud", base_url=srv.base_url, max_concurrency=1),
+        )
+        gw = gateway_for(cfg)
+        for spec in cfg.backends:  # another request holds each backend's only slot for a moment
+            limiter = gw.health.get(spec.id, spec.max_concurrency, cfg.overflow.queue_size).limiter
+            assert limiter.try_acquire()
+            threading.Timer(0.2, limiter.release).start()
+        with pytest.raises(BackendError, match=r"cloud: external failover not enabled for 'credit_lookup'"):
+            gw.complete("credit_lookup", messages("Client Zhang Wei"), request_id="req-qfo")
+    assert srv.bodies == []
+    assert [p["allowed"] for e, p in events("req-qfo") if e == "residency_failover"] == [False]
 
 
 def test_residency_policy_keeps_a_skill_local_even_when_saturated():
