@@ -22,7 +22,6 @@ Intervals are Wilson score intervals.
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -30,9 +29,16 @@ from pathlib import Path
 from typing import Any
 
 from fincopilot.agents.planner import Plan, PlanOutcome, plan_batch, resolve_plan, review_plan
-from fincopilot.config import settings
 from fincopilot.errors import NotFoundError
-from fincopilot.models.registry import build_backend
+from fincopilot.evals.evalrun import (
+    adapters_of,
+    add_model_args,
+    model_backends,
+    rows_path_of,
+    wilson,
+    write_outputs,
+    write_rows,
+)
 
 SETS_DIR = Path(__file__).resolve().parent / "sets" / "planner"
 METRICS = ("skill_set", "arguments", "valid_first")
@@ -46,16 +52,6 @@ def load_set(name: str) -> list[dict[str, Any]]:
             f"{', '.join(sorted(p.stem for p in SETS_DIR.glob('*.jsonl')))})"
         )
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval for k successes in n trials."""
-    if n == 0:
-        return 0.0, 1.0
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def _step_key(step: Any) -> tuple[str, tuple[tuple[str, str], ...]]:
@@ -210,14 +206,7 @@ def evaluate(
     """Results per set → configuration → language, and every scored row."""
     from rich.progress import Progress
 
-    backends = []
-    for model_id in models:
-        spec = settings().backend(model_id)
-        if adapters and model_id in adapters:
-            spec = spec.model_copy(
-                update={"adapter": adapters[model_id], "id": f"{model_id}+{Path(adapters[model_id]).name}"}
-            )
-        backends.append(build_backend(spec))
+    backends = model_backends(models, adapters, id_sep="+")
     results: dict[str, Any] = {}
     all_rows: list[dict[str, Any]] = []
     with Progress() as bar:
@@ -240,9 +229,7 @@ def evaluate(
                 rows += alone + pipeline
             all_rows += [{**r, "set": set_name} for r in rows]
             if rows_path is not None:  # written as it goes: a crash later never loses a finished set
-                rows_path.write_text(
-                    "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in all_rows), encoding="utf-8"
-                )
+                write_rows(rows_path, all_rows)
     return results, all_rows
 
 
@@ -250,16 +237,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     import argparse
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", action="append", default=[], help="backend id (repeat)")
-    ap.add_argument(
-        "--adapter", action="append", default=[], help="BACKEND=PATH: serve BACKEND with this adapter"
-    )
+    add_model_args(ap)
     ap.add_argument("--set", action="append", default=[], help="test, validation, handwritten (repeat)")
     ap.add_argument("--limit", type=int, default=None)
-    ap.add_argument("--out", type=Path, default=None, help="write OUT.md, OUT.json and OUT-rows.jsonl")
     args = ap.parse_args(argv)
-    adapters = dict(a.split("=", 1) for a in args.adapter)
-    rows_path = Path(f"{args.out}-rows.jsonl") if args.out else None
+    adapters = adapters_of(args)
+    rows_path = rows_path_of(args.out) if args.out else None
     if rows_path is not None:
         rows_path.parent.mkdir(parents=True, exist_ok=True)
     results, rows = evaluate(args.model, args.set or ["test", "handwritten"], adapters, args.limit, rows_path)
@@ -272,14 +255,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     text = markdown(results, meta)
     print(text)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.with_suffix(".md").write_text(text, encoding="utf-8")
-        args.out.with_suffix(".json").write_text(
-            json.dumps({"meta": meta, "results": results}, indent=2, ensure_ascii=False), encoding="utf-8"
-        )
-        Path(f"{args.out}-rows.jsonl").write_text(
-            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
-        )
+        write_outputs(args.out, text, meta, results, rows)
 
 
 if __name__ == "__main__":

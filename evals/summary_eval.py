@@ -23,7 +23,6 @@ import argparse
 import json
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from rich.progress import Progress
@@ -37,11 +36,9 @@ from fincopilot.agents.report_summary import (
     summary_messages,
     tune_source,
 )
-from fincopilot.config import settings
 from fincopilot.errors import BackendError
-from fincopilot.evals.planner_eval import wilson
+from fincopilot.evals.evalrun import adapters_of, add_model_args, model_backends, wilson, write_outputs
 from fincopilot.evals.summary_corpus import OUT_DIR
-from fincopilot.models.registry import build_backend
 from fincopilot.tools.textmetrics import rouge_l
 
 SETS = ("validation", "test", "handwritten")
@@ -152,13 +149,7 @@ def evaluate(
     models: Sequence[str], sets: Sequence[str], adapters: dict[str, str], limit: int | None = None
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Results per set → configuration → language, and every scored row."""
-    backends = []
-    for model_id in models:
-        spec = settings().backend(model_id)
-        if model_id in adapters:
-            path = adapters[model_id]
-            spec = spec.model_copy(update={"adapter": path, "id": f"{model_id}@{Path(path).name}"})
-        backends.append(build_backend(spec))
+    backends = model_backends(models, adapters, id_sep="@")
     results: dict[str, Any] = {}
     all_rows: list[dict[str, Any]] = []
     with Progress() as bar:
@@ -176,28 +167,17 @@ def evaluate(
 
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", action="append", default=[], help="backend id (repeat)")
-    ap.add_argument(
-        "--adapter", action="append", default=[], help="BACKEND=PATH: serve BACKEND with this adapter"
-    )
+    add_model_args(ap)
     ap.add_argument("--set", action="append", default=[], choices=SETS, help="repeat; default validation")
     ap.add_argument("--limit", type=int, default=None, help="evenly spaced items per set (a smoke run)")
-    ap.add_argument("--out", type=Path, default=None, help="write OUT.md, OUT.json and OUT-rows.jsonl")
     args = ap.parse_args(argv)
-    adapters = dict(a.split("=", 1) for a in args.adapter)
+    adapters = adapters_of(args)
     results, rows = evaluate(args.model, args.set or ["validation"], adapters, args.limit)
     text = markdown(results)
     print(text)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.with_suffix(".md").write_text(text, encoding="utf-8")
         meta = {"models": args.model, "adapters": adapters, "sets": args.set}
-        args.out.with_suffix(".json").write_text(
-            json.dumps({"meta": meta, "results": results}, indent=2, ensure_ascii=False), encoding="utf-8"
-        )
-        Path(f"{args.out}-rows.jsonl").write_text(
-            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
-        )
+        write_outputs(args.out, text, meta, results, rows)
 
 
 if __name__ == "__main__":
