@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
-from pathlib import Path
 
 import pytest
 
 from fincopilot.errors import ConfigError
 from fincopilot.models.messages import messages
 from fincopilot.models.registry import build_backend, clear_instances, list_kinds
+from tests.plugin_helpers import installed_package
 from tests.safety_helpers import backend, gateway_for, settings_of
 
-ROOT = Path(__file__).resolve().parents[1]
 DIST = "fincopilot-echo-backend-test"
 KIND = "echo_plugin_test"
 
@@ -60,36 +58,16 @@ packages = ["fincopilot_echo_backend_test"]
 """
 
 
-def _pip(*args: str) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *args],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 @pytest.fixture(scope="module")
 def plugin(tmp_path_factory):
     """Build and install the plugin package (outside the repository tree); uninstall it afterwards."""
-    import importlib
-
     src = tmp_path_factory.mktemp("echo-backend-plugin")
-    assert ROOT not in src.parents
-    pkg = src / "fincopilot_echo_backend_test"
-    pkg.mkdir()
-    (src / "pyproject.toml").write_text(textwrap.dedent(PYPROJECT), encoding="utf-8")
-    (pkg / "__init__.py").write_text(textwrap.dedent(PLUGIN), encoding="utf-8")
-    (pkg / "broken.py").write_text(textwrap.dedent(BROKEN), encoding="utf-8")
-    _pip("install", "--no-deps", "--no-build-isolation", str(src))
-    try:
-        importlib.invalidate_caches()
-        yield KIND
-    finally:
-        clear_instances()
-        _pip("uninstall", "-y", DIST)
-        sys.modules.pop("fincopilot_echo_backend_test", None)
+    files = {"__init__.py": PLUGIN, "broken.py": BROKEN}
+    with installed_package(src, DIST, "fincopilot_echo_backend_test", PYPROJECT, files):
+        try:
+            yield KIND
+        finally:
+            clear_instances()
 
 
 def test_the_installed_kind_is_listed_built_and_called_through_the_gateway(plugin):

@@ -7,17 +7,13 @@ in `fincopilot arena run --skill NAME`: with no edit to the framework. Model cal
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
 
 import pytest
 from graph_fakes import fake_gateway
+from plugin_helpers import installed_package
 from skill_helpers import prepare_home
 from typer.testing import CliRunner
 
-ROOT = Path(__file__).resolve().parents[1]
 NAME = "fx_rate_plugin"
 
 PLUGIN = '''
@@ -93,43 +89,23 @@ fincopilot_fx_plugin_test = ["*.jsonl"]
 """
 
 
-def _pip(*args: str) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *args],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 @pytest.fixture(scope="module")
 def plugin(tmp_path_factory):
     """Build and install the plugin package (outside the repository tree); uninstall it afterwards."""
-    import importlib
-
     from fincopilot.agents.skills import load_installed_skills, unregister
 
-    src = tmp_path_factory.mktemp("fx-plugin")
-    assert ROOT not in src.parents
-    pkg = src / "fincopilot_fx_plugin_test"
-    pkg.mkdir()
-    (src / "pyproject.toml").write_text(textwrap.dedent(PYPROJECT), encoding="utf-8")
-    (pkg / "__init__.py").write_text(textwrap.dedent(PLUGIN), encoding="utf-8")
     items = [
         {"id": f"fx-{i}", "input": {"pair": p}, "reference": {"rate": r}, "split": "heldout"}
         for i, (p, r) in enumerate([("USD/CNY", 7.12), ("EUR/CNY", 7.71), ("GBP/CNY", 9.02)])
     ]
-    (pkg / "fx_eval.jsonl").write_text("\n".join(json.dumps(i) for i in items) + "\n", encoding="utf-8")
-    _pip("install", "--no-deps", "--no-build-isolation", str(src))
-    try:
-        importlib.invalidate_caches()
-        assert NAME in load_installed_skills(reload=True)
-        yield NAME
-    finally:
-        unregister(NAME)
-        _pip("uninstall", "-y", "fincopilot-fx-plugin-test")
-        sys.modules.pop("fincopilot_fx_plugin_test", None)
+    files = {"__init__.py": PLUGIN, "fx_eval.jsonl": "\n".join(json.dumps(i) for i in items) + "\n"}
+    src = tmp_path_factory.mktemp("fx-plugin")
+    with installed_package(src, "fincopilot-fx-plugin-test", "fincopilot_fx_plugin_test", PYPROJECT, files):
+        try:
+            assert NAME in load_installed_skills(reload=True)
+            yield NAME
+        finally:
+            unregister(NAME)
 
 
 @pytest.fixture(scope="module")
