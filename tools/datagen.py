@@ -228,6 +228,16 @@ def _fmt_date_zh(d: date) -> str:
     return f"{d.year}年{d.month}月{d.day}日"
 
 
+def _title_en(p: ProductDef, d: date) -> str:
+    """The title of an English quarterly report dated `d`."""
+    return f"{p.name_en} ({p.code}) quarterly report, Q{(d.month - 1) // 3 + 1} {d.year}"
+
+
+def _title_zh(p: ProductDef, d: date) -> str:
+    """The title of a Chinese monthly brief dated `d`."""
+    return f"{p.name_zh}（{p.code}）{d.year}年{d.month}月投资简报"
+
+
 def _bond_state(p: ProductDef, r: random.Random) -> dict[str, float]:
     hy = p.code.startswith(("HY", "CB"))
     distressed = p.code == "HY-9"
@@ -254,8 +264,7 @@ def _bond_text_en(p: ProductDef, d: date, v: dict[str, Any], r: random.Random, q
     """(language, title, body) of an English bond-fund quarterly report."""
     direction_en = "up" if qret >= 0 else "down"
     sp_en = "widened" if dspread > 0 else "tightened"
-    q = (d.month - 1) // 3 + 1
-    title = f"{p.name_en} ({p.code}) quarterly report, Q{q} {d.year}"
+    title = _title_en(p, d)
     outlook = r.choice(
         [
             "We expect carry to remain the main source of return while spreads stay range-bound.",
@@ -285,7 +294,7 @@ def _bond_text_en(p: ProductDef, d: date, v: dict[str, Any], r: random.Random, q
 
 def _bond_text_zh(p: ProductDef, d: date, v: dict[str, Any], r: random.Random, qret: float, dspread: int):
     """(language, title, body) of a Chinese bond-fund monthly brief."""
-    title = f"{p.name_zh}（{p.code}）{d.year}年{d.month}月投资简报"
+    title = _title_zh(p, d)
     dir_zh = "上涨" if qret >= 0 else "下跌"
     sp_zh = "走阔" if dspread > 0 else "收窄"
     outlook = r.choice(
@@ -377,8 +386,7 @@ def _cash_reports(p: ProductDef, prod: dict[str, Any]) -> list[dict[str, Any]]:
         cash = r.uniform(15, 35)
         dep = r.uniform(30, 55)
         if d in EN_DATES:
-            q = (d.month - 1) // 3 + 1
-            title = f"{p.name_en} ({p.code}) quarterly report, Q{q} {d.year}"
+            title = _title_en(p, d)
             body = (
                 f"As of {_fmt_date_en(d)}, the {p.name_en} ({p.code}) recorded a 7-day annualized yield of "
                 f"{y7:.3f}%, and daily income of {per10k:.4f} per 10,000 units. Net assets were {p.currency} "
@@ -392,7 +400,7 @@ def _cash_reports(p: ProductDef, prod: dict[str, Any]) -> list[dict[str, Any]]:
             )
             lang = "en"
         else:
-            title = f"{p.name_zh}（{p.code}）{d.year}年{d.month}月投资简报"
+            title = _title_zh(p, d)
             body = (
                 f"截至{_fmt_date_zh(d)}，{p.name_zh}（{p.code}）七日年化收益率为{y7:.3f}%，每万份基金日收益为"
                 f"{per10k:.4f}元，基金资产净值为{aum * 10:.0f}亿元。\n\n"
@@ -420,20 +428,18 @@ _SECTORS_EN = [
 _SECTORS_ZH = ["金融", "日常消费", "医疗保健", "信息技术", "工业", "原材料", "能源", "公用事业"]
 
 
+def _equity_figures(e: dict[str, Any]) -> tuple[Any, ...]:
+    """An equity report's figures: nav, qret, bench, ytd, aum, vol, mdd, pe, top10, si, sw, turnover."""
+    return tuple(
+        e[k]
+        for k in ("nav", "qret", "bench", "ytd", "aum", "vol", "mdd", "pe", "top10", "si", "sw", "turnover")
+    )
+
+
 def _equity_text_en(p: ProductDef, prod: dict[str, Any], d: date, e: dict[str, Any]):
     """(language, title, body) of an English equity-fund quarterly report."""
-    nav, qret, bench, ytd, aum = e["nav"], e["qret"], e["bench"], e["ytd"], e["aum"]
-    vol, mdd, pe, top10, si, sw, turnover = (
-        e["vol"],
-        e["mdd"],
-        e["pe"],
-        e["top10"],
-        e["si"],
-        e["sw"],
-        e["turnover"],
-    )
-    q = (d.month - 1) // 3 + 1
-    title = f"{p.name_en} ({p.code}) quarterly report, Q{q} {d.year}"
+    nav, qret, bench, ytd, aum, vol, mdd, pe, top10, si, sw, turnover = _equity_figures(e)
+    title = _title_en(p, d)
     body = (
         f"As of {_fmt_date_en(d)}, the NAV per unit of the {p.name_en} ({p.code}) was {nav:.4f}, "
         f"{'up' if qret >= 0 else 'down'} {abs(qret):.2f}% over the quarter against {bench:+.2f}% for its "
@@ -453,17 +459,8 @@ def _equity_text_en(p: ProductDef, prod: dict[str, Any], d: date, e: dict[str, A
 
 def _equity_text_zh(p: ProductDef, prod: dict[str, Any], d: date, e: dict[str, Any]):
     """(language, title, body) of a Chinese equity-fund monthly brief."""
-    nav, qret, bench, ytd, aum = e["nav"], e["qret"], e["bench"], e["ytd"], e["aum"]
-    vol, mdd, pe, top10, si, sw, turnover = (
-        e["vol"],
-        e["mdd"],
-        e["pe"],
-        e["top10"],
-        e["si"],
-        e["sw"],
-        e["turnover"],
-    )
-    title = f"{p.name_zh}（{p.code}）{d.year}年{d.month}月投资简报"
+    nav, qret, bench, ytd, aum, vol, mdd, pe, top10, si, sw, turnover = _equity_figures(e)
+    title = _title_zh(p, d)
     body = (
         f"截至{_fmt_date_zh(d)}，{p.name_zh}（{p.code}）单位净值为{nav:.4f}元，近一季度"
         f"{'上涨' if qret >= 0 else '下跌'}{abs(qret):.2f}%，同期业绩比较基准收益率为{bench:.2f}%，今年以来"
@@ -543,8 +540,7 @@ def _note_reports(p: ProductDef, prod: dict[str, Any]) -> list[dict[str, Any]]:
         obs = r.randrange(1, tenor)
         rating = r.choice(["AAA", "AA+"])
         if d in EN_DATES:
-            q = (d.month - 1) // 3 + 1
-            title = f"{p.name_en} ({p.code}) quarterly report, Q{q} {d.year}"
+            title = _title_en(p, d)
             body = (
                 f"As of {_fmt_date_en(d)}, the underlying of the {p.name_en} ({p.code}), {underlying_en}, stood at "
                 f"{level:.1f}% of its initial level. The note pays a coupon of {coupon:.2f}% per year while it is "
@@ -560,7 +556,7 @@ def _note_reports(p: ProductDef, prod: dict[str, Any]) -> list[dict[str, Any]]:
             )
             lang = "en"
         else:
-            title = f"{p.name_zh}（{p.code}）{d.year}年{d.month}月投资简报"
+            title = _title_zh(p, d)
             body = (
                 f"截至{_fmt_date_zh(d)}，{p.name_zh}（{p.code}）挂钩标的{underlying_zh}为期初价格的{level:.1f}%。"
                 f"票据存续期间年化票息为{coupon:.2f}%，期限为{tenor}个月，已经过{obs}个月度观察日。\n\n"
