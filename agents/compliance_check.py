@@ -140,13 +140,17 @@ def _compliance_score(items: Sequence[Any], outputs: Sequence[BaseModel | None])
             else set()
         )
         tp, fp, fn = tp + len(got & gold), fp + len(got - gold), fn + len(gold - got)
+    p, r, f1 = _prf_from_counts(tp, fp, fn)
+    return {"category_precision": p, "category_recall": r, "category_f1": f1}
+
+
+def _prf_from_counts(tp: float, fp: float, fn: float) -> tuple[float, float, float]:
+    """Precision, recall and F1 from true/false positive and false negative counts; with nothing predicted
+    precision is 1, with nothing to find recall is 1 (unlike `prf` on sets, which scores a flag on a clean
+    text with recall 0)."""
     p = tp / (tp + fp) if tp + fp else 1.0
     r = tp / (tp + fn) if tp + fn else 1.0
-    return {
-        "category_precision": p,
-        "category_recall": r,
-        "category_f1": 2 * p * r / (p + r) if p + r else 0.0,
-    }
+    return p, r, 2 * p * r / (p + r) if p + r else 0.0
 
 
 def finetune_task() -> SkillTask:
@@ -231,14 +235,10 @@ def metric(reference: Mapping[str, Any], output: Mapping[str, Any], source: str 
 
 
 def micro_average(metrics: list[Mapping[str, float]]) -> dict[str, float]:
+    """Precision, recall and F1 over the summed tp/fp/fn of `metric` rows."""
     tp, fp, fn = (sum(m.get(k, 0.0) for m in metrics) for k in ("tp", "fp", "fn"))
-    mp = tp / (tp + fp) if tp + fp else 1.0
-    mr = tp / (tp + fn) if tp + fn else 1.0
-    return {
-        "micro_precision": mp,
-        "micro_recall": mr,
-        "micro_f1": 2 * mp * mr / (mp + mr) if mp + mr else 0.0,
-    }
+    mp, mr, mf1 = _prf_from_counts(tp, fp, fn)
+    return {"micro_precision": mp, "micro_recall": mr, "micro_f1": mf1}
 
 
 def baseline_rules(item_input: dict[str, Any]) -> dict[str, Any]:
