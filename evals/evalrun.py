@@ -71,3 +71,8 @@ def write_outputs(
         json.dumps({"meta": meta, "results": results}, indent=2, ensure_ascii=False), encoding="utf-8"
     )
     write_rows(rows_path_of(out), rows)
+
+
+def set_table_head(set_name: str, columns: Sequence[str]) -> list[str]:
+    """The markdown lines that open a set's results table: its heading, the column names and the rule."""
+    return [f"## `{set_name}` set", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]

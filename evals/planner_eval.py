@@ -35,6 +35,7 @@ from fincopilot.evals.evalrun import (
     add_model_args,
     model_backends,
     rows_path_of,
+    set_table_head,
     wilson,
     write_outputs,
     write_rows,
@@ -42,6 +43,7 @@ from fincopilot.evals.evalrun import (
 
 SETS_DIR = Path(__file__).resolve().parent / "sets" / "planner"
 METRICS = ("skill_set", "arguments", "valid_first")
+COLUMNS = ("configuration", "lang", "exact skill set", "exact arguments", "first-attempt validity")
 
 
 def load_set(name: str) -> list[dict[str, Any]]:
@@ -167,12 +169,7 @@ def markdown(results: dict[str, dict[str, dict[str, Any]]], meta: dict[str, Any]
     """Tables: one per set, a row per configuration, a column per language x metric."""
     lines = ["# Planner evaluation", "", meta.get("note", ""), ""]
     for set_name, configs in results.items():
-        lines += [
-            f"## `{set_name}` set",
-            "",
-            "| configuration | lang | exact skill set | exact arguments | first-attempt validity |",
-            "|---|---|---|---|---|",
-        ]
+        lines += set_table_head(set_name, COLUMNS)
         for config, by_lang in configs.items():
             for language, m in by_lang.items():
                 if not isinstance(m, dict):

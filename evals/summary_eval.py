@@ -37,11 +37,19 @@ from fincopilot.agents.report_summary import (
     tune_source,
 )
 from fincopilot.errors import BackendError
-from fincopilot.evals.evalrun import adapters_of, add_model_args, model_backends, wilson, write_outputs
+from fincopilot.evals.evalrun import (
+    adapters_of,
+    add_model_args,
+    model_backends,
+    set_table_head,
+    wilson,
+    write_outputs,
+)
 from fincopilot.evals.summary_corpus import OUT_DIR
 from fincopilot.tools.textmetrics import rouge_l
 
 SETS = ("validation", "test", "handwritten")
+COLUMNS = ("configuration", "lang", "kept", "claim faithfulness", "all claims supported", "ROUGE-L", "failed")
 
 
 def load_set(name: str, limit: int | None = None) -> list[dict[str, Any]]:
@@ -124,12 +132,7 @@ def _cell(k: int, n: int, lo: float, hi: float) -> str:
 def markdown(results: dict[str, dict[str, dict[str, Any]]]) -> str:
     lines = []
     for set_name, configs in results.items():
-        lines += [
-            f"## `{set_name}` set",
-            "",
-            "| configuration | lang | kept | claim faithfulness | all claims supported | ROUGE-L | failed |",
-            "|---|---|---|---|---|---|---|",
-        ]
+        lines += set_table_head(set_name, COLUMNS)
         for config, by_lang in configs.items():
             for lang, s in by_lang.items():
                 lines.append(
