@@ -118,7 +118,8 @@ _ZH_MENTION_CUE = re.compile(
 )
 # ... but not the firm's own slogan ("our motto: 'guaranteed returns'", 我们的口号是“稳赚不赔”).
 _OWN_SLOGAN = re.compile(
-    r"\b(?:our|my)\s+(?:slogan|motto|promise|tagline|pledge|message)\b|我们的(?:口号|承诺|宣传语)|我的承诺", re.IGNORECASE
+    r"\b(?:our|my)\s+(?:slogan|motto|promise|tagline|pledge|message)\b|我们的(?:口号|承诺|宣传语)|我的承诺",
+    re.IGNORECASE,
 )
 # A question: a client asking, not the advisor asserting ("Is the 5% guaranteed?", 这个产品保本吗？).
 _EN_QUESTION_START = re.compile(
