@@ -162,6 +162,30 @@ _CAVEAT = re.compile(
     r"|过往业绩不(?:代表|预示|构成)|不代表未来|不预示未来|不保证未来|可能(?:会)?(?:出现)?(?:亏损|下跌)",
     re.IGNORECASE,
 )
+# A guarantee stated with its condition or limit (a structured deposit's protection at maturity, a contract's
+# minimum rate subject to the insurer's solvency) describes a product's terms, not a promise.
+_CONDITION = re.compile(
+    r"\bsubject\s+to\s+(?:the\s+)?(?:issuer|insurer|bank|its|credit|solvency)|\b(?:issuer|insurer|bank)\s+"
+    r"(?:can|could|may|might)\s+default\b|\bonly\s+(?:if|when|at\s+maturity|as\s+long\s+as)\b|"
+    r"\b(?:extra|additional|variable|floating)\s+(?:interest|return|income|yield)\s+is\s+not\s+guaranteed\b"
+    r"|(?:浮动|额外|超额)收益(?:并)?不(?:作)?保证|发行人(?:可能)?违约|偿付能力|仅在|仅限持有到期",
+    re.IGNORECASE,
+)
+# The rate of a deposit or a bond, stated: "the deposit rate is locked in at 2.5% per year".
+_RATE_SUBJECT = re.compile(
+    r"\b(?:rate|coupon|interest(?:\s+rate)?|apr|apy)\s+(?:is|are|was|will\s+be|stays?|remains?)\s+$",
+    re.IGNORECASE,
+)
+# The claim named as wording: "guaranteed-return claims were withdrawn", “零风险”等用语.
+_EN_META_NOUN = re.compile(
+    r"^[\s'\"’”]*(?:claims?|language|wording|statements?|phrases?|labels?|terms?|slogans?)\b", re.IGNORECASE
+)
+_ZH_META_NOUN = re.compile(r"^[”’」』\s]*(?:等|之类的?|这类|这样的)?(?:用语|表述|说法|字眼|措辞|词语|宣传语)")
+# A question raised and answered no: "Does it always go up? No, ..." / 每年都是正收益吗？不是，…
+_EN_REBUTTAL = re.compile(
+    r"^\s*(?:no|not|nope|of\s+course\s+not|absolutely\s+not|sadly\s+not)\b", re.IGNORECASE
+)
+_ZH_REBUTTAL = re.compile(r"^\s*(?:不是|不|没有|并非|当然不|并不)")
 _CLAUSE_END = re.compile(r"[!?。！？；;\n]|\.(?=\s|$)")
 
 _I = re.IGNORECASE
@@ -350,7 +374,7 @@ RECOMMENDATION = (
         _I,
     ),
     re.compile(
-        r"建议(?:您|你|客户)?(?:买入|购买|配置|投资|申购|认购|考虑|增持)|推荐|适合(?:您|你|该客户|客户)|"
+        r"建议(?:您|你|客户)?(?:买入|购买|配置|投资|申购|认购|考虑|增持)|推荐(?!(?:产品)?之?前|与|符合|匹配|哪|什么)|适合(?:您|你|该客户|客户)|"
         r"值得(?:买|投资|配置|申购)|可以(?:买入|购买|配置|申购|认购)"
     ),
 )
@@ -432,12 +456,12 @@ def _question(text: str, start: int, end: int, language: str) -> bool:
     s, e, stop = _sentence_at(text, start, end)
     sentence = text[s:e].strip()
     if language == "en":
-        if stop == "?" and _EN_QUESTION_START.match(sentence):
+        if stop == "?" and (_EN_QUESTION_START.match(sentence) or _EN_REBUTTAL.match(text[e:])):
             return True
         return bool(_EN_ASKED.search(text[s:start]))
     if _ZH_RHETORICAL.search(sentence):
         return False
-    if stop in ("？", "?") and _ZH_QUESTION.search(sentence):
+    if stop in ("？", "?") and (_ZH_QUESTION.search(sentence) or _ZH_REBUTTAL.match(text[e:])):
         return True
     return bool(_ZH_ASKED.search(text[s:start]) and _ZH_QUESTION.search(sentence))
 
@@ -467,21 +491,37 @@ def _reported(text: str, start: int, end: int, language: str) -> bool:
     return not _ZH_SELF.search(subject)
 
 
-def _with_caveat(text: str, start: int, end: int) -> bool:
+def _with_caveat(text: str, start: int, end: int, caveat: re.Pattern[str] = _CAVEAT) -> bool:
     s, e, _ = _sentence_at(text, start, end)
-    return bool(_CAVEAT.search(text[s:start] + " " + text[end:e]))
+    return bool(caveat.search(text[s:start] + " " + text[end:e]))
+
+
+def _named_as_wording(text: str, start: int, end: int, language: str) -> bool:
+    return bool((_EN_META_NOUN if language == "en" else _ZH_META_NOUN).match(text[end : end + 12]))
+
+
+def _stated_terms(text: str, start: int, end: int, rule: str) -> bool:
+    """A product's terms stated as facts: a guarantee with its condition, a deposit's or bond's fixed rate."""
+    if not rule.startswith("CMP-GR"):
+        return False
+    if _with_caveat(text, start, end, _CONDITION):
+        return True
+    s, _, _ = _sentence_at(text, start, end)
+    return rule == "CMP-GR-004" and bool(_RATE_SUBJECT.search(text[s:start]))
 
 
 def not_asserted(text: str, start: int, end: int, language: str, rule: str = "") -> bool:
     """The match at [start, end) of the normalized `text` is not the advisor's own claim: negated, asked
     about, quoted as a phrase, reported from someone else, or (a performance record) stated with its
-    caveat."""
+    caveat, or a product's terms stated with their condition."""
     return (
         _negated(text, start, language, end)
         or _question(text, start, end, language)
         or _quoted_mention(text, start, end, language)
         or _reported(text, start, end, language)
+        or _named_as_wording(text, start, end, language)
         or (rule in _RECORD_RULES and _with_caveat(text, start, end))
+        or _stated_terms(text, start, end, rule)
     )
 
 
