@@ -423,7 +423,8 @@ def _negated(text: str, start: int, language: str, end: int | None = None) -> bo
             return True
         return end is not None and bool(_EN_NEG_AFTER.search(text[end : end + 60]))
     if _ZH_NEG_BEFORE.search(before):
-        return True
+        # 难道这不是稳赚的买卖吗？ a rhetorical negation asserts
+        return not re.search(r"难道|岂", text[_sentence_at(text, start, start)[0] : start])
     return end is not None and bool(_ZH_NEG_AFTER.search(text[end : end + 20]))
 
 
