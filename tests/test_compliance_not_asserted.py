@@ -51,6 +51,32 @@ PAIRS = [
     ("negation", "我从来不会对客户说基金稳赚不赔。", "我告诉客户这只基金稳赚不赔。", "guaranteed_return"),
     ("negation", "员工严禁向客户承诺保本保收益。", "我们向客户承诺保本保收益。", "guaranteed_return"),
     ("negation", "不要相信任何声称投资稳赚的人。", "大家都说这只基金稳赚。", "guaranteed_return"),
+    (
+        "negation",
+        "A guaranteed return is something no honest adviser can offer.",
+        "A guaranteed return is something we can offer.",
+        "guaranteed_return",
+    ),
+    ("negation", "None of our funds are risk-free.", "All of our funds are risk-free.", "guaranteed_return"),
+    ("negation", "保证收益是任何诚实的顾问都给不了的。", "保证收益是我们能给的。", "guaranteed_return"),
+    (
+        "reported",
+        "My neighbour claims his fund can't lose, but I explained why that's not true.",
+        "I can tell you this fund can't lose.",
+        "guaranteed_return",
+    ),
+    (
+        "reported",
+        "You mentioned a friend promised you 9% a year; please be careful with such claims.",
+        "I promised you 9% a year.",
+        "guaranteed_return",
+    ),
+    (
+        "reported",
+        "我邻居说他的基金稳赚，我解释了为什么不对。",
+        "我跟客户说这只基金稳赚。",
+        "guaranteed_return",
+    ),
     # a client's question (direct, embedded, or raised and answered no)
     ("question", "Does this fund have zero risk?", "This fund has zero risk.", "guaranteed_return"),
     ("question", "Can you promise me 6% a year?", "I promise you 6% a year.", "guaranteed_return"),

@@ -77,6 +77,7 @@ _EN_NEG_BEFORE = re.compile(
     r"|\b(?:no|not|never|cannot|can't)\s+(?:\w+\s+)?(?:guarantee|assurance|promise|assure|say|"
     r"claim)\s+that\b[^.;!?]*$"
     # "we are unable to guarantee a return", "it is impossible to promise", "no such thing as a guaranteed ..."
+    r"|\bnone\s+of\s+(?:\w+\s+){1,3}(?:is|are|was|were)\s+(?:\w+\s+)?$"
     r"|\b(?:unable|impossible|not\s+able)\s+to(?:\s+\w+){0,3}\s*$|\bno\s+such\s+thing\s+as(?:\s+\w+){0,2}\s*$"
     # a negated speech act: "nobody can promise that ...", "I would never tell a client that ...",
     # "don't believe anyone who says ..."
@@ -95,10 +96,16 @@ _ZH_NEG_BEFORE = re.compile(
 )
 # "Guaranteed returns do not exist", 保本这回事不存在: a claim denied just after it.
 _EN_NEG_AFTER = re.compile(
-    r"^[^.;!?]{0,30}?\b(?:do(?:es)?\s+not|don't|doesn't)\s+exist\b|^[^.;!?]{0,30}?\b(?:is|are)\s+(?:a\s+)?myths?\b",
+    r"^[^.;!?]{0,30}?\b(?:do(?:es)?\s+not|don't|doesn't)\s+exist\b|^[^.;!?]{0,30}?\b(?:is|are)\s+(?:a\s+)?myths?\b"
+    # "a guaranteed return is something no honest adviser can offer"
+    r"|^[^.;!?]{0,30}?\b(?:no(?:\s+\w+){1,2}|nobody|no\s+one)\s+(?:can|could|will)\s+(?:offer|give|promise|"
+    r"provide|deliver|guarantee)\b",
     re.IGNORECASE,
 )
-_ZH_NEG_AFTER = re.compile(r"^[^。；！？\n]{0,8}?(?:根本)?(?:是)?(?:不存在|不可能的)")
+_ZH_NEG_AFTER = re.compile(
+    r"^[^。；！？\n]{0,8}?(?:根本)?(?:是)?(?:不存在|不可能的)"
+    r"|^[^。；！？\n]{0,14}?(?:给不了|做不到|办不到|无法(?:提供|做到|兑现|承诺)|不能(?:提供|承诺))"
+)
 
 # ---- texts that mention a claim without making it
 # A quotation: "…", “…”, ‘…’, 「…」, or '…' (an apostrophe inside a word does not close it).
@@ -139,19 +146,21 @@ _ZH_ASKED = re.compile(r"问|询问|想知道|想了解|咨询")
 # Reported speech: a third party's words, reported ("the client said his last adviser had claimed ...").
 _EN_REPORT = re.compile(
     r"\b(?:said|says|told|tells|claimed|claims|alleged|alleges|asserted|asserts|insisted|insists|complained|"
-    r"complains|stated|wrote|writes|according\s+to)\b",
+    r"complains|stated|wrote|writes|mentioned|mentions|heard|according\s+to)\b",
     re.IGNORECASE,
 )
 _EN_SELF = re.compile(
-    r"\b(?:i|we|me|us|my|our|as|everyone|everybody|experts?|analysts?|all)\b|\b(?:i|we)'", re.IGNORECASE
+    r"\b(?:i|we|our|as|everyone|everybody|experts?|analysts?|all)\b|\b(?:i|we)'", re.IGNORECASE
 )
 _EN_THIRD_PROMISE = re.compile(
     r"\b(?:he|she|they|someone|somebody|adviser|advisor|salesperson|salesman|saleswoman|agent|broker|banker|"
-    r"manager|rep|representative|firm|company)\b(?:\s+[\w']+){0,2}\s+(?:had\s+)?$",
+    r"manager|rep|representative|firm|company|friend|neighbou?r|colleague|relative|cousin)\b(?:\s+[\w']+){0,2}\s+(?:had\s+)?$",
     re.IGNORECASE,
 )
 _ZH_REPORT = re.compile(r"称|说(?!明|法)|表示|声称|宣称|告诉|提到|写着|写道|据说|听说|据称|指出")
-_ZH_SELF = re.compile(r"我|本人|大家|专家|人人|都")
+_ZH_SELF = re.compile(
+    r"我(?!的?(?:邻居|朋友|同事|家人|亲戚|父亲|母亲|爸|妈|妻子|丈夫|老公|老婆|哥|姐|弟|妹|儿子|女儿))|本人|大家|专家|人人|都"
+)
 # Past performance stated with its caveat in the same sentence is a fact, not a misleading claim.
 _RECORD_RULES = ("CMP-MC-002", "CMP-MC-102")
 _CAVEAT = re.compile(
