@@ -96,6 +96,13 @@ PAIRS = [
     ("question", "这只基金有没有风险？", "这只基金没有风险。", "guaranteed_return"),
     ("question", "这款产品保本吗，收益有多少？", "本产品保本，收益7%。", "guaranteed_return"),
     ("question", "您推荐哪只基金？", "推荐您买HY-7，收益很高。", "missing_risk_disclosure"),
+    (
+        "question",
+        "Q: Is my money 100% safe? A: No. All investments carry risk.",
+        "Your money is 100% safe.",
+        "guaranteed_return",
+    ),
+    ("quoted", "稳赚不赔这种话，监管是明令禁止的。", "稳赚不赔，放心买。", "guaranteed_return"),
     # quoting a rule or a banned phrase
     (
         "quoted",

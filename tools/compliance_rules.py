@@ -130,7 +130,8 @@ _OWN_SLOGAN = re.compile(
 )
 # A question: a client asking, not the advisor asserting ("Is the 5% guaranteed?", 这个产品保本吗？).
 _EN_QUESTION_START = re.compile(
-    r"^(?:(?:so|and|but|also|ok|okay|hi|hello|sorry|quick\s+question)[,:]?\s+)*"
+    r"^(?:(?:q|question|client|customer)\s*:\s*)?"
+    r"(?:(?:so|and|but|also|ok|okay|hi|hello|sorry|quick\s+question)[,:]?\s+)*"
     r"(?:is|are|can|could|will|would|does|do|did|should|shall|may|might|what|how|when|which|where|has|have)\b"
     r"(?!n't)",
     re.IGNORECASE,
@@ -189,12 +190,15 @@ _RATE_SUBJECT = re.compile(
 _EN_META_NOUN = re.compile(
     r"^[\s'\"’”]*(?:claims?|language|wording|statements?|phrases?|labels?|terms?|slogans?)\b", re.IGNORECASE
 )
-_ZH_META_NOUN = re.compile(r"^[”’」』\s]*(?:等|之类的?|这类|这样的)?(?:用语|表述|说法|字眼|措辞|词语|宣传语)")
+_ZH_META_NOUN = re.compile(
+    r"^[”’」』\s]*(?:等|之类的?|这类|这种|这样的|一类的?)?(?:用语|表述|说法|字眼|措辞|词语|宣传语|话术)"
+    r"|^[”’」』\s]*(?:这种|这类|这样的|之类的)话"
+)
 # A question raised and answered no: "Does it always go up? No, ..." / 每年都是正收益吗？不是，…
 _EN_REBUTTAL = re.compile(
-    r"^\s*(?:no|not|nope|of\s+course\s+not|absolutely\s+not|sadly\s+not)\b", re.IGNORECASE
+    r"^\s*(?:a\s*:\s*)?(?:no|not|nope|of\s+course\s+not|absolutely\s+not|sadly\s+not)\b", re.IGNORECASE
 )
-_ZH_REBUTTAL = re.compile(r"^\s*(?:不是|不|没有|并非|当然不|并不)")
+_ZH_REBUTTAL = re.compile(r"^\s*(?:答\s*[:：]\s*)?(?:不是|不|没有|并非|当然不|并不)")
 _CLAUSE_END = re.compile(r"[!?。！？；;\n]|\.(?=\s|$)")
 
 _I = re.IGNORECASE
