@@ -6,9 +6,17 @@ from __future__ import annotations
 import pytest
 
 from fincopilot.agents.compliance_check import check_learned, check_rules
-from fincopilot.evals.compliance_adversarial import FINAL_PATH, SPLITS, TEST_PATH, evaluate, load_items
+from fincopilot.evals.compliance_adversarial import (
+    DEVELOPMENT,
+    FINAL_PATH,
+    SPLITS,
+    TEST_PATH,
+    evaluate,
+    load_items,
+)
 from fincopilot.tools import compliance_corpus
 from fincopilot.tools.compliance_model import load_model
+from fincopilot.tools.compliance_rules import CATEGORIES
 
 
 @pytest.fixture(scope="module")
@@ -22,12 +30,33 @@ def test_adversarial_splits_are_apart_from_the_training_corpus():
         assert not train & {i["text"] for i in load_items(path)}, split
 
 
-def test_the_fresh_test_split_has_both_languages_half_violating():
-    items = load_items(TEST_PATH)
+@pytest.mark.parametrize(("split", "rows_per_language"), [("dev3", 40), ("test2", 60), ("test", 40)])
+def test_the_hand_written_splits_have_both_languages_half_violating(split, rows_per_language):
+    items = load_items(SPLITS[split])
     for lang in ("en", "zh"):
         rows = [i for i in items if i["lang"] == lang]
         violating = sum(1 for i in rows if i["categories"])
-        assert len(rows) >= 60 and 0.4 <= violating / len(rows) <= 0.6, lang
+        assert len(rows) >= rows_per_language and 0.4 <= violating / len(rows) <= 0.6, (split, lang)
+        # the violations cover all five categories in each language
+        assert {c for i in rows for c in i["categories"]} == set(CATEGORIES), (split, lang)
+
+
+def test_every_split_has_the_shape_and_no_text_twice():
+    assert TEST_PATH.name == "compliance_adversarial_test3.jsonl"
+    assert "test" not in DEVELOPMENT and "test2" not in DEVELOPMENT and "dev3" in DEVELOPMENT
+    seen: dict[str, str] = {}
+    for split, path in SPLITS.items():
+        items = load_items(path)
+        ids = [i["id"] for i in items]
+        assert len(ids) == len(set(ids)), split
+        for i in items:
+            assert set(i) == {"id", "lang", "text", "categories"}, (split, i["id"])
+            assert i["lang"] in ("en", "zh") and i["text"].strip(), (split, i["id"])
+            assert set(i["categories"]) <= set(CATEGORIES), (split, i["id"])
+            assert i["text"] not in seen, (split, i["id"], seen.get(i["text"]))  # no text in two splits
+            seen[i["text"]] = split
+    for split, prefix in (("dev3", "dev3-"), ("test2", "test2-"), ("test", "test3-")):
+        assert all(i["id"].startswith(prefix) for i in load_items(SPLITS[split])), split
 
 
 def test_learned_path_beats_the_rules_with_few_false_alarms(scores):

@@ -75,10 +75,131 @@ _EN_NEG_BEFORE = re.compile(
     r"(?:\s+\w+){0,2}\s*$"
     # "there is no guarantee that the fund ...", "we do not promise that HY-7 ..."
     r"|\b(?:no|not|never|cannot|can't)\s+(?:\w+\s+)?(?:guarantee|assurance|promise|assure|say|"
-    r"claim)\s+that\b[^.;!?]*$",
+    r"claim)\s+that\b[^.;!?]*$"
+    # "we are unable to guarantee a return", "it is impossible to promise", "no such thing as a guaranteed ..."
+    r"|\bnone\s+of\s+(?:\w+\s+){1,3}(?:is|are|was|were)\s+(?:\w+\s+)?$"
+    r"|\b(?:unable|impossible|not\s+able)\s+to(?:\s+\w+){0,3}\s*$|\bno\s+such\s+thing\s+as(?:\s+\w+){0,2}\s*$"
+    # a negated speech act: "nobody can promise that ...", "I would never tell a client that ...",
+    # "don't believe anyone who says ..."
+    r"|\b(?:not|no|never|cannot|can't|won't|don't|do\s+not|unable\s+to|impossible\s+to|nobody|no\s+one)\b"
+    r"(?:\s+[\w']+){0,3}?\s+(?:guarantee|promise|assure|say|claim|tell|predict|believe)(?:s|d|ed|ing)?\b"
+    r"[^.;:!?]{0,50}$",
     re.IGNORECASE,
 )
-_ZH_NEG_BEFORE = re.compile(r"(?:不|非|无|未|没有|没|并非|绝非|不是|不能|不会)[^。；！？\n]{0,2}$")
+_ZH_NEG_BEFORE = re.compile(
+    r"(?:不|非|无|未|没有|没|并非|绝非|不是|不能|不会)[^。；！？\n]{0,2}$"
+    # a prohibition or inability just before: 严禁向客户承诺…, 我们无法保证…
+    r"|(?:严禁|禁止|不得|切勿|不能|无法|不可以|不可)[^。；！？\n，,]{0,6}$"
+    # a negated speech act: 没有人能承诺…, 我从来不会对客户说…, 不要相信任何声称…
+    r"|(?:严禁|禁止|不得|不能|不会|不可|无法|没法|切勿|不要|别|从不|从来不|决不|绝不|谁也|谁都|没有人|没人)"
+    r"[^。；！？\n，,]{0,8}(?:承诺|保证|担保|宣称|声称|说|宣传|相信|预测|讲)[^。；！？\n]{0,12}$"
+)
+# "Guaranteed returns do not exist", 保本这回事不存在: a claim denied just after it.
+_EN_NEG_AFTER = re.compile(
+    r"^[^.;!?]{0,30}?\b(?:do(?:es)?\s+not|don't|doesn't)\s+exist\b|^[^.;!?]{0,30}?\b(?:is|are)\s+(?:a\s+)?myths?\b"
+    # "a guaranteed return is something no honest adviser can offer"
+    r"|^[^.;!?]{0,30}?\b(?:no(?:\s+\w+){1,2}|nobody|no\s+one)\s+(?:can|could|will)\s+(?:offer|give|promise|"
+    r"provide|deliver|guarantee)\b",
+    re.IGNORECASE,
+)
+_ZH_NEG_AFTER = re.compile(
+    r"^[^。；！？\n]{0,8}?(?:根本)?(?:是)?(?:不存在|不可能的)"
+    r"|^[^。；！？\n]{0,14}?(?:给不了|做不到|办不到|无法(?:提供|做到|兑现|承诺)|不能(?:提供|承诺))"
+)
+
+# ---- texts that mention a claim without making it
+# A quotation: "…", “…”, ‘…’, 「…」, or '…' (an apostrophe inside a word does not close it).
+_QUOTED = re.compile(
+    r"\"[^\"\n]{1,120}\"|“[^”\n]{1,120}”|‘[^’\n]{1,120}’|「[^」\n]{1,120}」|『[^』\n]{1,120}』"
+    r"|(?<!\w)'(?:[^'\n]|(?<=\w)'(?=\w)){1,120}'(?!\w)"
+)
+# ... quoted in a sentence that talks about the wording (a rule, a ban, a complaint, a warning).
+_EN_MENTION_CUE = re.compile(
+    r"\b(?:ban(?:s|ned)?|prohibit(?:s|ed|ion)?|forbid(?:s|den)?|not\s+allowed|must\s+not|never|avoid|phrases?|"
+    r"words?|terms?|wording|statements?|expressions?|labels?|claims?|claimed|"
+    r"called|so-called|such\s+as|misleading|warn(?:s|ed|ing)?|rules?|rulebook|code|manual|policy|complaints?)\b",
+    re.IGNORECASE,
+)
+_ZH_MENTION_CUE = re.compile(
+    r"禁止|严禁|不得|不能|不要|避免|用语|表述|说法|字眼|措辞|词语|宣称|声称|写着|写道|所谓|称为|误导|警告|违规|之类|规定|制度|投诉"
+)
+# ... but not the firm's own slogan ("our motto: 'guaranteed returns'", 我们的口号是“稳赚不赔”).
+_OWN_SLOGAN = re.compile(
+    r"\b(?:our|my)\s+(?:slogan|motto|promise|tagline|pledge|message)\b|我们的(?:口号|承诺|宣传语)|我的承诺",
+    re.IGNORECASE,
+)
+# A question: a client asking, not the advisor asserting ("Is the 5% guaranteed?", 这个产品保本吗？).
+_EN_QUESTION_START = re.compile(
+    r"^(?:(?:q|question|client|customer)\s*:\s*)?"
+    r"(?:(?:so|and|but|also|ok|okay|hi|hello|sorry|quick\s+question)[,:]?\s+)*"
+    r"(?:is|are|can|could|will|would|does|do|did|should|shall|may|might|what|how|when|which|where|has|have)\b"
+    r"(?!n't)",
+    re.IGNORECASE,
+)
+_EN_ASKED = re.compile(
+    r"\b(?:ask(?:s|ed|ing)?|wonder(?:s|ed|ing)?|wants?\s+to\s+know|wanted\s+to\s+know|enquir\w*|inquir\w*)\b"
+    r"[^.;!?]{0,40}?\b(?:whether|if)\b",
+    re.IGNORECASE,
+)
+_ZH_QUESTION = re.compile(r"吗|呢|么|是否|会不会|能不能|有没有|是不是|可不可以|多少|什么|怎么|哪")
+_ZH_RHETORICAL = re.compile(r"难道|岂|何必|谁不|还不|何不|为何不")
+_ZH_ASKED = re.compile(r"问|询问|想知道|想了解|咨询")
+# Reported speech: a third party's words, reported ("the client said his last adviser had claimed ...").
+_EN_REPORT = re.compile(
+    r"\b(?:said|says|told|tells|claimed|claims|alleged|alleges|asserted|asserts|insisted|insists|complained|"
+    r"complains|stated|wrote|writes|mentioned|mentions|heard|according\s+to)\b",
+    re.IGNORECASE,
+)
+_EN_SELF = re.compile(
+    r"\b(?:i|we|our|as|everyone|everybody|experts?|analysts?|all)\b|\b(?:i|we)'", re.IGNORECASE
+)
+_EN_THIRD_PROMISE = re.compile(
+    r"\b(?:he|she|they|someone|somebody|adviser|advisor|salesperson|salesman|saleswoman|agent|broker|banker|"
+    r"manager|rep|representative|firm|company|friend|neighbou?r|colleague|relative|cousin)\b(?:\s+[\w']+){0,2}\s+(?:had\s+)?$",
+    re.IGNORECASE,
+)
+_ZH_REPORT = re.compile(r"称|说(?!明|法)|表示|声称|宣称|告诉|提到|写着|写道|据说|听说|据称|指出")
+_ZH_SELF = re.compile(
+    r"我(?!的?(?:邻居|朋友|同事|家人|亲戚|父亲|母亲|爸|妈|妻子|丈夫|老公|老婆|哥|姐|弟|妹|儿子|女儿))|本人|大家|专家|人人|都"
+)
+# Past performance stated with its caveat in the same sentence is a fact, not a misleading claim.
+_RECORD_RULES = ("CMP-MC-002", "CMP-MC-102")
+_CAVEAT = re.compile(
+    r"\bmay\s+not\s+(?:continue|last|be\s+repeated|repeat|persist)\b|\bpast\s+(?:performance|results?|returns?)\s+"
+    r"(?:is|are|does|do)\s+not\b|\bno\s+guarantee\s+of\s+future\b|\bnot\s+(?:a\s+)?(?:reliable\s+)?"
+    r"(?:indicat|guide)|\blosses\s+(?:are|remain)\s+possible\b|\b(?:could|may|might|can)\s+(?:still\s+)?"
+    r"(?:lose|fall|decline)\b"
+    r"|过往业绩不(?:代表|预示|构成)|不代表未来|不预示未来|不保证未来|可能(?:会)?(?:出现)?(?:亏损|下跌)",
+    re.IGNORECASE,
+)
+# A guarantee stated with its condition or limit (a structured deposit's protection at maturity, a contract's
+# minimum rate subject to the insurer's solvency) describes a product's terms, not a promise.
+_CONDITION = re.compile(
+    r"\bsubject\s+to\s+(?:the\s+)?(?:issuer|insurer|bank|its|credit|solvency)|\b(?:issuer|insurer|bank)\s+"
+    r"(?:can|could|may|might)\s+default\b|\bonly\s+(?:if|when|at\s+maturity|as\s+long\s+as)\b|"
+    r"\b(?:extra|additional|variable|floating)\s+(?:interest|return|income|yield)\s+is\s+not\s+guaranteed\b"
+    r"|(?:浮动|额外|超额)收益(?:并)?不(?:作)?保证|发行人(?:可能)?违约|偿付能力|仅在|仅限持有到期",
+    re.IGNORECASE,
+)
+# The rate of a deposit or a bond, stated: "the deposit rate is locked in at 2.5% per year".
+_RATE_SUBJECT = re.compile(
+    r"\b(?:rate|coupon|interest(?:\s+rate)?|apr|apy)\s+(?:is|are|was|will\s+be|stays?|remains?)\s+$",
+    re.IGNORECASE,
+)
+# The claim named as wording: "guaranteed-return claims were withdrawn", “零风险”等用语.
+_EN_META_NOUN = re.compile(
+    r"^[\s'\"’”]*(?:claims?|language|wording|statements?|phrases?|labels?|terms?|slogans?)\b", re.IGNORECASE
+)
+_ZH_META_NOUN = re.compile(
+    r"^[”’」』\s]*(?:等|之类的?|这类|这种|这样的|一类的?)?(?:用语|表述|说法|字眼|措辞|词语|宣传语|话术)"
+    r"|^[”’」』\s]*(?:这种|这类|这样的|之类的)话"
+)
+# A question raised and answered no: "Does it always go up? No, ..." / 每年都是正收益吗？不是，…
+_EN_REBUTTAL = re.compile(
+    r"^\s*(?:a\s*:\s*)?(?:no|not|nope|of\s+course\s+not|absolutely\s+not|sadly\s+not)\b", re.IGNORECASE
+)
+_ZH_REBUTTAL = re.compile(r"^\s*(?:答\s*[:：]\s*)?(?:不是|不|没有|并非|当然不|并不)")
+_CLAUSE_END = re.compile(r"[!?。！？；;\n]|\.(?=\s|$)")
 
 _I = re.IGNORECASE
 _RULE_LIST: tuple[PatternRule, ...] = (
@@ -153,7 +274,7 @@ _RULE_LIST: tuple[PatternRule, ...] = (
         "guaranteed_return",
         "zh",
         re.compile(
-            r"稳赚不赔|稳赚|只赚不赔|包赚|零风险|无风险(?!利率|收益率|资产|回报率)|没有(?:任何)?风险|绝对安全|百分之百安全|100%安全|不会亏"
+            r"稳赚不赔|稳赚|只赚不赔|包赚|零风险|无风险(?!利率|收益率|资产|回报率)|(?<!有)没有(?:任何)?风险|绝对安全|百分之百安全|100%安全|(?<!会)不会亏"
         ),
         "宣称投资没有风险 (claims the investment carries no risk)",
     ),
@@ -266,7 +387,7 @@ RECOMMENDATION = (
         _I,
     ),
     re.compile(
-        r"建议(?:您|你|客户)?(?:买入|购买|配置|投资|申购|认购|考虑|增持)|推荐|适合(?:您|你|该客户|客户)|"
+        r"建议(?:您|你|客户)?(?:买入|购买|配置|投资|申购|认购|考虑|增持)|推荐(?!(?:产品)?之?前|与|符合|匹配|哪|什么)|适合(?:您|你|该客户|客户)|"
         r"值得(?:买|投资|配置|申购)|可以(?:买入|购买|配置|申购|认购)"
     ),
 )
@@ -307,11 +428,115 @@ RD_RULES = {"en": "CMP-RD-001", "zh": "CMP-RD-101"}
 _SENTENCE = re.compile(r"[^.!?。！？\n]+[.!?。！？]?")
 
 
-def _negated(text: str, start: int, language: str) -> bool:
-    before = text[max(0, start - 60) : start]
+def _negated(text: str, start: int, language: str, end: int | None = None) -> bool:
+    """A negation just before the match (or, given its end, a denial just after it)."""
+    before = text[max(0, start - 80) : start]
     if language == "en":
-        return bool(_EN_NEG_BEFORE.search(before))
-    return bool(_ZH_NEG_BEFORE.search(before))
+        if _EN_NEG_BEFORE.search(before):
+            return True
+        return end is not None and bool(_EN_NEG_AFTER.search(text[end : end + 60]))
+    if _ZH_NEG_BEFORE.search(before):
+        # 难道这不是稳赚的买卖吗？ a rhetorical negation asserts
+        return not re.search(r"难道|岂", text[_sentence_at(text, start, start)[0] : start])
+    return end is not None and bool(_ZH_NEG_AFTER.search(text[end : end + 20]))
+
+
+def _sentence_at(text: str, start: int, end: int) -> tuple[int, int, str]:
+    """The sentence around [start, end): its bounds and its final punctuation ('' at the end of the text).
+    A full stop inside a number (4.5%) does not end it."""
+    s = 0
+    for m in _CLAUSE_END.finditer(text, 0, start):
+        s = m.end()
+    m = _CLAUSE_END.search(text, end)
+    e = m.end() if m else len(text)
+    return s, e, (m.group(0) if m else "")
+
+
+def _quoted_mention(text: str, start: int, end: int, language: str) -> bool:
+    """The claim is quoted, in a sentence about the wording ("bans statements like 'risk-free return'")."""
+    if not any(q.start() <= start and end <= q.end() for q in _QUOTED.finditer(text)):
+        return False
+    s, e, _ = _sentence_at(text, start, end)
+    sentence = text[s:start] + " " + text[end:e]
+    if _OWN_SLOGAN.search(sentence):
+        return False
+    cue = _EN_MENTION_CUE if language == "en" else _ZH_MENTION_CUE
+    return bool(cue.search(sentence))
+
+
+def _question(text: str, start: int, end: int, language: str) -> bool:
+    """The claim is asked about, not asserted: a direct question ("Is my principal guaranteed?",
+    这个产品保本吗？) or a reported one ("clients ask whether the fund will double")."""
+    s, e, stop = _sentence_at(text, start, end)
+    sentence = text[s:e].strip()
+    if language == "en":
+        if stop == "?" and (_EN_QUESTION_START.match(sentence) or _EN_REBUTTAL.match(text[e:])):
+            return True
+        return bool(_EN_ASKED.search(text[s:start]))
+    if _ZH_RHETORICAL.search(sentence):
+        return False
+    if stop in ("？", "?") and (_ZH_QUESTION.search(sentence) or _ZH_REBUTTAL.match(text[e:])):
+        return True
+    return bool(_ZH_ASKED.search(text[s:start]) and _ZH_QUESTION.search(sentence))
+
+
+def _reported(text: str, start: int, end: int, language: str) -> bool:
+    """The claim is a third party's words, reported ("the complaint alleges the adviser promised ...",
+    客户称销售人员曾告诉她该产品保本); not the advisor's own ("as I said", 我告诉客户) nor hearsay offered as
+    support ("everyone says", 专家都说)."""
+    s, _, _ = _sentence_at(text, start, end)
+    before = text[s:start]
+    if language == "en":
+        verbs = list(_EN_REPORT.finditer(before))
+        if verbs:
+            v = verbs[-1]
+            subject = " ".join(before[: v.start()].split()[-3:])
+            if v.group(0).lower().startswith("according"):
+                return not re.match(r"\s*(?:me|us|my|our)\b", before[v.end() :], re.IGNORECASE)
+            return not _EN_SELF.search(subject)
+        # "his previous adviser promised him 10% a year": a past promise by a third party
+        claim = text[start:end].lower()
+        return claim.startswith(("promised", "assured")) and bool(_EN_THIRD_PROMISE.search(before[-60:]))
+    verbs = list(_ZH_REPORT.finditer(before))
+    if not verbs:
+        return False
+    v = verbs[-1]
+    subject = re.split(r"[，,：:]", before[: v.start()])[-1][-8:]
+    return not _ZH_SELF.search(subject)
+
+
+def _with_caveat(text: str, start: int, end: int, caveat: re.Pattern[str] = _CAVEAT) -> bool:
+    s, e, _ = _sentence_at(text, start, end)
+    return bool(caveat.search(text[s:start] + " " + text[end:e]))
+
+
+def _named_as_wording(text: str, start: int, end: int, language: str) -> bool:
+    return bool((_EN_META_NOUN if language == "en" else _ZH_META_NOUN).match(text[end : end + 12]))
+
+
+def _stated_terms(text: str, start: int, end: int, rule: str) -> bool:
+    """A product's terms stated as facts: a guarantee with its condition, a deposit's or bond's fixed rate."""
+    if not rule.startswith("CMP-GR"):
+        return False
+    if _with_caveat(text, start, end, _CONDITION):
+        return True
+    s, _, _ = _sentence_at(text, start, end)
+    return rule == "CMP-GR-004" and bool(_RATE_SUBJECT.search(text[s:start]))
+
+
+def not_asserted(text: str, start: int, end: int, language: str, rule: str = "") -> bool:
+    """The match at [start, end) of the normalized `text` is not the advisor's own claim: negated, asked
+    about, quoted as a phrase, reported from someone else, or (a performance record) stated with its
+    caveat, or a product's terms stated with their condition."""
+    return (
+        _negated(text, start, language, end)
+        or _question(text, start, end, language)
+        or _quoted_mention(text, start, end, language)
+        or _reported(text, start, end, language)
+        or _named_as_wording(text, start, end, language)
+        or (rule in _RECORD_RULES and _with_caveat(text, start, end))
+        or _stated_terms(text, start, end, rule)
+    )
 
 
 def _sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
@@ -332,7 +557,7 @@ def pattern_violations(text: str) -> list[Violation]:
     taken: list[tuple[int, int]] = []
     for rule in RULES:
         for m in rule.pattern.finditer(view):
-            if _negated(view, m.start(), rule.language):
+            if not_asserted(view, m.start(), m.end(), rule.language, rule.id):
                 continue
             if any(m.start() < e and s < m.end() for s, e in taken):
                 continue  # one violation per span (the first, most specific rule wins)
@@ -351,7 +576,7 @@ def pattern_violations(text: str) -> list[Violation]:
 def _recommendation_bounds(text: str) -> tuple[str, int, int] | None:
     for lang, pattern in zip(("en", "zh"), RECOMMENDATION):
         for m in pattern.finditer(text):
-            if not _negated(text, m.start(), lang):
+            if not not_asserted(text, m.start(), m.end(), lang):
                 return (lang, *_sentence_bounds(text, m.start(), m.end()))
     return None
 
