@@ -245,19 +245,28 @@ def chosen_budget(scored: list[tuple[float, SystemScore]]) -> float | None:
     return max(within) if within else None
 
 
-if (
-    __name__ == "__main__"
-):  # python -m fincopilot.evals.compliance_adversarial [SET.jsonl | --report | --calibrate]
-    import sys
+def main(argv: list[str] | None = None) -> None:
+    """`python -m fincopilot.evals.compliance_adversarial [SET.jsonl | --report | --calibrate]`."""
+    import argparse
 
-    if sys.argv[1:] == [
-        "--report"
-    ]:  # every split, the default path and the baseline (and the stricter budget)
+    parser = argparse.ArgumentParser(description="Score the compliance checks on the adversarial splits.")
+    parser.add_argument("set", nargs="?", type=Path, help="one JSON-lines split (default: the dev split)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--report", action="store_true", help="every split: rules, default path, 5%% budget")
+    mode.add_argument("--calibrate", action="store_true", help="the operating point, on development splits")
+    args = parser.parse_args(argv)
+    if args.set is not None and not args.set.is_file():
+        parser.error(f"no such split file: {args.set}")
+    if args.report:
         only = ("rules", "rules+learned", "rules+n-gram+semantic@0.05")
         print(report({name: load_items(path) for name, path in SPLITS.items()}, only=only))
-    elif sys.argv[1:] == ["--calibrate"]:  # the operating point, chosen on the development splits only
+    elif args.calibrate:
         scored = calibrate()
         print(markdown([s for _, s in scored]))
         print(f"\nchosen budget: {chosen_budget(scored)} (DEFAULT_BUDGET = {DEFAULT_BUDGET})")
     else:
-        print(markdown(evaluate(load_items(Path(sys.argv[1])) if len(sys.argv) > 1 else None)))
+        print(markdown(evaluate(load_items(args.set) if args.set else None)))
+
+
+if __name__ == "__main__":
+    main()
