@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Literal
 
 import pytest
@@ -258,3 +259,56 @@ def test_a_peft_folder_is_converted_once_per_weights_content(tmp_path, monkeypat
     (tmp_path / "adapter_model.safetensors").write_bytes(b"weights v2")
     llamacpp._convert_once(tmp_path, SPEC)
     assert len(calls) == 2
+
+
+class _FakeEngine:
+    """Stands in for a loaded engine in the prompt-cache tests: no model, scripted slot actions."""
+
+    def __init__(self, key, slot_dir, save):
+        self.key, self.slot_dir, self.save = key, slot_dir, save
+        self.primed, self.prime_lock = False, threading.Lock()
+        self.server = self
+
+    def handle_chat_completions(self, request, callback=None):
+        return {"choices": [], "timings": {}}
+
+    def slot_action(self, action, filename):
+        return action == "save" and self.save(self.slot_dir / filename)
+
+
+CHAT_REQUEST = {"messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "Hi"}]}
+
+
+def _with_fake_engine(monkeypatch, backend, fake):
+    monkeypatch.setitem(llamacpp._ENGINES, backend.key, fake)
+
+
+def test_prompt_cache_gives_up_quietly_when_the_model_file_is_gone(tmp_path, monkeypatch):
+    backend = build_backend(SPEC.model_copy(update={"id": "gone", "options": {"prompt_cache": True}}))
+    backend.key = llamacpp.EngineKey(str(tmp_path / "moved.gguf"), None, 4096, 4, 1)
+    _with_fake_engine(monkeypatch, backend, _FakeEngine(backend.key, tmp_path, lambda path: True))
+    assert backend._prime(CHAT_REQUEST) is False
+    assert backend.engine.primed and not list(tmp_path.iterdir())
+
+
+def test_a_failed_prefix_save_leaves_no_partial_file(tmp_path, monkeypatch):
+    def half_written(path):
+        path.write_bytes(b"half a state")
+        return False
+
+    backend = build_backend(SPEC.model_copy(update={"id": "half", "options": {"prompt_cache": True}}))
+    _with_fake_engine(monkeypatch, backend, _FakeEngine(backend.key, tmp_path, half_written))
+    assert backend._prime(CHAT_REQUEST) is True
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_saved_prefix_is_published_under_its_name(tmp_path, monkeypatch):
+    def saved(path):
+        path.write_bytes(b"state")
+        return True
+
+    backend = build_backend(SPEC.model_copy(update={"id": "whole", "options": {"prompt_cache": True}}))
+    _with_fake_engine(monkeypatch, backend, _FakeEngine(backend.key, tmp_path, saved))
+    assert backend._prime(CHAT_REQUEST) is True
+    files = [p.name for p in tmp_path.iterdir()]
+    assert len(files) == 1 and files[0].startswith("prefix-") and files[0].endswith(".bin")

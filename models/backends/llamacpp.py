@@ -153,9 +153,8 @@ class Engine:
         try:
             with _LOCAL.open(request, timeout=60) as reply:
                 return reply.status == 200
-        except (
-            OSError
-        ) as err:  # HTTP 400 (URLError is an OSError): no such file, or a state that does not fit
+        # HTTP 400 (URLError is an OSError): no such file, or a state that does not fit
+        except OSError as err:
             log.debug("prompt_cache_slot", action=action, file=filename, error=str(err))
             return False
 
@@ -172,7 +171,7 @@ def _slot_dir() -> Path | None:
 
 def _keep_only(folder: Path, partial: str, name: str) -> None:
     """Publish the saved prefix as `name` (readers see a whole file or none) and remove this engine's prefixes
-    for older prompts; a failure only costs the cache."""
+    for older prompts; a failure only costs the cache (and leaves no partial file behind)."""
     try:
         os.replace(folder / partial, folder / name)
         for stale in folder.glob(name.rsplit("-", 1)[0] + "-*.bin"):
@@ -180,6 +179,15 @@ def _keep_only(folder: Path, partial: str, name: str) -> None:
                 stale.unlink(missing_ok=True)
     except OSError as err:
         log.debug("prompt_cache_not_saved", file=name, error=str(err))
+        _discard(folder / partial)
+
+
+def _discard(path: Path) -> None:
+    """Remove a partial prefix file, if one is there."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as err:
+        log.debug("prompt_cache_partial_left", file=str(path), error=str(err))
 
 
 def _file_identity(path: str | None) -> str:
@@ -403,7 +411,11 @@ class LlamaCppBackend(BaseBackend):
             fixed = request["messages"][:-1]
             if eng.slot_dir is None or not fixed:
                 return False
-            name = _prefix_file(eng.key, fixed)
+            try:
+                name = _prefix_file(eng.key, fixed)
+            except OSError as err:  # the model or adapter file is gone or replaced since it was loaded
+                log.debug("prompt_cache_off", backend=self.id, error=str(err))
+                return False
             if eng.slot_action("restore", name):
                 log.debug("prompt_cache_restored", backend=self.id, file=name)
                 return True
@@ -422,6 +434,8 @@ class LlamaCppBackend(BaseBackend):
             partial = f"{name}.{os.getpid()}.part"
             if not (isinstance(reply, dict) and reply.get("error")) and eng.slot_action("save", partial):
                 _keep_only(eng.slot_dir, partial, name)
+            else:  # a refused or failed save may still have written part of the file
+                _discard(eng.slot_dir / partial)
             return True
 
     def _raise(self, error: Any) -> None:
