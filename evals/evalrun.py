@@ -28,14 +28,26 @@ def add_model_args(ap: argparse.ArgumentParser) -> None:
     """The options every model evaluation takes: --model, --adapter (both repeatable) and --out."""
     ap.add_argument("--model", action="append", default=[], help="backend id (repeat)")
     ap.add_argument(
-        "--adapter", action="append", default=[], help="BACKEND=PATH: serve BACKEND with this adapter"
+        "--adapter",
+        action="append",
+        default=[],
+        type=_adapter_option,
+        help="BACKEND=PATH: serve BACKEND with this adapter",
     )
     ap.add_argument("--out", type=Path, default=None, help="write OUT.md, OUT.json and OUT-rows.jsonl")
 
 
+def _adapter_option(value: str) -> tuple[str, str]:
+    """One --adapter value, BACKEND=PATH, as (backend id, path); anything else is a usage error."""
+    backend, sep, path = value.partition("=")
+    if not (sep and backend.strip() and path.strip()):
+        raise argparse.ArgumentTypeError(f"expected BACKEND=PATH, got {value!r}")
+    return backend.strip(), path.strip()
+
+
 def adapters_of(args: argparse.Namespace) -> dict[str, str]:
     """The --adapter options as {backend id: adapter path}."""
-    return dict(a.split("=", 1) for a in args.adapter)
+    return dict(args.adapter)
 
 
 def model_backends(models: Sequence[str], adapters: Mapping[str, str] | None, id_sep: str) -> list[Any]:

@@ -242,11 +242,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     rows_path = rows_path_of(args.out) if args.out else None
     if rows_path is not None:
         rows_path.parent.mkdir(parents=True, exist_ok=True)
-    results, rows = evaluate(args.model, args.set or ["test", "handwritten"], adapters, args.limit, rows_path)
+    sets = args.set or ["test", "handwritten"]
+    results, rows = evaluate(args.model, sets, adapters, args.limit, rows_path)
     meta = {
         "models": args.model,
         "adapters": adapters,
-        "sets": args.set,
+        "sets": sets,
         "note": "Wilson 95% intervals in brackets. 'alone' = the model's first output, no rules, no repair.",
     }
     text = markdown(results, meta)

@@ -175,11 +175,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--limit", type=int, default=None, help="evenly spaced items per set (a smoke run)")
     args = ap.parse_args(argv)
     adapters = adapters_of(args)
-    results, rows = evaluate(args.model, args.set or ["validation"], adapters, args.limit)
+    sets = args.set or ["validation"]
+    results, rows = evaluate(args.model, sets, adapters, args.limit)
     text = markdown(results)
     print(text)
     if args.out:
-        meta = {"models": args.model, "adapters": adapters, "sets": args.set}
+        meta = {"models": args.model, "adapters": adapters, "sets": sets}
         write_outputs(args.out, text, meta, results, rows)
 
 
