@@ -6,10 +6,10 @@ Disguises that defeat plain patterns: full-width letters and digits (`８％`), 
 
 1. Unicode NFKC per character (full-width → half-width, compatibility forms, ideographic space → space);
 2. zero-width and soft-hyphen characters removed;
-3. spaces between two CJK characters removed, and runs of single letters separated by single spaces
-   (three or more) joined into one word;
-4. words spelled out with separators between single characters (`g-u-a-r-a-n-t-e-e-d`, `稳-赚-不-赔`,
+3. words spelled out with separators between single characters (`g-u-a-r-a-n-t-e-e-d`, `稳-赚-不-赔`,
    `保.本`, three or more characters; two for CJK) joined;
+4. spaces between two CJK characters removed, and runs of single letters separated by single spaces
+   (three or more) joined into one word;
 5. traditional → simplified Chinese with OpenCC (`t2s`).
 
 `Normalized.original_span(start, end)` maps a span of the normalized text back to the original, so a
