@@ -45,6 +45,17 @@ def _adapter_option(value: str) -> tuple[str, str]:
     return backend.strip(), path.strip()
 
 
+def positive_int(value: str) -> int:
+    """An option value that must be a whole number of at least 1 (--limit)."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value!r}")
+    return number
+
+
 def adapters_of(args: argparse.Namespace) -> dict[str, str]:
     """The --adapter options as {backend id: adapter path}."""
     return dict(args.adapter)

@@ -34,6 +34,7 @@ from fincopilot.evals.evalrun import (
     adapters_of,
     add_model_args,
     model_backends,
+    positive_int,
     rows_path_of,
     set_table_head,
     wilson,
@@ -236,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_model_args(ap)
     ap.add_argument("--set", action="append", default=[], help="test, validation, handwritten (repeat)")
-    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--limit", type=positive_int, default=None)
     args = ap.parse_args(argv)
     adapters = adapters_of(args)
     rows_path = rows_path_of(args.out) if args.out else None

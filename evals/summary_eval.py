@@ -41,6 +41,7 @@ from fincopilot.evals.evalrun import (
     adapters_of,
     add_model_args,
     model_backends,
+    positive_int,
     set_table_head,
     wilson,
     write_outputs,
@@ -172,7 +173,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_model_args(ap)
     ap.add_argument("--set", action="append", default=[], choices=SETS, help="repeat; default validation")
-    ap.add_argument("--limit", type=int, default=None, help="evenly spaced items per set (a smoke run)")
+    ap.add_argument(
+        "--limit", type=positive_int, default=None, help="evenly spaced items per set (a smoke run)"
+    )
     args = ap.parse_args(argv)
     adapters = adapters_of(args)
     sets = args.set or ["validation"]

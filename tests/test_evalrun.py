@@ -37,3 +37,10 @@ def test_summary_eval_records_the_sets_it_ran(tmp_path, capsys):
     meta = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))["meta"]
     assert meta["sets"] == ["validation"]
     assert "extractive" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("limit", ["0", "-2", "two"])
+def test_a_limit_below_one_is_one_usage_error(limit, capsys):
+    with pytest.raises(SystemExit) as stop:
+        summary_eval.main(["--limit", limit])
+    assert stop.value.code == 2 and "expected a whole number >= 1" in capsys.readouterr().err
