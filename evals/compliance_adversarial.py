@@ -257,6 +257,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.set is not None and not args.set.is_file():
         parser.error(f"no such split file: {args.set}")
+    if args.set is not None and (args.report or args.calibrate):  # they score the named splits, not SET
+        parser.error("a split file is scored alone: leave it out with --report or --calibrate")
     if args.report:
         only = ("rules", "rules+learned", "rules+n-gram+semantic@0.05")
         print(report({name: load_items(path) for name, path in SPLITS.items()}, only=only))
