@@ -37,20 +37,37 @@ PROMPTS = [
 PLAN_REQUEST = "Check the credit of client C-1042 and summarize the latest HY-7 report"
 KINDS = ("transformers", "llamacpp")
 PLAN_REPEATS = 3  # cold plans after the first
+THREADS = (1, 2)  # the thread counts of the same-cores comparison
 FINCOPILOT = str(Path(sys.executable).with_name("fincopilot"))
 
 
-def tokens_per_second(kind: str, max_tokens: int, repeats: int, progress, task) -> dict[str, float]:
+def tokens_per_second(
+    kind: str, max_tokens: int, repeats: int, progress, task, threads: int | None = None
+) -> dict[str, float]:
+    """Generated tokens/s at batch 1 and 8; `threads` pins the kind's compute threads (default: its own)."""
+    import torch
+
     from fincopilot.config import settings
-    from fincopilot.models.messages import messages
     from fincopilot.models.registry import build_backend
 
+    options = {"threads": threads} if threads and kind == "llamacpp" else {}
     spec = (
         settings()
         .backend("smollm2-135m")
-        .model_copy(update={"id": f"bench-{kind}", "kind": kind, "options": {}})
+        .model_copy(update={"id": f"bench-{kind}-{threads}", "kind": kind, "options": options})
     )
-    backend = build_backend(spec)
+    before = torch.get_num_threads()
+    if threads and kind == "transformers":
+        torch.set_num_threads(threads)
+    try:
+        return _rates(build_backend(spec), max_tokens, repeats, progress, task)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _rates(backend, max_tokens: int, repeats: int, progress, task) -> dict[str, float]:
+    from fincopilot.models.messages import messages
+
     chats = [messages(p) for p in PROMPTS]
     backend.complete(chats[0], max_tokens=4)  # load weights and warm up outside the timings
     out = {"b1_tokens": 0.0, "b1_time": 0.0, "b8_tokens": 0.0, "b8_time": 0.0}
@@ -174,6 +191,36 @@ def measure(kinds: tuple[str, ...], max_tokens: int, repeats: int) -> dict[str, 
     return results
 
 
+def thread_sweep(kinds: tuple[str, ...], max_tokens: int, repeats: int) -> dict[tuple[str, int], dict]:
+    """Tokens/s of each kind pinned to each thread count, so both kinds are compared on the same cores."""
+    from rich.progress import Progress
+
+    sweep = {}
+    with Progress() as progress:
+        for kind in kinds:
+            for n in THREADS:
+                task = progress.add_task(f"{kind}, {n} thread(s): tokens/s", total=repeats * 9)
+                sweep[(kind, n)] = tokens_per_second(kind, max_tokens, repeats, progress, task, threads=n)
+    return sweep
+
+
+def sweep_rows(sweep: dict[tuple[str, int], dict]) -> str:
+    """One row per thread count: both kinds' tokens/s and llamacpp's ratio on the same number of threads."""
+    rows = []
+    for n in THREADS:
+        t, g = sweep.get(("transformers", n)), sweep.get(("llamacpp", n))
+        if not (t and g):
+            continue
+        rows.append(
+            f"| {n} | {t['b1_rate']:.1f} | {g['b1_rate']:.1f} ({g['b1_rate'] / t['b1_rate']:.1f}x) "
+            f"| {t['b8_rate']:.1f} | {g['b8_rate']:.1f} ({g['b8_rate'] / t['b8_rate']:.1f}x) |"
+        )
+    return (
+        "| threads (both kinds) | transformers, batch 1 | llamacpp, batch 1 | transformers, batch 8 "
+        "| llamacpp, batch 8 |\n|---:|---:|---:|---:|---:|\n" + "\n".join(rows) + "\n"
+    )
+
+
 def _secs(value: float | str) -> str:
     return "-" if value != value else f"{float(value):.2f}"  # NaN: not logged by this kind
 
@@ -201,7 +248,7 @@ def plan_rows(r: dict[str, dict]) -> str:
     )
 
 
-def report(r: dict[str, dict], max_tokens: int, repeats: int, loads: tuple[float, float]) -> str:
+def report(r: dict[str, dict], sweep: dict, max_tokens: int, repeats: int, loads: tuple[float, float]) -> str:
     base = r.get("transformers")
 
     def vs_base(m: dict[str, float | str], key: str, faster: bool = False) -> str:
@@ -234,6 +281,9 @@ def report(r: dict[str, dict], max_tokens: int, repeats: int, loads: tuple[float
         "| plan source | `serve` RSS (MiB) |\n|---|---:|---:|---:|---:|---|---:|\n" + "\n".join(rows) + "\n\n"
         "Where each cold plan's seconds went (model load, prompt and generation as the logs report them):\n\n"
         + plan_rows(r)
+        + "\nThe first table runs each kind with its own default threads (llamacpp: half the cores, so 1 here; "
+        "PyTorch: every core). Pinned to the same number of threads:\n\n"
+        + sweep_rows(sweep)
         + "\nTargets (issue #11): llamacpp >= 5x transformers tokens/s at batch 1; cold `plan` <= 5 s on an idle "
         "2-core machine; `serve` RSS <= 1 GB with the default models.\n"
     )
@@ -249,7 +299,8 @@ def main(argv: list[str] | None = None) -> None:
     kinds = KINDS[1:] if args.skip_transformers else KINDS
     load_start = os.getloadavg()[0]
     r = measure(kinds, args.max_tokens, args.repeats)
-    body = report(r, args.max_tokens, args.repeats, (load_start, os.getloadavg()[0]))
+    sweep = thread_sweep(kinds, args.max_tokens, args.repeats)
+    body = report(r, sweep, args.max_tokens, args.repeats, (load_start, os.getloadavg()[0]))
     write_section(
         "tokens",
         "Embedded model: llamacpp vs transformers (tokens/s, cold plan, serve memory)",
