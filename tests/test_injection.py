@@ -234,5 +234,7 @@ def test_injected_report_with_the_real_embedded_model(smollm2, injected_db):
     trail = audit.rows("req-real")
     assert [r.payload["tool"] for r in trail if r.event == "tool_call"] == ["report_lookup"]
     assert any(r.event == "injection_suspected" for r in trail)
-    assert any(r.event == "route" and r.payload["backend"] == "smollm2-135m" for r in trail)
+    # the default config routes summaries to the fine-tuned summarizer on the embedded model
+    routed = [r.payload["backend"] for r in trail if r.event == "route"]
+    assert routed == ["smollm2-135m+report_summary-lora"], routed
     assert result.report_id == "RPT-HY-7-INJECTED" and result.unsupported_numbers == []
