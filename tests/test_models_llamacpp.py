@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from typing import Literal
 
@@ -151,14 +152,22 @@ def test_errors_are_typed(cpp):
 
 
 @pytest.mark.model
-def test_ngram_drafts_leave_greedy_output_unchanged(cpp):
+def test_ngram_drafts_are_accepted_and_keep_the_greedy_answer(cpp, monkeypatch):
+    """The model verifies every drafted token, so the answer is the greedy one; verifying a draft is a batch,
+    whose float rounding differs from one-token steps, so a near tie late in an answer may flip (seen on a CI
+    machine: "BBB C" vs "BBB-C" in a figure name). The decision at the start and the validity must hold."""
     drafted = build_backend(
         SPEC.model_copy(update={"id": "drafted", "options": {**SPEC.options, "ngram_draft": 8}})
     )
+    timings: list[dict] = []
+    monkeypatch.setattr(llamacpp.LlamaCppBackend, "_log_timings", lambda self, t: timings.append(t))
     for prompt in PROMPTS[:3]:
         chat = messages(prompt, system=SYSTEM)
         plain = cpp.complete(chat, schema=Assessment, max_tokens=120)
-        assert drafted.complete(chat, schema=Assessment, max_tokens=120).text == plain.text, prompt
+        done = drafted.complete(chat, schema=Assessment, max_tokens=120)
+        assert done.parsed.risk == plain.parsed.risk, prompt
+        assert len(os.path.commonprefix([done.text, plain.text])) >= 40, (done.text, plain.text)
+    assert sum(t.get("draft_n_accepted", 0) for t in timings) > 0  # drafts were proposed and kept
 
 
 @pytest.mark.model

@@ -398,6 +398,8 @@ class LlamaCppBackend(BaseBackend):
             prompt_ms=t.get("prompt_ms"),
             generated_tokens=t.get("predicted_n"),
             generation_ms=t.get("predicted_ms"),
+            drafted_tokens=t.get("draft_n"),
+            accepted_drafts=t.get("draft_n_accepted"),
         )
 
     def _prime(self, request: dict[str, Any]) -> bool:
