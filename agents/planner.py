@@ -187,7 +187,8 @@ Each step: {{"id": n, "skill": name, "args": {{...}}, "depends_on": [ids of earl
 Skills:
 {skills}
 Rules: write each client and product exactly as the request names it (an id like C-1042, a code like HY-7, or a
-name). {rules}Greetings and requests no skill can do: {{"steps": []}}."""
+name); the note "(named: ...)" after a request lists them. {rules}\
+Greetings and requests no skill can do: {{"steps": []}}."""
 
 
 def _example_features(plan: dict[str, Any]) -> set[str]:
@@ -227,21 +228,86 @@ def _rule_lines() -> str:
     return "".join(f"{s.plan_rule} " for s in list_skills() if s.plan_rule)
 
 
+Span = tuple[int, int]
+
+
+def _outermost(spans: dict[Span, str]) -> dict[Span, str]:
+    """The spans not inside a longer one ("Bond Fund" inside "Convertible Bond Fund" is one mention)."""
+    return {
+        sp: kind
+        for sp, kind in spans.items()
+        if not any(o != sp and o[0] <= sp[0] and sp[1] <= o[1] for o in spans)
+    }
+
+
+def _named_spans(texts: Sequence[str]) -> list[dict[Span, str]]:
+    """For each text, where the domain database's client and product names occur; none when it cannot be read."""
+    try:
+        named = data.named_in(texts)
+    except FinCopilotError as err:
+        log.debug("planner.mentions_by_id_only", reason=str(err))
+        return [{} for _ in texts]
+    spans: list[dict[Span, str]] = []
+    for text, (clients, products) in zip(texts, named, strict=True):
+        entities = [("client", c.name_zh, c.name_en) for c in clients] + [
+            ("product", p.name_zh, p.name_en) for p in products
+        ]
+        spans.append(
+            {
+                sp: kind
+                for kind, *names in entities
+                for sp in filter(None, (data.name_span(n, text) for n in names))
+            }
+        )
+    return spans
+
+
+def mentions(texts: Sequence[str]) -> list[tuple[list[str], list[str]]]:
+    """For each text, the clients and products it names, as written and in order: ids and codes by pattern,
+    full names through the domain database (ids and codes only when it cannot be read)."""
+    out = []
+    for text, named in zip(texts, _named_spans(texts), strict=True):
+        spans = {m.span(): "client" for m in CLIENT_ID.finditer(text)}
+        spans |= {m.span(1): "product" for m in PRODUCT_CODE.finditer(text)}
+        found: dict[str, list[str]] = {"client": [], "product": []}
+        for (start, end), kind in sorted(_outermost(spans | named).items()):
+            found[kind] = _unique([*found[kind], text[start:end]])
+        out.append((found["client"], found["product"]))
+    return out
+
+
+def _with_mentions(turns: Sequence[str]) -> list[str]:
+    """The user turns with the entity linker's reading appended, so the model copies names rather than
+    guessing which words are a client and which a product."""
+    out = []
+    for turn, (clients, products) in zip(turns, mentions(turns), strict=True):
+        named = [
+            f"{label} {', '.join(items)}"
+            for label, items in (("clients", clients), ("products", products))
+            if items
+        ]
+        out.append(turn + "\n(named: " + ("; ".join(named) or "no client or product") + ")")
+    return out
+
+
 def planner_messages(request: str, context: Sequence[str] = ()) -> list[Message]:
-    """The planner prompt (system with skill descriptions and rules, the declared examples, the request).
+    """The planner prompt (system with skill descriptions and rules, the declared examples, the request),
+    each user turn followed by the clients and products it names (`mentions`).
 
     `context`: earlier user turns of the conversation (most recent last), so follow-ups can refer to them.
     """
-    msgs = [Message(role="system", content=_SYSTEM.format(skills=_skill_lines(), rules=_rule_lines()))]
-    for text, plan in prompt_examples():
-        msgs.append(Message(role="user", content=text))
-        msgs.append(Message(role="assistant", content=json.dumps(plan, ensure_ascii=False)))
+    examples = prompt_examples()
     body = (
         request
         if not context
         else "Earlier in this conversation: " + " | ".join(context[-3:]) + "\nNow: " + request
     )
-    msgs.append(Message(role="user", content=body))
+    *shown, asked = _with_mentions([text for text, _ in examples] + [body])
+    msgs = [Message(role="system", content=_SYSTEM.format(skills=_skill_lines(), rules=_rule_lines()))]
+    for text, (_, plan) in zip(shown, examples, strict=True):
+        msgs.append(Message(role="user", content=text))
+        msgs.append(Message(role="assistant", content=json.dumps(plan, ensure_ascii=False)))
+    msgs.append(Message(role="user", content=asked))
     return msgs
 
 

@@ -44,6 +44,15 @@ def advisor(name: str) -> Principal:
     return Principal(id=f"key:{name.lower().replace(' ', '-')}", role="advisor", name=name)
 
 
+def test_names_in_a_request_are_linked_only_within_the_book(book):
+    owner, other, theirs = book
+    mine, not_mine = data.get_client("C-1042"), data.get_client(theirs)
+    text = f"compare {mine.name_en} with {not_mine.name_zh}"
+    assert sorted(c.client_id for c in data.named_in([text])[0][0]) == sorted([mine.client_id, theirs])
+    with acting_as(advisor(owner)):
+        assert [c.client_id for c in data.named_in([text])[0][0]] == [mine.client_id]
+
+
 def test_advisor_reads_only_their_book_and_denials_are_audited(book):
     owner, other, theirs = book
     with acting_as(advisor(owner)):

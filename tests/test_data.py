@@ -69,6 +69,20 @@ def test_get_client_resolves_ids_names_and_free_text(db, ref):
     assert data.get_client(ref).client_id == "C-1042"
 
 
+def test_names_in_free_text_are_found_whole_and_per_text(db):
+    client, product = data.get_client("C-1042"), data.get_product("HY-7")
+    texts = [
+        f"does the {product.name_en.upper()} suit {client.name_en.lower()}?",
+        f"{client.name_zh}想买{product.name_zh}",
+        f"{client.name_en}x and {product.code}",  # a longer word is not the name; a code is not a name
+        "",
+    ]
+    found = [([c.client_id for c in cs], [p.code for p in ps]) for cs, ps in data.named_in(texts, path=db)]
+    assert found == [(["C-1042"], ["HY-7"]), (["C-1042"], ["HY-7"]), ([], []), ([], [])]
+    assert data.name_span(client.name_en, f"Ask {client.name_en}.") == (4, 4 + len(client.name_en))
+    assert data.name_span("", "anything") is None
+
+
 def test_unknown_client_gives_a_clear_error(db):
     with pytest.raises(NotFoundError, match=r"no client matches 'C-9999'.*C-1042"):
         data.get_client("C-9999")

@@ -15,6 +15,11 @@ from fincopilot.models.adapter_card import adapter_backends
 from fincopilot.models.trainset import SkillTask, corpus_hash, load_corpus_file, render_target
 
 
+def request_of(example) -> str:
+    """The request of a planner training example (its last user turn without the entity note)."""
+    return example.messages[-1].content.rsplit("\n(named: ", 1)[0]
+
+
 def _flags_task() -> SkillTask:
     from fincopilot.agents.compliance_check import _Flags
 
@@ -310,15 +315,13 @@ def test_planner_corpus_never_contains_heldout_items():
     from_split = {e.id for e in corpus.examples if e.source == "train_split"}
     assert from_split and from_split <= train and not from_split & heldout
     heldout_requests = {i.input["request"] for i in load_items("planner", "heldout")}
-    assert not any(
-        e.messages[-1].content in heldout_requests for e in corpus.examples if e.source == "train_split"
-    )
+    assert not any(request_of(e) in heldout_requests for e in corpus.examples if e.source == "train_split")
     assert corpus.sources["domain"] > 0 and corpus.dataset_version
     # the prompt is the production prompt, the target parses as the production schema
     from fincopilot.agents.planner import planner_messages, planner_schema
 
     ex = corpus.examples[0]
-    assert ex.messages == planner_messages(ex.messages[-1].content)
+    assert ex.messages == planner_messages(request_of(ex))
     planner_schema().model_validate_json(ex.completion)
     assert build_corpus("planner").data_hash == corpus.data_hash  # deterministic
 

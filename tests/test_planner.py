@@ -23,6 +23,7 @@ from fincopilot.agents.planner import (
     classify,
     ensure_valid,
     fallback_plan,
+    mentions,
     plan_batch,
     plan_request,
     planner_messages,
@@ -33,7 +34,7 @@ from fincopilot.agents.planner import (
     review_plan,
     validate_plan,
 )
-from fincopilot.errors import BackendError, InputError, PlanValidationError
+from fincopilot.errors import BackendError, ConfigError, InputError, PlanValidationError
 from fincopilot.tools import data
 
 
@@ -208,6 +209,27 @@ def test_classify_extracts_entities_in_chinese_text_and_uses_context():
     assert set(it.skills) == {"credit_lookup", "report_summary"}  # bare entities: the gate checks suitability
     follow = classify("and summarize the report", context=["Client C-1042 wants HY-7"])
     assert follow.products == ["HY-7"] and follow.skills == ["report_summary"]
+
+
+def test_the_prompt_lists_what_the_request_names_as_written(monkeypatch):
+    client, product = data.get_client("C-1042"), data.get_product("HY-9")
+    request = f"Does the {product.name_en.lower()} suit {client.name_en}? And c-1100 with HY-7, for {client.name_zh}"
+    assert mentions([request])[0] == (
+        [client.name_en, "c-1100", client.name_zh],
+        [product.name_en.lower(), "HY-7"],
+    )
+    assert planner_messages(request)[-1].content == (
+        f"{request}\n(named: clients {client.name_en}, c-1100, {client.name_zh}; "
+        f"products {product.name_en.lower()}, HY-7)"
+    )
+    assert planner_messages("hello")[-1].content == "hello\n(named: no client or product)"
+    assert all("(named: " in m.content for m in planner_messages("hello")[1:] if m.role == "user")
+
+    def unreadable(*_args, **_kw):
+        raise ConfigError("the domain database is missing")
+
+    monkeypatch.setattr(data, "connect", unreadable)
+    assert mentions([request])[0] == (["c-1100"], ["HY-7"])  # ids and codes still found, no error
 
 
 def test_missing_id_gets_a_clarifying_direct_answer():

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -29,6 +29,7 @@ from fincopilot.tools.registry import tool
 log = get_logger(__name__)
 
 MAX_REF_LEN = 200
+MAX_TEXT_SCAN = 20_000  # characters of free text searched for client names
 CLIENT_ID = re.compile(r"\bC-\d{4,6}\b", re.IGNORECASE)
 PRODUCT_CODE = re.compile(r"\b[A-Z]{2,4}-\d{1,3}\b", re.IGNORECASE)
 # Quotes, semicolons and SQL comments: such a reference is matched literally only (never searched inside),
@@ -360,18 +361,7 @@ def check_client_mentions(text: str, *, path: Path | str | None = None) -> None:
             if ids
             else []
         )
-        named = _rows(
-            con,
-            "SELECT client_id, advisor, name_en, name_zh FROM clients WHERE "
-            "strpos(lower(?), lower(name_en)) > 0 OR strpos(?, name_zh) > 0",
-            [text, text],
-        )
-    rows += [
-        r
-        for r in named
-        if r["name_zh"] in text
-        or re.search(rf"(?<![A-Za-z]){re.escape(r['name_en'])}(?![A-Za-z])", text, re.IGNORECASE)
-    ]
+        rows += _rows_named_in(con, text)
     for row in rows:
         _in_book([row], "request")
 
@@ -380,6 +370,58 @@ _CLIENT_COLS = (
     "client_id, name_en, name_zh, age, risk_profile, risk_profile_label, annual_income, horizon_years, "
     "email, phone, advisor, kyc_date"
 )
+
+
+def name_span(name: str, text: str) -> tuple[int, int] | None:
+    """Where a client's full name occurs in `text`: Chinese as written, English as whole words in any case
+    ("Li Na" is not inside "Li Nan"); None when it does not."""
+    if not name:
+        return None
+    if re.search(r"[\u4e00-\u9fff]", name):
+        at = text.find(name)
+        return (at, at + len(name)) if at >= 0 else None
+    m = re.search(rf"(?<![A-Za-z]){re.escape(name)}(?![A-Za-z])", text, re.IGNORECASE)
+    return m.span() if m else None
+
+
+def _rows_named_in(con: Any, text: str) -> list[dict[str, Any]]:
+    """The clients whose full name (English or Chinese) occurs in free text; the text is a bound parameter."""
+    rows = _rows(
+        con,
+        f"SELECT {_CLIENT_COLS} FROM clients WHERE "
+        "strpos(lower(?), lower(name_en)) > 0 OR strpos(?, name_zh) > 0",
+        [text[:MAX_TEXT_SCAN], text[:MAX_TEXT_SCAN]],
+    )
+    return [r for r in rows if name_span(r["name_zh"], text) or name_span(r["name_en"], text)]
+
+
+def named_in(
+    texts: Sequence[str], *, path: Path | str | None = None
+) -> list[tuple[list[Client], list[Product]]]:
+    """For each text, the clients of the current principal's book and the products whose full name (English
+    or Chinese) occurs in it; one database connection for all the texts."""
+    p = current_principal()
+    out = []
+    with connect(path) as con:
+        for text in texts:
+            clients = [
+                Client(**r)
+                for r in _rows_named_in(con, text)
+                if p is None or p.sees_every_client or r["advisor"] == p.name
+            ]
+            products = _rows(
+                con,
+                f"SELECT {_PRODUCT_COLS} FROM products WHERE "
+                "strpos(lower(?), lower(name_en)) > 0 OR strpos(?, name_zh) > 0",
+                [text[:MAX_TEXT_SCAN], text[:MAX_TEXT_SCAN]],
+            )
+            named = [
+                Product(**r)
+                for r in products
+                if name_span(r["name_zh"], text) or name_span(r["name_en"], text)
+            ]
+            out.append((clients, named))
+    return out
 
 
 def get_client(ref: str, *, path: Path | str | None = None) -> Client:
@@ -405,20 +447,7 @@ def get_client(ref: str, *, path: Path | str | None = None) -> Client:
                         ids,
                     )
             if not rows and not SQL_LIKE.search(text):
-                # A full name written inside free text ("... for Zhang Min ..."), still a bound parameter.
-                rows = _rows(
-                    con,
-                    f"SELECT {_CLIENT_COLS} FROM clients WHERE "
-                    "strpos(lower(?), lower(name_en)) > 0 OR strpos(?, name_zh) > 0",
-                    [text, text],
-                )
-                # English names must appear as whole words ("Li Na" is not inside "Li Nan").
-                rows = [
-                    r
-                    for r in rows
-                    if r["name_zh"] in text
-                    or re.search(rf"(?<![A-Za-z]){re.escape(r['name_en'])}(?![A-Za-z])", text, re.IGNORECASE)
-                ]
+                rows = _rows_named_in(con, text)
     rows = _in_book(rows, "client profile")
     if len(rows) > 1:
         raise InputError(
