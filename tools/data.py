@@ -373,8 +373,8 @@ _CLIENT_COLS = (
 
 
 def name_span(name: str, text: str) -> tuple[int, int] | None:
-    """Where a client's full name occurs in `text`: Chinese as written, English as whole words in any case
-    ("Li Na" is not inside "Li Nan"); None when it does not."""
+    """Where a full name (a client's or a product's) occurs in `text`: Chinese as written, English as whole
+    words in any case ("Li Na" is not inside "Li Nan"); None when it does not."""
     if not name:
         return None
     if re.search(r"[\u4e00-\u9fff]", name):
