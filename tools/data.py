@@ -361,7 +361,7 @@ def check_client_mentions(text: str, *, path: Path | str | None = None) -> None:
             if ids
             else []
         )
-        rows += _rows_named_in(con, text)
+        rows += _rows_naming(con, "clients", _CLIENT_COLS, text)
     for row in rows:
         _in_book([row], "request")
 
@@ -384,12 +384,12 @@ def name_span(name: str, text: str) -> tuple[int, int] | None:
     return m.span() if m else None
 
 
-def _rows_named_in(con: Any, text: str) -> list[dict[str, Any]]:
-    """The clients whose full name (English or Chinese) occurs in free text; the text is a bound parameter."""
+def _rows_naming(con: Any, table: str, cols: str, text: str) -> list[dict[str, Any]]:
+    """The rows of `table` (clients or products) whose full name, English or Chinese, occurs in free text; the
+    text is a bound parameter."""
     rows = _rows(
         con,
-        f"SELECT {_CLIENT_COLS} FROM clients WHERE "
-        "strpos(lower(?), lower(name_en)) > 0 OR strpos(?, name_zh) > 0",
+        f"SELECT {cols} FROM {table} WHERE strpos(lower(?), lower(name_en)) > 0 OR strpos(?, name_zh) > 0",
         [text[:MAX_TEXT_SCAN], text[:MAX_TEXT_SCAN]],
     )
     return [r for r in rows if name_span(r["name_zh"], text) or name_span(r["name_en"], text)]
@@ -406,20 +406,10 @@ def named_in(
         for text in texts:
             clients = [
                 Client(**r)
-                for r in _rows_named_in(con, text)
+                for r in _rows_naming(con, "clients", _CLIENT_COLS, text)
                 if p is None or p.sees_every_client or r["advisor"] == p.name
             ]
-            products = _rows(
-                con,
-                f"SELECT {_PRODUCT_COLS} FROM products WHERE "
-                "strpos(lower(?), lower(name_en)) > 0 OR strpos(?, name_zh) > 0",
-                [text[:MAX_TEXT_SCAN], text[:MAX_TEXT_SCAN]],
-            )
-            named = [
-                Product(**r)
-                for r in products
-                if name_span(r["name_zh"], text) or name_span(r["name_en"], text)
-            ]
+            named = [Product(**r) for r in _rows_naming(con, "products", _PRODUCT_COLS, text)]
             out.append((clients, named))
     return out
 
@@ -447,7 +437,7 @@ def get_client(ref: str, *, path: Path | str | None = None) -> Client:
                         ids,
                     )
             if not rows and not SQL_LIKE.search(text):
-                rows = _rows_named_in(con, text)
+                rows = _rows_naming(con, "clients", _CLIENT_COLS, text)
     rows = _in_book(rows, "client profile")
     if len(rows) > 1:
         raise InputError(
