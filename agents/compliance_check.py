@@ -182,7 +182,7 @@ EXAMPLES = [
             ]
         },
     ),
-    ("这段话合规吗：“本基金保证收益”", {"text": QUOTE_REF}),
+    ("这段话合规吗：“本基金保证收益，稳赚不赔”", {"text": QUOTE_REF}),
 ]
 PLAN_RULE = (
     "Every answer goes through the compliance gate (suitability included), so a recommendation, a suitability "

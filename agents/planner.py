@@ -187,7 +187,7 @@ Each step: {{"id": n, "skill": name, "args": {{...}}, "depends_on": [ids of earl
 Skills:
 {skills}
 Rules: write each client and product exactly as the request names it (an id like C-1042, a code like HY-7, or a
-name); the note "(named: ...)" after a request lists them. {rules}\
+name); the note "(named: ...)" after a request lists them and says when it quotes a draft. {rules}\
 Greetings and requests no skill can do: {{"steps": []}}."""
 
 
@@ -231,62 +231,83 @@ def _rule_lines() -> str:
 Span = tuple[int, int]
 
 
-def _outermost(spans: dict[Span, str]) -> dict[Span, str]:
+Link = tuple[str, str]  # ("client" or "product", its id or code)
+
+
+def _outermost(spans: dict[Span, Link]) -> dict[Span, Link]:
     """The spans not inside a longer one ("Bond Fund" inside "Convertible Bond Fund" is one mention)."""
     return {
-        sp: kind
-        for sp, kind in spans.items()
+        sp: link
+        for sp, link in spans.items()
         if not any(o != sp and o[0] <= sp[0] and sp[1] <= o[1] for o in spans)
     }
 
 
-def _named_spans(texts: Sequence[str]) -> list[dict[Span, str]]:
+def _named_spans(texts: Sequence[str]) -> list[dict[Span, Link]]:
     """For each text, where the domain database's client and product names occur; none when it cannot be read."""
     try:
         named = data.named_in(texts)
     except FinCopilotError as err:
         log.debug("planner.mentions_by_id_only", reason=str(err))
         return [{} for _ in texts]
-    spans: list[dict[Span, str]] = []
+    spans: list[dict[Span, Link]] = []
     for text, (clients, products) in zip(texts, named, strict=True):
-        entities = [("client", c.name_zh, c.name_en) for c in clients] + [
-            ("product", p.name_zh, p.name_en) for p in products
+        entities = [("client", c.client_id, c.name_zh, c.name_en) for c in clients] + [
+            ("product", p.code, p.name_zh, p.name_en) for p in products
         ]
         spans.append(
             {
-                sp: kind
-                for kind, *names in entities
+                sp: (kind, key)
+                for kind, key, *names in entities
                 for sp in filter(None, (data.name_span(n, text) for n in names))
             }
         )
     return spans
 
 
-def mentions(texts: Sequence[str]) -> list[tuple[list[str], list[str]]]:
-    """For each text, the clients and products it names, as written and in order: ids and codes by pattern,
-    full names through the domain database (ids and codes only when it cannot be read)."""
+def _links(texts: Sequence[str]) -> list[list[tuple[str, str, str]]]:
+    """For each text, the clients and products it names, in order, as (kind, as written, id or code): ids and
+    codes by pattern, full names through the domain database (ids and codes only when it cannot be read)."""
     out = []
     for text, named in zip(texts, _named_spans(texts), strict=True):
-        spans = {m.span(): "client" for m in CLIENT_ID.finditer(text)}
-        spans |= {m.span(1): "product" for m in PRODUCT_CODE.finditer(text)}
-        found: dict[str, list[str]] = {"client": [], "product": []}
-        for (start, end), kind in sorted(_outermost(spans | named).items()):
-            found[kind] = _unique([*found[kind], text[start:end]])
-        out.append((found["client"], found["product"]))
+        spans = {m.span(): ("client", m.group(0).upper()) for m in CLIENT_ID.finditer(text)}
+        spans |= {m.span(1): ("product", m.group(1)) for m in PRODUCT_CODE.finditer(text)}
+        links = sorted(_outermost(spans | named).items())
+        out.append([(kind, text[start:end], key) for (start, end), (kind, key) in links])
     return out
 
 
+def _of_kind(links: list[tuple[str, str, str]], field: int) -> tuple[list[str], list[str]]:
+    """(clients, products) of `links`, each as its `field` (1: as written, 2: id or code), once each."""
+    return tuple(
+        _unique([link[field] for link in links if link[0] == kind]) for kind in ("client", "product")
+    )
+
+
+def mentions(texts: Sequence[str]) -> list[tuple[list[str], list[str]]]:
+    """For each text, the clients and products it names, as written and in order (see `_links`)."""
+    return [_of_kind(links, 1) for links in _links(texts)]
+
+
+def _named_entities(text: str) -> tuple[list[str], list[str]]:
+    """The clients and products `text` names, as ids and codes, in order (the linker `mentions` uses)."""
+    return _of_kind(_links([text])[0], 2)
+
+
 def _with_mentions(turns: Sequence[str]) -> list[str]:
-    """The user turns with the entity linker's reading appended, so the model copies names rather than
-    guessing which words are a client and which a product."""
+    """The user turns with the entity linker's reading appended (the clients and products named, and whether
+    a draft is quoted), so the model copies names rather than guessing which words are a client and which a
+    product."""
     out = []
     for turn, (clients, products) in zip(turns, mentions(turns), strict=True):
         named = [
             f"{label} {', '.join(items)}"
             for label, items in (("clients", clients), ("products", products))
             if items
-        ]
-        out.append(turn + "\n(named: " + ("; ".join(named) or "no client or product") + ")")
+        ] or ["no client or product"]
+        if quoted_text(turn) is not None:
+            named.append("a quoted draft")
+        out.append(turn + "\n(named: " + "; ".join(named) + ")")
     return out
 
 
@@ -538,11 +559,7 @@ def _unique(items: Iterable[str]) -> list[str]:
 def classify(request: str, context: Sequence[str] = ()) -> Intents:
     """Each skill's declared intent (English and Chinese) and entity extraction (ids, codes and names
     through the domain database); entities fall back to earlier turns for a follow-up."""
-    named_clients, named_products = _named_entities(request)
-    clients = _unique([c.upper() for c in CLIENT_ID.findall(request)] + named_clients)
-    products = _unique([p.upper() for p in PRODUCT_CODE.findall(request)] + named_products)
-    if not clients:
-        products = [p for p in products if not p.startswith("C-")]
+    clients, products = _named_entities(request)
     found = Entities(request=request, clients=clients, products=products, quote=quoted_text(request))
     skills = [s.name for s in list_skills() if s.wants(found)]
     if not skills and (clients or products):  # bare entity: "C-1042?" / "HY-7"
@@ -554,28 +571,8 @@ def classify(request: str, context: Sequence[str] = ()) -> Intents:
     if (
         skills and context and not (clients or products)
     ):  # a follow-up ("and his credit?") names earlier entities
-        earlier = " ".join(context)
-        named_clients, named_products = _named_entities(earlier)
-        clients = _unique([c.upper() for c in CLIENT_ID.findall(earlier)] + named_clients)[-1:]
-        products = _unique([p.upper() for p in PRODUCT_CODE.findall(earlier)] + named_products)[-1:]
+        clients, products = (found[-1:] for found in _named_entities(" ".join(context)))
     return Intents(skills=skills, clients=clients, products=products)
-
-
-def _named_entities(text: str) -> tuple[list[str], list[str]]:
-    """Clients and products the text names by full name (domain database), as ids and codes."""
-    clients: list[str] = []
-    try:
-        clients.append(data.get_client(text[: data.MAX_REF_LEN]).client_id)
-    except FinCopilotError:
-        pass
-    try:
-        folded = text.casefold()
-        products = [
-            p.code for p in data.list_products() if p.name_en.casefold() in folded or p.name_zh in text
-        ]
-    except FinCopilotError:
-        products = []
-    return clients, products
 
 
 def _skill_steps(it: Intents, request: str) -> tuple[list[PlanStep], list[str]]:

@@ -20,6 +20,7 @@ import random
 import re
 from typing import Any
 
+from fincopilot.errors import run_main
 from fincopilot.evals.datasets import EvalItem, dataset_version, split_for, write_items
 from fincopilot.tools.compliance_rules import CATEGORIES
 from fincopilot.tools.data import connect, get_report, list_products, list_reports
@@ -576,4 +577,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from fincopilot.errors import run_main
 from fincopilot.evals.datasets import EvalItem, dataset_version, write_items
 from fincopilot.tools import datagen
 from fincopilot.tools.kb_seed import product_terms
@@ -433,4 +434,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

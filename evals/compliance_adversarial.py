@@ -33,6 +33,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from fincopilot.agents.compliance_check import check_learned, check_rules
+from fincopilot.errors import run_main
 from fincopilot.tools.compliance_rules import CATEGORIES
 from fincopilot.tools.compliance_semantic import BUDGETS, DEFAULT_BUDGET, load_combined
 
@@ -271,4 +272,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -12,7 +12,8 @@ planner's rules):
 - a recommendation, suitability question or comparison for a client is just those steps: the graph's
   compliance gate checks the final answer, and each product's suitability for the client, after synthesis;
 - a quoted draft to check is `compliance_check` with `{"text": "$quote"}` (the quoted text; plus client
-  and product when the request names them for suitability), no dependencies;
+  and product when the request names them for suitability, the product inside the quote or outside it),
+  no dependencies;
 - greetings and out-of-scope requests have no steps.
 
 Arguments are the mentions as written ("C-1042", "Xu Juan", "高收益债券基金"); the planner resolves names
@@ -34,7 +35,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fincopilot.evals.planner_frames import DRAFTS_EN, DRAFTS_ZH, FRAMES, Frame
+from fincopilot.evals.planner_frames import (
+    DRAFTS_EN,
+    DRAFTS_EN_ABOUT,
+    DRAFTS_ZH,
+    DRAFTS_ZH_ABOUT,
+    FRAMES,
+    Frame,
+)
 from fincopilot.tools.datagen import build_tables
 
 SETS_DIR = Path(__file__).resolve().parent / "sets" / "planner"
@@ -159,9 +167,13 @@ def _product_mention(p: tuple[str, str, str], lang: str, rng: random.Random) -> 
     return p[2] if lang == "zh" and rng.random() < 0.85 else p[1]
 
 
-def _draft(lang: str, rng: random.Random) -> str:
+def _draft(lang: str, rng: random.Random, product: str = "") -> str:
+    """2-4 sentences; one of them names `product` when given."""
     pool = DRAFTS_ZH if lang == "zh" else DRAFTS_EN
     parts = rng.sample(pool, k=rng.choice((2, 3, 4)))
+    if product:
+        about = rng.choice(DRAFTS_ZH_ABOUT if lang == "zh" else DRAFTS_EN_ABOUT)
+        parts[rng.randrange(len(parts))] = about.format(p=product)
     return ("" if lang == "zh" else " ").join(parts)
 
 
@@ -199,7 +211,9 @@ def make_item(frame: Frame, ents: Entities, rng: random.Random, n: int, split: s
         f"p{i + 1}": m for i, m in enumerate(p_mentions)
     }
     fill["c"], fill["p"] = fill.get("c1", ""), fill.get("p1", "")
-    quote = _draft(frame.lang, rng) if "{q}" in frame.text else ""
+    # a product the frame does not name outside the quote is named inside it (and half the time when it is)
+    about = fill["p"] if fill["p"] and ("{p}" not in frame.text or rng.random() < 0.5) else ""
+    quote = _draft(frame.lang, rng, about) if "{q}" in frame.text else ""
     fill["q"] = quote
     text = frame.text.format(**fill)
     context: list[str] = [frame.context.format(**fill)] if frame.context else []

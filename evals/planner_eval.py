@@ -1,9 +1,10 @@
 """Measure the planner: rules alone, a model alone, and the full pipeline, per language, with 95% CIs.
 
     python -m fincopilot.evals.planner_eval --model smollm2-135m --model smollm2-135m+planner-lora \\
-        --set test --set handwritten --out evals/examples/planner-eval
+        --set test --set handwritten --set drafts --out evals/examples/planner-eval
 
-For each set (`evals/sets/planner/{test,validation,handwritten}.jsonl`) and language (en, zh):
+For each set (`evals/sets/planner/{test,validation,handwritten,drafts}.jsonl`; `drafts`: hand-written
+requests that quote a draft for a named client and product) and language (en, zh):
 
 - exact skill set: the set of skills in the final plan equals the gold set (a request that needs no skill:
   no steps);
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from fincopilot.agents.planner import Plan, PlanOutcome, plan_batch, resolve_plan, review_plan
-from fincopilot.errors import NotFoundError
+from fincopilot.errors import NotFoundError, run_main
 from fincopilot.evals.evalrun import (
     adapters_of,
     add_model_args,
@@ -44,6 +45,7 @@ from fincopilot.evals.evalrun import (
 
 SETS_DIR = Path(__file__).resolve().parent / "sets" / "planner"
 METRICS = ("skill_set", "arguments", "valid_first")
+WRITTEN_APART = ("handwritten", "drafts")  # sets written by hand, apart from the generator
 COLUMNS = ("configuration", "lang", "exact skill set", "exact arguments", "first-attempt validity")
 
 
@@ -210,9 +212,7 @@ def evaluate(
     with Progress() as bar:
         for set_name in sets:
             items = load_set(set_name)
-            items = (
-                items if set_name == "handwritten" else items[:limit]
-            )  # the hand-written set is always whole
+            items = items if set_name in WRITTEN_APART else items[:limit]  # always whole
             rows = run_rules(items)
             results[set_name] = {"rules": summarize(items, rows)}
             for backend in backends:
@@ -236,14 +236,16 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_model_args(ap)
-    ap.add_argument("--set", action="append", default=[], help="test, validation, handwritten (repeat)")
+    ap.add_argument(
+        "--set", action="append", default=[], help="test, validation, handwritten, drafts (repeat)"
+    )
     ap.add_argument("--limit", type=positive_int, default=None)
     args = ap.parse_args(argv)
     adapters = adapters_of(args)
     rows_path = rows_path_of(args.out) if args.out else None
     if rows_path is not None:
         rows_path.parent.mkdir(parents=True, exist_ok=True)
-    sets = args.set or ["test", "handwritten"]
+    sets = args.set or ["test", *WRITTEN_APART]
     results, rows = evaluate(args.model, sets, adapters, args.limit, rows_path)
     meta = {
         "models": args.model,
@@ -258,4 +260,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

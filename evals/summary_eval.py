@@ -36,7 +36,7 @@ from fincopilot.agents.report_summary import (
     summary_messages,
     tune_source,
 )
-from fincopilot.errors import BackendError
+from fincopilot.errors import BackendError, run_main
 from fincopilot.evals.evalrun import (
     adapters_of,
     add_model_args,
@@ -188,4 +188,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

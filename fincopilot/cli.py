@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from fincopilot import __version__
-from fincopilot.errors import FinCopilotError, InputError
+from fincopilot.errors import InputError, run_main
 
 # Command groups come from the `fincopilot.commands` entry-point group: each entry is a `register(app)`
 # function (the built-ins are registered the same way in pyproject.toml).
@@ -74,14 +74,14 @@ def _check_arguments(argv: list[str]) -> None:
             raise InputError(f"argument {position} ('{shown}') is not valid UTF-8 text") from None
 
 
+def _run() -> None:
+    _check_arguments(sys.argv[1:])
+    app()
+
+
 def main() -> None:
     """Entry point: user-facing errors become one line on stderr and exit code 2."""
-    try:
-        _check_arguments(sys.argv[1:])
-        app()
-    except FinCopilotError as err:
-        typer.echo(f"error: {err}", err=True)
-        sys.exit(2)
+    run_main(_run)
 
 
 if __name__ == "__main__":

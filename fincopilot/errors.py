@@ -5,6 +5,9 @@ The CLI and the server turn these into one clear line for the user; anything els
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+
 
 class FinCopilotError(Exception):
     """Base class: an error whose message is meant for the user."""
@@ -56,3 +59,12 @@ class PlanValidationError(FinCopilotError):
     def __init__(self, problems: list[str]):
         super().__init__("invalid plan: " + "; ".join(problems))
         self.problems = problems
+
+
+def run_main(main: Callable[[], object]) -> None:
+    """Run a command's entry point: a `FinCopilotError` becomes one line on stderr and exit code 2."""
+    try:
+        main()
+    except FinCopilotError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)

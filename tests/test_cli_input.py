@@ -62,3 +62,25 @@ def test_state_folder_that_cannot_be_created(tmp_path):
 def test_review_of_an_unknown_thread_prints_only_its_error(tmp_path):
     proc = run("review", "t-nope", "--approve", home=tmp_path)
     assert_one_error_line(proc, "unknown thread 't-nope'")
+
+
+def test_an_eval_module_names_an_unknown_backend_in_one_line(tmp_path):
+    environ = {**os.environ, "FINCOPILOT_HOME": str(tmp_path)}
+    environ.pop("FINCOPILOT_CONFIG", None)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fincopilot.evals.planner_eval",
+            "--model",
+            "no-such-model",
+            "--set",
+            "drafts",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=120,
+    )
+    assert_one_error_line(proc, "unknown backend 'no-such-model'")

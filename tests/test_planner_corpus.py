@@ -35,7 +35,7 @@ def test_committed_splits_are_what_the_generator_writes(tmp_path):
         )
 
 
-@pytest.mark.parametrize("split", ["validation", "test", "handwritten"])
+@pytest.mark.parametrize("split", ["validation", "test", "handwritten", "drafts"])
 def test_gold_plans_pass_the_production_checks_and_resolve(split, db):
     for item in load_set(split):
         plan = Plan.model_validate(item["reference"]["plan"])
@@ -53,6 +53,7 @@ def test_corpus_has_the_variety_the_planner_needs():
         "compare",
         "draft",
         "draft_suit",
+        "draft_client",
         "followup_credit",
         "chitchat",
         "out_of_scope",
@@ -66,9 +67,12 @@ def test_corpus_has_the_variety_the_planner_needs():
     assert skills == ["credit_lookup", "report_summary", "report_summary"]
     draft = next(i for i in items if i["metadata"]["kind"] == "draft_suit")
     assert [s["args"]["text"] for s in draft["reference"]["plan"]["steps"]] == ["$quote"]
+    to_client = next(i for i in items if i["metadata"]["kind"] == "draft_client")
+    (step,) = to_client["reference"]["plan"]["steps"]
+    assert step["args"]["product"] in to_client["reference"]["quote"]  # named only inside the quote
 
 
-@pytest.mark.parametrize("split", ["train", "validation", "test", "handwritten"])
+@pytest.mark.parametrize("split", ["train", "validation", "test", "handwritten", "drafts"])
 def test_no_plan_checks_the_final_answer_in_a_step(split):
     # the compliance gate is a graph node: a plan never has an answer-check step
     for item in load_set(split):
@@ -76,9 +80,10 @@ def test_no_plan_checks_the_final_answer_in_a_step(split):
             assert st["skill"] != "compliance_check" or st["args"]["text"] != "$answer", item["id"]
 
 
-def test_handwritten_set_is_apart_from_the_generator():
-    hand = load_set("handwritten")
-    assert len(hand) >= 40 and {i["metadata"]["lang"] for i in hand} == {"en", "zh"}
+@pytest.mark.parametrize(("name", "size"), [("handwritten", 40), ("drafts", 16)])
+def test_sets_written_by_hand_are_apart_from_the_generator(name, size):
+    hand = load_set(name)
+    assert len(hand) >= size and {i["metadata"]["lang"] for i in hand} == {"en", "zh"}
     generated = {i["input"]["request"] for s in ("train", "validation", "test") for i in load_set(s)}
     frames = set().union(*(pc.load_split_frames(s) for s in ("train", "validation", "test")))
     assert not any(i["input"]["request"] in generated or i["input"]["request"] in frames for i in hand)
