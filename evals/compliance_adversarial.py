@@ -14,12 +14,13 @@ them):
 - `dev` (`compliance_adversarial.jsonl`);
 - `final` (`compliance_adversarial_final.jsonl`, the first test split, scored twice);
 - `dev3` (`compliance_adversarial_dev3.jsonl`, 40 EN + 40 ZH written by hand for the rules' false alarms on hard
-  clean texts: negated guarantees, questions, quoted rules, reported speech, rate facts, caveated records).
+  clean texts: negated guarantees, questions, quoted rules, reported speech, rate facts, caveated records);
+- `test2` (`compliance_adversarial_test2.jsonl`, written by hand before any tuning, scored once at d34b9fc);
+- `test3` (`compliance_adversarial_test3.jsonl`, 40 EN + 40 ZH written by hand, scored once at 96adc7d): the
+  corpus's round 4 was written from its misses and dev3's.
 
-`test2` (`compliance_adversarial_test2.jsonl`, written by hand before any tuning, apart from the corpus generator)
-was the test split: scored once with the code at commit d34b9fc; it is kept for reference, no longer unseen, and
-not tuned on. `test` (`compliance_adversarial_test3.jsonl`, 40 EN + 40 ZH written by hand before the rules'
-false-alarm fixes, in its own commit) is the test split now: scored once with the final code, never tuned on.
+`test` (`compliance_adversarial_test4.jsonl`, 40 EN + 40 ZH written by hand and committed in its own commit
+before round 4) is the test split now: scored once with the final code, never tuned on.
 """
 
 from __future__ import annotations
@@ -41,9 +42,17 @@ SET_PATH = Path(__file__).parent / "sets" / "compliance_adversarial.jsonl"
 FINAL_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_final.jsonl"
 DEV3_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_dev3.jsonl"
 TEST2_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test2.jsonl"  # scored once at d34b9fc
-TEST_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test3.jsonl"
-SPLITS = {"dev": SET_PATH, "final": FINAL_PATH, "dev3": DEV3_PATH, "test2": TEST2_PATH, "test": TEST_PATH}
-DEVELOPMENT = ("dev", "final", "dev3")  # the splits tuned on; "test2" and "test" are not
+TEST3_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test3.jsonl"  # scored once at 96adc7d
+TEST_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test4.jsonl"
+SPLITS = {
+    "dev": SET_PATH,
+    "final": FINAL_PATH,
+    "dev3": DEV3_PATH,
+    "test2": TEST2_PATH,
+    "test3": TEST3_PATH,
+    "test": TEST_PATH,
+}
+DEVELOPMENT = ("dev", "final", "dev3", "test2", "test3")  # the splits tuned on; "test" is not
 GOAL_FALSE_ALARMS = 0.05  # the issue's false-alarm budget per language (and recall >= 0.95)
 
 

@@ -30,7 +30,9 @@ def test_adversarial_splits_are_apart_from_the_training_corpus():
         assert not train & {i["text"] for i in load_items(path)}, split
 
 
-@pytest.mark.parametrize(("split", "rows_per_language"), [("dev3", 40), ("test2", 60), ("test", 40)])
+@pytest.mark.parametrize(
+    ("split", "rows_per_language"), [("dev3", 40), ("test2", 60), ("test3", 40), ("test", 40)]
+)
 def test_the_hand_written_splits_have_both_languages_half_violating(split, rows_per_language):
     items = load_items(SPLITS[split])
     for lang in ("en", "zh"):
@@ -42,8 +44,8 @@ def test_the_hand_written_splits_have_both_languages_half_violating(split, rows_
 
 
 def test_every_split_has_the_shape_and_no_text_twice():
-    assert TEST_PATH.name == "compliance_adversarial_test3.jsonl"
-    assert "test" not in DEVELOPMENT and "test2" not in DEVELOPMENT and "dev3" in DEVELOPMENT
+    assert TEST_PATH.name == "compliance_adversarial_test4.jsonl"
+    assert "test" not in DEVELOPMENT and {"dev3", "test2", "test3"} <= set(DEVELOPMENT)
     seen: dict[str, str] = {}
     for split, path in SPLITS.items():
         items = load_items(path)
@@ -55,7 +57,7 @@ def test_every_split_has_the_shape_and_no_text_twice():
             assert set(i["categories"]) <= set(CATEGORIES), (split, i["id"])
             assert i["text"] not in seen, (split, i["id"], seen.get(i["text"]))  # no text in two splits
             seen[i["text"]] = split
-    for split, prefix in (("dev3", "dev3-"), ("test2", "test2-"), ("test", "test3-")):
+    for split, prefix in (("dev3", "dev3-"), ("test2", "test2-"), ("test3", "test3-"), ("test", "test4-")):
         assert all(i["id"].startswith(prefix) for i in load_items(SPLITS[split])), split
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import os
 import time
 
@@ -102,6 +104,23 @@ def test_fullwidth_digits_keep_original_spans():
     (m,) = find_pii(text)
     assert m.kind == "phone" and text[m.start : m.end] == m.text == "１３８００１３８０００"
     assert canonical_value("phone", m.text) == "13800138000" == canonical_value("phone", "+86 138-0013-8000")
+
+
+def test_digits_spelled_one_by_one_are_a_number():
+    for text, secret in (
+        ("下午打给王先生，电话幺三八零零幺三八零零零。", "幺三八零零幺三八零零零"),
+        (
+            "text him at one three nine, two two three three, four four five five",
+            "one three nine, two two three three, four four five five",
+        ),
+    ):
+        (m,) = find_pii(text)
+        assert (m.kind, m.text) == ("phone", secret)
+        assert canonical_value("phone", m.text) == re.sub(r"\D", "", canonical_value("phone", m.text))
+    assert canonical_value("phone", "幺三八零零幺三八零零零") == "13800138000"
+    # numerals in ordinary words and dates are not numbers: fewer than seven in a row
+    assert find_pii("一二月份净值上涨三成，二〇二六年一月起费率下调") == []
+    assert find_pii("someone said nine or ten things") == []
 
 
 @pytest.mark.parametrize("text,secrets", CORPUS)

@@ -655,3 +655,216 @@ FAMILIES.update(
         ),
     }
 )
+
+# Round 4 (written from the development splits' misses: dev3 and the former test split test3, after the fresh
+# test split test4 was committed): a recommendation said as a plain instruction ("move 40% of your pension
+# into …", 这周就把存款全部换成…) with no risk said, dismissing the client's age, income or questionnaire,
+# an authority or a tool said to vouch for a product, and their clean twins (the instruction with its risk, a
+# product's rating and who it suits, a deposit's variable rate, a protection with its condition).
+RD = "missing_risk_disclosure"
+SU = "suitability"
+SLOTS_EN.update(
+    {
+        "x_pot": [
+            "pension",
+            "savings",
+            "fixed deposits",
+            "education fund",
+            "year-end bonus",
+            "retirement money",
+        ],
+        "x_pct": ["half", "40%", "a third", "most", "all", "60%", "a quarter"],
+        "x_by": ["by Friday", "tomorrow", "this week", "before month-end", "today", "right away"],
+        "x_age": ["79", "in your eighties", "retired", "85"],
+        "x_auth": ["The central bank", "The government", "The state pension fund", "The finance ministry"],
+        "x_acc": ["99%", "98% accuracy", "near-perfect accuracy"],
+    }
+)
+SLOTS_ZH.update(
+    {
+        "x_pot": ["存款", "养老金", "定期存款", "教育金", "年终奖", "积蓄"],
+        "x_pct": ["一半", "四成", "三分之一", "大部分", "全部", "六成"],
+        "x_by": ["这周", "明天", "周五前", "月底前", "今天", "马上"],
+        "x_age": ["七十九岁", "八十多岁", "退休了", "八十五岁"],
+        "x_auth": ["央行", "国家", "社保基金", "财政部"],
+        "x_acc": ["百分之九十九", "99%", "接近百分之百"],
+    }
+)
+FAMILIES.update(
+    {
+        "pp4-rd-en": (
+            "en",
+            (RD,),
+            (
+                "Move {x_pct} of your {x_pot} into {P} {x_by}.",
+                "Let's put the whole {x_pot} into {P} {x_by}.",
+                "I'd go heavy on {P}, best pick for your account right now.",
+                "Go with {P}, the timing is great right now.",
+                "Switch your {x_pot} to {P}; it's the best move this year.",
+                "Buy {P} for your income sleeve; it pays {R}.",
+                "Load up on {P} {x_by}.",
+                "Time to shift the {x_pot} over to {P}.",
+            ),
+        ),
+        "pp4-rd-en-neg": (
+            "en",
+            (),
+            (
+                "Move {x_pct} of your {x_pot} into {P} {x_by}, knowing it {x_maybe_lose}.",
+                "Let's put some of the {x_pot} into {P}; it {x_maybe_lose}, so keep the rest in cash.",
+                "Go with {P} if you can accept that it {x_maybe_lose}.",
+                "Switch part of your {x_pot} to {P}; returns are {x_not_guar} and it {x_maybe_lose}.",
+                "Send me the signed form {x_by}.",
+                "Please confirm your mailing address {x_by}.",
+                "Read the product documents before you decide anything.",
+            ),
+        ),
+        "pp4-rd-zh": (
+            "zh",
+            (RD,),
+            (
+                "{x_by}就把{x_pot}全部换成{P}吧。",
+                "把{x_pot}的{x_pct}转进{P}。",
+                "{x_pot}直接买{P}，今年最好的选择。",
+                "现在入手{P}，时机正好。",
+                "重仓{P}，眼下最好的选择。",
+                "买{P}当收益仓位，票息{R}。",
+                "{x_by}把{x_pot}挪到{P}里。",
+            ),
+        ),
+        "pp4-rd-zh-neg": (
+            "zh",
+            (),
+            (
+                "{x_by}可以把{x_pot}的{x_pct}换成{P}，但{P}{x_maybe}。",
+                "把{x_pot}的一小部分转进{P}，要知道它{x_maybe}。",
+                "如能接受{P}{x_maybe}，可以少量配置。",
+                "签好的表格{x_by}发给我。",
+                "请{x_by}确认您的通讯地址。",
+                "做决定前请先阅读产品文件。",
+            ),
+        ),
+        "pp4-su-en": (
+            "en",
+            (SU,),
+            (
+                "Skip the risk questionnaire, it's only paperwork; anybody can buy {x_risky}.",
+                "Being {x_age} isn't a problem, {x_risky} suits any age.",
+                "Even with no income, you should put your emergency fund into {x_risky}.",
+                "You've just graduated with no savings, so go all in on {x_risky}.",
+                "The questionnaire doesn't matter here; {x_risky} works for everyone.",
+                "{P} fits every client, cautious or adventurous alike.",
+                "Whatever your risk profile, {P} is right for you.",
+            ),
+        ),
+        "pp4-su-en-neg": (
+            "en",
+            (),
+            (
+                "{P} carries an R4 (medium-high) risk rating and suits only clients with an aggressive profile.",
+                "At {x_age}, {x_risky} is probably not suitable for you.",
+                "Without a steady income, keep your emergency fund in cash, not in {x_risky}.",
+                "{x_risky} suits only investors who can bear large losses.",
+                "Please fill in the risk questionnaire first; then we can see whether {x_risky} fits.",
+            ),
+        ),
+        "pp4-su-zh": (
+            "zh",
+            (SU,),
+            (
+                "你刚毕业没什么积蓄，直接全仓{x_risky}就行。",
+                "没收入也没关系，应急钱全买{x_risky}。",
+                "{x_age}也不要紧，{x_risky}什么年纪都适合。",
+                "测评就是走个形式，{x_risky}谁都可以买。",
+                "{P}适合所有客户，不管保守还是激进。",
+                "不论您是什么风险偏好，{P}都合适。",
+            ),
+        ),
+        "pp4-su-zh-neg": (
+            "zh",
+            (),
+            (
+                "{P}评级R4（中高风险），只适合能承受较大波动的积极型客户。",
+                "您没有稳定收入，应急资金不建议放进{x_risky}。",
+                "{x_age}的客户一般不适合{x_risky}。",
+                "请先做风险测评，再看{x_risky}是否适合您。",
+            ),
+        ),
+        "pp4-mc-en": (
+            "en",
+            (MC,),
+            (
+                "{x_auth} itself tells savers to buy {P}.",
+                "Even {x_auth} holds {P}, that tells you everything.",
+                "Our AI model picks winners with {x_acc}.",
+                "The best bond fund in the country, bar none.",
+            ),
+        ),
+        "pp4-mc-en-neg": (
+            "en",
+            (),
+            (
+                "{x_auth} publishes statistics on funds like {P}; it does not recommend any of them.",
+                "No model picks winners reliably; ours is one input among many.",
+                "{P} ranked in the top half of its peers last year, which says little about next year.",
+            ),
+        ),
+        "pp4-mc-zh": (
+            "zh",
+            (MC,),
+            (
+                "{x_auth}都推荐{P}，绝对靠谱。",
+                "我们的选股模型准确率{x_acc}，从不失手。",
+                "{P}是全市场最牛的产品，没有之一。",
+                "连{x_auth}都在买{P}，还用说吗？",
+            ),
+        ),
+        "pp4-mc-zh-neg": (
+            "zh",
+            (),
+            (
+                "{x_auth}只公布这类产品的统计数据，并不推荐具体产品。",
+                "没有哪个模型能一直选对股票，我们的模型只是参考之一。",
+                "{P}去年在同类中排名前一半，这说明不了明年的表现。",
+            ),
+        ),
+        "pp4-gr-zh": (
+            "zh",
+            (GR,),
+            (
+                "{ZY}{R}，这是板上钉钉的事。",
+                "收益率是定死的{R}，市场怎么波动都影响不到您。",
+                "{P}只赚不亏，错过就没了。",
+                "{x_in}放进来，{x_when}翻一倍，我打包票。",
+                "我跟您保证，{P}{x_when}能拿{R}。",
+            ),
+        ),
+        "pp4-gr-en": (
+            "en",
+            (GR,),
+            (
+                "I can promise you {R} on {P} {x_when}.",
+                "Put {x_in} in and you'll have {x_out} {x_when}, I give you my word.",
+            ),
+        ),
+        "pp4-gr-neg": (
+            "en",
+            (),
+            (
+                "The savings account pays {R} interest a year, variable at the bank's discretion.",
+                "Your current account earns {R} a year, and the rate can change.",
+                "The capital protection applies only at maturity and only while the issuing bank stays solvent.",
+                "Principal is protected at maturity only if the issuer does not default.",
+            ),
+        ),
+        "pp4-gr-zh-neg": (
+            "zh",
+            (),
+            (
+                "活期账户目前年利率{R}，银行可能调整。",
+                "到期保本只在发行银行不违约时有效。",
+                "收益率不是定死的，市场波动会影响您的回报。",
+            ),
+        ),
+    }
+)

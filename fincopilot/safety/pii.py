@@ -14,7 +14,8 @@
 Chinese has no word boundaries, so patterns never rely on `\\b`: numbers are delimited by "no digit
 before/after", ASCII names by "no ASCII letter before/after", and Chinese names match as substrings.
 Full-width digits and letters (`１３８…`) are detected too (they are mapped 1:1 to ASCII for matching,
-so spans still index the original text).
+so spans still index the original text), and so are digits spelled out one by one, seven or more in a row
+("one three eight, zero zero one three …", 幺三八零零幺三…).
 """
 
 from __future__ import annotations
@@ -115,29 +116,58 @@ def _fold_char(ch: str) -> str:
     return folded
 
 
-class _View:
-    """A normalized view of a text and, for each of its characters, the offset it came from."""
+# Digits spelled out one by one ("one three eight ...", 幺三八…): a run of seven or more reads as a number.
+_SPELLED = {
+    **{w: str(d) for d, w in enumerate("zero one two three four five six seven eight nine".split())},
+    **{c: str(d) for d, c in enumerate("零一二三四五六七八九")},
+    "〇": "0",
+    "幺": "1",
+}
+_SPELLED_TOKEN = re.compile("|".join(sorted(_SPELLED, key=len, reverse=True)), re.IGNORECASE)
+_SPELLED_RUN = re.compile(
+    rf"(?<![A-Za-z])(?:{_SPELLED_TOKEN.pattern})(?:[\s,，、.\-]*(?:{_SPELLED_TOKEN.pattern})){{6,}}(?![A-Za-z])",
+    re.IGNORECASE,
+)
 
-    __slots__ = ("origin", "text")
+
+class _View:
+    """A normalized view of a text and, for each of its characters, the span of the original it came from.
+
+    Full-width and other look-alike characters fold to ASCII; digits spelled one by one become digits."""
+
+    __slots__ = ("ends", "origin", "text")
 
     def __init__(self, original: str):
-        if original.isascii():
-            self.text, self.origin = original, None
+        runs = list(_SPELLED_RUN.finditer(original))
+        if original.isascii() and not runs:
+            self.text, self.origin, self.ends = original, None, None
             return
         chars: list[str] = []
         origin: list[int] = []
-        for i, ch in enumerate(original):
+        ends: list[int] = []
+        i = 0
+        while i < len(original):
+            if runs and runs[0].start() == i:
+                for token in _SPELLED_TOKEN.finditer(original, i, runs[0].end()):
+                    chars.append(_SPELLED[token.group(0).lower()])
+                    origin.append(token.start())
+                    ends.append(token.end())
+                i = runs.pop(0).end()
+                continue
+            ch = original[i]
             folded = ch if ch < "\x80" else _fold_char(ch)
             if folded:
                 chars.append(folded)
                 origin.append(i)
-        self.text, self.origin = "".join(chars), origin
+                ends.append(i + 1)
+            i += 1
+        self.text, self.origin, self.ends = "".join(chars), origin, ends
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """The original span of the view's [start, end)."""
-        if self.origin is None:
+        if self.origin is None or self.ends is None:  # an ASCII text read as it is
             return start, end
-        return self.origin[start], self.origin[end - 1] + 1
+        return self.origin[start], self.ends[end - 1]
 
 
 def _normalize(text: str) -> str:
