@@ -187,7 +187,8 @@ Each step: {{"id": n, "skill": name, "args": {{...}}, "depends_on": [ids of earl
 Skills:
 {skills}
 Rules: write each client and product exactly as the request names it (an id like C-1042, a code like HY-7, or a
-name); the note "(named: ...)" after a request lists them and says when it quotes a draft. {rules}\
+name); the note "(named: ...)" after a request lists them and says when it quotes text (a draft to check, or
+just a phrase or a name). {rules}\
 Greetings and requests no skill can do: {{"steps": []}}."""
 
 
@@ -296,7 +297,7 @@ def _named_entities(text: str) -> tuple[list[str], list[str]]:
 
 def _with_mentions(turns: Sequence[str]) -> list[str]:
     """The user turns with the entity linker's reading appended (the clients and products named, and whether
-    a draft is quoted), so the model copies names rather than guessing which words are a client and which a
+    it quotes text), so the model copies names rather than guessing which words are a client and which a
     product."""
     out = []
     for turn, (clients, products) in zip(turns, mentions(turns), strict=True):
@@ -306,7 +307,7 @@ def _with_mentions(turns: Sequence[str]) -> list[str]:
             if items
         ] or ["no client or product"]
         if quoted_text(turn) is not None:
-            named.append("a quoted draft")
+            named.append("quoted text")
         out.append(turn + "\n(named: " + "; ".join(named) + ")")
     return out
 

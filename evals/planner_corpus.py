@@ -14,7 +14,8 @@ planner's rules):
 - a quoted draft to check is `compliance_check` with `{"text": "$quote"}` (the quoted text; plus client
   and product when the request names them for suitability, the product inside the quote or outside it),
   no dependencies;
-- greetings and out-of-scope requests have no steps.
+- quoted text that is no draft (a phrase to translate, a product's name in quotes) is not checked: the
+  request's own intent decides, and greetings and out-of-scope requests have no steps.
 
 Arguments are the mentions as written ("C-1042", "Xu Juan", "高收益债券基金"); the planner resolves names
 to ids through the database, and the metrics compare resolved ids.
@@ -41,6 +42,8 @@ from fincopilot.evals.planner_frames import (
     DRAFTS_ZH,
     DRAFTS_ZH_ABOUT,
     FRAMES,
+    PHRASES_EN,
+    PHRASES_ZH,
     Frame,
 )
 from fincopilot.tools.datagen import build_tables
@@ -161,8 +164,8 @@ def _client_mention(c: tuple[str, str, str], lang: str, rng: random.Random) -> s
     return c[2] if lang == "zh" and rng.random() < 0.85 else c[1]
 
 
-def _product_mention(p: tuple[str, str, str], lang: str, rng: random.Random) -> str:
-    if rng.random() < 0.6:
+def _product_mention(p: tuple[str, str, str], lang: str, rng: random.Random, by_name: bool) -> str:
+    if not by_name and rng.random() < 0.6:
         return p[0]
     return p[2] if lang == "zh" and rng.random() < 0.85 else p[1]
 
@@ -206,7 +209,7 @@ def make_item(frame: Frame, ents: Entities, rng: random.Random, n: int, split: s
         ents.products, k=max(frame.products, len({s for s in slots if s.startswith("p")} - {"p"}))
     )
     c_mentions = [_client_mention(c, frame.lang, rng) for c in cs]
-    p_mentions = [_product_mention(p, frame.lang, rng) for p in ps]
+    p_mentions = [_product_mention(p, frame.lang, rng, frame.by_name) for p in ps]
     fill = {f"c{i + 1}": m for i, m in enumerate(c_mentions)} | {
         f"p{i + 1}": m for i, m in enumerate(p_mentions)
     }
@@ -215,10 +218,11 @@ def make_item(frame: Frame, ents: Entities, rng: random.Random, n: int, split: s
     about = fill["p"] if fill["p"] and ("{p}" not in frame.text or rng.random() < 0.5) else ""
     quote = _draft(frame.lang, rng, about) if "{q}" in frame.text else ""
     fill["q"] = quote
+    fill["x"] = rng.choice(PHRASES_ZH if frame.lang == "zh" else PHRASES_EN) if "{x}" in frame.text else ""
     text = frame.text.format(**fill)
     context: list[str] = [frame.context.format(**fill)] if frame.context else []
     style = rng.choice(("formal", "formal", "casual", "terse", "typos"))
-    request = styled(text, frame.lang, style, rng, [*c_mentions, *p_mentions, quote])
+    request = styled(text, frame.lang, style, rng, [*c_mentions, *p_mentions, quote, fill["x"]])
     # entities a follow-up refers back to are named in the earlier turn, not in the request
     plan = gold_plan(frame, c_mentions, p_mentions)
     return {

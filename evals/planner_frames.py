@@ -1,6 +1,7 @@
 """Sentence frames for the planner corpus (see `planner_corpus`): one intent each, English and Chinese.
 
-Placeholders: {c}/{c1}/{c2}/{c3} clients, {p}/{p1}/{p2}/{p3} products, {q} a quoted draft. `needs` says
+Placeholders: {c}/{c1}/{c2}/{c3} clients, {p}/{p1}/{p2}/{p3} products, {q} a quoted draft, {x} quoted text
+that is no draft (a phrase to translate, a card's wording). `by_name`: products are named, never coded. `needs` says
 which steps the gold plan has (credit, summary, quote); `context` is an earlier user turn a follow-up
 refers back to. A recommendation, suitability question or comparison needs only credit and summary: the
 graph's compliance gate checks the answer and each product's suitability. A frame's split is a hash of its text, so adding frames never moves
@@ -21,6 +22,7 @@ class Frame:
     clients: int = 0
     products: int = 0
     context: str = ""
+    by_name: bool = False
 
 
 def _many(
@@ -31,8 +33,9 @@ def _many(
     clients: int = 0,
     products: int = 0,
     context: str = "",
+    by_name: bool = False,
 ) -> list[Frame]:
-    return [Frame(kind, lang, t, needs, clients, products, context) for t in texts]
+    return [Frame(kind, lang, t, needs, clients, products, context, by_name) for t in texts]
 
 
 CREDIT = ("credit",)
@@ -614,6 +617,109 @@ FRAMES: list[Frame] = [
             "放首歌听听",
         ],
     ),
+    # --- quoted text that is no draft: a phrase to translate, a product's name in quotes ----------
+    *_many(
+        "quoted_other",
+        "en",
+        [
+            "Translate '{x}' into Italian.",
+            'How do you say "{x}" in Japanese?',
+            'Fix the grammar in my birthday card to a colleague: "{x}"',
+            'Use "{x}" as the subject line of my team email.',
+            'Write a short poem that starts with "{x}".',
+            'Set a reminder that says "{x}".',
+            'Make this team memo sound friendlier: "{x}"',
+            'How many words are in "{x}"?',
+            'Put "{x}" on the cake order for Friday.',
+            'Turn "{x}" into a hashtag for the office party.',
+            'Translate this for our new intern from Madrid: "{x}"',
+            'Make "{x}" my email signature.',
+        ],
+    ),
+    *_many(
+        "quoted_other",
+        "zh",
+        [
+            "把“{x}”翻译成英文",
+            "“{x}”用日语怎么说？",
+            "帮我把“{x}”写成一首打油诗",
+            "设个提醒，内容是“{x}”",
+            "把“{x}”改得更口语一点，发在部门群里",
+            "“{x}”这句话一共几个字？",
+            "给蛋糕店下单，蛋糕上写“{x}”",
+            "帮我把“{x}”转成繁体字",
+            "用“{x}”做部门群的群公告",
+            "把“{x}”设成我的邮件签名",
+            "用“{x}”开头写一段生日祝福",
+            "把这句话翻译成韩语：“{x}”",
+        ],
+    ),
+    *_many(
+        "summary_quoted",
+        "en",
+        [
+            'Summarize the latest report on "{p}".',
+            "What does the newest research say about the '{p}'?",
+            'Give me the key points of the "{p}" quarterly report.',
+            'A client asked about "{p}": what is in its latest report?',
+            "I keep hearing about '{p}'. Summarize its report for me.",
+            'Pull the latest report summary for "{p}".',
+            'Brief me on "{p}" from the most recent report.',
+            'Any news in the latest "{p}" report?',
+        ],
+        SUMMARY,
+        products=1,
+        by_name=True,
+    ),
+    *_many(
+        "summary_quoted",
+        "zh",
+        [
+            "总结一下“{p}”的最新研报",
+            "“{p}”最近的报告说了什么？",
+            "帮我看看「{p}」的季度报告要点",
+            "客户问到“{p}”，最新报告怎么说？",
+            "简要介绍一下“{p}”的最新报告",
+            "“{p}”这只产品的研报帮我总结下",
+            "把“{p}”最新一期报告的重点列出来",
+            "讲讲“{p}”最近报告里的情况",
+        ],
+        SUMMARY,
+        products=1,
+        by_name=True,
+    ),
+    *_many(
+        "suit_quoted",
+        "en",
+        [
+            'Is "{p}" suitable for {c}? Check credit and the report.',
+            "{c} is asking about '{p}': run the credit check and summarize the fund's report.",
+            'Would "{p}" fit {c}? Look at the credit and the latest report.',
+            'Credit-check {c} and brief me on "{p}" before I recommend it.',
+            'Should I put {c} into "{p}"? I need the credit and the report.',
+            "Check whether '{p}' suits my client {c}.",
+        ],
+        RECOMMEND,
+        clients=1,
+        products=1,
+        by_name=True,
+    ),
+    *_many(
+        "suit_quoted",
+        "zh",
+        [
+            "“{p}”适合{c}吗？查一下信用和研报",
+            "{c}想买“{p}”，帮我看信用、总结报告",
+            "给{c}推荐“{p}”之前，查信用并看研报",
+            "帮我判断“{p}”是否适合客户{c}",
+            "{c}问“{p}”怎么样，查下信用和产品报告",
+            "要不要给{c}配置“{p}”？看看信用和研报",
+        ],
+        RECOMMEND,
+        clients=1,
+        products=1,
+        by_name=True,
+    ),
 ]
 
 # Sentences a draft is built from (2-4 of them): some compliant, some not, so the text varies. A draft
@@ -665,4 +771,25 @@ DRAFTS_ZH_ABOUT = [
     "{p}的管理费为每年0.8%。",
     "{p}半年内至少涨三成。",
     "{p}有市场风险，请阅读产品说明书。",
+]
+# Quoted text that is no draft ({x}): wishes, notes, memos; 8+ characters, so the quote detector sees it.
+PHRASES_EN = [
+    "good afternoon, everyone",
+    "Happy retirement, Margaret!",
+    "see you all at the offsite",
+    "Thank you for your patience",
+    "The meeting has moved to Thursday",
+    "Wishing you a wonderful holiday season",
+    "Please find the agenda attached",
+    "Congratulations on the new baby",
+]
+PHRASES_ZH = [
+    "祝您新年快乐，万事如意",
+    "会议改到周四下午三点",
+    "感谢您一直以来的耐心",
+    "生日快乐，天天开心",
+    "欢迎参加下周的团建活动",
+    "附件是本周的会议议程",
+    "恭喜乔迁新居，阖家幸福",
+    "周五下午三点在三楼会议室",
 ]

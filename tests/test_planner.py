@@ -224,12 +224,10 @@ def test_the_prompt_lists_what_the_request_names_as_written(monkeypatch):
     )
     assert planner_messages("hello")[-1].content == "hello\n(named: no client or product)"
     draft = 'Is this OK to send to C-1042: "HY-7 cannot lose money, ever"'
-    assert planner_messages(draft)[-1].content.endswith(
-        "(named: clients C-1042; products HY-7; a quoted draft)"
-    )
+    assert planner_messages(draft)[-1].content.endswith("(named: clients C-1042; products HY-7; quoted text)")
     msgs = planner_messages("hello")
     for asked, answer in zip(msgs[1:-1:2], msgs[2::2], strict=True):  # each example's note marks its quote
-        assert asked.content.endswith("; a quoted draft)") == ('"$quote"' in answer.content), asked.content
+        assert asked.content.endswith("; quoted text)") == ('"$quote"' in answer.content), asked.content
     assert all("(named: " in m.content for m in planner_messages("hello")[1:] if m.role == "user")
 
     def unreadable(*_args, **_kw):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from fincopilot.agents.planner import Plan, planner_schema, resolve_plan, review_plan
+from fincopilot.agents.planner import Plan, planner_schema, quoted_text, resolve_plan, review_plan
 from fincopilot.evals import planner_corpus as pc
 from fincopilot.evals.planner_eval import gold_plan, load_set, score_plan, wilson
 from fincopilot.models.trainset import render_target
@@ -35,7 +35,7 @@ def test_committed_splits_are_what_the_generator_writes(tmp_path):
         )
 
 
-@pytest.mark.parametrize("split", ["validation", "test", "handwritten", "drafts"])
+@pytest.mark.parametrize("split", ["validation", "test", "handwritten", "drafts", "quoted"])
 def test_gold_plans_pass_the_production_checks_and_resolve(split, db):
     for item in load_set(split):
         plan = Plan.model_validate(item["reference"]["plan"])
@@ -58,6 +58,8 @@ def test_corpus_has_the_variety_the_planner_needs():
         "chitchat",
         "out_of_scope",
         "multi_summary",
+        "quoted_other",
+        "summary_quoted",
     } <= kinds
     assert {i["metadata"]["style"] for i in items} == {"formal", "casual", "terse", "typos"}
     assert sum(bool(i["metadata"]["by_name"]) for i in items) > 300  # names, not only ids
@@ -70,9 +72,13 @@ def test_corpus_has_the_variety_the_planner_needs():
     to_client = next(i for i in items if i["metadata"]["kind"] == "draft_client")
     (step,) = to_client["reference"]["plan"]["steps"]
     assert step["args"]["product"] in to_client["reference"]["quote"]  # named only inside the quote
+    # quoted text is not always a draft: a phrase to translate has no steps, a quoted name is a product
+    marked = [i for i in items if quoted_text(i["input"]["request"]) is not None]
+    assert any(not i["reference"]["plan"]["steps"] for i in marked)
+    assert any(i["metadata"]["kind"] == "summary_quoted" for i in marked)
 
 
-@pytest.mark.parametrize("split", ["train", "validation", "test", "handwritten", "drafts"])
+@pytest.mark.parametrize("split", ["train", "validation", "test", "handwritten", "drafts", "quoted"])
 def test_no_plan_checks_the_final_answer_in_a_step(split):
     # the compliance gate is a graph node: a plan never has an answer-check step
     for item in load_set(split):
@@ -80,7 +86,7 @@ def test_no_plan_checks_the_final_answer_in_a_step(split):
             assert st["skill"] != "compliance_check" or st["args"]["text"] != "$answer", item["id"]
 
 
-@pytest.mark.parametrize(("name", "size"), [("handwritten", 40), ("drafts", 16)])
+@pytest.mark.parametrize(("name", "size"), [("handwritten", 40), ("drafts", 16), ("quoted", 16)])
 def test_sets_written_by_hand_are_apart_from_the_generator(name, size):
     hand = load_set(name)
     assert len(hand) >= size and {i["metadata"]["lang"] for i in hand} == {"en", "zh"}
