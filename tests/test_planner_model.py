@@ -62,21 +62,18 @@ def test_finetuned_planner_alone_on_the_template_disjoint_test_split(tuned, db):
 
 
 @pytest.mark.model
-def test_finetuned_planner_checks_quoted_drafts_written_by_hand(tuned, db):
-    planned = alone(tuned, load_set("drafts"))
+@pytest.mark.parametrize(
+    ("set_name", "floor"),
+    [
+        ("drafts", FLOOR_DRAFTS),  # quoted drafts for a named client and product: a compliance check
+        ("quoted", FLOOR_QUOTED),  # quoted phrases (no steps) and product names in quotes: no draft to check
+    ],
+)
+def test_finetuned_planner_on_quoted_text_written_by_hand(tuned, db, set_name, floor):
+    planned = alone(tuned, load_set(set_name))
     exact = sum(score_plan(plan, gold_plan(item))["arguments"] for item, plan in planned)
-    print(f"\nfine-tuned planner alone on quoted drafts: exact arguments {exact}/{len(planned)}")
-    assert exact / len(planned) >= FLOOR_DRAFTS
-
-
-@pytest.mark.model
-def test_finetuned_planner_tells_quoted_text_from_a_draft(tuned, db):
-    # hand-written: phrases to translate or note (no steps) and product names in quotes (a report, a client's
-    # suitability); none is a draft to check
-    planned = alone(tuned, load_set("quoted"))
-    exact = sum(score_plan(plan, gold_plan(item))["arguments"] for item, plan in planned)
-    print(f"\nfine-tuned planner alone on quoted non-drafts: exact arguments {exact}/{len(planned)}")
-    assert exact / len(planned) >= FLOOR_QUOTED
+    print(f"\nfine-tuned planner alone on {set_name}: exact arguments {exact}/{len(planned)}")
+    assert exact / len(planned) >= floor
 
 
 @pytest.mark.model
