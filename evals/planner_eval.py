@@ -1,10 +1,11 @@
 """Measure the planner: rules alone, a model alone, and the full pipeline, per language, with 95% CIs.
 
     python -m fincopilot.evals.planner_eval --model smollm2-135m --model smollm2-135m+planner-lora \\
-        --set test --set handwritten --set drafts --set quoted --out evals/examples/planner-eval
+        --set test --set handwritten --set drafts --set drafts_named --set quoted --out evals/examples/planner-eval
 
-For each set (`evals/sets/planner/{test,validation,handwritten,drafts,quoted}.jsonl`; `drafts`: hand-written
-requests that quote a draft for a named client and product; `quoted`: hand-written requests whose quoted
+For each set (`evals/sets/planner/{test,validation,handwritten,drafts,drafts_named,quoted}.jsonl`; `drafts`: hand-written
+requests that quote a draft for a named client and product; `drafts_named`: one-sentence drafts that name
+the product inside the quote; `quoted`: hand-written requests whose quoted
 text is no draft, a phrase or a product's name) and language (en, zh):
 
 - exact skill set: the set of skills in the final plan equals the gold set (a request that needs no skill:
@@ -46,7 +47,12 @@ from fincopilot.evals.evalrun import (
 
 SETS_DIR = Path(__file__).resolve().parent / "sets" / "planner"
 METRICS = ("skill_set", "arguments", "valid_first")
-WRITTEN_APART = ("handwritten", "drafts", "quoted")  # sets written by hand, apart from the generator
+WRITTEN_APART = (
+    "handwritten",
+    "drafts",
+    "drafts_named",
+    "quoted",
+)  # sets written by hand, apart from the generator
 COLUMNS = ("configuration", "lang", "exact skill set", "exact arguments", "first-attempt validity")
 
 
@@ -238,7 +244,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_model_args(ap)
     ap.add_argument(
-        "--set", action="append", default=[], help="test, validation, handwritten, drafts, quoted (repeat)"
+        "--set",
+        action="append",
+        default=[],
+        help="test, validation, handwritten, drafts, drafts_named, quoted (repeat)",
     )
     ap.add_argument("--limit", type=positive_int, default=None)
     args = ap.parse_args(argv)

@@ -35,7 +35,7 @@ def test_committed_splits_are_what_the_generator_writes(tmp_path):
         )
 
 
-@pytest.mark.parametrize("split", ["validation", "test", "handwritten", "drafts", "quoted"])
+@pytest.mark.parametrize("split", ["validation", "test", "handwritten", "drafts", "drafts_named", "quoted"])
 def test_gold_plans_pass_the_production_checks_and_resolve(split, db):
     for item in load_set(split):
         plan = Plan.model_validate(item["reference"]["plan"])
@@ -78,7 +78,9 @@ def test_corpus_has_the_variety_the_planner_needs():
     assert any(i["metadata"]["kind"] == "summary_quoted" for i in marked)
 
 
-@pytest.mark.parametrize("split", ["train", "validation", "test", "handwritten", "drafts", "quoted"])
+@pytest.mark.parametrize(
+    "split", ["train", "validation", "test", "handwritten", "drafts", "drafts_named", "quoted"]
+)
 def test_no_plan_checks_the_final_answer_in_a_step(split):
     # the compliance gate is a graph node: a plan never has an answer-check step
     for item in load_set(split):
@@ -86,7 +88,9 @@ def test_no_plan_checks_the_final_answer_in_a_step(split):
             assert st["skill"] != "compliance_check" or st["args"]["text"] != "$answer", item["id"]
 
 
-@pytest.mark.parametrize(("name", "size"), [("handwritten", 40), ("drafts", 16), ("quoted", 16)])
+@pytest.mark.parametrize(
+    ("name", "size"), [("handwritten", 40), ("drafts", 16), ("drafts_named", 16), ("quoted", 16)]
+)
 def test_sets_written_by_hand_are_apart_from_the_generator(name, size):
     hand = load_set(name)
     assert len(hand) >= size and {i["metadata"]["lang"] for i in hand} == {"en", "zh"}
