@@ -17,10 +17,12 @@ them):
   clean texts: negated guarantees, questions, quoted rules, reported speech, rate facts, caveated records);
 - `test2` (`compliance_adversarial_test2.jsonl`, written by hand before any tuning, scored once at d34b9fc);
 - `test3` (`compliance_adversarial_test3.jsonl`, 40 EN + 40 ZH written by hand, scored once at 96adc7d): the
-  corpus's round 4 was written from its misses and dev3's.
+  corpus's round 4 was written from its misses and dev3's;
+- `test4` (`compliance_adversarial_test4.jsonl`, 40 EN + 40 ZH written by hand, scored once at b651433): the
+  corpus's round 5 was written from its misses and false alarms.
 
-`test` (`compliance_adversarial_test4.jsonl`, 40 EN + 40 ZH written by hand and committed in its own commit
-before round 4) is the test split now: scored once with the final code, never tuned on.
+`test` (`compliance_adversarial_test5.jsonl`, 40 EN + 40 ZH written by hand and committed in its own commit
+before round 5) is the test split now: scored once with the final code, never tuned on.
 """
 
 from __future__ import annotations
@@ -43,16 +45,18 @@ FINAL_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_final.json
 DEV3_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_dev3.jsonl"
 TEST2_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test2.jsonl"  # scored once at d34b9fc
 TEST3_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test3.jsonl"  # scored once at 96adc7d
-TEST_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test4.jsonl"
+TEST4_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test4.jsonl"  # scored once at b651433
+TEST_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test5.jsonl"
 SPLITS = {
     "dev": SET_PATH,
     "final": FINAL_PATH,
     "dev3": DEV3_PATH,
     "test2": TEST2_PATH,
     "test3": TEST3_PATH,
+    "test4": TEST4_PATH,
     "test": TEST_PATH,
 }
-DEVELOPMENT = ("dev", "final", "dev3", "test2", "test3")  # the splits tuned on; "test" is not
+DEVELOPMENT = ("dev", "final", "dev3", "test2", "test3", "test4")  # the splits tuned on; "test" is not
 GOAL_FALSE_ALARMS = 0.05  # the issue's false-alarm budget per language (and recall >= 0.95)
 
 

@@ -31,7 +31,7 @@ def test_adversarial_splits_are_apart_from_the_training_corpus():
 
 
 @pytest.mark.parametrize(
-    ("split", "rows_per_language"), [("dev3", 40), ("test2", 60), ("test3", 40), ("test", 40)]
+    ("split", "rows_per_language"), [("dev3", 40), ("test2", 60), ("test3", 40), ("test4", 40), ("test", 40)]
 )
 def test_the_hand_written_splits_have_both_languages_half_violating(split, rows_per_language):
     items = load_items(SPLITS[split])
@@ -44,8 +44,8 @@ def test_the_hand_written_splits_have_both_languages_half_violating(split, rows_
 
 
 def test_every_split_has_the_shape_and_no_text_twice():
-    assert TEST_PATH.name == "compliance_adversarial_test4.jsonl"
-    assert "test" not in DEVELOPMENT and {"dev3", "test2", "test3"} <= set(DEVELOPMENT)
+    assert TEST_PATH.name == "compliance_adversarial_test5.jsonl"
+    assert "test" not in DEVELOPMENT and {"dev3", "test2", "test3", "test4"} <= set(DEVELOPMENT)
     seen: dict[str, str] = {}
     for split, path in SPLITS.items():
         items = load_items(path)
@@ -57,7 +57,13 @@ def test_every_split_has_the_shape_and_no_text_twice():
             assert set(i["categories"]) <= set(CATEGORIES), (split, i["id"])
             assert i["text"] not in seen, (split, i["id"], seen.get(i["text"]))  # no text in two splits
             seen[i["text"]] = split
-    for split, prefix in (("dev3", "dev3-"), ("test2", "test2-"), ("test3", "test3-"), ("test", "test4-")):
+    for split, prefix in (
+        ("dev3", "dev3-"),
+        ("test2", "test2-"),
+        ("test3", "test3-"),
+        ("test4", "test4-"),
+        ("test", "test5-"),
+    ):
         assert all(i["id"].startswith(prefix) for i in load_items(SPLITS[split])), split
 
 
@@ -81,8 +87,8 @@ def test_learned_path_beats_the_rules_with_few_false_alarms(scores):
             "No part of your capital can be lost with HY-7.",  # a promise built from a negation
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="known regression of corpus v8: its clean twins about conditional capital protection "
-                "pull this promise to 0.48 against the 5%-budget threshold 0.63 (evals/examples/"
+                reason="known regression since corpus v8: clean twins about conditional capital protection "
+                "pull this promise to 0.36 (v9) against the 5%-budget threshold 0.62 (evals/examples/"
                 "compliance-semantic.md); strict, so the test says when a later corpus catches it again",
             ),
         ),

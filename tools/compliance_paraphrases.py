@@ -868,3 +868,169 @@ FAMILIES.update(
         ),
     }
 )
+
+# Round 5 (written from test4's misses and false alarms once test4 joined the development splits, after the fresh
+# test split test5 was committed): a product likened to a safe deposit "except nothing can go wrong", capital
+# walled off with the income fixed, a seller's own clients said never to have lost, a position sized as advice
+# with no risk said, a questionnaire's result overruled, a regulator said to endorse a product; clean twins: the
+# same likeness with its risk, rankings with their caveat, the questionnaire asked for before any advice, and a
+# recommendation that says how it loses.
+FAMILIES.update(
+    {
+        "pp5-gr-en": (
+            "en",
+            (GR,),
+            (
+                "Think of {P} as a deposit paying {R}, except nothing can go wrong.",
+                "It works like a savings account at {R}, just without any of the risk.",
+                "Your capital is walled off and the income is fixed at {R}, full stop.",
+                "The income on {P} is locked at {R} come rain or shine.",
+                "Principal sits in a safe box and {R} lands in your account every year.",
+            ),
+        ),
+        "pp5-gr-en-neg": (
+            "en",
+            (),
+            (
+                "{P} pays around {R}, but unlike a savings account it {x_maybe_lose}.",
+                "The income target of {P} is {R}; it is {x_not_guar} and can be cut.",
+                "A deposit is insured up to a limit; {P} is not, and it {x_maybe_lose}.",
+            ),
+        ),
+        "pp5-gr-zh": (
+            "zh",
+            (GR,),
+            (
+                "把{P}当成年息{R}的存款就行，只是什么风险都没有。",
+                "本金单独隔离，收益锁定{R}，没有任何意外。",
+                "{P}跟存款一样稳，年年{R}到账。",
+                "不管行情怎样，{P}每年{R}雷打不动。",
+            ),
+        ),
+        "pp5-gr-zh-neg": (
+            "zh",
+            (),
+            (
+                "{P}的目标收益约{R}，但它不是存款，{x_maybe}。",
+                "存款有存款保险，{P}没有，{x_maybe}。",
+                "{P}年化约{R}，{x_nobao}。",
+            ),
+        ),
+        "pp5-mc-en": (
+            "en",
+            (MC,),
+            (
+                "Not a single client of mine has ever lost money in {P}.",
+                "Everyone I've put into {P} is up, every one of them.",
+                "In all my years selling {P}, nobody has come out behind.",
+                "All my clients in {P} made money, so you will too.",
+            ),
+        ),
+        "pp5-mc-en-neg": (
+            "en",
+            (),
+            (
+                "Some of my clients lost money in {P} in the last downturn.",
+                "{P} was in the top quartile of its peers last year; rankings move around and do not predict "
+                "future returns.",
+                "{P} was among the better funds in its category over three years; that does not mean it will stay "
+                "there.",
+                "Clients' results in {P} differ with when they bought; several are down.",
+            ),
+        ),
+        "pp5-mc-zh": (
+            "zh",
+            (MC,),
+            (
+                "跟我买{P}的客户，没有一个亏过钱。",
+                "我卖{P}这么多年，客户全都赚了。",
+                "监管部门等于已经给{P}背书了，是养老钱最稳的去处。",
+                "{x_auth}相当于认可了{P}，放心买。",
+            ),
+        ),
+        "pp5-mc-zh-neg": (
+            "zh",
+            (),
+            (
+                "上一轮下跌中，我有些客户在{P}上亏了钱。",
+                "{P}去年在同类中排名前四分之一，排名会变，不代表未来表现。",
+                "监管部门不为任何具体产品背书，{P}也不例外。",
+            ),
+        ),
+        "pp5-rd-en": (
+            "en",
+            (RD,),
+            (
+                "I'd move {x_pct} of your portfolio into {x_risky} while prices are down.",
+                "My suggestion: {x_pct} of your money in {P} before it rebounds.",
+                "While it's cheap, I'd park {x_pct} of your {x_pot} in {x_risky}.",
+                "Subscribe to {P} {x_by}; it's a good home for your {x_pot}.",
+            ),
+        ),
+        "pp5-rd-en-neg": (
+            "en",
+            (),
+            (
+                "I'd put {x_pct} of your portfolio into {x_risky} only if you can accept that it {x_maybe_lose}.",
+                "You could hold some {P}, bearing in mind it {x_maybe_lose}.",
+                "I recommend {P}; like every bond fund, it loses value when rates rise or an issuer defaults.",
+            ),
+        ),
+        "pp5-rd-zh": (
+            "zh",
+            (RD,),
+            (
+                "{x_by}认购新发的{P}，很适合放您的{x_pot}。",
+                "趁价格低，建议把{x_pct}仓位放到{x_risky}。",
+                "您的{x_pot}放{P}正合适，{x_by}就买。",
+                "我建议组合里{x_pct}配{x_risky}，现在正是时候。",
+            ),
+        ),
+        "pp5-rd-zh-neg": (
+            "zh",
+            (),
+            (
+                "我推荐{P}；和其他债券基金一样，利率上行或发行人违约时它也会亏钱。",
+                "推荐产品前，请您先做一下风险测评，这样才能判断哪些产品适合您。",
+                "可以少量配置{x_risky}，但要知道它{x_maybe}。",
+                "做推荐前，我需要先了解您的收入、期限和风险承受能力。",
+            ),
+        ),
+        "pp5-su-en": (
+            "en",
+            (SU,),
+            (
+                "Your risk test came back cautious; let's set that aside and buy {x_risky}.",
+                "The questionnaire says conservative, but I'd still go with {x_risky}.",
+                "Never mind your low risk score, {x_risky} will be fine for you.",
+                "You rated yourself risk-averse, yet {x_risky} is what I'd pick for you.",
+            ),
+        ),
+        "pp5-su-en-neg": (
+            "en",
+            (),
+            (
+                "Your risk test came back cautious, so {x_risky} is not for you.",
+                "The questionnaire says conservative; we should stay with low-risk products.",
+                "Before I recommend anything, please complete the risk questionnaire so we know what suits you.",
+            ),
+        ),
+        "pp5-su-zh": (
+            "zh",
+            (SU,),
+            (
+                "您的测评结果是保守型，不过别管它，照样买{x_risky}。",
+                "问卷显示您风险承受能力低，但{x_risky}我看没问题。",
+                "测评说您是稳健型，无所谓，{x_risky}照买。",
+            ),
+        ),
+        "pp5-su-zh-neg": (
+            "zh",
+            (),
+            (
+                "您的测评结果是保守型，{x_risky}不适合您。",
+                "问卷显示您风险承受能力低，我们只看低风险产品。",
+            ),
+        ),
+    }
+)
