@@ -170,10 +170,16 @@ def _product_mention(p: tuple[str, str, str], lang: str, rng: random.Random, by_
     return p[2] if lang == "zh" and rng.random() < 0.85 else p[1]
 
 
+def _draft_mention(p: tuple[str, str, str], outside: str, lang: str, rng: random.Random) -> str:
+    """How a draft names a product the request names as `outside`: in the same words or by its other form."""
+    other = p[0] if outside != p[0] else p[2] if lang == "zh" else p[1]
+    return rng.choice((outside, other))
+
+
 def _draft(lang: str, rng: random.Random, product: str = "") -> str:
-    """2-4 sentences; one of them names `product` when given."""
+    """1-4 sentences; one of them names `product` when given."""
     pool = DRAFTS_ZH if lang == "zh" else DRAFTS_EN
-    parts = rng.sample(pool, k=rng.choice((2, 3, 4)))
+    parts = rng.sample(pool, k=rng.choice((1, 2, 3, 4)))
     if product:
         about = rng.choice(DRAFTS_ZH_ABOUT if lang == "zh" else DRAFTS_EN_ABOUT)
         parts[rng.randrange(len(parts))] = about.format(p=product)
@@ -214,8 +220,13 @@ def make_item(frame: Frame, ents: Entities, rng: random.Random, n: int, split: s
         f"p{i + 1}": m for i, m in enumerate(p_mentions)
     }
     fill["c"], fill["p"] = fill.get("c1", ""), fill.get("p1", "")
-    # a product the frame does not name outside the quote is named inside it (and half the time when it is)
-    about = fill["p"] if fill["p"] and ("{p}" not in frame.text or rng.random() < 0.5) else ""
+    # a product the frame does not name outside the quote is named inside it (and half the time when it is,
+    # then in the same words or its other form: "about EQ-11: 'Consumer Growth Equity Fund will…'")
+    about = ""
+    if ps and "{p}" not in frame.text:
+        about = fill["p"]
+    elif ps and rng.random() < 0.5:
+        about = _draft_mention(ps[0], fill["p"], frame.lang, rng)
     quote = _draft(frame.lang, rng, about) if "{q}" in frame.text else ""
     fill["q"] = quote
     fill["x"] = rng.choice(PHRASES_ZH if frame.lang == "zh" else PHRASES_EN) if "{x}" in frame.text else ""

@@ -440,6 +440,8 @@ FRAMES: list[Frame] = [
             'Check the wording of my text to {c}: "{q}"',
             'Any issues with sending {c} this? "{q}"',
             'Please review what I\'m telling {c}: "{q}"',
+            'Thoughts on this line for {c}? "{q}"',
+            'Going out to {c} within the hour: "{q}" Good to go?',
         ],
         ("quote",),
         clients=1,
@@ -459,6 +461,8 @@ FRAMES: list[Frame] = [
             "{c}那边我打算这么回：“{q}”，可以吗",
             "这段话术给{c}用合适吗？“{q}”",
             "检查一下我要发{c}的文字：“{q}”",
+            "这一句给{c}的能发吗：“{q}”",
+            "一会儿要发{c}：“{q}”，没问题吧？",
         ],
         ("quote",),
         clients=1,
@@ -761,6 +765,10 @@ DRAFTS_EN_ABOUT = [
     "The management fee on {p} is 0.8% a year.",
     "{p} should rise 30% in the next six months.",
     "{p} carries market risk; please read its prospectus.",
+    "{p} beats every savings account, year after year.",
+    "{p} is the safest home for your retirement money.",
+    "Everyone who bought {p} last spring is in profit.",
+    "{p} can fall in value; past returns are no promise.",
 ]
 DRAFTS_ZH_ABOUT = [
     "{p}近三年年化收益6.2%。",
@@ -771,6 +779,10 @@ DRAFTS_ZH_ABOUT = [
     "{p}的管理费为每年0.8%。",
     "{p}半年内至少涨三成。",
     "{p}有市场风险，请阅读产品说明书。",
+    "{p}年年跑赢银行理财。",
+    "{p}是养老钱最安全的去处。",
+    "去年春天买{p}的客户都赚了。",
+    "{p}净值会波动，过往收益不代表未来。",
 ]
 # Quoted text that is no draft ({x}): wishes, notes, memos; 8+ characters, so the quote detector sees it.
 PHRASES_EN = [
