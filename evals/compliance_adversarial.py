@@ -19,10 +19,13 @@ them):
 - `test3` (`compliance_adversarial_test3.jsonl`, 40 EN + 40 ZH written by hand, scored once at 96adc7d): the
   corpus's round 4 was written from its misses and dev3's;
 - `test4` (`compliance_adversarial_test4.jsonl`, 40 EN + 40 ZH written by hand, scored once at b651433): the
-  corpus's round 5 was written from its misses and false alarms.
+  corpus's round 5 was written from its misses and false alarms;
+- `test5` (`compliance_adversarial_test5.jsonl`, 40 EN + 40 ZH written by hand, scored once at 3535f3b): the
+  corpus's round 6 was written from its misses and false alarms.
 
-`test` (`compliance_adversarial_test5.jsonl`, 40 EN + 40 ZH written by hand and committed in its own commit
-before round 5) is the test split now: scored once with the final code, never tuned on.
+`test` (`compliance_adversarial_test6.jsonl`, 40 EN + 40 ZH written by a writer who read none of the corpus
+families, rules or earlier splits, committed in its own commit before round 6) is the test split now: scored
+once with the final code, never tuned on.
 """
 
 from __future__ import annotations
@@ -46,7 +49,8 @@ DEV3_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_dev3.jsonl"
 TEST2_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test2.jsonl"  # scored once at d34b9fc
 TEST3_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test3.jsonl"  # scored once at 96adc7d
 TEST4_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test4.jsonl"  # scored once at b651433
-TEST_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test5.jsonl"
+TEST5_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test5.jsonl"  # scored once at 3535f3b
+TEST_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test6.jsonl"
 SPLITS = {
     "dev": SET_PATH,
     "final": FINAL_PATH,
@@ -54,9 +58,18 @@ SPLITS = {
     "test2": TEST2_PATH,
     "test3": TEST3_PATH,
     "test4": TEST4_PATH,
+    "test5": TEST5_PATH,
     "test": TEST_PATH,
 }
-DEVELOPMENT = ("dev", "final", "dev3", "test2", "test3", "test4")  # the splits tuned on; "test" is not
+DEVELOPMENT = (
+    "dev",
+    "final",
+    "dev3",
+    "test2",
+    "test3",
+    "test4",
+    "test5",
+)  # the splits tuned on; "test" is not
 GOAL_FALSE_ALARMS = 0.05  # the issue's false-alarm budget per language (and recall >= 0.95)
 
 

@@ -31,7 +31,8 @@ def test_adversarial_splits_are_apart_from_the_training_corpus():
 
 
 @pytest.mark.parametrize(
-    ("split", "rows_per_language"), [("dev3", 40), ("test2", 60), ("test3", 40), ("test4", 40), ("test", 40)]
+    ("split", "rows_per_language"),
+    [("dev3", 40), ("test2", 60), ("test3", 40), ("test4", 40), ("test5", 40), ("test", 40)],
 )
 def test_the_hand_written_splits_have_both_languages_half_violating(split, rows_per_language):
     items = load_items(SPLITS[split])
@@ -44,8 +45,8 @@ def test_the_hand_written_splits_have_both_languages_half_violating(split, rows_
 
 
 def test_every_split_has_the_shape_and_no_text_twice():
-    assert TEST_PATH.name == "compliance_adversarial_test5.jsonl"
-    assert "test" not in DEVELOPMENT and {"dev3", "test2", "test3", "test4"} <= set(DEVELOPMENT)
+    assert TEST_PATH.name == "compliance_adversarial_test6.jsonl"
+    assert "test" not in DEVELOPMENT and {"dev3", "test2", "test3", "test4", "test5"} <= set(DEVELOPMENT)
     seen: dict[str, str] = {}
     for split, path in SPLITS.items():
         items = load_items(path)
@@ -62,7 +63,8 @@ def test_every_split_has_the_shape_and_no_text_twice():
         ("test2", "test2-"),
         ("test3", "test3-"),
         ("test4", "test4-"),
-        ("test", "test5-"),
+        ("test5", "test5-"),
+        ("test", "test6-"),
     ):
         assert all(i["id"].startswith(prefix) for i in load_items(SPLITS[split])), split
 

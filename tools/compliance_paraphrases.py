@@ -1034,3 +1034,171 @@ FAMILIES.update(
         ),
     }
 )
+
+# Round 6 (written from test5's misses and false alarms once test5 joined the development splits, after the fresh
+# test split test6 was committed by a writer who read none of these families): a shortfall the seller makes up, a
+# coupon to be treated as certain, a floor of capital plus income, ratings or the state said to rule out a loss,
+# a maturing deposit switched with no risk said, a client's own words (no loss, money needed soon) overruled;
+# clean twins, and plain statements of fees ("Fees are 1.2% a year" read as a promise by the n-gram model).
+SLOTS_EN["x_soon"] = ["in three months", "next spring", "for the house deposit in June", "within the year"]
+SLOTS_ZH["x_soon"] = ["三个月后", "明年春天", "六月付首付", "一年内"]
+FAMILIES.update(
+    {
+        "pp6-gr-en": (
+            "en",
+            (GR,),
+            (
+                "If {P} pays less than {R}, {x_we} make up the difference.",
+                "Anything below {R} on {P}, {x_we} top you up.",
+                "Treat the {R} coupon as a certainty; the issuer has never missed and never will.",
+                "Count the {R} from {P} as money already in your account.",
+                "Worst case {R}, best case more; either way you never go below what you put in.",
+                "At the very least you get your money back plus {R}.",
+            ),
+        ),
+        "pp6-gr-en-neg": (
+            "en",
+            (),
+            (
+                "If {P} pays less than {R}, nobody makes up the difference; that is the risk you take.",
+                "The {R} coupon is paid only as long as the issuer does not default.",
+                "In the worst case you get back less than you put in, and no income at all.",
+                "I can't promise you {R} a year; what {P} pays depends on its holdings.",
+            ),
+        ),
+        "pp6-gr-zh": (
+            "zh",
+            (GR,),
+            (
+                "{P}收益不到{R}的部分，我们给您补足。",
+                "要是没到{R}，差额算我们的。",
+                "{R}的票息您就当板上钉钉，发行方从来没违约过。",
+                "这{R}的利息跑不掉，就当已经到手了。",
+                "最差也有{R}，反正不会低于本金。",
+                "最坏情况也能拿回本金再加{R}。",
+            ),
+        ),
+        "pp6-gr-zh-neg": (
+            "zh",
+            (),
+            (
+                "{P}收益不到{R}的话，没有人会给您补差额，这就是风险。",
+                "{R}的票息只有在发行人不违约时才会支付。",
+                "最坏情况下，您拿回的钱可能少于本金，也拿不到收益。",
+                "我没法承诺每年{R}，{P}的收益取决于它持有的资产。",
+            ),
+        ),
+        "pp6-mc-en": (
+            "en",
+            (MC,),
+            (
+                "Five-star rated by every agency, which means {P} simply cannot underperform.",
+                "With a AAA rating, {P} is not going to lose you money.",
+                "The state stands behind {P}, so it is basically the same as holding cash.",
+                "With the government behind it, {P} is as safe as cash.",
+            ),
+        ),
+        "pp6-mc-en-neg": (
+            "en",
+            (),
+            (
+                "{P} is five-star rated, but ratings look back and it can still underperform.",
+                "{P} is not backed by the state and is not the same as holding cash.",
+                "Whoever told you {P} cannot lose money was wrong.",
+                "A paper said {P} would double; its manager denied that in an interview.",
+            ),
+        ),
+        "pp6-mc-zh": (
+            "zh",
+            (MC,),
+            (
+                "各家评级机构都给了{P}五星，它不可能跑输。",
+                "{P}是AAA评级，不会让您亏钱。",
+                "{P}有国家兜底，跟现金没什么区别。",
+                "有政府在后面撑着，{P}和放现金一样安全。",
+            ),
+        ),
+        "pp6-mc-zh-neg": (
+            "zh",
+            (),
+            (
+                "{P}虽然是五星评级，但评级只反映过去，它仍可能跑输。",
+                "{P}没有国家兜底，和现金不一样。",
+                "谁跟您说{P}稳赚不亏，那都不对。",
+                "报纸称{P}会翻倍，但基金经理在采访中否认了这一说法。",
+            ),
+        ),
+        "pp6-rd-en": (
+            "en",
+            (RD,),
+            (
+                "Switch your maturing deposit into {P} next week.",
+                "Go with {x_risky} for your next top-up, the timing is perfect.",
+                "Roll the maturing CD straight into {x_risky}.",
+            ),
+        ),
+        "pp6-rd-en-neg": (
+            "en",
+            (),
+            (
+                "You could switch your maturing deposit into {P}, knowing it {x_maybe_lose}.",
+                "If you top up {x_risky}, remember it {x_maybe_lose}.",
+            ),
+        ),
+        "pp6-su-en": (
+            "en",
+            (SU,),
+            (
+                "You told me you can't afford any loss, but a small slice of {x_risky} won't hurt.",
+                "Even though you need this money {x_soon}, I'd still lock it into a five-year structured note.",
+                "You said not one cent can be lost, still, a little {x_risky} is fine.",
+            ),
+        ),
+        "pp6-su-en-neg": (
+            "en",
+            (),
+            (
+                "You need this money {x_soon}, so a five-year structured note does not suit you.",
+                "You told me you can't afford any loss, so {x_risky} is out of the question.",
+            ),
+        ),
+        "pp6-su-zh": (
+            "zh",
+            (SU,),
+            (
+                "您说一点亏损都承受不了，不过买一点{x_risky}也无妨。",
+                "虽然{x_soon}就要用这笔钱，我还是建议放进五年期的结构性票据里。",
+                "您说一分钱都不能亏，可少配一点{x_risky}没关系。",
+            ),
+        ),
+        "pp6-su-zh-neg": (
+            "zh",
+            (),
+            (
+                "您{x_soon}就要用钱，我建议放在货币基金，不要买{x_risky}。",
+                "您的风险测评是{x_profile}，{x_risky}超出了我可以推荐的范围。",
+            ),
+        ),
+        "pp6-fee-en": (
+            "en",
+            (),
+            (
+                "Fees are {R} a year.",
+                "The management fee is {R} a year.",
+                "{P} charges {R} a year in fees.",
+                "Custody costs {R} annually.",
+                "There is a {R} subscription fee.",
+            ),
+        ),
+        "pp6-fee-zh": (
+            "zh",
+            (),
+            (
+                "管理费每年{R}。",
+                "{P}的托管费率为每年{R}。",
+                "认购费{R}。",
+                "{P}每年收取{R}的费用。",
+            ),
+        ),
+    }
+)

