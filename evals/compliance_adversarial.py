@@ -50,7 +50,10 @@ TEST2_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test2.json
 TEST3_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test3.jsonl"  # scored once at 96adc7d
 TEST4_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test4.jsonl"  # scored once at b651433
 TEST5_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test5.jsonl"  # scored once at 3535f3b
-TEST_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test6.jsonl"
+TEST6_PATH = (
+    Path(__file__).parent / "sets" / "compliance_adversarial_test6.jsonl"
+)  # held out, never looked into
+TEST_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test7.jsonl"
 SPLITS = {
     "dev": SET_PATH,
     "final": FINAL_PATH,
@@ -59,6 +62,7 @@ SPLITS = {
     "test3": TEST3_PATH,
     "test4": TEST4_PATH,
     "test5": TEST5_PATH,
+    "test6": TEST6_PATH,
     "test": TEST_PATH,
 }
 DEVELOPMENT = (
@@ -262,14 +266,14 @@ def calibrate(budgets: tuple[float, ...] = BUDGETS) -> list[tuple[float, SystemS
     return [(b, score(f"rules+n-gram+semantic@{b:.2f}", items, _combined(b, True))) for b in budgets]
 
 
-def chosen_budget(scored: list[tuple[float, SystemScore]]) -> float | None:
-    """The loosest budget within the goal's false-alarm rate in every language (None if none is)."""
+def chosen_budget(scored: list[tuple[float, SystemScore]]) -> float:
+    """The loosest budget within the goal's false-alarm rate in every language; the strictest when none is."""
     within = [
         b
         for b, s in scored
         if all(ls.false_alarm_rate.value <= GOAL_FALSE_ALARMS for ls in s.languages.values())
     ]
-    return max(within) if within else None
+    return max(within) if within else min(b for b, _ in scored)
 
 
 def main(argv: list[str] | None = None) -> None:

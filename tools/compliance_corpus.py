@@ -5,15 +5,22 @@ paraphrases and synonyms, hedges, negated twins ("not guaranteed", 不保本) la
 across two sentences, disguises (full-width, spacing) and both languages. Families are split whole into
 train and validation (`split_of`), so validation measures templates the classifier never saw.
 
-The adversarial eval set (`evals/sets/compliance_adversarial.jsonl`) is written apart from this file and
-is never used here.
+Beside the families, hand-written texts (`tools/data/compliance_written_{en,zh}.jsonl`, 300 per language:
+30 per category and 150 hard clean texts, written by two writers who read none of the families, rules or
+splits) join as one family each, `WRITTEN_COPIES` times (copies after the first may be disguised), so a free
+phrasing weighs about as much as a template.
+
+The adversarial eval splits (`evals/sets/compliance_adversarial*.jsonl`) are written apart from this file and
+are never used here.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 
 from fincopilot.tools import compliance_paraphrases as para
 
@@ -661,7 +668,23 @@ def generate(seed: int = 7, per_template: int = 30) -> list[Example]:
                     text = _disguise(rng, text)
                 out.append(Example(text, frozenset(labels), f"{fam}-{t_idx}", lang))
     extra = _pii_examples(rng) + _disclosure_examples(rng) + _clean_examples(rng)
-    return out + extra + _paraphrase_examples(rng, per_template // 2)
+    return out + extra + _paraphrase_examples(rng, per_template // 2) + _written_examples(rng)
+
+
+WRITTEN = tuple(Path(__file__).parent / "data" / f"compliance_written_{lang}.jsonl" for lang in ("en", "zh"))
+WRITTEN_COPIES = 4
+
+
+def _written_examples(rng: random.Random) -> list[Example]:
+    """The hand-written texts (`WRITTEN`), each its own family, `WRITTEN_COPIES` times."""
+    out = []
+    for path in WRITTEN:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            for copy in range(WRITTEN_COPIES):
+                text = _disguise(rng, row["text"]) if copy and rng.random() < 0.25 else row["text"]
+                out.append(Example(text, frozenset(row["categories"]), f"written-{row['id']}", row["lang"]))
+    return out
 
 
 def _paraphrase_examples(rng: random.Random, per_template: int) -> list[Example]:

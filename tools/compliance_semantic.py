@@ -54,11 +54,18 @@ log = get_logger(__name__)
 
 SEMANTIC_VERSION = "2"
 SEM_CATEGORIES = corpus.SENTENCE_CATEGORIES
-BUDGETS = (0.05, 0.10)  # false-alarm budgets on the validation families a threshold is calibrated for
+BUDGETS = (
+    0.02,
+    0.03,
+    0.05,
+    0.10,
+)  # false-alarm budgets on the validation families a threshold is calibrated for
+WEIGHT_BUDGET = 0.05  # the budget at which validation recall chooses each category's weight
 # The operating point of the default path: the loosest budget above whose false-alarm rate on the hand-written
-# development splits stays within the issue's 5% per language (`evals.compliance_adversarial --calibrate`).
+# development splits stays within the issue's 5% per language, the strictest when none does (corpus v11: 0.02,
+# where ZH gives 0.054) (`evals.compliance_adversarial --calibrate`).
 # The generated validation families are mostly hard negated twins, so 10% of them is far fewer real texts.
-DEFAULT_BUDGET = 0.05
+DEFAULT_BUDGET = 0.02
 WEIGHTS = (0.5, 0.75, 1.0)  # candidate weights of the n-gram probability: it keeps at least half the say
 PER_FAMILY = 12
 SEM_C = 4.0
@@ -139,10 +146,10 @@ def _sample(examples: list[corpus.Example]) -> list[tuple[str, corpus.Example]]:
 def _choose(
     p_ng: np.ndarray, p_sem: np.ndarray, y: list[int]
 ) -> tuple[float, dict[float, float], float, float]:
-    """(weight, thresholds per budget, val recall, val fpr): the weight with the best validation recall at the
-    first budget. Recalls within `RECALL_TIE` of the best count as tied, and the tie goes to more weight on the
+    """(weight, thresholds per budget, val recall, val fpr): the weight with the best validation recall at
+    `WEIGHT_BUDGET`. Recalls within `RECALL_TIE` of the best count as tied, and the tie goes to more weight on the
     n-gram model: a near tie decided by float rounding must not pick a different weight on another machine."""
-    scored = {w: calibrate(list(w * p_ng + (1 - w) * p_sem), y, BUDGETS[0]) for w in WEIGHTS}
+    scored = {w: calibrate(list(w * p_ng + (1 - w) * p_sem), y, WEIGHT_BUDGET) for w in WEIGHTS}
     best_recall = max(recall for _, _, _, recall in scored.values())
     w = max(w for w, (_, _, _, recall) in scored.items() if recall >= best_recall - RECALL_TIE)
     _, _, fpr, recall = scored[w]
