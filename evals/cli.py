@@ -147,6 +147,9 @@ def finetune_cmd(
         typer.Option("--lora-layers", min=1, help="adapt only the top N layers (cheaper backward on a CPU)"),
     ] = None,
     save_every: Annotated[int, typer.Option("--save-every", min=1, help="checkpoint every N steps")] = 10,
+    keep_checkpoints: Annotated[
+        bool, typer.Option("--keep-checkpoints", help="keep every checkpoint (default: the last two)")
+    ] = False,
     max_seq_len: Annotated[
         int | None, typer.Option("--max-seq-len", min=64, help="default 1024 tokens")
     ] = None,
@@ -177,6 +180,7 @@ def finetune_cmd(
         evaluate=evaluate,
         eval_limit=eval_limit,
         eval_batch_size=eval_batch_size,
+        keep_checkpoints=keep_checkpoints,
         hyper=Hyperparameters(**hyper),
     )
     _print_finetune(run_finetune(opts, progress=not as_json), as_json)
@@ -203,9 +207,23 @@ def _print_finetune(result, as_json: bool) -> None:
         console.print(scores_table(card.heldout))
 
 
+def finetune_export_cmd(
+    run: Annotated[Path, typer.Argument(help="the --out folder of a finished `fincopilot finetune` run")],
+    step: Annotated[int, typer.Option("--step", min=1, help="the checkpoint chosen (on validation)")],
+    out: Annotated[Path, typer.Option("--out", help="the adapter folder to write")],
+) -> None:
+    """Write the run's step-N checkpoint as an adapter (weights, card, model card, loss plot), as the run's
+    command with --max-steps N would have."""
+    from fincopilot.models.finetune import export_checkpoint
+
+    card = export_checkpoint(run, step, out)
+    typer.echo(f"adapter {card.backend_id} (step {card.steps} of {run}) -> {out}\nreproduce: {card.command}")
+
+
 def register_finetune(app: typer.Typer) -> None:
-    """Add `fincopilot finetune` to the root CLI."""
+    """Add `fincopilot finetune` and `fincopilot finetune-export` to the root CLI."""
     app.command("finetune")(finetune_cmd)
+    app.command("finetune-export")(finetune_export_cmd)
 
 
 def kb_eval_cmd(

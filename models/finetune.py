@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 import shutil
 import time
 import warnings
@@ -37,6 +38,7 @@ from fincopilot.config import BackendSpec, adapters_dir, settings
 from fincopilot.errors import BackendError, ConfigError, InputError
 from fincopilot.log import get_logger
 from fincopilot.models.adapter_card import (
+    CARD,
     AdapterCard,
     HeldoutScores,
     Hyperparameters,
@@ -67,6 +69,7 @@ class FinetuneOptions(BaseModel):
     evaluate: bool = True
     eval_limit: int | None = Field(None, ge=1, description="score N evenly spaced held-out items")
     eval_batch_size: int = Field(4, ge=1)
+    keep_checkpoints: bool = Field(False, description="keep every checkpoint (default: the last two)")
     hyper: Hyperparameters = Field(default_factory=Hyperparameters)
 
 
@@ -267,7 +270,8 @@ class _Training:
         log.info("finetune_resume", checkpoint=str(checkpoint), step=self.step)
 
     def save_checkpoint(self) -> None:
-        """Adapter weights, optimizer state and progress under `checkpoints/step-N`; keeps the last two."""
+        """Adapter weights, optimizer state and progress under `checkpoints/step-N`; keeps the last two (every
+        one with `keep_checkpoints`, to choose a step on validation and `export_checkpoint` it)."""
         import torch
         from peft import get_peft_model_state_dict
         from safetensors.torch import save_file
@@ -294,7 +298,7 @@ class _Training:
         )  # written last and renamed: a half-written checkpoint is never "latest"
         tmp.write_text(json.dumps(state), encoding="utf-8")
         tmp.replace(folder / "state.json")
-        for old in _checkpoints(self.out)[:-2]:
+        for old in [] if self.opts.keep_checkpoints else _checkpoints(self.out)[:-2]:
             shutil.rmtree(old, ignore_errors=True)
 
     def one_step(self) -> float:
@@ -767,3 +771,48 @@ def _command_line(opts: FinetuneOptions) -> str:
         if value is not None and value != default:
             parts += [flag, str(value)]
     return " ".join(parts)
+
+
+# --- a chosen step as the adapter ------------------------------------------------------------------
+
+
+def export_checkpoint(run: Path, step: int, out: Path) -> AdapterCard:
+    """The step-`step` checkpoint of the finished run in `run` as an adapter folder `out` (weights, peft config,
+    card, model card, loss plot): what the same command with `--max-steps step` writes, because `--max-steps`
+    only stops the run's schedule early. The card is the run's, cut at that step, without held-out scores."""
+    if not (run / CARD).is_file():
+        raise InputError(f"{run} holds no finished fine-tuning run (no {CARD})")
+    checkpoint = run / "checkpoints" / f"step-{step:06d}"
+    if not (checkpoint / "state.json").is_file():
+        kept = ", ".join(str(int(c.name.split("-")[1])) for c in _checkpoints(run)) or "none"
+        raise InputError(
+            f"{run} has no checkpoint of step {step} (kept: {kept}; train with --keep-checkpoints)"
+        )
+    card = AdapterCard.model_validate_json((run / CARD).read_text(encoding="utf-8"))
+    state = json.loads((checkpoint / "state.json").read_text(encoding="utf-8"))
+    command = re.sub(r" --max-steps \d+", "", card.command) + f" --max-steps {step}"
+    hyper = card.hyperparameters.model_copy(update={"max_steps": step})
+    card = AdapterCard.model_validate(
+        card.model_dump()
+        | {
+            "hyperparameters": hyper,
+            "steps": step,
+            "epochs_done": round(card.epochs_done * step / card.steps, 3),
+            "train_seconds": state["seconds"],
+            "final_loss": state["losses"][-1][1] if state["losses"] else None,
+            "loss_curve": state["losses"],
+            "heldout": None,
+            "command": command,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    remove_card(out)
+    for stale in ("adapter.gguf", "adapter.gguf.sha256"):  # derived from the old weights
+        (out / stale).unlink(missing_ok=True)
+    shutil.copyfile(checkpoint / "adapter_model.safetensors", out / "adapter_model.safetensors")
+    shutil.copyfile(run / "adapter_config.json", out / "adapter_config.json")
+    plot_loss(card.loss_curve, out / "loss.png", f"{card.backend_id}: training loss")
+    (out / "README.md").write_text(model_card(card), encoding="utf-8")
+    write_card(out, card)
+    return card

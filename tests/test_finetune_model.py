@@ -174,6 +174,25 @@ def test_resume_continues_from_the_checkpoint(tiny, tmp_path):
         assert got == pytest.approx(want, abs=2e-3)
 
 
+def test_a_chosen_checkpoint_exports_as_the_adapter_its_max_steps_would_write(tiny, tmp_path):
+    from fincopilot.errors import InputError
+    from fincopilot.models.finetune import export_checkpoint
+
+    _, result = tiny
+    out = tmp_path / "step2"
+    card = export_checkpoint(result.out, 2, out)
+    assert card.steps == 2 and card.hyperparameters.max_steps == 2 and card.heldout is None
+    assert card.loss_curve == result.card.loss_curve[:2] and card.final_loss == result.card.loss_curve[1][1]
+    assert card.command.endswith(" --max-steps 2") and "--max-steps 4" not in card.command
+    weights = result.out / "checkpoints" / "step-000002" / "adapter_model.safetensors"
+    assert (out / "adapter_model.safetensors").read_bytes() == weights.read_bytes()
+    for name in ("adapter_config.json", "card.json", "README.md", "loss.png"):
+        assert (out / name).is_file(), name
+    assert "--max-steps 2" in (out / "README.md").read_text()
+    with pytest.raises(InputError, match=r"no checkpoint of step 3 .*kept: 2, 4"):
+        export_checkpoint(result.out, 3, tmp_path / "none")
+
+
 def test_resume_refuses_a_checkpoint_from_other_data(tiny, tmp_path):
     from fincopilot.evals.corpus import run_finetune as finetune
 
