@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 from fincopilot.agents._common import (
     check_text,
@@ -38,7 +38,12 @@ from fincopilot.models.messages import Message
 from fincopilot.models.trainset import SkillTask
 from fincopilot.tools.claims import check_claims, degenerate_reason, unknown_identifiers
 from fincopilot.tools.data import get_report
-from fincopilot.tools.numbers import extract_numbers, numeric_faithfulness, unsupported_numbers
+from fincopilot.tools.numbers import (
+    copy_only_pattern,
+    extract_numbers,
+    numeric_faithfulness,
+    unsupported_numbers,
+)
 from fincopilot.tools.textmetrics import rouge_l
 
 log = get_logger(__name__)
@@ -47,6 +52,8 @@ MAX_PROMPT_CHARS = 2400  # the embedded model is small and slow: give it the rep
 MIN_SUMMARY_CHARS = 40
 MIN_FIGURES = 2
 MAX_TOKENS = 240
+_ENDS = (".", "!", "?", "。", "！", "？", "…")
+SUMMARY_CHARS, FIGURE_CHARS = 360, 60
 
 KEYWORDS = (
     "yield",
@@ -114,10 +121,37 @@ class LlmSummary(BaseModel):
 
     # Explicit bounds: the constrained decoder needs the longest valid answer to fit max_tokens.
     summary: str = Field(
-        max_length=360, description="2-3 sentences: the main facts and figures of the report"
+        max_length=SUMMARY_CHARS, description="2-3 sentences: the main facts and figures of the report"
     )
-    key_figures: list[Annotated[str, Field(max_length=60)]] = Field(
+    key_figures: list[Annotated[str, Field(max_length=FIGURE_CHARS)]] = Field(
         default_factory=list, max_length=3, description="short 'label: value' items copied from the report"
+    )
+
+
+def _described(name: str) -> str | None:
+    return LlmSummary.model_fields[name].description
+
+
+def _bound(pattern: str, chars: int) -> dict[str, Any]:
+    # in the JSON schema only: the pattern bounds items, not characters, so pydantic must not reject a few more
+    return {"pattern": pattern, "maxLength": chars}
+
+
+def summary_schema(source: str) -> type[LlmSummary]:
+    """`LlmSummary` whose strings can only write numbers `source` writes (`tools.numbers.copy_only_pattern`): a
+    constrained decoder cannot invent a figure; the claim check still judges what the figures are said to be."""
+    summary, figure = (copy_only_pattern(source, n) for n in (SUMMARY_CHARS, FIGURE_CHARS))
+    return create_model(
+        "LlmSummary",
+        __base__=LlmSummary,
+        summary=(
+            str,
+            Field(description=_described("summary"), json_schema_extra=_bound(summary, SUMMARY_CHARS)),
+        ),
+        key_figures=(
+            list[Annotated[str, Field(json_schema_extra=_bound(figure, FIGURE_CHARS))]],
+            Field(default_factory=list, max_length=3, description=_described("key_figures")),
+        ),
     )
 
 
@@ -183,10 +217,50 @@ def extractive_key_figures(report_text: str, limit: int = 6) -> list[str]:
 # --------------------------------------------------------------------------------------------- model path
 
 
+_BULLET = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.)])\s+|^\s*#+\s*")
+_LABEL = re.compile(r"^([^:：]*[^\W\d_][^:：]{0,40})[:：]\s*(?=\S)")  # a label with a letter in it
+_TABLE_RULE = re.compile(r"^[\s|:\-]+$")
+
+
+def _prose_line(line: str, zh: bool) -> str:
+    """One line of a laid-out report as a sentence ("- Yield to maturity: 1.92%" -> "Yield to maturity stood at
+    1.92%."; a table row's cells joined), "" for a heading (a short line with no figure and no full stop), and a
+    line that already ends a sentence unchanged."""
+    if line.strip().startswith("|"):
+        line = ("，" if zh else ", ").join(c.strip() for c in line.strip().strip("|").split("|") if c.strip())
+    text = _BULLET.sub("", line).strip()
+    if text.endswith(_ENDS):
+        return text
+    if not re.search(r"\d", text) and len(text.split()) <= 6:
+        return ""  # a heading ("Portfolio", "## Outlook", "风险提示"): the prose of the training reports has none
+    text = _LABEL.sub(lambda m: m.group(1).strip() + ("为" if zh else " stood at "), text)
+    return text.rstrip(",;，；") + ("。" if zh else ".")
+
+
+def prose_layout(report: str) -> str:
+    """The report as the title plus paragraphs of sentences, the layout of the reports the summarizer was trained
+    on: bullets, headings, 'label: value' lines and small tables become sentences (numbers untouched)."""
+    lines = report.strip().splitlines()
+    if len(lines) < 2:
+        return report.strip()
+    zh = is_chinese(report)
+    paragraphs, current = [lines[0].strip()], []
+    for line in lines[1:]:
+        if not line.strip() or _TABLE_RULE.match(line):
+            paragraphs.append(("" if zh else " ").join(current))
+            current = []
+        elif sentence := _prose_line(line, zh):
+            current.append(sentence)
+    paragraphs.append(("" if zh else " ").join(current))
+    return "\n\n".join(p for p in paragraphs if p)
+
+
 def summary_messages(source: str) -> list[Message]:
-    """The worker's prompt for `source` (Chinese or English by the report's language), as the adapter was trained on."""
+    """The worker's prompt for `source` (Chinese or English by the report's language, laid out as prose), as the
+    adapter was trained on."""
     zh = is_chinese(source)
-    body = source if len(source) <= MAX_PROMPT_CHARS else source[:MAX_PROMPT_CHARS] + " …"
+    prose = prose_layout(source)
+    body = prose if len(prose) <= MAX_PROMPT_CHARS else prose[:MAX_PROMPT_CHARS] + " …"
     ask = "请总结这份报告。" if zh else "Summarize this report."
     return [
         Message(role="system", content=SYSTEM_ZH if zh else SYSTEM_EN),
@@ -239,7 +313,7 @@ def summarize_text(
         flag_injection(source, "report", ctx.request_id, ctx.skill)
     if use_model and ctx is not None:
         try:
-            out = ctx.complete(summary_messages(source), schema=LlmSummary, max_tokens=MAX_TOKENS)
+            out = ctx.complete(summary_messages(source), schema=summary_schema(source), max_tokens=MAX_TOKENS)
             parsed = (
                 out.parsed if isinstance(out.parsed, LlmSummary) else LlmSummary.model_validate_json(out.text)
             )
@@ -319,11 +393,15 @@ def _tune_score(items: Sequence[Any], outputs: Sequence[BaseModel | None]) -> di
 
 
 def _tune_domain() -> list[tuple[str, dict[str, Any], BaseModel]]:
-    """The generated corpus's TRAIN split (`python -m fincopilot.evals.summary_corpus`)."""
-    path = TUNE_CORPUS / "train.jsonl"
-    if not path.is_file():
-        return []
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    """The generated corpus's TRAIN split (`python -m fincopilot.evals.summary_corpus`) and the hand-written
+    training reports (`handwritten_train.jsonl`: other layouts, openings and products than the generator's)."""
+    rows = []
+    for name in ("train.jsonl", "handwritten_train.jsonl"):
+        path = TUNE_CORPUS / name
+        if path.is_file():
+            rows += [
+                json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+            ]
     return [(r["id"], r["input"], LlmSummary.model_validate(r["reference"])) for r in rows]
 
 

@@ -125,9 +125,7 @@ def finetune_cmd(
     skill: Annotated[str, typer.Option("--skill", help="planner, or a skill that declares a finetune task")],
     base: Annotated[str, typer.Option("--base", help="base backend id (transformers kind)")] = "smollm2-135m",
     data: Annotated[Path | None, typer.Option("--data", help="JSONL corpus instead of the built one")] = None,
-    teacher: Annotated[
-        str | None, typer.Option("--teacher", help="backend that labels unlabelled inputs")
-    ] = None,
+    teacher: Annotated[str | None, typer.Option("--teacher", help="labels unlabelled inputs")] = None,
     epochs: Annotated[float | None, typer.Option("--epochs", min=0.01, help="default 2")] = None,
     max_steps: Annotated[int | None, typer.Option("--max-steps", min=1, help="stop after N steps")] = None,
     out: Annotated[
@@ -147,9 +145,7 @@ def finetune_cmd(
         typer.Option("--lora-layers", min=1, help="adapt only the top N layers (cheaper backward on a CPU)"),
     ] = None,
     save_every: Annotated[int, typer.Option("--save-every", min=1, help="checkpoint every N steps")] = 10,
-    keep_checkpoints: Annotated[
-        bool, typer.Option("--keep-checkpoints", help="keep every checkpoint (default: the last two)")
-    ] = False,
+    keep_checkpoints: Annotated[bool, typer.Option("--keep-checkpoints", help="keep them all")] = False,
     max_seq_len: Annotated[
         int | None, typer.Option("--max-seq-len", min=64, help="default 1024 tokens")
     ] = None,

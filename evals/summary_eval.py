@@ -2,7 +2,10 @@
 
 Sets (`evals/sets/summary_corpus/`, see `fincopilot.evals.summary_corpus`): `validation` (money-market
 reports: checkpoints are chosen here), `test` (structured-note reports, a report family never trained on)
-and `handwritten` (reports written apart from the generator). Per configuration and language:
+`handwritten` (reports written apart from the generator; looked at while developing since 2026-12-06) and
+`handwritten2` (a second such set, headings and bullets in half of it, scored once per change). Each model runs
+as the worker sends it: numbers constrained to those the report writes (`summary_schema`); `--free-numbers`
+adds each model without that constraint, as the worker ran before it. Per configuration and language:
 
 - **kept**: the model's summary survives the worker's claim repair and rejection (`judge_summary`), so the
   advisor gets the model's text and not the extractive fallback; a failed or unparsable output is not kept;
@@ -34,6 +37,7 @@ from fincopilot.agents.report_summary import (
     extractive_summary,
     judge_summary,
     summary_messages,
+    summary_schema,
     tune_source,
 )
 from fincopilot.errors import BackendError, run_main
@@ -49,7 +53,7 @@ from fincopilot.evals.evalrun import (
 from fincopilot.evals.summary_corpus import OUT_DIR
 from fincopilot.tools.textmetrics import rouge_l
 
-SETS = ("validation", "test", "handwritten")
+SETS = ("validation", "test", "handwritten", "handwritten2")
 COLUMNS = ("configuration", "lang", "kept", "claim faithfulness", "all claims supported", "ROUGE-L", "failed")
 
 
@@ -92,19 +96,22 @@ def run_extractive(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def run_model(backend: Any, items: Sequence[dict[str, Any]], progress: Any) -> list[dict[str, Any]]:
-    """One constrained generation per item, as the worker sends it."""
+def run_model(
+    backend: Any, items: Sequence[dict[str, Any]], progress: Any, *, free_numbers: bool = False
+) -> list[dict[str, Any]]:
+    """One constrained generation per item, as the worker sends it (`free_numbers`: any number may be written)."""
     rows = []
+    config = f"{backend.id} (free numbers)" if free_numbers else backend.id
     for item in items:
+        source = tune_source(item["input"])
         started = time.perf_counter()
         try:
-            done = backend.complete(
-                summary_messages(tune_source(item["input"])), schema=LlmSummary, max_tokens=MAX_TOKENS
-            )
+            schema = LlmSummary if free_numbers else summary_schema(source)
+            done = backend.complete(summary_messages(source), schema=schema, max_tokens=MAX_TOKENS)
             out = done.parsed if isinstance(done.parsed, LlmSummary) else None
         except BackendError:
             out = None
-        rows.append(_row(item, backend.id, out, time.perf_counter() - started))
+        rows.append(_row(item, config, out, time.perf_counter() - started))
         progress(1)
     return rows
 
@@ -150,7 +157,11 @@ def _by_lang(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def evaluate(
-    models: Sequence[str], sets: Sequence[str], adapters: dict[str, str], limit: int | None = None
+    models: Sequence[str],
+    sets: Sequence[str],
+    adapters: dict[str, str],
+    limit: int | None = None,
+    free_numbers: bool = False,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Results per set → configuration → language, and every scored row."""
     backends = model_backends(models, adapters, id_sep="@")
@@ -160,9 +171,9 @@ def evaluate(
         for set_name in sets:
             items = load_set(set_name, limit)
             rows = run_extractive(items)
-            for backend in backends:
-                task = bar.add_task(f"{set_name}: {backend.id}", total=len(items))
-                rows += run_model(backend, items, lambda k, t=task: bar.advance(t, k))
+            for backend, free in [(b, f) for b in backends for f in (False, True)[: 1 + free_numbers]]:
+                task = bar.add_task(f"{set_name}: {backend.id}" + " (free)" * free, total=len(items))
+                rows += run_model(backend, items, lambda k, t=task: bar.advance(t, k), free_numbers=free)
             configs = dict.fromkeys(r["config"] for r in rows)
             results[set_name] = {c: _by_lang([r for r in rows if r["config"] == c]) for c in configs}
             all_rows += [{**r, "set": set_name} for r in rows]
@@ -176,14 +187,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument(
         "--limit", type=positive_int, default=None, help="evenly spaced items per set (a smoke run)"
     )
+    ap.add_argument(
+        "--free-numbers", action="store_true", help="also run each model with its numbers unconstrained"
+    )
     args = ap.parse_args(argv)
     adapters = adapters_of(args)
     sets = args.set or ["validation"]
-    results, rows = evaluate(args.model, sets, adapters, args.limit)
+    results, rows = evaluate(args.model, sets, adapters, args.limit, args.free_numbers)
     text = markdown(results)
     print(text)
     if args.out:
-        meta = {"models": args.model, "adapters": adapters, "sets": sets}
+        meta = {"models": args.model, "adapters": adapters, "sets": sets, "free_numbers": args.free_numbers}
         write_outputs(args.out, text, meta, results, rows)
 
 

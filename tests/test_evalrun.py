@@ -35,7 +35,7 @@ def test_summary_eval_records_the_sets_it_ran(tmp_path, capsys):
     out = tmp_path / "run"
     summary_eval.main(["--limit", "1", "--out", str(out)])
     meta = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))["meta"]
-    assert meta["sets"] == ["validation"]
+    assert meta["sets"] == ["validation"] and meta["free_numbers"] is False
     assert "extractive" in capsys.readouterr().out
 
 

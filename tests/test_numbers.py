@@ -1,8 +1,15 @@
 """Numeric faithfulness: numbers are matched by value, tolerant of formatting, strict on substance."""
 
+import re
+
 import pytest
 
-from fincopilot.tools.numbers import extract_numbers, numeric_faithfulness, unsupported_numbers
+from fincopilot.tools.numbers import (
+    copy_only_pattern,
+    extract_numbers,
+    numeric_faithfulness,
+    unsupported_numbers,
+)
 
 SOURCE = (
     "The HY-7 fund yielded 6.85% in 2025 with a duration of 3.4 years. Assets reached RMB 1.25亿 "
@@ -65,3 +72,14 @@ def test_traditional_scales_and_range_dashes():
     assert [n.value for n in extract_numbers("年化2.90%-3.50%")] == [2.90, 3.50]  # the dash is not a sign
     assert [n.value for n in extract_numbers("收益率：-3.50%")] == [-3.50]
     assert unsupported_numbers("減少3,200萬元", ["較上月末減少0.32億元"]) == []
+
+
+def test_copy_only_pattern_admits_the_source_numbers_and_nothing_else():
+    source = "NAV 1.0842 on 2026-09-30, up 3.39% (CNY 8,270 million)."
+    pattern = re.compile(copy_only_pattern(source, 200))
+    assert pattern.match("NAV rose 3.39% to 1.0842 (CNY 8,270 million) by 2026-09-30.")
+    assert not pattern.match("NAV rose 3.4% to 1.0842.")  # a rounded figure is not a copy
+    assert not pattern.match("NAV rose 1.0842%.")  # a percentage only where the source writes one
+    assert not pattern.match('NAV "rose"')  # no quote: the JSON string cannot run past its end
+    assert pattern.match("No figures at all.")
+    assert not re.compile(copy_only_pattern(source, 5)).match("a" * 6)  # bounded in items

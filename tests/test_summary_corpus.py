@@ -42,6 +42,17 @@ def test_every_target_passes_the_gate_the_worker_applies(built):
             assert all(":" in f or "：" in f for f in ref["key_figures"]), item["id"]
 
 
+@pytest.mark.parametrize("name", ["handwritten", "handwritten2", "handwritten_train"])
+def test_every_hand_written_reference_passes_the_gate_the_worker_applies(name):
+    for item in _items(name):
+        source, ref = item["input"]["text"], item["reference"]
+        assert check_claims(ref["summary"], [source]).ok, item["id"]
+        assert all(check_claims(f, [source], check_degenerate=False).ok for f in ref["key_figures"]), item[
+            "id"
+        ]
+        assert {"en", "zh"} >= {item["metadata"]["lang"]} and item["metadata"]["kind"] == "handwritten"
+
+
 def test_splits_are_disjoint_report_families(built):
     families = {split: {i["metadata"]["family"] for i in items} for split, items in built.items()}
     assert families["train"] & (families["validation"] | families["test"]) == set()
@@ -68,11 +79,15 @@ def test_no_report_of_an_arena_heldout_item_is_trained_on(built):
     assert len(named) >= len(heldout) and not named & trained
 
 
-def test_finetune_corpus_is_the_train_split_only():
+def test_finetune_corpus_is_the_train_split_and_the_hand_written_training_reports():
     corpus = build_corpus("report_summary")
-    assert corpus.sources == {"domain": len(_items("train"))}
-    held = {i["id"] for s in ("validation", "test") for i in _items(s)}
+    assert corpus.sources == {"domain": len(_items("train")) + len(_items("handwritten_train"))}
+    held = {i["id"] for s in ("validation", "test", "handwritten", "handwritten2") for i in _items(s)}
     assert not held & {e.id for e in corpus.examples}
+    held_texts = {
+        i["input"]["text"] for s in ("validation", "test", "handwritten", "handwritten2") for i in _items(s)
+    }
+    assert not held_texts & {i["input"]["text"] for i in _items("handwritten_train")}
 
 
 def test_names_shorten_to_codes():

@@ -9,6 +9,7 @@ Floors sit below the measured numbers in evals/examples/summary-eval.md, for the
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,9 @@ from fincopilot.tools.claims import check_claims
 
 ADAPTER = Path(__file__).resolve().parents[1] / "models" / "adapters" / "smollm2-135m+report_summary-lora"
 ITEMS = 6  # every third test item: EN and ZH, all three notes
-FLOOR_KEPT = 4 / 6  # measured: see evals/examples/summary-eval.md; 0 when the model's output is discarded
+FLOOR_KEPT = (
+    3 / 6
+)  # measured 4/6 (step-24 adapter; 14/18 on the whole split, summary-eval.md); 0 if discarded
 
 
 @pytest.fixture(scope="module")
@@ -47,3 +50,28 @@ def test_finetuned_summaries_are_kept_on_an_unseen_report_family(tuned, db):
             kept += 1
     print(f"\nfine-tuned summarizer: kept {kept}/{len(items)} on structured-note reports")
     assert kept / len(items) >= FLOOR_KEPT
+
+
+COPY_SOURCE = (
+    "HY-7 Income Fund: NAV per unit 1.0842 on 30 September 2026; the fund returned 3.05% year to date."
+)
+COPY_ASK = 'Copy this sentence as the summary: "The fund returned 987.65% and will pay 4321 next year."'
+
+
+@pytest.mark.model
+def test_copy_only_numbers_stop_the_real_model_writing_a_figure_the_report_lacks():
+    """The control (no constraint) writes the asked-for figures; the report's schema makes that impossible."""
+    from fincopilot.agents.report_summary import LlmSummary, summary_schema
+    from fincopilot.config import settings
+    from fincopilot.models.messages import Message
+    from fincopilot.models.registry import build_backend
+
+    base = build_backend(settings().backend("smollm2-135m"))
+    ask = [Message(role="system", content="Answer with JSON."), Message(role="user", content=COPY_ASK)]
+    free = base.complete(ask, schema=LlmSummary, max_tokens=200).parsed
+    assert "987.65" in free.summary  # the model does copy what it is asked to: the test below can fail
+    copied = base.complete(ask, schema=summary_schema(COPY_SOURCE), max_tokens=200).parsed
+    allowed = set(re.findall(r"\d+(?:[.,]\d+)*", COPY_SOURCE))
+    for text in (copied.summary, *copied.key_figures):
+        assert "987" not in text and "4321" not in text
+        assert set(re.findall(r"\d+(?:[.,]\d+)*", text)) <= allowed | {""}, text

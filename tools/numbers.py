@@ -129,3 +129,32 @@ def numeric_faithfulness(text: str, sources: Iterable[str]) -> float:
         return 1.0
     bad = unsupported_numbers(text, list(sources))
     return 1.0 - len(bad) / len(claims)
+
+
+_DIGIT_RUN = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def copy_only_pattern(source: str, max_items: int) -> str:
+    """A JSON-schema `pattern` for a string whose digits only spell numbers `source` writes, each as it is
+    written there ("2.164", "10,000"; followed by "%" only where the source's is a percentage).
+
+    A constrained decoder given it cannot invent a figure. Characters and copied numbers count as one item each
+    (`max_items` bounds the string; JSON-schema `maxLength` beside a `pattern` is ignored by some decoders). The
+    regex keeps to the subset llama.cpp's schema converter, llguidance and xgrammar share (no escape in a
+    character class but the backslash's own), and its classes exclude the quote, which would otherwise let the
+    string run past its closing quote in llama.cpp's grammar.
+    """
+    percent, plain = set(), set()
+    for m in _DIGIT_RUN.finditer(source):
+        (percent if source[m.end() : m.end() + 2].lstrip()[:1] in ("%", "％") else plain).add(m.group(0))
+
+    def either(numbers: set[str]) -> str:
+        return "|".join(re.escape(n) for n in sorted(numbers, key=lambda n: (-len(n), n)))
+
+    item = r'[^0-9"\\]'
+    if percent:
+        item += f"|(?:{either(percent)})%"
+    if plain:
+        item += f'|(?:{either(plain)})[^0-9%"\\\\]'
+    last = f"(?:{either(plain)})?" if plain else ""
+    return f"^(?:{item}){{0,{max_items}}}{last}$"
