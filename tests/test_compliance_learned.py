@@ -76,7 +76,7 @@ def test_every_split_has_the_shape_and_no_text_twice():
 def test_learned_path_beats_the_rules_with_few_false_alarms(scores):
     rules, learned = scores["rules"], scores["rules+learned"]
     for lang in ("en", "zh"):
-        # floors below the measured level on this development split (0.89 EN / 0.97 ZH at the 2% budget, no
+        # floors below the measured level on this development split (0.93 EN / 0.97 ZH at the 5% budget, no
         # false alarms; evals/examples/compliance-semantic.md); the issue's goal is 0.95 / 0.05 on unseen text
         assert learned.languages[lang].recall.value >= 0.85
         assert learned.languages[lang].recall.value >= rules.languages[lang].recall.value + 0.5
@@ -94,7 +94,7 @@ def test_learned_path_beats_the_rules_with_few_false_alarms(scores):
             marks=pytest.mark.xfail(
                 strict=True,
                 reason="known regression since corpus v8: clean twins about conditional capital protection "
-                "pull this promise below the threshold (0.36 against 0.62 in v9; v11's 2%-budget threshold is 0.73; "
+                "pull this promise below the threshold (0.36 against 0.62 in v9; "
                 "evals/examples/compliance-semantic.md); strict, so the test says when a later corpus catches it",
             ),
         ),
