@@ -49,13 +49,13 @@ def join_sentences(parts: list[str], chinese: bool) -> str:
     return ("" if chinese else " ").join(p.strip() for p in parts if p.strip())
 
 
-_END = (".", "!", "?", "。", "！", "？")
+SENTENCE_ENDS = (".", "!", "?", "。", "！", "？")
 
 
 def tidy_generated(text: str) -> str:
     """Clean a small model's prose: drop a trailing fragment cut off by the length limit and repeated sentences."""
     parts = sentences(text.strip())
-    if len(parts) > 1 and not parts[-1].endswith(_END):
+    if len(parts) > 1 and not parts[-1].endswith(SENTENCE_ENDS):
         parts = parts[:-1]
     seen: set[str] = set()
     kept = []

@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, create_model
 
 from fincopilot.agents._common import (
+    SENTENCE_ENDS,
     check_text,
     fence,
     flag_injection,
@@ -52,7 +53,6 @@ MAX_PROMPT_CHARS = 2400  # the embedded model is small and slow: give it the rep
 MIN_SUMMARY_CHARS = 40
 MIN_FIGURES = 2
 MAX_TOKENS = 240
-_ENDS = (".", "!", "?", "。", "！", "？", "…")
 SUMMARY_CHARS, FIGURE_CHARS = 360, 60
 
 KEYWORDS = (
@@ -229,7 +229,7 @@ def _prose_line(line: str, zh: bool) -> str:
     if line.strip().startswith("|"):
         line = ("，" if zh else ", ").join(c.strip() for c in line.strip().strip("|").split("|") if c.strip())
     text = _BULLET.sub("", line).strip()
-    if text.endswith(_ENDS):
+    if text.endswith(SENTENCE_ENDS):
         return text
     if not re.search(r"\d", text) and len(text.split()) <= 6:
         return ""  # a heading ("Portfolio", "## Outlook", "风险提示"): the prose of the training reports has none
@@ -247,11 +247,11 @@ def prose_layout(report: str) -> str:
     paragraphs, current = [lines[0].strip()], []
     for line in lines[1:]:
         if not line.strip() or _TABLE_RULE.match(line):
-            paragraphs.append(("" if zh else " ").join(current))
+            paragraphs.append(join_sentences(current, zh))
             current = []
         elif sentence := _prose_line(line, zh):
             current.append(sentence)
-    paragraphs.append(("" if zh else " ").join(current))
+    paragraphs.append(join_sentences(current, zh))
     return "\n\n".join(p for p in paragraphs if p)
 
 
