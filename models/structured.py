@@ -142,6 +142,66 @@ def max_json_chars(schema: dict[str, Any], *, unbounded: int = 10_000, bytes_per
 MIN_STRING_LENGTH = 24
 MIN_ITEMS = 4
 
+# The regex subset every constrained decoder here compiles (llama.cpp's schema converter, llguidance, xgrammar):
+# an anchored pattern of literals, escaped punctuation, classes, (non-capturing) groups, alternation and greedy
+# quantifiers. llama.cpp reads anything else as "any string", with only a warning on stderr; each escape below
+# was tried through it (tests/test_models_llamacpp.py).
+_ESCAPABLE = set("\\^$.|?*+()[]{}-")
+_ESCAPABLE_IN_CLASS = set("\\]-")
+_RAW = set('"nrt')  # llama.cpp compiles these, then writes them raw inside the JSON string: invalid JSON
+_HINTS = {"d": "[0-9]", "w": "[A-Za-z0-9_]", "s": "[ ]", "b": "nothing (no word boundaries)"}
+
+
+def pattern_problem(pattern: str) -> str | None:
+    """Why `pattern` is outside the portable subset, or None when every decoder compiles it."""
+    body = pattern[1:-1]
+    if (
+        len(pattern) < 2
+        or pattern[0] != "^"
+        or pattern[-1] != "$"
+        or (len(body) - len(body.rstrip("\\"))) % 2
+    ):
+        return "it must start with '^' and end with '$'"
+    i, in_class = 1, False
+    while i < len(pattern) - 1:
+        ch, nxt = pattern[i], pattern[i + 1]
+        if ch == "\\":
+            if nxt in _RAW:
+                return f"escape \\{nxt} would be written raw inside the JSON string; leave it out"
+            if nxt not in (_ESCAPABLE_IN_CLASS if in_class else _ESCAPABLE):
+                hint = _HINTS.get(nxt.lower()) or ("the character itself" if not nxt.isalnum() else None)
+                place = " inside a character class" if in_class else ""
+                return f"escape \\{nxt}{place} is not portable" + (f"; write {hint}" if hint else "")
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            i += nxt == "^"
+            if pattern[i + 1] == "]":
+                return "a literal ']' in a character class must be escaped"
+        elif ch == "(" and nxt == "?" and pattern[i + 2] != ":":
+            return "only plain '(' and '(?:' groups are portable (no look-around, flags or named groups)"
+        elif ch in "*+?}" and nxt in "?+" and pattern[i - 1] != "(":
+            return "lazy and possessive quantifiers are not portable"
+        elif ch in "^$":
+            return f"'{ch}' may only anchor the whole pattern"
+        i += 1
+    return "a character class is not closed" if in_class else None
+
+
+def check_patterns(schema: dict[str, Any], where: str = "") -> None:
+    """Raise ConfigError naming the field whose `pattern` a decoder would silently drop (`pattern_problem`)."""
+    if isinstance(schema, dict):
+        if isinstance(schema.get("pattern"), str) and (why := pattern_problem(schema["pattern"])):
+            raise ConfigError(f"schema field {where or '(root)'!s}: pattern {schema['pattern']!r}: {why}")
+        for key, value in schema.items():
+            check_patterns(value, f"{where}.{key}" if where else key)
+    elif isinstance(schema, list):
+        for n, value in enumerate(schema):
+            check_patterns(value, f"{where}[{n}]")
+
 
 def fit_json_schema(
     schema: type[BaseModel] | dict[str, Any],
@@ -154,8 +214,10 @@ def fit_json_schema(
 
     Every token emits at least one character, so when the bound in characters is at most
     `max_tokens` the JSON always closes in time. Only the caps we add shrink (never below
-    MIN_STRING_LENGTH / MIN_ITEMS); bounds written in the model are the developer's to size.
+    MIN_STRING_LENGTH / MIN_ITEMS); bounds written in the model are the developer's to size. A `pattern`
+    outside the portable subset is a ConfigError here, before any decoder drops it (`check_patterns`).
     """
+    check_patterns(schema_json(schema))
     s, i = max_string_length, max_items
     while True:
         bounded = bounded_json_schema(schema, max_string_length=s, max_items=i)

@@ -28,6 +28,9 @@ SPEC = BackendSpec(
 )
 
 
+UNPORTABLE = r"^(?:[a-z]|\/){0,8}$"  # '\/' is a valid escape in Python and JSON Schema, not in llama.cpp
+
+
 @pytest.fixture(scope="module")
 def cpp():
     return build_backend(SPEC)
@@ -129,6 +132,31 @@ def test_closing_a_stream_stops_generation(cpp):
 def test_engine_is_loaded_once_per_process(cpp):
     twin = build_backend(SPEC.model_copy(update={"id": "twin"}))
     assert twin.engine is cpp.engine
+
+
+@pytest.mark.model
+def test_a_portable_pattern_is_compiled_and_an_unportable_one_is_refused_before_llamacpp_drops_it(cpp, capfd):
+    """llama.cpp reads a pattern it cannot compile as "any string" and says so only on stderr; every escape the
+    check lets through compiles there, and the control shows the warning the check exists to prevent."""
+    from test_models_structured import PORTABLE
+
+    def stderr_of(pattern: str) -> str:
+        word = {"type": "string", "pattern": pattern, "maxLength": 8}
+        schema = {"type": "object", "properties": {"w": word}, "required": ["w"]}
+        request = cpp._request(messages("Say hello."), None, 64, 0.0)[0]  # the request without a schema
+        request["response_format"] = {"type": "json_schema", "json_schema": {"name": "W", "schema": schema}}
+        capfd.readouterr()
+        cpp._run(request)
+        return capfd.readouterr().err
+
+    assert "conversion was incomplete" not in stderr_of(PORTABLE)
+    assert "conversion was incomplete" in stderr_of(UNPORTABLE)  # the control: llama.cpp drops it quietly
+
+    class Word(BaseModel):
+        w: str = Field(pattern=UNPORTABLE)
+
+    with pytest.raises(ConfigError, match=r"properties.w: .* escape \\/ is not portable"):
+        cpp.complete(messages("Say hello."), schema=Word, max_tokens=24)
 
 
 @pytest.mark.model

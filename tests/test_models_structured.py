@@ -16,8 +16,10 @@ from fincopilot.models.structured import (
     bounded_json_schema,
     fit_json_schema,
     max_json_chars,
+    pattern_problem,
     schema_json,
 )
+from fincopilot.tools.numbers import copy_only_pattern
 
 
 class Line(BaseModel):
@@ -104,3 +106,39 @@ def test_malformed_backend_output_is_a_typed_error(reply, match):
 def test_parse_structured_accepts_fenced_json():
     memo = parse_structured('```json\n{"kind": "buy", "title": "t", "notes": ["a"], "lines": []}\n```', Memo)
     assert memo.kind == "buy"
+
+
+# One escape of each kind llama.cpp's converter compiles (tried through it in test_models_llamacpp.py).
+PORTABLE = r"^(?:[a-z\\\]\-]|\\|\^|\$|\.|\||\?|\*|\+|\(|\)|\[|\]|\{|\}|\-){0,8}$"
+
+
+def test_portable_patterns_pass_the_check():
+    assert pattern_problem(PORTABLE) is None
+    assert pattern_problem(r"^(?:ab|cd)+[^x-z]?a{2}b{1,}$") is None
+    assert pattern_problem(r"^a\\$") is None  # an escaped backslash, then the anchor
+    report = "NAV 1.0842 on 30 September 2026; it returned 3.05% on 10,000 units."
+    assert pattern_problem(copy_only_pattern(report, 50)) is None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "why"),
+    [
+        (r"[0-9]+", "must start with '^' and end with '$'"),
+        (r"^a\$", "must start with '^' and end with '$'"),  # the '$' is a literal
+        (r"^\d+$", r"escape \d is not portable; write [0-9]"),
+        (r"^(?:[a-z]|\/)+$", r"escape \/ is not portable; write the character itself"),
+        (r"^[\.]+$", r"escape \. inside a character class"),
+        (r"^[]a]$", "literal ']' in a character class must be escaped"),
+        (r"^[^\"]+$", "written raw inside the JSON string"),
+        (r"^(?=a)b$", "no look-around"),
+        (r"^a+?$", "lazy and possessive"),
+        (r"^a$|^b$", "may only anchor the whole pattern"),
+        (r"^[a-z$", "not closed"),
+    ],
+)
+def test_unportable_patterns_are_config_errors_naming_the_field(pattern, why):
+    assert why in pattern_problem(pattern)
+    schema = {"type": "object", "properties": {"code": {"type": "string", "pattern": pattern}}}
+    with pytest.raises(ConfigError, match="schema field properties.code: pattern") as err:
+        fit_json_schema(schema, 200)
+    assert why in str(err.value)
