@@ -35,7 +35,9 @@ def test_committed_splits_are_what_the_generator_writes(tmp_path):
         )
 
 
-@pytest.mark.parametrize("split", ["validation", "test", "handwritten", "drafts", "drafts_named", "quoted"])
+@pytest.mark.parametrize(
+    "split", ["validation", "test", "handwritten", "drafts", "drafts_named", "drafts3", "quoted"]
+)
 def test_gold_plans_pass_the_production_checks_and_resolve(split, db):
     for item in load_set(split):
         plan = Plan.model_validate(item["reference"]["plan"])
@@ -79,7 +81,7 @@ def test_corpus_has_the_variety_the_planner_needs():
 
 
 @pytest.mark.parametrize(
-    "split", ["train", "validation", "test", "handwritten", "drafts", "drafts_named", "quoted"]
+    "split", ["train", "validation", "test", "handwritten", "drafts", "drafts_named", "drafts3", "quoted"]
 )
 def test_no_plan_checks_the_final_answer_in_a_step(split):
     # the compliance gate is a graph node: a plan never has an answer-check step
@@ -89,7 +91,8 @@ def test_no_plan_checks_the_final_answer_in_a_step(split):
 
 
 @pytest.mark.parametrize(
-    ("name", "size"), [("handwritten", 40), ("drafts", 16), ("drafts_named", 16), ("quoted", 16)]
+    ("name", "size"),
+    [("handwritten", 40), ("drafts", 16), ("drafts_named", 16), ("drafts3", 32), ("quoted", 16)],
 )
 def test_sets_written_by_hand_are_apart_from_the_generator(name, size):
     hand = load_set(name)
