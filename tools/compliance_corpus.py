@@ -5,10 +5,13 @@ paraphrases and synonyms, hedges, negated twins ("not guaranteed", 不保本) la
 across two sentences, disguises (full-width, spacing) and both languages. Families are split whole into
 train and validation (`split_of`), so validation measures templates the classifier never saw.
 
-Beside the families, hand-written texts (`tools/data/compliance_written_{en,zh}.jsonl`, 300 per language:
-30 per category and 150 hard clean texts, written by two writers who read none of the families, rules or
-splits) join as one family each, `WRITTEN_COPIES` times (copies after the first may be disguised), so a free
-phrasing weighs about as much as a template.
+Beside the families, hand-written texts join as one family each, `WRITTEN_COPIES` times (copies after the
+first may be disguised), so a free phrasing weighs about as much as a template: `tools/data/compliance_written_
+{en,zh}.jsonl` (300 per language: 30 per category and 150 hard clean texts) and `compliance_written2_{en,zh}
+.jsonl` (300 per language: 20 per category and 200 hard clean texts, among them report sentences and tool
+messages that name ids), by four writers who read none of the families, rules or splits. Clean texts of the
+product's own kind come from the product itself (`_product_examples`): its generated reports' sentences and its
+framework texts.
 
 The adversarial eval splits (`evals/sets/compliance_adversarial*.jsonl`) are written apart from this file and
 are never used here.
@@ -23,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fincopilot.tools import compliance_paraphrases as para
+from fincopilot.tools import datagen
+from fincopilot.tools.claims import split_sentences
 
 GR, MC, RD, SU, PII = "guaranteed_return", "misleading_claim", "missing_risk_disclosure", "suitability", "pii"
 SENTENCE_CATEGORIES = (GR, MC, SU, PII)  # judged per sentence (and per pair of adjacent sentences)
@@ -569,6 +574,35 @@ CLEAN_ZH = [
     "信用利差走阔，基金规模12亿元。",
     "{P}最新报告摘要如下[2]。",
 ]
+# The framework's own texts that name ids and codes (help, clarifying questions, step failures, renderings): an
+# internal client id or product code is not personal data.
+FRAMEWORK_EN = [
+    "I can run these skills for you: credit_lookup, report_summary, compliance_check. Name a client id (like {C}) "
+    "or a product code (like {K}).",
+    "Which one do you mean (an id like {C}, a code like {K})?",
+    "No client matches that name; give a client id like {C} or a full name (English or Chinese).",
+    "Step 2 (report_summary) could not run: no report for {K} [2].",
+    "Client {N} ({C}). Score 612. Probability of default {R}. Grade C. Main adverse factors: savings, purpose.",
+    "{N} scores 655 points (grade B), an estimated {R} probability of default [1].",
+    "The {K} report RPT-{K}-20260930-EN of 2026-09-30 in brief: net assets were CNY 3.1 billion [2].",
+    "Compliance check: passed, no violations found [3].",
+    "Argument client = {K} is a product code, not a client (an id like {C} or a name).",
+    "Advisor notes for {C} were updated on 2026-10-02.",
+]
+FRAMEWORK_ZH = [
+    "我可以为您运行这些技能：credit_lookup、report_summary、compliance_check。请提供客户编号（如{C}）或产品代码（如{K}）。",
+    "您指的是哪一个（客户编号如{C}，产品代码如{K}）？",
+    "没有与该姓名匹配的客户；请提供客户编号（如{C}）或全名。",
+    "第2步（report_summary）未能完成：没有{K}的报告 [2]。",
+    "{N}（{C}）的信用评分为655，等级B，估计违约概率为{R}[1]。",
+    "{K}报告摘要：基金资产净值为31亿元[2]。",
+    "合规检查：通过，未发现违规[3]。",
+    "{C}的顾问备注已于2026年10月2日更新。",
+]
+# Reports that tests and the demo run on stay out of the corpus, so those tests measure transfer to an unseen
+# report of a known template.
+HELD_OUT_PRODUCTS = frozenset({"HY-7", "HY-9", "EQ-10", "GB-1", "MM-1"})
+
 NAMES = ["Zhang Min", "Olivia Brandt", "Li Wei", "Bob Wu", "Chen Jing"]
 CLIENTS = ["C-1042", "C-1300", "C-1500", "C-2001"]
 
@@ -668,13 +702,16 @@ def generate(seed: int = 7, per_template: int = 30) -> list[Example]:
                     text = _disguise(rng, text)
                 out.append(Example(text, frozenset(labels), f"{fam}-{t_idx}", lang))
     extra = _pii_examples(rng) + _disclosure_examples(rng) + _clean_examples(rng)
-    return out + extra + _paraphrase_examples(rng, per_template // 2) + _written_examples(rng)
+    paraphrased = _paraphrase_examples(rng, per_template // 2)
+    return out + extra + paraphrased + _written_examples(rng) + _product_examples(rng)
 
 
-WRITTEN = tuple(Path(__file__).parent / "data" / f"compliance_written_{lang}.jsonl" for lang in ("en", "zh"))
-WRITTEN_COPIES = (
-    0  # round 7 (4 copies) is not shipped: it holds factual report sentences (docs/compliance.md)
+WRITTEN = tuple(
+    Path(__file__).parent / "data" / f"compliance_{name}_{lang}.jsonl"
+    for name in ("written", "written2")
+    for lang in ("en", "zh")
 )
+WRITTEN_COPIES = 4
 
 
 def _written_examples(rng: random.Random) -> list[Example]:
@@ -718,6 +755,29 @@ def _clean_examples(rng: random.Random) -> list[Example]:
                         text.replace("{C}", rng.choice(CLIENTS)), frozenset(), f"clean-{lang}-{t_idx}", lang
                     )
                 )
+    return out
+
+
+def _product_examples(rng: random.Random) -> list[Example]:
+    """Clean texts of the product's own kind: every sentence of the generated fund reports (one family per
+    report template, language and sentence position; `HELD_OUT_PRODUCTS` left out) and the framework's texts."""
+    out = []
+    kinds = {p.code: datagen.report_family(p) for p in datagen.PRODUCTS}
+    codes = sorted(set(kinds) - HELD_OUT_PRODUCTS)
+    for rep in datagen.build_tables()["reports"]:
+        if rep["product_code"] in HELD_OUT_PRODUCTS:
+            continue
+        kind = kinds[rep["product_code"]]
+        for k, sentence in enumerate(split_sentences(rep["body"])):
+            out.append(
+                Example(sentence, frozenset(), f"report-{kind}-{rep['language']}-{k}", rep["language"])
+            )
+    for lang, templates in (("en", FRAMEWORK_EN), ("zh", FRAMEWORK_ZH)):
+        for t_idx, template in enumerate(templates):
+            for _ in range(8):
+                text = _fill(rng, template.replace("{K}", rng.choice(codes)), lang == "zh")
+                text = text.replace("{N}", rng.choice(NAMES)).replace("{C}", rng.choice(CLIENTS))
+                out.append(Example(text, frozenset(), f"framework-{lang}-{t_idx}", lang))
     return out
 
 

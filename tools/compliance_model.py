@@ -26,11 +26,12 @@ from pathlib import Path
 from fincopilot.log import get_logger
 from fincopilot.tools import compliance_corpus as corpus
 from fincopilot.tools import compliance_paraphrases as paraphrases
+from fincopilot.tools import datagen
 from fincopilot.tools.textnorm import normalize
 
 log = get_logger(__name__)
 
-CORPUS_VERSION = "10"  # 10: shortfalls made up, ratings and the state ruling out a loss, fees (round 6)
+CORPUS_VERSION = "13"  # 12: other writers' texts, the product's own reports and texts as clean; 13: written2
 MAX_VAL_FPR = 0.05  # the issue's false-alarm budget
 C_GRID = (1.0, 4.0, 16.0)
 MIN_THRESHOLD = 0.5  # never flag below even odds (class weights are balanced)
@@ -184,7 +185,7 @@ def cache_path() -> Path:
     import sklearn
 
     key = hashlib.sha256(
-        f"{CORPUS_VERSION}|{sklearn.__version__}|{Path(corpus.__file__).read_bytes()!r}"
+        f"{CORPUS_VERSION}|{datagen.GENERATOR_VERSION}|{sklearn.__version__}|{Path(corpus.__file__).read_bytes()!r}"
         f"|{Path(paraphrases.__file__).read_bytes()!r}|{[p.read_bytes() for p in corpus.WRITTEN]!r}".encode()
     ).hexdigest()[:12]
     return cache_dir() / f"compliance-clf-{key}.pkl"

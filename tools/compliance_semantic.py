@@ -63,9 +63,9 @@ BUDGETS = (
 WEIGHT_BUDGET = 0.05  # the budget at which validation recall chooses each category's weight
 # The operating point of the default path: the loosest budget above whose false-alarm rate on the hand-written
 # development splits stays within the issue's 5% per language, the strictest when none does
-# (`evals.compliance_adversarial --calibrate`).
+# (`evals.compliance_adversarial --calibrate`; corpus v13: 0.02, where EN / ZH give 0.04 / 0.05).
 # The generated validation families are mostly hard negated twins, so 10% of them is far fewer real texts.
-DEFAULT_BUDGET = 0.05
+DEFAULT_BUDGET = 0.02
 WEIGHTS = (0.5, 0.75, 1.0)  # candidate weights of the n-gram probability: it keeps at least half the say
 PER_FAMILY = 12
 SEM_C = 4.0
@@ -99,13 +99,16 @@ class CombinedModel:
     semantic: dict[str, SemanticCategory] = field(default_factory=dict)
     embed: Embed = e5_embed
 
-    def scores(self, views: list[str], category: str, use_semantic: bool = True) -> list[float]:
-        """Combined probability per normalized text (the n-gram probability alone when `use_semantic` is off)."""
+    def scores(
+        self, views: list[str], category: str, use_semantic: bool = True, vectors: np.ndarray | None = None
+    ) -> list[float]:
+        """Combined probability per normalized text (the n-gram probability alone when `use_semantic` is off);
+        `vectors` are the texts' embeddings when the caller has them already."""
         p_ng = np.asarray(self.ngram.probabilities(views, category))
         sem = self.semantic.get(category)
         if sem is None or not use_semantic or sem.weight >= 1.0:
             return [float(p) for p in p_ng]
-        p_sem = sem.classifier.predict_proba(self.embed(views))[:, 1]
+        p_sem = sem.classifier.predict_proba(self.embed(views) if vectors is None else vectors)[:, 1]
         return [float(p) for p in sem.weight * p_ng + (1 - sem.weight) * p_sem]
 
     def threshold(self, category: str, budget: float = DEFAULT_BUDGET, use_semantic: bool = True) -> float:
@@ -122,8 +125,10 @@ class CombinedModel:
         if not spans:
             return out
         pieces = [view[s:e] for s, e in spans]
+        semantic = [c for c, sem in self.semantic.items() if sem.weight < 1.0]
+        vectors = self.embed(pieces) if use_semantic and semantic else None  # once for every category
         for category in corpus.SENTENCE_CATEGORIES:
-            probs = self.scores(pieces, category, use_semantic)
+            probs = self.scores(pieces, category, use_semantic, vectors)
             best = max(range(len(spans)), key=lambda i: probs[i])
             if probs[best] >= self.threshold(category, budget, use_semantic):
                 out.append(Flag(category, probs[best], *spans[best]))
