@@ -125,8 +125,8 @@ class CombinedModel:
         if not spans:
             return out
         pieces = [view[s:e] for s, e in spans]
-        semantic = [c for c, sem in self.semantic.items() if sem.weight < 1.0]
-        vectors = self.embed(pieces) if use_semantic and semantic else None  # once for every category
+        embedded = use_semantic and any(sem.weight < 1.0 for sem in self.semantic.values())
+        vectors = self.embed(pieces) if embedded else None  # once for every category
         for category in corpus.SENTENCE_CATEGORIES:
             probs = self.scores(pieces, category, use_semantic, vectors)
             best = max(range(len(spans)), key=lambda i: probs[i])
