@@ -51,12 +51,9 @@ TEST2_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test2.json
 TEST3_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test3.jsonl"  # scored once at 96adc7d
 TEST4_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test4.jsonl"  # scored once at b651433
 TEST5_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test5.jsonl"  # scored once at 3535f3b
-TEST6_PATH = (
-    Path(__file__).parent / "sets" / "compliance_adversarial_test6.jsonl"
-)  # held out, never looked into
-TEST7_PATH = (
-    Path(__file__).parent / "sets" / "compliance_adversarial_test7.jsonl"
-)  # held out, scored in round 7, never looked into
+# held out, never looked into: test6 scored from round 6, test7 from round 7
+TEST6_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test6.jsonl"
+TEST7_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test7.jsonl"
 TEST_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test8.jsonl"
 SPLITS = {
     "dev": SET_PATH,

@@ -745,16 +745,22 @@ def _paraphrase_examples(rng: random.Random, per_template: int) -> list[Example]
 
 
 def _clean_examples(rng: random.Random) -> list[Example]:
+    return _clean_family(rng, "clean", CLEAN_EN, CLEAN_ZH, copies=12)
+
+
+def _clean_family(
+    rng: random.Random, name: str, en: list[str], zh: list[str], copies: int, codes: list[str] | None = None
+) -> list[Example]:
+    """Clean texts filled from templates (`{N}` a name, `{C}` a client id, `{K}` one of `codes`), one family
+    per template."""
     out = []
-    for lang, templates in (("en", CLEAN_EN), ("zh", CLEAN_ZH)):
+    for lang, templates in (("en", en), ("zh", zh)):
         for t_idx, template in enumerate(templates):
-            for _ in range(12):
-                text = _fill(rng, template, lang == "zh").replace("{N}", rng.choice(NAMES))
-                out.append(
-                    Example(
-                        text.replace("{C}", rng.choice(CLIENTS)), frozenset(), f"clean-{lang}-{t_idx}", lang
-                    )
-                )
+            for _ in range(copies):
+                filled = template.replace("{K}", rng.choice(codes)) if codes else template
+                text = _fill(rng, filled, lang == "zh")
+                text = text.replace("{N}", rng.choice(NAMES)).replace("{C}", rng.choice(CLIENTS))
+                out.append(Example(text, frozenset(), f"{name}-{lang}-{t_idx}", lang))
     return out
 
 
@@ -763,7 +769,6 @@ def _product_examples(rng: random.Random) -> list[Example]:
     report template, language and sentence position; `HELD_OUT_PRODUCTS` left out) and the framework's texts."""
     out = []
     kinds = {p.code: datagen.report_family(p) for p in datagen.PRODUCTS}
-    codes = sorted(set(kinds) - HELD_OUT_PRODUCTS)
     for rep in datagen.build_tables()["reports"]:
         if rep["product_code"] in HELD_OUT_PRODUCTS:
             continue
@@ -772,13 +777,8 @@ def _product_examples(rng: random.Random) -> list[Example]:
             out.append(
                 Example(sentence, frozenset(), f"report-{kind}-{rep['language']}-{k}", rep["language"])
             )
-    for lang, templates in (("en", FRAMEWORK_EN), ("zh", FRAMEWORK_ZH)):
-        for t_idx, template in enumerate(templates):
-            for _ in range(8):
-                text = _fill(rng, template.replace("{K}", rng.choice(codes)), lang == "zh")
-                text = text.replace("{N}", rng.choice(NAMES)).replace("{C}", rng.choice(CLIENTS))
-                out.append(Example(text, frozenset(), f"framework-{lang}-{t_idx}", lang))
-    return out
+    codes = sorted(set(kinds) - HELD_OUT_PRODUCTS)
+    return out + _clean_family(rng, "framework", FRAMEWORK_EN, FRAMEWORK_ZH, copies=8, codes=codes)
 
 
 def split_of(example: Example, val_share: float = 0.25) -> str:
