@@ -1,0 +1,108 @@
+"""Per-text latency of the compliance check's layers, and of embedding a text once versus once per category.
+
+The learned check scores every sentence of a text for four sentence categories. Its semantic part embeds the
+sentences with e5; it does so once per text and shares the vectors across categories. The baseline in the same
+run is the earlier path: `CombinedModel.scores` without vectors, which embeds the sentences again for each
+category. Both paths return the same flags (checked in the run). Rules alone and rules plus the n-gram model
+show what each layer costs.
+
+Run: `python -m bench.bench_compliance [--texts N]`. Writes the `compliance` section of bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+from bench.common import write_section
+from fincopilot.evals.compliance_adversarial import DEVELOPMENT, SPLITS, load_items
+from fincopilot.tools import compliance_corpus as corpus
+from fincopilot.tools.compliance import check_rules
+from fincopilot.tools.compliance_model import units
+from fincopilot.tools.compliance_semantic import DEFAULT_BUDGET, CombinedModel, load_combined
+from fincopilot.tools.textnorm import normalize
+
+
+def per_category_embedding(model: CombinedModel, text: str) -> set[str]:
+    """The baseline: the default flags, with the sentences embedded again for every category."""
+    view = normalize(text).text
+    spans = units(view)
+    found = {f.category for f in model.ngram.flags(text) if f.category in corpus.TEXT_CATEGORIES}
+    pieces = [view[s:e] for s, e in spans]
+    for category in corpus.SENTENCE_CATEGORIES if pieces else ():
+        if max(model.scores(pieces, category)) >= model.threshold(category):
+            found.add(category)
+    return found
+
+
+def paths(model: CombinedModel) -> dict[str, Callable[[str], set[str]]]:
+    rules = lambda text: {v.category for v in check_rules(text).violations}  # noqa: E731
+    return {
+        "rules alone": rules,
+        "rules + n-gram": lambda t: rules(t) | {f.category for f in model.flags(t, use_semantic=False)},
+        "rules + n-gram + semantic, embedded per category (baseline)": lambda t: (
+            rules(t) | per_category_embedding(model, t)
+        ),
+        "rules + n-gram + semantic, embedded once (default)": lambda t: (
+            rules(t) | {f.category for f in model.flags(t, budget=DEFAULT_BUDGET)}
+        ),
+    }
+
+
+def measure(texts: list[str]) -> tuple[dict[str, list[float]], bool]:
+    """Milliseconds per text for each path, and whether the two semantic paths agreed on every text."""
+    model = load_combined()
+    timed, answers = {}, {}
+    for name, check in paths(model).items():
+        check(texts[0])  # warm up outside the timings
+        timed[name], answers[name] = [], []
+        for text in texts:
+            started = time.perf_counter()
+            answers[name].append(check(text))
+            timed[name].append((time.perf_counter() - started) * 1000)
+    baseline, default = list(answers)[2:]
+    return timed, answers[baseline] == answers[default]
+
+
+def report(timed: dict[str, list[float]], same: bool, n: int, loads: tuple[float, float]) -> str:
+    base = statistics.median(timed["rules + n-gram + semantic, embedded per category (baseline)"])
+    lines = [
+        f"{n} texts of the development splits (English and Chinese, one to four sentences), each checked by every "
+        f"path in one process after a warm-up; false-alarm budget {DEFAULT_BUDGET:.0%}. The two semantic paths "
+        f"return {'the same' if same else 'DIFFERENT'} categories on every text. Load average (1 min) at the "
+        f"start {loads[0]:.2f}, at the end {loads[1]:.2f}.",
+        "",
+        "| path | median ms / text | p95 ms / text | speed vs the baseline (medians) |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, ms in timed.items():
+        median, p95 = statistics.median(ms), statistics.quantiles(ms, n=20)[-1]
+        lines.append(f"| {name} | {median:.1f} | {p95:.1f} | {base / median:.1f}x |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--texts", type=int, default=120, help="texts to time (spread over the splits)")
+    args = parser.parse_args(argv if argv is not None else [])
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    items = [item for name in DEVELOPMENT for item in load_items(SPLITS[name])]
+    texts = [item["text"] for item in items[:: max(1, len(items) // args.texts)]][: args.texts]
+    load_start = os.getloadavg()[0]
+    timed, same = measure(texts)
+    body = report(timed, same, len(texts), (load_start, os.getloadavg()[0]))
+    write_section(
+        "compliance",
+        "Compliance check: per-text latency of each layer, one embedding per text vs one per category",
+        body,
+        f"python -m bench.bench_compliance --texts {args.texts}",
+    )
+    print(body)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
