@@ -24,7 +24,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from fincopilot.tools.claims import check_claims, split_sentences
-from fincopilot.tools.datagen import build_tables
+from fincopilot.tools.datagen import reports as generated_reports
 from fincopilot.tools.numbers import unsupported_numbers
 
 SET_PATH = Path(__file__).parent / "sets" / "summary_claims.jsonl"
@@ -130,7 +130,7 @@ def build_items(seed: int = 11, max_reports: int = 60) -> list[dict]:
     """Faithful and unfaithful summaries of the demo reports (deterministic)."""
 
     rng = random.Random(seed)
-    reports = build_tables()["reports"]
+    reports = generated_reports()
     picked = rng.sample(reports, min(max_reports, len(reports)))
     items = []
     for rep in picked:

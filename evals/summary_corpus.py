@@ -127,7 +127,7 @@ def _family(code: str) -> str:
 
 def build() -> dict[str, list[dict[str, Any]]]:
     """The split → items mapping (see the module docstring)."""
-    reports = datagen.build_tables()["reports"]
+    reports = datagen.reports()
     latest = {}
     for r in reports:
         latest[r["product_code"]] = max(latest.get(r["product_code"], r["report_date"]), r["report_date"])

@@ -62,7 +62,7 @@ def test_splits_are_disjoint_report_families(built):
 
 
 def test_no_report_of_an_arena_heldout_item_is_trained_on(built):
-    reports = datagen.build_tables()["reports"]
+    reports = datagen.reports()
     latest = {
         r["product_code"]: max(x["report_date"] for x in reports if x["product_code"] == r["product_code"])
         for r in reports

@@ -754,6 +754,11 @@ def _notes(clients) -> list[dict[str, Any]]:
     return rows
 
 
+def reports() -> list[dict[str, Any]]:
+    """The generated fund reports' rows (the `reports` table), without building the other tables."""
+    return _reports(_product_rows())[0]
+
+
 def build_tables() -> dict[str, list[dict[str, Any]]]:
     """Every table's rows, deterministically."""
     products = _product_rows()
