@@ -21,11 +21,13 @@ them):
 - `test4` (`compliance_adversarial_test4.jsonl`, 40 EN + 40 ZH written by hand, scored once at b651433): the
   corpus's round 5 was written from its misses and false alarms;
 - `test5` (`compliance_adversarial_test5.jsonl`, 40 EN + 40 ZH written by hand, scored once at 3535f3b): the
-  corpus's round 6 was written from its misses and false alarms.
+  corpus's round 6 was written from its misses and false alarms;
+- `test8` (`compliance_adversarial_test8.jsonl`, 100 EN + 100 ZH written blind, scored once at b410732): round 9's
+  writers were told the kinds of its misses and false alarms.
 
 Held out, written blind (by writers who read none of the corpus families, rules or earlier splits, each
 committed alone before the round that scored it), never looked into item by item: `test6` (40 EN + 40 ZH, round
-6) and `test7` (40 EN + 40 ZH, round 7). `test` (`compliance_adversarial_test8.jsonl`, 100 EN + 100 ZH: 12 per
+6) and `test7` (40 EN + 40 ZH, round 7). `test` (`compliance_adversarial_test9.jsonl`, 100 EN + 100 ZH: 12 per
 category and 40 hard clean texts per language) is the test split now: scored once with the final code.
 """
 
@@ -54,7 +56,8 @@ TEST5_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test5.json
 # held out, never looked into: test6 scored from round 6, test7 from round 7
 TEST6_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test6.jsonl"
 TEST7_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test7.jsonl"
-TEST_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test8.jsonl"
+TEST8_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test8.jsonl"  # scored once at b410732
+TEST_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test9.jsonl"
 SPLITS = {
     "dev": SET_PATH,
     "final": FINAL_PATH,
@@ -63,6 +66,7 @@ SPLITS = {
     "test3": TEST3_PATH,
     "test4": TEST4_PATH,
     "test5": TEST5_PATH,
+    "test8": TEST8_PATH,
     "test6": TEST6_PATH,
     "test7": TEST7_PATH,
     "test": TEST_PATH,
@@ -75,6 +79,7 @@ DEVELOPMENT = (
     "test3",
     "test4",
     "test5",
+    "test8",
 )  # the splits tuned on; "test" is not
 GOAL_FALSE_ALARMS = 0.05  # the issue's false-alarm budget per language (and recall >= 0.95)
 

@@ -38,7 +38,7 @@ def test_the_products_own_texts_are_clean_training_texts_except_the_reports_test
     texts = {e.text for e in product}
     assert any("widened by" in t and " bp to " in t for t in texts)  # report sentences of the bond template
     assert any("Name a client id (like C-" in t for t in texts)
-    held_out = [r for r in datagen.build_tables()["reports"] if r["product_code"] in HELD_OUT_PRODUCTS]
+    held_out = [r for r in datagen.reports() if r["product_code"] in HELD_OUT_PRODUCTS]
     naming = {s for r in held_out for s in split_sentences(r["body"]) if r["product_code"] in s}
     assert naming and not texts & naming  # no sentence of a report the graph tests answer from
 
@@ -53,6 +53,7 @@ def test_the_products_own_texts_are_clean_training_texts_except_the_reports_test
         ("test5", 40),
         ("test6", 40),
         ("test7", 40),
+        ("test8", 100),
         ("test", 100),
     ],
 )
@@ -67,9 +68,9 @@ def test_the_hand_written_splits_have_both_languages_half_violating(split, rows_
 
 
 def test_every_split_has_the_shape_and_no_text_twice():
-    assert TEST_PATH.name == "compliance_adversarial_test8.jsonl"
+    assert TEST_PATH.name == "compliance_adversarial_test9.jsonl"
     assert {"test", "test6", "test7"}.isdisjoint(DEVELOPMENT)  # held out: scored, never looked into
-    assert {"dev3", "test2", "test3", "test4", "test5"} <= set(DEVELOPMENT)
+    assert {"dev3", "test2", "test3", "test4", "test5", "test8"} <= set(DEVELOPMENT)
     seen: dict[str, str] = {}
     for split, path in SPLITS.items():
         items = load_items(path)
@@ -89,7 +90,8 @@ def test_every_split_has_the_shape_and_no_text_twice():
         ("test5", "test5-"),
         ("test6", "test6-"),
         ("test7", "test7-"),
-        ("test", "test8-"),
+        ("test8", "test8-"),
+        ("test", "test9-"),
     ):
         assert all(i["id"].startswith(prefix) for i in load_items(SPLITS[split])), split
 

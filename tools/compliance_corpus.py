@@ -9,7 +9,9 @@ Beside the families, hand-written texts join as one family each, `WRITTEN_COPIES
 first may be disguised), so a free phrasing weighs about as much as a template: `tools/data/compliance_written_
 {en,zh}.jsonl` (300 per language: 30 per category and 150 hard clean texts) and `compliance_written2_{en,zh}
 .jsonl` (300 per language: 20 per category and 200 hard clean texts, among them report sentences and tool
-messages that name ids), by four writers who read none of the families, rules or splits. Clean texts of the
+messages that name ids) and `compliance_written3_{en,zh}.jsonl` (300 per language: 40 suitability, 25
+guaranteed-return, 20 misleading, 20 undisclosed-risk and 15 PII texts and 180 hard clean texts), by six writers
+who read none of the families, rules or splits. Clean texts of the
 product's own kind come from the product itself (`_product_examples`): its generated reports' sentences and its
 framework texts.
 
@@ -708,7 +710,7 @@ def generate(seed: int = 7, per_template: int = 30) -> list[Example]:
 
 WRITTEN = tuple(
     Path(__file__).parent / "data" / f"compliance_{name}_{lang}.jsonl"
-    for name in ("written", "written2")
+    for name in ("written", "written2", "written3")
     for lang in ("en", "zh")
 )
 WRITTEN_COPIES = 4
@@ -769,7 +771,7 @@ def _product_examples(rng: random.Random) -> list[Example]:
     report template, language and sentence position; `HELD_OUT_PRODUCTS` left out) and the framework's texts."""
     out = []
     kinds = {p.code: datagen.report_family(p) for p in datagen.PRODUCTS}
-    for rep in datagen.build_tables()["reports"]:
+    for rep in datagen.reports():
         if rep["product_code"] in HELD_OUT_PRODUCTS:
             continue
         kind = kinds[rep["product_code"]]

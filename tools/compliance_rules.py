@@ -71,8 +71,8 @@ def _zgap(n: int) -> str:
 
 
 _EN_NEG_BEFORE = re.compile(
-    r"\b(?:not|no|never|without|cannot|nor|isn't|aren't|doesn't|don't|won't|is\s+not|are\s+not)"
-    r"(?:\s+\w+){0,2}\s*$"
+    r"\b(?:not|no|never|without|cannot|can't|couldn't|nor|isn't|aren't|doesn't|don't|won't|is\s+not|are\s+not"
+    r"|nobody|no\s+one)(?:\s+\w+){0,2}\s*$"
     # "there is no guarantee that the fund ...", "we do not promise that HY-7 ..."
     r"|\b(?:no|not|never|cannot|can't)\s+(?:\w+\s+)?(?:guarantee|assurance|promise|assure|say|"
     r"claim)\s+that\b[^.;!?]*$"
@@ -105,6 +105,8 @@ _EN_NEG_AFTER = re.compile(
 _ZH_NEG_AFTER = re.compile(
     r"^[^。；！？\n]{0,8}?(?:根本)?(?:是)?(?:不存在|不可能的)"
     r"|^[^。；！？\n]{0,14}?(?:给不了|做不到|办不到|无法(?:提供|做到|兑现|承诺)|不能(?:提供|承诺))"
+    # 任何人向您承诺保本高收益，都请提高警惕: a warning against the claim
+    r"|^[^。；！？\n]{0,16}?(?:提高警惕|要警惕|请警惕|谨防|当心|小心|多半是骗|都是骗)"
 )
 
 # ---- texts that mention a claim without making it
