@@ -99,8 +99,8 @@ def test_every_split_has_the_shape_and_no_text_twice():
 def test_learned_path_beats_the_rules_with_few_false_alarms(scores):
     rules, learned = scores["rules"], scores["rules+learned"]
     for lang in ("en", "zh"):
-        # floors below the measured level on this development split (0.91 EN / 0.97 ZH at the 2% budget, no
-        # false alarms; evals/examples/compliance-semantic.md); the goal is 0.95 / 0.05 on unseen text
+        # floors below the measured level on this development split (0.93 EN / 0.97 ZH at the 2% budget with corpus
+        # v14, no false alarms; evals/examples/compliance-semantic.md); the goal is 0.95 / 0.05 on unseen text
         assert learned.languages[lang].recall.value >= 0.85
         assert learned.languages[lang].recall.value >= rules.languages[lang].recall.value + 0.5
         assert learned.languages[lang].false_alarm_rate.value <= 0.05
