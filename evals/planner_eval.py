@@ -3,11 +3,11 @@
     python -m fincopilot.evals.planner_eval --model smollm2-135m --model smollm2-135m+planner-lora \\
         --set test --set handwritten --set drafts --set drafts_named --set quoted --out evals/examples/planner-eval
 
-For each set (`evals/sets/planner/{test,validation,handwritten,drafts,drafts_named,drafts3,quoted}.jsonl`; `drafts`: hand-written
-requests that quote a draft for a named client and product; `drafts_named`: one-sentence drafts that name
-the product inside the quote; `drafts3`: drafts written blind, half naming the product inside the quote;
-`quoted`: hand-written requests whose quoted
-text is no draft, a phrase or a product's name) and language (en, zh):
+For each set (`evals/sets/planner/{test,validation,handwritten,drafts,drafts_named,drafts3,drafts4,quoted}.jsonl`;
+`drafts`: hand-written requests that quote a draft for a named client and product; `drafts_named`: one-sentence
+drafts that name the product inside the quote; `drafts3` and `drafts4`: drafts written blind, half naming the
+product inside the quote; `quoted`: hand-written requests whose quoted text is no draft, a phrase or a product's
+name) and language (en, zh):
 
 - exact skill set: the set of skills in the final plan equals the gold set (a request that needs no skill:
   no steps);
@@ -53,6 +53,7 @@ WRITTEN_APART = (
     "drafts",
     "drafts_named",
     "drafts3",
+    "drafts4",
     "quoted",
 )  # sets written by hand, apart from the generator
 COLUMNS = ("configuration", "lang", "exact skill set", "exact arguments", "first-attempt validity")
@@ -249,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--set",
         action="append",
         default=[],
-        help="test, validation, handwritten, drafts, drafts_named, drafts3, quoted (repeat)",
+        help="test, validation, handwritten, drafts, drafts_named, drafts3, drafts4, quoted (repeat)",
     )
     ap.add_argument("--limit", type=positive_int, default=None)
     args = ap.parse_args(argv)

@@ -36,7 +36,7 @@ def test_committed_splits_are_what_the_generator_writes(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "split", ["validation", "test", "handwritten", "drafts", "drafts_named", "drafts3", "quoted"]
+    "split", ["validation", "test", "handwritten", "drafts", "drafts_named", "drafts3", "drafts4", "quoted"]
 )
 def test_gold_plans_pass_the_production_checks_and_resolve(split, db):
     for item in load_set(split):
@@ -81,7 +81,8 @@ def test_corpus_has_the_variety_the_planner_needs():
 
 
 @pytest.mark.parametrize(
-    "split", ["train", "validation", "test", "handwritten", "drafts", "drafts_named", "drafts3", "quoted"]
+    "split",
+    ["train", "validation", "test", "handwritten", "drafts", "drafts_named", "drafts3", "drafts4", "quoted"],
 )
 def test_no_plan_checks_the_final_answer_in_a_step(split):
     # the compliance gate is a graph node: a plan never has an answer-check step
@@ -92,7 +93,14 @@ def test_no_plan_checks_the_final_answer_in_a_step(split):
 
 @pytest.mark.parametrize(
     ("name", "size"),
-    [("handwritten", 40), ("drafts", 16), ("drafts_named", 16), ("drafts3", 32), ("quoted", 16)],
+    [
+        ("handwritten", 40),
+        ("drafts", 16),
+        ("drafts_named", 16),
+        ("drafts3", 32),
+        ("drafts4", 48),
+        ("quoted", 16),
+    ],
 )
 def test_sets_written_by_hand_are_apart_from_the_generator(name, size):
     hand = load_set(name)
