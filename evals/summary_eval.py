@@ -171,7 +171,8 @@ def evaluate(
         for set_name in sets:
             items = load_set(set_name, limit)
             rows = run_extractive(items)
-            for backend, free in [(b, f) for b in backends for f in (False, True)[: 1 + free_numbers]]:
+            modes = (False, True) if free_numbers else (False,)  # constrained, then also free numbers
+            for backend, free in [(b, f) for b in backends for f in modes]:
                 task = bar.add_task(f"{set_name}: {backend.id}" + " (free)" * free, total=len(items))
                 rows += run_model(backend, items, lambda k, t=task: bar.advance(t, k), free_numbers=free)
             configs = dict.fromkeys(r["config"] for r in rows)
