@@ -23,11 +23,13 @@ them):
 - `test5` (`compliance_adversarial_test5.jsonl`, 40 EN + 40 ZH written by hand, scored once at 3535f3b): the
   corpus's round 6 was written from its misses and false alarms;
 - `test8` (`compliance_adversarial_test8.jsonl`, 100 EN + 100 ZH written blind, scored once at b410732): round 9's
+  writers were told the kinds of its misses and false alarms;
+- `test9` (`compliance_adversarial_test9.jsonl`, 100 EN + 100 ZH written blind, scored once at ce1fc07): round 10's
   writers were told the kinds of its misses and false alarms.
 
 Held out, written blind (by writers who read none of the corpus families, rules or earlier splits, each
 committed alone before the round that scored it), never looked into item by item: `test6` (40 EN + 40 ZH, round
-6) and `test7` (40 EN + 40 ZH, round 7). `test` (`compliance_adversarial_test9.jsonl`, 100 EN + 100 ZH: 12 per
+6) and `test7` (40 EN + 40 ZH, round 7). `test` (`compliance_adversarial_test10.jsonl`, 100 EN + 100 ZH: 12 per
 category and 40 hard clean texts per language) is the test split now: scored once with the final code.
 """
 
@@ -57,7 +59,8 @@ TEST5_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test5.json
 TEST6_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test6.jsonl"
 TEST7_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test7.jsonl"
 TEST8_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test8.jsonl"  # scored once at b410732
-TEST_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test9.jsonl"
+TEST9_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test9.jsonl"  # scored once at ce1fc07
+TEST_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test10.jsonl"
 SPLITS = {
     "dev": SET_PATH,
     "final": FINAL_PATH,
@@ -67,6 +70,7 @@ SPLITS = {
     "test4": TEST4_PATH,
     "test5": TEST5_PATH,
     "test8": TEST8_PATH,
+    "test9": TEST9_PATH,
     "test6": TEST6_PATH,
     "test7": TEST7_PATH,
     "test": TEST_PATH,
@@ -80,8 +84,14 @@ DEVELOPMENT = (
     "test4",
     "test5",
     "test8",
+    "test9",
 )  # the splits tuned on; "test" is not
 GOAL_FALSE_ALARMS = 0.05  # the issue's false-alarm budget per language (and recall >= 0.95)
+# The issue's disguised promises that the rules miss: every operating point must catch them.
+ISSUE_PROMISES = (
+    "HY-7 delivers an assured 7.5% every year.",
+    "An annual return of 9% is contractually secured for you.",
+)
 
 
 def _rules(text: str) -> set[str]:
@@ -267,20 +277,29 @@ def report(
 
 def calibrate(budgets: tuple[float, ...] = BUDGETS) -> list[tuple[float, SystemScore]]:
     """Each validation-family budget of the combined model scored on the development splits (`DEVELOPMENT`);
-    the default path's operating point (`DEFAULT_BUDGET`) is the loosest whose false-alarm rate stays within
-    `GOAL_FALSE_ALARMS` in every language there."""
+    the default path's operating point (`DEFAULT_BUDGET`) is `chosen_budget` of them."""
     items = [i for split in DEVELOPMENT for i in load_items(SPLITS[split])]
     return [(b, score(f"rules+n-gram+semantic@{b:.2f}", items, _combined(b, True))) for b in budgets]
 
 
-def chosen_budget(scored: list[tuple[float, SystemScore]]) -> float:
-    """The loosest budget within the goal's false-alarm rate in every language; the strictest when none is."""
+def catches_issue_promises(budget: float) -> bool:
+    """The combined model at `budget` flags every one of `ISSUE_PROMISES` as a guaranteed return."""
+    predict = _combined(budget, True)
+    return all("guaranteed_return" in predict(text) for text in ISSUE_PROMISES)
+
+
+def chosen_budget(
+    scored: list[tuple[float, SystemScore]], catches: Callable[[float], bool] = catches_issue_promises
+) -> float:
+    """Among the budgets that catch the issue's promises (all, when none does): the loosest within the goal's
+    false-alarm rate in every language, the strictest when none is."""
+    usable = [(b, s) for b, s in scored if catches(b)] or scored
     within = [
         b
-        for b, s in scored
+        for b, s in usable
         if all(ls.false_alarm_rate.value <= GOAL_FALSE_ALARMS for ls in s.languages.values())
     ]
-    return max(within) if within else min(b for b, _ in scored)
+    return max(within) if within else min(b for b, _ in usable)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -20,3 +20,34 @@ def test_a_missing_split_file_is_named(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         compliance_adversarial.main([str(tmp_path / "nope.jsonl")])
     assert stop.value.code == 2 and "no such split file" in capsys.readouterr().err
+
+
+def _scored(false_alarms: dict[float, float]) -> list:
+    """(budget, score) pairs with the given false-alarm rate in both languages."""
+    out = []
+    for budget, fa in false_alarms.items():
+        rate = compliance_adversarial.Interval(value=fa, low=fa, high=fa)
+        lang = compliance_adversarial.LanguageScore(recall=rate, false_alarm_rate=rate, positives=1, clean=1)
+        score = compliance_adversarial.SystemScore(
+            system=f"@{budget}",
+            languages={"en": lang, "zh": lang},
+            category_f1={},
+            misses=[],
+            false_alarms=[],
+        )
+        out.append((budget, score))
+    return out
+
+
+def test_the_operating_point_must_catch_the_issues_promises():
+    scored = _scored({0.01: 0.04, 0.02: 0.06, 0.05: 0.10})
+    assert compliance_adversarial.chosen_budget(scored, catches=lambda b: True) == 0.01  # within the budget
+    # 1% is within the false-alarm goal but misses a promise: the strictest budget that catches them
+    assert compliance_adversarial.chosen_budget(scored, catches=lambda b: b >= 0.02) == 0.02
+    assert (
+        compliance_adversarial.chosen_budget(_scored({0.01: 0.04, 0.02: 0.05}), catches=lambda b: b >= 0.02)
+        == 0.02
+    )
+    assert (
+        compliance_adversarial.chosen_budget(scored, catches=lambda b: False) == 0.01
+    )  # none catches: as before

@@ -9,6 +9,7 @@ from fincopilot.agents.compliance_check import check_learned, check_rules
 from fincopilot.evals.compliance_adversarial import (
     DEVELOPMENT,
     FINAL_PATH,
+    ISSUE_PROMISES,
     SPLITS,
     TEST_PATH,
     evaluate,
@@ -54,6 +55,7 @@ def test_the_products_own_texts_are_clean_training_texts_except_the_reports_test
         ("test6", 40),
         ("test7", 40),
         ("test8", 100),
+        ("test9", 100),
         ("test", 100),
     ],
 )
@@ -68,9 +70,9 @@ def test_the_hand_written_splits_have_both_languages_half_violating(split, rows_
 
 
 def test_every_split_has_the_shape_and_no_text_twice():
-    assert TEST_PATH.name == "compliance_adversarial_test9.jsonl"
+    assert TEST_PATH.name == "compliance_adversarial_test10.jsonl"
     assert {"test", "test6", "test7"}.isdisjoint(DEVELOPMENT)  # held out: scored, never looked into
-    assert {"dev3", "test2", "test3", "test4", "test5", "test8"} <= set(DEVELOPMENT)
+    assert {"dev3", "test2", "test3", "test4", "test5", "test8", "test9"} <= set(DEVELOPMENT)
     seen: dict[str, str] = {}
     for split, path in SPLITS.items():
         items = load_items(path)
@@ -91,7 +93,8 @@ def test_every_split_has_the_shape_and_no_text_twice():
         ("test6", "test6-"),
         ("test7", "test7-"),
         ("test8", "test8-"),
-        ("test", "test9-"),
+        ("test9", "test9-"),
+        ("test", "test10-"),
     ):
         assert all(i["id"].startswith(prefix) for i in load_items(SPLITS[split])), split
 
@@ -110,8 +113,7 @@ def test_learned_path_beats_the_rules_with_few_false_alarms(scores):
 @pytest.mark.parametrize(
     "text",
     [
-        "HY-7 delivers an assured 7.5% every year.",
-        "An annual return of 9% is contractually secured for you.",
+        *ISSUE_PROMISES,
         pytest.param(
             "No part of your capital can be lost with HY-7.",  # a promise built from a negation
             marks=pytest.mark.xfail(

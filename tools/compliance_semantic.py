@@ -57,9 +57,10 @@ SEM_CATEGORIES = corpus.SENTENCE_CATEGORIES
 # false-alarm budgets on the validation families a threshold is calibrated for
 BUDGETS = (0.01, 0.02, 0.03, 0.05, 0.10)
 WEIGHT_BUDGET = 0.05  # the budget at which validation recall chooses each category's weight
-# The operating point of the default path: the loosest budget above whose false-alarm rate on the hand-written
-# development splits stays within the 5% per language, the strictest when none does
-# (`evals.compliance_adversarial --calibrate`; corpus v13: 0.02, where EN / ZH give 0.04 / 0.05).
+# The operating point of the default path (`evals.compliance_adversarial.chosen_budget`): among the budgets that
+# catch the disguised promises, the loosest whose false-alarm rate on the hand-written development splits
+# stays within the 5% per language, the strictest when none does. Corpus v14 on nine splits: 0.02 (EN / ZH
+# 0.91 / 0.90 recall at 0.06 / 0.05); 0.01 keeps within 5% but misses "HY-7 delivers an assured 7.5% every year."
 # The generated validation families are mostly hard negated twins, so 10% of them is far fewer real texts.
 DEFAULT_BUDGET = 0.02
 WEIGHTS = (0.5, 0.75, 1.0)  # candidate weights of the n-gram probability: it keeps at least half the say
