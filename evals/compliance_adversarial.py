@@ -30,7 +30,8 @@ them):
 Held out, written blind (by writers who read none of the corpus families, rules or earlier splits, each
 committed alone before the round that scored it), never looked into item by item: `test6` (40 EN + 40 ZH, round
 6) and `test7` (40 EN + 40 ZH, round 7). `test` (`compliance_adversarial_test10.jsonl`, 100 EN + 100 ZH: 12 per
-category and 40 hard clean texts per language) is the test split now: scored once with the final code.
+category and 40 hard clean texts per language) is the test split now, written blind and not yet scored: it is
+scored once, with the final code of the round that ships next.
 """
 
 from __future__ import annotations
