@@ -164,22 +164,24 @@ def _client_mention(c: tuple[str, str, str], lang: str, rng: random.Random) -> s
     return c[2] if lang == "zh" and rng.random() < 0.85 else c[1]
 
 
-def _product_mention(p: tuple[str, str, str], lang: str, rng: random.Random, by_name: bool) -> str:
-    if not by_name and rng.random() < 0.6:
-        return p[0]
+def _product_name(p: tuple[str, str, str], lang: str, rng: random.Random) -> str:
+    """A product's full name: the Chinese one in most Chinese requests, else the English one."""
     return p[2] if lang == "zh" and rng.random() < 0.85 else p[1]
+
+
+def _product_mention(p: tuple[str, str, str], lang: str, rng: random.Random, by_name: bool) -> str:
+    return p[0] if not by_name and rng.random() < 0.6 else _product_name(p, lang, rng)
 
 
 def _draft_mention(p: tuple[str, str, str], outside: str, lang: str, rng: random.Random) -> str:
     """How a draft names a product the request names as `outside`: in the same words or by its other form."""
-    other = p[0] if outside != p[0] else p[2] if lang == "zh" else p[1]
-    return rng.choice((outside, other))
+    return rng.choice((outside, p[0] if outside != p[0] else _product_name(p, lang, rng)))
 
 
 def _draft(lang: str, rng: random.Random, product: str = "") -> str:
-    """1-4 sentences; one of them names `product` when given."""
+    """1-4 sentences (one alone most often); one of them names `product` when given."""
     pool = DRAFTS_ZH if lang == "zh" else DRAFTS_EN
-    parts = rng.sample(pool, k=rng.choice((1, 2, 3, 4)))
+    parts = rng.sample(pool, k=rng.choice((1, 1, 2, 3, 4)))
     if product:
         about = rng.choice(DRAFTS_ZH_ABOUT if lang == "zh" else DRAFTS_EN_ABOUT)
         parts[rng.randrange(len(parts))] = about.format(p=product)

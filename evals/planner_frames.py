@@ -468,6 +468,37 @@ FRAMES: list[Frame] = [
         clients=1,
         products=1,
     ),
+    # short Chinese requests around a one-line draft that names the product: a check, not a suitability
+    # question about a product named in quotes (`suit_quoted`)
+    *_many(
+        "draft_short",
+        "zh",
+        [
+            "“{q}”——这话能跟{c}说吗？",
+            "{c}的微信我想回“{q}”，会不会违规",
+            "替我把个关，给{c}的：“{q}”",
+            "“{q}”，发{c}合适不",
+            "这句回给{c}有没有合规风险：“{q}”",
+            "给{c}留言：「{q}」，帮忙审审",
+            "{c}那条消息，我回“{q}”行不行？",
+            "合规上看，“{q}”能发给{c}吗",
+            "打算对{c}这么讲：“{q}”，你觉得呢",
+            "麻烦看看我回{c}的这句：“{q}”",
+            "刚写好给{c}的：“{q}”，能不能发出去",
+            "{c}问收益，我想答“{q}”，合规吗",
+            "发{c}前最后确认一下：“{q}”",
+            "我准备在电话里跟{c}说“{q}”，这样讲违规吗？",
+            "“{q}”这句给{c}发过去稳妥吗",
+            "帮忙过一眼我给{c}写的话：“{q}”",
+            "客户{c}，回复内容“{q}”，请合规审核",
+            "{c}催我回复，“{q}”这么写可以不",
+            "想跟{c}这样推：“{q}”，有问题吗",
+            "看下这句对{c}说合不合规：“{q}”",
+        ],
+        ("quote",),
+        clients=1,
+        products=1,
+    ),
     # --- follow-ups ----------------------------------------------------------------------------
     *_many(
         "followup_credit",
@@ -726,8 +757,8 @@ FRAMES: list[Frame] = [
     ),
 ]
 
-# Sentences a draft is built from (2-4 of them): some compliant, some not, so the text varies. A draft
-# about a product has one sentence from the `_ABOUT` pools, which name it.
+# Sentences a draft is built from (1-4 of them; one alone most often): some compliant, some not, so the text
+# varies. A draft about a product has one sentence from the `_ABOUT` pools, which name it.
 DRAFTS_EN = [
     "Dear client, I recommend adding this fund to your portfolio.",
     "It has returned 6.2% a year over the last three years.",
@@ -783,6 +814,12 @@ DRAFTS_ZH_ABOUT = [
     "{p}是养老钱最安全的去处。",
     "去年春天买{p}的客户都赚了。",
     "{p}净值会波动，过往收益不代表未来。",
+    "{p}稳稳的，闭着眼买就行。",
+    "{p}有大股东托底，亏不了。",
+    "{p}就当活期存款用，随取随用还不亏。",
+    "{p}今年翻倍没悬念。",
+    "{p}每月固定派息，雷打不动。",
+    "{p}属于中高风险产品，可能亏损本金。",
 ]
 # Quoted text that is no draft ({x}): wishes, notes, memos; 8+ characters, so the quote detector sees it.
 PHRASES_EN = [
