@@ -2,8 +2,8 @@
 
 The learned check scores every sentence of a text for four sentence categories. Its semantic part embeds the
 sentences with e5; it does so once per text and shares the vectors across categories. The baseline in the same
-run is the earlier path: `CombinedModel.scores` without vectors, which embeds the sentences again for each
-category. Both paths return the same flags (checked in the run). Rules alone and rules plus the n-gram model
+run is the earlier path: the same `flags` with no shared vectors (`PerCategoryEmbedding`), so `scores` embeds
+the sentences again for each category. Both paths return the same flags (checked in the run). Rules alone and rules plus the n-gram model
 show what each layer costs.
 
 Run: `python -m bench.bench_compliance [--texts N]`. Writes the `compliance` section of bench/RESULTS.md.
@@ -20,32 +20,25 @@ from collections.abc import Callable
 
 from bench.common import write_section
 from fincopilot.evals.compliance_adversarial import DEVELOPMENT, SPLITS, load_items
-from fincopilot.tools import compliance_corpus as corpus
 from fincopilot.tools.compliance import check_rules
-from fincopilot.tools.compliance_model import units
 from fincopilot.tools.compliance_semantic import DEFAULT_BUDGET, CombinedModel, load_combined
-from fincopilot.tools.textnorm import normalize
 
 
-def per_category_embedding(model: CombinedModel, text: str) -> set[str]:
+class PerCategoryEmbedding(CombinedModel):
     """The baseline: the default flags, with the sentences embedded again for every category."""
-    view = normalize(text).text
-    spans = units(view)
-    found = {f.category for f in model.ngram.flags(text) if f.category in corpus.TEXT_CATEGORIES}
-    pieces = [view[s:e] for s, e in spans]
-    for category in corpus.SENTENCE_CATEGORIES if pieces else ():
-        if max(model.scores(pieces, category)) >= model.threshold(category):
-            found.add(category)
-    return found
+
+    def shared_vectors(self, pieces: list[str]) -> None:
+        return None
 
 
 def paths(model: CombinedModel) -> dict[str, Callable[[str], set[str]]]:
     rules = lambda text: {v.category for v in check_rules(text).violations}  # noqa: E731
+    baseline = PerCategoryEmbedding(model.ngram, model.semantic, model.embed)
     return {
         "rules alone": rules,
         "rules + n-gram": lambda t: rules(t) | {f.category for f in model.flags(t, use_semantic=False)},
         "rules + n-gram + semantic, embedded per category (baseline)": lambda t: (
-            rules(t) | per_category_embedding(model, t)
+            rules(t) | {f.category for f in baseline.flags(t, budget=DEFAULT_BUDGET)}
         ),
         "rules + n-gram + semantic, embedded once (default)": lambda t: (
             rules(t) | {f.category for f in model.flags(t, budget=DEFAULT_BUDGET)}

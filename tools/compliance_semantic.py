@@ -114,6 +114,10 @@ class CombinedModel:
             return self.ngram.models[category].threshold
         return (sem.thresholds if use_semantic else sem.ngram_thresholds)[budget]
 
+    def shared_vectors(self, pieces: list[str]) -> np.ndarray | None:
+        """The sentences' embeddings, computed once for every category (None when no category uses them)."""
+        return self.embed(pieces) if any(sem.weight < 1.0 for sem in self.semantic.values()) else None
+
     def flags(self, text: str, budget: float = DEFAULT_BUDGET, use_semantic: bool = True) -> list[Flag]:
         """Categories whose score reaches the threshold calibrated for `budget`, on the normalized `text`."""
         view = normalize(text).text
@@ -122,8 +126,7 @@ class CombinedModel:
         if not spans:
             return out
         pieces = [view[s:e] for s, e in spans]
-        embedded = use_semantic and any(sem.weight < 1.0 for sem in self.semantic.values())
-        vectors = self.embed(pieces) if embedded else None  # once for every category
+        vectors = self.shared_vectors(pieces) if use_semantic else None
         for category in corpus.SENTENCE_CATEGORIES:
             probs = self.scores(pieces, category, use_semantic, vectors)
             best = max(range(len(spans)), key=lambda i: probs[i])
