@@ -56,6 +56,7 @@ def test_the_products_own_texts_are_clean_training_texts_except_the_reports_test
         ("test7", 40),
         ("test8", 100),
         ("test9", 100),
+        ("test10", 100),
         ("test", 100),
     ],
 )
@@ -70,9 +71,9 @@ def test_the_hand_written_splits_have_both_languages_half_violating(split, rows_
 
 
 def test_every_split_has_the_shape_and_no_text_twice():
-    assert TEST_PATH.name == "compliance_adversarial_test10.jsonl"
+    assert TEST_PATH.name == "compliance_adversarial_test11.jsonl"
     assert {"test", "test6", "test7"}.isdisjoint(DEVELOPMENT)  # held out: scored, never looked into
-    assert {"dev3", "test2", "test3", "test4", "test5", "test8", "test9"} <= set(DEVELOPMENT)
+    assert {"dev3", "test2", "test3", "test4", "test5", "test8", "test9", "test10"} <= set(DEVELOPMENT)
     seen: dict[str, str] = {}
     for split, path in SPLITS.items():
         items = load_items(path)
@@ -94,7 +95,8 @@ def test_every_split_has_the_shape_and_no_text_twice():
         ("test7", "test7-"),
         ("test8", "test8-"),
         ("test9", "test9-"),
-        ("test", "test10-"),
+        ("test10", "test10-"),
+        ("test", "test11-"),
     ):
         assert all(i["id"].startswith(prefix) for i in load_items(SPLITS[split])), split
 
