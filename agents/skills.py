@@ -210,8 +210,9 @@ class SkillContext:
         schema: type[BaseModel] | None = None,
         max_tokens: int = 256,
         temperature: float = 0.0,
+        seed: int | None = None,
     ) -> Completion:
-        """Ask the backend the router assigns to this skill (with failover)."""
+        """Ask the backend the router assigns to this skill (with failover); `seed` for a reproducible sample."""
         gw = self.gateway or default_gateway()
 
         def call() -> Completion:
@@ -221,6 +222,7 @@ class SkillContext:
                 schema=schema,
                 max_tokens=max_tokens,
                 temperature=temperature,
+                seed=seed,
                 request_id=self.request_id,
             )
 

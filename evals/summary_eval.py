@@ -3,15 +3,20 @@
 Sets (`evals/sets/summary_corpus/`, see `fincopilot.evals.summary_corpus`): `validation` (money-market
 reports: checkpoints are chosen here), `test` (structured-note reports, a report family never trained on)
 `handwritten` (reports written apart from the generator; looked at while developing since 2026-12-06) and
-`handwritten2` (a second such set, headings and bullets in half of it, scored once per change). Each model runs
-as the worker sends it: numbers constrained to those the report writes (`summary_schema`); `--free-numbers`
-adds each model without that constraint, as the worker ran before it. Per configuration and language:
+`handwritten2` (a second such set, headings and bullets in half of it; development since its failures were
+looked at on 2026-12-07) and `handwritten3` (16 reports written blind by a helper that read no project file,
+committed at 2e71589 before the retries were built, scored once). Each model runs as the worker sends it:
+numbers constrained to those the report writes (`summary_schema`), greedy, then up to `--retries` seeded samples
+(`sampling`) while the summary is rejected (default: the worker's `RETRIES`); `--free-numbers` adds each model
+without the number constraint. Per configuration and language:
 
-- **kept**: the model's summary survives the worker's claim repair and rejection (`judge_summary`), so the
-  advisor gets the model's text and not the extractive fallback; a failed or unparsable output is not kept;
-- **claim faithfulness**: of the numeric claims in the model's raw output (summary and key figures, before
-  any repair), the share `check_claims` supports (number, quantity, direction, period and unit);
-- **all claims supported**: the share of raw outputs with no unsupported claim;
+- **kept**: the model's summary survives the worker's claim repair and rejection (`judge_summary`) at some
+  attempt, so the advisor gets the model's text and not the extractive fallback; a failed or unparsable output
+  is not kept;
+- **claim faithfulness**: of the numeric claims in the model's raw outputs (summary and key figures, before
+  any repair, every attempt counted), the share `check_claims` supports (number, quantity, direction, period
+  and unit); each row's `verdicts` keeps every attempt's, `first_*` the greedy one's;
+- **all claims supported**: the share of items whose raw outputs have no unsupported claim;
 - **ROUGE-L**: F1 of the raw summary against the set's reference summary.
 
 Brackets are Wilson 95% intervals (claims are counted over items, so their interval is optimistic).
@@ -32,10 +37,13 @@ from rich.progress import Progress
 
 from fincopilot.agents.report_summary import (
     MAX_TOKENS,
+    RETRIES,
+    RETRY_TEMPERATURE,
     LlmSummary,
     extractive_key_figures,
     extractive_summary,
     judge_summary,
+    sampling,
     summary_messages,
     summary_schema,
     tune_source,
@@ -53,8 +61,18 @@ from fincopilot.evals.evalrun import (
 from fincopilot.evals.summary_corpus import OUT_DIR
 from fincopilot.tools.textmetrics import rouge_l
 
-SETS = ("validation", "test", "handwritten", "handwritten2")
-COLUMNS = ("configuration", "lang", "kept", "claim faithfulness", "all claims supported", "ROUGE-L", "failed")
+SETS = ("validation", "test", "handwritten", "handwritten2", "handwritten3")
+COLUMNS = (
+    "configuration",
+    "lang",
+    "kept",
+    "claim faithfulness",
+    "all claims supported",
+    "ROUGE-L",
+    "failed",
+    "attempts (mean)",
+    "seconds (mean)",
+)
 
 
 def load_set(name: str, limit: int | None = None) -> list[dict[str, Any]]:
@@ -63,24 +81,41 @@ def load_set(name: str, limit: int | None = None) -> list[dict[str, Any]]:
     return items[:: max(1, len(items) // limit)][:limit] if limit else items
 
 
-def _row(item: dict[str, Any], config: str, out: LlmSummary | None, seconds: float) -> dict[str, Any]:
+def _row(
+    item: dict[str, Any], config: str, outs: Sequence[LlmSummary | None], seconds: float
+) -> dict[str, Any]:
+    """One item's row: kept when any attempt was kept (the last one), claims counted over every attempt's raw
+    output; `first_*` for the greedy attempt alone."""
     base = {
         "id": item["id"],
         "lang": item["metadata"]["lang"],
         "config": config,
         "seconds": round(seconds, 2),
     }
-    if out is None:
-        return {**base, "failed": True, "kept": False, "claims": 0, "supported": 0, "rouge_l": 0.0}
-    verdict = judge_summary(out, tune_source(item["input"]))
+    source = tune_source(item["input"])
+    verdicts = [judge_summary(o, source) if o is not None else None for o in outs]
+    first = verdicts[0]
+    base |= {
+        "attempts": len(outs),
+        "first_kept": bool(first and first.kept),
+        "first_claims": first.claims if first else 0,
+        "first_supported": first.supported if first else 0,
+        "claims": sum(v.claims for v in verdicts if v),
+        "supported": sum(v.supported for v in verdicts if v),
+        "verdicts": [v.model_dump() if v else None for v in verdicts],
+    }
+    last, verdict = outs[-1], verdicts[-1]
+    if last is None or verdict is None:
+        return {**base, "failed": True, "kept": False, "rouge_l": 0.0}
     reference = (item.get("reference") or {}).get("summary") or ""
     return {
         **base,
         "failed": False,
-        **verdict.model_dump(),
-        "rouge_l": rouge_l(out.summary, reference)["f"] if reference else None,
-        "summary": out.summary,
-        "key_figures": out.key_figures,
+        "kept": verdict.kept,
+        "why": verdict.why,
+        "rouge_l": rouge_l(last.summary, reference)["f"] if reference else None,
+        "summary": last.summary,
+        "key_figures": last.key_figures,
     }
 
 
@@ -92,26 +127,44 @@ def run_extractive(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         out = LlmSummary.model_construct(
             summary=extractive_summary(source), key_figures=extractive_key_figures(source)[:3]
         )
-        rows.append(_row(item, "extractive", out, 0.0))
+        rows.append(_row(item, "extractive", [out], 0.0))
     return rows
 
 
+def _attempt(backend: Any, source: str, attempt: int, schema: type[LlmSummary], temperature: float) -> Any:
+    try:
+        done = backend.complete(
+            summary_messages(source), schema=schema, max_tokens=MAX_TOKENS, **sampling(attempt, temperature)
+        )
+    except BackendError:
+        return None
+    return done.parsed if isinstance(done.parsed, LlmSummary) else None
+
+
 def run_model(
-    backend: Any, items: Sequence[dict[str, Any]], progress: Any, *, free_numbers: bool = False
+    backend: Any,
+    items: Sequence[dict[str, Any]],
+    progress: Any,
+    *,
+    free_numbers: bool = False,
+    retries: int = 0,
+    temperature: float = RETRY_TEMPERATURE,
 ) -> list[dict[str, Any]]:
-    """One constrained generation per item, as the worker sends it (`free_numbers`: any number may be written)."""
+    """Per item, the worker's attempts (`sampling`: greedy, then up to `retries` seeded samples at `temperature`
+    while the summary is rejected), as the worker sends them (`free_numbers`: any number may be written)."""
     rows = []
     config = f"{backend.id} (free numbers)" if free_numbers else backend.id
+    config += f" +{retries} retries @{temperature}" if retries else ""
     for item in items:
         source = tune_source(item["input"])
+        schema = LlmSummary if free_numbers else summary_schema(source)
         started = time.perf_counter()
-        try:
-            schema = LlmSummary if free_numbers else summary_schema(source)
-            done = backend.complete(summary_messages(source), schema=schema, max_tokens=MAX_TOKENS)
-            out = done.parsed if isinstance(done.parsed, LlmSummary) else None
-        except BackendError:
-            out = None
-        rows.append(_row(item, config, out, time.perf_counter() - started))
+        outs = []
+        for attempt in range(1 + retries):
+            outs.append(_attempt(backend, source, attempt, schema, temperature))
+            if outs[-1] is None or judge_summary(outs[-1], source).kept:
+                break  # the worker stops at a failure (extractive) or a kept summary
+        rows.append(_row(item, config, outs, time.perf_counter() - started))
         progress(1)
     return rows
 
@@ -130,6 +183,8 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "all_supported": [clean, n, *wilson(clean, n)],
         "rouge_l": round(sum(rouge) / len(rouge), 3) if rouge else None,
         "failed": sum(r["failed"] for r in rows),
+        "attempts": round(sum(r["attempts"] for r in rows) / n, 2) if n else 0.0,
+        "seconds": round(sum(r["seconds"] for r in rows) / n, 1) if n else 0.0,
     }
 
 
@@ -145,7 +200,8 @@ def markdown(results: dict[str, dict[str, dict[str, Any]]]) -> str:
             for lang, s in by_lang.items():
                 lines.append(
                     f"| {config} | {lang} | {_cell(*s['kept'])} | {_cell(*s['claim_faithfulness'])} | "
-                    f"{_cell(*s['all_supported'])} | {s['rouge_l']} | {s['failed']} |"
+                    f"{_cell(*s['all_supported'])} | {s['rouge_l']} | {s['failed']} | {s['attempts']} | "
+                    f"{s['seconds']} |"
                 )
         lines.append("")
     return "\n".join(lines)
@@ -162,6 +218,8 @@ def evaluate(
     adapters: dict[str, str],
     limit: int | None = None,
     free_numbers: bool = False,
+    retries: int = RETRIES,
+    temperature: float = RETRY_TEMPERATURE,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Results per set → configuration → language, and every scored row."""
     backends = model_backends(models, adapters, id_sep="@")
@@ -174,7 +232,14 @@ def evaluate(
             modes = (False, True) if free_numbers else (False,)  # constrained, then also free numbers
             for backend, free in [(b, f) for b in backends for f in modes]:
                 task = bar.add_task(f"{set_name}: {backend.id}" + " (free)" * free, total=len(items))
-                rows += run_model(backend, items, lambda k, t=task: bar.advance(t, k), free_numbers=free)
+                rows += run_model(
+                    backend,
+                    items,
+                    lambda k, t=task: bar.advance(t, k),
+                    free_numbers=free,
+                    retries=retries,
+                    temperature=temperature,
+                )
             configs = dict.fromkeys(r["config"] for r in rows)
             results[set_name] = {c: _by_lang([r for r in rows if r["config"] == c]) for c in configs}
             all_rows += [{**r, "set": set_name} for r in rows]
@@ -191,14 +256,32 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument(
         "--free-numbers", action="store_true", help="also run each model with its numbers unconstrained"
     )
+    ap.add_argument(
+        "--retries",
+        type=int,
+        default=RETRIES,
+        help=f"sampled attempts after a rejected summary (default: the worker's, {RETRIES})",
+    )
+    ap.add_argument("--temperature", type=float, default=RETRY_TEMPERATURE, help="of the sampled attempts")
     args = ap.parse_args(argv)
+    if args.retries < 0 or args.temperature <= 0:
+        ap.error("--retries must be 0 or more and --temperature above 0")
     adapters = adapters_of(args)
     sets = args.set or ["validation"]
-    results, rows = evaluate(args.model, sets, adapters, args.limit, args.free_numbers)
+    results, rows = evaluate(
+        args.model, sets, adapters, args.limit, args.free_numbers, args.retries, args.temperature
+    )
     text = markdown(results)
     print(text)
     if args.out:
-        meta = {"models": args.model, "adapters": adapters, "sets": sets, "free_numbers": args.free_numbers}
+        meta = {
+            "models": args.model,
+            "adapters": adapters,
+            "sets": sets,
+            "free_numbers": args.free_numbers,
+            "retries": args.retries,
+            "temperature": args.temperature,
+        }
         write_outputs(args.out, text, meta, results, rows)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
@@ -9,6 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import BaseModel
 
 from fincopilot.config import BackendSpec
+from fincopilot.log import get_logger
 from fincopilot.models import outbound
 from fincopilot.models.messages import Completion, Message, Usage, parse_structured
 
@@ -27,6 +29,7 @@ class Backend(Protocol):
         schema: type[BaseModel] | None = None,
         max_tokens: int = 256,
         temperature: float = 0.0,
+        seed: int | None = None,
     ) -> Completion: ...
 
     def complete_batch(
@@ -42,6 +45,8 @@ class Backend(Protocol):
         self, messages: Sequence[Message], *, max_tokens: int = 256, temperature: float = 0.0
     ) -> Iterator[str]: ...
 
+
+log = get_logger(__name__)
 
 _GATED = ("complete", "complete_batch", "stream")
 
@@ -76,7 +81,10 @@ class BaseBackend:
     def _generate(
         self, messages: Sequence[Message], schema: type[BaseModel] | None, max_tokens: int, temperature: float
     ) -> tuple[str, Usage, str | None]:
-        """Return (text, usage, finish_reason). With a schema, constrain output to it if the backend can."""
+        """Return (text, usage, finish_reason). With a schema, constrain output to it if the backend can.
+
+        A kind that can seed its sampling also takes a keyword `seed: int | None = None`: the same seed, prompt
+        and temperature give the same answer."""
         raise NotImplementedError
 
     def _generate_batch(
@@ -103,9 +111,16 @@ class BaseBackend:
         schema: type[BaseModel] | None = None,
         max_tokens: int = 256,
         temperature: float = 0.0,
+        seed: int | None = None,
     ) -> Completion:
         return outbound.outbound_complete(
-            self, self._complete, messages, schema=schema, max_tokens=max_tokens, temperature=temperature
+            self,
+            self._complete,
+            messages,
+            schema=schema,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            seed=seed,
         )
 
     def complete_batch(
@@ -142,10 +157,13 @@ class BaseBackend:
         schema: type[BaseModel] | None,
         max_tokens: int,
         temperature: float,
+        seed: int | None = None,
     ) -> Completion:
         self._ready()
         start = time.perf_counter()
-        text, usage, finish = self._generate(list(messages), schema, max_tokens, temperature)
+        text, usage, finish = self._generate(
+            list(messages), schema, max_tokens, temperature, **self._seeded(seed)
+        )
         return self._finish(text, usage, finish, schema, time.perf_counter() - start)
 
     def _complete_batch(
@@ -163,6 +181,17 @@ class BaseBackend:
         results = self._generate_batch([list(m) for m in batch], schema, max_tokens, temperature)
         per_item = (time.perf_counter() - start) / len(results)
         return [self._finish(t, u, f, schema, per_item) for t, u, f in results]
+
+    def _seeded(self, seed: int | None) -> dict[str, int]:
+        """`{"seed": seed}` when one is asked for and this kind's `_generate` takes it; a warning when it does not."""
+        if seed is None:
+            return {}
+        if "seed" in inspect.signature(self._generate).parameters:
+            return {"seed": seed}
+        log.warning(
+            "seed_unsupported", backend=self.id, kind=self.kind, note="the sampled answer is not reproducible"
+        )
+        return {}
 
     def _finish(
         self,
@@ -195,8 +224,11 @@ class ProtocolBackend(BaseBackend):
         self.inner = inner
         self.kind = getattr(inner, "kind", "")
 
-    def _complete(self, messages, *, schema, max_tokens, temperature):  # noqa: D102
-        return self.inner.complete(messages, schema=schema, max_tokens=max_tokens, temperature=temperature)
+    def _complete(self, messages, *, schema, max_tokens, temperature, seed=None):  # noqa: D102
+        seeded = {"seed": seed} if seed is not None else {}  # an older protocol implementation takes none
+        return self.inner.complete(
+            messages, schema=schema, max_tokens=max_tokens, temperature=temperature, **seeded
+        )
 
     def _complete_batch(self, batch, *, schema, max_tokens, temperature):  # noqa: D102
         return self.inner.complete_batch(batch, schema=schema, max_tokens=max_tokens, temperature=temperature)

@@ -119,9 +119,11 @@ class Gateway:
         schema: type[BaseModel] | None = None,
         max_tokens: int = 256,
         temperature: float = 0.0,
+        seed: int | None = None,
         request_id: str | None = None,
     ) -> Completion:
-        """Answer `messages` with the best available backend for `skill`; BackendError when none can."""
+        """Answer `messages` with the best available backend for `skill`; BackendError when none can. `seed`
+        makes a sampled answer (temperature > 0) reproducible on kinds that can seed."""
         if not messages:
             raise InputError(f"no messages to send for skill {skill!r}")
         rid = request_id or current_request_id()
@@ -135,7 +137,7 @@ class Gateway:
             cfg=self.router.config,
             router_reason=decision.reason,
             invoke=lambda b: b.complete(
-                messages, schema=schema, max_tokens=max_tokens, temperature=temperature
+                messages, schema=schema, max_tokens=max_tokens, temperature=temperature, seed=seed
             ),
         )
         req.chain = self._eligible(req, decision.chain)

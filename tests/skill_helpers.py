@@ -14,8 +14,12 @@ class BackendGateway:
     def __init__(self, backend):
         self.backend = backend
 
-    def complete(self, skill, messages, *, schema=None, max_tokens=256, temperature=0.0, request_id=None):
-        return self.backend.complete(messages, schema=schema, max_tokens=max_tokens, temperature=temperature)
+    def complete(
+        self, skill, messages, *, schema=None, max_tokens=256, temperature=0.0, seed=None, request_id=None
+    ):
+        return self.backend.complete(
+            messages, schema=schema, max_tokens=max_tokens, temperature=temperature, seed=seed
+        )
 
 
 def scripted_fake(reply: str) -> BackendGateway:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from skill_helpers import scripted_fake
 
 from fincopilot.agents.compliance_check import check_rules
 from fincopilot.errors import InputError, NotFoundError
@@ -170,18 +171,6 @@ def test_bad_input_is_rejected(db):
         check_rules("I recommend HY-7.", client="C-9999", product="HY-7")
 
 
-def _scripted_gateway(reply: str):
-    from fincopilot.models.backends.scripted import ScriptedBackend
-
-    fake = ScriptedBackend.from_function("scripted-fake", lambda messages, schema: reply)
-
-    class FakeGateway:  # a scripted FAKE model behind the gateway interface (unit test only)
-        def complete(self, skill, messages, *, schema=None, max_tokens=256, temperature=0.0, request_id=None):
-            return fake.complete(messages, schema=schema, max_tokens=max_tokens, temperature=temperature)
-
-    return FakeGateway()
-
-
 def test_skill_uses_the_suitability_tool_and_validates_model_flags(db):
     from fincopilot.agents.skills import SkillContext, get_skill
 
@@ -195,12 +184,12 @@ def test_skill_uses_the_suitability_tool_and_validates_model_flags(db):
             ]
         }
     )
-    ctx = SkillContext(skill=s.name, allowed_tools=s.tools, gateway=_scripted_gateway(reply))
+    ctx = SkillContext(skill=s.name, allowed_tools=s.tools, gateway=scripted_fake(reply))
     result = s.run({"text": text, "client": "C-1042", "product": "HY-7", "assist": True}, ctx)
     assert [(v.rule, v.span) for v in result.violations] == [("CMP-LLM-001", "a yield you can count on")]
     plain = s.run(
         {"text": text, "client": "C-1042", "product": "HY-7"},
-        SkillContext(skill=s.name, allowed_tools=s.tools, gateway=_scripted_gateway("{}")),
+        SkillContext(skill=s.name, allowed_tools=s.tools, gateway=scripted_fake("{}")),
     )
     assert plain.passed  # rules alone: nothing to flag
 

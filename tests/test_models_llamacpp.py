@@ -111,6 +111,14 @@ def test_greedy_batch_rows_equal_single_calls(cpp):
 
 
 @pytest.mark.model
+def test_a_seeded_sample_is_reproducible_and_seeds_differ(cpp):
+    prompt = messages("Write one sentence about a bond fund.")
+    sample = [cpp.complete(prompt, max_tokens=32, temperature=1.0, seed=seed).text for seed in (1, 1, 2, 3)]
+    assert sample[0] == sample[1]  # the same seed, after the prompt is cached by the first call
+    assert len(set(sample[1:])) >= 2  # other seeds sample other answers
+
+
+@pytest.mark.model
 def test_stream_yields_the_same_text_as_complete(cpp):
     prompt = messages("Name three kinds of financial risk.")
     pieces = list(cpp.stream(prompt, max_tokens=24))

@@ -37,6 +37,14 @@ def test_plain_round_trip(llama_server):
     assert done.finish_reason in ("stop", "length")
 
 
+def test_a_seed_reaches_the_server_and_makes_a_sample_reproducible(llama_server):
+    backend = build_backend(spec(llama_server))
+    prompt = messages("Write one sentence about a bond fund.")
+    texts = [backend.complete(prompt, max_tokens=24, temperature=1.0, seed=s).text for s in (1, 1, 1, 2, 3)]
+    assert texts[1] == texts[2]  # the server's prompt cache is warm from the first call on
+    assert len(set(texts[2:])) >= 2  # other seeds, other samples
+
+
 def test_structured_round_trip_auto_mode(llama_server):
     backend = build_backend(spec(llama_server, max_concurrency=2))
     prompts = [

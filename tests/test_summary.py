@@ -76,6 +76,34 @@ def test_unusable_model_output_falls_back_to_extractive(db, reply):
     assert unsupported_numbers(result.summary, [_source(result)]) == []
 
 
+def test_a_rejected_summary_is_retried_with_seeded_samples(db, monkeypatch):
+    """Scripted FAKE model: a title-only answer first, a faithful one on the first sampled retry."""
+    from fincopilot.agents import report_summary
+    from fincopilot.models.backends.scripted import ScriptedBackend
+
+    good = {
+        "summary": "HY-7's yield to maturity was 7.88% with a duration of 3.7 years. Fees are 0.65% per year.",
+        "key_figures": ["YTM: 7.88%"],
+    }
+    replies = iter([json.dumps({"summary": "A fund.", "key_figures": []}), json.dumps(good)])
+    fake = ScriptedBackend.from_function("scripted-fake", lambda messages, schema: next(replies))
+    monkeypatch.setattr(report_summary, "RETRIES", 2)
+    result = run({"product": "HY-7"}, BackendGateway(fake))
+    assert result.method == "llm" and "7.88%" in result.summary and result.produced_by == "scripted-fake"
+    assert result.rejected == ["too short to be a summary (7 characters)"]
+    assert fake.sampling == [(0.0, None), (report_summary.RETRY_TEMPERATURE, 1)]  # greedy, then seed 1; stop
+
+
+def test_retries_stop_at_the_limit_and_fall_back_to_extraction(db, monkeypatch):
+    from fincopilot.agents import report_summary
+
+    monkeypatch.setattr(report_summary, "RETRIES", 2)
+    gateway = scripted_fake(json.dumps({"summary": "A fund.", "key_figures": []}))
+    result = run({"product": "HY-7"}, gateway)
+    assert result.method == "extractive" and len(result.rejected) == 3
+    assert [seed for _, seed in gateway.backend.sampling] == [None, 1, 2]
+
+
 def test_given_text_and_bad_arguments(db):
     text = data.get_report("SN-5").body
     result = run({"text": text, "use_model": False})

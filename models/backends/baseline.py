@@ -21,7 +21,12 @@ from fincopilot.models.router import BASELINE_KIND, RoutedToBaseline
 @register_kind(BASELINE_KIND)
 class BaselineBackend(BaseBackend):
     def _generate(
-        self, messages: Sequence[Message], schema: type[BaseModel] | None, max_tokens: int, temperature: float
+        self,
+        messages: Sequence[Message],
+        schema: type[BaseModel] | None,
+        max_tokens: int,
+        temperature: float,
+        seed: int | None = None,
     ) -> tuple[str, Usage, str | None]:
         raise RoutedToBaseline(
             f"backend {self.id!r} is a classical baseline: the worker answers with its rules"

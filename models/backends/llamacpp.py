@@ -306,7 +306,12 @@ class LlamaCppBackend(BaseBackend):
         self.load()
 
     def _request(
-        self, messages: Sequence[Message], schema: type[BaseModel] | None, max_tokens: int, temperature: float
+        self,
+        messages: Sequence[Message],
+        schema: type[BaseModel] | None,
+        max_tokens: int,
+        temperature: float,
+        seed: int | None = None,
     ) -> tuple[dict[str, Any], int]:
         """The OpenAI-style request for llama.cpp, and the token budget it allows."""
         if max_tokens < 1:
@@ -320,6 +325,8 @@ class LlamaCppBackend(BaseBackend):
         }
         if temperature <= 0:
             request["top_k"] = 1  # greedy: the same prompt gives the same answer
+        if seed is not None:  # a sample depends on float noise: a reused prompt cache changes it, so none
+            request.update(seed=seed, cache_prompt=False)
         budget = max_tokens
         if schema is not None:
             json_schema = fit_json_schema(
@@ -449,8 +456,8 @@ class LlamaCppBackend(BaseBackend):
             f"backend {self.id!r}: llama.cpp refused the request: {message}", backend_id=self.id
         )
 
-    def _generate(self, messages, schema, max_tokens, temperature):
-        request, budget = self._request(messages, schema, max_tokens, temperature)
+    def _generate(self, messages, schema, max_tokens, temperature, seed=None):
+        request, budget = self._request(messages, schema, max_tokens, temperature, seed)
         text, usage, finish = self._run(request)
         if schema is not None and finish == "length":
             raise truncated_error(self.id, budget, text)

@@ -134,13 +134,17 @@ class OpenAIBackend(BaseBackend):
             return {"type": "json_object", "schema": js}
         return {"type": "json_schema", "json_schema": {"name": name, "schema": js, "strict": self._strict}}
 
-    def _request(self, messages: Sequence[Message], max_tokens: int, temperature: float) -> dict[str, Any]:
+    def _request(
+        self, messages: Sequence[Message], max_tokens: int, temperature: float, seed: int | None = None
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.spec.model,
             "messages": [{"role": m.role, "content": m.content} for m in messages],
             "max_tokens": max_tokens,
             "temperature": temperature,
         }
+        if seed is not None:
+            body["seed"] = seed
         if self._extra_body:
             body["extra_body"] = self._extra_body
         return body
@@ -202,16 +206,16 @@ class OpenAIBackend(BaseBackend):
                 status=err.status_code,
             ) from None
 
-    def _generate(self, messages, schema, max_tokens, temperature):
+    def _generate(self, messages, schema, max_tokens, temperature, seed=None):
         budget = max_tokens
         if schema is None:
-            response = self._call(**self._request(messages, budget, temperature))
+            response = self._call(**self._request(messages, budget, temperature, seed))
         else:
             # As in the transformers backend: caps on unbounded strings/arrays/numbers sized to the
             # budget keep a weak served model from looping, and the budget covers the longest valid answer.
             js = fit_json_schema(schema, max_tokens)
             budget = max(max_tokens, max_json_chars(js, unbounded=0, bytes_per_char=4) + 4)
-            body = self._request(messages, budget, temperature)
+            body = self._request(messages, budget, temperature, seed)
             if self._mode != "auto":
                 response = self._call(
                     **body, response_format=self._response_format(js, schema.__name__, self._mode)

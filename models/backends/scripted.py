@@ -32,15 +32,17 @@ class ScriptedBackend(BaseBackend):
         self._fail_times = int(spec.options.get("fail_times", 0))
         self._lock = threading.Lock()
         self.calls: list[list[Message]] = []
+        self.sampling: list[tuple[float, int | None]] = []  # (temperature, seed) of each call
 
     @classmethod
     def from_function(cls, backend_id: str, reply: Reply, **spec_fields) -> ScriptedBackend:
         spec = BackendSpec(id=backend_id, kind="scripted", model="scripted", **spec_fields)
         return cls(spec, reply)
 
-    def _generate(self, messages, schema, max_tokens, temperature):
+    def _generate(self, messages, schema, max_tokens, temperature, seed=None):
         with self._lock:
             self.calls.append(list(messages))
+            self.sampling.append((temperature, seed))
             n = len(self.calls)
             fail = n <= self._fail_times
         if self._delay_s:

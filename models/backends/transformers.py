@@ -319,8 +319,8 @@ class TransformersBackend(BaseBackend):
     def _ready(self) -> None:  # load first so latency_s measures generation only
         _ = self.loaded
 
-    def _generate(self, messages, schema, max_tokens, temperature):
-        return self._generate_batch([messages], schema, max_tokens, temperature)[0]
+    def _generate(self, messages, schema, max_tokens, temperature, seed=None):
+        return self._generate_batch([messages], schema, max_tokens, temperature, seed=seed)[0]
 
     def _generate_batch(
         self,
@@ -328,6 +328,7 @@ class TransformersBackend(BaseBackend):
         schema: type[BaseModel] | None,
         max_tokens: int,
         temperature: float,
+        seed: int | None = None,
     ) -> list[tuple[str, Usage, str | None]]:
         import torch
 
@@ -355,6 +356,8 @@ class TransformersBackend(BaseBackend):
         stop = set(kwargs["eos_token_id"])
         started = time.perf_counter()
         with state.lock, torch.inference_mode():
+            if seed is not None:  # under the lock: no other generate draws from torch's generator meanwhile
+                torch.manual_seed(seed)
             try:
                 out = state.model.generate(**inputs, **kwargs)
             except (RuntimeError, AssertionError) as err:

@@ -113,8 +113,8 @@ class VLLMBackend(BaseBackend):
             self._lora = LoRARequest(self.id, lora_id, str(Path(self.spec.adapter).expanduser().resolve()))
         return self._lora
 
-    def _generate(self, messages, schema, max_tokens, temperature):
-        return self._generate_batch([messages], schema, max_tokens, temperature)[0]
+    def _generate(self, messages, schema, max_tokens, temperature, seed=None):
+        return self._generate_batch([messages], schema, max_tokens, temperature, seed=seed)[0]
 
     def _generate_batch(
         self,
@@ -122,6 +122,7 @@ class VLLMBackend(BaseBackend):
         schema: type[BaseModel] | None,
         max_tokens: int,
         temperature: float,
+        seed: int | None = None,
     ) -> list[tuple[str, Usage, str | None]]:
         from vllm import SamplingParams
 
@@ -132,7 +133,7 @@ class VLLMBackend(BaseBackend):
             js = fit_json_schema(schema, max_tokens)
             budget = max(max_tokens, max_json_chars(js, unbounded=0, bytes_per_char=4) + 4)
             extra = structured_params(js)
-        params = SamplingParams(max_tokens=budget, temperature=temperature, **extra)
+        params = SamplingParams(max_tokens=budget, temperature=temperature, seed=seed, **extra)
         conversations = [[{"role": m.role, "content": m.content} for m in msgs] for msgs in batch]
         with lock:  # the offline engine is not thread-safe; it batches the whole list itself
             try:
