@@ -15,11 +15,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, Field, create_model
 
@@ -115,10 +117,15 @@ class SummaryResult(BaseModel):
         "extractive", description="what wrote the summary: a backend id, or 'extractive'"
     )
     sources: list[str]
-    dropped: list[str] = Field(default_factory=list, description="model sentences removed by the claim check")
+    dropped: list[str] = Field(
+        default_factory=list,
+        description="model sentences removed by the claim check: the returned summary's, or every attempt's "
+        "when the summary is extractive",
+    )
     rejected: list[str] = Field(
         default_factory=list,
-        description="why the model's summary was not used (unsupported claims, degenerate text)",
+        description="why each model attempt that was not used was rejected (unsupported claims, degenerate "
+        "text), in order; a later attempt's summary may still be the one returned (`method`)",
     )
 
 
@@ -310,15 +317,58 @@ def acceptable(summary: str, source: str = "") -> bool:
     return rejection(summary, source) is None
 
 
-def sampling(attempt: int, temperature: float = RETRY_TEMPERATURE) -> dict[str, Any]:
-    """Decoding of the worker's `attempt` (0 first): greedy, then samples at `temperature` seeded by the attempt
-    number, so a run is reproducible."""
-    return {} if attempt == 0 else {"temperature": temperature, "seed": attempt}
+def sampling(attempt: int, temperature: float | None = None) -> dict[str, Any]:
+    """Decoding of `attempt` (0 first): greedy, then samples at `temperature` (default `RETRY_TEMPERATURE`)
+    seeded by the attempt number, so a run is reproducible."""
+    return {} if attempt == 0 else {"temperature": temperature or RETRY_TEMPERATURE, "seed": attempt}
 
 
-def _model_summary(source: str, ctx: SkillContext, attempt: int) -> LlmSummary:
+class Attempt(NamedTuple):
+    """One model attempt: its raw output (None: the backend failed), what repair left, and why it was rejected."""
+
+    output: LlmSummary | None
+    summary: str = ""
+    figures: list[str] = []
+    removed: list[str] = []
+    why: str | None = None
+
+
+def summary_attempts(
+    generate: Callable[[dict[str, Any]], LlmSummary],
+    source: str,
+    *,
+    retries: int | None = None,
+    temperature: float | None = None,
+    budget_s: float | None = None,
+) -> list[Attempt]:
+    """Every attempt the worker makes: `generate(sampling(attempt))`, greedy first, then up to `retries`
+    (default `RETRIES`) seeded samples while repair + rejection refuse the summary. It stops at a kept summary,
+    at a failed call (BackendError, or ValueError for bad JSON) and before a retry that would overrun
+    `budget_s` at the pace so far."""
+    attempts: list[Attempt] = []
+    started = time.perf_counter()
+    for attempt in range(1 + (RETRIES if retries is None else retries)):
+        try:
+            output = generate(sampling(attempt, temperature))
+        except (BackendError, ValueError) as err:
+            log.warning("summary_model_failed", error=str(err)[:300], attempt=attempt)
+            return [*attempts, Attempt(None)]
+        summary, figures, removed = repair(output.summary, output.key_figures, source)
+        why = rejection(summary, source)
+        attempts.append(Attempt(output, summary, figures, removed, why))
+        if why is None:
+            break
+        log.info("summary_rejected", reason=why, text=summary[:200], attempt=attempt, dropped=len(removed))
+        spent = time.perf_counter() - started
+        if budget_s and spent / (attempt + 1) * (attempt + 2) > budget_s:
+            log.info("summary_retries_out_of_time", attempts=attempt + 1, spent_s=round(spent, 2))
+            break
+    return attempts
+
+
+def _model_summary(source: str, ctx: SkillContext, decoding: dict[str, Any]) -> LlmSummary:
     out = ctx.complete(
-        summary_messages(source), schema=summary_schema(source), max_tokens=MAX_TOKENS, **sampling(attempt)
+        summary_messages(source), schema=summary_schema(source), max_tokens=MAX_TOKENS, **decoding
     )
     return out.parsed if isinstance(out.parsed, LlmSummary) else LlmSummary.model_validate_json(out.text)
 
@@ -326,25 +376,21 @@ def _model_summary(source: str, ctx: SkillContext, attempt: int) -> LlmSummary:
 def summarize_text(
     source: str, ctx: SkillContext | None, *, use_model: bool = True
 ) -> tuple[str, list[str], str, list[str]]:
-    """(summary, key_figures, method, dropped) for a report text."""
-    dropped: list[str] = []
+    """(summary, key_figures, method, dropped) for a report text; `dropped` ends with a "rejected: …" entry per
+    rejected model attempt."""
     if ctx is not None:  # audited whichever path runs: the gate holds answers built on flagged documents
         flag_injection(source, "report", ctx.request_id, ctx.skill)
-    for attempt in range(1 + RETRIES if use_model and ctx is not None else 0):
-        try:
-            parsed = _model_summary(source, ctx, attempt)
-        except (BackendError, ValueError) as err:  # ValueError: pydantic validation of the model's JSON
-            log.warning("summary_model_failed", error=str(err)[:300], attempt=attempt)
-            break
-        summary, figures, removed = repair(parsed.summary, parsed.key_figures, source)
-        if removed:
-            log.info("summary_repaired", dropped=len(removed), attempt=attempt)
-        why = rejection(summary, source)
-        if why is None:
-            return summary, figures or extractive_key_figures(source), "llm", [*dropped, *removed]
-        dropped = [*dropped, *removed, f"rejected: {why}"]
-        log.info("summary_rejected", reason=why, text=summary[:200], attempt=attempt)
-    return extractive_summary(source), extractive_key_figures(source), "extractive", dropped
+    attempts = []
+    if use_model and ctx is not None:
+        attempts = summary_attempts(
+            functools.partial(_model_summary, source, ctx), source, budget_s=ctx.model_budget_s
+        )
+    rejected = [f"rejected: {a.why}" for a in attempts if a.output is not None and a.why is not None]
+    kept = attempts[-1] if attempts and attempts[-1].output is not None and attempts[-1].why is None else None
+    if kept is not None:
+        return kept.summary, kept.figures or extractive_key_figures(source), "llm", [*kept.removed, *rejected]
+    removed = [d for a in attempts for d in a.removed]
+    return extractive_summary(source), extractive_key_figures(source), "extractive", [*removed, *rejected]
 
 
 # --------------------------------------------------------------------------------------------- fine-tuning

@@ -222,8 +222,8 @@ class SkillContext:
                 schema=schema,
                 max_tokens=max_tokens,
                 temperature=temperature,
-                seed=seed,
                 request_id=self.request_id,
+                **({"seed": seed} if seed is not None else {}),  # a gateway stand-in may take none
             )
 
         result = (

@@ -28,6 +28,7 @@ Brackets are Wilson 95% intervals (claims are counted over items, so their inter
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import time
 from collections.abc import Sequence
@@ -39,16 +40,17 @@ from fincopilot.agents.report_summary import (
     MAX_TOKENS,
     RETRIES,
     RETRY_TEMPERATURE,
+    Attempt,
     LlmSummary,
     extractive_key_figures,
     extractive_summary,
     judge_summary,
-    sampling,
+    summary_attempts,
     summary_messages,
     summary_schema,
     tune_source,
 )
-from fincopilot.errors import BackendError, run_main
+from fincopilot.errors import run_main
 from fincopilot.evals.evalrun import (
     adapters_of,
     add_model_args,
@@ -81,11 +83,9 @@ def load_set(name: str, limit: int | None = None) -> list[dict[str, Any]]:
     return items[:: max(1, len(items) // limit)][:limit] if limit else items
 
 
-def _row(
-    item: dict[str, Any], config: str, outs: Sequence[LlmSummary | None], seconds: float
-) -> dict[str, Any]:
-    """One item's row: kept when any attempt was kept (the last one), claims counted over every attempt's raw
-    output; `first_*` for the greedy attempt alone."""
+def _row(item: dict[str, Any], config: str, attempts: Sequence[Attempt], seconds: float) -> dict[str, Any]:
+    """One item's row: kept when the last attempt was kept, claims counted over every attempt's raw output;
+    `first_*` for the greedy attempt alone, `verdicts` for each."""
     base = {
         "id": item["id"],
         "lang": item["metadata"]["lang"],
@@ -93,10 +93,10 @@ def _row(
         "seconds": round(seconds, 2),
     }
     source = tune_source(item["input"])
-    verdicts = [judge_summary(o, source) if o is not None else None for o in outs]
+    verdicts = [judge_summary(a.output, source) if a.output is not None else None for a in attempts]
     first = verdicts[0]
     base |= {
-        "attempts": len(outs),
+        "attempts": len(attempts),
         "first_kept": bool(first and first.kept),
         "first_claims": first.claims if first else 0,
         "first_supported": first.supported if first else 0,
@@ -104,7 +104,7 @@ def _row(
         "supported": sum(v.supported for v in verdicts if v),
         "verdicts": [v.model_dump() if v else None for v in verdicts],
     }
-    last, verdict = outs[-1], verdicts[-1]
+    last, verdict = attempts[-1].output, verdicts[-1]
     if last is None or verdict is None:
         return {**base, "failed": True, "kept": False, "rouge_l": 0.0}
     reference = (item.get("reference") or {}).get("summary") or ""
@@ -127,18 +127,15 @@ def run_extractive(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         out = LlmSummary.model_construct(
             summary=extractive_summary(source), key_figures=extractive_key_figures(source)[:3]
         )
-        rows.append(_row(item, "extractive", [out], 0.0))
+        rows.append(_row(item, "extractive", [Attempt(out)], 0.0))
     return rows
 
 
-def _attempt(backend: Any, source: str, attempt: int, schema: type[LlmSummary], temperature: float) -> Any:
-    try:
-        done = backend.complete(
-            summary_messages(source), schema=schema, max_tokens=MAX_TOKENS, **sampling(attempt, temperature)
-        )
-    except BackendError:
-        return None
-    return done.parsed if isinstance(done.parsed, LlmSummary) else None
+def _generate(backend: Any, source: str, schema: type[LlmSummary], decoding: dict[str, Any]) -> LlmSummary:
+    done = backend.complete(summary_messages(source), schema=schema, max_tokens=MAX_TOKENS, **decoding)
+    if not isinstance(done.parsed, LlmSummary):
+        raise ValueError("no parsed summary")
+    return done.parsed
 
 
 def run_model(
@@ -147,11 +144,12 @@ def run_model(
     progress: Any,
     *,
     free_numbers: bool = False,
-    retries: int = 0,
+    retries: int = RETRIES,
     temperature: float = RETRY_TEMPERATURE,
 ) -> list[dict[str, Any]]:
-    """Per item, the worker's attempts (`sampling`: greedy, then up to `retries` seeded samples at `temperature`
-    while the summary is rejected), as the worker sends them (`free_numbers`: any number may be written)."""
+    """Per item, the worker's attempts (`summary_attempts`: greedy, then up to `retries` seeded samples at
+    `temperature` while the summary is rejected; no time budget), as the worker sends them (`free_numbers`: any
+    number may be written)."""
     rows = []
     config = f"{backend.id} (free numbers)" if free_numbers else backend.id
     config += f" +{retries} retries @{temperature}" if retries else ""
@@ -159,12 +157,9 @@ def run_model(
         source = tune_source(item["input"])
         schema = LlmSummary if free_numbers else summary_schema(source)
         started = time.perf_counter()
-        outs = []
-        for attempt in range(1 + retries):
-            outs.append(_attempt(backend, source, attempt, schema, temperature))
-            if outs[-1] is None or judge_summary(outs[-1], source).kept:
-                break  # the worker stops at a failure (extractive) or a kept summary
-        rows.append(_row(item, config, outs, time.perf_counter() - started))
+        generate = functools.partial(_generate, backend, source, schema)
+        attempts = summary_attempts(generate, source, retries=retries, temperature=temperature)
+        rows.append(_row(item, config, attempts, time.perf_counter() - started))
         progress(1)
     return rows
 

@@ -51,6 +51,18 @@ log = get_logger(__name__)
 _GATED = ("complete", "complete_batch", "stream")
 
 
+def seeded(call: Any, seed: int | None, backend: Any) -> dict[str, int]:
+    """`{"seed": seed}` when one is asked for and `call` (a kind's `_generate`, a protocol backend's `complete`)
+    takes it; a `seed_unsupported` warning and nothing when it does not, so the call answers unseeded."""
+    if seed is None:
+        return {}
+    params = inspect.signature(call).parameters.values()
+    if any(p.name == "seed" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return {"seed": seed}
+    log.warning("seed_unsupported", backend=backend.id, note="the sampled answer is not reproducible")
+    return {}
+
+
 class BaseBackend:
     """Shared behaviour: schema parsing into typed errors, default batch and stream.
 
@@ -183,15 +195,7 @@ class BaseBackend:
         return [self._finish(t, u, f, schema, per_item) for t, u, f in results]
 
     def _seeded(self, seed: int | None) -> dict[str, int]:
-        """`{"seed": seed}` when one is asked for and this kind's `_generate` takes it; a warning when it does not."""
-        if seed is None:
-            return {}
-        if "seed" in inspect.signature(self._generate).parameters:
-            return {"seed": seed}
-        log.warning(
-            "seed_unsupported", backend=self.id, kind=self.kind, note="the sampled answer is not reproducible"
-        )
-        return {}
+        return seeded(self._generate, seed, self)
 
     def _finish(
         self,
@@ -225,9 +229,12 @@ class ProtocolBackend(BaseBackend):
         self.kind = getattr(inner, "kind", "")
 
     def _complete(self, messages, *, schema, max_tokens, temperature, seed=None):  # noqa: D102
-        seeded = {"seed": seed} if seed is not None else {}  # an older protocol implementation takes none
         return self.inner.complete(
-            messages, schema=schema, max_tokens=max_tokens, temperature=temperature, **seeded
+            messages,
+            schema=schema,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            **seeded(self.inner.complete, seed, self),
         )
 
     def _complete_batch(self, batch, *, schema, max_tokens, temperature):  # noqa: D102

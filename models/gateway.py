@@ -123,7 +123,8 @@ class Gateway:
         request_id: str | None = None,
     ) -> Completion:
         """Answer `messages` with the best available backend for `skill`; BackendError when none can. `seed`
-        makes a sampled answer (temperature > 0) reproducible on kinds that can seed."""
+        makes a sampled answer (temperature > 0) reproducible on kinds that can seed (a server's: given the same
+        prompt-cache state and no concurrent batch)."""
         if not messages:
             raise InputError(f"no messages to send for skill {skill!r}")
         rid = request_id or current_request_id()

@@ -192,6 +192,8 @@ def test_protocol_only_backend_is_wrapped_by_the_registry():
     local = build_backend(BackendSpec(id="proto2", kind="plainproto", model="x"))
     assert local.complete(messages("mail me at c.d@example.com")).text == "mail me at c.d@example.com"
     assert sent[-1] == "mail me at c.d@example.com"  # a local spec gets the raw text
+    # its `complete` takes no seed: a seeded call answers unseeded instead of failing (and tripping the breaker)
+    assert local.complete(messages("hi"), temperature=1.0, seed=3).text == "hi"
 
 
 def test_pattern_constrained_schema_survives_tokens():

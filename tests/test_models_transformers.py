@@ -112,6 +112,17 @@ def test_plain_completion_and_batch_use_left_padding(smollm2):
 
 
 @pytest.mark.model
+def test_a_seeded_sample_is_reproducible_and_leaves_torch_s_generator_as_it_was(smollm2):
+    import torch
+
+    prompt = messages("Write one sentence about a bond fund.")
+    before = torch.random.get_rng_state()
+    sample = [smollm2.complete(prompt, max_tokens=16, temperature=1.0, seed=s).text for s in (1, 1, 2, 3)]
+    assert sample[0] == sample[1] and len(set(sample[1:])) >= 2
+    assert torch.equal(torch.random.get_rng_state(), before)  # unseeded samples elsewhere are not reset
+
+
+@pytest.mark.model
 def test_stream_yields_text_pieces(smollm2):
     pieces = list(smollm2.stream(messages("Name three kinds of financial risk."), max_tokens=16))
     assert len(pieces) >= 2

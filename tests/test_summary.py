@@ -104,6 +104,25 @@ def test_retries_stop_at_the_limit_and_fall_back_to_extraction(db, monkeypatch):
     assert [seed for _, seed in gateway.backend.sampling] == [None, 1, 2]
 
 
+def test_retries_stop_before_they_would_overrun_the_model_budget(monkeypatch):
+    """Each scripted FAKE attempt takes 10 s of a fake clock: with a 25 s budget a third attempt would end at
+    30 s, so two are made."""
+    from types import SimpleNamespace
+
+    from fincopilot.agents import report_summary
+
+    clock = [0.0]
+    monkeypatch.setattr(report_summary, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+
+    def generate(decoding):
+        clock[0] += 10.0
+        return report_summary.LlmSummary(summary="A fund.", key_figures=[])
+
+    made = report_summary.summary_attempts(generate, "HY-7 yield 7.88%.", retries=3, budget_s=25.0)
+    assert [a.why for a in made] == ["too short to be a summary (7 characters)"] * 2
+    assert len(report_summary.summary_attempts(generate, "HY-7 yield 7.88%.", retries=3)) == 4  # no budget
+
+
 def test_given_text_and_bad_arguments(db):
     text = data.get_report("SN-5").body
     result = run({"text": text, "use_model": False})

@@ -325,8 +325,10 @@ class LlamaCppBackend(BaseBackend):
         }
         if temperature <= 0:
             request["top_k"] = 1  # greedy: the same prompt gives the same answer
-        if seed is not None:  # a sample depends on float noise: a reused prompt cache changes it, so none
-            request.update(seed=seed, cache_prompt=False)
+        if seed is not None:
+            request["seed"] = seed
+            if temperature > 0:  # a sample depends on float noise: a reused prompt cache changes it, so none
+                request["cache_prompt"] = False
         budget = max_tokens
         if schema is not None:
             json_schema = fit_json_schema(

@@ -54,6 +54,22 @@ EMBEDDED: dict[str, tuple[str, str]] = {
 }
 
 _LOAD_LOCK = threading.Lock()
+_SEEDED = threading.Lock()  # torch's generator is the process's: one seeded generate at a time, in any model
+
+
+@contextlib.contextmanager
+def _seeded_rng(seed: int | None) -> Iterator[None]:
+    """Seed torch's generator for one generate and restore its state after; nothing when `seed` is None."""
+    if seed is None:
+        yield
+        return
+    import torch
+
+    with _SEEDED, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
 _BASES: dict[tuple[str, str], _Loaded] = {}
 
 
@@ -355,9 +371,7 @@ class TransformersBackend(BaseBackend):
             kwargs["logits_processor"] = [state.grammar.logits_processor(compiled, len(batch))]
         stop = set(kwargs["eos_token_id"])
         started = time.perf_counter()
-        with state.lock, torch.inference_mode():
-            if seed is not None:  # under the lock: no other generate draws from torch's generator meanwhile
-                torch.manual_seed(seed)
+        with _seeded_rng(seed), state.lock, torch.inference_mode():
             try:
                 out = state.model.generate(**inputs, **kwargs)
             except (RuntimeError, AssertionError) as err:
