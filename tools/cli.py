@@ -203,8 +203,8 @@ def summarize(
     typer.echo(result.summary)
     for f in result.key_figures:
         typer.echo(f"  - {f}")
-    for n, why in enumerate(result.rejected, 1):
-        typer.echo(f"  (model attempt {n} rejected: {why})", err=True)
+    for why in result.rejected:
+        typer.echo(f"  (a model attempt was rejected: {why})", err=True)
 
 
 def register(app: typer.Typer) -> None:
