@@ -366,9 +366,16 @@ def summary_attempts(
     return attempts
 
 
-def _model_summary(source: str, ctx: SkillContext, decoding: dict[str, Any]) -> LlmSummary:
-    out = ctx.complete(
-        summary_messages(source), schema=summary_schema(source), max_tokens=MAX_TOKENS, **decoding
+def model_summary(
+    complete: Callable[..., Any],
+    source: str,
+    decoding: dict[str, Any],
+    schema: type[LlmSummary] | None = None,
+) -> LlmSummary:
+    """One attempt: `complete` (a skill context's or a backend's) asked for a summary of `source` with `decoding`
+    (`sampling`), constrained to `schema` (default `summary_schema(source)`); ValueError when it does not parse."""
+    out = complete(
+        summary_messages(source), schema=schema or summary_schema(source), max_tokens=MAX_TOKENS, **decoding
     )
     return out.parsed if isinstance(out.parsed, LlmSummary) else LlmSummary.model_validate_json(out.text)
 
@@ -383,7 +390,7 @@ def summarize_text(
     attempts = []
     if use_model and ctx is not None:
         attempts = summary_attempts(
-            functools.partial(_model_summary, source, ctx), source, budget_s=ctx.model_budget_s
+            functools.partial(model_summary, ctx.complete, source), source, budget_s=ctx.model_budget_s
         )
     rejected = [f"rejected: {a.why}" for a in attempts if a.output is not None and a.why is not None]
     kept = attempts[-1] if attempts and attempts[-1].output is not None and attempts[-1].why is None else None

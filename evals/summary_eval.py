@@ -37,7 +37,6 @@ from typing import Any
 from rich.progress import Progress
 
 from fincopilot.agents.report_summary import (
-    MAX_TOKENS,
     RETRIES,
     RETRY_TEMPERATURE,
     Attempt,
@@ -45,8 +44,8 @@ from fincopilot.agents.report_summary import (
     extractive_key_figures,
     extractive_summary,
     judge_summary,
+    model_summary,
     summary_attempts,
-    summary_messages,
     summary_schema,
     tune_source,
 )
@@ -131,13 +130,6 @@ def run_extractive(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _generate(backend: Any, source: str, schema: type[LlmSummary], decoding: dict[str, Any]) -> LlmSummary:
-    done = backend.complete(summary_messages(source), schema=schema, max_tokens=MAX_TOKENS, **decoding)
-    if not isinstance(done.parsed, LlmSummary):
-        raise ValueError("no parsed summary")
-    return done.parsed
-
-
 def run_model(
     backend: Any,
     items: Sequence[dict[str, Any]],
@@ -157,7 +149,7 @@ def run_model(
         source = tune_source(item["input"])
         schema = LlmSummary if free_numbers else summary_schema(source)
         started = time.perf_counter()
-        generate = functools.partial(_generate, backend, source, schema)
+        generate = functools.partial(model_summary, backend.complete, source, schema=schema)
         attempts = summary_attempts(generate, source, retries=retries, temperature=temperature)
         rows.append(_row(item, config, attempts, time.perf_counter() - started))
         progress(1)

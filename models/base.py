@@ -174,7 +174,7 @@ class BaseBackend:
         self._ready()
         start = time.perf_counter()
         text, usage, finish = self._generate(
-            list(messages), schema, max_tokens, temperature, **self._seeded(seed)
+            list(messages), schema, max_tokens, temperature, **seeded(self._generate, seed, self)
         )
         return self._finish(text, usage, finish, schema, time.perf_counter() - start)
 
@@ -193,9 +193,6 @@ class BaseBackend:
         results = self._generate_batch([list(m) for m in batch], schema, max_tokens, temperature)
         per_item = (time.perf_counter() - start) / len(results)
         return [self._finish(t, u, f, schema, per_item) for t, u, f in results]
-
-    def _seeded(self, seed: int | None) -> dict[str, int]:
-        return seeded(self._generate, seed, self)
 
     def _finish(
         self,

@@ -8,26 +8,17 @@ a config may also declare `kind = "baseline"` backends, which behave the same.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from pydantic import BaseModel
+from typing import Any
 
 from fincopilot.models.base import BaseBackend
-from fincopilot.models.messages import Message, Usage
+from fincopilot.models.messages import Usage
 from fincopilot.models.registry import register_kind
 from fincopilot.models.router import BASELINE_KIND, RoutedToBaseline
 
 
 @register_kind(BASELINE_KIND)
 class BaselineBackend(BaseBackend):
-    def _generate(
-        self,
-        messages: Sequence[Message],
-        schema: type[BaseModel] | None,
-        max_tokens: int,
-        temperature: float,
-        seed: int | None = None,
-    ) -> tuple[str, Usage, str | None]:
+    def _generate(self, *args: Any, **kwargs: Any) -> tuple[str, Usage, str | None]:  # takes nothing it uses
         raise RoutedToBaseline(
             f"backend {self.id!r} is a classical baseline: the worker answers with its rules"
         )

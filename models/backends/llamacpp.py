@@ -306,12 +306,7 @@ class LlamaCppBackend(BaseBackend):
         self.load()
 
     def _request(
-        self,
-        messages: Sequence[Message],
-        schema: type[BaseModel] | None,
-        max_tokens: int,
-        temperature: float,
-        seed: int | None = None,
+        self, messages: Sequence[Message], schema: type[BaseModel] | None, max_tokens: int, temperature: float
     ) -> tuple[dict[str, Any], int]:
         """The OpenAI-style request for llama.cpp, and the token budget it allows."""
         if max_tokens < 1:
@@ -325,10 +320,6 @@ class LlamaCppBackend(BaseBackend):
         }
         if temperature <= 0:
             request["top_k"] = 1  # greedy: the same prompt gives the same answer
-        if seed is not None:
-            request["seed"] = seed
-            if temperature > 0:  # a sample depends on float noise: a reused prompt cache changes it, so none
-                request["cache_prompt"] = False
         budget = max_tokens
         if schema is not None:
             json_schema = fit_json_schema(
@@ -459,7 +450,11 @@ class LlamaCppBackend(BaseBackend):
         )
 
     def _generate(self, messages, schema, max_tokens, temperature, seed=None):
-        request, budget = self._request(messages, schema, max_tokens, temperature, seed)
+        request, budget = self._request(messages, schema, max_tokens, temperature)
+        if seed is not None:
+            request["seed"] = seed
+            if temperature > 0:  # a sample depends on float noise: a reused prompt cache changes it, so none
+                request["cache_prompt"] = False
         text, usage, finish = self._run(request)
         if schema is not None and finish == "length":
             raise truncated_error(self.id, budget, text)
