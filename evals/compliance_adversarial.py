@@ -49,7 +49,13 @@ from pydantic import BaseModel
 from fincopilot.agents.compliance_check import check_learned, check_rules
 from fincopilot.errors import run_main
 from fincopilot.tools.compliance_rules import CATEGORIES
-from fincopilot.tools.compliance_semantic import BUDGETS, DEFAULT_BUDGET, load_combined
+from fincopilot.tools.compliance_semantic import (
+    BUDGETS,
+    DEFAULT_BUDGET,
+    DEFAULT_ENCODER,
+    ENCODERS,
+    load_combined,
+)
 
 SET_PATH = Path(__file__).parent / "sets" / "compliance_adversarial.jsonl"
 FINAL_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_final.jsonl"
@@ -104,11 +110,11 @@ def _rules(text: str) -> set[str]:
     return {v.category for v in check_rules(text).violations}
 
 
-def _combined(budget: float, use_semantic: bool) -> Callable[[str], set[str]]:
+def _combined(budget: float, use_semantic: bool, encoder: str = DEFAULT_ENCODER) -> Callable[[str], set[str]]:
     """Rules plus the combined model's flags at the thresholds calibrated for `budget` on validation."""
     return lambda text: (
         _rules(text)
-        | {f.category for f in load_combined().flags(text, budget=budget, use_semantic=use_semantic)}
+        | {f.category for f in load_combined(encoder).flags(text, budget=budget, use_semantic=use_semantic)}
     )
 
 
@@ -281,16 +287,18 @@ def report(
     return "\n".join(rows + f1_tables)
 
 
-def calibrate(budgets: tuple[float, ...] = BUDGETS) -> list[tuple[float, SystemScore]]:
-    """Each validation-family budget of the combined model scored on the development splits (`DEVELOPMENT`);
-    the default path's operating point (`DEFAULT_BUDGET`) is `chosen_budget` of them."""
+def calibrate(
+    budgets: tuple[float, ...] = BUDGETS, encoder: str = DEFAULT_ENCODER
+) -> list[tuple[float, SystemScore]]:
+    """Each validation-family budget of the combined model on `encoder` scored on the development splits
+    (`DEVELOPMENT`); the default path's operating point (`DEFAULT_BUDGET`) is `chosen_budget` of them."""
     items = [i for split in DEVELOPMENT for i in load_items(SPLITS[split])]
-    return [(b, score(f"rules+n-gram+semantic@{b:.2f}", items, _combined(b, True))) for b in budgets]
+    return [(b, score(f"rules+n-gram+semantic@{b:.2f}", items, _combined(b, True, encoder))) for b in budgets]
 
 
-def catches_issue_promises(budget: float) -> bool:
+def catches_issue_promises(budget: float, encoder: str = DEFAULT_ENCODER) -> bool:
     """The combined model at `budget` flags every one of `ISSUE_PROMISES` as a guaranteed return."""
-    predict = _combined(budget, True)
+    predict = _combined(budget, True, encoder)
     return all("guaranteed_return" in predict(text) for text in ISSUE_PROMISES)
 
 
@@ -317,18 +325,27 @@ def main(argv: list[str] | None = None) -> None:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--report", action="store_true", help="every split: rules, default path, 5%% budget")
     mode.add_argument("--calibrate", action="store_true", help="the operating point, on development splits")
+    parser.add_argument(
+        "--encoder",
+        choices=ENCODERS,
+        default=DEFAULT_ENCODER,
+        help="the semantic layer's embeddings (--calibrate)",
+    )
     args = parser.parse_args(argv)
     if args.set is not None and not args.set.is_file():
         parser.error(f"no such split file: {args.set}")
     if args.set is not None and (args.report or args.calibrate):  # they score the named splits, not SET
         parser.error("a split file is scored alone: leave it out with --report or --calibrate")
+    if args.encoder != DEFAULT_ENCODER and not args.calibrate:
+        parser.error(f"--encoder {args.encoder} is measured with --calibrate only")
     if args.report:
         only = ("rules", "rules+learned", "rules+n-gram+semantic@0.05")
         print(report({name: load_items(path) for name, path in SPLITS.items()}, only=only))
     elif args.calibrate:
-        scored = calibrate()
+        scored = calibrate(encoder=args.encoder)
+        chosen = chosen_budget(scored, lambda budget: catches_issue_promises(budget, args.encoder))
         print(markdown([s for _, s in scored]))
-        print(f"\nchosen budget: {chosen_budget(scored)} (DEFAULT_BUDGET = {DEFAULT_BUDGET})")
+        print(f"\nchosen budget for {args.encoder}: {chosen} (DEFAULT_BUDGET = {DEFAULT_BUDGET})")
     else:
         print(markdown(evaluate(load_items(args.set) if args.set else None)))
 

@@ -48,3 +48,14 @@ def test_the_operating_point_must_catch_the_issues_promises():
     assert compliance_adversarial.chosen_budget(within_at_two, catches=lambda b: b >= 0.02) == 0.02
     # none catches them: the false-alarm rule alone, as before
     assert compliance_adversarial.chosen_budget(scored, catches=lambda b: False) == 0.01
+
+
+def test_another_encoder_is_for_calibrate_only(capsys):
+    with pytest.raises(SystemExit) as stop:
+        compliance_adversarial.main(["--report", "--encoder", "e5-tuned"])
+    assert stop.value.code == 2 and "with --calibrate only" in capsys.readouterr().err
+
+
+def test_an_unknown_encoder_is_named():
+    with pytest.raises(ValueError, match="unknown compliance encoder 'bert'"):
+        compliance_adversarial.load_combined("bert")

