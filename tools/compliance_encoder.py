@@ -8,8 +8,8 @@ cross-entropy) are trained with AdamW on the train families only, so the validat
 semantic layer's weights and thresholds (`tools.compliance_semantic`) stay unseen. The head only trains the
 layers; the check reads the mean-pooled, L2-normalized last layer, as it read frozen e5 before.
 
-Hyper-parameters were chosen on the validation families (mean ROC AUC over the categories): see
-docs/compliance.md, round 12.
+One configuration was tried and checked on the validation families (ROC AUC per category); see round 12 in
+evals/examples/compliance-semantic.md.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class TunedEncoder:
     def __call__(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.model.cfg.hidden), dtype=np.float32)
         with torch.inference_mode():
-            for rows in _by_length(self.tokenizer, texts):
+            for rows in _by_length(texts):
                 ids, mask = e5.batch_ids(self.tokenizer, [texts[i] for i in rows])
                 pooled = e5.mean_pool(self.model(ids, mask), mask)
                 out[rows] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
@@ -67,7 +67,7 @@ def _tuned(key: str) -> bool:
     return key.startswith("layers.") and int(key.split(".")[1]) >= FROZEN
 
 
-def _by_length(tokenizer: e5.Tokenizer, texts: list[str], size: int = EMBED_BATCH) -> Iterator[list[int]]:
+def _by_length(texts: list[str], size: int = EMBED_BATCH) -> Iterator[list[int]]:
     """Row indices in batches of similar length, so padding stays short."""
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     for start in range(0, len(order), size):
@@ -81,7 +81,7 @@ def _frozen_states(
     ids, mask = e5.batch_ids(tokenizer, texts)
     states = torch.zeros((*ids.shape, model.cfg.hidden))
     with torch.no_grad():
-        for rows in _by_length(tokenizer, texts, 256):
+        for rows in _by_length(texts, 256):
             width = int(mask[rows].sum(1).max())
             states[rows, :width] = model.run(model.embed(ids[rows, :width]), mask[rows, :width], 0, FROZEN)
     return states, mask
@@ -90,7 +90,8 @@ def _frozen_states(
 def finetune(
     texts: list[str], labels: np.ndarray, progress: Callable[[int, int], None] | None = None
 ) -> TunedEncoder:
-    """Train the top layers on `texts` with multi-label `labels` (n x categories, 0/1); deterministic."""
+    """Train the top layers on `texts` with multi-label `labels` (n x categories, 0/1), seeded: the same
+    weights within a process, though PyTorch's CPU training is not bit-identical from one process to the next."""
     torch.manual_seed(SEED)
     tokenizer, model = e5.encoder()
     started = time.monotonic()
