@@ -5,7 +5,11 @@ from __future__ import annotations
 import re
 
 from fincopilot.safety.injection import check_untrusted, fence_untrusted
-from fincopilot.tools.textnorm import MAX_TEXT, check_text  # noqa: F401 - the workers' input checks
+from fincopilot.tools.textnorm import (  # noqa: F401 - the workers' input checks and language
+    MAX_TEXT,
+    asks_in_chinese,
+    check_text,
+)
 
 # A sentence ends at . ! ? only when no digit follows (so 7.88% and 1,234.5 stay whole).
 _SENT_EN = re.compile(r".+?(?:[.!?](?=\s|$)|[。！？]|\n|$)", re.S)
@@ -36,13 +40,6 @@ def sentences(text: str) -> list[str]:
 def is_chinese(text: str) -> bool:
     cjk = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
     return cjk > max(10, len(text) // 10)
-
-
-def asks_in_chinese(request: str) -> bool:
-    """Whether an advisor's request is written in Chinese (even a short one, with ids in Latin letters)."""
-    cjk = sum(1 for ch in request if "\u4e00" <= ch <= "\u9fff")
-    latin = sum(1 for ch in request if ch.isascii() and ch.isalpha())
-    return cjk >= 2 and cjk * 4 >= latin
 
 
 def join_sentences(parts: list[str], chinese: bool) -> str:

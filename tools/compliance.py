@@ -23,7 +23,7 @@ from fincopilot.tools.compliance_rules import (
     pii_violations,
     suitability_result_violations,
 )
-from fincopilot.tools.compliance_semantic import load_combined
+from fincopilot.tools.compliance_semantic import default_check
 from fincopilot.tools.suitability import SuitabilityArgs, SuitabilityResult, suitability_check
 from fincopilot.tools.textnorm import MAX_TEXT, check_text, normalize
 
@@ -62,16 +62,16 @@ _LEARNED_RULES = {
 
 def learned_violations(text: str, already: list[Violation]) -> list[Violation]:
     """The learned classifiers' flags (char n-gram and e5 semantic, combined; thresholds calibrated on
-    validation at the default budget) in categories the rules did not already flag (spans quote the
-    original)."""
-    model = load_combined()
+    validation at the text's language's budget, `default_check`) in categories the rules did not already flag
+    (spans quote the original)."""
+    model, budget = default_check().pick(text)
     norm = normalize(text)
     seen = {v.category for v in already}
     out = []
-    for flag in model.flags(text):
+    for flag in model.flags(text, budget=budget):
         if flag.category in seen:
             continue
-        threshold = model.threshold(flag.category)
+        threshold = model.threshold(flag.category, budget)
         out.append(
             Violation(
                 category=flag.category,

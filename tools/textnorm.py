@@ -40,6 +40,13 @@ def check_text(text: str | None, what: str = "text", max_len: int = MAX_TEXT) ->
     return text
 
 
+def asks_in_chinese(text: str) -> bool:
+    """Whether a request or draft is written in Chinese (even a short one, with ids in Latin letters)."""
+    cjk = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
+    latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
+    return cjk >= 2 and cjk * 4 >= latin
+
+
 ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u180e")
 _SINGLE_LETTERS = re.compile(r"(?<![A-Za-z])(?:[A-Za-z] ){2,}[A-Za-z](?![A-Za-z])")
 _CJK = "\u3400-\u9fff\uf900-\ufaff"
