@@ -27,11 +27,13 @@ them):
 - `test9` (`compliance_adversarial_test9.jsonl`, 100 EN + 100 ZH written blind, scored once at ce1fc07): round 10's
   writers were told the kinds of its misses and false alarms;
 - `test10` (`compliance_adversarial_test10.jsonl`, 100 EN + 100 ZH written blind, scored once at 7248ba4): test11's
-  writer was told the kinds of its misses and false alarms.
+  writer was told the kinds of its misses and false alarms;
+- `test11` (`compliance_adversarial_test11.jsonl`, 100 EN + 100 ZH written blind, scored once in round 12, at
+  55489f3): test12's writer was told the kinds of its misses and false alarms.
 
 Held out, written blind (by writers who read none of the corpus families, rules or earlier splits, each
 committed alone before the round that scored it), never looked into item by item: `test6` (40 EN + 40 ZH, round
-6) and `test7` (40 EN + 40 ZH, round 7). `test` (`compliance_adversarial_test11.jsonl`, 100 EN + 100 ZH: 12 per
+6) and `test7` (40 EN + 40 ZH, round 7). `test` (`compliance_adversarial_test12.jsonl`, 100 EN + 100 ZH: 12 per
 category and 40 hard clean texts per language) is the test split now, written blind and not yet scored: it is
 scored once, with the final code of the round that ships next.
 """
@@ -70,7 +72,8 @@ TEST7_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test7.json
 TEST8_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test8.jsonl"  # scored once at b410732
 TEST9_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test9.jsonl"  # scored once at ce1fc07
 TEST10_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test10.jsonl"  # scored once at 7248ba4
-TEST_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test11.jsonl"
+TEST11_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test11.jsonl"  # scored once at 55489f3
+TEST_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test12.jsonl"
 SPLITS = {
     "dev": SET_PATH,
     "final": FINAL_PATH,
@@ -82,6 +85,7 @@ SPLITS = {
     "test8": TEST8_PATH,
     "test9": TEST9_PATH,
     "test10": TEST10_PATH,
+    "test11": TEST11_PATH,
     "test6": TEST6_PATH,
     "test7": TEST7_PATH,
     "test": TEST_PATH,
@@ -97,6 +101,7 @@ DEVELOPMENT = (
     "test8",
     "test9",
     "test10",
+    "test11",
 )  # the splits tuned on; "test" is not
 GOAL_FALSE_ALARMS = 0.05  # the issue's false-alarm budget per language (and recall >= 0.95)
 # The issue's disguised promises that the rules miss: every operating point must catch them.
