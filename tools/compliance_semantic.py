@@ -284,9 +284,8 @@ def _load_frozen() -> CombinedModel:
 
 
 # ------------------------------------------------------------------ the tuned encoder, shipped as a file
-TUNED = (
-    Path(__file__).parent / "data" / "compliance_encoder_en"
-)  # .safetensors (layers) + .json (classifiers)
+# the tuned layers (.safetensors) and the classifiers trained on them (.json)
+TUNED = Path(__file__).parent / "data" / "compliance_encoder_en"
 
 
 @dataclass
