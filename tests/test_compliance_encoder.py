@@ -66,7 +66,7 @@ def test_finetuning_trains_only_the_top_layers_and_is_deterministic():
     tuned_layers = {int(k.split(".")[1]) for k in state}
     assert tuned_layers == set(range(compliance_encoder.FROZEN, 12))
     _, bundled = e5_encoder.encoder()
-    changed = [k for k, v in state.items() if not torch.equal(v, bundled.state_dict()[k])]
+    changed = [k for k, v in state.items() if not torch.equal(v, bundled.params[k])]
     assert changed, "fine-tuning left every top-layer weight as bundled"
     assert all(torch.equal(v, second.state()[k]) for k, v in state.items())
     restored = compliance_encoder.TunedEncoder.from_state(state)

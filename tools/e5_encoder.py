@@ -14,10 +14,12 @@ import struct
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from torch import nn
+
+if TYPE_CHECKING:
+    import torch
 
 QK = 32  # weights per Q4_0 block
 META = "\u2581"  # SentencePiece's word-start marker
@@ -85,71 +87,61 @@ class Tokenizer:
         return [self.bos, *self.content(text)[: max_tokens - 2], self.eos]
 
 
-class Q4Embedding(nn.Module):
-    """A frozen embedding table kept in its Q4_0 blocks (54 MB instead of 384 MB of float32), rows
-    de-quantized when looked up."""
+@dataclass
+class Encoder:
+    """The BERT encoder of multilingual-e5-small as plain tensors: `params` by name (`pos.weight`,
+    `layers.3.q.weight`, ...), the frozen word table kept in its Q4_0 blocks (54 MB instead of 384 MB of float32).
+    Calling it returns the last layer's token states. torch loads with the first call, not with this module."""
 
-    def __init__(self, blocks: np.ndarray, dim: int):
-        super().__init__()
-        self.dim = dim
-        self.register_buffer("blocks", torch.from_numpy(blocks), persistent=False)
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        rows = self.blocks[ids.reshape(-1)].reshape(-1, 18)
-        scale = rows[:, :2].contiguous().view(torch.float16).float()
-        qs = rows[:, 2:].int()
-        values = torch.cat([qs & 0x0F, qs >> 4], dim=1).float() - 8.0
-        return (values * scale).reshape(*ids.shape, self.dim)
-
-
-class Layer(nn.Module):
-    def __init__(self, cfg: Config):
-        super().__init__()
-        h = cfg.hidden
-        self.heads = cfg.heads
-        self.q, self.k, self.v, self.ao = (nn.Linear(h, h) for _ in range(4))
-        self.aln = nn.LayerNorm(h, eps=cfg.eps)
-        self.fi, self.fo = nn.Linear(h, cfg.ffn), nn.Linear(cfg.ffn, h)
-        self.oln = nn.LayerNorm(h, eps=cfg.eps)
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        b, t, h = x.shape
-
-        def split(y: torch.Tensor) -> torch.Tensor:
-            return y.view(b, t, self.heads, h // self.heads).transpose(1, 2)
-
-        ctx = nn.functional.scaled_dot_product_attention(
-            split(self.q(x)), split(self.k(x)), split(self.v(x)), attn_mask=mask[:, None, None, :]
-        )
-        x = self.aln(x + self.ao(ctx.transpose(1, 2).reshape(b, t, h)))
-        return self.oln(x + self.fo(nn.functional.gelu(self.fi(x))))
-
-
-class Encoder(nn.Module):
-    """The BERT encoder of multilingual-e5-small; `forward` returns the last layer's token states."""
-
-    def __init__(self, cfg: Config, word_blocks: np.ndarray):
-        super().__init__()
-        self.cfg = cfg
-        self.word = Q4Embedding(word_blocks, cfg.hidden)
-        self.pos = nn.Embedding(cfg.max_positions, cfg.hidden)
-        self.token_type = nn.Parameter(torch.zeros(cfg.hidden))
-        self.eln = nn.LayerNorm(cfg.hidden, eps=cfg.eps)
-        self.layers = nn.ModuleList(Layer(cfg) for _ in range(cfg.layers))
+    cfg: Config
+    word_blocks: np.ndarray
+    params: dict[str, torch.Tensor]
 
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
-        positions = torch.arange(ids.shape[1], device=ids.device)
-        return self.eln(self.word(ids) + self.pos(positions)[None] + self.token_type)
+        import torch
+        from torch.nn import functional
+
+        rows = self.word_blocks[ids.reshape(-1).numpy()].reshape(-1, 18)
+        words = torch.from_numpy(_dequantize_blocks(rows)).reshape(*ids.shape, self.cfg.hidden)
+        p = self.params
+        x = words + p["pos.weight"][: ids.shape[1]][None] + p["token_type"]
+        return functional.layer_norm(x, (self.cfg.hidden,), p["eln.weight"], p["eln.bias"], self.cfg.eps)
+
+    def layer(self, i: int, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Layer `i` over hidden states `x` ([batch, tokens, hidden]); `mask` is True on real tokens."""
+        from torch.nn import functional
+
+        p, cfg = self.params, self.cfg
+        b, t, h = x.shape
+
+        def linear(name: str, y: torch.Tensor) -> torch.Tensor:
+            return functional.linear(y, p[f"layers.{i}.{name}.weight"], p[f"layers.{i}.{name}.bias"])
+
+        def norm(name: str, y: torch.Tensor) -> torch.Tensor:
+            w, bias = p[f"layers.{i}.{name}.weight"], p[f"layers.{i}.{name}.bias"]
+            return functional.layer_norm(y, (h,), w, bias, cfg.eps)
+
+        def heads(y: torch.Tensor) -> torch.Tensor:
+            return y.view(b, t, cfg.heads, h // cfg.heads).transpose(1, 2)
+
+        ctx = functional.scaled_dot_product_attention(
+            heads(linear("q", x)),
+            heads(linear("k", x)),
+            heads(linear("v", x)),
+            attn_mask=mask[:, None, None, :],
+        )
+        x = norm("aln", x + linear("ao", ctx.transpose(1, 2).reshape(b, t, h)))
+        return norm("oln", x + linear("fo", functional.gelu(linear("fi", x))))
 
     def run(
         self, x: torch.Tensor, mask: torch.Tensor, start: int = 0, stop: int | None = None
     ) -> torch.Tensor:
         """Layers `start` to `stop` (all by default) over hidden states `x`; `mask` is True on real tokens."""
-        for layer in self.layers[start:stop]:
-            x = layer(x, mask)
+        for i in range(start, self.cfg.layers if stop is None else stop):
+            x = self.layer(i, x, mask)
         return x
 
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def __call__(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.run(self.embed(ids), mask)
 
 
@@ -162,6 +154,8 @@ def batch_ids(
     tokenizer: Tokenizer, texts: list[str], prefix: str = "query: "
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(ids, mask): the texts tokenized with e5's prefix, padded to the longest."""
+    import torch
+
     rows = [tokenizer(prefix + t) for t in texts]
     width = max(len(r) for r in rows)
     ids = torch.full((len(rows), width), tokenizer.pad, dtype=torch.long)
@@ -193,11 +187,15 @@ def _blocks(raw: bytes, rows: int, cols: int) -> np.ndarray:
 
 
 def _dequantize(raw: bytes, rows: int, cols: int) -> np.ndarray:
-    blocks = _blocks(raw, rows, cols).reshape(-1, 18)
+    return _dequantize_blocks(_blocks(raw, rows, cols).reshape(-1, 18)).reshape(rows, cols)
+
+
+def _dequantize_blocks(blocks: np.ndarray) -> np.ndarray:
+    """Q4_0 blocks (n x 18 bytes: a float16 scale, 32 nibbles) -> their weights, n*32 float32 in row order."""
     scale = blocks[:, :2].copy().view(np.float16).astype(np.float32)
     qs = blocks[:, 2:]
     values = np.concatenate([qs & 0x0F, qs >> 4], axis=1).astype(np.float32) - 8.0
-    return (values * scale).reshape(rows, cols)
+    return (values * scale).reshape(-1)
 
 
 def _tokenizer(r: _Reader) -> Tokenizer:
@@ -253,21 +251,19 @@ def _tensor(data: bytes, name: str, dtype: int, n: int, offset: int, cfg: Config
 
 
 def encoder() -> tuple[Tokenizer, Encoder]:
-    """The tokenizer and a float32 encoder with the bundled weights (a new module each call: it may be trained)."""
+    """The tokenizer and a float32 encoder with the bundled weights (new tensors each call: they may be trained)."""
+    import torch
+
     tokenizer, w, cfg = load()
-    model = Encoder(cfg, w["emb.word"])
-    sd = {
+    params = {
         "pos.weight": w["emb.pos"].reshape(-1, cfg.hidden),
         "token_type": w["emb.type"][: cfg.hidden],
         "eln.weight": w["emb.ln.w"],
         "eln.bias": w["emb.ln.b"],
     }
     for i in range(cfg.layers):
-        for part in ("q", "k", "v", "ao", "fi", "fo"):
-            sd[f"layers.{i}.{part}.weight"] = w[f"l{i}.{part}.w"]
-            sd[f"layers.{i}.{part}.bias"] = w[f"l{i}.{part}.b"]
-        for part in ("aln", "oln"):
-            sd[f"layers.{i}.{part}.weight"] = w[f"l{i}.{part}.w"]
-            sd[f"layers.{i}.{part}.bias"] = w[f"l{i}.{part}.b"]
-    model.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in sd.items()})
-    return tokenizer, model
+        for part in ("q", "k", "v", "ao", "fi", "fo", "aln", "oln"):
+            params[f"layers.{i}.{part}.weight"] = w[f"l{i}.{part}.w"]
+            params[f"layers.{i}.{part}.bias"] = w[f"l{i}.{part}.b"]
+    tensors = {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)) for k, v in params.items()}
+    return tokenizer, Encoder(cfg, w["emb.word"], tensors)
