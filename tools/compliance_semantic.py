@@ -302,8 +302,10 @@ def save_tuned(model: CombinedModel, stem: Path | None = None) -> None:
     (default `TUNED`) + .safetensors / .json."""
     from safetensors.torch import save_file
 
+    if not isinstance(model.embed, TunedEncoder):
+        raise TypeError(f"only a model on the tuned encoder is saved, not one on {model.embed!r}")
     stem = stem or TUNED
-    state = model.embed.state()  # type: ignore[attr-defined]
+    state = model.embed.state()
     save_file({k: v.half().contiguous() for k, v in state.items()}, str(stem.with_suffix(".safetensors")))
     categories = {
         c: {
