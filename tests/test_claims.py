@@ -134,6 +134,7 @@ EN_WM = "WM-4 Harbour Plan: Q3 2026 Report\n\nPerformance\nReturn for the quarte
 ZH_QDII = (
     "QD-8 QDII基金 季度投资回顾（2026年三季度）\n\n本季度本基金人民币份额单位净值上涨4.82%，季末为1.2590元。"
 )
+ZH_ENHANCED = "IX-7 沪深300指数增强基金2026年三季度报告\n\n截至2026年9月30日，单位净值为1.6935元，本季度基金收益率为+5.84%。"
 EN_BOND = (
     "GB-7 Fund: Quarterly Report, Q3 2026\n\nThe fund's NAV per unit gained 1.20% for the quarter. Yield to "
     "maturity: 1.92%, down 14 bp over the quarter."
@@ -266,6 +267,15 @@ FAITHFUL_AND_TWINS = [
         ZH_TRAD,
         "基金規模較上月末減少3,200萬元。",
         {"基金規模較上月末減少3,800萬元。": "no source", "基金規模較上月末增加3,200萬元。": "direction"},
+    ),
+    # 9. 增强 ("enhanced") in a fund's name is not a rise (model summaries on handwritten and handwritten3)
+    (
+        ZH_ENHANCED,
+        "IX-7 沪深300指数增强基金的单位净值为1.6935元，本季度收益率为+5.84%。",
+        {
+            "IX-7 沪深300指数增强基金的单位净值升至1.6935元。": "direction",
+            "IX-7 沪深300指数增强基金本季度收益率为-5.84%。": "direction",
+        },
     ),
 ]
 

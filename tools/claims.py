@@ -120,12 +120,13 @@ _QUANTITY_RE = re.compile(
 )
 _QUANTITY_OF = {k: v for k, v in _QUANTITIES}
 
-# direction words, EN and ZH (simplified and traditional); 涨/漲/升/增 and 跌/降/减/減 cover their compounds
+# direction words, EN and ZH (simplified and traditional); 涨/漲/升/增 and 跌/降/减/減 cover their compounds, except
+# 增强 ("enhanced", as in 指数增强基金: a fund's name, not a move)
 _UP = re.compile(
     r"\b(?:up|rose|rise[sn]?|rising|increase[sd]?|increasing|gain(?:ed|s)?|grew|grow(?:s|n)?|higher|"
     r"climb(?:ed|s)?|widen(?:ed|s)?|improv(?:ed|es)|jump(?:ed|s)?|surge[sd]?|soar(?:ed|s)?|advance[sd]?|"
     r"rall(?:ied|ies|y)|rebound(?:ed|s)?|raise[sd]?|lift(?:ed|s)?|expand(?:ed|s)?|boost(?:ed|s)?|"
-    r"lengthen(?:ed|s)?)\b|走阔|走闊|上行|攀升|走高|扩大|擴大|延长|延長|上调|上調|提高|涨|漲|升|增",
+    r"lengthen(?:ed|s)?)\b|走阔|走闊|上行|攀升|走高|扩大|擴大|延长|延長|上调|上調|提高|涨|漲|升|增(?![强強])",
     re.IGNORECASE,
 )
 _DOWN = re.compile(
