@@ -464,9 +464,10 @@ def _tune_score(items: Sequence[Any], outputs: Sequence[BaseModel | None]) -> di
 
 def _tune_domain() -> list[tuple[str, dict[str, Any], BaseModel]]:
     """The generated corpus's TRAIN split (`python -m fincopilot.evals.summary_corpus`) and the hand-written
-    training reports (`handwritten_train.jsonl`: other layouts, openings and products than the generator's)."""
+    training reports (`handwritten_train.jsonl`: other layouts, openings and products than the generator's;
+    `handwritten_train2.jsonl`: reports full of quantities that are easy to confuse)."""
     rows = []
-    for name in ("train.jsonl", "handwritten_train.jsonl"):
+    for name in ("train.jsonl", "handwritten_train.jsonl", "handwritten_train2.jsonl"):
         path = TUNE_CORPUS / name
         if path.is_file():
             rows += [
