@@ -134,6 +134,10 @@ EN_WM = "WM-4 Harbour Plan: Q3 2026 Report\n\nPerformance\nReturn for the quarte
 ZH_QDII = (
     "QD-8 QDII基金 季度投资回顾（2026年三季度）\n\n本季度本基金人民币份额单位净值上涨4.82%，季末为1.2590元。"
 )
+EN_DATED = (
+    "GB-7 Core Bond Fund: Q2 2025\n\n- NAV per unit: 1.0842 on 30 June 2025, up from 1.0716 at 31 March 2025\n"
+    "- Net assets: CNY 3.2 billion as of 30 June 2025, down from CNY 3.5 billion"
+)
 ZH_ENHANCED = "IX-7 沪深300指数增强基金2026年三季度报告\n\n截至2026年9月30日，单位净值为1.6935元，本季度基金收益率为+5.84%。"
 EN_BOND = (
     "GB-7 Fund: Quarterly Report, Q3 2026\n\nThe fund's NAV per unit gained 1.20% for the quarter. Yield to "
@@ -268,7 +272,16 @@ FAITHFUL_AND_TWINS = [
         "基金規模較上月末減少3,200萬元。",
         {"基金規模較上月末減少3,800萬元。": "no source", "基金規模較上月末增加3,200萬元。": "direction"},
     ),
-    # 9. 增强 ("enhanced") in a fund's name is not a rise (model summaries on handwritten and handwritten3)
+    # 9. "X on <date>, up from Y": the dated level is the move's (blind writers had to reword "rose to X from Y")
+    (
+        EN_DATED,
+        "The NAV per unit rose to 1.0842 from 1.0716, and net assets fell to CNY 3.2 billion.",
+        {
+            "The NAV per unit fell to 1.0842 from 1.0716.": "direction",
+            "Net assets rose to CNY 3.2 billion.": "direction",
+        },
+    ),
+    # 10. 增强 ("enhanced") in a fund's name is not a rise (model summaries on handwritten and handwritten3)
     (
         ZH_ENHANCED,
         "IX-7 沪深300指数增强基金的单位净值为1.6935元，本季度收益率为+5.84%。",
