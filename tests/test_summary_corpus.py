@@ -85,7 +85,9 @@ def test_no_report_of_an_arena_heldout_item_is_trained_on(built):
 
 def test_finetune_corpus_is_the_train_split_and_the_hand_written_training_reports_never_an_eval_one():
     corpus = build_corpus("report_summary")
-    assert corpus.sources == {"domain": len(_items("train")) + sum(len(_items(n)) for n in HAND_WRITTEN_TRAIN)}
+    assert corpus.sources == {
+        "domain": len(_items("train")) + sum(len(_items(n)) for n in HAND_WRITTEN_TRAIN)
+    }
     held = [i for s in ("validation", "test", *HAND_WRITTEN_EVAL) for i in _items(s)]
     assert not {i["id"] for i in held} & {e.id for e in corpus.examples}
     trained_texts = {i["input"]["text"] for n in HAND_WRITTEN_TRAIN for i in _items(n)}

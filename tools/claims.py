@@ -194,7 +194,8 @@ _TO_HEAD = re.compile(rf"(?:\bto|[至到]){_CCY}$", re.IGNORECASE)
 _TO_GAP = re.compile(rf"[^\d,，;；。]{{0,30}}?(?:\bto\b|[至到])[^\d,，;；。]{{0,8}}?{_CCY}", re.IGNORECASE)
 _FROM_GAP = re.compile(rf"[^\d;；。（(]{{0,40}}?(?:\bfrom|[（(]\s*from){_CCY}", re.IGNORECASE)
 _WORD_FROM_GAP = re.compile(  # "X, up from Y", "X on 30 June 2026, up from Y" (the date is masked)
-    rf"(?:\s*\b(?:on|at|as of)\b[^\d,，;；。()（）]{{0,24}}?)?\s*[,，(（]?\s*(?P<word>[a-z]+)\s+from{_CCY}", re.IGNORECASE
+    rf"(?:\s*\b(?:on|at|as of)\b[^\d,，;；。()（）]{{0,24}}?)?\s*[,，(（]?\s*(?P<word>[a-z]+)\s+from{_CCY}",
+    re.IGNORECASE,
 )
 _PRIOR_GAP = re.compile(  # "42%（上月 46%）", "2.35年（上季度末2.80年）", "1.8734 (31 July: 1.8215)"
     r"[^\d\s（(]{0,3}\s*[（(]\s*(?:(?:上月[末底]?|上季度?末|上年末|上期末?|前值|previous|prior|last (?:month|quarter))"
