@@ -5,8 +5,9 @@ reports: checkpoints are chosen here), `test` (structured-note reports, a report
 `handwritten` (reports written apart from the generator; looked at while developing since 2026-12-06) and
 `handwritten2` (a second such set, headings and bullets in half of it; development since its failures were
 looked at on 2026-12-07) and `handwritten3` (16 reports written blind by a helper that read no project file,
-committed at 2e71589 before the retries were built, scored once, looked at since) and `handwritten4` (16 more
-such reports, committed at a8e7f9f, the test split). Each model runs as the worker sends it:
+committed at 2e71589 before the retries were built, scored once, looked at since), `handwritten4` and
+`handwritten5` (16 more each by two other such helpers, committed at a8e7f9f and 978f4c6, each scored once on
+2026-12-07). Each model runs as the worker sends it:
 numbers constrained to those the report writes (`summary_schema`), greedy, then up to `--retries` seeded samples
 (`sampling`) while the summary is rejected (default: the worker's `RETRIES`); `--free-numbers` adds each model
 without the number constraint. Per configuration and language:
