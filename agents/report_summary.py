@@ -402,6 +402,8 @@ def summarize_text(
 
 # --------------------------------------------------------------------------------------------- fine-tuning
 TUNE_CORPUS = Path(__file__).resolve().parents[1] / "evals" / "sets" / "summary_corpus"
+# what `fincopilot finetune --skill report_summary` trains on (`_tune_domain`); no evaluation set is among them
+TUNE_FILES = ("train.jsonl", "handwritten_train.jsonl", "handwritten_train2.jsonl")
 
 
 class SummaryVerdict(BaseModel):
@@ -467,7 +469,7 @@ def _tune_domain() -> list[tuple[str, dict[str, Any], BaseModel]]:
     training reports (`handwritten_train.jsonl`: other layouts, openings and products than the generator's;
     `handwritten_train2.jsonl`: reports full of quantities that are easy to confuse)."""
     rows = []
-    for name in ("train.jsonl", "handwritten_train.jsonl", "handwritten_train2.jsonl"):
+    for name in TUNE_FILES:
         path = TUNE_CORPUS / name
         if path.is_file():
             rows += [

@@ -7,10 +7,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from fincopilot.agents.report_summary import LlmSummary, finetune_task, judge_summary, rejection
+from fincopilot.agents.report_summary import TUNE_FILES, LlmSummary, finetune_task, judge_summary, rejection
 from fincopilot.evals import summary_corpus
 from fincopilot.evals.corpus import build_corpus
 from fincopilot.evals.datasets import load_items
+from fincopilot.evals.summary_eval import SETS as EVAL_SETS
 from fincopilot.tools import datagen
 from fincopilot.tools.claims import check_claims
 
@@ -42,8 +43,8 @@ def test_every_target_passes_the_gate_the_worker_applies(built):
             assert all(":" in f or "：" in f for f in ref["key_figures"]), item["id"]
 
 
-HAND_WRITTEN_EVAL = ("handwritten", "handwritten2", "handwritten3", "handwritten4", "handwritten5")
-HAND_WRITTEN_TRAIN = ("handwritten_train", "handwritten_train2")
+HAND_WRITTEN_EVAL = tuple(s for s in EVAL_SETS if s.startswith("handwritten"))
+HAND_WRITTEN_TRAIN = tuple(f.removesuffix(".jsonl") for f in TUNE_FILES if f.startswith("handwritten"))
 
 
 @pytest.mark.parametrize("name", HAND_WRITTEN_EVAL + HAND_WRITTEN_TRAIN)
@@ -88,7 +89,7 @@ def test_finetune_corpus_is_the_train_split_and_the_hand_written_training_report
     assert corpus.sources == {
         "domain": len(_items("train")) + sum(len(_items(n)) for n in HAND_WRITTEN_TRAIN)
     }
-    held = [i for s in ("validation", "test", *HAND_WRITTEN_EVAL) for i in _items(s)]
+    held = [i for s in EVAL_SETS for i in _items(s)]
     assert not {i["id"] for i in held} & {e.id for e in corpus.examples}
     trained_texts = {i["input"]["text"] for n in HAND_WRITTEN_TRAIN for i in _items(n)}
     assert not {i["input"]["text"] for i in held} & trained_texts
