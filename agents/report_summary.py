@@ -192,10 +192,11 @@ def sentence_score(s: str) -> float:
 def extractive_summary(report_text: str, max_sentences: int = 4) -> str:
     """The report's most informative sentences (most figures and key terms), in their original order.
 
-    Every sentence is copied verbatim, so every number in the summary is in the report.
+    Sentences are read from `prose_layout`, so a bullet or 'label: value' line is a sentence of its own and not
+    run on into the next; every number is copied verbatim, so every number in the summary is in the report.
     """
     text = check_text(report_text, "report text")
-    sents = sentences(text)
+    sents = sentences(prose_layout(text))
     if len(sents) <= max_sentences:
         return join_sentences(sents, is_chinese(text))
     ranked = sorted(range(len(sents)), key=lambda i: (-sentence_score(sents[i]), i))[:max_sentences]
