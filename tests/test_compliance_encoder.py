@@ -149,5 +149,5 @@ def test_a_language_whose_tuned_encoder_is_unusable_falls_back_loudly(monkeypatc
     assert check.pick("HY-7 pays 8%.") == ("frozen model (e5)", semantic.DEFAULT_BUDGET)
     assert check.pick("保本保息，年化8%") == ("frozen model (e5)", semantic.DEFAULT_BUDGET)
     assert [(e["event"], e["language"], e["log_level"]) for e in logs] == [
-        ("compliance_tuned_encoder_unavailable", "en", "warning")
+        ("compliance_tuned_encoder_unavailable", lang, "warning") for lang in ("en", "zh")
     ]

