@@ -29,13 +29,16 @@ them):
 - `test10` (`compliance_adversarial_test10.jsonl`, 100 EN + 100 ZH written blind, scored once at 7248ba4): test11's
   writer was told the kinds of its misses and false alarms;
 - `test11` (`compliance_adversarial_test11.jsonl`, 100 EN + 100 ZH written blind, scored once in round 12, at
-  55489f3): test12's writer was told the kinds of its misses and false alarms.
+  55489f3): test12's writer and round 13's writers were told the kinds of its misses and false alarms;
+- `test12` (`compliance_adversarial_test12.jsonl`, 100 EN + 100 ZH written blind, scored once in round 13, at
+  c755f78): test13's writer was told the kinds of its misses and false alarms.
 
 Held out, written blind (by writers who read none of the corpus families, rules or earlier splits, each
 committed alone before the round that scored it), never looked into item by item: `test6` (40 EN + 40 ZH, round
-6) and `test7` (40 EN + 40 ZH, round 7). `test` (`compliance_adversarial_test12.jsonl`, 100 EN + 100 ZH: 12 per
-category and 40 hard clean texts per language) is the test split now, written blind and not yet scored: it is
-scored once, with the final code of the round that ships next.
+6) and `test7` (40 EN + 40 ZH, round 7). `test` (`compliance_adversarial_test13.jsonl`, 100 EN + 100 ZH: 60
+violating texts, at least 11 per category, and 40 hard clean texts per language; brief in
+`evals/sets/compliance_briefs/test13.md`) is the test split now, written blind and not yet scored: it is scored
+once, with the final code of the round that ships next.
 """
 
 from __future__ import annotations
@@ -73,7 +76,8 @@ TEST8_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test8.json
 TEST9_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test9.jsonl"  # scored once at ce1fc07
 TEST10_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test10.jsonl"  # scored once at 7248ba4
 TEST11_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test11.jsonl"  # scored once at 55489f3
-TEST_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test12.jsonl"
+TEST12_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test12.jsonl"  # scored once at c755f78
+TEST_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test13.jsonl"
 SPLITS = {
     "dev": SET_PATH,
     "final": FINAL_PATH,
@@ -86,6 +90,7 @@ SPLITS = {
     "test9": TEST9_PATH,
     "test10": TEST10_PATH,
     "test11": TEST11_PATH,
+    "test12": TEST12_PATH,
     "test6": TEST6_PATH,
     "test7": TEST7_PATH,
     "test": TEST_PATH,
@@ -102,6 +107,7 @@ DEVELOPMENT = (
     "test9",
     "test10",
     "test11",
+    "test12",
 )  # the splits tuned on; "test" is not
 GOAL_FALSE_ALARMS = 0.05  # the issue's false-alarm budget per language (and recall >= 0.95)
 # The issue's disguised promises that the rules miss: every operating point must catch them.
