@@ -246,3 +246,32 @@ def test_cli_compliance_check_json_shape(db):
         timeout=120,
     )
     assert empty.returncode == 2 and "no text on stdin" in empty.stderr
+
+
+# promises to make up a loss or a shortfall (CMP-GR-006, CMP-GR-104), each beside twins that refuse or quote it
+MAKE_UP_PROMISES = (
+    "If the fund returns less than 6% this year, I'll make up the difference myself.",
+    "Should the note lose anything, the bank will make you whole.",
+    "这只产品的本金我们兜底，您放心。",
+    "年底要是亏了，亏损部分我们公司补齐。",
+    "这笔投资旱涝保收。",
+    "年化8%，这个收益我给您打包票。",
+)
+MAKE_UP_TWINS = (
+    "I can't promise that I'll make up the difference if the fund underperforms.",
+    "The training deck lists 'we will make you whole' among the banned phrases.",
+    "浮动收益的产品，本金我们没法兜底。",
+    "话术手册把“亏了算我的”列为禁用话术。",
+    "收益这件事我没办法跟您打包票。",
+)
+
+
+@pytest.mark.parametrize("text", MAKE_UP_PROMISES)
+def test_a_promise_to_make_up_a_loss_is_a_guaranteed_return(text):
+    rules = {v.rule for v in check_rules(text).violations}
+    assert rules & {"CMP-GR-006", "CMP-GR-104"}, text
+
+
+@pytest.mark.parametrize("text", MAKE_UP_TWINS)
+def test_refusing_or_quoting_that_promise_is_not(text):
+    assert check_rules(text).passed, text

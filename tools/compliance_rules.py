@@ -89,7 +89,7 @@ _EN_NEG_BEFORE = re.compile(
 _ZH_NEG_BEFORE = re.compile(
     r"(?:不|非|无|未|没有|没|并非|绝非|不是|不能|不会)[^。；！？\n]{0,2}$"
     # a prohibition or inability just before: 严禁向客户承诺…, 我们无法保证…
-    r"|(?:严禁|禁止|不得|切勿|不能|无法|不可以|不可)[^。；！？\n，,]{0,6}$"
+    r"|(?:严禁|禁止|不得|切勿|不能|无法|没法|没办法|不可以|不可)[^。；！？\n，,]{0,6}$"
     # a negated speech act: 没有人能承诺…, 我从来不会对客户说…, 不要相信任何声称…
     r"|(?:严禁|禁止|不得|不能|不会|不可|无法|没法|切勿|不要|别|从不|从来不|决不|绝不|谁也|谁都|没有人|没人)"
     r"[^。；！？\n，,]{0,8}(?:承诺|保证|担保|宣称|声称|说|宣传|相信|预测|讲)[^。；！？\n]{0,12}$"
@@ -123,7 +123,7 @@ _EN_MENTION_CUE = re.compile(
     re.IGNORECASE,
 )
 _ZH_MENTION_CUE = re.compile(
-    r"禁止|严禁|不得|不能|不要|避免|用语|表述|说法|字眼|措辞|词语|宣称|声称|写着|写道|所谓|称为|误导|警告|违规|之类|规定|制度|投诉"
+    r"禁止|严禁|禁用|不得|不能|不要|避免|用语|话术|表述|说法|字眼|措辞|词语|宣称|声称|写着|写道|所谓|称为|误导|警告|违规|之类|规定|制度|投诉"
 )
 # ... but not the firm's own slogan ("our motto: 'guaranteed returns'", 我们的口号是“稳赚不赔”).
 _OWN_SLOGAN = re.compile(
@@ -261,6 +261,18 @@ _RULE_LIST: tuple[PatternRule, ...] = (
         ),
         "asserts a certain return",
     ),
+    PatternRule(
+        "CMP-GR-006",
+        "guaranteed_return",
+        "en",
+        re.compile(
+            r"\b(?:I|we)(?:'ll|'d|\s+will|\s+would)?\s+(?:personally\s+)?(?:make\s+up|cover|refund|reimburse|"
+            r"pay|top\s+up)\s+(?:you\s+)?(?:the|any|your|that)\s+(?:\w+\s+)?(?:difference|shortfall|loss(?:es)?|gap)\b"
+            r"|\bmake\s+(?:you|clients?|investors?|them|(?:all\s+)?participating\s+clients)\s+whole\b",
+            _I,
+        ),
+        "promises to make up a loss or a shortfall",
+    ),
     # ---- guaranteed_return, Chinese
     PatternRule(
         "CMP-GR-101",
@@ -288,6 +300,17 @@ _RULE_LIST: tuple[PatternRule, ...] = (
             r"(?:一定|肯定|必定|确保|保证)(?:能|会|可以)?(?:赚|盈利|获得\d+(?:\.\d+)?%|取得\d+(?:\.\d+)?%)|保本"
         ),
         "承诺确定的收益 (asserts a certain return)",
+    ),
+    PatternRule(
+        "CMP-GR-104",
+        "guaranteed_return",
+        "zh",
+        re.compile(
+            rf"旱涝保收|打包票|拍胸(?:口|脯)|(?:本金|收益|利息|亏损|损失){_zgap(8)}兜底|兜底{_zgap(6)}(?:本金|收益|亏损|损失)"
+            rf"|(?:亏损|亏了|赔了|损失|差额|不足的?部分|缺口){_zgap(10)}"
+            rf"(?:算我的|(?:我|我们|公司|银行|支行|我司){_zgap(6)}(?:补齐|补足|补给|补上|补回|赔给|承担|兜着))"
+        ),
+        "承诺兜底或弥补亏损、差额 (promises to cover a loss or a shortfall)",
     ),
     # ---- misleading_claim, English
     PatternRule(
