@@ -7,7 +7,8 @@ reports: checkpoints are chosen here), `test` (structured-note reports, a report
 looked at on 2026-12-07) and `handwritten3` (16 reports written blind by a helper that read no project file,
 committed at 2e71589 before the retries were built, scored once, looked at since), `handwritten4` and
 `handwritten5` (16 more each by two other such helpers, committed at a8e7f9f and 978f4c6, each scored once on
-2026-12-07). Each model runs as the worker sends it:
+2026-12-07) and `handwritten6` (16 more by another, committed at b8168b5, scored once for the summarizer shipped
+since 2026-12-07). Each model runs as the worker sends it:
 numbers constrained to those the report writes (`summary_schema`), greedy, then up to `--retries` seeded samples
 (`sampling`) while the summary is rejected (default: the worker's `RETRIES`); `--free-numbers` adds each model
 without the number constraint. Per configuration and language:
@@ -64,7 +65,16 @@ from fincopilot.evals.evalrun import (
 from fincopilot.evals.summary_corpus import OUT_DIR
 from fincopilot.tools.textmetrics import rouge_l
 
-SETS = ("validation", "test", "handwritten", "handwritten2", "handwritten3", "handwritten4", "handwritten5")
+SETS = (
+    "validation",
+    "test",
+    "handwritten",
+    "handwritten2",
+    "handwritten3",
+    "handwritten4",
+    "handwritten5",
+    "handwritten6",
+)
 COLUMNS = (
     "configuration",
     "lang",

@@ -290,6 +290,13 @@ FAITHFUL_AND_TWINS = [
             "IX-7 沪深300指数增强基金本季度收益率为-5.84%。": "direction",
         },
     ),
+    # 11. a product code between Chinese characters is a code ("（代码SD-308）"; a blind writer had to copy
+    # "代码" into the reference because the report's code was not read)
+    (
+        "华泰短债基金（代码SD-308）2026年5月月报：本月基金份额净值为1.0432。",
+        "华泰短债基金（SD-308）本月份额净值为1.0432。",
+        {"华泰短债基金SD-309本月份额净值为1.0432。": "no source names this product"},
+    ),
 ]
 
 

@@ -606,7 +606,8 @@ def check_claims(text: str, sources: Iterable[str], *, check_degenerate: bool = 
     return ClaimReport(ok=not reasons, claims=claims, reasons=reasons)
 
 
-_IDENTIFIER = re.compile(r"(?<![\w-])[A-Z]{1,4}-\d{1,6}(?![\w-])")
+# ASCII neighbours only: a code is still a code between Chinese characters (代码SD-308, HY-7的收益)
+_IDENTIFIER = re.compile(r"(?<![A-Za-z0-9_-])[A-Z]{1,4}-\d{1,6}(?![A-Za-z0-9_-])")
 
 
 def unknown_identifiers(text: str, sources: Iterable[str]) -> list[str]:
