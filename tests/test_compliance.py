@@ -256,6 +256,7 @@ MAKE_UP_PROMISES = (
     "年底要是亏了，亏损部分我们公司补齐。",
     "这笔投资旱涝保收。",
     "年化8%，这个收益我给您打包票。",
+    "收益低于5%的部分由我们支行补足。",
 )
 MAKE_UP_TWINS = (
     "I can't promise that I'll make up the difference if the fund underperforms.",
@@ -263,6 +264,7 @@ MAKE_UP_TWINS = (
     "浮动收益的产品，本金我们没法兜底。",
     "话术手册把“亏了算我的”列为禁用话术。",
     "收益这件事我没办法跟您打包票。",
+    "收益不到5%的部分，我们支行不会补足。",
 )
 
 
