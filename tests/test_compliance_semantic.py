@@ -152,14 +152,19 @@ def test_the_default_check_routes_both_languages_to_the_shipped_tuned_encoder():
     assert load_combined("e5") is not english and DEFAULT_BUDGET != budget
 
 
+def development_texts() -> dict[str, str]:
+    """Every development split's texts by id."""
+    return {
+        i["id"]: i["text"]
+        for split in compliance_adversarial.DEVELOPMENT
+        for i in compliance_adversarial.load_items(compliance_adversarial.SPLITS[split])
+    }
+
+
 def test_the_tuned_encoder_clears_false_alarms_frozen_e5_raises():
     """Real models: frozen e5 flags each of these clean texts at the same 1% budget; the tuned encoder that the
     default check runs for English does not (the whole check, rules included)."""
-    items = {
-        i["id"]: i["text"]
-        for split in ("test9", "test10")
-        for i in compliance_adversarial.load_items(compliance_adversarial.SPLITS[split])
-    }
+    items = development_texts()
     frozen = load_combined("e5")
     for item in FROZEN_FALSE_ALARMS:
         assert frozen.flags(items[item], budget=0.01), item
@@ -176,11 +181,7 @@ FROZEN_ZH_MISSES = {"test11-zh-001": "pii", "test10-zh-004": GR, "test9-zh-054":
 def test_the_tuned_encoder_answers_chinese_texts_frozen_e5_gets_wrong():
     """Real models: the default check (the tuned encoder, rules included) is right on each text where frozen e5
     at 2% is wrong, so discarding the tuned model's output fails this test."""
-    items = {
-        i["id"]: i["text"]
-        for split in ("test9", "test10", "test11")
-        for i in compliance_adversarial.load_items(compliance_adversarial.SPLITS[split])
-    }
+    items = development_texts()
     frozen = load_combined("e5")
     for item in FROZEN_ZH_FALSE_ALARMS:
         assert frozen.flags(items[item], budget=DEFAULT_BUDGET), item
