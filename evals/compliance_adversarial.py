@@ -7,6 +7,10 @@ bootstrap intervals (1,000 item-level resamples, seeded); recall and false alarm
 intervals. `EXTRA_SYSTEMS` adds the n-gram model at the looser budget and the n-gram + semantic combination
 (`tools.compliance_semantic`) at each false-alarm budget its thresholds were calibrated for on validation.
 
+`--dump FILE` writes the default check's flags for every development item; `--paired BEFORE AFTER` compares
+two such dumps (two checkouts, or two models) item by item: per language, violations caught and clean texts
+flagged, the items gained and lost, and an exact McNemar test of the two counts.
+
 `SPLITS` names the splits. Development splits (`DEVELOPMENT`, tuned on: the corpus was widened from their
 misses, the rules' false alarms were fixed on them, and `calibrate()` picks the default path's operating point on
 them):
@@ -48,11 +52,13 @@ import math
 import random
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
+from scipy.stats import binomtest
 
 from fincopilot.agents.compliance_check import check_learned, check_rules
-from fincopilot.errors import run_main
+from fincopilot.errors import InputError, run_main
 from fincopilot.tools.compliance_rules import CATEGORIES
 from fincopilot.tools.compliance_semantic import (
     BUDGETS,
@@ -327,8 +333,103 @@ def chosen_budget(
     return max(within) if within else min(b for b, _ in usable)
 
 
+class FlagRow(BaseModel):
+    """One item of a `--dump` file: its gold categories and the categories a check flagged."""
+
+    split: str
+    id: str
+    lang: str
+    categories: list[str]
+    flags: list[str]
+
+    def correct(self) -> bool:
+        return set(self.categories) <= set(self.flags) if self.categories else not self.flags
+
+
+def dump(path: Path, splits: tuple[str, ...] = DEVELOPMENT, system: str = "rules+learned") -> int:
+    """Write `system`'s flags for every item of `splits` to `path` (JSON lines), for `paired()` to compare
+    with another checkout's or model's dump; returns the number of items written."""
+    predict = {**SYSTEMS, **EXTRA_SYSTEMS}[system]
+    rows = [
+        FlagRow(split=s, flags=sorted(predict(i["text"])), **{k: i[k] for k in ("id", "lang", "categories")})
+        for s in splits
+        for i in load_items(SPLITS[s])
+    ]
+    path.write_text("".join(r.model_dump_json() + "\n" for r in rows), encoding="utf-8")
+    return len(rows)
+
+
+def load_dump(path: Path) -> list[FlagRow]:
+    """The rows of a `--dump` file; a malformed line is an `InputError` naming the file and line."""
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            rows += [FlagRow.model_validate_json(line)] if line.strip() else []
+        except ValidationError as err:
+            raise InputError(f"{path}:{number} is not a --dump row: {err.errors()[0]['msg']}") from None
+    return rows
+
+
+class PairedCount(BaseModel):
+    """How two dumps differ on the same items of one language and kind (violating or clean)."""
+
+    lang: str
+    kind: Literal["violations caught", "clean flagged"]
+    items: int
+    before: int
+    after: int
+    gained: int  # right after and wrong before (for clean texts: a false alarm removed)
+    lost: int
+    p_value: float  # exact McNemar: two-sided binomial test of gained against lost at 1/2
+
+
+def _paired_count(lang: str, violating: bool, pairs: list[tuple[FlagRow, FlagRow]]) -> PairedCount:
+    right = [(b.correct(), a.correct()) for b, a in pairs]
+    gained = sum(1 for b, a in right if a and not b)
+    lost = sum(1 for b, a in right if b and not a)
+    shown = [sum(r[k] if violating else not r[k] for r in right) for k in (0, 1)]
+    return PairedCount(
+        lang=lang,
+        kind="violations caught" if violating else "clean flagged",
+        items=len(pairs),
+        before=shown[0],
+        after=shown[1],
+        gained=gained,
+        lost=lost,
+        p_value=binomtest(gained, gained + lost).pvalue if gained + lost else 1.0,
+    )
+
+
+def paired(before: list[FlagRow], after: list[FlagRow]) -> list[PairedCount]:
+    """Per language, violations caught and clean texts flagged before and after, with gained / lost counts and
+    exact McNemar p-values, over the items (split, id) both dumps hold."""
+    old = {(r.split, r.id): r for r in before}
+    shared = [(old[(r.split, r.id)], r) for r in after if (r.split, r.id) in old]
+    return [
+        _paired_count(
+            lang, violating, [(b, a) for b, a in shared if a.lang == lang and bool(a.categories) == violating]
+        )
+        for lang in sorted({a.lang for _, a in shared})
+        for violating in (True, False)
+    ]
+
+
+def paired_table(counts: list[PairedCount]) -> str:
+    """Markdown: one row per language and kind."""
+    rows = [
+        "| lang | kind | items | before | after | gained | lost | exact McNemar p |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    rows += [
+        f"| {c.lang} | {c.kind} | {c.items} | {c.before} | {c.after} | {c.gained} | {c.lost} | {c.p_value:.3g} |"
+        for c in counts
+    ]
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """`python -m fincopilot.evals.compliance_adversarial [SET.jsonl | --report | --calibrate]`."""
+    """`python -m fincopilot.evals.compliance_adversarial [SET.jsonl | --report | --calibrate | --dump FILE |
+    --paired BEFORE AFTER]`."""
     import argparse
 
     parser = argparse.ArgumentParser(description="Score the compliance checks on the adversarial splits.")
@@ -336,6 +437,12 @@ def main(argv: list[str] | None = None) -> None:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--report", action="store_true", help="every split: rules, default path, 5%% budget")
     mode.add_argument("--calibrate", action="store_true", help="the operating point, on development splits")
+    mode.add_argument(
+        "--dump", type=Path, metavar="FILE", help="the default check's flags on development splits"
+    )
+    mode.add_argument(
+        "--paired", type=Path, nargs=2, metavar=("BEFORE", "AFTER"), help="compare two --dump files"
+    )
     parser.add_argument(
         "--encoder",
         choices=ENCODERS,
@@ -345,11 +452,20 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.set is not None and not args.set.is_file():
         parser.error(f"no such split file: {args.set}")
-    if args.set is not None and (args.report or args.calibrate):  # they score the named splits, not SET
-        parser.error("a split file is scored alone: leave it out with --report or --calibrate")
+    if args.set is not None and (args.report or args.calibrate or args.dump or args.paired):
+        parser.error(
+            "a split file is scored alone: leave it out with --report, --calibrate, --dump or --paired"
+        )
+    for path in args.paired or ():
+        if not path.is_file():
+            parser.error(f"no such dump file: {path}")
     if args.encoder != FROZEN_ENCODER and not args.calibrate:
         parser.error(f"--encoder {args.encoder} is measured with --calibrate only")
-    if args.report:
+    if args.dump:
+        print(f"{dump(args.dump)} items written to {args.dump}")
+    elif args.paired:
+        print(paired_table(paired(*(load_dump(path) for path in args.paired))))
+    elif args.report:
         only = ("rules", "rules+learned", "rules+n-gram+semantic@0.05")
         print(report({name: load_items(path) for name, path in SPLITS.items()}, only=only))
     elif args.calibrate:

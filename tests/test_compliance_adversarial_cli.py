@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from fincopilot.errors import InputError
 from fincopilot.evals import compliance_adversarial
 
 
@@ -59,3 +60,42 @@ def test_another_encoder_is_for_calibrate_only(capsys):
 def test_an_unknown_encoder_is_named():
     with pytest.raises(ValueError, match="unknown compliance encoder 'bert'"):
         compliance_adversarial.load_combined("bert")
+
+
+def _row(id_: str, lang: str, categories: list[str], flags: list[str]) -> compliance_adversarial.FlagRow:
+    return compliance_adversarial.FlagRow(split="dev", id=id_, lang=lang, categories=categories, flags=flags)
+
+
+def test_paired_counts_items_gained_and_lost_with_an_exact_mcnemar_test():
+    gr = ["guaranteed_return"]
+    before = [_row(f"v{k}", "en", gr, []) for k in range(8)] + [
+        _row("c0", "en", [], gr),
+        _row("c1", "en", [], []),
+    ]
+    before += [_row("gone", "en", gr, [])]  # not in the after dump: not compared
+    after = [_row(f"v{k}", "en", gr, gr if k < 7 else []) for k in range(8)]
+    after += [_row("v-lost", "en", gr, [])]  # not in the before dump
+    after += [_row("c0", "en", [], []), _row("c1", "en", [], ["pii"])]
+    caught, flagged = compliance_adversarial.paired(before, after)
+    assert (caught.items, caught.before, caught.after, caught.gained, caught.lost) == (8, 0, 7, 7, 0)
+    assert caught.p_value == pytest.approx(2 / 2**7)  # 7 of 7 discordant one way: 2 * 0.5**7
+    assert (flagged.items, flagged.before, flagged.after, flagged.gained, flagged.lost) == (2, 1, 1, 1, 1)
+    assert flagged.p_value == 1.0
+    assert "| en | violations caught | 8 | 0 | 7 | 7 | 0 | 0.0156 |" in compliance_adversarial.paired_table(
+        [caught, flagged]
+    )
+
+
+def test_a_dump_compared_with_itself_differs_nowhere(tmp_path, capsys):
+    path = tmp_path / "rules.jsonl"
+    assert compliance_adversarial.dump(path, splits=("dev3",), system="rules") == 80
+    compliance_adversarial.main(["--paired", str(path), str(path)])
+    table = capsys.readouterr().out
+    assert table.count("| 0 | 0 | 1 |") == 4  # en and zh, violating and clean: nothing gained or lost
+
+
+def test_a_malformed_dump_line_is_named(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"split": "dev", "id": "x"}\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"bad.jsonl:1 is not a --dump row"):
+        compliance_adversarial.load_dump(path)
