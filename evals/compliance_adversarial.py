@@ -7,9 +7,10 @@ bootstrap intervals (1,000 item-level resamples, seeded); recall and false alarm
 intervals. `EXTRA_SYSTEMS` adds the n-gram model at the looser budget and the n-gram + semantic combination
 (`tools.compliance_semantic`) at each false-alarm budget its thresholds were calibrated for on validation.
 
-`--dump FILE` writes the default check's flags for every development item; `--paired BEFORE AFTER` compares
-two such dumps (two checkouts, or two models) item by item: per language, violations caught and clean texts
-flagged, the items gained and lost, and an exact McNemar test of the two counts.
+`--dump FILE` writes a system's flags (the default check unless `--system` names another) for every item of
+the development splits (or of each `--split`); `--paired BEFORE AFTER` compares two such dumps (two checkouts,
+two models, or two systems) item by item: per language, violations caught and clean texts flagged with Wilson
+95% intervals, the items gained and lost, and an exact McNemar test of the two counts.
 
 `SPLITS` names the splits. Development splits (`DEVELOPMENT`, tuned on: the corpus was widened from their
 misses, the rules' false alarms were fixed on them, and `calibrate()` picks the default path's operating point on
@@ -47,6 +48,7 @@ once, with the final code of the round that ships next.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import random
@@ -414,34 +416,41 @@ def paired(before: list[FlagRow], after: list[FlagRow]) -> list[PairedCount]:
     ]
 
 
+def _rate(count: int, n: int) -> str:
+    w = wilson(count, n)
+    return f"{count} = {w.value:.2f} [{w.low:.2f}, {w.high:.2f}]"
+
+
 def paired_table(counts: list[PairedCount]) -> str:
-    """Markdown: one row per language and kind."""
+    """Markdown: one row per language and kind, before and after with Wilson 95% intervals."""
     rows = [
         "| lang | kind | items | before | after | gained | lost | exact McNemar p |",
         "|---|---|---|---|---|---|---|---|",
     ]
     rows += [
-        f"| {c.lang} | {c.kind} | {c.items} | {c.before} | {c.after} | {c.gained} | {c.lost} | {c.p_value:.3g} |"
+        f"| {c.lang} | {c.kind} | {c.items} | {_rate(c.before, c.items)} | {_rate(c.after, c.items)} | "
+        f"{c.gained} | {c.lost} | {c.p_value:.3g} |"
         for c in counts
     ]
     return "\n".join(rows)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """`python -m fincopilot.evals.compliance_adversarial [SET.jsonl | --report | --calibrate | --dump FILE |
-    --paired BEFORE AFTER]`."""
-    import argparse
-
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Score the compliance checks on the adversarial splits.")
     parser.add_argument("set", nargs="?", type=Path, help="one JSON-lines split (default: the dev split)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--report", action="store_true", help="every split: rules, default path, 5%% budget")
     mode.add_argument("--calibrate", action="store_true", help="the operating point, on development splits")
-    mode.add_argument(
-        "--dump", type=Path, metavar="FILE", help="the default check's flags on development splits"
+    mode.add_argument("--dump", type=Path, metavar="FILE", help="one system's flags on every item of --split")
+    mode.add_argument("--paired", type=Path, nargs=2, metavar=("BEFORE", "AFTER"), help="compare two dumps")
+    parser.add_argument(
+        "--split",
+        action="append",
+        choices=SPLITS,
+        help="a split to --dump (repeatable; default: the development splits)",
     )
-    mode.add_argument(
-        "--paired", type=Path, nargs=2, metavar=("BEFORE", "AFTER"), help="compare two --dump files"
+    parser.add_argument(
+        "--system", choices=[*SYSTEMS, *EXTRA_SYSTEMS], default="rules+learned", help="(--dump)"
     )
     parser.add_argument(
         "--encoder",
@@ -449,7 +458,10 @@ def main(argv: list[str] | None = None) -> None:
         default=FROZEN_ENCODER,
         help="the semantic layer's embeddings (--calibrate)",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _check_usage(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if args.set is not None and not args.set.is_file():
         parser.error(f"no such split file: {args.set}")
     if args.set is not None and (args.report or args.calibrate or args.dump or args.paired):
@@ -459,10 +471,21 @@ def main(argv: list[str] | None = None) -> None:
     for path in args.paired or ():
         if not path.is_file():
             parser.error(f"no such dump file: {path}")
+    if (args.split or args.system != "rules+learned") and not args.dump:
+        parser.error("--split and --system choose what --dump writes: give --dump FILE")
     if args.encoder != FROZEN_ENCODER and not args.calibrate:
         parser.error(f"--encoder {args.encoder} is measured with --calibrate only")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m fincopilot.evals.compliance_adversarial [SET.jsonl | --report | --calibrate | --dump FILE
+    [--split NAME ...] [--system NAME] | --paired BEFORE AFTER]`."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _check_usage(parser, args)
     if args.dump:
-        print(f"{dump(args.dump)} items written to {args.dump}")
+        written = dump(args.dump, tuple(args.split or DEVELOPMENT), args.system)
+        print(f"{written} items of {args.system} written to {args.dump}")
     elif args.paired:
         print(paired_table(paired(*(load_dump(path) for path in args.paired))))
     elif args.report:

@@ -81,17 +81,26 @@ def test_paired_counts_items_gained_and_lost_with_an_exact_mcnemar_test():
     assert caught.p_value == pytest.approx(2 / 2**7)  # 7 of 7 discordant one way: 2 * 0.5**7
     assert (flagged.items, flagged.before, flagged.after, flagged.gained, flagged.lost) == (2, 1, 1, 1, 1)
     assert flagged.p_value == 1.0
-    assert "| en | violations caught | 8 | 0 | 7 | 7 | 0 | 0.0156 |" in compliance_adversarial.paired_table(
-        [caught, flagged]
+    table = compliance_adversarial.paired_table([caught, flagged])
+    assert (
+        "| en | violations caught | 8 | 0 = 0.00 [0.00, 0.32] | 7 = 0.88 [0.53, 0.98] | 7 | 0 | 0.0156 |"
+        in table
     )
 
 
 def test_a_dump_compared_with_itself_differs_nowhere(tmp_path, capsys):
     path = tmp_path / "rules.jsonl"
-    assert compliance_adversarial.dump(path, splits=("dev3",), system="rules") == 80
+    compliance_adversarial.main(["--dump", str(path), "--split", "dev3", "--system", "rules"])
+    assert "80 items of rules written" in capsys.readouterr().out
     compliance_adversarial.main(["--paired", str(path), str(path)])
     table = capsys.readouterr().out
     assert table.count("| 0 | 0 | 1 |") == 4  # en and zh, violating and clean: nothing gained or lost
+
+
+def test_split_and_system_without_dump_are_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as stop:
+        compliance_adversarial.main(["--split", "test", "--report"])
+    assert stop.value.code == 2 and "give --dump FILE" in capsys.readouterr().err
 
 
 def test_a_malformed_dump_line_is_named(tmp_path):
