@@ -154,6 +154,10 @@ class Interval(BaseModel):
     high: float
 
 
+def _interval(x: Interval) -> str:
+    return f"{x.value:.2f} [{x.low:.2f}, {x.high:.2f}]"
+
+
 class LanguageScore(BaseModel):
     recall: Interval
     false_alarm_rate: Interval
@@ -243,10 +247,7 @@ def evaluate(items: list[dict] | None = None, systems: tuple[str, ...] = tuple(S
 
 def markdown(scores: list[SystemScore]) -> str:
     """A table people can read: recall and false alarms per language, then per-category F1."""
-
-    def iv(x: Interval) -> str:
-        return f"{x.value:.2f} [{x.low:.2f}, {x.high:.2f}]"
-
+    iv = _interval
     lines = [
         "| system | lang | recall [95% CI] | false alarms [95% CI] | positives / clean |",
         "|---|---|---|---|---|",
@@ -268,7 +269,7 @@ def wilson_table(split: str, scores: list[SystemScore]) -> list[str]:
     """Markdown rows: recall and false alarms per language with Wilson 95% intervals."""
 
     def iv(x: Interval | None) -> str:
-        return f"{x.value:.2f} [{x.low:.2f}, {x.high:.2f}]" if x else "-"
+        return _interval(x) if x else "-"
 
     rows = []
     for s in scores:
@@ -416,6 +417,24 @@ def paired(before: list[FlagRow], after: list[FlagRow]) -> list[PairedCount]:
     ]
 
 
+def dump_f1(rows: list[FlagRow]) -> dict[str, Interval]:
+    """Per-category F1 of a dump's flags with 95% bootstrap intervals (categories with positives only)."""
+    return {
+        c: _bootstrap([(c in r.categories, c in r.flags) for r in rows], _f1)
+        for c in CATEGORIES
+        if any(c in r.categories for r in rows)
+    }
+
+
+def f1_table(before: list[FlagRow], after: list[FlagRow]) -> str:
+    """Markdown: per-category F1 before and after, over the items both dumps hold."""
+    keys = {(r.split, r.id) for r in before} & {(r.split, r.id) for r in after}
+    old, new = (dump_f1([r for r in rows if (r.split, r.id) in keys]) for rows in (before, after))
+    rows = ["| category | F1 before [95% bootstrap] | F1 after [95% bootstrap] |", "|---|---|---|"]
+    rows += [f"| {c} | {_interval(old[c])} | {_interval(new[c])} |" for c in old]
+    return "\n".join(rows)
+
+
 def _rate(count: int, n: int) -> str:
     w = wilson(count, n)
     return f"{count} = {w.value:.2f} [{w.low:.2f}, {w.high:.2f}]"
@@ -487,7 +506,8 @@ def main(argv: list[str] | None = None) -> None:
         written = dump(args.dump, tuple(args.split or DEVELOPMENT), args.system)
         print(f"{written} items of {args.system} written to {args.dump}")
     elif args.paired:
-        print(paired_table(paired(*(load_dump(path) for path in args.paired))))
+        before, after = (load_dump(path) for path in args.paired)
+        print(paired_table(paired(before, after)) + "\n\n" + f1_table(before, after))
     elif args.report:
         only = ("rules", "rules+learned", "rules+n-gram+semantic@0.05")
         print(report({name: load_items(path) for name, path in SPLITS.items()}, only=only))
