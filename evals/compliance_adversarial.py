@@ -36,13 +36,15 @@ them):
 - `test11` (`compliance_adversarial_test11.jsonl`, 100 EN + 100 ZH written blind, scored once in round 12, at
   55489f3): test12's writer and round 13's writers were told the kinds of its misses and false alarms;
 - `test12` (`compliance_adversarial_test12.jsonl`, 100 EN + 100 ZH written blind, scored once in round 13, at
-  c755f78): test13's writer was told the kinds of its misses and false alarms.
+  c755f78): test13's writer was told the kinds of its misses and false alarms;
+- `test13` (`compliance_adversarial_test13.jsonl`, 100 EN + 100 ZH written blind, scored once in round 14, with
+  corpus v17's model): test14's writer was told the kinds of its misses and false alarms.
 
 Held out, written blind (by writers who read none of the corpus families, rules or earlier splits, each
 committed alone before the round that scored it), never looked into item by item: `test6` (40 EN + 40 ZH, round
-6) and `test7` (40 EN + 40 ZH, round 7). `test` (`compliance_adversarial_test13.jsonl`, 100 EN + 100 ZH: 60
-violating texts, at least 11 per category, and 40 hard clean texts per language; brief in
-`evals/sets/compliance_briefs/test13.md`) is the test split now, written blind and not yet scored: it is scored
+6) and `test7` (40 EN + 40 ZH, round 7). `test` (`compliance_adversarial_test14.jsonl`, 100 EN + 100 ZH: 60
+violating texts, at least 12 per category, and 40 hard clean texts per language; brief in
+`evals/sets/compliance_briefs/test14.md`) is the test split now, written blind and not yet scored: it is scored
 once, with the final code of the round that ships next.
 """
 
@@ -85,7 +87,8 @@ TEST9_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test9.json
 TEST10_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test10.jsonl"  # scored once at 7248ba4
 TEST11_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test11.jsonl"  # scored once at 55489f3
 TEST12_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test12.jsonl"  # scored once at c755f78
-TEST_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test13.jsonl"
+TEST13_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test13.jsonl"  # scored in round 14
+TEST_PATH = Path(__file__).parent / "sets" / "compliance_adversarial_test14.jsonl"
 SPLITS = {
     "dev": SET_PATH,
     "final": FINAL_PATH,
@@ -99,6 +102,7 @@ SPLITS = {
     "test10": TEST10_PATH,
     "test11": TEST11_PATH,
     "test12": TEST12_PATH,
+    "test13": TEST13_PATH,
     "test6": TEST6_PATH,
     "test7": TEST7_PATH,
     "test": TEST_PATH,
@@ -116,6 +120,7 @@ DEVELOPMENT = (
     "test10",
     "test11",
     "test12",
+    "test13",
 )  # the splits tuned on; "test" is not
 GOAL_FALSE_ALARMS = 0.05  # the issue's false-alarm budget per language (and recall >= 0.95)
 # The issue's disguised promises that the rules miss: every operating point must catch them.

@@ -59,6 +59,7 @@ def test_the_products_own_texts_are_clean_training_texts_except_the_reports_test
         ("test10", 100),
         ("test11", 100),
         ("test12", 100),
+        ("test13", 100),
         ("test", 100),
     ],
 )
@@ -73,7 +74,7 @@ def test_the_hand_written_splits_have_both_languages_half_violating(split, rows_
 
 
 def test_every_split_has_the_shape_and_no_text_twice():
-    assert TEST_PATH.name == "compliance_adversarial_test13.jsonl"
+    assert TEST_PATH.name == "compliance_adversarial_test14.jsonl"
     # every split but the held-out ones (scored, never looked into) is a development split
     assert set(SPLITS) - set(DEVELOPMENT) == {"test", "test6", "test7"} and set(DEVELOPMENT) <= set(SPLITS)
     seen: dict[str, str] = {}
@@ -100,7 +101,8 @@ def test_every_split_has_the_shape_and_no_text_twice():
         ("test10", "test10-"),
         ("test11", "test11-"),
         ("test12", "test12-"),
-        ("test", "test13-"),
+        ("test13", "test13-"),
+        ("test", "test14-"),
     ):
         assert all(i["id"].startswith(prefix) for i in load_items(SPLITS[split])), split
 

@@ -139,8 +139,9 @@ def test_real_model_keeps_the_ngram_model_in_the_mix(combined):
 
 # --- the default check: both languages on the shipped tuned encoder ---
 
-# development-split texts that frozen e5 flags even at the tuned encoder's 1% budget (round 13's models)
-FROZEN_FALSE_ALARMS = ("test9-en-035", "test10-en-005", "test10-en-022", "test10-en-034", "test9-en-023")
+# development-split texts that frozen e5 flags even at the tuned encoder's 1% budget (round 14's models):
+# greetings, a reschedule, masking and BCC reminders, a dividend described with its cuts
+FROZEN_FALSE_ALARMS = ("test9-en-023", "test10-en-022", "test10-en-034", "test11-en-049", "test12-en-046")
 
 
 def test_the_default_check_routes_both_languages_to_the_shipped_tuned_encoder():
@@ -171,11 +172,12 @@ def test_the_tuned_encoder_clears_false_alarms_frozen_e5_raises():
         assert check_learned(items[item]).passed, item
 
 
-# Chinese development-split texts on which frozen e5 at its 2% (the Chinese default before round 13) is wrong:
-# clean texts it flags (refusals, masking reminders) and violations it misses (a holdings sheet sent to a group,
-# a "sure 30%" tip, herd pressure)
-FROZEN_ZH_FALSE_ALARMS = ("test9-zh-035", "test10-zh-018", "test11-zh-037")
-FROZEN_ZH_MISSES = {"test11-zh-001": "pii", "test10-zh-004": GR, "test9-zh-054": "misleading_claim"}
+# Chinese development-split texts on which frozen e5 at its 2% (the Chinese default before round 13) is wrong
+# (round 14's models): clean texts it flags (masking and BCC reminders, a withdrawal confirmation with a masked
+# account) and violations it misses (a client's wealth in a social post, "treat it as principal-protected", a
+# past return projected forward)
+FROZEN_ZH_FALSE_ALARMS = ("test11-zh-037", "test12-zh-041", "test12-zh-056")
+FROZEN_ZH_MISSES = {"test12-zh-028": "pii", "test12-zh-031": GR, "test9-zh-024": "misleading_claim"}
 
 
 def test_the_tuned_encoder_answers_chinese_texts_frozen_e5_gets_wrong():

@@ -14,7 +14,9 @@ guaranteed-return, 20 misleading, 20 undisclosed-risk and 15 PII texts and 180 h
 `compliance_written4_{en,zh}.jsonl` (596: about 40 suitability, 25 guaranteed-return, 25 misleading, 20
 undisclosed-risk and 15 PII texts and 175 hard clean texts per language) and `compliance_written5_{en,zh}.jsonl`
 (598: per language about 26 texts per category, each with a clean twin on the same topic that refuses, caveats,
-quotes or masks it, and 40 more hard clean texts), by ten writers who read none of the families, rules or splits. Clean texts of the
+quotes or masks it, and 40 more hard clean texts) and `compliance_written6_{en,zh}.jsonl` (640: per language 120
+contrastive pairs, about 24 violations per category, and 80 more hard clean texts of the kinds the development
+splits flagged wrongly), by twelve writers who read none of the families, rules or splits. Clean texts of the
 product's own kind come from the product itself (`_product_examples`): its generated reports' sentences and its
 framework texts.
 
@@ -713,7 +715,7 @@ def generate(seed: int = 7, per_template: int = 30) -> list[Example]:
 
 WRITTEN = tuple(
     Path(__file__).parent / "data" / f"compliance_{name}_{lang}.jsonl"
-    for name in ("written", "written2", "written3", "written4", "written5")
+    for name in ("written", "written2", "written3", "written4", "written5", "written6")
     for lang in ("en", "zh")
 )
 WRITTEN_COPIES = 4

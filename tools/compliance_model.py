@@ -31,8 +31,8 @@ from fincopilot.tools.textnorm import normalize
 
 log = get_logger(__name__)
 
-CORPUS_VERSION = "16"  # 12: other writers' texts, the product's own reports and texts as clean; 13: written2;
-# 14: written3; 15: written4; 16: written5 (contrastive twins)
+CORPUS_VERSION = "17"  # 12: other writers' texts, the product's own reports and texts as clean; 13: written2;
+# 14: written3; 15: written4; 16: written5 (contrastive twins); 17: written6 (twins, hard clean texts)
 MAX_VAL_FPR = 0.05  # the issue's false-alarm budget
 C_GRID = (1.0, 4.0, 16.0)
 MIN_THRESHOLD = 0.5  # never flag below even odds (class weights are balanced)
