@@ -441,8 +441,7 @@ def f1_table(before: list[FlagRow], after: list[FlagRow]) -> str:
 
 
 def _rate(count: int, n: int) -> str:
-    w = wilson(count, n)
-    return f"{count} = {w.value:.2f} [{w.low:.2f}, {w.high:.2f}]"
+    return f"{count} = {_interval(wilson(count, n))}"
 
 
 def paired_table(counts: list[PairedCount]) -> str:
@@ -492,6 +491,8 @@ def _check_usage(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
         parser.error(
             "a split file is scored alone: leave it out with --report, --calibrate, --dump or --paired"
         )
+    if args.dump and not args.dump.parent.is_dir():
+        parser.error(f"no such folder for the dump: {args.dump.parent}")
     for path in args.paired or ():
         if not path.is_file():
             parser.error(f"no such dump file: {path}")

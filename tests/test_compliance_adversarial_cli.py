@@ -108,3 +108,9 @@ def test_a_malformed_dump_line_is_named(tmp_path):
     path.write_text('{"split": "dev", "id": "x"}\n', encoding="utf-8")
     with pytest.raises(InputError, match=r"bad.jsonl:1 is not a --dump row"):
         compliance_adversarial.load_dump(path)
+
+
+def test_a_dump_into_a_missing_folder_is_a_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        compliance_adversarial.main(["--dump", str(tmp_path / "nope" / "flags.jsonl")])
+    assert stop.value.code == 2 and "no such folder for the dump" in capsys.readouterr().err
