@@ -215,17 +215,44 @@ def _mean(xs: list) -> float:
     return sum(xs) / len(xs) if xs else 0.0
 
 
+class FlagRow(BaseModel):
+    """One item of a `--dump` file: its gold categories and the categories a check flagged."""
+
+    split: str
+    id: str
+    lang: str
+    categories: list[str]
+    flags: list[str]
+
+    def correct(self) -> bool:
+        return set(self.categories) <= set(self.flags) if self.categories else not self.flags
+
+
+def flag_rows(split: str, items: list[dict], predict: Callable[[str], set[str]]) -> list[FlagRow]:
+    """Each item of `split` with the categories `predict` flags in its text."""
+    return [
+        FlagRow(
+            split=split, flags=sorted(predict(i["text"])), **{k: i[k] for k in ("id", "lang", "categories")}
+        )
+        for i in items
+    ]
+
+
+def category_f1(rows: list[FlagRow]) -> dict[str, Interval]:
+    """Per-category F1 of the rows' flags with 95% bootstrap intervals (categories with positives only)."""
+    return {
+        c: _bootstrap([(c in r.categories, c in r.flags) for r in rows], _f1)
+        for c in CATEGORIES
+        if any(c in r.categories for r in rows)
+    }
+
+
 def score(system: str, items: list[dict], predict: Callable[[str], set[str]] | None = None) -> SystemScore:
-    predict = predict or {**SYSTEMS, **EXTRA_SYSTEMS}[system]
-    predicted = [predict(item["text"]) for item in items]
+    rows = flag_rows("", items, predict or {**SYSTEMS, **EXTRA_SYSTEMS}[system])
     languages = {}
-    for lang in sorted({i["lang"] for i in items}):
-        pos = [
-            set(i["categories"]) <= p
-            for i, p in zip(items, predicted)
-            if i["lang"] == lang and i["categories"]
-        ]
-        clean = [bool(p) for i, p in zip(items, predicted) if i["lang"] == lang and not i["categories"]]
+    for lang in sorted({r.lang for r in rows}):
+        pos = [r.correct() for r in rows if r.lang == lang and r.categories]
+        clean = [not r.correct() for r in rows if r.lang == lang and not r.categories]
         languages[lang] = LanguageScore(
             recall=_bootstrap(pos, _mean),
             false_alarm_rate=_bootstrap(clean, _mean),
@@ -234,14 +261,13 @@ def score(system: str, items: list[dict], predict: Callable[[str], set[str]] | N
             recall_wilson=wilson(sum(pos), len(pos)),
             false_alarm_wilson=wilson(sum(clean), len(clean)),
         )
-    f1 = {
-        c: _bootstrap([(c in i["categories"], c in p) for i, p in zip(items, predicted)], _f1)
-        for c in CATEGORIES
-        if any(c in i["categories"] for i in items)
-    }  # categories with positives only
-    misses = [i["id"] for i, p in zip(items, predicted) if i["categories"] and not set(i["categories"]) <= p]
-    alarms = [i["id"] for i, p in zip(items, predicted) if not i["categories"] and p]
-    return SystemScore(system=system, languages=languages, category_f1=f1, misses=misses, false_alarms=alarms)
+    return SystemScore(
+        system=system,
+        languages=languages,
+        category_f1=category_f1(rows),
+        misses=[r.id for r in rows if r.categories and not r.correct()],
+        false_alarms=[r.id for r in rows if not r.categories and not r.correct()],
+    )
 
 
 def evaluate(items: list[dict] | None = None, systems: tuple[str, ...] = tuple(SYSTEMS)) -> list[SystemScore]:
@@ -252,7 +278,6 @@ def evaluate(items: list[dict] | None = None, systems: tuple[str, ...] = tuple(S
 
 def markdown(scores: list[SystemScore]) -> str:
     """A table people can read: recall and false alarms per language, then per-category F1."""
-    iv = _interval
     lines = [
         "| system | lang | recall [95% CI] | false alarms [95% CI] | positives / clean |",
         "|---|---|---|---|---|",
@@ -260,13 +285,13 @@ def markdown(scores: list[SystemScore]) -> str:
     for s in scores:
         for lang, ls in s.languages.items():
             lines.append(
-                f"| {s.system} | {lang} | {iv(ls.recall)} | {iv(ls.false_alarm_rate)} | "
+                f"| {s.system} | {lang} | {_interval(ls.recall)} | {_interval(ls.false_alarm_rate)} | "
                 f"{ls.positives} / {ls.clean} |"
             )
     cats = list(scores[0].category_f1)
     lines += ["", "| system | " + " | ".join(cats) + " |", "|---|" + "---|" * len(cats)]
     for s in scores:
-        lines.append(f"| {s.system} | " + " | ".join(iv(s.category_f1[c]) for c in cats) + " |")
+        lines.append(f"| {s.system} | " + " | ".join(_interval(s.category_f1[c]) for c in cats) + " |")
     return "\n".join(lines)
 
 
@@ -341,28 +366,11 @@ def chosen_budget(
     return max(within) if within else min(b for b, _ in usable)
 
 
-class FlagRow(BaseModel):
-    """One item of a `--dump` file: its gold categories and the categories a check flagged."""
-
-    split: str
-    id: str
-    lang: str
-    categories: list[str]
-    flags: list[str]
-
-    def correct(self) -> bool:
-        return set(self.categories) <= set(self.flags) if self.categories else not self.flags
-
-
 def dump(path: Path, splits: tuple[str, ...] = DEVELOPMENT, system: str = "rules+learned") -> int:
     """Write `system`'s flags for every item of `splits` to `path` (JSON lines), for `paired()` to compare
     with another checkout's or model's dump; returns the number of items written."""
     predict = {**SYSTEMS, **EXTRA_SYSTEMS}[system]
-    rows = [
-        FlagRow(split=s, flags=sorted(predict(i["text"])), **{k: i[k] for k in ("id", "lang", "categories")})
-        for s in splits
-        for i in load_items(SPLITS[s])
-    ]
+    rows = [row for split in splits for row in flag_rows(split, load_items(SPLITS[split]), predict)]
     path.write_text("".join(r.model_dump_json() + "\n" for r in rows), encoding="utf-8")
     return len(rows)
 
@@ -422,19 +430,10 @@ def paired(before: list[FlagRow], after: list[FlagRow]) -> list[PairedCount]:
     ]
 
 
-def dump_f1(rows: list[FlagRow]) -> dict[str, Interval]:
-    """Per-category F1 of a dump's flags with 95% bootstrap intervals (categories with positives only)."""
-    return {
-        c: _bootstrap([(c in r.categories, c in r.flags) for r in rows], _f1)
-        for c in CATEGORIES
-        if any(c in r.categories for r in rows)
-    }
-
-
 def f1_table(before: list[FlagRow], after: list[FlagRow]) -> str:
     """Markdown: per-category F1 before and after, over the items both dumps hold."""
     keys = {(r.split, r.id) for r in before} & {(r.split, r.id) for r in after}
-    old, new = (dump_f1([r for r in rows if (r.split, r.id) in keys]) for rows in (before, after))
+    old, new = (category_f1([r for r in rows if (r.split, r.id) in keys]) for rows in (before, after))
     rows = ["| category | F1 before [95% bootstrap] | F1 after [95% bootstrap] |", "|---|---|---|"]
     rows += [f"| {c} | {_interval(old[c])} | {_interval(new[c])} |" for c in old]
     return "\n".join(rows)
